@@ -1,0 +1,3 @@
+from callbot.cli import main
+
+raise SystemExit(main())

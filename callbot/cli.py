@@ -1,0 +1,95 @@
+"""The `callbot` command: run the server, manage models and the database, check a configuration."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from callbot.config import ConfigError, Settings, load_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="callbot", description="Voice callbot for signalements.")
+    parser.add_argument("--config", type=Path, help="YAML file overriding the embedded defaults")
+    parser.add_argument("--log-level", default="INFO")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="start the server")
+    commands.add_parser("check-config", help="validate the configuration and print it")
+    models = commands.add_parser("models", help="production models").add_subparsers(dest="action", required=True)
+    pull = models.add_parser("pull", help="download and verify the French models")
+    pull.add_argument("names", nargs="*", help="models to pull (default: all)")
+    pull.add_argument("--dest", type=Path, default=Path("models"))
+    install = models.add_parser("install", help="install a model from a local archive or folder")
+    install.add_argument("kind", choices=["asr", "tts"])
+    install.add_argument("source", type=Path)
+    install.add_argument("--dest", type=Path, default=Path("models"))
+    database = commands.add_parser("db", help="database").add_subparsers(dest="action", required=True)
+    database.add_parser("upgrade", help="apply migrations")
+    database.add_parser("purge", help="apply the retention limits now")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as error:
+        print(f"callbot: {error}", file=sys.stderr)
+        return 2
+    if args.command == "run":
+        return _run(settings)
+    if args.command == "check-config":
+        print(settings.model_dump_json(indent=2, exclude={"api": {"token"}}))
+        return 0
+    if args.command == "models":
+        return _models(args)
+    return _database(args, settings)
+
+
+def _run(settings: Settings) -> int:
+    from callbot.server import serve
+
+    try:
+        asyncio.run(serve(settings))
+    except KeyboardInterrupt:
+        pass
+    except Exception as error:  # a start-up failure: say what, not a traceback
+        logging.getLogger("callbot").exception("the callbot stopped: %s", error)
+        return 1
+    return 0
+
+
+def _models(args: argparse.Namespace) -> int:
+    from callbot import modelstore
+
+    try:
+        if args.action == "pull":
+            for path in modelstore.pull(args.names or None, args.dest):
+                print(path)
+        else:
+            print(modelstore.install_local(args.source, args.kind, args.dest))
+    except modelstore.ModelError as error:
+        print(f"callbot models: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _database(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import UTC, datetime
+
+    from callbot.config import resolve_path
+    from callbot.server import _absolute_sqlite, load_pseudonym_key
+    from signalements import Store
+
+    store = Store(
+        _absolute_sqlite(settings.database.url),
+        load_pseudonym_key(resolve_path(settings.database.pseudonym_key_file)),
+    )
+    store.migrate()
+    if args.action == "purge":
+        retention = settings.retention
+        print(store.purge_expired(datetime.now(UTC), retention.transcript_days, retention.report_days))
+    return 0

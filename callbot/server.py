@@ -1,0 +1,190 @@
+"""Wires the parts into one running callbot: store, models, dialogue, SIP, web; and stops them in order."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from aiohttp import web
+
+from asr import AsrEngine, SpeechModel
+from callbot.config import Settings, resolve_path
+from callbot.session import CallMetrics, CallServices, CallSession
+from callbot.sip import SipCall, SipEndpoint
+from callbot.web.app import Readiness, create_app
+from dialogue.client import DialogueClient
+from dialogue.supervisor import ManagedDialogue
+from signalements import Store, StoreWriter
+from signalements.api import add_routes as add_api_routes
+from tts import TtsEngine, Voice
+
+log = logging.getLogger(__name__)
+
+
+def load_pseudonym_key(path: Path) -> bytes:
+    """The key that pseudonymises callers' numbers: stable across restarts, readable by the owner only."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32))
+        log.info("created a new pseudonymisation key in %s", path)
+    key = path.read_text().strip()
+    if len(key) < 32:
+        raise ValueError(f"{path}: pseudonymisation key too short (want 32+ characters)")
+    return key.encode()
+
+
+class CallbotServer:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.readiness = Readiness()
+        self._stack = contextlib.AsyncExitStack()
+        self._calls: set[asyncio.Task[None]] = set()
+        self.services: CallServices | None = None
+        self.sip: SipEndpoint | None = None
+        self.http_port: int | None = None
+
+    async def start(self) -> None:
+        """Serve /healthz at once (503 until ready), then bring up storage, models and dialogue, then SIP."""
+        settings = self.settings
+        pseudonym_key = load_pseudonym_key(resolve_path(settings.database.pseudonym_key_file))
+        database_url = _absolute_sqlite(settings.database.url)
+        store = Store(database_url, pseudonym_key)
+        writer = StoreWriter(store)
+        self._stack.push_async_callback(writer.close)
+
+        metrics = CallMetrics()
+        app = create_app(
+            self.readiness, metrics, settings.api.token, lambda application: add_api_routes(application, store)
+        )
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        self._stack.push_async_callback(runner.cleanup)
+        site = web.TCPSite(runner, settings.http.host, settings.http.port)
+        await site.start()
+        self.http_port = _bound_port(site)
+        log.info("HTTP on %s:%s", settings.http.host, self.http_port)
+
+        await asyncio.to_thread(store.migrate)
+        self.readiness.set("database")
+
+        dialogue_url = settings.dialogue.url
+        if settings.dialogue.mode == "managed":
+            managed = ManagedDialogue.from_settings(settings, database_url=database_url, pseudonym_key=pseudonym_key)
+            self._stack.push_async_callback(managed.stop)
+            dialogue_start = asyncio.create_task(managed.start())
+            dialogue_url = managed.url
+        else:
+            dialogue_start = None
+        client = DialogueClient(dialogue_url, settings.dialogue.timeout_s)
+        self._stack.push_async_callback(client.close)
+        self.readiness.probes["dialogue"] = client.ready
+
+        speech_model, voice = await asyncio.gather(
+            asyncio.to_thread(SpeechModel.load, resolve_path(settings.models.asr)),
+            asyncio.to_thread(Voice.load, resolve_path(settings.models.tts), None),
+        )
+        asr = AsrEngine(speech_model, workers=settings.asr.workers)
+        self.readiness.set("asr")
+        tts = TtsEngine(voice, workers=settings.tts.workers, cache_size=settings.tts.cache_size)
+        prompts = settings.prompts
+        await tts.warm(
+            [prompts.greeting, prompts.transferring, prompts.transfer_failed, prompts.technical_problem,
+             prompts.call_too_long],
+            sample_rate=8000,
+        )
+        self.readiness.set("tts")
+
+        if dialogue_start is not None:
+            await dialogue_start
+        await self._wait_dialogue(client)
+        self.readiness.set("dialogue")
+
+        self.services = CallServices(settings=settings, asr=asr, tts=tts, dialogue=client, writer=writer,
+                                     metrics=metrics)
+        sip = settings.sip
+        self.sip = SipEndpoint(
+            host=sip.host,
+            port=sip.port,
+            call_handler=self._handle_call,
+            rtp_host=sip.host,
+            rtp_port_min=sip.rtp_port_min,
+            rtp_port_max=sip.rtp_port_max,
+            user_agent=sip.user_agent,
+            max_calls=sip.max_calls,
+            tcp=sip.tcp,
+        )
+        await self.sip.start()
+        self._stack.push_async_callback(self._stop_sip)
+        self.readiness.set("sip")
+        log.info("ready: SIP on %s:%s", sip.host, self.sip.port)
+
+    async def _wait_dialogue(self, client: DialogueClient) -> None:
+        deadline = asyncio.get_running_loop().time() + self.settings.dialogue.start_timeout_s
+        while not await client.ready():
+            if asyncio.get_running_loop().time() > deadline:
+                raise RuntimeError(f"the dialogue server at {client.base_url} did not become ready")
+            await asyncio.sleep(0.5)
+
+    async def _handle_call(self, call: SipCall) -> None:
+        assert self.services is not None
+        task = asyncio.current_task()
+        if task is not None:
+            self._calls.add(task)
+        try:
+            await CallSession(call, "sip", self.services).run()
+        finally:
+            if task is not None:
+                self._calls.discard(task)
+
+    async def _stop_sip(self) -> None:
+        if self.sip is not None:
+            await self.sip.stop()
+        if self._calls:
+            await asyncio.wait(self._calls, timeout=5)
+
+    async def stop(self) -> None:
+        await self._stack.aclose()
+
+
+def _absolute_sqlite(url: str) -> str:
+    """sqlite:///relative/path is relative to the repository, whatever the working directory."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        path = resolve_path(url.removeprefix(prefix))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return prefix + str(path)
+    return url
+
+
+def _bound_port(site: web.TCPSite) -> int:
+    server = site._server
+    sockets = getattr(server, "sockets", None) or []
+    return int(sockets[0].getsockname()[1]) if sockets else 0
+
+
+async def serve(settings: Settings) -> None:
+    """Run until SIGINT/SIGTERM."""
+    import signal
+
+    server = CallbotServer(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        starting = asyncio.create_task(server.start())
+        done, _ = await asyncio.wait({starting, asyncio.create_task(stop.wait())},
+                                     return_when=asyncio.FIRST_COMPLETED)
+        if starting in done:
+            starting.result()
+            await stop.wait()
+        else:
+            starting.cancel()
+    finally:
+        await server.stop()

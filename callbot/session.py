@@ -1,0 +1,320 @@
+"""One call, one CallSession: listen, understand, answer, hand over, hang up.
+
+Read top to bottom: ``run`` greets, then handles one event at a time (a caller turn, a key press, silence,
+the caller hanging up) until the dialogue ends the call or hands it to a human. A second task, ``_listen``,
+turns the caller's audio into turns: voice activity opens a turn, audio reaches the recogniser only while
+someone speaks, and the caller speaking over the bot stops the bot (barge-in).
+Every turn is written to the store as it happens, so a crash loses nothing already said.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from asr import AsrEngine, Transcript
+from asr.vad import TurnDetector, TurnEvent
+from callbot.audio import AudioPort
+from callbot.config import Settings
+from dialogue.client import DialogueClient, DialogueReply, DialogueUnavailable
+from signalements import StoreWriter
+from tts import TtsEngine
+
+log = logging.getLogger(__name__)
+
+NO_INPUT_MESSAGE = "/no_input"
+
+
+class CallLeg(Protocol):
+    """What a transport (SIP today, WebRTC later) gives a session."""
+
+    call_id: str
+    caller_number: str | None
+    audio: AudioPort
+    dtmf: asyncio.Queue[str]
+    ended: asyncio.Event
+
+    async def hangup(self) -> None: ...
+
+    async def transfer(self, target_uri: str, headers: dict[str, str]) -> bool: ...
+
+
+@dataclass
+class CallServices:
+    """Process-wide resources shared by every call."""
+
+    settings: Settings
+    asr: AsrEngine
+    tts: TtsEngine
+    dialogue: DialogueClient
+    writer: StoreWriter
+    metrics: CallMetrics = field(default_factory=lambda: CallMetrics())
+
+
+@dataclass
+class CallMetrics:
+    calls_total: int = 0
+    calls_active: int = 0
+    caller_turns_total: int = 0
+    handoffs_total: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    # seconds from the end of the caller's speech to the first audio of the reply being queued
+    reply_latencies: list[float] = field(default_factory=list)
+
+    def record_outcome(self, outcome: str) -> None:
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+
+
+@dataclass(frozen=True)
+class CallerTurn:
+    transcript: Transcript
+    started_at: datetime
+    ended_at: datetime
+    speech_ended: float  # monotonic time the caller stopped speaking
+
+
+class CallSession:
+    def __init__(self, leg: CallLeg, channel: str, services: CallServices) -> None:
+        self.leg = leg
+        self.channel = channel
+        self.services = services
+        self.settings = services.settings
+        self.call_id = leg.call_id
+        self.outcome = "caller_hung_up"
+        # caller turns, key presses, and None once the caller hung up, in the order they happened
+        self._events: asyncio.Queue[CallerTurn | str | None] = asyncio.Queue()
+        self._speaking = False  # the bot's audio is queued or playing
+        self._interruptible = True
+        self._barged_in = asyncio.Event()
+        self._caller_speaking = False
+        self._closing = False
+
+    # ---- the conversation -------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        metrics = self.services.metrics
+        metrics.calls_total += 1
+        metrics.calls_active += 1
+        await self._write("open_call", self.call_id, self.channel, self.leg.caller_number, _now())
+        helpers = [
+            asyncio.create_task(self._listen(), name=f"listen-{self.call_id}"),
+            asyncio.create_task(self._pump_keys(), name=f"keys-{self.call_id}"),
+            asyncio.create_task(self._watch_hangup(), name=f"hangup-{self.call_id}"),
+        ]
+        try:
+            async with asyncio.timeout(self.settings.call.max_duration_s):
+                await self._converse()
+        except TimeoutError:
+            self.outcome = "too_long"
+            await self._say(self.settings.prompts.call_too_long, interruptible=False, cached=True)
+            await self._hangup()
+        except Exception:
+            log.exception("call %s: session failed", self.call_id)
+            self.outcome = "error"
+            with contextlib.suppress(Exception):
+                await self._say(self.settings.prompts.technical_problem, interruptible=False, cached=True)
+            await self._hangup()
+        finally:
+            self._closing = True
+            for task in helpers:
+                task.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+            metrics.calls_active -= 1
+            metrics.record_outcome(self.outcome)
+            await self._write("close_call", self.call_id, self.outcome, _now())
+            log.info("call %s ended: %s", self.call_id, self.outcome)
+
+    async def _converse(self) -> None:
+        # The charter: the caller hears at once that an automated assistant answers; not interruptible.
+        await self._say(self.settings.prompts.greeting, interruptible=False, cached=True)
+        while not self.leg.ended.is_set():
+            event = await self._next_event()
+            if event is None:  # the caller hung up
+                return
+            if isinstance(event, CallerTurn):
+                reply = await self._ask_dialogue(event.transcript.text, event.transcript.confidence, event)
+            elif event == NO_INPUT_MESSAGE:
+                reply = await self._ask_dialogue(NO_INPUT_MESSAGE, None, None)
+            else:  # a key press
+                if event == self.settings.transfer.on_dtmf:
+                    await self._handoff("dtmf")
+                    return
+                continue
+            if reply is None:  # the dialogue is unreachable
+                await self._handoff("technical")
+                return
+            if await self._act_on(reply):
+                return
+
+    async def _next_event(self) -> CallerTurn | str | None:
+        """The next thing to react to: a caller turn, a key, NO_INPUT_MESSAGE after silence, None on hang-up."""
+        while True:
+            await self.leg.audio.wait_played()
+            try:
+                return await asyncio.wait_for(self._events.get(), self.settings.vad.no_input_timeout_s)
+            except TimeoutError:
+                if not (self._caller_speaking or self._speaking):
+                    return NO_INPUT_MESSAGE
+
+    async def _pump_keys(self) -> None:
+        while True:
+            await self._events.put(await self.leg.dtmf.get())
+
+    async def _watch_hangup(self) -> None:
+        await self.leg.ended.wait()
+        await self._events.put(None)
+
+    async def _ask_dialogue(
+        self, text: str, asr_confidence: float | None, turn: CallerTurn | None
+    ) -> DialogueReply | None:
+        metadata = {
+            "asr_confidence": asr_confidence,
+            "channel": "phone",
+            "caller_number": self.leg.caller_number,
+        }
+        try:
+            reply = await self.services.dialogue.send(self.call_id, text, metadata)
+        except DialogueUnavailable as error:
+            log.error("call %s: dialogue unavailable: %s", self.call_id, error)
+            return None
+        if turn is not None:
+            self.services.metrics.reply_latencies.append(time.monotonic() - turn.speech_ended)
+        return reply
+
+    async def _act_on(self, reply: DialogueReply) -> bool:
+        """Speak the reply and carry out what it asks; True when the call is over for the bot."""
+        if reply.report_id is not None:
+            self.outcome = "report_saved"
+        for text in reply.texts:
+            await self._say(text)
+        if reply.handoff_reason is not None:
+            await self._handoff(reply.handoff_reason, announce=not reply.texts)
+            return True
+        if reply.hangup:
+            if self.outcome != "report_saved":
+                self.outcome = "completed"
+            await self._hangup()
+            return True
+        return False
+
+    async def _handoff(self, reason: str, announce: bool = True) -> None:
+        """Hand the caller to a human, with what was collected so far; end politely if nobody can take it."""
+        prompts = self.settings.prompts
+        target = self.settings.transfer.uri
+        self.services.metrics.handoffs_total += 1
+        try:
+            fields = await self.services.dialogue.slots(self.call_id)
+        except DialogueUnavailable:
+            fields = {}
+        succeeded = False
+        if target is not None:
+            if announce:
+                await self._say(prompts.transferring, interruptible=False, cached=True)
+            await self.leg.audio.wait_played()
+            succeeded = await self.leg.transfer(target, {"X-Callbot-Call-Id": self.call_id})
+        await self._write("add_handoff", self.call_id, reason, target, succeeded, fields, _now())
+        if succeeded:
+            self.outcome = "transferred"
+        else:
+            self.outcome = "transfer_failed" if target is not None else "handoff_unavailable"
+            apology = prompts.technical_problem if reason == "technical" else prompts.transfer_failed
+            await self._say(apology, interruptible=False, cached=True)
+        await self._hangup()
+
+    async def _hangup(self) -> None:
+        if not self.leg.ended.is_set():
+            await self.leg.audio.wait_played()
+        await self.leg.hangup()
+
+    # ---- speaking ---------------------------------------------------------------------------------
+
+    async def _say(self, text: str, interruptible: bool = True, cached: bool = False) -> None:
+        """Queue the bot's words on the line, sentence by sentence; the caller may cut in when interruptible."""
+        if self.leg.ended.is_set():
+            return
+        started = _now()
+        await self._write("add_turn", self.call_id, "bot", text, started, started)
+        audio = self.leg.audio
+        self._barged_in.clear()
+        self._interruptible = interruptible and self.settings.vad.barge_in
+        self._speaking = True
+        try:
+            if cached:
+                audio.play(await self.services.tts.render(text, audio.sample_rate))
+            else:
+                async for chunk in self.services.tts.synthesize(text, audio.sample_rate):
+                    if self._barged_in.is_set() or self.leg.ended.is_set():
+                        break
+                    audio.play(chunk)
+            played = asyncio.create_task(audio.wait_played())
+            barged = asyncio.create_task(self._barged_in.wait())
+            ended = asyncio.create_task(self.leg.ended.wait())
+            await asyncio.wait({played, barged, ended}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (played, barged, ended):
+                task.cancel()
+        finally:
+            self._speaking = False
+            self._interruptible = True
+
+    # ---- listening --------------------------------------------------------------------------------
+
+    async def _listen(self) -> None:
+        vad = self.settings.vad
+        audio = self.leg.audio
+        detector = TurnDetector(
+            sample_rate=audio.sample_rate,
+            aggressiveness=vad.aggressiveness,
+            start_ms=vad.start_ms,
+            end_silence_ms=vad.end_silence_ms,
+            max_turn_s=vad.max_turn_s,
+        )
+        stream = self.services.asr.open_stream(audio.sample_rate)
+        turn_started = _now()
+        while True:
+            frame = await audio.read_frame()
+            if frame is None:
+                return
+            event = detector.push(frame)
+            if event is TurnEvent.SPEECH_START:
+                turn_started = _now()
+                self._caller_speaking = True
+                if self._speaking and self._interruptible:
+                    audio.clear_playback()
+                    self._barged_in.set()
+                await stream.feed(detector.pre_roll())
+            elif event is TurnEvent.SPEECH_END:
+                speech_ended = time.monotonic()
+                self._caller_speaking = False
+                transcript = await stream.finish()
+                if transcript.text:
+                    await self._record_caller_turn(transcript, turn_started, speech_ended)
+            elif detector.in_speech:
+                await stream.feed(frame)
+
+    async def _record_caller_turn(self, transcript: Transcript, started: datetime, speech_ended: float) -> None:
+        ended = _now()
+        self.services.metrics.caller_turns_total += 1
+        await self._write(
+            "add_turn", self.call_id, "caller", transcript.text, started, ended, transcript.confidence
+        )
+        await self._events.put(CallerTurn(transcript, started, ended, speech_ended))
+
+    # ---- storage ----------------------------------------------------------------------------------
+
+    async def _write(self, method: str, *args: Any) -> None:
+        """Queue a store write; the writer retries while the database is down, so the call never waits on it."""
+        store_method: Callable[..., Any] = getattr(self.services.writer.store, method)
+        await self.services.writer.submit(store_method, *args)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+CallHandler = Callable[[CallLeg], Awaitable[None]]

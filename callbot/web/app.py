@@ -1,0 +1,115 @@
+"""The HTTP side of the callbot: health, metrics, and the integrators' JSON API behind a bearer token."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from callbot.session import CallMetrics
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+READINESS_KEY = web.AppKey("readiness", "Readiness")
+METRICS_KEY = web.AppKey("metrics", CallMetrics)
+
+
+@dataclass
+class Readiness:
+    """Each component flips its flag once it can serve; /healthz is 200 only when all are up."""
+
+    components: dict[str, bool] = field(
+        default_factory=lambda: dict.fromkeys(("database", "asr", "tts", "dialogue", "sip"), False)
+    )
+    # live probe of a component that can go away after start (the dialogue server)
+    probes: dict[str, Callable[[], Awaitable[bool]]] = field(default_factory=dict)
+
+    def set(self, component: str, ready: bool = True) -> None:
+        self.components[component] = ready
+
+    async def snapshot(self) -> dict[str, bool]:
+        state = dict(self.components)
+        for name, probe in self.probes.items():
+            if state.get(name):
+                try:
+                    state[name] = await probe()
+                except Exception:
+                    log.exception("health probe %s failed", name)
+                    state[name] = False
+        return state
+
+
+def create_app(
+    readiness: Readiness,
+    metrics: CallMetrics,
+    api_token: str | None,
+    add_api_routes: Callable[[web.Application], None] | None = None,
+) -> web.Application:
+    app = web.Application(middlewares=[_security_headers, _bearer_auth(api_token)], client_max_size=64 * 1024)
+    app[READINESS_KEY] = readiness
+    app[METRICS_KEY] = metrics
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/metrics", _metrics)
+    if add_api_routes is not None:
+        add_api_routes(app)
+    return app
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    state = await request.app[READINESS_KEY].snapshot()
+    ready = all(state.values())
+    return web.json_response({"ready": ready, "components": state}, status=200 if ready else 503)
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    metrics = request.app[METRICS_KEY]
+    lines = [
+        "# TYPE callbot_calls_total counter",
+        f"callbot_calls_total {metrics.calls_total}",
+        "# TYPE callbot_calls_active gauge",
+        f"callbot_calls_active {metrics.calls_active}",
+        "# TYPE callbot_caller_turns_total counter",
+        f"callbot_caller_turns_total {metrics.caller_turns_total}",
+        "# TYPE callbot_handoffs_total counter",
+        f"callbot_handoffs_total {metrics.handoffs_total}",
+        "# TYPE callbot_call_outcomes_total counter",
+    ]
+    lines += [f'callbot_call_outcomes_total{{outcome="{k}"}} {v}' for k, v in sorted(metrics.outcomes.items())]
+    return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
+
+
+@web.middleware
+async def _security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    response = await handler(request)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    response.headers.setdefault("Cache-Control", "no-store")
+    response.headers.setdefault(
+        "Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+    )
+    return response
+
+
+def _bearer_auth(token: str | None) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not request.path.startswith("/api/"):
+            return await handler(request)
+        if token is None:
+            return web.json_response({"error": "the API is disabled: set CALLBOT_API_TOKEN"}, status=503)
+        offered = request.headers.get("Authorization", "")
+        scheme, _, credential = offered.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(credential.encode(), token.encode()):
+            return web.json_response(
+                {"error": "missing or wrong bearer token"},
+                status=401,
+                headers={"WWW-Authenticate": 'Bearer realm="callbot"'},
+            )
+        return await handler(request)
+
+    return middleware

@@ -13,7 +13,8 @@ from aiohttp import web
 
 from asr import AsrEngine, SpeechModel
 from callbot.config import Settings, resolve_path
-from callbot.session import CallMetrics, CallServices, CallSession
+from callbot.metrics import CallMetrics
+from callbot.session import CallServices, CallSession
 from callbot.sip import SipCall, SipEndpoint
 from callbot.web.app import Readiness, create_app
 from dialogue.client import DialogueClient

@@ -22,6 +22,7 @@ from asr import AsrEngine, Transcript
 from asr.vad import TurnDetector, TurnEvent
 from callbot.audio import AudioPort
 from callbot.config import Settings
+from callbot.metrics import CallMetrics
 from dialogue.client import DialogueClient, DialogueReply, DialogueUnavailable
 from signalements import StoreWriter
 from tts import TtsEngine
@@ -55,20 +56,6 @@ class CallServices:
     dialogue: DialogueClient
     writer: StoreWriter
     metrics: CallMetrics = field(default_factory=lambda: CallMetrics())
-
-
-@dataclass
-class CallMetrics:
-    calls_total: int = 0
-    calls_active: int = 0
-    caller_turns_total: int = 0
-    handoffs_total: int = 0
-    outcomes: dict[str, int] = field(default_factory=dict)
-    # seconds from the end of the caller's speech to the first audio of the reply being queued
-    reply_latencies: list[float] = field(default_factory=list)
-
-    def record_outcome(self, outcome: str) -> None:
-        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
 
 
 @dataclass(frozen=True)

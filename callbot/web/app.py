@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from callbot.session import CallMetrics
+from callbot.metrics import CallMetrics
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,20 @@
+"""Counters the /metrics page shows."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+
+@dataclass
+class CallMetrics:
+    calls_total: int = 0
+    calls_active: int = 0
+    caller_turns_total: int = 0
+    handoffs_total: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    # seconds from the end of the caller's speech to the first audio of the reply being queued
+    reply_latencies: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
+
+    def record_outcome(self, outcome: str) -> None:
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1

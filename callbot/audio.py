@@ -1,0 +1,87 @@
+"""Audio shared by every transport: the AudioPort contract and a streaming resampler.
+
+Audio inside the server is PCM16 little-endian mono `bytes`, in frames of FRAME_MS.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+import soxr
+
+FRAME_MS = 20
+SAMPLE_WIDTH = 2  # bytes per PCM16 sample
+
+
+def frame_bytes(sample_rate: int) -> int:
+    """Size in bytes of one FRAME_MS frame of PCM16 mono at `sample_rate`."""
+    return sample_rate * FRAME_MS // 1000 * SAMPLE_WIDTH
+
+
+class AudioPort(Protocol):
+    """What a transport (SIP/RTP, WebRTC) gives a call session."""
+
+    sample_rate: int  # rate of the frames read and of the PCM played
+
+    async def read_frame(self) -> bytes | None:
+        """The next 20 ms of caller audio, one every 20 ms while the call lives (silence on loss/DTX);
+        None once closed."""
+        ...
+
+    def play(self, pcm: bytes) -> None:
+        """Queue bot audio (any length) for paced sending."""
+        ...
+
+    def clear_playback(self) -> None:
+        """Barge-in: drop whatever is queued."""
+        ...
+
+    def playback_pending(self) -> float:
+        """Seconds of bot audio still queued."""
+        ...
+
+    async def wait_played(self) -> None:
+        """Return once the queue has been sent out."""
+        ...
+
+
+class Resampler:
+    """Streaming PCM16 mono resampler (soxr); filter state carries over between chunks (no clicks)."""
+
+    def __init__(self, in_rate: int, out_rate: int, quality: str = "HQ") -> None:
+        if in_rate <= 0 or out_rate <= 0:
+            raise ValueError(f"sample rates must be positive, got {in_rate} -> {out_rate}")
+        self.in_rate = in_rate
+        self.out_rate = out_rate
+        self._quality = quality
+        self._odd_byte = b""  # a chunk may split a sample; keep its first byte for the next call
+        self._stream = self._new_stream()
+
+    def _new_stream(self) -> soxr.ResampleStream | None:
+        if self.in_rate == self.out_rate:
+            return None
+        return soxr.ResampleStream(self.in_rate, self.out_rate, 1, dtype="int16", quality=self._quality)
+
+    def process(self, pcm: bytes) -> bytes:
+        """Resample the next chunk; output lags input by the filter delay until flush()."""
+        data = self._odd_byte + pcm
+        usable = len(data) - len(data) % SAMPLE_WIDTH
+        self._odd_byte = data[usable:]
+        if self._stream is None:
+            return data[:usable]
+        if not usable:
+            return b""
+        samples = np.frombuffer(data[:usable], dtype="<i2")
+        resampled: npt.NDArray[np.int16] = self._stream.resample_chunk(samples)
+        return resampled.astype("<i2").tobytes()
+
+    def flush(self) -> bytes:
+        """The remaining output of the stream; the resampler can then be used for a new stream."""
+        self._odd_byte = b""
+        if self._stream is None:
+            return b""
+        tail: npt.NDArray[np.int16] = self._stream.resample_chunk(np.zeros(0, dtype=np.int16), last=True)
+        self._stream = self._new_stream()
+        return tail.astype("<i2").tobytes()

@@ -18,7 +18,9 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="start the server")
     commands.add_parser("check-config", help="validate the configuration and print it")
-    models = commands.add_parser("models", help="production models").add_subparsers(dest="action", required=True)
+    models = commands.add_parser("models", help="production models").add_subparsers(
+        dest="action", required=True
+    )
     pull = models.add_parser("pull", help="download and verify the French models")
     pull.add_argument("names", nargs="*", help="models to pull (default: all)")
     pull.add_argument("--dest", type=Path, default=Path("models"))
@@ -32,7 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
     )
     try:
         settings = load_settings(args.config)

@@ -10,6 +10,9 @@ import secrets
 from pathlib import Path
 
 from aiohttp import web
+from dialogue.client import DialogueClient
+from dialogue.supervisor import ManagedDialogue
+from signalements.api import add_routes as add_api_routes
 
 from asr import AsrEngine, SpeechModel
 from callbot.config import Settings, resolve_path
@@ -17,10 +20,7 @@ from callbot.metrics import CallMetrics
 from callbot.session import CallServices, CallSession
 from callbot.sip import SipCall, SipEndpoint
 from callbot.web.app import Readiness, create_app
-from dialogue.client import DialogueClient
-from dialogue.supervisor import ManagedDialogue
 from signalements import Store, StoreWriter
-from signalements.api import add_routes as add_api_routes
 from tts import TtsEngine, Voice
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,10 @@ class CallbotServer:
 
         metrics = CallMetrics()
         app = create_app(
-            self.readiness, metrics, settings.api.token, lambda application: add_api_routes(application, store)
+            self.readiness,
+            metrics,
+            settings.api.token,
+            lambda application: add_api_routes(application, store),
         )
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
@@ -76,7 +79,9 @@ class CallbotServer:
 
         dialogue_url = settings.dialogue.url
         if settings.dialogue.mode == "managed":
-            managed = ManagedDialogue.from_settings(settings, database_url=database_url, pseudonym_key=pseudonym_key)
+            managed = ManagedDialogue.from_settings(
+                settings, database_url=database_url, pseudonym_key=pseudonym_key
+            )
             self._stack.push_async_callback(managed.stop)
             dialogue_start = asyncio.create_task(managed.start())
             dialogue_url = managed.url
@@ -95,8 +100,13 @@ class CallbotServer:
         tts = TtsEngine(voice, workers=settings.tts.workers, cache_size=settings.tts.cache_size)
         prompts = settings.prompts
         await tts.warm(
-            [prompts.greeting, prompts.transferring, prompts.transfer_failed, prompts.technical_problem,
-             prompts.call_too_long],
+            [
+                prompts.greeting,
+                prompts.transferring,
+                prompts.transfer_failed,
+                prompts.technical_problem,
+                prompts.call_too_long,
+            ],
             sample_rate=8000,
         )
         self.readiness.set("tts")
@@ -106,8 +116,9 @@ class CallbotServer:
         await self._wait_dialogue(client)
         self.readiness.set("dialogue")
 
-        self.services = CallServices(settings=settings, asr=asr, tts=tts, dialogue=client, writer=writer,
-                                     metrics=metrics)
+        self.services = CallServices(
+            settings=settings, asr=asr, tts=tts, dialogue=client, writer=writer, metrics=metrics
+        )
         sip = settings.sip
         self.sip = SipEndpoint(
             host=sip.host,
@@ -180,8 +191,9 @@ async def serve(settings: Settings) -> None:
         loop.add_signal_handler(signum, stop.set)
     try:
         starting = asyncio.create_task(server.start())
-        done, _ = await asyncio.wait({starting, asyncio.create_task(stop.wait())},
-                                     return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(
+            {starting, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED
+        )
         if starting in done:
             starting.result()
             await stop.wait()

@@ -13,17 +13,18 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Protocol
+from datetime import datetime
+from typing import Protocol
+
+from asr.vad import TurnDetector, TurnEvent
+from dialogue.client import DialogueClient, DialogueReply
 
 from asr import AsrEngine, Transcript
-from asr.vad import TurnDetector, TurnEvent
 from callbot.audio import AudioPort
 from callbot.config import Settings
+from callbot.conversation import Conversation, utc_now
 from callbot.metrics import CallMetrics
-from dialogue.client import DialogueClient, DialogueReply, DialogueUnavailable
 from signalements import StoreWriter
 from tts import TtsEngine
 
@@ -73,6 +74,9 @@ class CallSession:
         self.services = services
         self.settings = services.settings
         self.call_id = leg.call_id
+        self.conversation = Conversation(
+            leg.call_id, channel, leg.caller_number, services.dialogue, services.writer
+        )
         self.outcome = "caller_hung_up"
         # caller turns, key presses, and None once the caller hung up, in the order they happened
         self._events: asyncio.Queue[CallerTurn | str | None] = asyncio.Queue()
@@ -88,7 +92,7 @@ class CallSession:
         metrics = self.services.metrics
         metrics.calls_total += 1
         metrics.calls_active += 1
-        await self._write("open_call", self.call_id, self.channel, self.leg.caller_number, _now())
+        await self.conversation.open()
         helpers = [
             asyncio.create_task(self._listen(), name=f"listen-{self.call_id}"),
             asyncio.create_task(self._pump_keys(), name=f"keys-{self.call_id}"),
@@ -114,7 +118,7 @@ class CallSession:
             await asyncio.gather(*helpers, return_exceptions=True)
             metrics.calls_active -= 1
             metrics.record_outcome(self.outcome)
-            await self._write("close_call", self.call_id, self.outcome, _now())
+            await self.conversation.close(self.outcome)
             log.info("call %s ended: %s", self.call_id, self.outcome)
 
     async def _converse(self) -> None:
@@ -160,17 +164,8 @@ class CallSession:
     async def _ask_dialogue(
         self, text: str, asr_confidence: float | None, turn: CallerTurn | None
     ) -> DialogueReply | None:
-        metadata = {
-            "asr_confidence": asr_confidence,
-            "channel": "phone",
-            "caller_number": self.leg.caller_number,
-        }
-        try:
-            reply = await self.services.dialogue.send(self.call_id, text, metadata)
-        except DialogueUnavailable as error:
-            log.error("call %s: dialogue unavailable: %s", self.call_id, error)
-            return None
-        if turn is not None:
+        reply = await self.conversation.ask(text, asr_confidence)
+        if reply is not None and turn is not None:
             self.services.metrics.reply_latencies.append(time.monotonic() - turn.speech_ended)
         return reply
 
@@ -195,17 +190,13 @@ class CallSession:
         prompts = self.settings.prompts
         target = self.settings.transfer.uri
         self.services.metrics.handoffs_total += 1
-        try:
-            fields = await self.services.dialogue.slots(self.call_id)
-        except DialogueUnavailable:
-            fields = {}
         succeeded = False
         if target is not None:
             if announce:
                 await self._say(prompts.transferring, interruptible=False, cached=True)
             await self.leg.audio.wait_played()
             succeeded = await self.leg.transfer(target, {"X-Callbot-Call-Id": self.call_id})
-        await self._write("add_handoff", self.call_id, reason, target, succeeded, fields, _now())
+        await self.conversation.record_handoff(reason, target, succeeded)
         if succeeded:
             self.outcome = "transferred"
         else:
@@ -225,8 +216,7 @@ class CallSession:
         """Queue the bot's words on the line, sentence by sentence; the caller may cut in when interruptible."""
         if self.leg.ended.is_set():
             return
-        started = _now()
-        await self._write("add_turn", self.call_id, "bot", text, started, started)
+        await self.conversation.record_bot(text, utc_now())
         audio = self.leg.audio
         self._barged_in.clear()
         self._interruptible = interruptible and self.settings.vad.barge_in
@@ -262,14 +252,14 @@ class CallSession:
             max_turn_s=vad.max_turn_s,
         )
         stream = self.services.asr.open_stream(audio.sample_rate)
-        turn_started = _now()
+        turn_started = utc_now()
         while True:
             frame = await audio.read_frame()
             if frame is None:
                 return
             event = detector.push(frame)
             if event is TurnEvent.SPEECH_START:
-                turn_started = _now()
+                turn_started = utc_now()
                 self._caller_speaking = True
                 if self._speaking and self._interruptible:
                     audio.clear_playback()
@@ -284,24 +274,10 @@ class CallSession:
             elif detector.in_speech:
                 await stream.feed(frame)
 
-    async def _record_caller_turn(self, transcript: Transcript, started: datetime, speech_ended: float) -> None:
-        ended = _now()
+    async def _record_caller_turn(
+        self, transcript: Transcript, started: datetime, speech_ended: float
+    ) -> None:
+        ended = utc_now()
         self.services.metrics.caller_turns_total += 1
-        await self._write(
-            "add_turn", self.call_id, "caller", transcript.text, started, ended, transcript.confidence
-        )
+        await self.conversation.record_caller(transcript.text, started, ended, transcript.confidence)
         await self._events.put(CallerTurn(transcript, started, ended, speech_ended))
-
-    # ---- storage ----------------------------------------------------------------------------------
-
-    async def _write(self, method: str, *args: Any) -> None:
-        """Queue a store write; the writer retries while the database is down, so the call never waits on it."""
-        store_method: Callable[..., Any] = getattr(self.services.writer.store, method)
-        await self.services.writer.submit(store_method, *args)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-CallHandler = Callable[[CallLeg], Awaitable[None]]

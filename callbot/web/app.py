@@ -78,7 +78,9 @@ async def _metrics(request: web.Request) -> web.Response:
         f"callbot_handoffs_total {metrics.handoffs_total}",
         "# TYPE callbot_call_outcomes_total counter",
     ]
-    lines += [f'callbot_call_outcomes_total{{outcome="{k}"}} {v}' for k, v in sorted(metrics.outcomes.items())]
+    lines += [
+        f'callbot_call_outcomes_total{{outcome="{k}"}} {v}' for k, v in sorted(metrics.outcomes.items())
+    ]
     return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
 
 

@@ -1,0 +1,79 @@
+"""What a phone call and a text chat share: the dialogue and the written record of it.
+
+A Conversation asks the dialogue server and writes every turn, handoff and outcome to the store as it happens
+(through the StoreWriter, which retries while the database is down, so a conversation never waits on it).
+The voice session (callbot.session) and the chat API (callbot.web.chat) each drive one.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from dialogue.client import DialogueClient, DialogueReply, DialogueUnavailable
+
+from signalements import StoreWriter
+
+log = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Conversation:
+    def __init__(
+        self,
+        conversation_id: str,
+        channel: str,
+        caller_number: str | None,
+        dialogue: DialogueClient,
+        writer: StoreWriter,
+    ) -> None:
+        self.id = conversation_id
+        self.channel = channel
+        self.caller_number = caller_number
+        self._dialogue = dialogue
+        self._writer = writer
+
+    async def open(self) -> None:
+        await self._write("open_call", self.id, self.channel, self.caller_number, utc_now())
+
+    async def ask(self, text: str, asr_confidence: float | None) -> DialogueReply | None:
+        """The dialogue's answer to the caller's words; None when the dialogue server cannot answer."""
+        metadata = {
+            "asr_confidence": asr_confidence,
+            "channel": "phone" if self.channel != "text" else "text",
+            "caller_number": self.caller_number,
+        }
+        try:
+            return await self._dialogue.send(self.id, text, metadata)
+        except DialogueUnavailable as error:
+            log.error("conversation %s: dialogue unavailable: %s", self.id, error)
+            return None
+
+    async def collected_fields(self) -> dict[str, Any]:
+        """The report fields gathered so far, for the human who takes over."""
+        try:
+            return await self._dialogue.slots(self.id)
+        except DialogueUnavailable:
+            return {}
+
+    async def record_caller(
+        self, text: str, started: datetime, ended: datetime, asr_confidence: float | None = None
+    ) -> None:
+        await self._write("add_turn", self.id, "caller", text, started, ended, asr_confidence)
+
+    async def record_bot(self, text: str, started: datetime, ended: datetime | None = None) -> None:
+        await self._write("add_turn", self.id, "bot", text, started, ended or started)
+
+    async def record_handoff(self, reason: str, target: str | None, succeeded: bool) -> None:
+        fields = await self.collected_fields()
+        await self._write("add_handoff", self.id, reason, target, succeeded, fields, utc_now())
+
+    async def close(self, outcome: str) -> None:
+        await self._write("close_call", self.id, outcome, utc_now())
+
+    async def _write(self, method: str, *args: Any) -> None:
+        await self._writer.submit(getattr(self._writer.store, method), *args)

@@ -1,0 +1,124 @@
+"""Runs the real `python -m callbot run` as a child process on free ports, for end-to-end tests and benchmarks."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port(kind: int = socket.SOCK_DGRAM) -> int:
+    """A port free for both UDP and TCP (SIP listens on both)."""
+    while True:
+        with socket.socket(socket.AF_INET, kind) as first:
+            first.bind(("127.0.0.1", 0))
+            port = int(first.getsockname()[1])
+            other = socket.SOCK_STREAM if kind == socket.SOCK_DGRAM else socket.SOCK_DGRAM
+            with socket.socket(socket.AF_INET, other) as second:
+                try:
+                    second.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+
+
+@dataclass
+class CallbotProcess:
+    workdir: Path
+    env_overrides: Mapping[str, str] = field(default_factory=dict)
+    sip_port: int = field(default_factory=free_port)
+    http_port: int = field(default_factory=lambda: free_port(socket.SOCK_STREAM))
+    api_token: str = "e2e-test-token-0123456789"
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "callbot.log"
+
+    @property
+    def database_url(self) -> str:
+        return self.env()["CALLBOT_DATABASE_URL"]
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CALLBOT_")}
+        rtp_min = 20000 + (self.sip_port % 400) * 100  # spread concurrent test servers over the range
+        env.update(
+            {
+                "CALLBOT_SIP_PORT": str(self.sip_port),
+                "CALLBOT_HTTP_PORT": str(self.http_port),
+                "CALLBOT_SIP_RTP_PORT_MIN": str(rtp_min),
+                "CALLBOT_SIP_RTP_PORT_MAX": str(rtp_min + 99),
+                "CALLBOT_DATABASE_URL": f"sqlite:///{self.workdir / 'callbot.sqlite3'}",
+                "CALLBOT_DATABASE_PSEUDONYM_KEY_FILE": str(self.workdir / "pseudonym.key"),
+                "CALLBOT_API_TOKEN": self.api_token,
+            }
+        )
+        env.update(self.env_overrides)
+        return env
+
+    def start(self, timeout_s: float = 300) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "callbot", "--config", str(REPO / "config" / "demo-models.yaml"), "run"],
+            cwd=REPO,
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"callbot exited with {self.process.returncode}:\n{self.tail_log()}")
+            if self.health()[0] == 200:
+                return
+            time.sleep(0.25)
+        raise RuntimeError(f"callbot not ready after {timeout_s} s:\n{self.tail_log()}")
+
+    def health(self) -> tuple[int, dict[str, object]]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/healthz", timeout=2) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"{}")
+        except OSError:
+            return 0, {}
+
+    def api(self, path: str) -> object:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.http_port}{path}", headers={"Authorization": f"Bearer {self.api_token}"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/metrics", timeout=5) as response:
+            return response.read().decode()
+
+    def tail_log(self, lines: int = 60) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def stop(self) -> int:
+        if self.process is None:
+            return 0
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode

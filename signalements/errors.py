@@ -1,0 +1,23 @@
+"""Errors the store raises: callers never see a raw database driver exception."""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    """Base class of every error raised by `signalements`."""
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be reached (down, locked, unreachable): the operation may succeed later."""
+
+
+class NotFound(StoreError):
+    """No call or report with that id."""
+
+
+class InvalidRecord(StoreError, ValueError):
+    """The data given to the store is malformed (unknown speaker, naive datetime, bad status filter...)."""
+
+
+class InvalidTransition(StoreError):
+    """The report workflow does not allow this change (e.g. validating a rejected report)."""

@@ -1,0 +1,166 @@
+"""ORM models: calls, their turns, the reports (signalements) and the hand-offs to a human.
+
+Every timestamp is timezone-aware UTC in Python (stored as timestamptz on PostgreSQL, as UTC text on SQLite).
+Enumerations are strings with CHECK constraints, so adding a value is a simple migration on both engines.
+Any schema change here needs an Alembic revision in signalements/migrations/versions (a test compares them).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+CHANNELS = ("sip", "webrtc", "text")
+SPEAKERS = ("caller", "bot", "system")
+STATUS_AWAITING = "awaiting_validation"
+STATUS_VALIDATED = "validated"
+STATUS_REJECTED = "rejected"
+REPORT_STATUSES = (STATUS_AWAITING, STATUS_VALIDATED, STATUS_REJECTED)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def _in_list(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware datetimes only; converted to UTC on the way in, returned as UTC on the way out."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("naive datetime given to the store: pass a timezone-aware datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:  # SQLite keeps no zone: what we wrote was UTC
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UtcDateTime(), dict[str, Any]: JSON()}
+
+
+class Call(Base):
+    __tablename__ = "calls"
+    __table_args__ = (
+        CheckConstraint(_in_list("channel", CHANNELS), name="channel"),
+        Index("ix_calls_started_at_id", "started_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(128), unique=True)  # our call id (also Rasa's sender id)
+    channel: Mapped[str] = mapped_column(String(16))
+    caller_pseudonym: Mapped[str | None] = mapped_column(String(64))  # HMAC-SHA256 hex, never the number
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(32))
+
+    turns: Mapped[list[Turn]] = relationship(back_populates="call", order_by="Turn.seq",
+                                             cascade="all, delete-orphan", passive_deletes=True)
+    reports: Mapped[list[Report]] = relationship(back_populates="call", order_by="Report.id",
+                                                 cascade="all, delete-orphan", passive_deletes=True)
+    handoffs: Mapped[list[Handoff]] = relationship(back_populates="call", order_by="Handoff.id",
+                                                   cascade="all, delete-orphan", passive_deletes=True)
+
+
+class Turn(Base):
+    __tablename__ = "turns"
+    __table_args__ = (
+        UniqueConstraint("call_id", "seq"),
+        CheckConstraint(_in_list("speaker", SPEAKERS), name="speaker"),
+        Index("ix_turns_started_at", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
+    seq: Mapped[int]  # 1, 2, 3... within the call, in the order written
+    speaker: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    asr_confidence: Mapped[float | None] = mapped_column(Float)
+    intent: Mapped[str | None] = mapped_column(String(64))
+    intent_confidence: Mapped[float | None] = mapped_column(Float)
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime]
+
+    call: Mapped[Call] = relationship(back_populates="turns")
+
+
+class Report(Base):
+    __tablename__ = "reports"
+    __table_args__ = (
+        CheckConstraint(_in_list("status", REPORT_STATUSES), name="status"),
+        CheckConstraint("callback_number IS NULL OR callback_consent", name="callback_needs_consent"),
+        Index("ix_reports_status_created_at", "status", "created_at"),
+        Index("ix_reports_created_at", "created_at"),
+        Index("ix_reports_call_id", "call_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
+    category: Mapped[str] = mapped_column(String(64))
+    category_other_words: Mapped[str | None] = mapped_column(Text)
+    place: Mapped[str] = mapped_column(Text)
+    street_number: Mapped[str | None] = mapped_column(String(32))
+    street_name: Mapped[str | None] = mapped_column(String(255))
+    commune: Mapped[str | None] = mapped_column(String(128))
+    landmark: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text)
+    danger: Mapped[bool] = mapped_column(Boolean)
+    callback_consent: Mapped[bool] = mapped_column(Boolean)
+    callback_number: Mapped[str | None] = mapped_column(String(32))  # in clear, only with consent
+    status: Mapped[str] = mapped_column(String(24), default=STATUS_AWAITING)
+    created_at: Mapped[datetime]
+    reviewed_by: Mapped[str | None] = mapped_column(String(128))
+    reviewed_at: Mapped[datetime | None]
+    review_note: Mapped[str | None] = mapped_column(Text)
+
+    call: Mapped[Call] = relationship(back_populates="reports")
+
+
+class Handoff(Base):
+    __tablename__ = "handoffs"
+    __table_args__ = (Index("ix_handoffs_call_id", "call_id"), Index("ix_handoffs_at", "at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str | None] = mapped_column(String(255))
+    succeeded: Mapped[bool] = mapped_column(Boolean)
+    fields: Mapped[dict[str, Any]]  # what the dialogue had collected, for the human agent
+
+    call: Mapped[Call] = relationship(back_populates="handoffs")

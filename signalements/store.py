@@ -1,0 +1,379 @@
+"""The Store: every write is its own short transaction; reads feed the JSON API.
+
+Thread-safe (one SQLAlchemy engine, one session per call). Every database failure reaches the caller as a
+`StoreError` subclass: `StoreUnavailable` when the database cannot be reached, `InvalidRecord` for bad data,
+`NotFound`, `InvalidTransition` for the report workflow.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from alembic import command
+from sqlalchemy import String, cast, delete, func, select, text, update
+from sqlalchemy.orm import Session, selectinload
+
+from signalements.database import SQLITE_IMMEDIATE, build_engine, describe, normalise_url, translated_errors
+from signalements.errors import InvalidRecord, InvalidTransition, NotFound
+from signalements.migrations import alembic_config
+from signalements.models import (
+    CHANNELS,
+    REPORT_STATUSES,
+    SPEAKERS,
+    STATUS_AWAITING,
+    STATUS_REJECTED,
+    STATUS_VALIDATED,
+    Call,
+    Handoff,
+    Report,
+    Turn,
+)
+from signalements.pseudonym import check_key, pseudonymise
+from signalements.views import (
+    CallDetail,
+    CallSummary,
+    HandoffView,
+    Page,
+    PurgeResult,
+    ReportDraft,
+    ReportView,
+    TurnView,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_PAGE_SIZE = 500
+# A report made by the bot waits for a person: these reviewer names are refused.
+NON_HUMAN_REVIEWERS = frozenset({"bot", "callbot", "assistant", "rasa", "system", "action_server"})
+
+
+def _aware(name: str, value: datetime) -> datetime:
+    if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidRecord(f"{name} must be a timezone-aware datetime, got {value!r}")
+    return value.astimezone(UTC)
+
+
+def _text(name: str, value: str | None, max_len: int, *, required: bool = True) -> str | None:
+    if value is None:
+        if required:
+            raise InvalidRecord(f"{name} is required")
+        return None
+    if not isinstance(value, str):
+        raise InvalidRecord(f"{name} must be a string, got {type(value).__name__}")
+    value = value.strip()
+    if required and not value:
+        raise InvalidRecord(f"{name} must not be empty")
+    if len(value) > max_len:
+        raise InvalidRecord(f"{name} is longer than {max_len} characters")
+    return value or None
+
+
+def _required(name: str, value: str | None, max_len: int) -> str:
+    checked = _text(name, value, max_len)
+    assert checked is not None
+    return checked
+
+
+def _confidence(name: str, value: float | None) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0 \
+            or math.isnan(value):
+        raise InvalidRecord(f"{name} must be between 0 and 1, got {value!r}")
+    return float(value)
+
+
+def _json_object(value: dict[str, Any]) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InvalidRecord(f"fields must be a dict, got {type(value).__name__}")
+    # Slots may hold dates or other objects: keep their text rather than refusing the hand-off.
+    normalised: dict[str, Any] = json.loads(json.dumps(value, default=str))
+    return normalised
+
+
+def _page_bounds(limit: int, offset: int) -> None:
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise InvalidRecord(f"limit must be between 1 and {MAX_PAGE_SIZE}")
+    if offset < 0:
+        raise InvalidRecord("offset must not be negative")
+
+
+class Store:
+    def __init__(self, database_url: str, pseudonym_key: bytes, *, busy_timeout_s: float = 5.0,
+                 connect_timeout_s: float = 5.0) -> None:
+        self._key = check_key(pseudonym_key)
+        self.url = normalise_url(database_url)
+        self.backend = self.url.get_backend_name()
+        self._where = describe(self.url)
+        self._engine = build_engine(self.url, busy_timeout_s, connect_timeout_s)
+        self._write_engine = self._engine.execution_options(**{SQLITE_IMMEDIATE: True})
+
+    def __repr__(self) -> str:
+        return f"Store({self._where})"
+
+    # -- lifecycle -------------------------------------------------------------------------------------------
+
+    def migrate(self) -> None:
+        """Bring the schema to the latest Alembic revision (alembic upgrade head)."""
+        config = alembic_config()
+        with translated_errors(self._where), self._write_engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    def ping(self) -> None:
+        with translated_errors(self._where), self._engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def pseudonymise(self, phone_number: str | None) -> str | None:
+        return pseudonymise(self._key, phone_number)
+
+    @contextmanager
+    def _writing(self) -> Iterator[Session]:
+        with translated_errors(self._where), Session(self._write_engine, expire_on_commit=False) as session, \
+                session.begin():
+            yield session
+
+    @contextmanager
+    def _reading(self) -> Iterator[Session]:
+        with translated_errors(self._where), Session(self._engine) as session, session.begin():
+            yield session
+
+    def _call_row(self, session: Session, call_id: str, *, lock: bool = False) -> Call:
+        query = select(Call).where(Call.public_id == call_id)
+        if lock:
+            # Serialises turn numbering on PostgreSQL (SQLite writers already hold BEGIN IMMEDIATE).
+            query = query.with_for_update()
+        row = session.scalars(query).one_or_none()
+        if row is None:
+            raise NotFound(f"no call {call_id!r}")
+        return row
+
+    # -- writes (the call session and the action server) ---------------------------------------------------
+
+    def open_call(self, call_id: str, channel: str, caller_number: str | None, started_at: datetime) -> None:
+        self.open_call_pseudonymised(call_id, channel, self.pseudonymise(caller_number), started_at)
+
+    def open_call_pseudonymised(self, call_id: str, channel: str, caller_pseudonym: str | None,
+                                started_at: datetime) -> None:
+        """`open_call` with the number already pseudonymised (StoreWriter spills only this form to disk).
+
+        Idempotent: opening a call that exists (replayed write, report saved first) leaves it as it is,
+        except that a missing pseudonym is filled in.
+        """
+        public_id = _required("call_id", call_id, 128)
+        if channel not in CHANNELS:
+            raise InvalidRecord(f"channel must be one of {', '.join(CHANNELS)}, got {channel!r}")
+        pseudonym = _text("caller_pseudonym", caller_pseudonym, 64, required=False)
+        started = _aware("started_at", started_at)
+        with self._writing() as session:
+            existing = session.scalars(select(Call).where(Call.public_id == public_id)).one_or_none()
+            if existing is not None:
+                if existing.caller_pseudonym is None:
+                    existing.caller_pseudonym = pseudonym
+                return
+            session.add(Call(public_id=public_id, channel=channel, caller_pseudonym=pseudonym,
+                             started_at=started))
+
+    def add_turn(self, call_id: str, speaker: str, text: str, started_at: datetime, ended_at: datetime,
+                 asr_confidence: float | None = None, intent: str | None = None,
+                 intent_confidence: float | None = None) -> None:
+        if speaker not in SPEAKERS:
+            raise InvalidRecord(f"speaker must be one of {', '.join(SPEAKERS)}, got {speaker!r}")
+        if not isinstance(text, str):
+            raise InvalidRecord("text must be a string")
+        started, ended = _aware("started_at", started_at), _aware("ended_at", ended_at)
+        if ended < started:
+            raise InvalidRecord("ended_at is before started_at")
+        turn = Turn(speaker=speaker, text=text, started_at=started, ended_at=ended,
+                    asr_confidence=_confidence("asr_confidence", asr_confidence),
+                    intent=_text("intent", intent, 64, required=False),
+                    intent_confidence=_confidence("intent_confidence", intent_confidence))
+        with self._writing() as session:
+            call = self._call_row(session, call_id, lock=True)
+            last = session.scalar(select(func.coalesce(func.max(Turn.seq), 0)).where(Turn.call_id == call.id))
+            turn.call_id, turn.seq = call.id, int(last or 0) + 1
+            session.add(turn)
+
+    def close_call(self, call_id: str, outcome: str, ended_at: datetime) -> None:
+        outcome_text = _required("outcome", outcome, 32)
+        ended = _aware("ended_at", ended_at)
+        with self._writing() as session:
+            call = self._call_row(session, call_id)
+            call.outcome, call.ended_at = outcome_text, ended
+
+    def add_handoff(self, call_id: str, reason: str, target: str | None, succeeded: bool,
+                    fields: dict[str, Any], at: datetime) -> None:
+        handoff = Handoff(reason=_required("reason", reason, 32),
+                          target=_text("target", target, 255, required=False),
+                          succeeded=bool(succeeded), fields=_json_object(fields), at=_aware("at", at))
+        with self._writing() as session:
+            handoff.call_id = self._call_row(session, call_id).id
+            session.add(handoff)
+
+    def save_report(self, call_id: str, draft: ReportDraft, *, created_at: datetime | None = None) -> int:
+        """Store a report awaiting human validation; returns its id.
+
+        An unknown call_id gets a minimal call row (channel "text"): the action server may save a report for
+        a conversation the callbot did not record (text channel, tests). Without callback consent the
+        callback number is dropped.
+        """
+        public_id = _required("call_id", call_id, 128)
+        created = _aware("created_at", created_at) if created_at is not None else datetime.now(UTC)
+        consent = bool(draft.callback_consent)
+        report = Report(
+            category=_required("category", draft.category, 64),
+            category_other_words=_text("category_other_words", draft.category_other_words, 10_000,
+                                       required=False),
+            place=_required("place", draft.place, 10_000),
+            street_number=_text("street_number", draft.street_number, 32, required=False),
+            street_name=_text("street_name", draft.street_name, 255, required=False),
+            commune=_text("commune", draft.commune, 128, required=False),
+            landmark=_text("landmark", draft.landmark, 10_000, required=False),
+            description=_required("description", draft.description, 10_000),
+            danger=bool(draft.danger),
+            callback_consent=consent,
+            callback_number=_text("callback_number", draft.callback_number, 32, required=False)
+            if consent else None,
+            status=STATUS_AWAITING,
+            created_at=created,
+        )
+        with self._writing() as session:
+            call = session.scalars(select(Call).where(Call.public_id == public_id)).one_or_none()
+            if call is None:
+                call = Call(public_id=public_id, channel="text", started_at=created)
+                session.add(call)
+                session.flush()
+            report.call_id = call.id
+            session.add(report)
+            session.flush()
+            return report.id
+
+    # -- report workflow (supervisors) ---------------------------------------------------------------------
+
+    def validate_report(self, report_id: int, reviewer: str, note: str | None = None, *,
+                        at: datetime | None = None) -> ReportView:
+        return self._review(report_id, STATUS_VALIDATED, reviewer, note, at)
+
+    def reject_report(self, report_id: int, reviewer: str, note: str | None = None, *,
+                      at: datetime | None = None) -> ReportView:
+        return self._review(report_id, STATUS_REJECTED, reviewer, note, at)
+
+    def _review(self, report_id: int, new_status: str, reviewer: str, note: str | None,
+                at: datetime | None) -> ReportView:
+        who = _required("reviewer", reviewer, 128)
+        if who.lower() in NON_HUMAN_REVIEWERS:
+            raise InvalidRecord(f"reviewer {who!r} is not a person: a human validates reports")
+        note_text = _text("note", note, 10_000, required=False)
+        when = _aware("at", at) if at is not None else datetime.now(UTC)
+        with self._writing() as session:
+            row = session.get(Report, report_id, with_for_update=True)
+            if row is None:
+                raise NotFound(f"no report {report_id}")
+            if row.status != STATUS_AWAITING:
+                raise InvalidTransition(f"report {report_id} is already {row.status}; only a report "
+                                        f"awaiting validation can become {new_status}")
+            row.status, row.reviewed_by, row.reviewed_at, row.review_note = new_status, who, when, note_text
+            return ReportView.of(row, row.call.public_id)
+
+    # -- reads (JSON API) ----------------------------------------------------------------------------------
+
+    def list_calls(self, *, limit: int = 50, offset: int = 0,
+                   since: datetime | None = None) -> Page[CallSummary]:
+        """Calls, newest first; `since` keeps calls started at or after it."""
+        _page_bounds(limit, offset)
+        conditions = [Call.started_at >= _aware("since", since)] if since is not None else []
+        counts = [select(func.count(model.id)).where(model.call_id == Call.id).correlate(Call)
+                  .scalar_subquery() for model in (Turn, Report, Handoff)]
+        with self._reading() as session:
+            total = session.scalar(select(func.count(Call.id)).where(*conditions)) or 0
+            rows = session.execute(select(Call, *counts).where(*conditions)
+                                   .order_by(Call.started_at.desc(), Call.id.desc())
+                                   .limit(limit).offset(offset))
+            items = [CallSummary.of(call, turns, reports, handoffs)
+                     for call, turns, reports, handoffs in rows]
+        return Page(items, total, limit, offset)
+
+    def get_call(self, call_id: str) -> CallDetail:
+        with self._reading() as session:
+            query = select(Call).where(Call.public_id == call_id).options(
+                selectinload(Call.turns), selectinload(Call.reports), selectinload(Call.handoffs))
+            call = session.scalars(query).one_or_none()
+            if call is None:
+                raise NotFound(f"no call {call_id!r}")
+            summary = CallSummary.of(call, len(call.turns), len(call.reports), len(call.handoffs))
+            return CallDetail(summary, [TurnView.of(t) for t in call.turns],
+                              [HandoffView.of(h) for h in call.handoffs],
+                              [ReportView.of(r, call.public_id) for r in call.reports])
+
+    def list_reports(self, *, status: str | None = None, since: datetime | None = None, limit: int = 50,
+                     offset: int = 0) -> Page[ReportView]:
+        """Reports, newest first, optionally of one status and created at or after `since`."""
+        _page_bounds(limit, offset)
+        conditions = []
+        if status is not None:
+            if status not in REPORT_STATUSES:
+                raise InvalidRecord(f"status must be one of {', '.join(REPORT_STATUSES)}, got {status!r}")
+            conditions.append(Report.status == status)
+        if since is not None:
+            conditions.append(Report.created_at >= _aware("since", since))
+        with self._reading() as session:
+            total = session.scalar(select(func.count(Report.id)).where(*conditions)) or 0
+            rows = session.execute(select(Report, Call.public_id).join(Call).where(*conditions)
+                                   .order_by(Report.created_at.desc(), Report.id.desc())
+                                   .limit(limit).offset(offset))
+            items = [ReportView.of(report, public_id) for report, public_id in rows]
+        return Page(items, total, limit, offset)
+
+    def get_report(self, report_id: int) -> ReportView:
+        with self._reading() as session:
+            row = session.execute(select(Report, Call.public_id).join(Call)
+                                  .where(Report.id == report_id)).one_or_none()
+            if row is None:
+                raise NotFound(f"no report {report_id}")
+            return ReportView.of(row[0], row[1])
+
+    # -- retention -----------------------------------------------------------------------------------------
+
+    def purge_expired(self, now: datetime, transcript_days: int, report_days: int) -> PurgeResult:
+        """Apply the retention limits.
+
+        Older than `transcript_days`: turns are deleted and hand-off fields emptied (they copy what the caller
+        said). Older than `report_days`: reports lose their callback number and calls their caller
+        pseudonym; the reports themselves (the public-space record) stay.
+        """
+        for name, days in (("transcript_days", transcript_days), ("report_days", report_days)):
+            if isinstance(days, bool) or not isinstance(days, int) or days < 0:
+                raise InvalidRecord(f"{name} must be a non-negative number of days")
+        reference = _aware("now", now)
+        transcript_cutoff = reference - timedelta(days=transcript_days)
+        report_cutoff = reference - timedelta(days=report_days)
+        with self._writing() as session:
+            turns = session.execute(delete(Turn).where(Turn.started_at < transcript_cutoff))
+            handoffs = session.execute(update(Handoff).where(Handoff.at < transcript_cutoff,
+                                                             cast(Handoff.fields, String) != "{}")
+                                       .values(fields={}))
+            reports = session.execute(update(Report).where(Report.created_at < report_cutoff,
+                                                           Report.callback_number.is_not(None))
+                                      .values(callback_number=None))
+            calls = session.execute(update(Call).where(Call.started_at < report_cutoff,
+                                                       Call.caller_pseudonym.is_not(None))
+                                    .values(caller_pseudonym=None))
+            result = PurgeResult(turns_deleted=_rowcount(turns), handoff_fields_cleared=_rowcount(handoffs),
+                                 callback_numbers_cleared=_rowcount(reports),
+                                 caller_pseudonyms_cleared=_rowcount(calls))
+        log.info("retention purge: %s", result)
+        return result
+
+
+def _rowcount(result: Any) -> int:
+    count = getattr(result, "rowcount", 0)
+    return int(count) if count and count > 0 else 0

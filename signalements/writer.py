@@ -1,0 +1,5 @@
+"""Async write facade (in progress)."""
+
+
+class StoreWriter:
+    pass

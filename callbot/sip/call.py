@@ -1,0 +1,274 @@
+"""One call answered by the endpoint: answer, 2xx retransmission, ACK, BYE, REFER transfer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from enum import Enum
+from typing import Protocol
+
+from callbot.sip.dialog import Dialog
+from callbot.sip.media import MediaSession
+from callbot.sip.message import SipRequest, SipResponse, make_response
+from callbot.sip.transaction import InviteServerTransaction, SipTimers
+from callbot.sip.uri import SipUri
+
+log = logging.getLogger(__name__)
+
+_SIPFRAG_STATUS = re.compile(rb"^\s*SIP/2\.0\s+(\d{3})")
+_CALLER_NUMBER = re.compile(r"^\+?[0-9]+$")
+
+
+class CallState(Enum):
+    EARLY = "early"  # INVITE received, no final response yet
+    ANSWERED = "answered"  # 200 sent, waiting for ACK
+    CONFIRMED = "confirmed"
+    ENDED = "ended"
+
+
+class CallServices(Protocol):
+    """What a call needs from its endpoint."""
+
+    timers: SipTimers
+    transfer_timeout: float
+
+    def contact(self, transport: str) -> str: ...
+    def send_to(self, data: bytes, call: SipCall) -> None: ...
+    async def send_request(self, call: SipCall, method: str, extra: list[tuple[str, str]]) -> SipResponse: ...
+    def call_over(self, call: SipCall) -> None: ...
+    def allow_headers(self) -> list[tuple[str, str]]: ...
+
+
+def caller_number_of(user: str | None) -> str | None:
+    if user is None:
+        return None
+    user = user.partition(";")[0]  # telephone-subscriber params (RFC 3261 §19.1.6)
+    cleaned = user.replace("-", "").replace(".", "").replace(" ", "")
+    return cleaned if _CALLER_NUMBER.match(cleaned) else None
+
+
+class SipCall:
+    """One call. `call_handler` runs once the caller's ACK confirms it."""
+
+    def __init__(
+        self, services: CallServices, invite_tx: InviteServerTransaction, dialog: Dialog,
+        media: MediaSession, answer_sdp: bytes,
+    ) -> None:
+        self._services = services
+        self.invite_tx = invite_tx
+        self.dialog = dialog
+        self.media = media
+        self.answer_sdp = answer_sdp
+        self.call_id = dialog.call_id
+        self.caller_number = caller_number_of(invite_tx.request.from_addr.uri.user)
+        self.state = CallState.EARLY
+        self.ended = asyncio.Event()
+        self.confirmed = asyncio.Event()
+        self._invite_cseq = invite_tx.request.cseq[0]
+        self._pending_2xx: tuple[int, bytes] | None = None  # (INVITE CSeq, serialised 200)
+        self._retransmit_handle: asyncio.TimerHandle | None = None
+        self._hangup_lock = asyncio.Lock()
+        self._transfer_result: asyncio.Future[bool] | None = None
+        self._transfer_started = False
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.log = logging.LoggerAdapter(log, {"call_id": self.call_id})
+
+    # --- contract attributes -------------------------------------------------------------------
+    @property
+    def audio(self) -> MediaSession:
+        return self.media
+
+    @property
+    def dtmf(self) -> asyncio.Queue[str]:
+        return self.media.dtmf
+
+    # --- answering -------------------------------------------------------------------------------
+    def spawn(self, coro: Awaitable[None], name: str) -> None:
+        async def guarded() -> None:
+            try:
+                await coro
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.log.exception("[%s] %s failed", self.call_id, name)
+
+        task = asyncio.get_running_loop().create_task(guarded(), name=f"{name}:{self.call_id}")
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def ring(self) -> None:
+        if self.state is CallState.EARLY:
+            self.invite_tx.respond(180, to_tag=self.dialog.local_tag, extra=self._contact_headers())
+
+    def _contact_headers(self) -> list[tuple[str, str]]:
+        return [("Contact", self._services.contact(self.dialog.peer.transport))]
+
+    def answer(self, remote: tuple[str, int], codec: object, dtmf_payload_type: int | None) -> None:
+        if self.state is not CallState.EARLY:
+            return
+        self.media.start(remote, codec, dtmf_payload_type)
+        self.state = CallState.ANSWERED
+        self._send_2xx(self.invite_tx)
+
+    def _send_2xx(self, tx: InviteServerTransaction) -> None:
+        extra = self._contact_headers() + self._services.allow_headers()
+        response = make_response(
+            tx.request, 200, to_tag=self.dialog.local_tag, extra=extra,
+            body=self.answer_sdp, content_type="application/sdp",
+        )
+        tx.send_response(response)
+        self._pending_2xx = (tx.request.cseq[0], response.to_bytes())
+        if not self.dialog.peer.reliable:
+            self._schedule_2xx(self._services.timers.t1, 0.0)
+        self.spawn(self._expire_2xx(tx.request.cseq[0]), "2xx-timeout")
+
+    def _schedule_2xx(self, interval: float, elapsed: float) -> None:
+        # RFC 3261 §13.3.1.4: the TU retransmits its 2xx, T1 doubling up to T2, until the ACK
+        def fire() -> None:
+            if self._pending_2xx is None or self.state is CallState.ENDED:
+                return
+            self._services.send_to(self._pending_2xx[1], self)
+            self._schedule_2xx(min(2 * interval, self._services.timers.t2), elapsed + interval)
+
+        self._retransmit_handle = asyncio.get_running_loop().call_later(interval, fire)
+
+    async def _expire_2xx(self, cseq: int) -> None:
+        await asyncio.sleep(self._services.timers.b)
+        if self._pending_2xx is not None and self._pending_2xx[0] == cseq:
+            self.log.warning("[%s] no ACK for the 200 OK: hanging up", self.call_id)
+            self._stop_2xx()
+            if self.state is CallState.ANSWERED:
+                self.state = CallState.CONFIRMED  # §13.3.1.4: the dialog is confirmed, then ended by BYE
+            await self.hangup()
+
+    def _stop_2xx(self) -> None:
+        self._pending_2xx = None
+        if self._retransmit_handle is not None:
+            self._retransmit_handle.cancel()
+            self._retransmit_handle = None
+
+    def on_ack(self, ack: SipRequest) -> bool:
+        """True when this ACK confirms the initial INVITE (the endpoint then starts the handler)."""
+        if self._pending_2xx is None or ack.cseq[0] != self._pending_2xx[0]:
+            return False  # retransmitted ACK, or ACK for something else
+        self._stop_2xx()
+        if self.state is CallState.ANSWERED:
+            self.state = CallState.CONFIRMED
+            self.confirmed.set()
+            return True
+        return False
+
+    def on_reinvite(self, tx: InviteServerTransaction) -> None:
+        """Same SDP again: we change nothing on hold or refresh."""
+        self.dialog.update_target(tx.request)
+        self._send_2xx(tx)
+
+    def cancel(self) -> bool:
+        """CANCEL before our final response: 487 to the INVITE."""
+        if self.state is not CallState.EARLY:
+            return False
+        self.invite_tx.respond(487, to_tag=self.dialog.local_tag)
+        self._finish("cancelled")
+        return True
+
+    def reject(self, status: int) -> None:
+        if self.state is CallState.EARLY:
+            self.invite_tx.respond(status, to_tag=self.dialog.local_tag)
+            self._finish(f"rejected {status}")
+
+    # --- ending ----------------------------------------------------------------------------------
+    def on_bye(self) -> None:
+        self.log.info("[%s] caller hung up", self.call_id)
+        self._finish("remote BYE")
+
+    def _finish(self, why: str) -> None:
+        if self.state is CallState.ENDED:
+            return
+        self.log.info("[%s] call over: %s", self.call_id, why)
+        self.state = CallState.ENDED
+        self._stop_2xx()
+        self.ended.set()
+        if self._transfer_result is not None and not self._transfer_result.done():
+            self._transfer_result.set_result(False)
+        self._services.call_over(self)
+        self.spawn(self.media.close(), "media-close")
+
+    async def hangup(self) -> None:
+        """Send BYE (idempotent). Before the answer, reject the INVITE instead."""
+        async with self._hangup_lock:
+            if self.state is CallState.ENDED:
+                return
+            if self.state is CallState.EARLY:
+                self.reject(480)
+                return
+            if self.state is CallState.ANSWERED:
+                # RFC 3261 §15: no BYE before the ACK (or its timeout)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.confirmed.wait(), self._services.timers.b)
+                if self.ended.is_set():
+                    return
+            self._stop_2xx()
+            self.state = CallState.CONFIRMED
+            self.ended.set()  # from now the call is over for the application
+            response = await self._services.send_request(self, "BYE", [])
+            self.log.info("[%s] BYE answered %s", self.call_id, response.status)
+            self._finish("local BYE")
+
+    async def watch_media(self) -> None:
+        await self.media.media_timeout.wait()
+        if self.state is not CallState.ENDED:
+            self.log.warning("[%s] no RTP received: hanging up", self.call_id)
+            await self.hangup()
+
+    # --- transfer (RFC 3515) ---------------------------------------------------------------------
+    async def transfer(
+        self, target_uri: str, headers: dict[str, str], timeout_s: float | None = None
+    ) -> bool:
+        """REFER the caller to `target_uri`; True once a NOTIFY reports a 2xx. Hangs up on success."""
+        if self.state is not CallState.CONFIRMED:
+            return False
+        target = SipUri.parse(target_uri)
+        target.headers.update(headers)
+        loop = asyncio.get_running_loop()
+        self._transfer_result = loop.create_future()
+        self._transfer_started = True
+        extra = [("Refer-To", f"<{target}>"), ("Referred-By", f"<{SipUri.parse(self._local_uri())}>")]
+        response = await self._services.send_request(self, "REFER", extra)
+        self.log.info("[%s] REFER to %s answered %s", self.call_id, target.host, response.status)
+        if response.status >= 300:
+            return False
+        try:
+            ok = await asyncio.wait_for(
+                asyncio.shield(self._transfer_result), timeout_s or self._services.transfer_timeout
+            )
+        except TimeoutError:
+            self.log.warning("[%s] transfer: no final NOTIFY in time", self.call_id)
+            return False
+        if ok:
+            await self.hangup()
+        return ok
+
+    def _local_uri(self) -> str:
+        return self.dialog.local_addr.partition("<")[2].partition(">")[0] or self.dialog.local_addr
+
+    def on_notify(self, request: SipRequest) -> int:
+        """Status for a NOTIFY in this dialog (RFC 3515 §2.4.5 sipfrag progress)."""
+        event = (request.headers.get("Event") or "").partition(";")[0].strip().lower()
+        if event != "refer" or not self._transfer_started:
+            return 481 if event == "refer" else 489
+        result = self._transfer_result
+        match = _SIPFRAG_STATUS.match(request.body)
+        if result is not None and not result.done():
+            if match is not None and int(match.group(1)) >= 200:
+                status = int(match.group(1))
+                result.set_result(status < 300)
+                self.log.info("[%s] transfer result: %s", self.call_id, status)
+            elif "terminated" in (request.headers.get("Subscription-State") or "").lower():
+                result.set_result(False)
+        return 200
+
+
+HandlerFactory = Callable[[SipCall], Awaitable[None]]

@@ -1,0 +1,100 @@
+"""Dialog state on the UAS side (RFC 3261 §12) and building in-dialog requests."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+from callbot.sip.errors import SipParseError
+from callbot.sip.headers import Headers
+from callbot.sip.message import SipRequest
+from callbot.sip.transaction import new_branch
+from callbot.sip.transport import Peer
+from callbot.sip.uri import NameAddr, SipUri
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+@dataclass
+class Dialog:
+    call_id: str
+    local_tag: str
+    remote_tag: str
+    local_addr: str  # our To value with our tag: becomes From in our requests
+    remote_addr: str  # the caller's From value: becomes To in our requests
+    remote_target: SipUri
+    route_set: list[str]
+    remote_cseq: int
+    peer: Peer  # where the dialog-creating INVITE came from
+    local_cseq: int = 0
+    extra_headers: list[tuple[str, str]] = field(default_factory=list)
+
+    @classmethod
+    def from_invite(cls, invite: SipRequest, local_tag: str, peer: Peer) -> Dialog:
+        contacts = invite.headers.get_all("Contact")
+        if not contacts:
+            raise SipParseError("INVITE without Contact")
+        to = invite.to_addr
+        to.params["tag"] = local_tag
+        return cls(
+            call_id=invite.call_id,
+            local_tag=local_tag,
+            remote_tag=invite.from_addr.tag or "",
+            local_addr=str(to),
+            remote_addr=invite.headers.get("From") or "",
+            remote_target=NameAddr.parse(contacts[0]).uri,
+            route_set=invite.headers.get_all("Record-Route"),  # UAS keeps them in received order
+            remote_cseq=invite.cseq[0],
+            peer=peer,
+        )
+
+    def update_target(self, request: SipRequest) -> None:
+        """A target-refresh request (re-INVITE) may change the remote Contact."""
+        contacts = request.headers.get_all("Contact")
+        if contacts:
+            self.remote_target = NameAddr.parse(contacts[0]).uri
+
+    def next_hop(self) -> Peer:
+        """Where in-dialog requests go: first route, else remote target (RFC 3261 §12.2.1.1)."""
+        uri = NameAddr.parse(self.route_set[0]).uri if self.route_set else self.remote_target
+        if self.peer.reliable:
+            return self.peer  # reuse the caller's connection: it may not accept new ones
+        host, port = uri.host_port
+        if not _is_ip(host):
+            return self.peer  # no blocking DNS on the event loop: answer symmetrically
+        return Peer("UDP", (host, port))
+
+    def build_request(
+        self, method: str, via_host: str, via_port: int, contact: str, user_agent: str,
+        extra: list[tuple[str, str]] | None = None, body: bytes = b"", content_type: str | None = None,
+    ) -> SipRequest:
+        self.local_cseq += 1
+        routes = list(self.route_set)
+        target = str(self.remote_target)
+        if routes and "lr" not in NameAddr.parse(routes[0]).uri.params:
+            # strict router (RFC 3261 §12.2.1.1): first route becomes the Request-URI
+            target = str(NameAddr.parse(routes[0]).uri)
+            routes = [*routes[1:], f"<{self.remote_target}>"]
+        hop = self.next_hop()
+        headers = Headers()
+        headers.add("Via", f"SIP/2.0/{hop.transport} {via_host}:{via_port};branch={new_branch()};rport")
+        headers.add("Max-Forwards", "70")
+        headers.add("From", self.local_addr)
+        headers.add("To", self.remote_addr)
+        headers.add("Call-ID", self.call_id)
+        headers.add("CSeq", f"{self.local_cseq} {method}")
+        for route in routes:
+            headers.add("Route", route)
+        headers.add("Contact", contact)
+        headers.add("User-Agent", user_agent)
+        for name, value in extra or []:
+            headers.add(name, value)
+        if body and content_type:
+            headers.add("Content-Type", content_type)
+        return SipRequest(headers, body, method=method, uri=target)

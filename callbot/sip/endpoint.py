@@ -1,0 +1,399 @@
+"""The SIP user agent server: dispatches messages to transactions, calls and the application."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+
+from callbot.sip.call import CallState, SipCall
+from callbot.sip.dialog import Dialog
+from callbot.sip.errors import SipParseError
+from callbot.sip.media import CodecMaker, MediaBinder, bind_rtp_session, make_rtp_codec
+from callbot.sip.message import (
+    SipRequest,
+    SipResponse,
+    can_answer,
+    make_response,
+    parse_message,
+)
+from callbot.sip.sdp import NegotiatedMedia, SdpError, SessionDescription, build_answer, negotiate, parse_sdp
+from callbot.sip.transaction import (
+    InviteServerTransaction,
+    NonInviteClientTransaction,
+    NonInviteServerTransaction,
+    ServerTransaction,
+    SipTimers,
+    server_key,
+)
+from callbot.sip.transport import Peer, SipTransport
+from callbot.sip.uri import Via
+
+log = logging.getLogger(__name__)
+
+ALLOWED_METHODS = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "NOTIFY")
+# Methods other UAs use that we understand enough to refuse with 405 rather than 501.
+KNOWN_METHODS = frozenset(
+    ("REGISTER", "SUBSCRIBE", "PUBLISH", "MESSAGE", "INFO", "UPDATE", "PRACK", "REFER")
+)
+MAX_SERVER_TRANSACTIONS = 5_000
+
+CallHandler = Callable[[SipCall], Awaitable[None]]
+
+
+class SipEndpoint:
+    def __init__(
+        self, host: str, port: int, call_handler: CallHandler, rtp_host: str, rtp_port_min: int,
+        rtp_port_max: int, user_agent: str, max_calls: int, tcp: bool = True, *,
+        public_host: str | None = None, ringing: bool = True, answer_delay: float = 0.0,
+        timers: SipTimers | None = None, transfer_timeout: float = 30.0,
+        media_binder: MediaBinder = bind_rtp_session, codec_maker: CodecMaker = make_rtp_codec,
+    ) -> None:
+        self.host = host
+        self.public_host = public_host or host
+        self.call_handler = call_handler
+        self.rtp_host = rtp_host
+        self.rtp_port_min = rtp_port_min
+        self.rtp_port_max = rtp_port_max
+        self.user_agent = user_agent
+        self.max_calls = max_calls
+        self.ringing = ringing
+        self.answer_delay = answer_delay
+        self.timers = timers or SipTimers()
+        self.transfer_timeout = transfer_timeout
+        self._bind_media = media_binder
+        self._make_codec = codec_maker
+        self._transport = SipTransport(host, port, self._on_raw, tcp)
+        self._server_txs: dict[tuple[str, ...], ServerTransaction] = {}
+        self._client_txs: dict[tuple[str, str], NonInviteClientTransaction] = {}
+        self._calls: dict[tuple[str, str], SipCall] = {}  # (Call-ID, our tag)
+        self._invites: dict[tuple[str, str, int], SipCall | None] = {}  # merged-request detection
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stopping = False
+        self._session_id = int(time.time())
+
+    # --- lifecycle -------------------------------------------------------------------------------
+    @property
+    def port(self) -> int:
+        return self._transport.port
+
+    @property
+    def active_calls(self) -> int:
+        return sum(1 for call in self._calls.values() if call.state is not CallState.ENDED)
+
+    async def start(self) -> None:
+        await self._transport.start()
+        log.info("SIP endpoint on %s:%d (udp%s)", self.host, self.port, "+tcp" if self._transport.tcp else "")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        calls = list(self._calls.values())
+        if calls:
+            await asyncio.wait([asyncio.ensure_future(c.hangup()) for c in calls], timeout=self.timers.b)
+        for call in calls:
+            for task in list(call.tasks):
+                task.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        for tx in list(self._server_txs.values()):
+            tx.close()
+        for ctx in list(self._client_txs.values()):
+            ctx.close()
+        await self._transport.close()
+
+    def _spawn(self, coro: Awaitable[None], name: str) -> None:
+        async def guarded() -> None:
+            try:
+                await coro
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("%s failed", name)
+
+        task = asyncio.get_running_loop().create_task(guarded(), name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- CallServices ----------------------------------------------------------------------------
+    def contact(self, transport: str) -> str:
+        suffix = ";transport=tcp" if transport == "TCP" else ""
+        return f"<sip:callbot@{self.public_host}:{self.port}{suffix}>"
+
+    def allow_headers(self) -> list[tuple[str, str]]:
+        return [("Allow", ", ".join(ALLOWED_METHODS)), ("Supported", ""), ("Server", self.user_agent)]
+
+    def send_to(self, data: bytes, call: SipCall) -> None:
+        self._transport.send(data, self._response_peer(call.invite_tx.request, call.dialog.peer))
+
+    def call_over(self, call: SipCall) -> None:
+        self._calls.pop((call.call_id, call.dialog.local_tag), None)
+
+    async def send_request(self, call: SipCall, method: str, extra: list[tuple[str, str]]) -> SipResponse:
+        hop = call.dialog.next_hop()
+        request = call.dialog.build_request(
+            method, self.public_host, self.port, self.contact(hop.transport), self.user_agent, extra
+        )
+        tx = NonInviteClientTransaction(
+            request, lambda data: self._transport.send(data, hop), hop.reliable, self.timers,
+            self._forget_client_tx,
+        )
+        self._client_txs[tx.key] = tx
+        tx.start()
+        return await tx.final
+
+    def _forget_client_tx(self, tx: NonInviteClientTransaction) -> None:
+        if self._client_txs.get(tx.key) is tx:
+            del self._client_txs[tx.key]
+
+    # --- receiving -------------------------------------------------------------------------------
+    def _on_raw(self, data: bytes, peer: Peer) -> None:
+        try:
+            message = parse_message(data, stream=peer.reliable)
+        except SipParseError as exc:
+            self._on_bad_message(exc, peer)
+            return
+        try:
+            if isinstance(message, SipRequest):
+                self._note_source(message, peer)
+                self._on_request(message, peer)
+            else:
+                self._on_response(message)
+        except SipParseError as exc:
+            partial = message if isinstance(message, SipRequest) else None
+            self._on_bad_message(SipParseError(exc.reason, partial), peer)
+        except Exception:
+            log.exception("error handling a message from %s", peer.addr)
+
+    def _on_bad_message(self, exc: SipParseError, peer: Peer) -> None:
+        request = exc.partial
+        if request is None or request.method == "ACK" or not can_answer(request):
+            log.warning("dropped malformed message from %s: %s", peer.addr, exc.reason)
+            return
+        log.warning("[%s] 400 to %s: %s", request.call_id, peer.addr, exc.reason)
+        with contextlib.suppress(SipParseError):
+            self._note_source(request, peer)
+        warning = exc.reason.replace('"', "'")[:120]
+        response = make_response(request, 400, extra=[("Warning", f'399 {self.public_host} "{warning}"')])
+        self._send_response(response, request, peer)
+
+    @staticmethod
+    def _note_source(request: SipRequest, peer: Peer) -> None:
+        """RFC 3261 §18.2.1 received, RFC 3581 rport on the top Via."""
+        vias = request.headers.get_all("Via")
+        via = Via.parse(vias[0])
+        if via.host.strip("[]") != peer.addr[0] or "rport" in via.params:
+            via.params["received"] = peer.addr[0]
+        if "rport" in via.params:
+            via.params["rport"] = str(peer.addr[1])
+        request.headers.remove("Via")
+        for value in [str(via), *vias[1:]]:
+            request.headers.add("Via", value)
+
+    @staticmethod
+    def _response_peer(request: SipRequest, peer: Peer) -> Peer:
+        if peer.reliable:
+            return peer
+        via = request.top_via
+        host = via.params.get("received") or via.host
+        rport = via.params.get("rport")
+        port = int(rport) if rport and rport.isdigit() else via.port or 5060
+        return Peer("UDP", (host.strip("[]"), port))
+
+    def _send_response(self, response: SipResponse, request: SipRequest, peer: Peer) -> None:
+        self._transport.send(response.to_bytes(), self._response_peer(request, peer))
+
+    def _on_response(self, response: SipResponse) -> None:
+        key = (response.top_via.branch or "", response.cseq[1])
+        tx = self._client_txs.get(key)
+        if tx is None:
+            log.debug("[%s] stray response %s", response.call_id, response)
+            return
+        tx.on_response(response)
+
+    def _new_server_tx(self, request: SipRequest, peer: Peer) -> ServerTransaction:
+        target = self._response_peer(request, peer)
+
+        def send(data: bytes) -> None:
+            self._transport.send(data, target)
+
+        def forget(tx: ServerTransaction) -> None:
+            if self._server_txs.get(tx.key) is tx:
+                del self._server_txs[tx.key]
+
+        tx: ServerTransaction
+        if request.method == "INVITE":
+            tx = InviteServerTransaction(request, send, peer.reliable, self.timers, forget)
+        else:
+            tx = NonInviteServerTransaction(request, send, peer.reliable, self.timers, forget)
+        self._server_txs[tx.key] = tx
+        return tx
+
+    def _on_request(self, request: SipRequest, peer: Peer) -> None:
+        if request.method == "ACK":
+            self._on_ack(request)
+            return
+        key = server_key(request)
+        existing = self._server_txs.get(key)
+        if existing is not None:
+            existing.on_retransmission()
+            return
+        if len(self._server_txs) >= MAX_SERVER_TRANSACTIONS:
+            self._send_response(make_response(request, 503, extra=[("Retry-After", "5")]), request, peer)
+            return
+        to_tag = request.to_addr.tag
+        if to_tag is None and request.method == "INVITE":
+            merged_key = (request.call_id, request.from_addr.tag or "", request.cseq[0])
+            if merged_key in self._invites:  # RFC 3261 §8.2.2.2: same request by another path
+                self._send_response(make_response(request, 482), request, peer)
+                return
+        tx = self._new_server_tx(request, peer)
+        unsupported = [opt for opt in request.headers.get_all("Require") if opt]
+        if unsupported and request.method != "CANCEL":
+            tx.respond(420, extra=[("Unsupported", ", ".join(unsupported))])
+            return
+        if request.method == "CANCEL":
+            self._on_cancel(request, tx)
+        elif to_tag is not None:
+            self._on_in_dialog(request, tx, to_tag)
+        elif request.method == "INVITE":
+            assert isinstance(tx, InviteServerTransaction)
+            self._on_invite(request, tx, peer)
+        elif request.method == "OPTIONS":
+            tx.respond(200, to_tag=secrets.token_hex(6),
+                       extra=[*self.allow_headers(), ("Accept", "application/sdp")])
+        elif request.method in ("BYE", "NOTIFY"):
+            tx.respond(481)
+        elif request.method in KNOWN_METHODS:
+            tx.respond(405, extra=self.allow_headers())
+        else:
+            tx.respond(501, extra=self.allow_headers())
+
+    def _on_ack(self, ack: SipRequest) -> None:
+        tx = self._server_txs.get(server_key(ack))
+        if isinstance(tx, InviteServerTransaction) and tx.final_sent and tx.last_response is not None \
+                and tx.last_response.status >= 300:
+            tx.on_ack()
+            return
+        call = self._calls.get((ack.call_id, ack.to_addr.tag or ""))
+        if call is not None and call.on_ack(ack):
+            call.log.info("[%s] confirmed by ACK", call.call_id)
+            call.spawn(self._run_handler(call), "call-handler")
+            call.spawn(call.watch_media(), "media-watch")
+
+    async def _run_handler(self, call: SipCall) -> None:
+        try:
+            await self.call_handler(call)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            call.log.exception("[%s] call handler failed", call.call_id)
+        finally:
+            if call.state is not CallState.ENDED:
+                await asyncio.shield(call.hangup())
+
+    def _on_cancel(self, cancel: SipRequest, tx: ServerTransaction) -> None:
+        # the CANCEL carries the INVITE's branch (RFC 3261 §9.2); legacy keys differ only by method too
+        invite_tx = self._server_txs.get((*server_key(cancel)[:-1], "INVITE"))
+        if invite_tx is None and server_key(cancel)[0] == "legacy":
+            key = server_key(cancel)
+            invite_tx = self._server_txs.get((*key[:-2], "INVITE", key[-1]))
+        if not isinstance(invite_tx, InviteServerTransaction):
+            tx.respond(481)
+            return
+        tx.respond(200)
+        call = next((c for c in self._calls.values() if c.invite_tx is invite_tx), None)
+        if call is not None:
+            call.cancel()
+        elif not invite_tx.final_sent:
+            invite_tx.respond(487, to_tag=secrets.token_hex(6))
+
+    def _on_in_dialog(self, request: SipRequest, tx: ServerTransaction, to_tag: str) -> None:
+        call = self._calls.get((request.call_id, to_tag))
+        if call is None or call.state is CallState.ENDED:
+            tx.respond(481)
+            return
+        cseq = request.cseq[0]
+        if cseq <= call.dialog.remote_cseq:
+            tx.respond(500, "Out Of Order CSeq")  # RFC 3261 §12.2.2
+            return
+        call.dialog.remote_cseq = cseq
+        if request.method == "BYE":
+            tx.respond(200)
+            call.on_bye()
+        elif request.method == "INVITE":
+            assert isinstance(tx, InviteServerTransaction)
+            if call.state is not CallState.CONFIRMED:
+                tx.respond(491)
+            else:
+                call.on_reinvite(tx)
+        elif request.method == "NOTIFY":
+            tx.respond(call.on_notify(request))
+        elif request.method == "OPTIONS":
+            tx.respond(200, extra=[*self.allow_headers(), ("Accept", "application/sdp")])
+        elif request.method in KNOWN_METHODS:
+            tx.respond(405, extra=self.allow_headers())
+        else:
+            tx.respond(501, extra=self.allow_headers())
+
+    # --- new calls -------------------------------------------------------------------------------
+    def _on_invite(self, invite: SipRequest, tx: InviteServerTransaction, peer: Peer) -> None:
+        merged_key = (invite.call_id, invite.from_addr.tag or "", invite.cseq[0])
+        call_log = logging.LoggerAdapter(log, {"call_id": invite.call_id})
+        if self._stopping:
+            tx.respond(503, to_tag=secrets.token_hex(6), extra=[("Retry-After", "30")])
+            return
+        if self.active_calls >= self.max_calls:
+            call_log.warning("[%s] busy: %d calls", invite.call_id, self.active_calls)
+            tx.respond(486, to_tag=secrets.token_hex(6))
+            return
+        try:
+            if invite.content_type != "application/sdp" or not invite.body.strip():
+                raise SdpError("an SDP offer is required", 399)
+            offer = parse_sdp(invite.body)
+            index, negotiated = negotiate(offer)
+        except SdpError as exc:
+            call_log.warning("[%s] 488: %s", invite.call_id, exc)
+            warning = f'{exc.warning} {self.public_host} "{exc}"'
+            tx.respond(488, to_tag=secrets.token_hex(6), extra=[("Warning", warning)])
+            return
+        try:
+            dialog = Dialog.from_invite(invite, secrets.token_hex(6), peer)
+        except SipParseError as exc:
+            tx.respond(400, f"Bad Request ({exc.reason})"[:60], to_tag=secrets.token_hex(6))
+            return
+        self._invites[merged_key] = None
+        self._spawn(self._answer(invite, tx, dialog, offer, index, negotiated), f"answer:{invite.call_id}")
+
+    async def _answer(
+        self, invite: SipRequest, tx: InviteServerTransaction, dialog: Dialog,
+        offer: SessionDescription, index: int, negotiated: NegotiatedMedia,
+    ) -> None:
+        merged_key = (invite.call_id, invite.from_addr.tag or "", invite.cseq[0])
+        try:
+            try:
+                media = await self._bind_media(self.rtp_host, self.rtp_port_min, self.rtp_port_max)
+            except OSError as exc:
+                log.error("[%s] no RTP port: %s", invite.call_id, exc)
+                tx.respond(503, to_tag=dialog.local_tag, extra=[("Retry-After", "5")])
+                return
+            media_host = self.public_host if media.local_host in ("0.0.0.0", "::") else media.local_host
+            self._session_id += 1
+            answer = build_answer(offer, index, negotiated, media_host, media.local_port,
+                                  self._session_id, 1, self.user_agent)
+            call = SipCall(self, tx, dialog, media, answer)
+            self._calls[(call.call_id, dialog.local_tag)] = call
+            call.log.info("[%s] incoming call from %s, codec %s", call.call_id,
+                          call.caller_number or "anonymous", negotiated.codec_name)
+            if self.ringing:
+                call.ring()
+            if self.answer_delay > 0:
+                await asyncio.sleep(self.answer_delay)
+            if call.state is not CallState.EARLY:  # cancelled while ringing
+                return
+            codec = self._make_codec(negotiated.codec_name, negotiated.payload_type, negotiated.clock_rate)
+            call.answer(negotiated.remote, codec, negotiated.dtmf_payload_type)
+        finally:
+            asyncio.get_running_loop().call_later(self.timers.b, self._invites.pop, merged_key, None)

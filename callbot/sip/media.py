@@ -1,0 +1,42 @@
+"""What the SIP layer needs from a call's media session (callbot.rtp.RtpSession satisfies it)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+
+class MediaSession(Protocol):
+    """The RtpSession contract (CONTRACTS.md) seen from SIP; it is also the call's AudioPort."""
+
+    local_host: str
+    local_port: int
+    sample_rate: int
+    dtmf: asyncio.Queue[str]
+    media_timeout: asyncio.Event
+
+    def start(self, remote: tuple[str, int], codec: Any, dtmf_payload_type: int | None) -> None: ...
+    async def close(self) -> None: ...
+    async def read_frame(self) -> bytes | None: ...
+    def play(self, pcm: bytes) -> None: ...
+    def clear_playback(self) -> None: ...
+    def playback_pending(self) -> float: ...
+    async def wait_played(self) -> None: ...
+
+
+MediaBinder = Callable[[str, int, int], Awaitable[MediaSession]]
+CodecMaker = Callable[[str, int, int], object]
+
+
+async def bind_rtp_session(host: str, port_min: int, port_max: int) -> MediaSession:
+    from callbot.rtp import RtpSession  # imported late: RTP is an independent package
+
+    session: MediaSession = await RtpSession.bind(host, port_min, port_max)
+    return session
+
+
+def make_rtp_codec(name: str, payload_type: int, clock_rate: int) -> object:
+    from callbot.rtp import RtpCodec
+
+    return RtpCodec(name=name, payload_type=payload_type, clock_rate=clock_rate)

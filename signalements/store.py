@@ -273,6 +273,8 @@ class Store:
         if who.lower() in NON_HUMAN_REVIEWERS:
             raise InvalidRecord(f"reviewer {who!r} is not a person: a human validates reports")
         note_text = _text("note", note, 10_000, required=False)
+        if new_status == STATUS_REJECTED and note_text is None:
+            raise InvalidRecord("a rejection needs a note saying why")
         when = _aware("at", at) if at is not None else datetime.now(UTC)
         with self._writing() as session:
             row = session.get(Report, report_id, with_for_update=True)

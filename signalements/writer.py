@@ -1,5 +1,227 @@
-"""Async write facade (in progress)."""
+"""StoreWriter: the event loop's way to write to the Store without ever waiting on the database.
+
+`await writer.submit(store.add_turn, call_id, "caller", text, t0, t1, 0.91)` returns at once. One worker
+thread runs the writes in submission order. While the database is unavailable it retries the oldest write
+with exponential backoff and keeps the others queued: up to `max_queued` in memory, the rest appended to a
+JSON-lines spill file (nothing is lost, and order holds: once spilling, every new write goes to the file until
+the file is replayed). A spill file left by a previous process is replayed first. Writes the database refuses
+for good (bad data) are logged and kept in a `.rejected.jsonl` file next to the spill file.
+
+Only the Store's write methods can be submitted (so every write can be spilled). `open_call` is queued with
+the caller's number already pseudonymised: the clear number never reaches the disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+import os
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ParamSpec
+
+from signalements.errors import StoreUnavailable
+from signalements.spill import SpillFile, WriteOp
+from signalements.store import Store
+
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+WRITE_METHODS = frozenset({"open_call", "open_call_pseudonymised", "add_turn", "close_call", "add_handoff",
+                           "save_report"})
+
+
+@dataclass
+class _Waiter:
+    target: int
+    future: asyncio.Future[None]
+    loop: asyncio.AbstractEventLoop
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 class StoreWriter:
-    pass
+    def __init__(self, store: Store, *, spill_path: Path, max_queued: int = 10_000,
+                 retry_initial_s: float = 0.2, retry_max_s: float = 10.0) -> None:
+        if max_queued < 1:
+            raise ValueError("max_queued must be at least 1")
+        self._store = store
+        self._max_queued = max_queued
+        self._retry_initial_s, self._retry_max_s = retry_initial_s, retry_max_s
+        self._spill = SpillFile(spill_path)
+        self._rejected_path = spill_path.with_name(spill_path.stem + ".rejected.jsonl")
+        self._cond = threading.Condition()
+        self._memory: deque[WriteOp] = deque()
+        self._waiters: list[_Waiter] = []
+        recovered = self._spill.pending_count()
+        if recovered:
+            log.warning("replaying %d store writes left in %s", recovered, spill_path)
+        self._spilling = recovered > 0
+        self._submitted = recovered
+        self._completed = 0
+        self._stopping = threading.Event()
+        self._closed = False
+        self.unavailable = False  # true while the database refuses writes (for health pages)
+        self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
+        self._thread.start()
+
+    @property
+    def pending(self) -> int:
+        """Writes submitted (or recovered) and not yet written."""
+        with self._cond:
+            return self._submitted - self._completed
+
+    # -- event-loop side -----------------------------------------------------------------------------------
+
+    async def submit(self, fn: Callable[P, object], *args: P.args, **kwargs: P.kwargs) -> None:
+        """Queue `fn(*args, **kwargs)`, fn being a write method of this writer's Store. Never waits on the DB."""
+        self._enqueue(self._to_op(fn, *args, **kwargs))
+
+    def _enqueue(self, op: WriteOp) -> None:
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("StoreWriter is closed")
+            if self._spilling or len(self._memory) >= self._max_queued:
+                if not self._spilling:
+                    log.warning("store write queue full (%d): spilling to %s", self._max_queued,
+                                self._spill.path)
+                self._spilling = True
+                self._spill.append([op])
+            else:
+                self._memory.append(op)
+            self._submitted += 1
+            self._cond.notify_all()
+
+    async def flush(self, timeout_s: float | None = None) -> bool:
+        """Wait until every write submitted so far is written; False if `timeout_s` ran out first."""
+        loop = asyncio.get_running_loop()
+        with self._cond:
+            if self._completed >= self._submitted:
+                return True
+            waiter = _Waiter(self._submitted, loop.create_future(), loop)
+            self._waiters.append(waiter)
+        try:
+            await asyncio.wait_for(asyncio.shield(waiter.future), timeout_s)
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            with self._cond:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+
+    async def close(self, deadline_s: float = 10.0) -> None:
+        """Flush for at most `deadline_s`; what is still queued then goes to the spill file for next start."""
+        with self._cond:
+            self._closed = True
+        flushed = await self.flush(deadline_s)
+        self._stopping.set()
+        with self._cond:
+            self._cond.notify_all()
+        await asyncio.to_thread(self._thread.join)
+        if not flushed:
+            with self._cond:
+                left = list(self._memory)
+                self._memory.clear()
+                self._spill.rewrite(left, self._spill.remaining_lines())
+                log.warning("store unavailable at shutdown: %d writes kept in %s for the next start",
+                            self._submitted - self._completed, self._spill.path)
+
+    # -- building writes -----------------------------------------------------------------------------------
+
+    def _to_op(self, fn: Callable[..., object], *args: Any, **kwargs: Any) -> WriteOp:
+        name = getattr(fn, "__name__", "")
+        if getattr(fn, "__self__", None) is not self._store or name not in WRITE_METHODS:
+            allowed = ", ".join(sorted(WRITE_METHODS))
+            raise TypeError(f"StoreWriter.submit takes a write method of its Store ({allowed}), got {fn!r}")
+        try:
+            bound = inspect.signature(fn).bind(*args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(f"bad arguments for Store.{name}: {exc}") from None
+        arguments = dict(bound.arguments)
+        if name == "open_call":
+            arguments["caller_pseudonym"] = self._store.pseudonymise(arguments.pop("caller_number"))
+            name = "open_call_pseudonymised"
+        return WriteOp(name, arguments)
+
+    # -- worker thread -------------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            item = self._next()
+            if item is None:
+                return
+            op, spill_end = item
+            if op is not None and not self._apply_with_retry(op):
+                return  # stopping: the write stays queued, close() spills it
+            self._done(spill_end)
+
+    def _next(self) -> tuple[WriteOp | None, int | None] | None:
+        """The oldest write (from memory, then from the spill file) without removing it; None to stop."""
+        with self._cond:
+            while not self._stopping.is_set():
+                if self._memory:
+                    return self._memory[0], None
+                if self._spilling:
+                    entry = self._spill.peek()
+                    if entry is not None:
+                        return entry
+                    self._spill.clear()
+                    self._spilling = False
+                    log.info("store spill file replayed")
+                    continue
+                self._cond.wait()
+            return None
+
+    def _done(self, spill_end: int | None) -> None:
+        with self._cond:
+            if spill_end is None:
+                self._memory.popleft()
+            else:
+                self._spill.advance(spill_end)
+            self._completed += 1
+            ready = [w for w in self._waiters if w.target <= self._completed]
+            self._waiters = [w for w in self._waiters if w.target > self._completed]
+        for waiter in ready:
+            try:
+                waiter.loop.call_soon_threadsafe(_resolve, waiter.future)
+            except RuntimeError:  # that event loop is closed: nobody is waiting any more
+                pass
+
+    def _apply_with_retry(self, op: WriteOp) -> bool:
+        delay = self._retry_initial_s
+        while not self._stopping.is_set():
+            try:
+                getattr(self._store, op.method)(**op.kwargs)
+            except StoreUnavailable as exc:
+                if not self.unavailable:
+                    log.warning("store unavailable, writes are queued: %s", exc)
+                    self.unavailable = True
+                self._stopping.wait(delay)
+                delay = min(delay * 2, self._retry_max_s)
+                continue
+            except Exception as exc:  # refused for good: keep it aside rather than block every later write
+                log.error("store refused %s: %s (kept in %s)", op.method, exc, self._rejected_path)
+                self._reject(op, exc)
+            if self.unavailable:
+                log.warning("store available again")
+                self.unavailable = False
+            return True
+        return False
+
+    def _reject(self, op: WriteOp, error: Exception) -> None:
+        record = json.loads(op.to_line())
+        record["error"] = f"{type(error).__name__}: {error}"
+        fd = os.open(self._rejected_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            os.write(fd, (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
+        finally:
+            os.close(fd)

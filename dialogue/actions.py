@@ -1,0 +1,224 @@
+"""Custom actions of the Rasa project, served by rasa-sdk in the callbot's environment:
+    python -m rasa_sdk --actions dialogue.actions --port 5055
+
+Each Rasa rule maps one intent to one action here; the decisions live in dialogue.conversation (pure functions).
+"""
+
+from __future__ import annotations
+
+import binascii
+import logging
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from dialogue.conversation import (
+    Heard,
+    Knowledge,
+    Outcome,
+    Thresholds,
+    handle_emergency,
+    handle_fallback,
+    handle_goodbye,
+    handle_no_input,
+    handle_out_of_scope,
+    handle_report_turn,
+    handle_request_human,
+)
+from dialogue.knowledge import OTHER_CATEGORY, default_gazetteer, default_taxonomy
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Heard, dict[str, Any], Knowledge], Outcome]
+SLOT_NAMES = ("category", "category_other_words", "place", "street_number", "street_name", "commune", "landmark",
+              "description", "danger", "callback_consent", "callback_number", "caller_number", "pending_question",
+              "reprompt_count", "commune_skipped")
+
+
+def knowledge() -> Knowledge:
+    return Knowledge(default_taxonomy(), default_gazetteer(), Thresholds.from_environment())
+
+
+def latest_metadata(tracker: Tracker) -> dict[str, Any]:
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            metadata = event.get("metadata")
+            return metadata if isinstance(metadata, dict) else {}
+    return {}
+
+
+def heard_from(tracker: Tracker) -> Heard:
+    message = tracker.latest_message or {}
+    intent = message.get("intent") or {}
+    metadata = latest_metadata(tracker)
+    asr = metadata.get("asr_confidence")
+    caller = metadata.get("caller_number")
+    return Heard(
+        intent=str(intent.get("name") or ""),
+        text=str(message.get("text") or ""),
+        nlu_confidence=float(intent.get("confidence") or 0.0),
+        asr_confidence=float(asr) if isinstance(asr, int | float) else None,
+        caller_number=str(caller) if caller else None,
+    )
+
+
+def emit(outcome: Outcome, dispatcher: CollectingDispatcher) -> list[EventType]:
+    for say in outcome.said:
+        dispatcher.utter_message(response=say.response, **say.variables)
+    if outcome.handoff_reason:
+        dispatcher.utter_message(json_message={"callbot": {"action": "handoff", "reason": outcome.handoff_reason}})
+    if outcome.hangup:
+        dispatcher.utter_message(json_message={"callbot": {"action": "hangup"}})
+    return [SlotSet(name, value) for name, value in outcome.slots.items()]
+
+
+class _HandlerAction(Action):  # type: ignore[misc]
+    action_name = ""
+    handler: Handler
+
+    def name(self) -> str:
+        return self.action_name
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[EventType]:
+        slots = {name: tracker.get_slot(name) for name in SLOT_NAMES}
+        outcome = type(self).handler(heard_from(tracker), slots, knowledge())
+        if outcome.save_report:
+            return emit(outcome, dispatcher) + save_and_close(tracker, {**slots, **outcome.slots}, dispatcher)
+        return emit(outcome, dispatcher)
+
+
+class ActionReportTurn(_HandlerAction):
+    action_name = "action_report_turn"
+    handler = staticmethod(handle_report_turn)
+
+
+class ActionFallback(_HandlerAction):
+    action_name = "action_fallback"
+    handler = staticmethod(handle_fallback)
+
+
+class ActionNoInput(_HandlerAction):
+    action_name = "action_no_input"
+    handler = staticmethod(handle_no_input)
+
+
+class ActionOutOfScope(_HandlerAction):
+    action_name = "action_out_of_scope"
+    handler = staticmethod(handle_out_of_scope)
+
+
+class ActionEmergency(_HandlerAction):
+    action_name = "action_emergency"
+    handler = staticmethod(handle_emergency)
+
+
+class ActionRequestHuman(_HandlerAction):
+    action_name = "action_request_human"
+    handler = staticmethod(handle_request_human)
+
+
+class ActionGoodbye(_HandlerAction):
+    action_name = "action_goodbye"
+    handler = staticmethod(handle_goodbye)
+
+
+class ActionRepeat(Action):  # type: ignore[misc]
+    """Say again what the bot said in its last turn (texts only, never the control payloads)."""
+
+    def name(self) -> str:
+        return "action_repeat"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[EventType]:
+        texts = last_bot_texts(tracker.events)
+        if not texts:
+            dispatcher.utter_message(response="utter_ask_problem")
+        for text in texts:
+            dispatcher.utter_message(text=text)
+        return []
+
+
+def last_bot_texts(events: list[dict[str, Any]]) -> list[str]:
+    """Bot texts between the previous user message and the current one (the "repeat" request itself)."""
+    users_seen = 0
+    texts: list[str] = []
+    for event in reversed(events):
+        kind = event.get("event")
+        if kind == "user":
+            users_seen += 1
+            if users_seen == 2:
+                break
+        elif kind == "bot" and users_seen == 1 and event.get("text"):
+            texts.append(str(event["text"]))
+    return list(reversed(texts))
+
+
+# -- saving the report ------------------------------------------------------------------------------------------
+
+_store_lock = threading.Lock()
+_store: Any = None
+
+
+def pseudonym_key_from_environment() -> bytes:
+    """CALLBOT_PSEUDONYM_KEY: hex (64 digits from the callbot) or, failing that, the raw text's bytes."""
+    raw = os.environ.get("CALLBOT_PSEUDONYM_KEY", "")
+    try:
+        key = binascii.unhexlify(raw)
+        if len(key) >= 16:
+            return key
+    except (binascii.Error, ValueError):
+        pass
+    return raw.encode()
+
+
+def report_store() -> Any:
+    """The signalements Store, opened on first use from CALLBOT_DATABASE_URL and CALLBOT_PSEUDONYM_KEY."""
+    global _store
+    with _store_lock:
+        if _store is None:
+            from signalements import Store  # the storage package is only needed when a report is saved
+
+            url = os.environ.get("CALLBOT_DATABASE_URL", "sqlite:///var/callbot.sqlite3")
+            _store = Store(url, pseudonym_key_from_environment())
+        return _store
+
+
+def report_draft(slots: dict[str, Any]) -> Any:
+    from signalements import ReportDraft
+
+    category = slots.get("category") or OTHER_CATEGORY
+    consent = bool(slots.get("callback_consent"))
+    return ReportDraft(
+        category=category,
+        place=slots.get("place") or "",
+        description=slots.get("description") or slots.get("category_other_words") or "",
+        danger=bool(slots.get("danger")),
+        callback_consent=consent,
+        callback_number=slots.get("callback_number") if consent else None,
+        street_number=slots.get("street_number"),
+        street_name=slots.get("street_name"),
+        commune=slots.get("commune"),
+        landmark=slots.get("landmark"),
+        category_other_words=slots.get("category_other_words") if category == OTHER_CATEGORY else None,
+    )
+
+
+def save_and_close(tracker: Tracker, slots: dict[str, Any], dispatcher: CollectingDispatcher) -> list[EventType]:
+    try:
+        report_id = int(report_store().save_report(tracker.sender_id, report_draft(slots)))
+    except Exception:  # any storage failure: the caller must still reach a human, with the fields
+        log.exception("saving the report of %s failed", tracker.sender_id)
+        dispatcher.utter_message(response="utter_save_failed")
+        dispatcher.utter_message(json_message={"callbot": {"action": "handoff", "reason": "technical"}})
+        return [SlotSet("pending_question", None)]
+    dispatcher.utter_message(response="utter_report_saved", reference=str(report_id))
+    dispatcher.utter_message(json_message={"callbot": {"report_id": report_id}})
+    dispatcher.utter_message(json_message={"callbot": {"action": "hangup"}})
+    return [SlotSet("pending_question", None), SlotSet("report_id", report_id)]

@@ -1,0 +1,93 @@
+"""Client of the Rasa server's REST channel, as the call session uses it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+
+
+class DialogueUnavailable(Exception):
+    """The dialogue server could not be reached, timed out or failed (5xx): the call must be handed over."""
+
+
+@dataclass
+class DialogueReply:
+    texts: list[str] = field(default_factory=list)
+    hangup: bool = False
+    handoff_reason: str | None = None
+    report_id: int | None = None
+
+
+def parse_reply(messages: Any) -> DialogueReply:
+    """Rasa's list of bot messages -> texts to speak and the callbot control payloads."""
+    reply = DialogueReply()
+    if not isinstance(messages, list):
+        raise DialogueUnavailable(f"unexpected reply from the dialogue server: {messages!r:.200}")
+    for message in messages:
+        if not isinstance(message, dict):
+            continue
+        text = message.get("text")
+        if isinstance(text, str) and text.strip():
+            reply.texts.append(text)
+        custom = message.get("custom")
+        control = custom.get("callbot") if isinstance(custom, dict) else None
+        if not isinstance(control, dict):
+            continue
+        if control.get("action") == "hangup":
+            reply.hangup = True
+        elif control.get("action") == "handoff":
+            reply.handoff_reason = str(control.get("reason") or "technical")
+        if isinstance(control.get("report_id"), int):
+            reply.report_id = control["report_id"]
+    return reply
+
+
+class DialogueClient:
+    def __init__(self, base_url: str, timeout_s: float) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._session: aiohttp.ClientSession | None = None
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
+        return self._session
+
+    async def _request(self, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
+        url = self.base_url + path
+        try:
+            async with self._http().request(method, url, json=payload) as response:
+                if response.status >= 500:
+                    raise DialogueUnavailable(f"{method} {url}: HTTP {response.status}")
+                if response.status >= 400:
+                    body = await response.text()
+                    raise DialogueUnavailable(f"{method} {url}: HTTP {response.status} {body[:200]}")
+                return await response.json(content_type=None)
+        except (TimeoutError, aiohttp.ClientError, ValueError) as error:
+            raise DialogueUnavailable(f"{method} {url}: {type(error).__name__}: {error}") from error
+
+    async def send(self, conversation_id: str, text: str, metadata: dict[str, Any]) -> DialogueReply:
+        payload = {"sender": conversation_id, "message": text, "metadata": metadata}
+        return parse_reply(await self._request("POST", "/webhooks/rest/webhook", payload))
+
+    async def slots(self, conversation_id: str) -> dict[str, Any]:
+        """Fields collected so far (to pass to the human agent on handoff)."""
+        tracker = await self._request("GET", f"/conversations/{quote(conversation_id, safe='')}/tracker")
+        slots = tracker.get("slots") if isinstance(tracker, dict) else None
+        return dict(slots) if isinstance(slots, dict) else {}
+
+    async def ready(self) -> bool:
+        """True when the server answers and has a model loaded."""
+        try:
+            status = await self._request("GET", "/status")
+        except DialogueUnavailable:
+            return False
+        return isinstance(status, dict) and bool(status.get("model_file") or status.get("model_id"))
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

@@ -1,0 +1,417 @@
+"""The report conversation as a pure state machine: (slots, what the caller said) -> (slot changes, bot output).
+
+Rasa rules route each intent to one custom action (dialogue/actions.py); the action calls a handler here. Keeping
+the decisions out of Rasa's policies makes them deterministic, testable without a model, and lets one place combine
+the ASR and NLU confidences with lexical checks against the taxonomy and the gazetteer (DIET alone is over-confident
+out of domain).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from dialogue.knowledge import OTHER_CATEGORY, Gazetteer, Taxonomy, contains_phrase, fold
+from dialogue.normalize import (
+    Place,
+    find_phone_number,
+    find_street_number,
+    format_place,
+    mentions_danger,
+    normalize_caller_number,
+    parse_place,
+    yes_or_no,
+)
+
+# Slots the report is made of (names fixed in CONTRACTS.md) and the bookkeeping ones.
+REPORT_SLOTS = ("category", "category_other_words", "place", "street_number", "street_name", "commune", "landmark",
+                "description", "danger", "callback_consent", "callback_number")
+PENDING = "pending_question"
+REPROMPTS = "reprompt_count"
+CALLER_NUMBER = "caller_number"
+
+EMERGENCY_PHRASES = (
+    "odeur de gaz", "sent le gaz", "fuite de gaz", "gaz qui fuit", "ca sent le gaz", "fil electrique",
+    "fils electriques",
+    "cable electrique", "cables electriques", "electrocute", "blesse", "blessee", "blesses", "inconscient",
+    "respire plus", "ne respire pas", "incendie", "au feu", "ca brule", "il y a le feu", "en feu",
+    "eau rentre", "eau entre", "inonde la maison", "inonde chez", "maison inondee", "appartement inonde",
+    "inonde mon", "inonde notre", "inonde les maisons", "accident grave", "renverse par",
+)
+OUT_OF_SCOPE_PHRASES = (
+    "facture", "payer", "paiement", "impot", "impots", "taxe", "carte d identite", "passeport", "carte grise",
+    "permis de conduire", "carte perdue", "perdu ma carte", "perdu mes", "voisin", "voisins", "tapage", "musique",
+    "etat civil", "acte de naissance", "mariage", "inscription scolaire", "cantine", "logement social", "allocation",
+    "caf", "pole emploi", "rendez vous", "horaires d ouverture", "abonnement", "contravention", "amende", "pv",
+    "meteo", "pizza", "restaurant", "taxi", "billet",
+)
+# Words that make a free-text problem plausible when no taxonomy synonym matched ("autre" category).
+PROBLEM_WORDS = (
+    "probleme", "souci", "signaler", "casse", "cassee", "casses", "abime", "abimee", "degrade", "degradee", "panne",
+    "marche plus", "fonctionne plus", "bloque", "bloquee", "tombe", "tombee", "effondre", "effondree", "arrache",
+    "arrachee", "dangereux", "dangereuse", "mur", "cloture", "grillage", "escalier", "rampe", "odeur", "bruit",
+    "chantier", "travaux", "fuite", "trou", "sale", "degat", "degats", "vandalise", "vandalisme", "abandonne",
+)
+HUMAN_CHOICE_WORDS = ("le probleme", "la categorie", "le lieu", "l adresse", "la rue", "la commune", "la ville",
+                      "le numero", "le telephone", "le rappel", "le danger")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Below these the caller's words are not trusted enough to fill the report (configurable by env vars)."""
+
+    min_asr: float = 0.45
+    min_nlu: float = 0.5
+    min_combined: float = 0.3
+
+    @classmethod
+    def from_environment(cls) -> Thresholds:
+        def read(name: str, default: float) -> float:
+            raw = os.environ.get(name)
+            try:
+                return float(raw) if raw else default
+            except ValueError:
+                return default
+
+        return cls(read("DIALOGUE_MIN_ASR_CONFIDENCE", cls.min_asr), read("DIALOGUE_MIN_NLU_CONFIDENCE", cls.min_nlu),
+                   read("DIALOGUE_MIN_COMBINED_CONFIDENCE", cls.min_combined))
+
+
+@dataclass(frozen=True)
+class Heard:
+    """One caller turn as the action server sees it."""
+
+    intent: str
+    text: str
+    nlu_confidence: float
+    asr_confidence: float | None = None
+    caller_number: str | None = None
+
+
+@dataclass(frozen=True)
+class Say:
+    response: str  # a response of domain.yml
+    variables: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Outcome:
+    said: list[Say] = field(default_factory=list)
+    slots: dict[str, Any] = field(default_factory=dict)
+    handoff_reason: str | None = None
+    hangup: bool = False
+    save_report: bool = False  # the action stores the report, then says the reference and hangs up
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    taxonomy: Taxonomy
+    gazetteer: Gazetteer
+    thresholds: Thresholds = Thresholds()
+
+
+def is_trusted(heard: Heard, thresholds: Thresholds) -> bool:
+    """ASR and NLU confidences combined: either one too low, or their product too low, means doubt."""
+    asr = 1.0 if heard.asr_confidence is None else heard.asr_confidence
+    if heard.intent.startswith("/") or heard.text.startswith("/"):
+        return True
+    return asr >= thresholds.min_asr and heard.nlu_confidence >= thresholds.min_nlu and (
+        asr * heard.nlu_confidence >= thresholds.min_combined
+    )
+
+
+def is_emergency(text: str) -> bool:
+    folded = fold(text)
+    return any(contains_phrase(folded, p) for p in EMERGENCY_PHRASES)
+
+
+def is_out_of_scope(text: str, knowledge: Knowledge) -> bool:
+    """An out-of-scope topic named and nothing of the taxonomy mentioned."""
+    folded = fold(text)
+    return any(contains_phrase(folded, p) for p in OUT_OF_SCOPE_PHRASES) and knowledge.taxonomy.match(text) is None
+
+
+def report_in_progress(slots: dict[str, Any]) -> bool:
+    return any(slots.get(name) not in (None, "") for name in ("category", "place", "street_name", "landmark"))
+
+
+def _with_caller_number(slots: dict[str, Any], heard: Heard) -> dict[str, Any]:
+    updates: dict[str, Any] = {}
+    if not slots.get(CALLER_NUMBER) and heard.caller_number:
+        number = normalize_caller_number(heard.caller_number)
+        if number:
+            updates[CALLER_NUMBER] = number
+    return updates
+
+
+def _current(slots: dict[str, Any], updates: dict[str, Any]) -> dict[str, Any]:
+    return {**slots, **updates}
+
+
+def _place_updates(slots: dict[str, Any], place: Place, replace_street: bool) -> dict[str, Any]:
+    updates: dict[str, Any] = {}
+    if place.street_name:
+        updates["street_name"] = place.street_name
+        updates["street_number"] = place.street_number
+        if replace_street:
+            updates["landmark"] = None
+    if place.landmark:
+        updates["landmark"] = place.landmark
+    if place.commune:
+        updates["commune"] = place.commune
+    merged = _current(slots, updates)
+    if updates:
+        updates["place"] = format_place(Place(merged.get("street_number"), merged.get("street_name"),
+                                              merged.get("commune"), merged.get("landmark"))) or None
+    return updates
+
+
+def _plausible_problem(text: str, knowledge: Knowledge) -> bool:
+    folded = fold(text)
+    return knowledge.taxonomy.match(text) is not None or any(contains_phrase(folded, w) for w in PROBLEM_WORDS)
+
+
+def extract(heard: Heard, slots: dict[str, Any], knowledge: Knowledge, trusted: bool) -> dict[str, Any]:
+    """Every report field the caller's sentence gives, whatever was asked (callers answer in any order)."""
+    pending = slots.get(PENDING)
+    text = heard.text
+    updates: dict[str, Any] = {}
+    category = knowledge.taxonomy.match(text)
+    if category and (not slots.get("category") or heard.intent == "correct" or pending in ("problem", "correction")):
+        updates.update(category=category, description=text, category_other_words=None)
+    elif (not slots.get("category") and pending == "problem" and trusted and heard.intent not in ("affirm", "deny")
+          and _plausible_problem(text, knowledge)):
+        updates.update(category=OTHER_CATEGORY, description=text, category_other_words=text)
+    elif not slots.get("category") and heard.intent == "report_problem" and trusted and _plausible_problem(
+            text, knowledge):
+        updates.update(category=OTHER_CATEGORY, description=text, category_other_words=text)
+
+    place = parse_place(text, knowledge.gazetteer)
+    if not place.is_empty():
+        updates.update(_place_updates(slots, place, replace_street=bool(place.street_name)))
+    elif pending in ("correction", "confirm") or heard.intent == "correct":
+        number = find_street_number(text)
+        if number and slots.get("street_name"):
+            updates.update(_place_updates(slots, Place(street_number=number), replace_street=False))
+            updates["street_number"] = number
+            merged = _current(slots, updates)
+            updates["place"] = format_place(Place(number, merged.get("street_name"), merged.get("commune"),
+                                                  merged.get("landmark")))
+    elif pending == "place" and trusted and len(fold(text).split()) >= 3 and yes_or_no(text) is None:
+        # No street nor cue recognised: keep the caller's words as the landmark.
+        updates.update(_place_updates(slots, Place(landmark=text), replace_street=False))
+
+    if pending == "danger":
+        answer = _yes_no(heard)
+        if answer is not None:
+            updates["danger"] = answer
+    else:
+        danger = mentions_danger(text)
+        if danger is not None and (slots.get("danger") is None or pending in ("confirm", "correction")):
+            updates["danger"] = danger
+
+    number = find_phone_number(text)
+    if number and pending in ("callback_consent", "callback_number", "confirm", "correction"):
+        updates.update(callback_consent=True, callback_number=number)
+    elif pending == "callback_consent":
+        answer = _yes_no(heard)
+        if answer is True:
+            updates.update(callback_consent=True, callback_number=slots.get(CALLER_NUMBER))
+        elif answer is False:
+            updates.update(callback_consent=False, callback_number=None)
+    elif pending == "callback_number" and (heard.intent in ("deny", "dont_know") or yes_or_no(text) is False):
+        updates.update(callback_consent=False, callback_number=None)
+    if pending == "commune" and heard.intent == "dont_know" and "commune" not in updates:
+        updates["commune_skipped"] = True
+    return updates
+
+
+def _yes_no(heard: Heard) -> bool | None:
+    if heard.intent == "affirm":
+        return True
+    if heard.intent == "deny":
+        return False
+    return yes_or_no(heard.text)
+
+
+def next_question(slots: dict[str, Any], taxonomy: Taxonomy, rephrase: bool = False) -> tuple[str, Say]:
+    """The first missing field and how to ask for it; the read-back when nothing is missing."""
+    prefix = "utter_reask_" if rephrase else "utter_ask_"
+    if not slots.get("category"):
+        return "problem", Say(prefix + "problem")
+    if not (slots.get("street_name") or slots.get("landmark")):
+        return "place", Say(prefix + "place")
+    if not slots.get("commune") and not slots.get("commune_skipped"):
+        return "commune", Say(prefix + "commune")
+    if slots.get("danger") is None:
+        return "danger", Say(prefix + "danger")
+    if slots.get("callback_consent") is None:
+        if slots.get(CALLER_NUMBER):
+            return "callback_consent", Say(prefix + "callback_known", {"number": slots[CALLER_NUMBER]})
+        return "callback_consent", Say(prefix + "callback_consent")
+    if slots.get("callback_consent") and not slots.get("callback_number"):
+        return "callback_number", Say(prefix + "callback_number")
+    return "confirm", Say("utter_read_back" if not rephrase else "utter_reask_read_back",
+                          {"summary": summary(slots, taxonomy)})
+
+
+def summary(slots: dict[str, Any], taxonomy: Taxonomy) -> str:
+    category = slots.get("category") or OTHER_CATEGORY
+    what = (f"« {slots.get('category_other_words')} »" if category == OTHER_CATEGORY
+            else taxonomy.label(category))
+    where = slots.get("place") or "lieu non précisé"
+    danger = "avec un danger" if slots.get("danger") else "sans danger immédiat"
+    callback = (f"rappel au {slots['callback_number']}" if slots.get("callback_consent") and
+                slots.get("callback_number") else "sans rappel")
+    return f"{what}, {where}, {danger}, {callback}"
+
+
+def ask_next(slots: dict[str, Any], updates: dict[str, Any], knowledge: Knowledge,
+             rephrase: bool = False) -> Outcome:
+    pending, question = next_question(_current(slots, updates), knowledge.taxonomy, rephrase)
+    return Outcome(said=[question], slots={**updates, PENDING: pending})
+
+
+def handle_report_turn(heard: Heard, slots: dict[str, Any], knowledge: Knowledge) -> Outcome:
+    """report_problem, inform, correct, affirm, deny, dont_know, greet, thank: the core of the conversation."""
+    base = _with_caller_number(slots, heard)
+    slots = _current(slots, base)
+    pending = slots.get(PENDING)
+    if is_emergency(heard.text):
+        return handle_emergency(heard, slots, knowledge)
+    if not report_in_progress(slots) and is_out_of_scope(heard.text, knowledge):
+        return handle_out_of_scope(heard, slots, knowledge)
+    trusted = is_trusted(heard, knowledge.thresholds)
+
+    if pending == "offer_human":
+        answer = _yes_no(heard)
+        if answer is True:
+            return handoff("out_of_scope", base)
+        if answer is False and knowledge.taxonomy.match(heard.text) is None:
+            return Outcome(said=[Say("utter_anything_to_report")], slots={**base, PENDING: "anything_else"})
+    if pending == "anything_else" and _yes_no(heard) is False and knowledge.taxonomy.match(heard.text) is None:
+        return Outcome(said=[Say("utter_goodbye")], slots=base, hangup=True)
+
+    updates = extract(heard, slots, knowledge, trusted)
+    if pending == "confirm" and not _changes_report(updates):
+        answer = _yes_no(heard)
+        if answer is True:
+            return Outcome(slots={**base, REPROMPTS: 0}, save_report=True)
+        if answer is False:
+            return Outcome(said=[Say("utter_ask_correction")], slots={**base, PENDING: "correction", REPROMPTS: 0})
+    if pending == "correction" and not _changes_report(updates):
+        cleared = _clear_named_field(heard.text)
+        if cleared:
+            return ask_next(slots, {**base, **cleared, REPROMPTS: 0}, knowledge)
+
+    if not _changes_report(updates) and not _acceptable_without_content(heard, pending, trusted):
+        return handle_not_understood(heard, slots, knowledge, base)
+    return ask_next(slots, {**base, **updates, REPROMPTS: 0}, knowledge)
+
+
+def _acceptable_without_content(heard: Heard, pending: Any, trusted: bool) -> bool:
+    """A turn that fills nothing but needs no reprompt: "bonjour", "oui j'ai un problème à signaler"."""
+    if heard.intent in ("greet", "thank") and trusted:
+        return True
+    opening = pending in (None, "problem", "anything_else")
+    folded = fold(heard.text)
+    wants_to_report = any(contains_phrase(folded, w) for w in ("signaler", "probleme", "souci", "declarer"))
+    return opening and trusted and (heard.intent == "affirm" or (
+        heard.intent == "report_problem" and wants_to_report))
+
+
+def _changes_report(updates: dict[str, Any]) -> bool:
+    return any(name in REPORT_SLOTS or name == "commune_skipped" for name in updates)
+
+
+def _clear_named_field(text: str) -> dict[str, Any]:
+    """"le lieu" / "le numéro" after "qu'est-ce qui n'est pas correct": forget that field and ask it again."""
+    folded = fold(text)
+    if any(contains_phrase(folded, w) for w in ("probleme", "categorie", "type")):
+        return {"category": None, "category_other_words": None, "description": None}
+    if any(contains_phrase(folded, w) for w in ("lieu", "adresse", "rue", "endroit", "commune", "ville")):
+        return {n: None for n in ("place", "street_number", "street_name", "commune", "landmark")}
+    if any(contains_phrase(folded, w) for w in ("numero", "telephone", "rappel", "rappeler")):
+        return {"callback_consent": None, "callback_number": None}
+    if any(contains_phrase(folded, w) for w in ("danger", "dangereux")):
+        return {"danger": None}
+    return {}
+
+
+def handle_not_understood(heard: Heard, slots: dict[str, Any], knowledge: Knowledge,
+                          base: dict[str, Any] | None = None) -> Outcome:
+    """Reprompt once with a rephrased question, then hand over (low confidence)."""
+    base = base if base is not None else _with_caller_number(slots, heard)
+    slots = _current(slots, base)
+    count = int(slots.get(REPROMPTS) or 0) + 1
+    if count >= 2:
+        return handoff("low_confidence", base)
+    outcome = _reask(slots, base, knowledge)
+    outcome.said.insert(0, Say("utter_not_understood"))
+    outcome.slots[REPROMPTS] = count
+    return outcome
+
+
+def _reask(slots: dict[str, Any], base: dict[str, Any], knowledge: Knowledge) -> Outcome:
+    pending = slots.get(PENDING)
+    if pending == "offer_human":
+        return Outcome(said=[Say("utter_reask_offer_human")], slots={**base, PENDING: pending})
+    if pending == "correction":
+        return Outcome(said=[Say("utter_ask_correction")], slots={**base, PENDING: pending})
+    return ask_next(slots, base, knowledge, rephrase=True)
+
+
+def handle_fallback(heard: Heard, slots: dict[str, Any], knowledge: Knowledge) -> Outcome:
+    """nlu_fallback: the words may still answer the pending question (a street, a number, yes/no)."""
+    base = _with_caller_number(slots, heard)
+    current = _current(slots, base)
+    if is_emergency(heard.text):
+        return handle_emergency(heard, current, knowledge)
+    if current.get(PENDING) not in (None, "problem"):
+        updates = extract(heard, current, knowledge, trusted=False)
+        if _changes_report(updates):
+            return ask_next(current, {**base, **updates, REPROMPTS: 0}, knowledge)
+    return handle_not_understood(heard, current, knowledge, base)
+
+
+def handle_no_input(heard: Heard, slots: dict[str, Any], knowledge: Knowledge) -> Outcome:
+    """Silence: reprompt once, then hand over if a report was started, else end the call politely."""
+    base = _with_caller_number(slots, heard)
+    slots = _current(slots, base)
+    count = int(slots.get(REPROMPTS) or 0) + 1
+    if count >= 2:
+        if report_in_progress(slots):
+            return handoff("no_input", base)
+        return Outcome(said=[Say("utter_no_input_goodbye")], slots={**base, REPROMPTS: count}, hangup=True)
+    outcome = _reask(slots, base, knowledge)
+    outcome.slots[REPROMPTS] = count
+    return outcome
+
+
+def handle_out_of_scope(heard: Heard, slots: dict[str, Any], knowledge: Knowledge) -> Outcome:
+    base = _with_caller_number(slots, heard)
+    if report_in_progress(_current(slots, base)):
+        # An answer DIET misread while a report is under way: try it as one.
+        updates = extract(heard, _current(slots, base), knowledge, trusted=False)
+        if _changes_report(updates):
+            return ask_next(_current(slots, base), {**base, **updates, REPROMPTS: 0}, knowledge)
+    return Outcome(said=[Say("utter_out_of_scope")], slots={**base, PENDING: "offer_human"})
+
+
+def handle_emergency(heard: Heard, slots: dict[str, Any], knowledge: Knowledge) -> Outcome:
+    outcome = handoff("emergency", _with_caller_number(slots, heard))
+    outcome.said = [Say("utter_emergency")]
+    return outcome
+
+
+def handle_request_human(heard: Heard, slots: dict[str, Any], knowledge: Knowledge) -> Outcome:
+    return handoff("caller_request", _with_caller_number(slots, heard))
+
+
+def handle_goodbye(heard: Heard, slots: dict[str, Any], knowledge: Knowledge) -> Outcome:
+    return Outcome(said=[Say("utter_goodbye")], slots=_with_caller_number(slots, heard), hangup=True)
+
+
+def handoff(reason: str, base: dict[str, Any]) -> Outcome:
+    return Outcome(said=[Say("utter_handoff")], slots={**base, PENDING: None}, handoff_reason=reason)

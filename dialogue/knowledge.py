@@ -1,0 +1,143 @@
+"""What the dialogue knows about the world: the report taxonomy and the Métropole's places.
+
+Both are YAML files that non-developers edit (config/taxonomy.yaml, dialogue/gazetteer.yaml); they are loaded once
+and matched against the caller's words after `fold` (lower case, no accents, no punctuation).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_TAXONOMY = REPO_ROOT / "config" / "taxonomy.yaml"
+DEFAULT_GAZETTEER = Path(__file__).resolve().parent / "gazetteer.yaml"
+OTHER_CATEGORY = "autre"
+
+
+class KnowledgeError(Exception):
+    """A taxonomy or gazetteer file is missing or malformed; the message names the file and the entry."""
+
+
+def fold(text: str) -> str:
+    """Lower case, accents removed, anything but letters and digits turned into single spaces."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", bare).split())
+
+
+def contains_phrase(folded_text: str, folded_phrase: str) -> bool:
+    """Whole-word match of a folded phrase inside folded text."""
+    return f" {folded_phrase} " in f" {folded_text} "
+
+
+@dataclass(frozen=True)
+class Category:
+    code: str
+    label: str
+    examples: tuple[str, ...]
+    synonyms: tuple[str, ...]  # folded
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    categories: tuple[Category, ...]
+
+    def by_code(self, code: str) -> Category | None:
+        return next((c for c in self.categories if c.code == code), None)
+
+    def label(self, code: str) -> str:
+        category = self.by_code(code)
+        return category.label if category else code
+
+    def match(self, text: str) -> str | None:
+        """Code of the category whose longest synonym occurs in the text (longest wins: "feu rouge" over "feu")."""
+        folded = fold(text)
+        best: tuple[int, str] | None = None
+        for category in self.categories:
+            for synonym in category.synonyms:
+                if contains_phrase(folded, synonym) and (best is None or len(synonym) > best[0]):
+                    best = (len(synonym), category.code)
+        return best[1] if best else None
+
+    def vocabulary(self) -> frozenset[str]:
+        return frozenset(word for c in self.categories for s in c.synonyms for word in s.split())
+
+
+@dataclass(frozen=True)
+class Gazetteer:
+    communes: tuple[tuple[str, tuple[str, ...]], ...]  # (official name, folded aliases)
+    landmark_cues: tuple[str, ...]
+    landmark_words: tuple[str, ...]
+
+    def aliases_longest_first(self) -> list[tuple[str, str]]:
+        pairs = [(alias, name) for name, aliases in self.communes for alias in aliases]
+        return sorted(pairs, key=lambda pair: -len(pair[0]))
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise KnowledgeError(f"{path}: {error}") from error
+    if not isinstance(data, dict):
+        raise KnowledgeError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def load_taxonomy(path: Path = DEFAULT_TAXONOMY) -> Taxonomy:
+    data = _read_yaml(path)
+    entries = data.get("categories")
+    if not isinstance(entries, list) or not entries:
+        raise KnowledgeError(f"{path}: 'categories' must be a non-empty list")
+    categories = []
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict) or not isinstance(entry.get("code"), str) or not entry.get("label"):
+            raise KnowledgeError(f"{path}: categories[{index}] needs a 'code' and a 'label'")
+        categories.append(
+            Category(
+                code=entry["code"],
+                label=str(entry["label"]),
+                examples=tuple(str(e) for e in entry.get("examples") or ()),
+                synonyms=tuple(f for f in (fold(str(s)) for s in entry.get("synonyms") or ()) if f),
+            )
+        )
+    codes = [c.code for c in categories]
+    if len(set(codes)) != len(codes):
+        raise KnowledgeError(f"{path}: duplicate category codes")
+    if OTHER_CATEGORY not in codes:
+        raise KnowledgeError(f"{path}: the '{OTHER_CATEGORY}' category is required")
+    return Taxonomy(tuple(categories))
+
+
+def load_gazetteer(path: Path = DEFAULT_GAZETTEER) -> Gazetteer:
+    data = _read_yaml(path)
+    communes = data.get("communes")
+    if not isinstance(communes, dict) or not communes:
+        raise KnowledgeError(f"{path}: 'communes' must be a non-empty mapping")
+    entries = []
+    for name, aliases in communes.items():
+        folded = {fold(str(name))} | {fold(str(a)) for a in aliases or ()}
+        entries.append((str(name), tuple(sorted(a for a in folded if a))))
+    return Gazetteer(
+        communes=tuple(entries),
+        landmark_cues=tuple(fold(str(c)) for c in data.get("landmark_cues") or ()),
+        landmark_words=tuple(fold(str(w)) for w in data.get("landmark_words") or ()),
+    )
+
+
+@lru_cache(maxsize=1)
+def default_taxonomy() -> Taxonomy:
+    return load_taxonomy(Path(os.environ.get("DIALOGUE_TAXONOMY_FILE", DEFAULT_TAXONOMY)))
+
+
+@lru_cache(maxsize=1)
+def default_gazetteer() -> Gazetteer:
+    return load_gazetteer(Path(os.environ.get("DIALOGUE_GAZETTEER_FILE", DEFAULT_GAZETTEER)))

@@ -7,7 +7,7 @@ import logging
 import secrets
 import socket
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from callbot.audio import FRAME_MS, frame_bytes
 from callbot.rtp.codec import RtpCodec
@@ -232,8 +232,8 @@ class RtpSession(asyncio.DatagramProtocol):
     # ---- receiving -----------------------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self._transport = transport
+        # A datagram endpoint's transport (not a DatagramTransport subclass on 3.11's selector loop).
+        self._transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
         try:

@@ -1,12 +1,15 @@
-"""Fixtures for the RTP tests: RTP packets out of the sip-tester DTMF captures."""
+"""Fixtures for the RTP tests: packets from the sip-tester captures, RTP sessions closed after the test."""
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from callbot.rtp import RtpSession
 
 SIP_TESTER_PCAPS = Path("/usr/share/sip-tester")
 
@@ -40,3 +43,17 @@ def dtmf_capture() -> Callable[[str], list[bytes]]:
         return read_pcap_udp_payloads(path)
 
     return load
+
+
+@pytest.fixture
+async def rtp_session_factory() -> AsyncIterator[Callable[..., Awaitable[RtpSession]]]:
+    sessions: list[RtpSession] = []
+
+    async def make(**kwargs: Any) -> RtpSession:
+        session = await RtpSession.bind("127.0.0.1", **kwargs)
+        sessions.append(session)
+        return session
+
+    yield make
+    for session in sessions:
+        await session.close()

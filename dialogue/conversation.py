@@ -48,7 +48,7 @@ OUT_OF_SCOPE_PHRASES = (
 )
 # Words that make a free-text problem plausible when no taxonomy synonym matched ("autre" category).
 PROBLEM_WORDS = (
-    "probleme", "souci", "signaler", "casse", "cassee", "casses", "abime", "abimee", "degrade", "degradee", "panne",
+    "casse", "cassee", "casses", "abime", "abimee", "degrade", "degradee", "panne",
     "marche plus", "fonctionne plus", "bloque", "bloquee", "tombe", "tombee", "effondre", "effondree", "arrache",
     "arrachee", "dangereux", "dangereuse", "mur", "cloture", "grillage", "escalier", "rampe", "odeur", "bruit",
     "chantier", "travaux", "fuite", "trou", "sale", "degat", "degats", "vandalise", "vandalisme", "abandonne",
@@ -293,6 +293,9 @@ def handle_report_turn(heard: Heard, slots: dict[str, Any], knowledge: Knowledge
     if pending == "anything_else" and _yes_no(heard) is False and knowledge.taxonomy.match(heard.text) is None:
         return Outcome(said=[Say("utter_goodbye")], slots=base, hangup=True)
 
+    if not trusted and pending in (None, "problem", "anything_else", "offer_human"):
+        # Doubtful words must not open a report: ask again rather than guess.
+        return handle_not_understood(heard, slots, knowledge, base)
     updates = extract(heard, slots, knowledge, trusted)
     if pending == "confirm" and not _changes_report(updates):
         answer = _yes_no(heard)

@@ -58,14 +58,19 @@ class Taxonomy:
         return category.label if category else code
 
     def match(self, text: str) -> str | None:
-        """Code of the category whose longest synonym occurs in the text (longest wins: "feu rouge" over "feu")."""
-        folded = fold(text)
-        best: tuple[int, str] | None = None
+        """Code of the category named first in the text ("une branche tombée sur le trottoir": the branch);
+        at the same place the longest synonym wins ("feu rouge" over "feu")."""
+        padded = f" {fold(text)} "
+        best: tuple[int, int, str] | None = None
         for category in self.categories:
             for synonym in category.synonyms:
-                if contains_phrase(folded, synonym) and (best is None or len(synonym) > best[0]):
-                    best = (len(synonym), category.code)
-        return best[1] if best else None
+                position = padded.find(f" {synonym} ")
+                if position < 0:
+                    continue
+                key = (position, -len(synonym), category.code)
+                if best is None or key < best:
+                    best = key
+        return best[2] if best else None
 
     def vocabulary(self) -> frozenset[str]:
         return frozenset(word for c in self.categories for s in c.synonyms for word in s.split())

@@ -223,18 +223,17 @@ def format_place(place: Place) -> str:
 
 def find_phone_number(text: str) -> str | None:
     """A French phone number in any usual spoken or written form, as "06 12 34 56 78"."""
-    digits_text = spoken_to_digits(text).replace("plus", "+")
-    digits = "".join(_DIGIT_GROUPS.findall(re.sub(r"(?<=\d)[ .\-/]+(?=\d)", "", digits_text)))
-    digits = re.sub(r"(?<=.)\+", "", digits)
-    for prefix in ("+33", "0033", "33"):
-        if digits.startswith(prefix) and len(digits) == len(prefix) + 9:
-            digits = "0" + digits[len(prefix) :]
-            break
-    match = re.search(r"0[1-9]\d{8}", digits)
-    if not match or len(digits) > 10 + (len(digits) - len(match.group(0))):
-        return None
-    number = match.group(0)
-    return " ".join(number[i : i + 2] for i in range(0, 10, 2))
+    digits_text = re.sub(r"\bplus\b", "+", spoken_to_digits(text), flags=re.IGNORECASE)
+    joined = re.sub(r"(?<=\d)[ .\-/]+(?=\d)", "", digits_text)
+    for group in _DIGIT_GROUPS.findall(joined):
+        digits = group
+        for prefix in ("+33", "0033", "33"):
+            if digits.startswith(prefix) and len(digits) == len(prefix) + 9:
+                digits = "0" + digits[len(prefix) :]
+                break
+        if re.fullmatch(r"0[1-9]\d{8}", digits):
+            return " ".join(digits[i : i + 2] for i in range(0, 10, 2))
+    return None
 
 
 def normalize_caller_number(raw: str | None) -> str | None:

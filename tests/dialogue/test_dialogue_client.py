@@ -1,0 +1,84 @@
+"""DialogueClient against a small aiohttp fake of Rasa's REST channel."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from dialogue.client import DialogueClient, DialogueUnavailable
+
+
+@pytest.fixture
+async def fake_rasa() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
+    received: list[dict[str, Any]] = []
+
+    async def webhook(request: web.Request) -> web.Response:
+        body = await request.json()
+        received.append(body)
+        if body["message"] == "boom":
+            return web.Response(status=500)
+        return web.json_response([
+            {"recipient_id": body["sender"], "text": "Votre signalement est enregistré."},
+            {"recipient_id": body["sender"], "custom": {"callbot": {"report_id": 42}}},
+            {"recipient_id": body["sender"], "custom": {"callbot": {"action": "hangup"}}},
+        ])
+
+    async def tracker(request: web.Request) -> web.Response:
+        return web.json_response({"sender_id": request.match_info["cid"], "slots": {"category": "proprete"}})
+
+    async def status(request: web.Request) -> web.Response:
+        return web.json_response({"model_file": "x.tar.gz", "model_id": "abc"})
+
+    app = web.Application()
+    app.router.add_post("/webhooks/rest/webhook", webhook)
+    app.router.add_get("/conversations/{cid}/tracker", tracker)
+    app.router.add_get("/status", status)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    yield f"http://127.0.0.1:{port}", received
+    await runner.cleanup()
+
+
+async def test_send_parses_texts_and_control_payloads(fake_rasa: tuple[str, list[dict[str, Any]]]) -> None:
+    url, received = fake_rasa
+    client = DialogueClient(url, timeout_s=5)
+    try:
+        reply = await client.send("call-1", "oui", {"asr_confidence": 0.8, "channel": "phone", "caller_number": None})
+        assert reply.texts == ["Votre signalement est enregistré."]
+        assert reply.report_id == 42 and reply.hangup and reply.handoff_reason is None
+        assert received[0] == {"sender": "call-1", "message": "oui",
+                               "metadata": {"asr_confidence": 0.8, "channel": "phone", "caller_number": None}}
+        assert await client.slots("call/1") == {"category": "proprete"}
+        assert await client.ready()
+    finally:
+        await client.close()
+
+
+async def test_server_error_raises_dialogue_unavailable(fake_rasa: tuple[str, list[dict[str, Any]]]) -> None:
+    client = DialogueClient(fake_rasa[0], timeout_s=5)
+    try:
+        with pytest.raises(DialogueUnavailable, match="500"):
+            await client.send("call-2", "boom", {})
+    finally:
+        await client.close()
+
+
+async def test_connection_refused_raises_dialogue_unavailable() -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = DialogueClient(f"http://127.0.0.1:{port}", timeout_s=2)
+    try:
+        with pytest.raises(DialogueUnavailable):
+            await client.send("call-3", "allô", {})
+        assert not await client.ready()
+    finally:
+        await client.close()

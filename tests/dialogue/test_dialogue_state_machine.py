@@ -1,0 +1,108 @@
+"""The conversation state machine (dialogue.conversation) without Rasa: the decisions the actions make."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dialogue.conversation import (
+    Heard,
+    Knowledge,
+    Outcome,
+    handle_fallback,
+    handle_no_input,
+    handle_report_turn,
+    summary,
+)
+from dialogue.knowledge import default_gazetteer, default_taxonomy
+
+KNOWLEDGE = Knowledge(default_taxonomy(), default_gazetteer())
+
+
+def turn(slots: dict[str, Any], intent: str, text: str, nlu: float = 0.95, asr: float | None = 0.9,
+         caller: str | None = None) -> Outcome:
+    outcome = handle_report_turn(Heard(intent, text, nlu, asr, caller), slots, KNOWLEDGE)
+    slots.update(outcome.slots)
+    return outcome
+
+
+def test_one_sentence_fills_category_place_and_description() -> None:
+    slots: dict[str, Any] = {}
+    text = "il y a un nid de poule devant le 12 bis rue de la république à marseille"
+    outcome = turn(slots, "report_problem", text, caller="+33612345678")
+    assert slots["category"] == "chaussee_trottoirs" and slots["description"] == text
+    assert slots["place"] == "12 bis rue de la République, Marseille"
+    assert slots["caller_number"] == "06 12 34 56 78"
+    assert outcome.said[0].response == "utter_ask_danger"
+
+
+def test_confirmation_saves_and_denial_asks_what_to_correct() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "un banc cassé au 3 avenue du prado marseille c'est pas dangereux")
+    assert slots["danger"] is False
+    assert turn(slots, "deny", "non").said[0].response == "utter_read_back"
+    assert turn(slots, "deny", "non").said[0].response == "utter_ask_correction"
+    outcome = turn(slots, "inform", "le lieu")
+    assert outcome.said[0].response == "utter_ask_place" and slots["street_name"] is None
+    turn(slots, "inform", "5 rue paradis à marseille")
+    assert slots["place"] == "5 rue Paradis, Marseille" and slots["category"] == "mobilier_urbain"
+    assert turn(slots, "affirm", "oui").save_report
+
+
+def test_correction_of_the_number_keeps_the_street() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "des tags au 12 rue paradis à marseille pas de danger")
+    turn(slots, "deny", "non")
+    outcome = turn(slots, "correct", "non c'est au 14")
+    assert slots["street_number"] == "14" and slots["street_name"] == "rue Paradis"
+    assert "14 rue Paradis" in outcome.said[0].variables["summary"]
+
+
+def test_low_asr_confidence_does_not_open_a_report() -> None:
+    slots: dict[str, Any] = {}
+    outcome = turn(slots, "report_problem", "il y a des tags", asr=0.2)
+    assert outcome.said[0].response == "utter_not_understood" and not slots.get("category")
+    outcome = turn(slots, "report_problem", "il y a des tags", asr=0.2)
+    assert outcome.handoff_reason == "low_confidence"
+
+
+def test_unknown_words_do_not_open_a_report_even_if_nlu_is_sure() -> None:
+    slots: dict[str, Any] = {}
+    outcome = turn(slots, "report_problem", "blorg zutik pataflop", nlu=0.97)
+    assert outcome.said[0].response == "utter_not_understood" and not slots.get("category")
+
+
+def test_other_category_keeps_the_callers_words() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "je voudrais signaler un problème")
+    turn(slots, "inform", "le mur du stade est en train de s'effondrer")
+    assert slots["category"] == "autre"
+    assert slots["category_other_words"] == "le mur du stade est en train de s'effondrer"
+    assert "effondrer" in summary(slots, KNOWLEDGE.taxonomy)
+
+
+def test_emergency_words_win_over_the_report() -> None:
+    outcome = turn({}, "report_problem", "un fil électrique est tombé sur le trottoir")
+    assert outcome.handoff_reason == "emergency"
+
+
+def test_out_of_scope_words_do_not_start_a_report() -> None:
+    slots: dict[str, Any] = {}
+    outcome = turn(slots, "report_problem", "je voudrais payer ma facture")
+    assert outcome.said[0].response == "utter_out_of_scope" and not slots.get("category")
+
+
+def test_fallback_still_accepts_an_answer_to_the_pending_question() -> None:
+    slots: dict[str, Any] = {"category": "proprete", "pending_question": "place"}
+    outcome = handle_fallback(Heard("nlu_fallback", "12 rue sainte marseille", 0.3, 0.9), slots, KNOWLEDGE)
+    assert outcome.slots["street_name"] == "rue Sainte" and outcome.said[0].response == "utter_ask_danger"
+
+
+def test_silence_twice_ends_or_hands_over() -> None:
+    empty: dict[str, Any] = {}
+    first = handle_no_input(Heard("no_input", "/no_input", 1.0), empty, KNOWLEDGE)
+    assert first.said[0].response == "utter_reask_problem" and not first.hangup
+    empty.update(first.slots)
+    second = handle_no_input(Heard("no_input", "/no_input", 1.0), empty, KNOWLEDGE)
+    assert second.hangup and second.handoff_reason is None
+    started: dict[str, Any] = {"category": "proprete", "pending_question": "place", "reprompt_count": 1}
+    assert handle_no_input(Heard("no_input", "/no_input", 1.0), started, KNOWLEDGE).handoff_reason == "no_input"

@@ -1,0 +1,170 @@
+"""StoreWriter: ordered writes off the event loop, kept (in memory, then on disk) while the DB is down."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from signalements import Store, StoreWriter
+from tests.signalements.conftest import PSEUDONYM_KEY, T0
+from tests.support.postgres import PostgresServer
+
+NUMBER = "+33612345678"
+
+
+async def wait_until_unavailable(writer: StoreWriter) -> None:
+    for _ in range(600):  # bounded: 60 s
+        if writer.unavailable:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the writer never noticed the outage")
+
+
+def turn_texts(store: Store, call_id: str) -> list[str]:
+    return [turn.text for turn in store.get_call(call_id).turns]
+
+
+async def submit_turns(writer: StoreWriter, store: Store, call_id: str, texts: list[str]) -> None:
+    for index, text in enumerate(texts):
+        at = T0 + timedelta(seconds=index)
+        await writer.submit(store.add_turn, call_id, "caller", text, at, at, 0.9)
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[Store]:
+    store = Store(f"sqlite:///{tmp_path / 'callbot.db'}", PSEUDONYM_KEY, busy_timeout_s=0.05)
+    store.migrate()
+    yield store
+    store.close()
+
+
+def lock_sqlite(path: Path) -> sqlite3.Connection:
+    """Another process holding the write lock: the store sees 'database is locked' until it lets go."""
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    return holder
+
+
+async def test_writes_land_in_submission_order(store: Store, tmp_path: Path) -> None:
+    writer = StoreWriter(store, spill_path=tmp_path / "spill.jsonl")
+    await writer.submit(store.open_call, "c", "sip", NUMBER, T0)
+    texts = [f"phrase {i}" for i in range(50)]
+    await submit_turns(writer, store, "c", texts)
+    await writer.submit(store.close_call, "c", "completed", T0 + timedelta(minutes=1))
+    assert await writer.flush()
+    assert turn_texts(store, "c") == texts
+    assert store.get_call("c").summary.outcome == "completed"
+    await writer.close()
+    assert not (tmp_path / "spill.jsonl").exists()
+
+
+async def test_only_store_write_methods_are_accepted(sqlite_store: Store, tmp_path: Path) -> None:
+    writer = StoreWriter(sqlite_store, spill_path=tmp_path / "spill.jsonl")
+    with pytest.raises(TypeError, match="write method"):
+        await writer.submit(print, "hello")
+    with pytest.raises(TypeError, match="write method"):
+        await writer.submit(sqlite_store.list_calls)
+    with pytest.raises(TypeError, match="bad arguments"):
+        await writer.submit(sqlite_store.close_call, "c")  # type: ignore[call-arg]
+    await writer.close()
+
+
+async def test_sqlite_locked_by_another_process_then_released(sqlite_store: Store, tmp_path: Path) -> None:
+    writer = StoreWriter(sqlite_store, spill_path=tmp_path / "spill.jsonl", max_queued=4,
+                         retry_initial_s=0.02, retry_max_s=0.1)
+    await writer.submit(sqlite_store.open_call, "c", "sip", NUMBER, T0)
+    assert await writer.flush()
+    holder = lock_sqlite(tmp_path / "callbot.db")
+    texts = [f"tour {i}" for i in range(12)]
+    await submit_turns(writer, sqlite_store, "c", texts)
+    await wait_until_unavailable(writer)
+    assert not await writer.flush(timeout_s=0.2)
+    assert writer.pending == 12
+    spilled = (tmp_path / "spill.jsonl").read_text().splitlines()
+    assert len(spilled) == 12 - 4  # beyond the in-memory bound, on disk
+    holder.rollback()
+    holder.close()
+    assert await writer.flush(timeout_s=60)
+    assert turn_texts(sqlite_store, "c") == texts
+    assert not writer.unavailable and writer.pending == 0
+    assert not (tmp_path / "spill.jsonl").exists()
+    await writer.close()
+
+
+async def test_close_during_outage_keeps_everything_for_the_next_start(sqlite_store: Store,
+                                                                       tmp_path: Path) -> None:
+    spill = tmp_path / "spill.jsonl"
+    writer = StoreWriter(sqlite_store, spill_path=spill, max_queued=3, retry_initial_s=0.02, retry_max_s=0.1)
+    holder = lock_sqlite(tmp_path / "callbot.db")
+    await writer.submit(sqlite_store.open_call, "c", "sip", NUMBER, T0)
+    texts = [f"tour {i}" for i in range(8)]
+    await submit_turns(writer, sqlite_store, "c", texts)
+    await writer.close(deadline_s=0.3)
+    lines = spill.read_text().splitlines()
+    assert [json.loads(line)["method"] for line in lines] == ["open_call_pseudonymised"] + ["add_turn"] * 8
+    assert "612345678" not in spill.read_text()  # the number went to disk pseudonymised
+    with pytest.raises(RuntimeError, match="closed"):
+        await writer.submit(sqlite_store.close_call, "c", "error", T0)
+    holder.rollback()
+    holder.close()
+
+    restarted = StoreWriter(sqlite_store, spill_path=spill)
+    assert restarted.pending == 9
+    await restarted.submit(sqlite_store.close_call, "c", "caller_hung_up", T0 + timedelta(minutes=2))
+    assert await restarted.flush(timeout_s=60)
+    call = sqlite_store.get_call("c")
+    assert [t.text for t in call.turns] == texts and call.summary.outcome == "caller_hung_up"
+    assert call.summary.caller_pseudonym == sqlite_store.pseudonymise(NUMBER)
+    assert not spill.exists()
+    await restarted.close()
+
+
+async def test_refused_writes_are_set_aside_and_later_writes_continue(sqlite_store: Store,
+                                                                      tmp_path: Path) -> None:
+    writer = StoreWriter(sqlite_store, spill_path=tmp_path / "spill.jsonl")
+    await writer.submit(sqlite_store.add_turn, "unknown-call", "caller", "allo", T0, T0)
+    await writer.submit(sqlite_store.open_call, "c", "text", None, T0)
+    await writer.submit(sqlite_store.add_turn, "c", "caller", "bonjour", T0, T0)
+    assert await writer.flush(timeout_s=60)
+    assert turn_texts(sqlite_store, "c") == ["bonjour"]
+    [rejected] = (tmp_path / "spill.rejected.jsonl").read_text().splitlines()
+    record = json.loads(rejected)
+    assert record["method"] == "add_turn" and "NotFound" in record["error"]
+    await writer.close()
+
+
+@pytest.mark.postgres
+async def test_postgres_stopped_mid_call_then_restarted(own_postgres: PostgresServer, tmp_path: Path) -> None:
+    store = Store(own_postgres.create_database(), PSEUDONYM_KEY, connect_timeout_s=2)
+    store.migrate()
+    spill = tmp_path / "spill.jsonl"
+    writer = StoreWriter(store, spill_path=spill, max_queued=5, retry_initial_s=0.05, retry_max_s=0.3)
+    await writer.submit(store.open_call, "c", "sip", NUMBER, T0)
+    await submit_turns(writer, store, "c", ["avant la panne"])
+    assert await writer.flush()
+
+    await asyncio.to_thread(own_postgres.stop)
+    texts = [f"pendant la panne {i}" for i in range(20)]
+    for index, text in enumerate(texts):
+        at = T0 + timedelta(seconds=10 + index)
+        await writer.submit(store.add_turn, "c", "caller", text, at, at)
+    await writer.submit(store.add_handoff, "c", "technical", None, False, {"category": "voirie"}, T0)
+    await writer.submit(store.close_call, "c", "error", T0 + timedelta(minutes=1))
+    await wait_until_unavailable(writer)
+    assert spill.exists() and writer.pending == 22
+    await asyncio.to_thread(own_postgres.start)
+
+    assert await writer.flush(timeout_s=120)
+    call = store.get_call("c")
+    assert [t.text for t in call.turns] == ["avant la panne", *texts]
+    assert [t.seq for t in call.turns] == list(range(1, 22))
+    assert call.handoffs[0].fields == {"category": "voirie"} and call.summary.outcome == "error"
+    assert not spill.exists()
+    await writer.close()
+    store.close()

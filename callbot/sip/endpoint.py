@@ -40,6 +40,7 @@ KNOWN_METHODS = frozenset(
     ("REGISTER", "SUBSCRIBE", "PUBLISH", "MESSAGE", "INFO", "UPDATE", "PRACK", "REFER")
 )
 MAX_SERVER_TRANSACTIONS = 5_000
+BAD_LOG_PER_S = 10
 
 CallHandler = Callable[[SipCall], Awaitable[None]]
 
@@ -74,6 +75,9 @@ class SipEndpoint:
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._session_id = int(time.time())
+        self._bad_window_start = 0.0
+        self._bad_logged = 0
+        self._bad_suppressed = 0
 
     # --- lifecycle -------------------------------------------------------------------------------
     @property
@@ -170,14 +174,27 @@ class SipEndpoint:
     def _on_bad_message(self, exc: SipParseError, peer: Peer) -> None:
         request = exc.partial
         if request is None or request.method == "ACK" or not can_answer(request):
-            log.warning("dropped malformed message from %s: %s", peer.addr, exc.reason)
+            self._log_bad("dropped malformed message from %s: %s", peer.addr, exc.reason)
             return
-        log.warning("[%s] 400 to %s: %s", request.call_id, peer.addr, exc.reason)
+        self._log_bad("[%s] 400 to %s: %s", request.call_id, peer.addr, exc.reason)
         with contextlib.suppress(SipParseError):
             self._note_source(request, peer)
         warning = exc.reason.replace('"', "'")[:120]
         response = make_response(request, 400, extra=[("Warning", f'399 {self.public_host} "{warning}"')])
         self._send_response(response, request, peer)
+
+    def _log_bad(self, template: str, *args: object) -> None:
+        """Warn about bad messages, at most BAD_LOG_PER_S per second: a flood must not flood the logs."""
+        now = time.monotonic()
+        if now - self._bad_window_start >= 1.0:
+            if self._bad_suppressed:
+                log.warning("%d more malformed messages were not logged", self._bad_suppressed)
+            self._bad_window_start, self._bad_logged, self._bad_suppressed = now, 0, 0
+        if self._bad_logged < BAD_LOG_PER_S:
+            self._bad_logged += 1
+            log.warning(template, *args)
+        else:
+            self._bad_suppressed += 1
 
     @staticmethod
     def _note_source(request: SipRequest, peer: Peer) -> None:

@@ -144,9 +144,11 @@ class AsrNoiser:
         words = self._normalise(text)
         mask = _protected_mask(words, [self._normalise(p) for p in protected])
         words, mask = self._substitute(words, mask, rng)
-        words = [w for w, keep in zip(words, mask, strict=True)
-                 if keep or w not in _DROPPABLE or rng.random() >= self.drop_rate] or words
-        words = self._hesitate(words, rng)
+        kept = [(w, keep) for w, keep in zip(words, mask, strict=True)
+                if keep or w not in _DROPPABLE or rng.random() >= self.drop_rate]
+        if kept:
+            words, mask = [w for w, _ in kept], [keep for _, keep in kept]
+        words = self._hesitate(words, mask, rng)
         words = self._truncate_start(words, rng)
         return " ".join(words) if words else text.lower()
 
@@ -180,10 +182,14 @@ class AsrNoiser:
                 i += 1
         return out_words, out_mask
 
-    def _hesitate(self, words: list[str], rng: random.Random) -> list[str]:
+    def _hesitate(self, words: list[str], mask: list[bool], rng: random.Random) -> list[str]:
         if len(words) < 3 or rng.random() >= self.hesitation_rate:
             return words
-        position = rng.randrange(1, len(words))
+        # Not inside a protected phrase: "trois euh bis" would be a different street number.
+        positions = [i for i in range(1, len(words)) if not (mask[i - 1] and mask[i])]
+        if not positions:
+            return words
+        position = rng.choice(positions)
         return [*words[:position], "euh", *words[position:]]
 
     def _truncate_start(self, words: list[str], rng: random.Random) -> list[str]:

@@ -9,7 +9,7 @@ import socket
 from dataclasses import dataclass
 from typing import Any, cast
 
-from callbot.audio import FRAME_MS, frame_bytes
+from callbot.audio import FRAME_MS, AudioPort, frame_bytes
 from callbot.rtp.codec import RtpCodec
 from callbot.rtp.dtmf import DtmfDetector
 from callbot.rtp.jitter import JitterBuffer, JitterStats
@@ -48,14 +48,14 @@ def _address(addr: Any) -> Address:
     return (str(addr[0]), int(addr[1]))
 
 
-class RtpSession(asyncio.DatagramProtocol):
+class RtpSession(asyncio.DatagramProtocol, AudioPort):
     """An AudioPort over RTP with G.711 (8 kHz).
 
     Create it with `await RtpSession.bind(...)`, give its local address to the SDP answer, then `start()` once
     the remote SDP is known.
     """
 
-    sample_rate = 8000
+    sample_rate: int = 8000
 
     def __init__(
         self,

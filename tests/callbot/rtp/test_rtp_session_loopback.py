@@ -11,6 +11,7 @@ from typing import cast
 import numpy as np
 import pytest
 
+from callbot.audio import AudioPort
 from callbot.rtp import PCMA, PCMU, RtpSession
 from callbot.rtp.dtmf import TelephoneEvent, build_telephone_event
 from callbot.rtp.packet import RtpPacket, build_rtp, parse_rtp
@@ -98,7 +99,8 @@ async def collect(peer: RawUdpPeer, seconds: float) -> list[tuple[RtpPacket, flo
 
 async def test_two_sessions_exchange_a_tone(rtp_session_factory: SessionFactory) -> None:
     alice = await rtp_session_factory()
-    bob = await rtp_session_factory()
+    bob: AudioPort = await rtp_session_factory()  # what a CallSession will see
+    assert isinstance(bob, RtpSession)
     assert alice.local_port % 2 == 0 and bob.local_port % 2 == 0
     alice.start((bob.local_host, bob.local_port), PCMA, None)
     bob.start((alice.local_host, alice.local_port), PCMA, None)

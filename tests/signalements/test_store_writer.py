@@ -168,3 +168,19 @@ async def test_postgres_stopped_mid_call_then_restarted(own_postgres: PostgresSe
     assert not spill.exists()
     await writer.close()
     store.close()
+
+
+async def test_spill_file_left_by_a_crash_is_replayed_skipping_damage(sqlite_store: Store,
+                                                                      tmp_path: Path) -> None:
+    spill = tmp_path / "spill.jsonl"
+    good = ('{"method": "open_call_pseudonymised", "args": {"call_id": "c", "channel": "sip", '
+            '"caller_pseudonym": null, "started_at": {"$datetime": "2026-11-23T09:30:00+00:00"}}}\n')
+    turn = ('{"method": "add_turn", "args": {"call_id": "c", "speaker": "caller", "text": "reprise", '
+            '"started_at": {"$datetime": "2026-11-23T09:30:00+00:00"}, '
+            '"ended_at": {"$datetime": "2026-11-23T09:30:01+00:00"}}}\n')
+    spill.write_text(good + "this is not json\n" + turn + '{"method": "add_tu')  # torn by a crash
+    writer = StoreWriter(sqlite_store, spill_path=spill)
+    assert await writer.flush(timeout_s=60)
+    assert turn_texts(sqlite_store, "c") == ["reprise"]
+    assert not spill.exists()
+    await writer.close()

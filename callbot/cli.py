@@ -18,9 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="start the server")
     commands.add_parser("check-config", help="validate the configuration and print it")
-    models = commands.add_parser("models", help="production models").add_subparsers(
-        dest="action", required=True
-    )
+    models = commands.add_parser("models", help="production models").add_subparsers(dest="action", required=True)
     pull = models.add_parser("pull", help="download and verify the French models")
     pull.add_argument("names", nargs="*", help="models to pull (default: all)")
     pull.add_argument("--dest", type=Path, default=Path("models"))
@@ -85,11 +83,11 @@ def _database(args: argparse.Namespace, settings: Settings) -> int:
     from datetime import UTC, datetime
 
     from callbot.config import resolve_path
-    from callbot.server import _absolute_sqlite, load_pseudonym_key
+    from callbot.server import absolute_sqlite_url, load_pseudonym_key
     from signalements import Store
 
     store = Store(
-        _absolute_sqlite(settings.database.url),
+        absolute_sqlite_url(settings.database.url),
         load_pseudonym_key(resolve_path(settings.database.pseudonym_key_file)),
     )
     store.migrate()

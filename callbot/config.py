@@ -44,6 +44,7 @@ class SipSettings(_Section):
     rtp_port_max: int = Field(ge=0, le=65535)
     rtp_timeout_s: float = Field(gt=0)
     max_calls: int = Field(ge=1, le=1000)
+    answer_delay_s: float = Field(ge=0, le=30)
     user_agent: str
 
     @model_validator(mode="after")
@@ -72,6 +73,7 @@ class ApiSettings(_Section):
 class DatabaseSettings(_Section):
     url: str
     pseudonym_key_file: Path
+    spill_file: Path
 
     @field_validator("url")
     @classmethod
@@ -144,6 +146,8 @@ class Prompts(_Section):
     transfer_failed: str
     technical_problem: str
     call_too_long: str
+    chat_greeting: str
+    chat_handoff: str
 
 
 class Settings(_Section):

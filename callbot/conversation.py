@@ -13,9 +13,11 @@ from typing import Any
 
 from dialogue.client import DialogueClient, DialogueReply, DialogueUnavailable
 
-from signalements import StoreWriter
+from signalements import Store, StoreWriter
 
 log = logging.getLogger(__name__)
+
+NO_INPUT_MESSAGE = "/no_input"  # what the dialogue hears when the caller says nothing
 
 
 def utc_now() -> datetime:
@@ -29,12 +31,14 @@ class Conversation:
         channel: str,
         caller_number: str | None,
         dialogue: DialogueClient,
+        store: Store,
         writer: StoreWriter,
     ) -> None:
         self.id = conversation_id
         self.channel = channel
         self.caller_number = caller_number
         self._dialogue = dialogue
+        self._store = store
         self._writer = writer
 
     async def open(self) -> None:
@@ -42,6 +46,13 @@ class Conversation:
 
     async def ask(self, text: str, asr_confidence: float | None) -> DialogueReply | None:
         """The dialogue's answer to the caller's words; None when the dialogue server cannot answer."""
+        # Rasa reads "/intent" as an intent, not words: a caller must not be able to inject one.
+        return await self._send(text.lstrip("/ "), asr_confidence)
+
+    async def ask_after_silence(self) -> DialogueReply | None:
+        return await self._send(NO_INPUT_MESSAGE, None)
+
+    async def _send(self, text: str, asr_confidence: float | None) -> DialogueReply | None:
         metadata = {
             "asr_confidence": asr_confidence,
             "channel": "phone" if self.channel != "text" else "text",
@@ -76,4 +87,4 @@ class Conversation:
         await self._write("close_call", self.id, outcome, utc_now())
 
     async def _write(self, method: str, *args: Any) -> None:
-        await self._writer.submit(getattr(self._writer.store, method), *args)
+        await self._writer.submit(getattr(self._store, method), *args)

@@ -10,8 +10,10 @@ import secrets
 from pathlib import Path
 
 from aiohttp import web
+from callbot.web.chat import ChatService, add_chat_routes
 from dialogue.client import DialogueClient
 from dialogue.supervisor import ManagedDialogue
+from dialogue.training import ensure_model
 from signalements.api import add_routes as add_api_routes
 
 from asr import AsrEngine, SpeechModel
@@ -25,6 +27,8 @@ from tts import TtsEngine, Voice
 
 log = logging.getLogger(__name__)
 
+SIP_SAMPLE_RATE = 8000  # G.711
+
 
 def load_pseudonym_key(path: Path) -> bytes:
     """The key that pseudonymises callers' numbers: stable across restarts, readable by the owner only."""
@@ -34,10 +38,13 @@ def load_pseudonym_key(path: Path) -> bytes:
         with os.fdopen(fd, "w") as out:
             out.write(secrets.token_hex(32))
         log.info("created a new pseudonymisation key in %s", path)
-    key = path.read_text().strip()
-    if len(key) < 32:
-        raise ValueError(f"{path}: pseudonymisation key too short (want 32+ characters)")
-    return key.encode()
+    try:
+        key = bytes.fromhex(path.read_text().strip())
+    except ValueError:
+        raise ValueError(f"{path}: the pseudonymisation key must be hexadecimal") from None
+    if len(key) < 16:
+        raise ValueError(f"{path}: pseudonymisation key too short (want 32+ hex digits)")
+    return key
 
 
 class CallbotServer:
@@ -54,19 +61,38 @@ class CallbotServer:
         """Serve /healthz at once (503 until ready), then bring up storage, models and dialogue, then SIP."""
         settings = self.settings
         pseudonym_key = load_pseudonym_key(resolve_path(settings.database.pseudonym_key_file))
-        database_url = _absolute_sqlite(settings.database.url)
+        database_url = absolute_sqlite_url(settings.database.url)
         store = Store(database_url, pseudonym_key)
-        writer = StoreWriter(store)
+        writer = StoreWriter(store, spill_path=resolve_path(settings.database.spill_file))
         self._stack.push_async_callback(writer.close)
 
+        managed: ManagedDialogue | None = None
+        if settings.dialogue.mode == "managed":
+            model = await asyncio.to_thread(ensure_model)
+            managed = ManagedDialogue(
+                model,
+                rasa_port=settings.dialogue.rasa_port,
+                action_port=settings.dialogue.action_port,
+                eager=settings.dialogue.eager,
+                extra_env={"CALLBOT_DATABASE_URL": database_url, "CALLBOT_PSEUDONYM_KEY": pseudonym_key.hex()},
+            )
+            self._stack.push_async_callback(managed.stop)
+            dialogue_url = managed.url
+        else:
+            dialogue_url = settings.dialogue.url
+        client = DialogueClient(dialogue_url, settings.dialogue.timeout_s)
+        self._stack.push_async_callback(client.close)
+        self.readiness.probes["dialogue"] = client.ready
+        chat = ChatService(client, store, writer, settings.prompts)
+        self._stack.push_async_callback(chat.close_all)
+
         metrics = CallMetrics()
-        app = create_app(
-            self.readiness,
-            metrics,
-            settings.api.token,
-            lambda application: add_api_routes(application, store),
-        )
-        runner = web.AppRunner(app, access_log=None)
+
+        def add_routes(app: web.Application) -> None:
+            add_api_routes(app, store)
+            add_chat_routes(app, chat)
+
+        runner = web.AppRunner(create_app(self.readiness, metrics, settings.api.token, add_routes), access_log=None)
         await runner.setup()
         self._stack.push_async_callback(runner.cleanup)
         site = web.TCPSite(runner, settings.http.host, settings.http.port)
@@ -76,48 +102,27 @@ class CallbotServer:
 
         await asyncio.to_thread(store.migrate)
         self.readiness.set("database")
-
-        dialogue_url = settings.dialogue.url
-        if settings.dialogue.mode == "managed":
-            managed = ManagedDialogue.from_settings(
-                settings, database_url=database_url, pseudonym_key=pseudonym_key
-            )
-            self._stack.push_async_callback(managed.stop)
-            dialogue_start = asyncio.create_task(managed.start())
-            dialogue_url = managed.url
-        else:
-            dialogue_start = None
-        client = DialogueClient(dialogue_url, settings.dialogue.timeout_s)
-        self._stack.push_async_callback(client.close)
-        self.readiness.probes["dialogue"] = client.ready
+        if managed is not None:
+            await managed.start()
 
         speech_model, voice = await asyncio.gather(
             asyncio.to_thread(SpeechModel.load, resolve_path(settings.models.asr)),
             asyncio.to_thread(Voice.load, resolve_path(settings.models.tts), None),
         )
         asr = AsrEngine(speech_model, workers=settings.asr.workers)
+        self._stack.callback(asr.close)
         self.readiness.set("asr")
         tts = TtsEngine(voice, workers=settings.tts.workers, cache_size=settings.tts.cache_size)
         prompts = settings.prompts
-        await tts.warm(
-            [
-                prompts.greeting,
-                prompts.transferring,
-                prompts.transfer_failed,
-                prompts.technical_problem,
-                prompts.call_too_long,
-            ],
-            sample_rate=8000,
-        )
+        fixed = [prompts.greeting, prompts.transferring, prompts.transfer_failed, prompts.technical_problem]
+        await tts.warm([*fixed, prompts.call_too_long], sample_rate=SIP_SAMPLE_RATE)
         self.readiness.set("tts")
 
-        if dialogue_start is not None:
-            await dialogue_start
         await self._wait_dialogue(client)
         self.readiness.set("dialogue")
 
         self.services = CallServices(
-            settings=settings, asr=asr, tts=tts, dialogue=client, writer=writer, metrics=metrics
+            settings=settings, asr=asr, tts=tts, dialogue=client, store=store, writer=writer, metrics=metrics
         )
         sip = settings.sip
         self.sip = SipEndpoint(
@@ -130,6 +135,9 @@ class CallbotServer:
             user_agent=sip.user_agent,
             max_calls=sip.max_calls,
             tcp=sip.tcp,
+            public_host=sip.public_host,
+            answer_delay=sip.answer_delay_s,
+            transfer_timeout=settings.transfer.timeout_s,
         )
         await self.sip.start()
         self._stack.push_async_callback(self._stop_sip)
@@ -164,7 +172,7 @@ class CallbotServer:
         await self._stack.aclose()
 
 
-def _absolute_sqlite(url: str) -> str:
+def absolute_sqlite_url(url: str) -> str:
     """sqlite:///relative/path is relative to the repository, whatever the working directory."""
     prefix = "sqlite:///"
     if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
@@ -191,9 +199,7 @@ async def serve(settings: Settings) -> None:
         loop.add_signal_handler(signum, stop.set)
     try:
         starting = asyncio.create_task(server.start())
-        done, _ = await asyncio.wait(
-            {starting, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED
-        )
+        done, _ = await asyncio.wait({starting, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED)
         if starting in done:
             starting.result()
             await stop.wait()

@@ -23,24 +23,31 @@ from dialogue.client import DialogueClient, DialogueReply
 from asr import AsrEngine, Transcript
 from callbot.audio import AudioPort
 from callbot.config import Settings
-from callbot.conversation import Conversation, utc_now
+from callbot.conversation import NO_INPUT_MESSAGE, Conversation, utc_now
 from callbot.metrics import CallMetrics
-from signalements import StoreWriter
+from signalements import Store, StoreWriter
 from tts import TtsEngine
 
 log = logging.getLogger(__name__)
-
-NO_INPUT_MESSAGE = "/no_input"
 
 
 class CallLeg(Protocol):
     """What a transport (SIP today, WebRTC later) gives a session."""
 
-    call_id: str
-    caller_number: str | None
-    audio: AudioPort
-    dtmf: asyncio.Queue[str]
-    ended: asyncio.Event
+    @property
+    def call_id(self) -> str: ...
+
+    @property
+    def caller_number(self) -> str | None: ...
+
+    @property
+    def audio(self) -> AudioPort: ...
+
+    @property
+    def dtmf(self) -> asyncio.Queue[str]: ...
+
+    @property
+    def ended(self) -> asyncio.Event: ...
 
     async def hangup(self) -> None: ...
 
@@ -55,6 +62,7 @@ class CallServices:
     asr: AsrEngine
     tts: TtsEngine
     dialogue: DialogueClient
+    store: Store
     writer: StoreWriter
     metrics: CallMetrics = field(default_factory=lambda: CallMetrics())
 
@@ -75,7 +83,7 @@ class CallSession:
         self.settings = services.settings
         self.call_id = leg.call_id
         self.conversation = Conversation(
-            leg.call_id, channel, leg.caller_number, services.dialogue, services.writer
+            leg.call_id, channel, leg.caller_number, services.dialogue, services.store, services.writer
         )
         self.outcome = "caller_hung_up"
         # caller turns, key presses, and None once the caller hung up, in the order they happened
@@ -131,7 +139,7 @@ class CallSession:
             if isinstance(event, CallerTurn):
                 reply = await self._ask_dialogue(event.transcript.text, event.transcript.confidence, event)
             elif event == NO_INPUT_MESSAGE:
-                reply = await self._ask_dialogue(NO_INPUT_MESSAGE, None, None)
+                reply = await self.conversation.ask_after_silence()
             else:  # a key press
                 if event == self.settings.transfer.on_dtmf:
                     await self._handoff("dtmf")
@@ -274,9 +282,7 @@ class CallSession:
             elif detector.in_speech:
                 await stream.feed(frame)
 
-    async def _record_caller_turn(
-        self, transcript: Transcript, started: datetime, speech_ended: float
-    ) -> None:
+    async def _record_caller_turn(self, transcript: Transcript, started: datetime, speech_ended: float) -> None:
         ended = utc_now()
         self.services.metrics.caller_turns_total += 1
         await self.conversation.record_caller(transcript.text, started, ended, transcript.confidence)

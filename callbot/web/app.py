@@ -8,14 +8,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from callbot.metrics import CallMetrics
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-READINESS_KEY = web.AppKey("readiness", "Readiness")
-METRICS_KEY = web.AppKey("metrics", CallMetrics)
 
 
 @dataclass
@@ -43,13 +42,18 @@ class Readiness:
         return state
 
 
+READINESS_KEY = web.AppKey("readiness", Readiness)
+METRICS_KEY = web.AppKey("metrics", CallMetrics)
+
+
 def create_app(
     readiness: Readiness,
     metrics: CallMetrics,
     api_token: str | None,
     add_api_routes: Callable[[web.Application], None] | None = None,
 ) -> web.Application:
-    app = web.Application(middlewares=[_security_headers, _bearer_auth(api_token)], client_max_size=64 * 1024)
+    middlewares: list[Middleware] = [_security_headers, _bearer_auth(api_token)]
+    app = web.Application(middlewares=middlewares, client_max_size=64 * 1024)
     app[READINESS_KEY] = readiness
     app[METRICS_KEY] = metrics
     app.router.add_get("/healthz", _healthz)
@@ -78,9 +82,7 @@ async def _metrics(request: web.Request) -> web.Response:
         f"callbot_handoffs_total {metrics.handoffs_total}",
         "# TYPE callbot_call_outcomes_total counter",
     ]
-    lines += [
-        f'callbot_call_outcomes_total{{outcome="{k}"}} {v}' for k, v in sorted(metrics.outcomes.items())
-    ]
+    lines += [f'callbot_call_outcomes_total{{outcome="{k}"}} {v}' for k, v in sorted(metrics.outcomes.items())]
     return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
 
 
@@ -97,7 +99,7 @@ async def _security_headers(request: web.Request, handler: Handler) -> web.Strea
     return response
 
 
-def _bearer_auth(token: str | None) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def _bearer_auth(token: str | None) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if not request.path.startswith("/api/"):

@@ -1,0 +1,156 @@
+"""The text channel: the same assistant as a chatbot, on the same dialogue and the same store.
+
+    POST /chat/sessions                    -> 201 {"session": id, "messages": [greeting]}
+    POST /chat/sessions/{id}/messages      {"text": "..."}
+                                           -> 200 {"messages": [...], "ended": bool, "handoff": reason | null,
+                                                   "report_id": int | null}
+    GET  /chat                             -> the web chat page
+
+Errors are JSON {"error": "..."}: 400 bad body, 404 unknown session, 409 conversation over, 413 text too long,
+429 too many open conversations, 503 dialogue unavailable.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+
+from callbot.config import Prompts
+from callbot.conversation import Conversation, utc_now
+from dialogue.client import DialogueClient
+from signalements import Store, StoreWriter
+
+MAX_TEXT_CHARS = 500
+STATIC = Path(__file__).parent / "static"
+
+
+@dataclass
+class ChatSession:
+    conversation: Conversation
+    last_active: float = field(default_factory=time.monotonic)
+    ended: bool = False
+
+
+class ChatService:
+    def __init__(
+        self,
+        dialogue: DialogueClient,
+        store: Store,
+        writer: StoreWriter,
+        prompts: Prompts,
+        max_sessions: int = 200,
+        idle_timeout_s: float = 1800,
+    ) -> None:
+        self._dialogue = dialogue
+        self._store = store
+        self._writer = writer
+        self._prompts = prompts
+        self._max_sessions = max_sessions
+        self._idle_timeout_s = idle_timeout_s
+        self._sessions: dict[str, ChatSession] = {}
+
+    async def open(self) -> tuple[str, str]:
+        await self._expire_idle()
+        if len(self._sessions) >= self._max_sessions:
+            raise web.HTTPTooManyRequests(
+                text='{"error": "too many open conversations, try again later"}', content_type="application/json"
+            )
+        session_id = secrets.token_hex(16)
+        conversation = Conversation(session_id, "text", None, self._dialogue, self._store, self._writer)
+        await conversation.open()
+        greeting = self._prompts.chat_greeting
+        await conversation.record_bot(greeting, utc_now())
+        self._sessions[session_id] = ChatSession(conversation)
+        return session_id, greeting
+
+    async def say(self, session: ChatSession, text: str) -> dict[str, object]:
+        conversation = session.conversation
+        session.last_active = time.monotonic()
+        await conversation.record_caller(text, utc_now(), utc_now())
+        reply = await conversation.ask(text, None)
+        if reply is None:
+            await self._end(session, "error")
+            raise web.HTTPServiceUnavailable(
+                text='{"error": "the assistant is unavailable, please try again later"}',
+                content_type="application/json",
+            )
+        messages = list(reply.texts)
+        for message in messages:
+            await conversation.record_bot(message, utc_now())
+        if reply.handoff_reason is not None:
+            # No line to transfer in a chat: the handoff is recorded for the call centre, who follow it up.
+            await conversation.record_handoff(reply.handoff_reason, None, False)
+            messages.append(self._prompts.chat_handoff)
+            await conversation.record_bot(self._prompts.chat_handoff, utc_now())
+            await self._end(session, "handoff_requested")
+        elif reply.hangup:
+            await self._end(session, "report_saved" if reply.report_id is not None else "completed")
+        return {
+            "messages": messages,
+            "ended": session.ended,
+            "handoff": reply.handoff_reason,
+            "report_id": reply.report_id,
+        }
+
+    def get(self, session_id: str) -> ChatSession:
+        session = self._sessions.get(session_id)
+        if session is None:
+            raise web.HTTPNotFound(text='{"error": "unknown conversation"}', content_type="application/json")
+        if session.ended:
+            raise web.HTTPConflict(text='{"error": "this conversation is over"}', content_type="application/json")
+        return session
+
+    async def close_all(self) -> None:
+        for session in list(self._sessions.values()):
+            await self._end(session, "abandoned")
+
+    async def _end(self, session: ChatSession, outcome: str) -> None:
+        if not session.ended:
+            session.ended = True
+            await session.conversation.close(outcome)
+
+    async def _expire_idle(self) -> None:
+        now = time.monotonic()
+        for session_id, session in list(self._sessions.items()):
+            if session.ended or now - session.last_active > self._idle_timeout_s:
+                await self._end(session, "abandoned")
+                del self._sessions[session_id]
+
+
+CHAT_KEY = web.AppKey("chat", ChatService)
+
+
+def add_chat_routes(app: web.Application, service: ChatService) -> None:
+    app[CHAT_KEY] = service
+    app.router.add_post("/chat/sessions", _open)
+    app.router.add_post("/chat/sessions/{session_id}/messages", _message)
+    app.router.add_get("/chat", _page)
+    app.router.add_static("/chat/static", STATIC)
+
+
+async def _open(request: web.Request) -> web.Response:
+    session_id, greeting = await request.app[CHAT_KEY].open()
+    return web.json_response({"session": session_id, "messages": [greeting]}, status=201)
+
+
+async def _message(request: web.Request) -> web.Response:
+    service = request.app[CHAT_KEY]
+    session = service.get(request.match_info["session_id"])
+    try:
+        body = await request.json()
+    except ValueError:
+        return web.json_response({"error": 'the body must be JSON: {"text": "..."}'}, status=400)
+    text = body.get("text") if isinstance(body, dict) else None
+    if not isinstance(text, str) or not text.strip():
+        return web.json_response({"error": '"text" must be a non-empty string'}, status=400)
+    if len(text) > MAX_TEXT_CHARS:
+        return web.json_response({"error": f'"text" is limited to {MAX_TEXT_CHARS} characters'}, status=413)
+    return web.json_response(await service.say(session, " ".join(text.split())))
+
+
+async def _page(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "chat.html")

@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dialogue.client import DialogueClient, DialogueReply, DialogueUnavailable
-
 from signalements import Store, StoreWriter
 
 log = logging.getLogger(__name__)

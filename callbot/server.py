@@ -10,11 +10,6 @@ import secrets
 from pathlib import Path
 
 from aiohttp import web
-from callbot.web.chat import ChatService, add_chat_routes
-from dialogue.client import DialogueClient
-from dialogue.supervisor import ManagedDialogue
-from dialogue.training import ensure_model
-from signalements.api import add_routes as add_api_routes
 
 from asr import AsrEngine, SpeechModel
 from callbot.config import Settings, resolve_path
@@ -22,7 +17,12 @@ from callbot.metrics import CallMetrics
 from callbot.session import CallServices, CallSession
 from callbot.sip import SipCall, SipEndpoint
 from callbot.web.app import Readiness, create_app
+from callbot.web.chat import ChatService, add_chat_routes
+from dialogue.client import DialogueClient
+from dialogue.supervisor import ManagedDialogue
+from dialogue.training import ensure_model
 from signalements import Store, StoreWriter
+from signalements.api import add_routes as add_api_routes
 from tts import TtsEngine, Voice
 
 log = logging.getLogger(__name__)

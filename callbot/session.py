@@ -17,14 +17,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from asr.vad import TurnDetector, TurnEvent
-from dialogue.client import DialogueClient, DialogueReply
-
 from asr import AsrEngine, Transcript
+from asr.vad import TurnDetector, TurnEvent
 from callbot.audio import AudioPort
 from callbot.config import Settings
 from callbot.conversation import NO_INPUT_MESSAGE, Conversation, utc_now
 from callbot.metrics import CallMetrics
+from dialogue.client import DialogueClient, DialogueReply
 from signalements import Store, StoreWriter
 from tts import TtsEngine
 

@@ -103,8 +103,11 @@ class SipCall:
         if self.state is CallState.EARLY:
             self.invite_tx.respond(180, to_tag=self.dialog.local_tag, extra=self._contact_headers())
 
-    def _contact_headers(self) -> list[tuple[str, str]]:
-        return [("Contact", self._services.contact(self.dialog.peer.transport))]
+    def _contact_headers(self, request: SipRequest | None = None) -> list[tuple[str, str]]:
+        # RFC 3261 §12.1.1: a dialog-creating response copies the Record-Route fields
+        source = request or self.invite_tx.request
+        routes = [("Record-Route", value) for value in source.headers.get_all("Record-Route")]
+        return [*routes, ("Contact", self._services.contact(self.dialog.peer.transport))]
 
     def answer(self, remote: tuple[str, int], codec: object, dtmf_payload_type: int | None) -> None:
         if self.state is not CallState.EARLY:
@@ -114,7 +117,7 @@ class SipCall:
         self._send_2xx(self.invite_tx)
 
     def _send_2xx(self, tx: InviteServerTransaction) -> None:
-        extra = self._contact_headers() + self._services.allow_headers()
+        extra = self._contact_headers(tx.request) + self._services.allow_headers()
         response = make_response(
             tx.request, 200, to_tag=self.dialog.local_tag, extra=extra,
             body=self.answer_sdp, content_type="application/sdp",

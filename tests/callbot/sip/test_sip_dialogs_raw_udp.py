@@ -319,3 +319,23 @@ async def test_stop_hangs_up_live_calls(make_endpoint: MakeEndpoint, make_peer: 
     bye = await peer.expect_request("BYE")
     peer.respond(bye, 200)
     await asyncio.wait_for(stopping, 5)
+
+
+async def test_bye_follows_the_record_route_set(make_endpoint: MakeEndpoint, make_peer: MakePeer) -> None:
+    async def handler(call: SipCall) -> None:
+        return None
+
+    endpoint = await make_endpoint(handler)
+    proxy = await make_peer(endpoint)  # plays the record-routing proxy; the UA's Contact is unreachable
+    record_route = f"Record-Route: <sip:127.0.0.1:{proxy.port};lr>, <sip:10.9.9.9;lr>"
+    invite = proxy.invite("rr-1", extra=record_route).replace(
+        f"Contact: <sip:caller@127.0.0.1:{proxy.port}>", "Contact: <sip:caller@127.0.0.1:9>"
+    )
+    proxy.send(invite)
+    ok = await proxy.expect_response(200)
+    assert ok.headers.get_all("Record-Route") == [f"<sip:127.0.0.1:{proxy.port};lr>", "<sip:10.9.9.9;lr>"]
+    proxy.send(proxy.ack_for(ok, "rr-1"))
+    bye = await proxy.expect_request("BYE")
+    assert bye.uri == "sip:caller@127.0.0.1:9"
+    assert bye.headers.get_all("Route") == [f"<sip:127.0.0.1:{proxy.port};lr>", "<sip:10.9.9.9;lr>"]
+    proxy.respond(bye, 200)

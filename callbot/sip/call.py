@@ -185,6 +185,8 @@ class SipCall:
     # --- ending ----------------------------------------------------------------------------------
     def on_bye(self) -> None:
         self.log.info("[%s] caller hung up", self.call_id)
+        if self.state is CallState.EARLY:  # BYE on an early dialog: the INVITE still needs its final answer
+            self.invite_tx.respond(487, to_tag=self.dialog.local_tag)
         self._finish("remote BYE")
 
     def _finish(self, why: str) -> None:

@@ -410,7 +410,11 @@ class SipEndpoint:
                 await asyncio.sleep(self.answer_delay)
             if call.state is not CallState.EARLY:  # cancelled while ringing
                 return
-            codec = self._make_codec(negotiated.codec_name, negotiated.payload_type, negotiated.clock_rate)
-            call.answer(negotiated.remote, codec, negotiated.dtmf_payload_type)
+            try:
+                codec = self._make_codec(negotiated.codec_name, negotiated.payload_type, negotiated.clock_rate)
+                call.answer(negotiated.remote, codec, negotiated.dtmf_payload_type)
+            except Exception:
+                call.log.exception("[%s] could not start media", call.call_id)
+                call.reject(500)
         finally:
             asyncio.get_running_loop().call_later(self.timers.b, self._invites.pop, merged_key, None)

@@ -339,3 +339,18 @@ async def test_bye_follows_the_record_route_set(make_endpoint: MakeEndpoint, mak
     assert bye.uri == "sip:caller@127.0.0.1:9"
     assert bye.headers.get_all("Route") == [f"<sip:127.0.0.1:{proxy.port};lr>", "<sip:10.9.9.9;lr>"]
     proxy.respond(bye, 200)
+
+
+async def test_bye_on_early_dialog_terminates_the_invite(
+    make_endpoint: MakeEndpoint, make_peer: MakePeer, media: MediaRecorder
+) -> None:
+    endpoint = await make_endpoint(wait_for_end, answer_delay=5.0)
+    peer = await make_peer(endpoint)
+    peer.send(peer.invite("early-1"))
+    ringing = await peer.expect_response(180)
+    peer.send(peer.request("BYE", call_id="early-1", cseq=2, to_tag=ringing.to_addr.tag))
+    bye_ok = await peer.expect_response(200)
+    assert bye_ok.cseq == (2, "BYE")
+    assert (await peer.expect_response(487)).cseq == (1, "INVITE")
+    await asyncio.wait_for(media.sessions[0].closed.wait(), 3)
+    assert endpoint.active_calls == 0

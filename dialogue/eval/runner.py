@@ -27,12 +27,14 @@ REPORT_SLOTS = ("category", "place", "street_number", "street_name", "commune", 
                 "danger", "callback_consent", "callback_number")
 # Slots in which a dialogue says what it is asking for: ours ("pending_question") or a Rasa form's.
 QUESTION_SLOTS = ("pending_question", "requested_slot")
-# Question (slot value) -> what a scripted turn answers (Turn.target).
-QUESTION_TARGETS = {
-    "problem": "category", "category": "category", "description": "description",
-    "place": "place", "commune": "place", "street_name": "place", "street_number": "place", "landmark": "place",
-    "danger": "danger", "callback_consent": "callback", "callback_number": "callback",
-    "confirm": "confirm", "correction": "confirm",
+# Question (slot value) -> what a scripted turn answers (Turn.target), best first: asked "what is the problem?",
+# a caller describes it.
+QUESTION_TARGETS: dict[str, tuple[str, ...]] = {
+    "problem": ("category", "description"), "category": ("category", "description"),
+    "description": ("description",),
+    **{name: ("place",) for name in ("place", "commune", "street_name", "street_number", "landmark")},
+    "danger": ("danger",), "callback_consent": ("callback",), "callback_number": ("callback",),
+    "confirm": ("confirm",), "correction": ("confirm",),
 }
 REPORT_QUESTIONS = frozenset(QUESTION_TARGETS) - {"confirm", "correction"}
 CLEAN_ASR_CONFIDENCE = 1.0
@@ -137,18 +139,19 @@ def read_tracker(tracker: dict[str, Any]) -> TrackerReading:
     return TrackerReading(at_report, final_slots, started)
 
 
-def asked_target(slots: dict[str, Any]) -> str | None:
+def asked_targets(slots: dict[str, Any]) -> tuple[str, ...]:
+    """What the bot is asking for, as turn targets (empty when unknown)."""
     for name in QUESTION_SLOTS:
         value = slots.get(name)
         if isinstance(value, str) and value in QUESTION_TARGETS:
             return QUESTION_TARGETS[value]
-    return None
+    return ()
 
 
 # -- one conversation ----------------------------------------------------------------------------------------
 
 
-def next_turn(pending: Sequence[Turn], asked: str | None) -> int | None:
+def next_turn(pending: Sequence[Turn], asked: Sequence[str]) -> int | None:
     """Position in `pending` of the line a scripted caller says next (None: nothing left to say).
 
     Lines without `for` are said in order and nothing jumps over them; among the lines before the next such one,
@@ -156,9 +159,9 @@ def next_turn(pending: Sequence[Turn], asked: str | None) -> int | None:
     """
     barrier = next((i for i, turn in enumerate(pending) if turn.target is None), len(pending) - 1)
     candidates = list(enumerate(pending[:barrier + 1]))
-    if asked is not None:
+    for target in asked:
         for position, turn in candidates:
-            if turn.target == asked:
+            if turn.target == target:
                 return position
     return next((position for position, turn in candidates if not turn.if_asked), None)
 
@@ -193,7 +196,7 @@ async def play_conversation(conversation: Conversation, variant: str, dialogue: 
                             on_exchange: ExchangeHook | None = None) -> ConversationRun:
     run = ConversationRun(conversation=conversation, variant=variant)
     pending = list(enumerate(conversation.turns))
-    asked: str | None = None
+    asked: tuple[str, ...] = ()
     metadata_base = {"channel": "phone", "caller_number": conversation.caller_number}
     try:
         while pending:
@@ -217,7 +220,7 @@ async def play_conversation(conversation: Conversation, variant: str, dialogue: 
                 run.hung_up = True
             if run.report_id is not None or run.handoff_reason is not None or run.hung_up:
                 break
-            asked = asked_target((await rasa.tracker(conversation_id)).get("slots") or {})
+            asked = asked_targets((await rasa.tracker(conversation_id)).get("slots") or {})
         reading = read_tracker(await rasa.tracker(conversation_id))
         run.started_report = reading.started_report or run.report_id is not None
         if run.report_id is not None:

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from text_to_num import alpha2digit
+
 from dialogue.eval.dataset import Conversation, ExpectedReport
 
 _ABBREVIATIONS = {"bd": "boulevard", "bld": "boulevard", "boul": "boulevard", "av": "avenue", "ave": "avenue",
@@ -23,8 +25,9 @@ _ARRONDISSEMENT = re.compile(r"\s+\d{1,2}\s*(e|er|eme|ieme)?(\s+arrondissement)?
 
 
 def fold(text: str) -> str:
-    """Lower case, no accents, punctuation and hyphens as spaces, single spaces, abbreviations expanded."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
+    """Lower case, no accents, punctuation and hyphens as spaces, single spaces, abbreviations expanded,
+    number words as digits ("Trois Frères" = "3 Frères": the same number, still compared strictly)."""
+    decomposed = unicodedata.normalize("NFKD", _digits(text.lower()))
     bare = "".join(c for c in decomposed if not unicodedata.combining(c))
     words = re.sub(r"[^a-z0-9]+", " ", bare).split()
     return " ".join(_ABBREVIATIONS.get(w, w) for w in words)
@@ -34,6 +37,13 @@ _GENERIC_PLACE_WORDS = frozenset({"parc", "gare", "place", "port", "plage", "sta
                                   "mairie", "quai", "centre", "square", "marche", "college", "lycee", "hopital",
                                   "pont", "rond", "point", "parking", "devant", "cote", "pres"})
 _ARTICLES = frozenset({"le", "la", "les", "l", "au", "aux", "du"})
+
+
+def _digits(text: str) -> str:
+    try:
+        return str(alpha2digit(text, "fr", threshold=0))
+    except Exception:  # text2num raises on odd inputs; then the words stay words
+        return text
 
 
 def _landmark_words(text: str) -> str:

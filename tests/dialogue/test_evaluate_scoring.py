@@ -10,7 +10,7 @@ import pytest
 
 from dialogue.eval.dataset import Conversation, Expectation, ExpectedReport, Turn
 from dialogue.eval.noise import AsrNoiser
-from dialogue.eval.runner import asked_target, next_turn, play_conversation, read_tracker
+from dialogue.eval.runner import asked_targets, next_turn, play_conversation, read_tracker
 from dialogue.eval.scoring import (
     ConversationRun,
     ParsedUtterance,
@@ -30,6 +30,8 @@ from dialogue.eval.scoring import (
     ("street_name", "boulevard Baille", "bd Baille"),
     ("street_name", "rue Sainte-Victoire", "rue sainte victoire"),
     ("street_name", "rue d'Italie", "rue d\u2019Italie"),
+    ("street_name", "rue des Trois Frères Barthélemy", "rue des 3 Frères Barthélemy"),
+    ("street_name", "avenue du 8 Mai 1945", "avenue du huit mai mille neuf cent quarante cinq"),
     ("commune", "Aix-en-Provence", "aix en provence"),
     ("commune", "Marseille", "Marseille 5e"),
     ("commune", "Marseille", "Marseille 13e arrondissement"),
@@ -56,6 +58,7 @@ def test_fields_that_match(name: str, expected: str | bool | None, actual: Any) 
     ("street_number", "12", "12 ter"),
     ("street_number", "3", "trois"),
     ("street_name", "avenue du 8 Mai 1945", "avenue du 18 Mai 1945"),
+    ("street_name", "rue des Trois Frères Barthélemy", "rue des Deux Frères Barthélemy"),
     ("street_name", "boulevard Chave", "boulevard Baille"),
     ("commune", "Marseille", "Marignane"),
     ("commune", "Aix-en-Provence", "Aix"),
@@ -155,19 +158,20 @@ def test_next_turn_answers_what_is_asked_but_never_jumps_an_ordered_line() -> No
     opening, description = Turn("ouverture"), Turn("desc", "description", if_asked=True)
     danger, callback = Turn("non", "danger"), Turn("non merci", "callback")
     correction = Turn("non c'est à Aubagne")
-    assert next_turn([opening, description, danger], None) == 0
-    assert next_turn([description, danger, callback], "callback") == 2
-    assert next_turn([description, danger, callback], "description") == 0
-    assert next_turn([description, danger, callback], None) == 1  # if_asked lines wait to be asked
-    assert next_turn([description, correction, danger], "danger") == 1  # the ordered line goes first
-    assert next_turn([description], "danger") is None
+    assert next_turn([opening, description, danger], ()) == 0
+    assert next_turn([description, danger, callback], ("callback",)) == 2
+    assert next_turn([description, danger, callback], ("category", "description")) == 0
+    assert next_turn([description, danger, callback], ()) == 1  # if_asked lines wait to be asked
+    assert next_turn([description, correction, danger], ("danger",)) == 1  # the ordered line goes first
+    assert next_turn([description], ("danger",)) is None
 
 
-def test_asked_target_maps_the_question_slots() -> None:
-    assert asked_target({"pending_question": "commune"}) == "place"
-    assert asked_target({"pending_question": "callback_number"}) == "callback"
-    assert asked_target({"requested_slot": "danger"}) == "danger"
-    assert asked_target({"pending_question": "offer_human"}) is None
+def test_asked_targets_maps_the_question_slots() -> None:
+    assert asked_targets({"pending_question": "commune"}) == ("place",)
+    assert asked_targets({"pending_question": "problem"}) == ("category", "description")
+    assert asked_targets({"pending_question": "callback_number"}) == ("callback",)
+    assert asked_targets({"requested_slot": "danger"}) == ("danger",)
+    assert asked_targets({"pending_question": "offer_human"}) == ()
 
 
 def test_read_tracker_takes_the_slots_as_they_were_when_the_report_was_announced() -> None:

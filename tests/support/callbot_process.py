@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,22 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.support.sip_peers import free_port
+
 REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port(kind: int = socket.SOCK_DGRAM) -> int:
-    """A port free for both UDP and TCP (SIP listens on both)."""
-    while True:
-        with socket.socket(socket.AF_INET, kind) as first:
-            first.bind(("127.0.0.1", 0))
-            port = int(first.getsockname()[1])
-            other = socket.SOCK_STREAM if kind == socket.SOCK_DGRAM else socket.SOCK_DGRAM
-            with socket.socket(socket.AF_INET, other) as second:
-                try:
-                    second.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
 
 
 @dataclass
@@ -37,7 +23,7 @@ class CallbotProcess:
     workdir: Path
     env_overrides: Mapping[str, str] = field(default_factory=dict)
     sip_port: int = field(default_factory=free_port)
-    http_port: int = field(default_factory=lambda: free_port(socket.SOCK_STREAM))
+    http_port: int = field(default_factory=free_port)
     api_token: str = "e2e-test-token-0123456789"
     process: subprocess.Popen[bytes] | None = None
 

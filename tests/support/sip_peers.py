@@ -119,10 +119,10 @@ class SippServer:
 
 async def start_sipp_server(
     workdir: Path, scenario: str | Path = "uas", *, calls: int = 1, timeout_s: float = 30.0,
-    transport: str = "u1", extra: list[str] | None = None,
+    transport: str = "u1", extra: list[str] | None = None, port: int | None = None,
 ) -> SippServer:
     _make_dir(workdir)
-    port = free_port()
+    port = port or free_port()
     args = sipp_args(scenario, remote=None, local_port=port, transport=transport, calls=calls,
                      timeout_s=timeout_s, extra=extra)
     proc = await asyncio.create_subprocess_exec(

@@ -36,7 +36,9 @@ def fold(text: str) -> str:
 _GENERIC_PLACE_WORDS = frozenset({"parc", "gare", "place", "port", "plage", "stade", "jardin", "eglise", "ecole",
                                   "mairie", "quai", "centre", "square", "marche", "college", "lycee", "hopital",
                                   "pont", "rond", "point", "parking", "devant", "cote", "pres"})
-_ARTICLES = frozenset({"le", "la", "les", "l", "au", "aux", "du"})
+# Leading words that say where, not what: "sur le Vieux-Port", "devant l'Ombrière", "près de la gare".
+_LEADING = frozenset({"le", "la", "les", "l", "au", "aux", "du", "de", "des", "d", "sur", "devant", "pres", "vers",
+                      "a", "cote", "en", "face", "juste", "euh", "derriere", "dans"})
 
 
 def _digits(text: str) -> str:
@@ -48,7 +50,7 @@ def _digits(text: str) -> str:
 
 def _landmark_words(text: str) -> str:
     words = fold(text).split()
-    while words and words[0] in _ARTICLES:
+    while words and words[0] in _LEADING:
         words = words[1:]
     return " ".join(words)
 

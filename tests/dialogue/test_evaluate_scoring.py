@@ -37,6 +37,7 @@ from dialogue.eval.scoring import (
     ("commune", "Marseille", "Marseille 13e arrondissement"),
     ("landmark", "gare Saint-Charles", "la gare Saint Charles"),
     ("landmark", "Ombrière du Vieux-Port", "l'ombrière"),
+    ("landmark", "Ombrière du Vieux-Port", "sur le vieux-port"),
     ("street_number", "3 bis", "3bis"),
     ("street_number", "12 bis", "12 B"),
     ("street_number", "27 ter", "27 TER"),

@@ -30,7 +30,7 @@ def test_script_plays_a_conversation_and_shows_the_saved_report(rasa_url: str, r
     status = script_main([str(EXAMPLE), "--url", rasa_url, "--database-url", rasa_database_url], out=out)
     shown = out.getvalue()
     assert shown.count("caller> ") == 4, shown
-    assert "caller> Bonjour, le lampadaire devant le 8 rue Sainte" in shown
+    assert "caller> Bonjour, je voudrais signaler un lampadaire en panne au 8 rue Sainte" in shown
     assert shown.count("   bot> ") >= 4
     assert "outcome: report_saved" in shown
     assert "(read from store)" in shown

@@ -6,6 +6,7 @@ Each Rasa rule maps one intent to one action here; the decisions live in dialogu
 
 from __future__ import annotations
 
+import abc
 import binascii
 import logging
 import os
@@ -78,12 +79,14 @@ def emit(outcome: Outcome, dispatcher: CollectingDispatcher) -> list[EventType]:
     return [SlotSet(name, value) for name, value in outcome.slots.items()]
 
 
-class _HandlerAction(Action):  # type: ignore[misc]
+class _HandlerAction(Action, abc.ABC):  # type: ignore[misc]
+    """Base of the actions that delegate to a handler; abstract so rasa-sdk does not register it."""
+
     action_name = ""
     handler: Handler
 
-    def name(self) -> str:
-        return self.action_name
+    @abc.abstractmethod
+    def name(self) -> str: ...
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
@@ -98,35 +101,56 @@ class ActionReportTurn(_HandlerAction):
     action_name = "action_report_turn"
     handler = staticmethod(handle_report_turn)
 
+    def name(self) -> str:
+        return self.action_name
+
 
 class ActionFallback(_HandlerAction):
     action_name = "action_fallback"
     handler = staticmethod(handle_fallback)
+
+    def name(self) -> str:
+        return self.action_name
 
 
 class ActionNoInput(_HandlerAction):
     action_name = "action_no_input"
     handler = staticmethod(handle_no_input)
 
+    def name(self) -> str:
+        return self.action_name
+
 
 class ActionOutOfScope(_HandlerAction):
     action_name = "action_out_of_scope"
     handler = staticmethod(handle_out_of_scope)
+
+    def name(self) -> str:
+        return self.action_name
 
 
 class ActionEmergency(_HandlerAction):
     action_name = "action_emergency"
     handler = staticmethod(handle_emergency)
 
+    def name(self) -> str:
+        return self.action_name
+
 
 class ActionRequestHuman(_HandlerAction):
     action_name = "action_request_human"
     handler = staticmethod(handle_request_human)
 
+    def name(self) -> str:
+        return self.action_name
+
 
 class ActionGoodbye(_HandlerAction):
     action_name = "action_goodbye"
     handler = staticmethod(handle_goodbye)
+
+    def name(self) -> str:
+        return self.action_name
 
 
 class ActionRepeat(Action):  # type: ignore[misc]

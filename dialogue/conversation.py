@@ -228,10 +228,8 @@ def extract(heard: Heard, slots: dict[str, Any], knowledge: Knowledge, trusted: 
 
 
 def _yes_no(heard: Heard) -> bool | None:
-    if heard.intent == "affirm":
-        return True
-    if heard.intent == "deny":
-        return False
+    """Yes/no from the words, not from the intent: DIET labels gibberish "affirm" with high confidence, and a
+    yes must never save a report or transfer a call by accident."""
     return yes_or_no(heard.text)
 
 
@@ -371,7 +369,11 @@ def handle_fallback(heard: Heard, slots: dict[str, Any], knowledge: Knowledge) -
     current = _current(slots, base)
     if is_emergency(heard.text):
         return handle_emergency(heard, current, knowledge)
-    if current.get(PENDING) not in (None, "problem"):
+    asr_ok = heard.asr_confidence is None or heard.asr_confidence >= knowledge.thresholds.min_asr
+    opening = current.get(PENDING) in (None, "problem")
+    # DIET unsure, but the words themselves may answer: a taxonomy term to open a report, or the pending field.
+    if asr_ok and (not opening or knowledge.taxonomy.match(heard.text) is not None) and not is_out_of_scope(
+            heard.text, knowledge):
         updates = extract(heard, current, knowledge, trusted=False)
         if _changes_report(updates):
             return ask_next(current, {**base, **updates, REPROMPTS: 0}, knowledge)
@@ -399,6 +401,9 @@ def handle_out_of_scope(heard: Heard, slots: dict[str, Any], knowledge: Knowledg
         updates = extract(heard, _current(slots, base), knowledge, trusted=False)
         if _changes_report(updates):
             return ask_next(_current(slots, base), {**base, **updates, REPROMPTS: 0}, knowledge)
+    if _current(slots, base).get(PENDING) == "offer_human":
+        # Already told what this service does: out-of-domain again counts as not understood.
+        return handle_not_understood(heard, slots, knowledge, base)
     return Outcome(said=[Say("utter_out_of_scope")], slots={**base, PENDING: "offer_human"})
 
 

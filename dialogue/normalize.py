@@ -24,6 +24,9 @@ STOP_WORDS = {
     "à", "a", "dans", "sur", "vers", "c'est", "c", "il", "ils", "elle", "y", "qui", "et", "près", "pres", "devant",
     "pas", "mais", "euh", "ben", "bah", "voilà", "voila", "depuis", "commune", "ville", "quartier", "juste",
     "en", "au", "aux", "sa", "ça", "ca", "donc", "alors", "parce", "car", "où", "ou", "merci", "s'il",
+    "est", "sont", "était", "etait", "ont", "fait", "ne", "n'", "se", "s'", "va", "vont", "on", "que", "avec",
+    "pour", "tout", "toute", "tous", "encore", "toujours", "plus", "là", "qu'", "j'", "je", "y'a",
+    ",", ".", "?", "!", ";", ":",
 }
 LOWER_PARTICLES = {"de", "du", "des", "la", "le", "les", "l'", "d'", "et", "sur", "en", "aux", "au"}
 REPETITION_SUFFIXES = {"bis", "ter", "quater"}
@@ -54,7 +57,7 @@ def _tokens(text: str) -> list[str]:
     """Lower-case words, apostrophes kept on the word they elide ("l'école" -> "l'", "école")."""
     lowered = spoken_to_digits(text).lower().replace("\u2019", "'")
     lowered = re.sub(r"(\b\w+')", r"\1 ", lowered)
-    return re.findall(r"[\w'-]+|\+", lowered)
+    return re.findall(r"[\w'-]+|[+,.;:?!]", lowered)
 
 
 def _join(tokens: list[str]) -> str:
@@ -132,7 +135,7 @@ def find_street(text: str, gazetteer: Gazetteer | None = None) -> tuple[str | No
         if len(name) < 2:
             continue
         number = None
-        before = tokens[max(0, index - 3) : index]
+        before = [t for t in tokens[max(0, index - 4) : index] if t not in {",", "."}]
         if before and before[-1] in REPETITION_SUFFIXES and len(before) >= 2 and before[-2].isdigit():
             number = f"{before[-2]} {before[-1]}"
         elif before and before[-1].isdigit():
@@ -249,8 +252,11 @@ def spell_phone_number(number: str) -> str:
 
 
 AFFIRM_WORDS = ("oui", "ouais", "ouai", "d accord", "exactement", "c est ca", "tout a fait", "bien sur",
-                "absolument", "ok", "okay", "volontiers", "affirmatif", "correct", "parfait", "voila", "exact")
-DENY_WORDS = ("non", "nan", "pas du tout", "aucun", "aucune", "jamais", "pas vraiment", "negatif")
+                "absolument", "ok", "okay", "volontiers", "affirmatif", "correct", "parfait", "voila", "exact",
+                "je veux bien", "allez y", "vas y", "c est bon", "ca marche", "entendu", "evidemment", "ouaip",
+                "ouep", "carrement", "si", "bien entendu", "d acc")
+DENY_WORDS = ("non", "nan", "pas du tout", "aucun", "aucune", "jamais", "pas vraiment", "negatif", "pas besoin",
+              "surtout pas", "laissez tomber", "non merci")
 
 
 def yes_or_no(text: str) -> bool | None:

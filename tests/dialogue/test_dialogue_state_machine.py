@@ -106,3 +106,21 @@ def test_silence_twice_ends_or_hands_over() -> None:
     assert second.hangup and second.handoff_reason is None
     started: dict[str, Any] = {"category": "proprete", "pending_question": "place", "reprompt_count": 1}
     assert handle_no_input(Heard("no_input", "/no_input", 1.0), started, KNOWLEDGE).handoff_reason == "no_input"
+
+
+def test_repeated_out_of_scope_ends_with_a_low_confidence_handoff() -> None:
+    from dialogue.conversation import handle_out_of_scope
+
+    slots: dict[str, Any] = {}
+    reasons = []
+    for _ in range(3):
+        outcome = handle_out_of_scope(Heard("out_of_scope", "blorg zutik", 0.99, 0.9), slots, KNOWLEDGE)
+        slots.update(outcome.slots)
+        reasons.append(outcome.handoff_reason)
+    assert reasons == [None, None, "low_confidence"] and not slots.get("category")
+
+
+def test_affirm_intent_without_a_yes_does_not_transfer() -> None:
+    slots: dict[str, Any] = {"pending_question": "offer_human"}
+    assert turn(slots, "affirm", "frmbl grzt plouk").handoff_reason is None
+    assert turn(slots, "affirm", "oui je veux bien").handoff_reason == "out_of_scope"

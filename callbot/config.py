@@ -96,7 +96,6 @@ class ModelSettings(_Section):
 
 class AsrSettings(_Section):
     workers: int = Field(ge=1, le=64)
-    min_confidence: float = Field(ge=0, le=1)
 
 
 class VadSettings(_Section):
@@ -121,6 +120,16 @@ class DialogueSettings(_Section):
     eager: bool
     timeout_s: float = Field(gt=0)
     start_timeout_s: float = Field(gt=0)
+    min_asr_confidence: float = Field(ge=0, le=1)
+    min_nlu_confidence: float = Field(ge=0, le=1)
+    min_combined_confidence: float = Field(ge=0, le=1)
+
+    def action_server_environment(self) -> dict[str, str]:
+        return {
+            "DIALOGUE_MIN_ASR_CONFIDENCE": str(self.min_asr_confidence),
+            "DIALOGUE_MIN_NLU_CONFIDENCE": str(self.min_nlu_confidence),
+            "DIALOGUE_MIN_COMBINED_CONFIDENCE": str(self.min_combined_confidence),
+        }
 
 
 class TransferSettings(_Section):

@@ -74,7 +74,11 @@ class CallbotServer:
                 rasa_port=settings.dialogue.rasa_port,
                 action_port=settings.dialogue.action_port,
                 eager=settings.dialogue.eager,
-                extra_env={"CALLBOT_DATABASE_URL": database_url, "CALLBOT_PSEUDONYM_KEY": pseudonym_key.hex()},
+                extra_env={
+                    "CALLBOT_DATABASE_URL": database_url,
+                    "CALLBOT_PSEUDONYM_KEY": pseudonym_key.hex(),
+                    **settings.dialogue.action_server_environment(),
+                },
             )
             self._stack.push_async_callback(managed.stop)
             dialogue_url = managed.url

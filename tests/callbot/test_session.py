@@ -1,0 +1,287 @@
+"""CallSession with each stage faked at its boundary (transport, recogniser, voice, dialogue) and a real store.
+
+The end-to-end tests (tests/e2e) run the same session with the real parts; these pin down its decisions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from asr import Transcript
+from callbot.config import Settings, load_settings
+from callbot.metrics import CallMetrics
+from callbot.session import CallServices, CallSession
+from dialogue.client import DialogueReply, DialogueUnavailable
+from signalements import Store, StoreWriter
+
+RATE = 8000
+FRAME = RATE * 20 // 1000  # samples per 20 ms
+
+
+def tone_frames(seconds: float) -> list[bytes]:
+    """A voiced sound (harmonics of 150 Hz) the VAD takes for speech."""
+    t = np.arange(int(RATE * seconds)) / RATE
+    wave = sum(np.sin(2 * np.pi * 150 * k * t) / k for k in range(1, 8))
+    pcm = (6000 * wave / np.max(np.abs(wave))).astype("<i2")
+    return [pcm[i : i + FRAME].tobytes() for i in range(0, len(pcm) - FRAME + 1, FRAME)]
+
+
+def silence_frames(seconds: float) -> list[bytes]:
+    return [b"\x00\x00" * FRAME] * int(seconds * 50)
+
+
+class FakeAudio:
+    """The transport's audio port: plays a scripted caller, records what the bot queued.
+
+    The script holds 20 ms frames, and integers: `n` waits until the bot has queued its n-th piece of audio.
+    """
+
+    sample_rate = RATE
+
+    def __init__(self, caller: list[bytes | int]) -> None:
+        self.caller = list(caller)
+        self.played: list[bytes] = []
+        self.cleared = 0
+        self.closed = asyncio.Event()
+
+    async def read_frame(self) -> bytes | None:
+        await asyncio.sleep(0.002)  # 10x faster than real time
+        while self.caller and isinstance(self.caller[0], int):
+            if len(self.played) >= self.caller[0]:
+                self.caller.pop(0)
+            else:
+                await asyncio.sleep(0.005)
+                return b"\x00\x00" * FRAME
+        if self.caller:
+            frame = self.caller.pop(0)
+            assert isinstance(frame, bytes)
+            return frame
+        if self.closed.is_set():
+            return None
+        return b"\x00\x00" * FRAME
+
+    def play(self, pcm: bytes) -> None:
+        self.played.append(pcm)
+
+    def clear_playback(self) -> None:
+        self.cleared += 1
+
+    def playback_pending(self) -> float:
+        return 0.0
+
+    async def wait_played(self) -> None:
+        await asyncio.sleep(0)
+
+
+@dataclass
+class FakeLeg:
+    audio: FakeAudio
+    call_id: str = field(default_factory=lambda: secrets.token_hex(8))
+    caller_number: str | None = "+33491000000"
+    dtmf: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+    transfers: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    transfer_result: bool = True
+    hung_up: bool = False
+
+    async def hangup(self) -> None:
+        self.hung_up = True
+        self.ended.set()
+        self.audio.closed.set()
+
+    async def transfer(self, target_uri: str, headers: dict[str, str]) -> bool:
+        self.transfers.append((target_uri, headers))
+        if self.transfer_result:
+            await self.hangup()
+        return self.transfer_result
+
+
+class FakeAsrStream:
+    def __init__(self) -> None:
+        self.fed = 0
+
+    async def feed(self, pcm: bytes) -> None:
+        self.fed += len(pcm)
+
+    async def finish(self) -> Transcript:
+        seconds = self.fed / 2 / RATE
+        self.fed = 0
+        if seconds < 0.3:
+            return Transcript("", 0.0, (), seconds)
+        return Transcript("il y a un trou rue de rome", 0.82, (), seconds)
+
+
+class FakeAsr:
+    def open_stream(self, input_rate: int) -> FakeAsrStream:
+        assert input_rate == RATE
+        return FakeAsrStream()
+
+
+class FakeTts:
+    async def render(self, text: str, sample_rate: int) -> bytes:
+        return b"\x00\x00" * (sample_rate // 10)
+
+    async def synthesize(self, text: str, sample_rate: int) -> AsyncIterator[bytes]:
+        for _sentence in text.split("."):
+            yield b"\x00\x00" * (sample_rate // 10)
+
+
+class FakeDialogue:
+    def __init__(self, replies: list[DialogueReply | Exception]) -> None:
+        self.replies = list(replies)
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+
+    async def send(self, conversation_id: str, text: str, metadata: dict[str, Any]) -> DialogueReply:
+        self.sent.append((text, metadata))
+        reply = self.replies.pop(0) if self.replies else DialogueReply(texts=["Pardon ?"])
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
+    async def slots(self, conversation_id: str) -> dict[str, Any]:
+        return {"category": "voirie", "place": "rue de Rome"}
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    store = Store(f"sqlite:///{tmp_path / 'calls.sqlite3'}", secrets.token_bytes(32))
+    store.migrate()
+    return store
+
+
+def settings(**environ: str) -> Settings:
+    return load_settings(environ={"CALLBOT_VAD_NO_INPUT_TIMEOUT_S": "0.5", **environ})
+
+
+async def run_call(
+    store: Store, tmp_path: Path, leg: FakeLeg, dialogue: FakeDialogue, config: Settings | None = None
+) -> CallSession:
+    writer = StoreWriter(store, spill_path=tmp_path / "spill.jsonl")
+    services = CallServices(
+        settings=config or settings(),
+        asr=FakeAsr(),  # type: ignore[arg-type]
+        tts=FakeTts(),  # type: ignore[arg-type]
+        dialogue=dialogue,  # type: ignore[arg-type]
+        store=store,
+        writer=writer,
+        metrics=CallMetrics(),
+    )
+    session = CallSession(leg, "sip", services)
+    await asyncio.wait_for(session.run(), 30)
+    await writer.close()
+    return session
+
+
+async def test_a_caller_turn_is_stored_answered_and_the_dialogue_ends_the_call(store: Store, tmp_path: Path) -> None:
+    leg = FakeLeg(FakeAudio([*silence_frames(0.3), *tone_frames(1.5), *silence_frames(1.5)]))
+    dialogue = FakeDialogue([DialogueReply(texts=["C'est noté. Au revoir."], hangup=True, report_id=7)])
+    session = await run_call(store, tmp_path, leg, dialogue)
+
+    assert leg.hung_up
+    assert session.outcome == "report_saved"
+    text, metadata = dialogue.sent[0]
+    assert text == "il y a un trou rue de rome"
+    assert metadata == {"asr_confidence": 0.82, "channel": "phone", "caller_number": "+33491000000"}
+    call = store.get_call(leg.call_id)
+    speakers = [(turn.speaker, turn.text) for turn in call.turns]
+    assert speakers[0][0] == "bot" and "assistant automatique" in speakers[0][1]
+    assert ("caller", "il y a un trou rue de rome") in speakers
+    assert speakers[-1] == ("bot", "C'est noté. Au revoir.")
+    assert call.summary.outcome == "report_saved"
+    assert call.summary.caller_pseudonym and "491000000" not in call.summary.caller_pseudonym
+
+
+async def test_pressing_0_hands_over_with_the_fields_collected(store: Store, tmp_path: Path) -> None:
+    leg = FakeLeg(FakeAudio([*silence_frames(0.5)]))
+    leg.dtmf.put_nowait("0")
+    config = settings(CALLBOT_TRANSFER_URI="sip:agents@pbx.example.org")
+    session = await run_call(store, tmp_path, leg, FakeDialogue([]), config)
+
+    assert leg.transfers == [("sip:agents@pbx.example.org", {"X-Callbot-Call-Id": leg.call_id})]
+    assert session.outcome == "transferred"
+    handoff = store.get_call(leg.call_id).handoffs[0]
+    assert handoff.reason == "dtmf" and handoff.succeeded
+    assert handoff.fields == {"category": "voirie", "place": "rue de Rome"}
+
+
+async def test_a_failed_transfer_ends_politely(store: Store, tmp_path: Path) -> None:
+    leg = FakeLeg(FakeAudio([*silence_frames(0.5)]), transfer_result=False)
+    leg.dtmf.put_nowait("0")
+    config = settings(CALLBOT_TRANSFER_URI="sip:agents@pbx.example.org")
+    session = await run_call(store, tmp_path, leg, FakeDialogue([]), config)
+
+    assert session.outcome == "transfer_failed"
+    assert leg.hung_up
+    last = store.get_call(leg.call_id).turns[-1]
+    assert last.text == config.prompts.transfer_failed
+
+
+async def test_silence_is_told_to_the_dialogue(store: Store, tmp_path: Path) -> None:
+    leg = FakeLeg(FakeAudio([]))
+    dialogue = FakeDialogue(
+        [
+            DialogueReply(texts=["Je vous écoute."]),
+            DialogueReply(texts=["Je ne vous entends pas. Au revoir."], hangup=True),
+        ]
+    )
+    session = await run_call(store, tmp_path, leg, dialogue)
+    assert [text for text, _ in dialogue.sent] == ["/no_input", "/no_input"]
+    assert session.outcome == "completed"
+
+
+async def test_a_dialogue_outage_without_agents_ends_with_an_apology(store: Store, tmp_path: Path) -> None:
+    leg = FakeLeg(FakeAudio([*tone_frames(1.0), *silence_frames(1.5)]))
+    session = await run_call(store, tmp_path, leg, FakeDialogue([DialogueUnavailable("down")]))
+    assert session.outcome == "handoff_unavailable"
+    assert leg.hung_up and not leg.transfers
+    call = store.get_call(leg.call_id)
+    assert call.turns[-1].text == settings().prompts.technical_problem
+    assert call.handoffs[0].reason == "technical"
+
+
+async def test_the_caller_talking_over_the_bot_stops_it(store: Store, tmp_path: Path) -> None:
+    class SlowAudio(FakeAudio):
+        """The bot's audio takes a while to play out, unless the caller cuts in."""
+
+        async def wait_played(self) -> None:
+            cleared = self.cleared
+            for _ in range(100):
+                if self.cleared != cleared:
+                    return
+                await asyncio.sleep(0.01)
+
+    # greeting, then the caller's turn; once the reply's first sentence is queued (2nd piece), the caller talks.
+    caller: list[bytes | int] = [*tone_frames(1.0), *silence_frames(1.2), 2, *tone_frames(1.0), *silence_frames(1.5)]
+    leg = FakeLeg(SlowAudio(caller))
+    dialogue = FakeDialogue(
+        [
+            DialogueReply(texts=["Une longue explication. Encore une phrase."]),
+            DialogueReply(texts=["Bien."], hangup=True),
+        ]
+    )
+    await run_call(store, tmp_path, leg, dialogue)
+    assert leg.audio.cleared >= 1
+
+
+async def test_the_caller_hanging_up_closes_the_call(store: Store, tmp_path: Path) -> None:
+    leg = FakeLeg(FakeAudio([*silence_frames(0.2)]))
+
+    async def hang_up_soon() -> None:
+        await asyncio.sleep(0.2)
+        leg.ended.set()
+        leg.audio.closed.set()
+
+    hanger = asyncio.create_task(hang_up_soon())
+    session = await run_call(store, tmp_path, leg, FakeDialogue([]))
+    await hanger
+    assert session.outcome == "caller_hung_up"
+    assert not leg.hung_up
+    assert store.get_call(leg.call_id).summary.ended_at is not None

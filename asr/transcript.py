@@ -1,0 +1,56 @@
+"""What the recogniser heard."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Word:
+    word: str
+    start: float  # seconds from the start of the recogniser's audio
+    end: float
+    confidence: float
+
+
+@dataclass(frozen=True)
+class Transcript:
+    text: str
+    confidence: float  # mean word confidence in 0..1; 0.0 when nothing was recognised
+    words: tuple[Word, ...]
+    audio_seconds: float  # audio fed for this utterance, at the transport's rate
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.text
+
+
+def parse_vosk_result(raw: str) -> tuple[Word, ...]:
+    """Words of one Vosk Result()/FinalResult() JSON document (SetWords(True))."""
+    document: dict[str, Any] = json.loads(raw)
+    words = []
+    for item in document.get("result", ()):
+        words.append(
+            Word(
+                word=str(item["word"]),
+                start=float(item["start"]),
+                end=float(item["end"]),
+                confidence=float(item["conf"]),
+            )
+        )
+    if not words and document.get("text"):
+        # Vosk gave text without word details: keep the text, with no confidence to report.
+        return tuple(Word(word=w, start=0.0, end=0.0, confidence=0.0) for w in document["text"].split())
+    return tuple(words)
+
+
+def make_transcript(words: tuple[Word, ...], audio_seconds: float) -> Transcript:
+    confidence = sum(w.confidence for w in words) / len(words) if words else 0.0
+    return Transcript(
+        text=" ".join(w.word for w in words),
+        confidence=confidence,
+        words=words,
+        audio_seconds=audio_seconds,
+    )

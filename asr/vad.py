@@ -1,0 +1,120 @@
+"""End-of-turn detection with webrtcvad: keeps audio away from the recogniser when nobody speaks."""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+
+import webrtcvad
+
+_BYTES_PER_SAMPLE = 2
+
+
+class TurnEvent(enum.Enum):
+    SPEECH_START = "speech_start"
+    SPEECH_END = "speech_end"
+
+
+class TurnDetector:
+    """Feed it every caller frame (10, 20 or 30 ms of PCM16 at 8, 16, 32 or 48 kHz).
+
+    SPEECH_START once `start_ms` of consecutive voiced audio arrived; `pre_roll()` then holds the audio
+    from up to `pre_roll_ms` before that point, so the first syllable reaches the recogniser.
+    SPEECH_END after `end_silence_ms` of consecutive unvoiced audio, or when the turn reaches
+    `max_turn_s` (`ended_by_cap` tells which).
+    """
+
+    def __init__(
+        self,
+        sample_rate: int = 8000,
+        aggressiveness: int = 2,
+        start_ms: int = 120,
+        end_silence_ms: int = 700,
+        max_turn_s: float = 15.0,
+        pre_roll_ms: int = 300,
+    ) -> None:
+        if sample_rate not in (8000, 16000, 32000, 48000):
+            raise ValueError(f"webrtcvad needs 8, 16, 32 or 48 kHz audio, got {sample_rate} Hz")
+        if not 0 <= aggressiveness <= 3:
+            raise ValueError(f"aggressiveness must be 0..3, got {aggressiveness}")
+        if start_ms <= 0 or end_silence_ms <= 0 or max_turn_s <= 0 or pre_roll_ms < 0:
+            raise ValueError("start_ms, end_silence_ms and max_turn_s must be positive, pre_roll_ms >= 0")
+        self.sample_rate = sample_rate
+        self.start_ms = start_ms
+        self.end_silence_ms = end_silence_ms
+        self.max_turn_s = max_turn_s
+        self.pre_roll_ms = pre_roll_ms
+        self._vad = webrtcvad.Vad(aggressiveness)
+        self._buffer: deque[tuple[bytes, float]] = deque()
+        self._buffered_ms = 0.0
+        self._pre_roll = b""
+        self._voiced_run_ms = 0.0
+        self._silent_run_ms = 0.0
+        self._turn_ms = 0.0
+        self.in_speech = False
+        self.ended_by_cap = False
+
+    def _frame_ms(self, frame: bytes) -> float:
+        samples = len(frame) // _BYTES_PER_SAMPLE
+        if len(frame) % _BYTES_PER_SAMPLE or not webrtcvad.valid_rate_and_frame_length(self.sample_rate, samples):
+            raise ValueError(
+                f"frame of {len(frame)} bytes is not 10, 20 or 30 ms of PCM16 at {self.sample_rate} Hz"
+            )
+        return samples * 1000.0 / self.sample_rate
+
+    def push(self, frame: bytes) -> TurnEvent | None:
+        frame_ms = self._frame_ms(frame)
+        voiced = self._vad.is_speech(frame, self.sample_rate)
+        if self.in_speech:
+            return self._push_in_speech(frame_ms, voiced)
+        return self._push_idle(frame, frame_ms, voiced)
+
+    def _push_idle(self, frame: bytes, frame_ms: float, voiced: bool) -> TurnEvent | None:
+        self._buffer.append((frame, frame_ms))
+        self._buffered_ms += frame_ms
+        self._voiced_run_ms = self._voiced_run_ms + frame_ms if voiced else 0.0
+        if self._voiced_run_ms >= self.start_ms:
+            self._pre_roll = b"".join(f for f, _ in self._buffer)
+            self._buffer.clear()
+            self._buffered_ms = 0.0
+            self.in_speech = True
+            self.ended_by_cap = False
+            self._turn_ms = self._voiced_run_ms
+            self._silent_run_ms = 0.0
+            return TurnEvent.SPEECH_START
+        # Keep the voiced run being counted plus pre_roll_ms before it.
+        keep_ms = self._voiced_run_ms + self.pre_roll_ms
+        while self._buffer and self._buffered_ms - self._buffer[0][1] >= keep_ms:
+            self._buffered_ms -= self._buffer.popleft()[1]
+        return None
+
+    def _push_in_speech(self, frame_ms: float, voiced: bool) -> TurnEvent | None:
+        self._turn_ms += frame_ms
+        self._silent_run_ms = 0.0 if voiced else self._silent_run_ms + frame_ms
+        if self._silent_run_ms >= self.end_silence_ms:
+            return self._end(by_cap=False)
+        if self._turn_ms >= self.max_turn_s * 1000.0:
+            return self._end(by_cap=True)
+        return None
+
+    def _end(self, by_cap: bool) -> TurnEvent:
+        self.in_speech = False
+        self.ended_by_cap = by_cap
+        self._voiced_run_ms = 0.0
+        self._silent_run_ms = 0.0
+        return TurnEvent.SPEECH_END
+
+    def pre_roll(self) -> bytes:
+        """Audio up to and including the frame that raised the last SPEECH_START."""
+        return self._pre_roll
+
+    def reset(self) -> None:
+        """Forget everything heard so far (e.g. after the bot's own prompt)."""
+        self._buffer.clear()
+        self._buffered_ms = 0.0
+        self._pre_roll = b""
+        self._voiced_run_ms = 0.0
+        self._silent_run_ms = 0.0
+        self._turn_ms = 0.0
+        self.in_speech = False
+        self.ended_by_cap = False

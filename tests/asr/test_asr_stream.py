@@ -1,0 +1,144 @@
+import asyncio
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from asr import AsrEngine, Transcript
+
+PHONE_CLIP = "june_check-number-dial-again.wav"  # 8 kHz French IVR prompt
+COMMAND_CLIP = "stp_fr_07.wav"  # 16 kHz French voice command, fed at 8 kHz
+FRAME_8K = 320  # 20 ms of PCM16 at 8 kHz
+
+
+async def transcribe(engine: AsrEngine, pcm: bytes, chunk: int | None = None) -> Transcript:
+    stream = engine.open_stream(8000)
+    step = chunk or len(pcm)
+    for start in range(0, len(pcm), step):
+        await stream.feed(pcm[start : start + step])
+    return await stream.finish()
+
+
+@pytest.mark.parametrize("clip", [PHONE_CLIP, COMMAND_CLIP, "goforward.wav"])
+async def test_speech_gives_words(asr_engine: AsrEngine, clip_8k: Callable[[str], bytes], clip: str) -> None:
+    pcm = clip_8k(clip)
+    result = await transcribe(asr_engine, pcm, FRAME_8K)
+    # Korean model on French/English speech: the words are Korean-ish, but there must be some.
+    assert result.text
+    assert result.words
+    assert result.text == " ".join(w.word for w in result.words)
+    assert 0.0 < result.confidence <= 1.0
+    assert result.confidence == pytest.approx(sum(w.confidence for w in result.words) / len(result.words))
+    assert result.audio_seconds == pytest.approx(len(pcm) / 2 / 8000)
+    for word in result.words:
+        assert 0.0 <= word.start <= word.end <= result.audio_seconds + 0.1
+
+
+async def test_silence_gives_empty_transcript(asr_engine: AsrEngine) -> None:
+    rng = np.random.default_rng(7)
+    hiss = (rng.normal(0, 30, 8000 * 2)).astype(np.int16).tobytes()  # 2 s of faint line noise
+    result = await transcribe(asr_engine, bytes(8000 * 2 * 2) + hiss, FRAME_8K)
+    assert result.text == ""
+    assert result.words == ()
+    assert result.confidence == 0.0
+    assert result.audio_seconds == pytest.approx(4.0)
+
+
+async def test_small_frames_give_same_result_as_one_block(
+    repeatable_engine: AsrEngine, clip_8k: Callable[[str], bytes]
+) -> None:
+    for clip in (PHONE_CLIP, COMMAND_CLIP):
+        pcm = clip_8k(clip)
+        whole = await transcribe(repeatable_engine, pcm)
+        framed = await transcribe(repeatable_engine, pcm, FRAME_8K)
+        odd_sized = await transcribe(repeatable_engine, pcm, 998)
+        assert whole.text
+        assert framed == whole
+        assert odd_sized == whole
+
+
+async def test_concurrent_streams_do_not_mix(
+    repeatable_engine: AsrEngine, clip_8k: Callable[[str], bytes]
+) -> None:
+    clips = [clip_8k(PHONE_CLIP), clip_8k(COMMAND_CLIP), clip_8k("goforward.wav")]
+    alone = [await transcribe(repeatable_engine, pcm) for pcm in clips]
+    together = await asyncio.gather(*(transcribe(repeatable_engine, pcm, FRAME_8K) for pcm in clips))
+    assert list(together) == alone
+    assert len({t.text for t in alone}) == 3
+
+
+async def test_stream_is_reusable_after_finish(
+    repeatable_engine: AsrEngine, clip_8k: Callable[[str], bytes]
+) -> None:
+    pcm = clip_8k(PHONE_CLIP)
+    stream = repeatable_engine.open_stream(8000)
+    await stream.feed(pcm)
+    first = await stream.finish()
+    await stream.feed(bytes(8000 * 2))
+    quiet = await stream.finish()
+    await stream.feed(pcm)
+    again = await stream.finish()
+    assert first.text and again.text
+    assert quiet.text == "" and quiet.audio_seconds == pytest.approx(1.0)
+    assert again.audio_seconds == pytest.approx(first.audio_seconds)
+    # Word times are relative to the utterance, not to the start of the call.
+    assert again.words[0].start == pytest.approx(first.words[0].start, abs=0.3)
+    assert again.words[-1].end <= again.audio_seconds + 0.1
+
+
+async def test_partial_text_while_speaking(asr_engine: AsrEngine, clip_8k: Callable[[str], bytes]) -> None:
+    pcm = clip_8k(PHONE_CLIP)
+    stream = asr_engine.open_stream(8000)
+    assert await stream.partial() == ""
+    for start in range(0, len(pcm), FRAME_8K):
+        await stream.feed(pcm[start : start + FRAME_8K])
+    assert await stream.partial() != ""
+    assert (await stream.finish()).text
+
+
+async def test_feeding_does_not_block_the_event_loop(
+    asr_engine: AsrEngine, clip_8k: Callable[[str], bytes]
+) -> None:
+    pcm = clip_8k(COMMAND_CLIP) * 3
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    before = ticks
+    stream = asr_engine.open_stream(8000)
+    await stream.feed(pcm)  # one block of ~13 s: decoding runs on the pool
+    during = ticks - before
+    task.cancel()
+    await stream.finish()
+    assert during > 1
+
+
+async def test_bad_input_is_refused(asr_engine: AsrEngine) -> None:
+    stream = asr_engine.open_stream(8000)
+    with pytest.raises(ValueError, match="even number of bytes"):
+        await stream.feed(b"\x00\x01\x02")
+    stream.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        await stream.feed(bytes(320))
+    with pytest.raises(ValueError):
+        asr_engine.open_stream(0)
+    with pytest.raises(ValueError):
+        AsrEngine(asr_engine.model, workers=0)
+
+
+async def test_16k_input_skips_resampling(
+    asr_engine: AsrEngine, clip_native: Callable[[str], tuple[int, bytes]]
+) -> None:
+    rate, pcm = clip_native(COMMAND_CLIP)
+    assert rate == 16000
+    stream = asr_engine.open_stream(16000)
+    await stream.feed(pcm)
+    result = await stream.finish()
+    assert result.text
+    assert result.audio_seconds == pytest.approx(len(pcm) / 2 / 16000)

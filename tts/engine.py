@@ -53,20 +53,20 @@ class TtsEngine:
         return asyncio.get_running_loop().run_in_executor(self._pool, self._sentence_pcm, sentence, sample_rate)
 
     async def synthesize(self, text: str, sample_rate: int) -> AsyncGenerator[bytes, None]:
-        """PCM16 mono at `sample_rate`, one chunk per sentence; the next sentence is synthesised while
-        the caller plays the current one."""
+        """PCM16 mono at `sample_rate`, one chunk per sentence, first sentence first."""
         if sample_rate <= 0:
             raise ValueError(f"sample_rate must be positive, got {sample_rate}")
         sentences = split_sentences(text)
         if not sentences:
             return
+        # The next sentence starts once the current one is done (not alongside it, which would slow the
+        # first one down): it is then synthesised while the caller hears the current one.
         upcoming = self._submit(sentences[0], sample_rate)
         try:
             for index in range(len(sentences)):
-                current = upcoming
+                pcm = await upcoming
                 if index + 1 < len(sentences):
                     upcoming = self._submit(sentences[index + 1], sample_rate)
-                pcm = await current
                 if pcm:
                     yield pcm
         finally:

@@ -13,8 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dialogue.knowledge import OTHER_CATEGORY, Gazetteer, Taxonomy, contains_phrase, fold
+from dialogue.lexicon import is_emergency as _lexical_emergency
+from dialogue.lexicon import is_private_property, names_other_service
 from dialogue.normalize import (
     Place,
+    danger_answer,
     find_phone_number,
     find_street_number,
     format_place,
@@ -31,28 +34,18 @@ PENDING = "pending_question"
 REPROMPTS = "reprompt_count"
 CALLER_NUMBER = "caller_number"
 
-EMERGENCY_PHRASES = (
-    "odeur de gaz", "sent le gaz", "fuite de gaz", "gaz qui fuit", "ca sent le gaz", "fil electrique",
-    "fils electriques",
-    "cable electrique", "cables electriques", "electrocute", "blesse", "blessee", "blesses", "inconscient",
-    "respire plus", "ne respire pas", "incendie", "au feu", "ca brule", "il y a le feu", "en feu",
-    "eau rentre", "eau entre", "inonde la maison", "inonde chez", "maison inondee", "appartement inonde",
-    "inonde mon", "inonde notre", "inonde les maisons", "accident grave", "renverse par",
-)
-OUT_OF_SCOPE_PHRASES = (
-    "facture", "payer", "paiement", "impot", "impots", "taxe", "carte d identite", "passeport", "carte grise",
-    "permis de conduire", "carte perdue", "perdu ma carte", "perdu mes", "voisin", "voisins", "tapage", "musique",
-    "etat civil", "acte de naissance", "mariage", "inscription scolaire", "cantine", "logement social", "allocation",
-    "caf", "pole emploi", "rendez vous", "horaires d ouverture", "abonnement", "contravention", "amende", "pv",
-    "meteo", "pizza", "restaurant", "taxi", "billet",
-)
 # Words that make a free-text problem plausible when no taxonomy synonym matched ("autre" category).
 PROBLEM_WORDS = (
-    "casse", "cassee", "casses", "abime", "abimee", "degrade", "degradee", "panne",
-    "marche plus", "fonctionne plus", "bloque", "bloquee", "tombe", "tombee", "effondre", "effondree", "arrache",
-    "arrachee", "dangereux", "dangereuse", "mur", "cloture", "grillage", "escalier", "rampe", "odeur", "bruit",
-    "chantier", "travaux", "fuite", "trou", "sale", "degat", "degats", "vandalise", "vandalisme", "abandonne",
+    "casse", "cassee", "casses", "abime", "abimee", "degrade", "degradee", "panne", "en panne", "hors service",
+    "marche plus", "marche pas", "fonctionne plus", "fonctionne pas", "bloque", "bloquee", "tombe", "tombee",
+    "effondre", "effondree", "arrache", "arrachee", "arrete", "arretee", "dangereux", "dangereuse", "mur",
+    "cloture", "grillage", "escalier", "rampe", "odeur", "chantier", "travaux", "fuite", "trou", "sale", "degat",
+    "degats", "vandalise", "vandalisme", "abandonne", "tordu", "tordue", "penche", "decolle", "rouille",
+    "fissure", "menace de", "s effondre", "pend", "pendent", "deborde", "bouche", "s allume plus", "eteint",
 )
+# "J'appelle pour faire un signalement": the caller has not said what yet, but a report is wanted.
+WANTS_TO_REPORT = ("signaler", "signale", "signalement", "signalements", "probleme", "souci", "declarer",
+                   "reclamation", "un truc", "quelque chose", "voie publique", "dans la rue", "dans ma rue")
 HUMAN_CHOICE_WORDS = ("le probleme", "la categorie", "le lieu", "l adresse", "la rue", "la commune", "la ville",
                       "le numero", "le telephone", "le rappel", "le danger")
 
@@ -121,15 +114,29 @@ def is_trusted(heard: Heard, thresholds: Thresholds) -> bool:
     )
 
 
-def is_emergency(text: str) -> bool:
-    folded = fold(text)
-    return any(contains_phrase(folded, p) for p in EMERGENCY_PHRASES)
+def has_lexical_evidence(heard: Heard, knowledge: Knowledge) -> bool:
+    """The words name a problem of the taxonomy or a place: DIET's doubt about the intent does not matter then,
+    as long as the ASR heard them well enough."""
+    asr_ok = heard.asr_confidence is None or heard.asr_confidence >= knowledge.thresholds.min_asr
+    if not asr_ok or is_out_of_scope(heard.text, knowledge):
+        return False
+    if knowledge.taxonomy.match(heard.text) is not None:
+        return True
+    return not parse_place(heard.text, knowledge.gazetteer).is_empty()
+
+
+def is_emergency(text: str, nlu_says_emergency: bool = False) -> bool:
+    return _lexical_emergency(text, nlu_says_emergency)
 
 
 def is_out_of_scope(text: str, knowledge: Knowledge) -> bool:
-    """An out-of-scope topic named and nothing of the taxonomy mentioned."""
-    folded = fold(text)
-    return any(contains_phrase(folded, p) for p in OUT_OF_SCOPE_PHRASES) and knowledge.taxonomy.match(text) is None
+    """Private property ("une fuite sous mon évier"), or another service's topic (taxes, neighbours' noise,
+    documents, timetables) without a problem in the street described."""
+    category = knowledge.taxonomy.match(text)
+    if is_private_property(text):
+        found = knowledge.taxonomy.by_code(category) if category else None
+        return not (found and found.covers_private_property)
+    return names_other_service(text, category is not None)
 
 
 def report_in_progress(slots: dict[str, Any]) -> bool:
@@ -179,7 +186,8 @@ def extract(heard: Heard, slots: dict[str, Any], knowledge: Knowledge, trusted: 
     updates: dict[str, Any] = {}
     category = knowledge.taxonomy.match(text)
     if category and (not slots.get("category") or heard.intent == "correct" or pending in ("problem", "correction")):
-        updates.update(category=category, description=text, category_other_words=None)
+        updates.update(category=category, description=text,
+                       category_other_words=text if category == OTHER_CATEGORY else None)
     elif (not slots.get("category") and pending == "problem" and trusted and heard.intent not in ("affirm", "deny")
           and _plausible_problem(text, knowledge)):
         updates.update(category=OTHER_CATEGORY, description=text, category_other_words=text)
@@ -188,6 +196,10 @@ def extract(heard: Heard, slots: dict[str, Any], knowledge: Knowledge, trusted: 
         updates.update(category=OTHER_CATEGORY, description=text, category_other_words=text)
 
     place = parse_place(text, knowledge.gazetteer)
+    correcting = pending in ("correction", "confirm") or heard.intent == "correct"
+    if place.street_name and not place.street_number and correcting and slots.get("street_number"):
+        # "non c'est boulevard Chave, pas boulevard Baille": only the name changes, the number stays.
+        place = Place(slots.get("street_number"), place.street_name, place.commune, place.landmark)
     if not place.is_empty():
         updates.update(_place_updates(slots, place, replace_street=bool(place.street_name)))
     elif pending in ("correction", "confirm") or heard.intent == "correct":
@@ -203,7 +215,7 @@ def extract(heard: Heard, slots: dict[str, Any], knowledge: Knowledge, trusted: 
         updates.update(_place_updates(slots, Place(landmark=text), replace_street=False))
 
     if pending == "danger":
-        answer = _yes_no(heard)
+        answer = danger_answer(text)
         if answer is not None:
             updates["danger"] = answer
     else:
@@ -277,10 +289,10 @@ def handle_report_turn(heard: Heard, slots: dict[str, Any], knowledge: Knowledge
     slots = _current(slots, base)
     pending = slots.get(PENDING)
     if is_emergency(heard.text):
-        return handle_emergency(heard, slots, knowledge)
+        return handoff_emergency(base)
     if not report_in_progress(slots) and is_out_of_scope(heard.text, knowledge):
-        return handle_out_of_scope(heard, slots, knowledge)
-    trusted = is_trusted(heard, knowledge.thresholds)
+        return _answer_out_of_scope(heard, slots, knowledge, base)
+    trusted = is_trusted(heard, knowledge.thresholds) or has_lexical_evidence(heard, knowledge)
 
     if pending == "offer_human":
         answer = _yes_no(heard)
@@ -317,9 +329,9 @@ def _acceptable_without_content(heard: Heard, pending: Any, trusted: bool) -> bo
         return True
     opening = pending in (None, "problem", "anything_else")
     folded = fold(heard.text)
-    wants_to_report = any(contains_phrase(folded, w) for w in ("signaler", "probleme", "souci", "declarer"))
+    wants_to_report = any(contains_phrase(folded, w) for w in WANTS_TO_REPORT)
     return opening and trusted and (heard.intent == "affirm" or (
-        heard.intent == "report_problem" and wants_to_report))
+        heard.intent not in ("deny", "out_of_scope", "dont_know") and wants_to_report))
 
 
 def _changes_report(updates: dict[str, Any]) -> bool:
@@ -368,12 +380,14 @@ def handle_fallback(heard: Heard, slots: dict[str, Any], knowledge: Knowledge) -
     base = _with_caller_number(slots, heard)
     current = _current(slots, base)
     if is_emergency(heard.text):
-        return handle_emergency(heard, current, knowledge)
+        return handoff_emergency(base)
     asr_ok = heard.asr_confidence is None or heard.asr_confidence >= knowledge.thresholds.min_asr
     opening = current.get(PENDING) in (None, "problem")
+    if asr_ok and not report_in_progress(current) and current.get(PENDING) in (None, "problem", "anything_else") \
+            and is_out_of_scope(heard.text, knowledge):
+        return _answer_out_of_scope(heard, slots, knowledge, base)
     # DIET unsure, but the words themselves may answer: a taxonomy term to open a report, or the pending field.
-    if asr_ok and (not opening or knowledge.taxonomy.match(heard.text) is not None) and not is_out_of_scope(
-            heard.text, knowledge):
+    if asr_ok and (not opening or knowledge.taxonomy.match(heard.text) is not None):
         updates = extract(heard, current, knowledge, trusted=False)
         if _changes_report(updates):
             return ask_next(current, {**base, **updates, REPROMPTS: 0}, knowledge)
@@ -395,26 +409,61 @@ def handle_no_input(heard: Heard, slots: dict[str, Any], knowledge: Knowledge) -
 
 
 def handle_out_of_scope(heard: Heard, slots: dict[str, Any], knowledge: Knowledge) -> Outcome:
+    """DIET read "out of scope"; the words decide: a problem in the street goes on as a report."""
     base = _with_caller_number(slots, heard)
-    if report_in_progress(_current(slots, base)):
-        # An answer DIET misread while a report is under way: try it as one.
-        updates = extract(heard, _current(slots, base), knowledge, trusted=False)
+    current = _current(slots, base)
+    if is_emergency(heard.text):
+        return handoff_emergency(base)
+    if heard.asr_confidence is not None and heard.asr_confidence < knowledge.thresholds.min_asr:
+        # Badly heard words are not understood, not a request for another service.
+        return handle_not_understood(heard, slots, knowledge, base)
+    if report_in_progress(current):
+        # An answer DIET misread while a report is under way: try it as one, else as a yes/no or a reprompt.
+        updates = extract(heard, current, knowledge, trusted=False)
         if _changes_report(updates):
-            return ask_next(_current(slots, base), {**base, **updates, REPROMPTS: 0}, knowledge)
+            return ask_next(current, {**base, **updates, REPROMPTS: 0}, knowledge)
+        return handle_report_turn(heard, slots, knowledge)
+    if current.get(PENDING) == "offer_human":
+        return handle_report_turn(heard, slots, knowledge)
+    if not is_out_of_scope(heard.text, knowledge) and (
+            has_lexical_evidence(heard, knowledge) or _plausible_problem(heard.text, knowledge)):
+        return handle_report_turn(_as_intent(heard, "report_problem"), slots, knowledge)
+    return _answer_out_of_scope(heard, slots, knowledge, base)
+
+
+def _answer_out_of_scope(heard: Heard, slots: dict[str, Any], knowledge: Knowledge,
+                         base: dict[str, Any]) -> Outcome:
     if _current(slots, base).get(PENDING) == "offer_human":
         # Already told what this service does: out-of-domain again counts as not understood.
         return handle_not_understood(heard, slots, knowledge, base)
     return Outcome(said=[Say("utter_out_of_scope")], slots={**base, PENDING: "offer_human"})
 
 
+def _as_intent(heard: Heard, intent: str) -> Heard:
+    return Heard(intent, heard.text, heard.nlu_confidence, heard.asr_confidence, heard.caller_number)
+
+
 def handle_emergency(heard: Heard, slots: dict[str, Any], knowledge: Knowledge) -> Outcome:
-    outcome = handoff("emergency", _with_caller_number(slots, heard))
+    """DIET read an emergency: hand over only if the words confirm one (gas, live wire, someone hurt, water in
+    homes); "c'est dangereux, les voitures passent vite" is an answer about the report's danger field."""
+    base = _with_caller_number(slots, heard)
+    if is_emergency(heard.text, nlu_says_emergency=True):
+        return handoff_emergency(base)
+    intent = "inform" if report_in_progress(_current(slots, base)) else "report_problem"
+    return handle_report_turn(_as_intent(heard, intent), slots, knowledge)
+
+
+def handoff_emergency(base: dict[str, Any]) -> Outcome:
+    outcome = handoff("emergency", base)
     outcome.said = [Say("utter_emergency")]
     return outcome
 
 
 def handle_request_human(heard: Heard, slots: dict[str, Any], knowledge: Knowledge) -> Outcome:
-    return handoff("caller_request", _with_caller_number(slots, heard))
+    base = _with_caller_number(slots, heard)
+    # Accepting the adviser offered after an out-of-scope request keeps that reason for the agent.
+    reason = "out_of_scope" if _current(slots, base).get(PENDING) == "offer_human" else "caller_request"
+    return handoff(reason, base)
 
 
 def handle_goodbye(heard: Heard, slots: dict[str, Any], knowledge: Knowledge) -> Outcome:

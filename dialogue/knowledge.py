@@ -38,12 +38,29 @@ def contains_phrase(folded_text: str, folded_phrase: str) -> bool:
     return f" {folded_phrase} " in f" {folded_text} "
 
 
+def stem_word(word: str) -> str:
+    """Plural and feminine endings dropped, as callers (and the ASR) vary them: "passages" -> "passage",
+    "cassées" -> "casse". Applied to both sides of a match, so it only has to be consistent, not linguistic."""
+    if len(word) > 3 and word[-1] in "sx" and not word.endswith("ss"):
+        word = word[:-1]
+    if len(word) > 3 and word.endswith("ee"):
+        word = word[:-1]
+    return word
+
+
+def stem(text: str) -> str:
+    """`fold`, then every word stemmed."""
+    return " ".join(stem_word(w) for w in fold(text).split())
+
+
 @dataclass(frozen=True)
 class Category:
     code: str
     label: str
     examples: tuple[str, ...]
-    synonyms: tuple[str, ...]  # folded
+    synonyms: tuple[str, ...]  # stemmed (see `stem`)
+    weak_synonyms: tuple[str, ...] = ()  # generic words that name this category only when nothing else does
+    covers_private_property: bool = False  # e.g. tags: the city also cleans private façades seen from the street
 
 
 @dataclass(frozen=True)
@@ -59,21 +76,26 @@ class Taxonomy:
 
     def match(self, text: str) -> str | None:
         """Code of the category named first in the text ("une branche tombée sur le trottoir": the branch);
-        at the same place the longest synonym wins ("feu rouge" over "feu")."""
-        padded = f" {fold(text)} "
-        best: tuple[int, int, str] | None = None
-        for category in self.categories:
-            for synonym in category.synonyms:
-                position = padded.find(f" {synonym} ")
-                if position < 0:
-                    continue
-                key = (position, -len(synonym), category.code)
-                if best is None or key < best:
-                    best = key
-        return best[2] if best else None
+        at the same place the longest synonym wins ("feu rouge" over "feu"). Weak synonyms ("grille",
+        "voiture") count only when no other synonym is heard ("la grille de l'avaloir": the drain)."""
+        padded = f" {stem(text)} "
+        for weak in (False, True):
+            best: tuple[int, int, str] | None = None
+            for category in self.categories:
+                for synonym in category.weak_synonyms if weak else category.synonyms:
+                    position = padded.find(f" {synonym} ")
+                    if position < 0:
+                        continue
+                    key = (position, -len(synonym), category.code)
+                    if best is None or key < best:
+                        best = key
+            if best:
+                return best[2]
+        return None
 
     def vocabulary(self) -> frozenset[str]:
-        return frozenset(word for c in self.categories for s in c.synonyms for word in s.split())
+        return frozenset(word for c in self.categories for s in c.synonyms + c.weak_synonyms
+                         for word in s.split())
 
 
 @dataclass(frozen=True)
@@ -81,6 +103,15 @@ class Gazetteer:
     communes: tuple[tuple[str, tuple[str, ...]], ...]  # (official name, folded aliases)
     landmark_cues: tuple[str, ...]
     landmark_words: tuple[str, ...]
+    landmarks: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (name said back, stemmed aliases)
+
+    def named_landmark(self, text: str) -> str | None:
+        """A well-known place named in the text ("le miroir aux oiseaux" -> "Miroir aux oiseaux"); the longest
+        alias wins."""
+        padded = f" {stem(text)} "
+        found = [(len(alias), name) for name, aliases in self.landmarks for alias in aliases
+                 if f" {alias} " in padded]
+        return max(found)[1] if found else None
 
     def aliases_longest_first(self) -> list[tuple[str, str]]:
         pairs = [(alias, name) for name, aliases in self.communes for alias in aliases]
@@ -106,12 +137,17 @@ def load_taxonomy(path: Path = DEFAULT_TAXONOMY) -> Taxonomy:
     for index, entry in enumerate(entries):
         if not isinstance(entry, dict) or not isinstance(entry.get("code"), str) or not entry.get("label"):
             raise KnowledgeError(f"{path}: categories[{index}] needs a 'code' and a 'label'")
+        # The label is a synonym too: a caller may say it back ("c'est un problème de propreté").
+        synonyms = [str(entry["label"]), *(entry.get("synonyms") or ())] if entry["code"] != OTHER_CATEGORY \
+            else list(entry.get("synonyms") or ())
         categories.append(
             Category(
                 code=entry["code"],
                 label=str(entry["label"]),
                 examples=tuple(str(e) for e in entry.get("examples") or ()),
-                synonyms=tuple(f for f in (fold(str(s)) for s in entry.get("synonyms") or ()) if f),
+                synonyms=tuple(dict.fromkeys(f for f in (stem(str(s)) for s in synonyms) if f)),
+                weak_synonyms=tuple(f for f in (stem(str(s)) for s in entry.get("weak_synonyms") or ()) if f),
+                covers_private_property=bool(entry.get("covers_private_property", False)),
             )
         )
     codes = [c.code for c in categories]
@@ -131,10 +167,18 @@ def load_gazetteer(path: Path = DEFAULT_GAZETTEER) -> Gazetteer:
     for name, aliases in communes.items():
         folded = {fold(str(name))} | {fold(str(a)) for a in aliases or ()}
         entries.append((str(name), tuple(sorted(a for a in folded if a))))
+    landmarks = data.get("landmarks") or {}
+    if not isinstance(landmarks, dict):
+        raise KnowledgeError(f"{path}: 'landmarks' must be a mapping of name to aliases")
+    named = []
+    for name, aliases in landmarks.items():
+        stems = {stem(str(name))} | {stem(str(a)) for a in aliases or ()}
+        named.append((str(name), tuple(sorted(a for a in stems if a))))
     return Gazetteer(
         communes=tuple(entries),
         landmark_cues=tuple(fold(str(c)) for c in data.get("landmark_cues") or ()),
         landmark_words=tuple(fold(str(w)) for w in data.get("landmark_words") or ()),
+        landmarks=tuple(named),
     )
 
 

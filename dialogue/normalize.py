@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from text_to_num import alpha2digit
 
-from dialogue.knowledge import Gazetteer, contains_phrase, fold
+from dialogue.knowledge import Gazetteer, contains_phrase, fold, stem
 
 STREET_TYPES = (
     "rue", "avenue", "av", "boulevard", "bd", "bld", "chemin", "place", "allée", "allee", "allées", "impasse",
@@ -30,6 +30,22 @@ STOP_WORDS = {
 }
 LOWER_PARTICLES = {"de", "du", "des", "la", "le", "les", "l'", "d'", "et", "sur", "en", "aux", "au"}
 REPETITION_SUFFIXES = {"bis", "ter", "quater"}
+# Street types that are also common nouns: after a determiner ("sur la route", "une place") they name a street
+# only when a complement follows ("la route de Gémenos", "la place du Marché").
+AMBIGUOUS_STREET_TYPES = {"route", "place", "chemin", "cours", "passage", "voie", "square", "résidence",
+                          "residence", "promenade", "sentier", "montée", "montee", "quai", "parvis", "traverse",
+                          "esplanade", "lotissement", "corniche", "allée", "allee", "rond-point", "impasse"}
+DETERMINERS = {"la", "le", "l'", "une", "un", "les", "des", "cette", "ce", "cet", "sa", "son", "ma", "mon", "notre",
+               "votre", "leur", "toute", "tout", "du", "même", "meme", "grande", "grand", "petite", "petit"}
+COMPLEMENT_STARTS = {"de", "du", "des", "d'", "d"}
+# alpha2digit leaves "un", "deux", "trois" as words (they are usually not numbers); before a street type or after
+# "au"/"numéro" they are street numbers ("au deux place Morgan").
+_SMALL_NUMBERS = {"un": "1", "une": "1", "deux": "2", "trois": "3"}
+_STREET_TYPE_PATTERN = "|".join(sorted({re.escape(t) for t in STREET_TYPES}, key=len, reverse=True))
+_SMALL_BEFORE_STREET = re.compile(
+    rf"(?<![\w-])(un|deux|trois)\b(?=(?:\s+(?:bis|ter|quater))?\s+(?:{_STREET_TYPE_PATTERN})\b)", re.IGNORECASE)
+_SMALL_AFTER_CUE = re.compile(r"\b(au|numéro|numero|n°)\s+(un|deux|trois)\b(?!\s*(?:cent|mille|-))",
+                              re.IGNORECASE)
 _DIGIT_GROUPS = re.compile(r"\+?\d+")
 
 
@@ -48,9 +64,11 @@ def spoken_to_digits(text: str) -> str:
     """French number words become digits: "douze bis rue" -> "12 bis rue" (text2num's alpha2digit)."""
     prepared = re.sub(r"\bzero\b", "zéro", text, flags=re.IGNORECASE)
     try:
-        return str(alpha2digit(prepared, "fr"))
+        converted = str(alpha2digit(prepared, "fr"))
     except Exception:  # text2num raises on odd inputs; digits are a nicety, never a reason to fail a turn
         return text
+    converted = _SMALL_BEFORE_STREET.sub(lambda m: _SMALL_NUMBERS[m.group(1).lower()], converted)
+    return _SMALL_AFTER_CUE.sub(lambda m: f"{m.group(1)} {_SMALL_NUMBERS[m.group(2).lower()]}", converted)
 
 
 def _tokens(text: str) -> list[str]:
@@ -89,12 +107,14 @@ def find_commune(text: str, gazetteer: Gazetteer) -> str | None:
     if arrondissement:
         return arrondissement
     folded = fold(spoken_to_digits(text))
-    for alias, name in gazetteer.aliases_longest_first():
-        for match in re.finditer(rf"(?:^| )({re.escape(alias)})(?= |$)", folded):
-            before = folded[: match.start(1)].split()
-            if before and before[-1] in {"de", "d", "du", "des"} and len(before) >= 2:
-                continue
-            return name
+    # Exact names first, then with endings dropped as the ASR drops them ("septème les vallons").
+    for haystack, normal in ((folded, str), (stem(folded), stem)):
+        for alias, name in gazetteer.aliases_longest_first():
+            for match in re.finditer(rf"(?:^| )({re.escape(normal(alias))})(?= |$)", haystack):
+                before = haystack[: match.start(1)].split()
+                if before and before[-1] in {"de", "d", "du", "des"} and len(before) >= 2:
+                    continue
+                return name
     return None
 
 
@@ -122,9 +142,14 @@ def find_street(text: str, gazetteer: Gazetteer | None = None) -> tuple[str | No
     for index, token in enumerate(tokens):
         if token not in STREET_TYPES or index + 1 >= len(tokens):
             continue
+        if tokens[index + 1] in STOP_WORDS or tokens[index + 1] in REPETITION_SUFFIXES:
+            continue  # "la route pour l'éviter", "la rue est inondée": a common noun, not a street name
+        if (token in AMBIGUOUS_STREET_TYPES and index > 0 and tokens[index - 1] in DETERMINERS
+                and tokens[index + 1] not in COMPLEMENT_STARTS):
+            continue
         name = [token]
         for offset, follower in enumerate(tokens[index + 1 :], start=index + 1):
-            if follower in STOP_WORDS and len(name) > 1:
+            if follower in STOP_WORDS:
                 break
             if gazetteer and len(name) > 1 and name[-1] not in LOWER_PARTICLES | {"d", "l"}:
                 if _starts_with_commune(tokens[offset:], gazetteer):
@@ -143,6 +168,8 @@ def find_street(text: str, gazetteer: Gazetteer | None = None) -> tuple[str | No
         elif before and re.fullmatch(r"\d+(bis|ter)", before[-1]):
             digits, suffix = re.fullmatch(r"(\d+)(bis|ter)", before[-1]).groups()  # type: ignore[union-attr]
             number = f"{digits} {suffix}"
+        if number is None:
+            number = _number_after(tokens[index + len(name) :])
         return number, format_street_name(name)
     return None, None
 
@@ -154,10 +181,20 @@ def _starts_with_commune(tokens: list[str], gazetteer: Gazetteer) -> bool:
     return any(head == alias or head.startswith(alias + " ") for alias, _ in gazetteer.aliases_longest_first())
 
 
-def find_street_number(text: str) -> str | None:
-    """A bare number as in a correction: "non c'est au 14", "le 12 bis"."""
+def _number_after(tokens: list[str]) -> str | None:
+    """"avenue Jean Jaurès, au numéro 30": a number given after the street name, with a cue word."""
+    words = [t for t in tokens if t not in {",", "."}]
+    return (find_street_number(" ".join(words[:3]), cues=("au",))
+            or find_street_number(" ".join(words)[:80], cues=("numero", "n")))
+
+
+def find_street_number(text: str, cues: tuple[str, ...] = ("au", "le", "numero", "n", "c est", "cest")) -> str | None:
+    """A bare number as in a correction: "non c'est au 14", "le 12 bis"; never part of a phone number."""
+    if find_phone_number(text):
+        return None
     folded = fold(spoken_to_digits(text))
-    match = re.search(r"\b(?:au|le|numero|n|c est|cest) (\d{1,4})(?: (bis|ter|quater))?\b", folded)
+    cue = "|".join(re.escape(c) for c in cues)
+    match = re.search(rf"\b(?:{cue}) ([1-9]\d{{0,3}})(?: (bis|ter|quater))?\b(?! ?\d)", folded)
     if not match:
         return None
     return f"{match.group(1)} {match.group(2)}" if match.group(2) else match.group(1)
@@ -166,6 +203,9 @@ def find_street_number(text: str) -> str | None:
 def find_landmark(text: str, gazetteer: Gazetteer) -> str | None:
     """"devant l'école jules ferry" or "au rond-point de la gare": from a landmark cue (or a kind of place after
     à/au/sur) up to the next stop word or commune."""
+    named = gazetteer.named_landmark(text)
+    if named:
+        return named
     tokens = _tokens(text)
     folded_tokens = [fold(t) for t in tokens]
     for start in range(len(tokens)):
@@ -259,9 +299,13 @@ DENY_WORDS = ("non", "nan", "pas du tout", "aucun", "aucune", "jamais", "pas vra
               "surtout pas", "laissez tomber", "non merci")
 
 
+# ASR homophones of the small words yes/no answers are made of ("c'est ça" heard as "sait sa").
+_HOMOPHONES = {"sa": "ca", "sait": "c est", "ses": "c est", "sest": "c est", "cest": "c est", "ouai": "ouais"}
+
+
 def yes_or_no(text: str) -> bool | None:
     """True/False when the answer is clearly yes or no; None when it is neither or both."""
-    folded = fold(text)
+    folded = " ".join(_HOMOPHONES.get(w, w) for w in fold(text).split())
     yes = any(contains_phrase(folded, w) for w in AFFIRM_WORDS)
     no = any(contains_phrase(folded, w) for w in DENY_WORDS) or contains_phrase(folded, "pas")
     if yes and not no:
@@ -271,12 +315,45 @@ def yes_or_no(text: str) -> bool | None:
     return None
 
 
+_NO_DANGER = re.compile(
+    r"\b(pas|aucun|aucune|sans|non|rien de|ni) (de |d |du |vraiment |tres |trop |si |encore |immediat |grand )*"
+    r"(danger|dangereux|dangereuse|risque|grave|mechant|urgent)"
+    r"|\bc est pas (bien )?(grave|mechant|urgent)\b|\bca gene (juste|seulement)\b|\bpas pour l instant\b")
+_DANGER = re.compile(
+    r"\b(danger|dangereux|dangereuse|dangereuses|risque|risques|risquee?)\b"
+    r"|\b(peut|peuvent|pourrait|pourraient|va|vont|risque|risquent|faillit|failli|manque) (de )?(se )?"
+    r"(tomber|blesser|tordre|trebucher|glisser|casser|faire mal|faire renverser|prendre)"
+    r"|\b(se|s) (blesser|tordre la cheville|faire mal|faire renverser|casser la figure|est tordu la cheville)"
+    r"|\b(trebuche|trebuchent|glisse|glissent|tombe dedans|tombent dedans|accident|accidents)\b"
+    r"|\bon (ne )?voit (plus|pas|rien)\b|\b(obliges?|oblige|doivent|doit) (de )?(passer|marcher|descendre)"
+    r"|\b(marchent|marche|passent|passe) (sur|par) la (route|chaussee)\b|\bpas de visibilite\b")
+
+
 def mentions_danger(text: str) -> bool | None:
-    """Whether the caller said unprompted that it is (or is not) dangerous."""
+    """Whether the caller said that it is (or is not) a danger for passers-by (the report's yes/no field, not an
+    emergency): "les gens doivent marcher sur la route" is a danger, "pas de danger immédiat" is not."""
     folded = fold(text)
-    if re.search(r"\b(pas|aucun|sans|non) (de |du |vraiment |tres |trop )?(danger|dangereux|dangereuse|risque)",
-                 folded):
+    if _NO_DANGER.search(folded):
         return False
-    if re.search(r"\b(danger|dangereux|dangereuse|risque de tomber|on peut tomber|quelqu un va se)", folded):
+    if _DANGER.search(folded):
         return True
+    return None
+
+
+def danger_answer(text: str) -> bool | None:
+    """The answer to "is it dangerous?": what the caller says of the danger first ("non attendez, si, c'est
+    dangereux"), then a plain yes or no, then the first word of a mixed answer ("oui, on ne voit pas ...")."""
+    said = mentions_danger(text)
+    if said is not None:
+        return said
+    answer = yes_or_no(text)
+    if answer is not None:
+        return answer
+    words = fold(text).split()
+    while words and words[0] in {"euh", "ben", "bah", "alors", "bon", "eh", "he", "ah", "oh"}:
+        words.pop(0)
+    if words and words[0] in {"oui", "ouais", "si", "ouai"}:
+        return True
+    if words and words[0] in {"non", "nan"}:
+        return False
     return None

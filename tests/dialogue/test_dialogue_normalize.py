@@ -99,3 +99,82 @@ def test_yes_no_and_fold() -> None:
     assert yes_or_no("non pas du tout") is False
     assert yes_or_no("euh") is None
     assert fold("Élagage d'Été !") == "elagage d ete"
+
+
+@pytest.mark.parametrize(
+    ("said", "number", "street"),
+    [
+        ("au deux place de la mairie", "2", "place de la Mairie"),
+        ("c'est au trois bis rue thiers", "3 bis", "rue Thiers"),
+        ("au vingt-deux rue paradis", "22", "rue Paradis"),
+        ("deux cent trois avenue du prado", "203", "avenue du Prado"),
+        ("avenue jean moulin au numéro quarante", "40", "avenue Jean Moulin"),
+        ("boulevard longchamp au 9 ter", "9 ter", "boulevard Longchamp"),
+    ],
+)
+def test_small_and_trailing_street_numbers(said: str, number: str, street: str) -> None:
+    place = parse_place(said, default_gazetteer())
+    assert (place.street_number, place.street_name) == (number, street)
+
+
+@pytest.mark.parametrize("said", [
+    "les piétons doivent marcher sur la route pour passer",
+    "la rue est complètement dans le noir",
+    "on a du mal à traverser la place avec la poussette",
+    "il y a une place handicapé occupée",
+])
+def test_common_nouns_are_not_street_names(said: str) -> None:
+    assert parse_place(said, default_gazetteer()).street_name is None
+
+
+def test_streets_that_look_like_common_nouns() -> None:
+    gazetteer = default_gazetteer()
+    assert parse_place("sur la route de la gineste", gazetteer).street_name == "route de la Gineste"
+    assert parse_place("c'est chemin du vallon", gazetteer).street_name == "chemin du Vallon"
+
+
+def test_named_landmarks_and_clipped_communes() -> None:
+    gazetteer = default_gazetteer()
+    place = parse_place("une branche sur le quai devant le miroir aux oiseaux à martigues", gazetteer)
+    assert place.landmark == "Miroir aux oiseaux" and place.commune == "Martigues" and place.street_name is None
+    assert parse_place("près de la bonne mère", gazetteer).landmark == "Notre-Dame de la Garde"
+    assert parse_place("à septème les vallon", gazetteer).commune == "Septèmes-les-Vallons"
+
+
+def test_phone_numbers_are_not_street_numbers() -> None:
+    assert find_street_number("non le bon numéro c'est le 06 11 22 33 55") is None
+    assert find_street_number("non c'est au 14 bis") == "14 bis"
+
+
+@pytest.mark.parametrize(
+    ("said", "code"),
+    [
+        ("c'est un problème de propreté", "proprete"),
+        ("la grille de l'avaloir est bouchée", "eau_assainissement"),
+        ("la grille du square est cassée", "mobilier_urbain"),
+        ("les passages piétons sont effacés", "signalisation"),
+        ("ils ont tagué le portail", "tags_graffitis"),
+        ("une voiture a défoncé le potelet", "mobilier_urbain"),
+        ("des voitures garées sur le trottoir", "stationnement_vehicule"),
+        ("le poteau d'éclairage penche", "eclairage_public"),
+        ("la borne de recharge des voitures électriques ne marche plus", "autre"),
+        ("un olivier est mort sur le rond-point", "espaces_verts_arbres"),
+        ("on voit de l'eau qui sort du trottoir", "eau_assainissement"),
+    ],
+)
+def test_category_strength_and_endings(said: str, code: str) -> None:
+    assert default_taxonomy().match(said) == code
+
+
+@pytest.mark.parametrize(("said", "answer"), [("c'est sa", True), ("oui sait sa", True), ("non c'est pas sa", False)])
+def test_yes_no_with_asr_homophones(said: str, answer: bool) -> None:
+    assert yes_or_no(said) is answer
+
+
+def test_danger_answer_prefers_what_is_said_of_the_danger() -> None:
+    from dialogue.normalize import danger_answer, mentions_danger
+
+    assert danger_answer("non attendez si c'est dangereux") is True
+    assert danger_answer("oui mais pas de danger immédiat") is False
+    assert danger_answer("oui on ne peut pas passer") is True
+    assert mentions_danger("le trou est large") is None

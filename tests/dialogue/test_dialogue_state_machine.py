@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from dialogue.conversation import (
     Heard,
     Knowledge,
@@ -124,3 +126,102 @@ def test_affirm_intent_without_a_yes_does_not_transfer() -> None:
     slots: dict[str, Any] = {"pending_question": "offer_human"}
     assert turn(slots, "affirm", "frmbl grzt plouk").handoff_reason is None
     assert turn(slots, "affirm", "oui je veux bien").handoff_reason == "out_of_scope"
+
+
+def emergency_turn(slots: dict[str, Any], text: str) -> Outcome:
+    from dialogue.conversation import handle_emergency
+
+    outcome = handle_emergency(Heard("emergency", text, 0.97, 0.9), slots, KNOWLEDGE)
+    slots.update(outcome.slots)
+    return outcome
+
+
+def test_a_dangerous_answer_read_as_emergency_fills_the_danger_field() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "le feu tricolore est en panne au 3 avenue de toulon à aubagne")
+    assert slots["pending_question"] == "danger"
+    outcome = emergency_turn(slots, "oui c'est très dangereux les voitures grillent le feu")
+    assert outcome.handoff_reason is None and slots["danger"] is True
+    assert slots["pending_question"] == "callback_consent"
+
+
+def test_a_real_emergency_read_as_emergency_hands_over() -> None:
+    outcome = emergency_turn({}, "il y a une odeur de gaz très forte dans la cage d'escalier")
+    assert outcome.handoff_reason == "emergency" and outcome.said[0].response == "utter_emergency"
+
+
+def test_a_risk_in_a_first_sentence_is_a_report_with_danger() -> None:
+    slots: dict[str, Any] = {}
+    outcome = emergency_turn(slots, "les buissons cachent le stop on voit plus les voitures arriver")
+    assert outcome.handoff_reason is None and slots["category"] == "espaces_verts_arbres" and slots["danger"] is True
+
+
+@pytest.mark.parametrize(("answer", "danger"), [
+    ("oui les enfants passent sur la chaussée", True),
+    ("non attendez si en fait c'est dangereux", True),
+    ("non c'est pas bien méchant", False),
+    ("euh oui on ne peut pas passer", True),
+])
+def test_danger_answers(answer: str, danger: bool) -> None:
+    slots: dict[str, Any] = {"category": "proprete", "street_name": "rue Sainte", "commune": "Marseille",
+                             "pending_question": "danger"}
+    turn(slots, "inform", answer)
+    assert slots["danger"] is danger
+
+
+def test_one_sentence_report_with_low_nlu_confidence_keeps_its_place() -> None:
+    slots: dict[str, Any] = {}
+    outcome = turn(slots, "inform", "un gros trou dans la chaussée au 40 boulevard chave à marseille", nlu=0.3)
+    assert slots["category"] == "chaussee_trottoirs" and slots["place"] == "40 boulevard Chave, Marseille"
+    assert outcome.said[0].response == "utter_ask_danger"
+
+
+def test_out_of_scope_read_by_the_nlu_but_a_street_problem_is_a_report() -> None:
+    from dialogue.conversation import handle_out_of_scope
+
+    slots: dict[str, Any] = {}
+    outcome = handle_out_of_scope(Heard("out_of_scope", "la pendule de la place est arrêtée", 0.8, 0.9), slots,
+                                  KNOWLEDGE)
+    slots.update(outcome.slots)
+    assert slots["category"] == "autre" and outcome.said[0].response == "utter_ask_place"
+
+
+def test_private_leak_is_out_of_scope_and_accepting_the_adviser_keeps_the_reason() -> None:
+    from dialogue.conversation import handle_request_human
+
+    slots: dict[str, Any] = {}
+    outcome = turn(slots, "report_problem", "j'ai de l'eau qui fuit sous l'évier de la cuisine")
+    assert outcome.said[0].response == "utter_out_of_scope" and not slots.get("category")
+    human = handle_request_human(Heard("request_human", "oui passez-moi quelqu'un", 0.9, 0.9), slots, KNOWLEDGE)
+    assert human.handoff_reason == "out_of_scope"
+    assert handle_request_human(Heard("request_human", "un conseiller", 0.9), {}, KNOWLEDGE).handoff_reason \
+        == "caller_request"
+
+
+def test_a_common_noun_route_in_an_answer_keeps_the_street() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "une branche en travers du trottoir au 5 rue de la loge à marseille")
+    turn(slots, "affirm", "oui on doit passer sur la route pour la contourner")
+    assert slots["street_name"] == "rue de la Loge" and slots["danger"] is True
+
+
+def test_correcting_the_street_name_keeps_the_number() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "un trou au 18 rue de rome à marseille pas de danger")
+    turn(slots, "deny", "non")
+    turn(slots, "deny", "non")
+    turn(slots, "correct", "non c'est rue de lodi pas rue de rome")
+    assert slots["street_name"] == "rue de Lodi" and slots["street_number"] == "18"
+
+
+def test_a_corrected_phone_number_does_not_become_a_street_number() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "un banc cassé au 60 avenue de la corse à marseille pas de danger")
+    turn(slots, "affirm", "oui rappelez-moi au 06 11 22 33 44")
+    turn(slots, "correct", "non le bon numéro c'est le 06 11 22 33 55")
+    assert slots["street_number"] == "60" and slots["callback_number"] == "06 11 22 33 55"
+
+
+def test_asking_to_report_without_details_asks_what_happened() -> None:
+    outcome = turn({}, "inform", "oui bonjour je voudrais faire un signalement")
+    assert outcome.said[0].response == "utter_ask_problem"

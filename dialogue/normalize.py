@@ -112,7 +112,8 @@ def find_commune(text: str, gazetteer: Gazetteer) -> str | None:
         for alias, name in gazetteer.aliases_longest_first():
             for match in re.finditer(rf"(?:^| )({re.escape(normal(alias))})(?= |$)", haystack):
                 before = haystack[: match.start(1)].split()
-                if before and before[-1] in {"de", "d", "du", "des"} and len(before) >= 2:
+                if (before and before[-1] in {"de", "d", "du", "des"} and len(before) >= 2
+                        and before[-2] not in {"quartier", "secteur", "cote", "commune", "ville", "pres", "vers"}):
                     continue
                 return name
     return None

@@ -110,6 +110,9 @@ class VadSettings(_Section):
 class TtsSettings(_Section):
     workers: int = Field(ge=1, le=16)
     cache_size: int = Field(ge=0)
+    length_scale: float | None = Field(gt=0.5, le=2.0)
+    noise_scale: float | None = Field(ge=0, le=2.0)
+    noise_w_scale: float | None = Field(ge=0, le=2.0)
 
 
 class DialogueSettings(_Section):

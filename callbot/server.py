@@ -23,7 +23,7 @@ from dialogue.supervisor import ManagedDialogue
 from dialogue.training import ensure_model
 from signalements import Store, StoreWriter
 from signalements.api import add_routes as add_api_routes
-from tts import TtsEngine, Voice
+from tts import SynthesisConfig, TtsEngine, Voice
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,15 @@ class CallbotServer:
         asr = AsrEngine(speech_model, workers=settings.asr.workers)
         self._stack.callback(asr.close)
         self.readiness.set("asr")
-        tts = TtsEngine(voice, workers=settings.tts.workers, cache_size=settings.tts.cache_size)
+        voice_settings = settings.tts
+        synthesis = SynthesisConfig(
+            length_scale=voice_settings.length_scale,
+            noise_scale=voice_settings.noise_scale,
+            noise_w_scale=voice_settings.noise_w_scale,
+        )
+        tts = TtsEngine(
+            voice, workers=voice_settings.workers, cache_size=voice_settings.cache_size, synthesis=synthesis
+        )
         prompts = settings.prompts
         fixed = [prompts.greeting, prompts.transferring, prompts.transfer_failed, prompts.technical_problem]
         await tts.warm([*fixed, prompts.call_too_long], sample_rate=SIP_SAMPLE_RATE)

@@ -42,6 +42,9 @@ def callbot(
             "CALLBOT_TRANSFER_TIMEOUT_S": "10",
             "CALLBOT_VAD_NO_INPUT_TIMEOUT_S": "4",
             "CALLBOT_SIP_ANSWER_DELAY_S": "0.5",
+            # Piper without its random noise, so what the caller hears can be compared to an exact rendering.
+            "CALLBOT_TTS_NOISE_SCALE": "0",
+            "CALLBOT_TTS_NOISE_W_SCALE": "0",
         },
     )
     process.start()
@@ -50,16 +53,17 @@ def callbot(
 
 
 async def render(text: str) -> np.ndarray:
-    """The demo voice's rendering of `text` at the phone's rate, as the caller should hear it."""
+    """The demo voice's rendering of `text` at the phone's rate, as the caller should hear it (noise off)."""
     return np.frombuffer(await _tts_engine().render(text, RATE), dtype="<i2").astype(np.float64)
 
 
 @functools.cache
 def _tts_engine() -> Any:
-    from tts import TtsEngine, Voice
+    from tts import TtsEngine, Voice, repeatable_synthesis
 
     settings = load_settings(Path("config/demo-models.yaml"), environ={})
-    return TtsEngine(Voice.load(resolve_path(settings.models.tts), None), workers=1, cache_size=8)
+    voice = Voice.load(resolve_path(settings.models.tts), None)
+    return TtsEngine(voice, workers=1, cache_size=8, synthesis=repeatable_synthesis())
 
 
 @pytest.fixture(scope="module")

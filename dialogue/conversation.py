@@ -224,7 +224,9 @@ def extract(heard: Heard, slots: dict[str, Any], knowledge: Knowledge, trusted: 
             updates["danger"] = danger
 
     number = find_phone_number(text)
-    if number and pending in ("callback_consent", "callback_number", "confirm", "correction"):
+    # Ten digits are a phone number whatever was asked: callers give it when it comes to mind.
+    if number and (pending in ("callback_consent", "callback_number", "confirm", "correction")
+                   or report_in_progress(slots)):
         updates.update(callback_consent=True, callback_number=number)
     elif pending == "callback_consent":
         answer = _yes_no(heard)

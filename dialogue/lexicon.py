@@ -67,6 +67,9 @@ _PRIVATE = re.compile("|".join((
     r"robinet|robinets|radiateur|radiateurs|compteur|chasse d eau|plafond|plomberie|tuyauterie|volet|volets|"
     r"fenetre|fenetres|porte d entree|interphone|digicode|ascenseur|boite aux lettres|toilettes|wc|"
     r"ordinateur|television|tele|electricite|cumulus|climatisation|clim)\b",
+    r"\b(de|du) (mon|ma|notre|nos) (appartement|appart|maison|cuisine|salle de bain|salle de bains|chambre|"
+    r"salon|logement|cave|grenier|studio|wc|toilettes|villa|baignoire|douche)\b",
+    r"\b(le|du|au|mon|notre) plafond\b|\bles murs de (mon|ma|notre|chez)\b",
     r"\bsous (l|mon) evier\b|\bdegat des eaux\b|\bdegats des eaux\b|\bmon (proprietaire|bailleur|syndic|"
     r"gardien|locataire)\b|\b(le|au|du) syndic\b|\bmon voisin du dessus\b|\bvoisins? du dessous\b",
 )))
@@ -103,9 +106,9 @@ _STRONG_TOPICS = re.compile("|".join((
     r"oublie mon|oublie ma|oublie mes|cambriole|cambriolage|cambrioleur|plainte|porter plainte|escroquerie|"
     r"arnaque|agresse|agression)\b",
     r"\b(chien|chiens|chat|chats) (du|des|de la|de mon|de ma) (voisin|voisins|voisine|voisines|d a cote)\b",
-    r"\b(aboie|aboient|aboyer|tapage|tapage nocturne|harcele|harcelement)\b",
+    r"\b(aboie|aboient|aboyer|tapage|tapage nocturne|harcele|harcelement|bruit|bruits|vacarme|rodeo|rodeos)\b",
 )))
-_WEAK_TOPICS = re.compile(r"\b(voisin|voisins|voisine|voisines|bruit|bruits|odeur de cuisine|internet|wifi|"
+_WEAK_TOPICS = re.compile(r"\b(voisin|voisins|voisine|voisines|odeur de cuisine|internet|wifi|"
                           r"telephone|portable|edf|engie|electricite|coupure de courant|courant|chauffage|"
                           r"facteur|colis|courrier|la poste|banque|assurance|avocat|notaire|divorce|"
                           r"pension|dechetterie|dechetteries|encombrant a domicile|sac jaune|sacs jaunes|"
@@ -123,7 +126,8 @@ PROBLEM_PREDICATES = re.compile(
     r"tombe|tombee|tombes|tombees|renverse|renversee|deborde|debordent|pas ete ramasse|pas ete ramassee|"
     r"pas ete ramasses|pas ete ramassees|pas ramasse|pas ramasses|jamais ramasse|traine|trainent|bouche|"
     r"bouchee|fuit|fuite|inonde|inondee|trou|trous|defonce|defoncee|tague|tagues|sale|sales|degueulasse|"
-    r"depose|deposes|abandonne|abandonnee|abandonnes|plein|pleine|pleins|pleines|vandalise|vandalisee)\b")
+    r"depose|deposes|abandonne|abandonnee|abandonnes|plein|pleine|pleins|pleines|vandalise|vandalisee|bouge|"
+    r"bougent|claque|claquent|descelle|descellee|mal fixe|branle)\b")
 
 
 def is_emergency(text: str, nlu_says_emergency: bool = False) -> bool:

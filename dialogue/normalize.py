@@ -353,7 +353,9 @@ def danger_answer(text: str) -> bool | None:
     words = fold(text).split()
     while words and words[0] in {"euh", "ben", "bah", "alors", "bon", "eh", "he", "ah", "oh"}:
         words.pop(0)
-    if words and words[0] in {"oui", "ouais", "si", "ouai"}:
+    if words and words[0] in {"oui", "ouais", "si", "ouai", "assez", "plutot", "tres", "carrement"}:
+        return True
+    if words[:2] in (["un", "peu"], ["bien", "sur"]):
         return True
     if words and words[0] in {"non", "nan"}:
         return False

@@ -63,6 +63,8 @@ def test_weak_words_need_the_nlu_to_agree() -> None:
     "j'ai eu une contravention devant la poste",
     "le tram est toujours en retard le matin",
     "je voudrais l'acte de décès de mon père",
+    "de l'eau goutte du plafond de ma cuisine",
+    "les scooters font un bruit d'enfer dans la rue toute la nuit",
 ])
 def test_out_of_scope_requests(said: str) -> None:
     assert is_out_of_scope(said, KNOWLEDGE)
@@ -77,6 +79,7 @@ def test_out_of_scope_requests(said: str) -> None:
     "des tags sur la porte de mon garage",
     "une voiture est garée devant mon garage depuis hier",
     "l'arbre menace de tomber sur la route",
+    "la plaque d'égout fait du bruit elle bouge quand on roule dessus",
 ])
 def test_street_problems_are_in_scope(said: str) -> None:
     assert not is_out_of_scope(said, KNOWLEDGE)

@@ -225,3 +225,11 @@ def test_a_corrected_phone_number_does_not_become_a_street_number() -> None:
 def test_asking_to_report_without_details_asks_what_happened() -> None:
     outcome = turn({}, "inform", "oui bonjour je voudrais faire un signalement")
     assert outcome.said[0].response == "utter_ask_problem"
+
+
+def test_a_phone_number_given_early_is_kept_for_the_callback() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "un lampadaire éteint au 4 rue d'italie à marseille")
+    turn(slots, "affirm", "un peu oui et rappelez-moi au 06 10 20 30 40")
+    assert slots["danger"] is True and slots["callback_number"] == "06 10 20 30 40"
+    assert slots["callback_consent"] is True and slots["pending_question"] == "confirm"

@@ -12,12 +12,14 @@ from callbot.config import ConfigError, Settings, load_settings
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="callbot", description="Voice callbot for signalements.")
-    parser.add_argument("--config", type=Path, help="YAML file overriding the embedded defaults")
-    parser.add_argument("--log-level", default="INFO")
+    # --config and --log-level are accepted before or after the command.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="YAML overriding the defaults")
+    common.add_argument("--log-level", default=argparse.SUPPRESS)
+    parser = argparse.ArgumentParser(prog="callbot", description="Voice callbot for signalements.", parents=[common])
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("run", help="start the server")
-    commands.add_parser("check-config", help="validate the configuration and print it")
+    commands.add_parser("run", help="start the server", parents=[common])
+    commands.add_parser("check-config", help="validate the configuration and print it", parents=[common])
     models = commands.add_parser("models", help="production models").add_subparsers(dest="action", required=True)
     pull = models.add_parser("pull", help="download and verify the French models")
     pull.add_argument("names", nargs="*", help="models to pull (default: all)")
@@ -26,18 +28,22 @@ def main(argv: list[str] | None = None) -> int:
     install.add_argument("kind", choices=["asr", "tts"])
     install.add_argument("source", type=Path)
     install.add_argument("--dest", type=Path, default=Path("models"))
-    database = commands.add_parser("db", help="database").add_subparsers(dest="action", required=True)
+    database = commands.add_parser("db", help="database", parents=[common]).add_subparsers(
+        dest="action", required=True
+    )
     database.add_parser("upgrade", help="apply migrations")
     database.add_parser("purge", help="apply the retention limits now")
     args = parser.parse_args(argv)
+    config_file: Path | None = getattr(args, "config", None)
+    log_level: str = getattr(args, "log_level", "INFO")
 
     logging.basicConfig(
-        level=args.log_level.upper(),
+        level=log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
     try:
-        settings = load_settings(args.config)
+        settings = load_settings(config_file)
     except ConfigError as error:
         print(f"callbot: {error}", file=sys.stderr)
         return 2

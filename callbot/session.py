@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -80,9 +81,10 @@ class CallSession:
         self.channel = channel
         self.services = services
         self.settings = services.settings
-        self.call_id = leg.call_id
+        # Our own id: the transport's (a SIP Call-ID) is chosen by the caller and may repeat or carry anything.
+        self.call_id = uuid.uuid4().hex
         self.conversation = Conversation(
-            leg.call_id, channel, leg.caller_number, services.dialogue, services.store, services.writer
+            self.call_id, channel, leg.caller_number, services.dialogue, services.store, services.writer
         )
         self.outcome = "caller_hung_up"
         # caller turns, key presses, and None once the caller hung up, in the order they happened
@@ -99,6 +101,7 @@ class CallSession:
         metrics = self.services.metrics
         metrics.calls_total += 1
         metrics.calls_active += 1
+        log.info("call %s started (%s call id %r)", self.call_id, self.channel, self.leg.call_id)
         await self.conversation.open()
         helpers = [
             asyncio.create_task(self._listen(), name=f"listen-{self.call_id}"),

@@ -190,7 +190,7 @@ async def test_a_caller_turn_is_stored_answered_and_the_dialogue_ends_the_call(s
     text, metadata = dialogue.sent[0]
     assert text == "il y a un trou rue de rome"
     assert metadata == {"asr_confidence": 0.82, "channel": "phone", "caller_number": "+33491000000"}
-    call = store.get_call(leg.call_id)
+    call = store.get_call(session.call_id)
     speakers = [(turn.speaker, turn.text) for turn in call.turns]
     assert speakers[0][0] == "bot" and "assistant automatique" in speakers[0][1]
     assert ("caller", "il y a un trou rue de rome") in speakers
@@ -205,9 +205,9 @@ async def test_pressing_0_hands_over_with_the_fields_collected(store: Store, tmp
     config = settings(CALLBOT_TRANSFER_URI="sip:agents@pbx.example.org")
     session = await run_call(store, tmp_path, leg, FakeDialogue([]), config)
 
-    assert leg.transfers == [("sip:agents@pbx.example.org", {"X-Callbot-Call-Id": leg.call_id})]
+    assert leg.transfers == [("sip:agents@pbx.example.org", {"X-Callbot-Call-Id": session.call_id})]
     assert session.outcome == "transferred"
-    handoff = store.get_call(leg.call_id).handoffs[0]
+    handoff = store.get_call(session.call_id).handoffs[0]
     assert handoff.reason == "dtmf" and handoff.succeeded
     assert handoff.fields == {"category": "voirie", "place": "rue de Rome"}
 
@@ -220,7 +220,7 @@ async def test_a_failed_transfer_ends_politely(store: Store, tmp_path: Path) -> 
 
     assert session.outcome == "transfer_failed"
     assert leg.hung_up
-    last = store.get_call(leg.call_id).turns[-1]
+    last = store.get_call(session.call_id).turns[-1]
     assert last.text == config.prompts.transfer_failed
 
 
@@ -242,7 +242,7 @@ async def test_a_dialogue_outage_without_agents_ends_with_an_apology(store: Stor
     session = await run_call(store, tmp_path, leg, FakeDialogue([DialogueUnavailable("down")]))
     assert session.outcome == "handoff_unavailable"
     assert leg.hung_up and not leg.transfers
-    call = store.get_call(leg.call_id)
+    call = store.get_call(session.call_id)
     assert call.turns[-1].text == settings().prompts.technical_problem
     assert call.handoffs[0].reason == "technical"
 
@@ -284,4 +284,4 @@ async def test_the_caller_hanging_up_closes_the_call(store: Store, tmp_path: Pat
     await hanger
     assert session.outcome == "caller_hung_up"
     assert not leg.hung_up
-    assert store.get_call(leg.call_id).summary.ended_at is not None
+    assert store.get_call(session.call_id).summary.ended_at is not None

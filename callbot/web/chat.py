@@ -1,7 +1,7 @@
 """The text channel: the same assistant as a chatbot, on the same dialogue and the same store.
 
     POST /chat/sessions                    -> 201 {"session": id, "messages": [greeting]}
-    POST /chat/sessions/{id}/messages      {"text": "..."}
+    POST /chat/sessions/{id}/messages      {"text": "..."}   ("" : the user said nothing for a while)
                                            -> 200 {"messages": [...], "ended": bool, "handoff": reason | null,
                                                    "report_id": int | null}
     GET  /chat                             -> the web chat page
@@ -68,10 +68,14 @@ class ChatService:
         return session_id, greeting
 
     async def say(self, session: ChatSession, text: str) -> dict[str, object]:
+        """Answer the user's text; an empty text means they said nothing (the page's idle timer sends it)."""
         conversation = session.conversation
         session.last_active = time.monotonic()
-        await conversation.record_caller(text, utc_now(), utc_now())
-        reply = await conversation.ask(text, None)
+        if text:
+            await conversation.record_caller(text, utc_now(), utc_now())
+            reply = await conversation.ask(text, None)
+        else:
+            reply = await conversation.ask_after_silence()
         if reply is None:
             await self._end(session, "error")
             raise web.HTTPServiceUnavailable(
@@ -145,8 +149,8 @@ async def _message(request: web.Request) -> web.Response:
     except ValueError:
         return web.json_response({"error": 'the body must be JSON: {"text": "..."}'}, status=400)
     text = body.get("text") if isinstance(body, dict) else None
-    if not isinstance(text, str) or not text.strip():
-        return web.json_response({"error": '"text" must be a non-empty string'}, status=400)
+    if not isinstance(text, str):
+        return web.json_response({"error": '"text" must be a string ("" when the user said nothing)'}, status=400)
     if len(text) > MAX_TEXT_CHARS:
         return web.json_response({"error": f'"text" is limited to {MAX_TEXT_CHARS} characters'}, status=413)
     return web.json_response(await service.say(session, " ".join(text.split())))

@@ -8,6 +8,13 @@
   const status = document.getElementById("status");
   const restart = document.getElementById("restart");
   let session = null;
+  let idleTimer = null;
+  const IDLE_MS = 120000;  // silence in a chat: tell the assistant once the user has typed nothing for 2 min
+
+  function armIdle() {
+    clearTimeout(idleTimer);
+    idleTimer = setTimeout(() => { if (!input.value && !input.disabled) exchange(""); }, IDLE_MS);
+  }
 
   function show(text, who) {
     const item = document.createElement("p");
@@ -47,17 +54,15 @@
       data.messages.forEach((text) => show(text, "bot"));
       status.textContent = "";
       ready(true);
+      armIdle();
     } catch (error) {
       status.textContent = "L'assistant est indisponible : " + error.message;
       restart.hidden = false;
     }
   }
 
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const text = input.value.trim();
-    if (!text || !session) return;
-    show(text, "caller");
+  async function exchange(text) {
+    if (text) show(text, "caller");
     input.value = "";
     ready(false);
     status.textContent = "L'assistant écrit…";
@@ -65,11 +70,17 @@
       const data = await call("/chat/sessions/" + session + "/messages", { text });
       data.messages.forEach((message) => show(message, "bot"));
       status.textContent = data.ended ? "Conversation terminée." : "";
-      if (data.ended) { restart.hidden = false; restart.focus(); } else { ready(true); }
+      if (data.ended) { restart.hidden = false; restart.focus(); } else { ready(true); armIdle(); }
     } catch (error) {
       status.textContent = error.message;
       restart.hidden = false;
     }
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = input.value.trim();
+    if (text && session) exchange(text);
   });
   restart.addEventListener("click", start);
   start();

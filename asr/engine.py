@@ -68,8 +68,7 @@ class _Recognition:
     def _shift(self, words: tuple[Word, ...]) -> tuple[Word, ...]:
         offset = self._utterance_start_samples / self._model.sample_rate
         return tuple(
-            Word(word=w.word, start=max(0.0, w.start - offset), end=max(0.0, w.end - offset),
-                 confidence=w.confidence)
+            Word(word=w.word, start=max(0.0, w.start - offset), end=max(0.0, w.end - offset), confidence=w.confidence)
             for w in words
         )
 

@@ -57,9 +57,7 @@ class TurnDetector:
     def _frame_ms(self, frame: bytes) -> float:
         samples = len(frame) // _BYTES_PER_SAMPLE
         if len(frame) % _BYTES_PER_SAMPLE or not webrtcvad.valid_rate_and_frame_length(self.sample_rate, samples):
-            raise ValueError(
-                f"frame of {len(frame)} bytes is not 10, 20 or 30 ms of PCM16 at {self.sample_rate} Hz"
-            )
+            raise ValueError(f"frame of {len(frame)} bytes is not 10, 20 or 30 ms of PCM16 at {self.sample_rate} Hz")
         return samples * 1000.0 / self.sample_rate
 
     def push(self, frame: bytes) -> TurnEvent | None:

@@ -35,8 +35,15 @@ async def run(store: Store, spill_dir: Path, calls: int, turns: int) -> tuple[fl
         for turn in range(turns):
             at = start_time + timedelta(seconds=turn)
             before = time.perf_counter()
-            await writer.submit(store.add_turn, call_id, "caller" if turn % 2 else "bot",
-                                "il y a un nid de poule devant chez moi", at, at + timedelta(seconds=2), 0.9)
+            await writer.submit(
+                store.add_turn,
+                call_id,
+                "caller" if turn % 2 else "bot",
+                "il y a un nid de poule devant chez moi",
+                at,
+                at + timedelta(seconds=2),
+                0.9,
+            )
             submit_times.append(time.perf_counter() - before)
             await asyncio.sleep(0)  # interleave the calls as a live server would
         await writer.submit(store.close_call, call_id, "completed", start_time + timedelta(minutes=1))

@@ -71,7 +71,8 @@ def start_dialogue(workdir: Path, eager: bool) -> tuple[object, str, str, bytes]
     key = secrets.token_bytes(32)
     Store(database_url, key).migrate()
     dialogue = ManagedDialogue(
-        ensure_model(), eager=eager,
+        ensure_model(),
+        eager=eager,
         extra_env={"CALLBOT_DATABASE_URL": database_url, "CALLBOT_PSEUDONYM_KEY": key.hex()},
     )
     runner = _SupervisorThread(dialogue)

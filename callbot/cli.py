@@ -28,9 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     install.add_argument("kind", choices=["asr", "tts"])
     install.add_argument("source", type=Path)
     install.add_argument("--dest", type=Path, default=Path("models"))
-    database = commands.add_parser("db", help="database", parents=[common]).add_subparsers(
-        dest="action", required=True
-    )
+    database = commands.add_parser("db", help="database", parents=[common]).add_subparsers(dest="action", required=True)
     database.add_parser("upgrade", help="apply migrations")
     database.add_parser("purge", help="apply the retention limits now")
     args = parser.parse_args(argv)

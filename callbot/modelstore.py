@@ -105,12 +105,8 @@ MANIFEST: Mapping[str, ModelSpec] = {
                 _vosk_file(
                     "am/final.mdl", 15978979, "580d99752e3f6f31fb4a03403b0b2a3a78b9665937e2823668b46d9c9ce1a1a1"
                 ),
-                _vosk_file(
-                    "conf/mfcc.conf", 153, "6c326fea5741c2d78be12f76eb1b36ea2ace040da9e355e4cfe6bb80e5f7d5ab"
-                ),
-                _vosk_file(
-                    "conf/model.conf", 289, "d8d91d310a9659fed2d89f8ea4996af6163a43c3ab008cd278e4264120551712"
-                ),
+                _vosk_file("conf/mfcc.conf", 153, "6c326fea5741c2d78be12f76eb1b36ea2ace040da9e355e4cfe6bb80e5f7d5ab"),
+                _vosk_file("conf/model.conf", 289, "d8d91d310a9659fed2d89f8ea4996af6163a43c3ab008cd278e4264120551712"),
                 _vosk_file(
                     "graph/Gr.fst", 24029163, "4d5aefc6af664d1c47979ae3b9eb7e972c196e843ff4eee65e4c7b0c064723cf"
                 ),
@@ -118,11 +114,13 @@ MANIFEST: Mapping[str, ModelSpec] = {
                     "graph/HCLr.fst", 18331442, "6562aee2cffac5ad2e569584bc8ca22b1bae0ce9e6e03f0f9898d9d7c267eaa5"
                 ),
                 _vosk_file(
-                    "graph/disambig_tid.int", 380,
+                    "graph/disambig_tid.int",
+                    380,
                     "fd844580478d2c0dbb01e408f77fce92a343a9fe05c304fea57a0d8e3122d7b1",
                 ),
                 _vosk_file(
-                    "graph/phones/word_boundary.int", 1626,
+                    "graph/phones/word_boundary.int",
+                    1626,
                     "262452069835201f18fd4de64c4816a2333a54c80b4114084d75e1c4eb273836",
                 ),
                 _vosk_file(
@@ -135,7 +133,8 @@ MANIFEST: Mapping[str, ModelSpec] = {
                     "ivector/final.mat", 44975, "61818a44ae3519708e9a31701da4ab351f3e19d7bd3e4ddfd820fd7f121cfad0"
                 ),
                 _vosk_file(
-                    "ivector/global_cmvn.stats", 1076,
+                    "ivector/global_cmvn.stats",
+                    1076,
                     "9d94d076adc26cd578cc4cf702dc41e5ea6de202f4563d6f0d4b4d4fdbb46bc1",
                 ),
                 _vosk_file(
@@ -297,9 +296,7 @@ def _verify_download(remote: RemoteFile, part: Path, stream: TextIO) -> None:
         stream.write(f"sha256 {digest}  {remote.filename} ({size} bytes; not pinned in the manifest yet)\n")
     elif digest != remote.sha256:
         part.unlink()
-        raise ChecksumError(
-            f"{remote.url}: sha256 {digest} does not match the manifest's {remote.sha256}; deleted"
-        )
+        raise ChecksumError(f"{remote.url}: sha256 {digest} does not match the manifest's {remote.sha256}; deleted")
 
 
 # ---------------------------------------------------------------------------------------------- unpack
@@ -519,9 +516,7 @@ def _already_installed(spec: ModelSpec, dest: Path) -> bool:
     files = [dest / remote.filename for remote in spec.downloads]
     if not all(path.is_file() for path in files):
         return False
-    return all(
-        remote.sha256 is None or sha256_of(dest / remote.filename) == remote.sha256 for remote in spec.downloads
-    )
+    return all(remote.sha256 is None or sha256_of(dest / remote.filename) == remote.sha256 for remote in spec.downloads)
 
 
 def pull(

@@ -37,9 +37,23 @@ from dialogue.knowledge import OTHER_CATEGORY, default_gazetteer, default_taxono
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Heard, dict[str, Any], Knowledge], Outcome]
-SLOT_NAMES = ("category", "category_other_words", "place", "street_number", "street_name", "commune", "landmark",
-              "description", "danger", "callback_consent", "callback_number", "caller_number", "pending_question",
-              "reprompt_count", "commune_skipped")
+SLOT_NAMES = (
+    "category",
+    "category_other_words",
+    "place",
+    "street_number",
+    "street_name",
+    "commune",
+    "landmark",
+    "description",
+    "danger",
+    "callback_consent",
+    "callback_number",
+    "caller_number",
+    "pending_question",
+    "reprompt_count",
+    "commune_skipped",
+)
 
 
 def knowledge() -> Knowledge:
@@ -88,8 +102,7 @@ class _HandlerAction(Action, abc.ABC):  # type: ignore[misc]
     @abc.abstractmethod
     def name(self) -> str: ...
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         slots = {name: tracker.get_slot(name) for name in SLOT_NAMES}
         outcome = type(self).handler(heard_from(tracker), slots, knowledge())
         if outcome.save_report:
@@ -159,8 +172,7 @@ class ActionRepeat(Action):  # type: ignore[misc]
     def name(self) -> str:
         return "action_repeat"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         texts = last_bot_texts(tracker.events)
         if not texts:
             dispatcher.utter_message(response="utter_ask_problem")

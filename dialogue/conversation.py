@@ -28,26 +28,111 @@ from dialogue.normalize import (
 )
 
 # Slots the report is made of (names fixed in CONTRACTS.md) and the bookkeeping ones.
-REPORT_SLOTS = ("category", "category_other_words", "place", "street_number", "street_name", "commune", "landmark",
-                "description", "danger", "callback_consent", "callback_number")
+REPORT_SLOTS = (
+    "category",
+    "category_other_words",
+    "place",
+    "street_number",
+    "street_name",
+    "commune",
+    "landmark",
+    "description",
+    "danger",
+    "callback_consent",
+    "callback_number",
+)
 PENDING = "pending_question"
 REPROMPTS = "reprompt_count"
 CALLER_NUMBER = "caller_number"
 
 # Words that make a free-text problem plausible when no taxonomy synonym matched ("autre" category).
 PROBLEM_WORDS = (
-    "casse", "cassee", "casses", "abime", "abimee", "degrade", "degradee", "panne", "en panne", "hors service",
-    "marche plus", "marche pas", "fonctionne plus", "fonctionne pas", "bloque", "bloquee", "tombe", "tombee",
-    "effondre", "effondree", "arrache", "arrachee", "arrete", "arretee", "dangereux", "dangereuse", "mur",
-    "cloture", "grillage", "escalier", "rampe", "odeur", "chantier", "travaux", "fuite", "trou", "sale", "degat",
-    "degats", "vandalise", "vandalisme", "abandonne", "tordu", "tordue", "penche", "decolle", "rouille",
-    "fissure", "menace de", "s effondre", "pend", "pendent", "deborde", "bouche", "s allume plus", "eteint",
+    "casse",
+    "cassee",
+    "casses",
+    "abime",
+    "abimee",
+    "degrade",
+    "degradee",
+    "panne",
+    "en panne",
+    "hors service",
+    "marche plus",
+    "marche pas",
+    "fonctionne plus",
+    "fonctionne pas",
+    "bloque",
+    "bloquee",
+    "tombe",
+    "tombee",
+    "effondre",
+    "effondree",
+    "arrache",
+    "arrachee",
+    "arrete",
+    "arretee",
+    "dangereux",
+    "dangereuse",
+    "mur",
+    "cloture",
+    "grillage",
+    "escalier",
+    "rampe",
+    "odeur",
+    "chantier",
+    "travaux",
+    "fuite",
+    "trou",
+    "sale",
+    "degat",
+    "degats",
+    "vandalise",
+    "vandalisme",
+    "abandonne",
+    "tordu",
+    "tordue",
+    "penche",
+    "decolle",
+    "rouille",
+    "fissure",
+    "menace de",
+    "s effondre",
+    "pend",
+    "pendent",
+    "deborde",
+    "bouche",
+    "s allume plus",
+    "eteint",
 )
 # "J'appelle pour faire un signalement": the caller has not said what yet, but a report is wanted.
-WANTS_TO_REPORT = ("signaler", "signale", "signalement", "signalements", "probleme", "souci", "declarer",
-                   "reclamation", "un truc", "quelque chose", "voie publique", "dans la rue", "dans ma rue")
-HUMAN_CHOICE_WORDS = ("le probleme", "la categorie", "le lieu", "l adresse", "la rue", "la commune", "la ville",
-                      "le numero", "le telephone", "le rappel", "le danger")
+WANTS_TO_REPORT = (
+    "signaler",
+    "signale",
+    "signalement",
+    "signalements",
+    "probleme",
+    "souci",
+    "declarer",
+    "reclamation",
+    "un truc",
+    "quelque chose",
+    "voie publique",
+    "dans la rue",
+    "dans ma rue",
+)
+HUMAN_CHOICE_WORDS = (
+    "le probleme",
+    "la categorie",
+    "le lieu",
+    "l adresse",
+    "la rue",
+    "la commune",
+    "la ville",
+    "le numero",
+    "le telephone",
+    "le rappel",
+    "le danger",
+)
 
 
 @dataclass(frozen=True)
@@ -67,8 +152,11 @@ class Thresholds:
             except ValueError:
                 return default
 
-        return cls(read("DIALOGUE_MIN_ASR_CONFIDENCE", cls.min_asr), read("DIALOGUE_MIN_NLU_CONFIDENCE", cls.min_nlu),
-                   read("DIALOGUE_MIN_COMBINED_CONFIDENCE", cls.min_combined))
+        return cls(
+            read("DIALOGUE_MIN_ASR_CONFIDENCE", cls.min_asr),
+            read("DIALOGUE_MIN_NLU_CONFIDENCE", cls.min_nlu),
+            read("DIALOGUE_MIN_COMBINED_CONFIDENCE", cls.min_combined),
+        )
 
 
 @dataclass(frozen=True)
@@ -109,8 +197,10 @@ def is_trusted(heard: Heard, thresholds: Thresholds) -> bool:
     asr = 1.0 if heard.asr_confidence is None else heard.asr_confidence
     if heard.intent.startswith("/") or heard.text.startswith("/"):
         return True
-    return asr >= thresholds.min_asr and heard.nlu_confidence >= thresholds.min_nlu and (
-        asr * heard.nlu_confidence >= thresholds.min_combined
+    return (
+        asr >= thresholds.min_asr
+        and heard.nlu_confidence >= thresholds.min_nlu
+        and (asr * heard.nlu_confidence >= thresholds.min_combined)
     )
 
 
@@ -169,8 +259,17 @@ def _place_updates(slots: dict[str, Any], place: Place, replace_street: bool) ->
         updates["commune"] = place.commune
     merged = _current(slots, updates)
     if updates:
-        updates["place"] = format_place(Place(merged.get("street_number"), merged.get("street_name"),
-                                              merged.get("commune"), merged.get("landmark"))) or None
+        updates["place"] = (
+            format_place(
+                Place(
+                    merged.get("street_number"),
+                    merged.get("street_name"),
+                    merged.get("commune"),
+                    merged.get("landmark"),
+                )
+            )
+            or None
+        )
     return updates
 
 
@@ -186,13 +285,23 @@ def extract(heard: Heard, slots: dict[str, Any], knowledge: Knowledge, trusted: 
     updates: dict[str, Any] = {}
     category = knowledge.taxonomy.match(text)
     if category and (not slots.get("category") or heard.intent == "correct" or pending in ("problem", "correction")):
-        updates.update(category=category, description=text,
-                       category_other_words=text if category == OTHER_CATEGORY else None)
-    elif (not slots.get("category") and pending == "problem" and trusted and heard.intent not in ("affirm", "deny")
-          and _plausible_problem(text, knowledge)):
+        updates.update(
+            category=category, description=text, category_other_words=text if category == OTHER_CATEGORY else None
+        )
+    elif (
+        not slots.get("category")
+        and pending == "problem"
+        and trusted
+        and heard.intent not in ("affirm", "deny")
+        and _plausible_problem(text, knowledge)
+    ):
         updates.update(category=OTHER_CATEGORY, description=text, category_other_words=text)
-    elif not slots.get("category") and heard.intent == "report_problem" and trusted and _plausible_problem(
-            text, knowledge):
+    elif (
+        not slots.get("category")
+        and heard.intent == "report_problem"
+        and trusted
+        and _plausible_problem(text, knowledge)
+    ):
         updates.update(category=OTHER_CATEGORY, description=text, category_other_words=text)
 
     place = parse_place(text, knowledge.gazetteer)
@@ -208,8 +317,9 @@ def extract(heard: Heard, slots: dict[str, Any], knowledge: Knowledge, trusted: 
             updates.update(_place_updates(slots, Place(street_number=number), replace_street=False))
             updates["street_number"] = number
             merged = _current(slots, updates)
-            updates["place"] = format_place(Place(number, merged.get("street_name"), merged.get("commune"),
-                                                  merged.get("landmark")))
+            updates["place"] = format_place(
+                Place(number, merged.get("street_name"), merged.get("commune"), merged.get("landmark"))
+            )
     elif pending == "place" and trusted and len(fold(text).split()) >= 3 and yes_or_no(text) is None:
         # No street nor cue recognised: keep the caller's words as the landmark.
         updates.update(_place_updates(slots, Place(landmark=text), replace_street=False))
@@ -225,8 +335,9 @@ def extract(heard: Heard, slots: dict[str, Any], knowledge: Knowledge, trusted: 
 
     number = find_phone_number(text)
     # Ten digits are a phone number whatever was asked: callers give it when it comes to mind.
-    if number and (pending in ("callback_consent", "callback_number", "confirm", "correction")
-                   or report_in_progress(slots)):
+    if number and (
+        pending in ("callback_consent", "callback_number", "confirm", "correction") or report_in_progress(slots)
+    ):
         updates.update(callback_consent=True, callback_number=number)
     elif pending == "callback_consent":
         answer = _yes_no(heard)
@@ -264,23 +375,25 @@ def next_question(slots: dict[str, Any], taxonomy: Taxonomy, rephrase: bool = Fa
         return "callback_consent", Say(prefix + "callback_consent")
     if slots.get("callback_consent") and not slots.get("callback_number"):
         return "callback_number", Say(prefix + "callback_number")
-    return "confirm", Say("utter_read_back" if not rephrase else "utter_reask_read_back",
-                          {"summary": summary(slots, taxonomy)})
+    return "confirm", Say(
+        "utter_read_back" if not rephrase else "utter_reask_read_back", {"summary": summary(slots, taxonomy)}
+    )
 
 
 def summary(slots: dict[str, Any], taxonomy: Taxonomy) -> str:
     category = slots.get("category") or OTHER_CATEGORY
-    what = (f"« {slots.get('category_other_words')} »" if category == OTHER_CATEGORY
-            else taxonomy.label(category))
+    what = f"« {slots.get('category_other_words')} »" if category == OTHER_CATEGORY else taxonomy.label(category)
     where = slots.get("place") or "lieu non précisé"
     danger = "avec un danger" if slots.get("danger") else "sans danger immédiat"
-    callback = (f"rappel au {slots['callback_number']}" if slots.get("callback_consent") and
-                slots.get("callback_number") else "sans rappel")
+    callback = (
+        f"rappel au {slots['callback_number']}"
+        if slots.get("callback_consent") and slots.get("callback_number")
+        else "sans rappel"
+    )
     return f"{what}, {where}, {danger}, {callback}"
 
 
-def ask_next(slots: dict[str, Any], updates: dict[str, Any], knowledge: Knowledge,
-             rephrase: bool = False) -> Outcome:
+def ask_next(slots: dict[str, Any], updates: dict[str, Any], knowledge: Knowledge, rephrase: bool = False) -> Outcome:
     pending, question = next_question(_current(slots, updates), knowledge.taxonomy, rephrase)
     return Outcome(said=[question], slots={**updates, PENDING: pending})
 
@@ -332,8 +445,13 @@ def _acceptable_without_content(heard: Heard, pending: Any, trusted: bool) -> bo
     opening = pending in (None, "problem", "anything_else")
     folded = fold(heard.text)
     wants_to_report = any(contains_phrase(folded, w) for w in WANTS_TO_REPORT)
-    return opening and trusted and (heard.intent == "affirm" or (
-        heard.intent not in ("deny", "out_of_scope", "dont_know") and wants_to_report))
+    return (
+        opening
+        and trusted
+        and (
+            heard.intent == "affirm" or (heard.intent not in ("deny", "out_of_scope", "dont_know") and wants_to_report)
+        )
+    )
 
 
 def _changes_report(updates: dict[str, Any]) -> bool:
@@ -341,7 +459,7 @@ def _changes_report(updates: dict[str, Any]) -> bool:
 
 
 def _clear_named_field(text: str) -> dict[str, Any]:
-    """"le lieu" / "le numéro" after "qu'est-ce qui n'est pas correct": forget that field and ask it again."""
+    """ "le lieu" / "le numéro" after "qu'est-ce qui n'est pas correct": forget that field and ask it again."""
     folded = fold(text)
     if any(contains_phrase(folded, w) for w in ("probleme", "categorie", "type")):
         return {"category": None, "category_other_words": None, "description": None}
@@ -354,8 +472,9 @@ def _clear_named_field(text: str) -> dict[str, Any]:
     return {}
 
 
-def handle_not_understood(heard: Heard, slots: dict[str, Any], knowledge: Knowledge,
-                          base: dict[str, Any] | None = None) -> Outcome:
+def handle_not_understood(
+    heard: Heard, slots: dict[str, Any], knowledge: Knowledge, base: dict[str, Any] | None = None
+) -> Outcome:
     """Reprompt once with a rephrased question, then hand over (low confidence)."""
     base = base if base is not None else _with_caller_number(slots, heard)
     slots = _current(slots, base)
@@ -385,8 +504,12 @@ def handle_fallback(heard: Heard, slots: dict[str, Any], knowledge: Knowledge) -
         return handoff_emergency(base)
     asr_ok = heard.asr_confidence is None or heard.asr_confidence >= knowledge.thresholds.min_asr
     opening = current.get(PENDING) in (None, "problem")
-    if asr_ok and not report_in_progress(current) and current.get(PENDING) in (None, "problem", "anything_else") \
-            and is_out_of_scope(heard.text, knowledge):
+    if (
+        asr_ok
+        and not report_in_progress(current)
+        and current.get(PENDING) in (None, "problem", "anything_else")
+        and is_out_of_scope(heard.text, knowledge)
+    ):
         return _answer_out_of_scope(heard, slots, knowledge, base)
     # DIET unsure, but the words themselves may answer: a taxonomy term to open a report, or the pending field.
     if asr_ok and (not opening or knowledge.taxonomy.match(heard.text) is not None):
@@ -428,13 +551,13 @@ def handle_out_of_scope(heard: Heard, slots: dict[str, Any], knowledge: Knowledg
     if current.get(PENDING) == "offer_human":
         return handle_report_turn(heard, slots, knowledge)
     if not is_out_of_scope(heard.text, knowledge) and (
-            has_lexical_evidence(heard, knowledge) or _plausible_problem(heard.text, knowledge)):
+        has_lexical_evidence(heard, knowledge) or _plausible_problem(heard.text, knowledge)
+    ):
         return handle_report_turn(_as_intent(heard, "report_problem"), slots, knowledge)
     return _answer_out_of_scope(heard, slots, knowledge, base)
 
 
-def _answer_out_of_scope(heard: Heard, slots: dict[str, Any], knowledge: Knowledge,
-                         base: dict[str, Any]) -> Outcome:
+def _answer_out_of_scope(heard: Heard, slots: dict[str, Any], knowledge: Knowledge, base: dict[str, Any]) -> Outcome:
     if _current(slots, base).get(PENDING) == "offer_human":
         # Already told what this service does: out-of-domain again counts as not understood.
         return handle_not_understood(heard, slots, knowledge, base)

@@ -47,8 +47,9 @@ class Target:
 
 
 @contextlib.asynccontextmanager
-async def dialogue_target(url: str | None, database_url: str | None, ready_timeout_s: float,
-                          eager: bool = False, model: Path | None = None) -> AsyncIterator[Target]:
+async def dialogue_target(
+    url: str | None, database_url: str | None, ready_timeout_s: float, eager: bool = False, model: Path | None = None
+) -> AsyncIterator[Target]:
     """The Rasa server to evaluate: the one at `url`, or our own for the duration of the block."""
     if url is not None:
         yield Target(url.rstrip("/"), SignalementsReports(database_url) if database_url else None)
@@ -62,8 +63,11 @@ async def dialogue_target(url: str | None, database_url: str | None, ready_timeo
     with tempfile.TemporaryDirectory(prefix="callbot-eval-") as tmp:
         database = f"sqlite:///{Path(tmp) / 'eval.sqlite3'}"
         await asyncio.to_thread(lambda: Store(database, bytes.fromhex(EVAL_PSEUDONYM_KEY)).migrate())
-        managed = ManagedDialogue(model, eager=eager, extra_env={"CALLBOT_DATABASE_URL": database,
-                                                                  "CALLBOT_PSEUDONYM_KEY": EVAL_PSEUDONYM_KEY})
+        managed = ManagedDialogue(
+            model,
+            eager=eager,
+            extra_env={"CALLBOT_DATABASE_URL": database, "CALLBOT_PSEUDONYM_KEY": EVAL_PSEUDONYM_KEY},
+        )
         try:
             await managed.start(timeout_s=ready_timeout_s)
             yield Target(managed.url, SignalementsReports(database))
@@ -72,16 +76,16 @@ async def dialogue_target(url: str | None, database_url: str | None, ready_timeo
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m dialogue.evaluate",
-                                     description=(__doc__ or "").splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m dialogue.evaluate", description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--url", help="Rasa server base URL (default: start one)")
     parser.add_argument("--database-url", help="with --url: the action server's CALLBOT_DATABASE_URL")
     parser.add_argument("--utterances", type=Path, default=DEFAULT_UTTERANCES)
     parser.add_argument("--conversations", type=Path, default=DEFAULT_CONVERSATIONS)
     parser.add_argument("--skip-utterances", action="store_true")
     parser.add_argument("--skip-conversations", action="store_true")
-    parser.add_argument("--only", action="append", default=[], metavar="ID",
-                        help="play only these conversation ids (repeatable)")
+    parser.add_argument(
+        "--only", action="append", default=[], metavar="ID", help="play only these conversation ids (repeatable)"
+    )
     parser.add_argument("--seed", type=int, default=2024, help="seed of the ASR noiser")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--json", dest="json_path", help="write the results as JSON to this file ('-': stdout)")
@@ -115,8 +119,15 @@ async def evaluate(args: argparse.Namespace) -> Outcome:
         rasa = RasaHttp(target.url)
         try:
             parsed = await parse_all(utterances, rasa, noiser, concurrency=args.concurrency) if utterances else []
-            runs = (await play_all(conversations, ("clean", "noisy"), client, rasa, noiser, run_tag, target.store,
-                                   args.concurrency)) if conversations else []
+            runs = (
+                (
+                    await play_all(
+                        conversations, ("clean", "noisy"), client, rasa, noiser, run_tag, target.store, args.concurrency
+                    )
+                )
+                if conversations
+                else []
+            )
         finally:
             await rasa.close()
             await client.close()
@@ -127,8 +138,12 @@ async def evaluate(args: argparse.Namespace) -> Outcome:
     words = utterance_figures(parsed) if parsed else None
     missed = missed_targets(clean, noisy, words, Targets()) if clean and noisy else []
     text = format_text(clean, noisy, words, runs, parsed, missed, args.max_failures)
-    meta: dict[str, Any] = {"url": target.url, "seed": args.seed, "run_tag": run_tag,
-                            "report_sources": sorted({r.report_source for r in runs if r.report_source})}
+    meta: dict[str, Any] = {
+        "url": target.url,
+        "seed": args.seed,
+        "run_tag": run_tag,
+        "report_sources": sorted({r.report_source for r in runs if r.report_source}),
+    }
     return Outcome(text, to_json(clean, noisy, words, runs, parsed, missed, meta), missed)
 
 

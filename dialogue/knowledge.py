@@ -94,8 +94,7 @@ class Taxonomy:
         return None
 
     def vocabulary(self) -> frozenset[str]:
-        return frozenset(word for c in self.categories for s in c.synonyms + c.weak_synonyms
-                         for word in s.split())
+        return frozenset(word for c in self.categories for s in c.synonyms + c.weak_synonyms for word in s.split())
 
 
 @dataclass(frozen=True)
@@ -109,8 +108,7 @@ class Gazetteer:
         """A well-known place named in the text ("le miroir aux oiseaux" -> "Miroir aux oiseaux"); the longest
         alias wins."""
         padded = f" {stem(text)} "
-        found = [(len(alias), name) for name, aliases in self.landmarks for alias in aliases
-                 if f" {alias} " in padded]
+        found = [(len(alias), name) for name, aliases in self.landmarks for alias in aliases if f" {alias} " in padded]
         return max(found)[1] if found else None
 
     def aliases_longest_first(self) -> list[tuple[str, str]]:
@@ -138,8 +136,11 @@ def load_taxonomy(path: Path = DEFAULT_TAXONOMY) -> Taxonomy:
         if not isinstance(entry, dict) or not isinstance(entry.get("code"), str) or not entry.get("label"):
             raise KnowledgeError(f"{path}: categories[{index}] needs a 'code' and a 'label'")
         # The label is a synonym too: a caller may say it back ("c'est un problème de propreté").
-        synonyms = [str(entry["label"]), *(entry.get("synonyms") or ())] if entry["code"] != OTHER_CATEGORY \
+        synonyms = (
+            [str(entry["label"]), *(entry.get("synonyms") or ())]
+            if entry["code"] != OTHER_CATEGORY
             else list(entry.get("synonyms") or ())
+        )
         categories.append(
             Category(
                 code=entry["code"],

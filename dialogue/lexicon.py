@@ -14,111 +14,133 @@ from dialogue.knowledge import fold
 
 # Immediate danger to people: gas, live wires, someone hurt, fire, water entering homes. A *risk* ("c'est
 # dangereux", "quelqu'un pourrait tomber") is the report's danger field, never an emergency.
-_PERSON = (r"(quelqu un|une personne|un pieton|une pietonne|un enfant|une enfant|un gamin|une gamine|un petit|"
-           r"une petite|une dame|un monsieur|un homme|une femme|un cycliste|un motard|un vieux|une vieille|"
-           r"une personne agee|un passant|une passante|un jeune|un bebe|mon fils|ma fille|mon mari|ma femme|"
-           r"mon pere|ma mere|un ado|des gens|des enfants|des personnes|un ouvrier|ma voisine|mon voisin|"
-           r"une voisine|un voisin|une mamie|un papi|un livreur|une cycliste)")
-_HOME = (r"(maison|maisons|appartement|appartements|appart|chez moi|chez nous|chez eux|chez les voisins|"
-         r"rez de chaussee|rez de chaussees|logement|logements|habitation|habitations|sous sol|sous sols|cave|caves|"
-         r"garage|garages|immeuble|immeubles|salon|cuisine|chambre)")
-STRONG_EMERGENCY = re.compile("|".join((
-    r"\b(odeur|odeurs|sent|sens|sentir|senti|fuite|fuit|fuient|respire|respirer) (de |du |le |la |fort le |"
-    r"fort |un peu le |beaucoup le )?gaz\b",
-    r"\bgaz (qui|qu il) (fuit|sort|s echappe)\b|\bfuite de gaz\b|\bconduite de gaz\b",
-    r"\b(fil|fils|cable|cables) (electrique|electriques|haute tension|du courant|d electricite)\b",
-    r"\b(fil|fils|cable|cables) (qui pend|qui pendent|denude|denudes|a terre|par terre|tombe|tombes)\b",
-    r"\belectrocut\w*|\b(etincelle|etincelles)\b|\bcourant (a terre|qui passe dans)\b|\bpoteau electrique tombe",
-    r"\b(blesse|blessee|blesses|blessees|inconscient|inconsciente|saigne|saignent|evanoui|evanouie)\b",
-    r"\b(respire plus|respire pas|ne respire|bouge plus|ne bouge pas|bouge pas|perdu connaissance)\b",
-    r"\b(se releve pas|se releve plus|peut pas se relever|peut plus se relever|arrive pas a se relever|"
-    r"il a tres mal|elle a tres mal|elle a mal|il a mal|a mal partout|s est ouvert la tete|saigne)\b",
-    rf"\b{_PERSON} (est|sont) (tombe|tombee|tombes|tombees) (par terre|dans|du|de|sur)\b.{{0,40}}"
-    r"\b(mal|bouge|releve|saigne|blesse|blessee|respire)",
-    rf"\b{_PERSON} (s est fait|se sont fait|a ete|ont ete|est|sont|vient d etre) "
-    r"(renverse|renversee|renverses|percute|percutee|fauche|fauchee|ecrase|ecrasee|coince|coincee|coinces|"
-    r"bloque dans|tombe dans|tombee dans|tombes dans|electrocute)",
-    rf"\b(tombe|tombee|tombes|effondre|effondree) sur {_PERSON}",
-    rf"\b(renverse|percute|fauche) {_PERSON}",
-    r"\b(y a|il y a|avec) (encore )?quelqu un (dedans|dessous|coince)\b",
-    r"(?<!bouche d )(?<!borne a )(?<!borne d )(?<!bouche a )(?<!borne )\bincendie\b",
-    r"\b(au feu|il y a le feu|y a le feu|en feu|prend feu|pris feu|ca brule|flammes|fumee noire)\b",
-    rf"\b(eau|egout|egouts)\b.{{0,40}}\b(rentre|rentrent|entre|entrent|monte|arrive|coule|envahit)\b.{{0,25}}{_HOME}",
-    rf"\b(inonde|inondent|inondee|inondees|inondes|envahi|envahie|envahit)\b.{{0,12}}{_HOME}",
-    rf"{_HOME}( de la \w+| du \w+| de l \w+| des \w+)? (est |sont )?"
-    r"(completement |toute |tout |tous |toutes )?(inonde|inondee|inondes|inondees|"
-    r"sous l eau|envahie|envahi)",
-    r"\baccident grave\b|\bnoyade\b|\bse noie\b|\beffondre sur\b|\bimmeuble (qui )?s effondre\b",
-)))
+_PERSON = (
+    r"(quelqu un|une personne|un pieton|une pietonne|un enfant|une enfant|un gamin|une gamine|un petit|"
+    r"une petite|une dame|un monsieur|un homme|une femme|un cycliste|un motard|un vieux|une vieille|"
+    r"une personne agee|un passant|une passante|un jeune|un bebe|mon fils|ma fille|mon mari|ma femme|"
+    r"mon pere|ma mere|un ado|des gens|des enfants|des personnes|un ouvrier|ma voisine|mon voisin|"
+    r"une voisine|un voisin|une mamie|un papi|un livreur|une cycliste)"
+)
+_HOME = (
+    r"(maison|maisons|appartement|appartements|appart|chez moi|chez nous|chez eux|chez les voisins|"
+    r"rez de chaussee|rez de chaussees|logement|logements|habitation|habitations|sous sol|sous sols|cave|caves|"
+    r"garage|garages|immeuble|immeubles|salon|cuisine|chambre)"
+)
+STRONG_EMERGENCY = re.compile(
+    "|".join(
+        (
+            r"\b(odeur|odeurs|sent|sens|sentir|senti|fuite|fuit|fuient|respire|respirer) (de |du |le |la |fort le |"
+            r"fort |un peu le |beaucoup le )?gaz\b",
+            r"\bgaz (qui|qu il) (fuit|sort|s echappe)\b|\bfuite de gaz\b|\bconduite de gaz\b",
+            r"\b(fil|fils|cable|cables) (electrique|electriques|haute tension|du courant|d electricite)\b",
+            r"\b(fil|fils|cable|cables) (qui pend|qui pendent|denude|denudes|a terre|par terre|tombe|tombes)\b",
+            r"\belectrocut\w*|\b(etincelle|etincelles)\b|\bcourant (a terre|qui passe dans)\b|"
+            r"\bpoteau electrique tombe",
+            r"\b(blesse|blessee|blesses|blessees|inconscient|inconsciente|saigne|saignent|evanoui|evanouie)\b",
+            r"\b(respire plus|respire pas|ne respire|bouge plus|ne bouge pas|bouge pas|perdu connaissance)\b",
+            r"\b(se releve pas|se releve plus|peut pas se relever|peut plus se relever|arrive pas a se relever|"
+            r"il a tres mal|elle a tres mal|elle a mal|il a mal|a mal partout|s est ouvert la tete|saigne)\b",
+            rf"\b{_PERSON} (est|sont) (tombe|tombee|tombes|tombees) (par terre|dans|du|de|sur)\b.{{0,40}}"
+            r"\b(mal|bouge|releve|saigne|blesse|blessee|respire)",
+            rf"\b{_PERSON} (s est fait|se sont fait|a ete|ont ete|est|sont|vient d etre) "
+            r"(renverse|renversee|renverses|percute|percutee|fauche|fauchee|ecrase|ecrasee|coince|coincee|coinces|"
+            r"bloque dans|tombe dans|tombee dans|tombes dans|electrocute)",
+            rf"\b(tombe|tombee|tombes|effondre|effondree) sur {_PERSON}",
+            rf"\b(renverse|percute|fauche) {_PERSON}",
+            r"\b(y a|il y a|avec) (encore )?quelqu un (dedans|dessous|coince)\b",
+            r"(?<!bouche d )(?<!borne a )(?<!borne d )(?<!bouche a )(?<!borne )\bincendie\b",
+            r"\b(au feu|il y a le feu|y a le feu|en feu|prend feu|pris feu|ca brule|flammes|fumee noire)\b",
+            rf"\b(eau|egout|egouts)\b.{{0,40}}\b(rentre|rentrent|entre|entrent|monte|arrive|coule|envahit)\b.{{0,25}}{_HOME}",
+            rf"\b(inonde|inondent|inondee|inondees|inondes|envahi|envahie|envahit)\b.{{0,12}}{_HOME}",
+            rf"{_HOME}( de la \w+| du \w+| de l \w+| des \w+)? (est |sont )?"
+            r"(completement |toute |tout |tous |toutes )?(inonde|inondee|inondes|inondees|"
+            r"sous l eau|envahie|envahi)",
+            r"\baccident grave\b|\bnoyade\b|\bse noie\b|\beffondre sur\b|\bimmeuble (qui )?s effondre\b",
+        )
+    )
+)
 # Words that make DIET's "emergency" believable when no strong sign is there (only then: a caller saying "c'est
 # urgent, le trou est énorme" is reporting a danger, and the danger question is asked anyway).
-WEAK_EMERGENCY = re.compile(r"\b(au secours|a l aide|urgence|pompiers|samu|ambulance|le 15|le 18|le 112|"
-                            r"vite venez|venez vite|en train de mourir|mort|morte)\b")
+WEAK_EMERGENCY = re.compile(
+    r"\b(au secours|a l aide|urgence|pompiers|samu|ambulance|le 15|le 18|le 112|"
+    r"vite venez|venez vite|en train de mourir|mort|morte)\b"
+)
 
 # Problems on private property: the city does not repair them (landlord, plumber, syndic, water company).
-_PRIVATE = re.compile("|".join((
-    r"(?<!devant )(?<!en face de )(?<!pres de )(?<!a cote de )(?<!derriere )(?<!vers )(?<!pas loin de )"
-    r"(?<!rue de )(?<!la rue de )(?<!sortie de )(?<!en bas de )(?<!coin de )(?<!bout de )(?<!de )"
-    r"\bchez (moi|nous)\b",
-    r"\b(dans|chez) (mon|ma|notre|mes|nos) (appartement|appart|maison|cuisine|salle de bain|salle de bains|"
-    r"chambre|salon|logement|cave|garage|jardin|piscine|terrasse|balcon|toit|grenier|villa|studio|wc|toilettes|"
-    r"copropriete|residence privee|propriete|immeuble)\b",
-    r"\b(mon|ma|mes|notre|nos) (evier|lavabo|baignoire|douche|chaudiere|chauffe eau|ballon d eau chaude|"
-    r"robinet|robinets|radiateur|radiateurs|compteur|chasse d eau|plafond|plomberie|tuyauterie|volet|volets|"
-    r"fenetre|fenetres|porte d entree|interphone|digicode|ascenseur|boite aux lettres|toilettes|wc|"
-    r"ordinateur|television|tele|electricite|cumulus|climatisation|clim)\b",
-    r"\b(de|du) (mon|ma|notre|nos) (appartement|appart|maison|cuisine|salle de bain|salle de bains|chambre|"
-    r"salon|logement|cave|grenier|studio|wc|toilettes|villa|baignoire|douche)\b",
-    r"\b(le|du|au|mon|notre) plafond\b|\bles murs de (mon|ma|notre|chez)\b",
-    r"\bsous (l|mon) evier\b|\bdegat des eaux\b|\bdegats des eaux\b|\bmon (proprietaire|bailleur|syndic|"
-    r"gardien|locataire)\b|\b(le|au|du) syndic\b|\bmon voisin du dessus\b|\bvoisins? du dessous\b",
-)))
+_PRIVATE = re.compile(
+    "|".join(
+        (
+            r"(?<!devant )(?<!en face de )(?<!pres de )(?<!a cote de )(?<!derriere )(?<!vers )(?<!pas loin de )"
+            r"(?<!rue de )(?<!la rue de )(?<!sortie de )(?<!en bas de )(?<!coin de )(?<!bout de )(?<!de )"
+            r"\bchez (moi|nous)\b",
+            r"\b(dans|chez) (mon|ma|notre|mes|nos) (appartement|appart|maison|cuisine|salle de bain|salle de bains|"
+            r"chambre|salon|logement|cave|garage|jardin|piscine|terrasse|balcon|toit|grenier|villa|studio|wc|toilettes|"
+            r"copropriete|residence privee|propriete|immeuble)\b",
+            r"\b(mon|ma|mes|notre|nos) (evier|lavabo|baignoire|douche|chaudiere|chauffe eau|ballon d eau chaude|"
+            r"robinet|robinets|radiateur|radiateurs|compteur|chasse d eau|plafond|plomberie|tuyauterie|volet|volets|"
+            r"fenetre|fenetres|porte d entree|interphone|digicode|ascenseur|boite aux lettres|toilettes|wc|"
+            r"ordinateur|television|tele|electricite|cumulus|climatisation|clim)\b",
+            r"\b(de|du) (mon|ma|notre|nos) (appartement|appart|maison|cuisine|salle de bain|salle de bains|chambre|"
+            r"salon|logement|cave|grenier|studio|wc|toilettes|villa|baignoire|douche)\b",
+            r"\b(le|du|au|mon|notre) plafond\b|\bles murs de (mon|ma|notre|chez)\b",
+            r"\bsous (l|mon) evier\b|\bdegat des eaux\b|\bdegats des eaux\b|\bmon (proprietaire|bailleur|syndic|"
+            r"gardien|locataire)\b|\b(le|au|du) syndic\b|\bmon voisin du dessus\b|\bvoisins? du dessous\b",
+        )
+    )
+)
 
 # Requests for another service. Strong topics are out of scope even when a taxonomy word is there ("la taxe
 # d'ordures ménagères"), unless a problem is described too; weak ones only when no taxonomy word is heard.
-_STRONG_TOPICS = re.compile("|".join((
-    r"\b(taxe|taxes|impot|impots|fiscal|fiscale|facture|factures|facturation|prelevement|prelevements|"
-    r"rembourse|remboursement|remboursee?|tarif|tarifs|payer|paye pas|paiement|payement|cotisation|loyer|"
-    r"loyers|apl|caf|pole emploi|france travail|retraite|allocation|allocations|rsa|mutuelle|secu|"
-    r"securite sociale|carte vitale)\b",
-    r"\b(amende|amendes|contravention|contraventions|pv|proces verbal|fourriere|enlevee par la fourriere|"
-    r"radar flash|flashe|flashee|points de permis)\b",
-    r"\b(passeport|carte d identite|carte grise|permis de conduire|etat civil|acte de naissance|acte de deces|"
-    r"acte de mariage|livret de famille|mariage|pacs|se marier|naissance|deces|reconnaissance|nationalite|"
-    r"titre de sejour|prefecture|liste electorale|listes electorales|voter|vote|elections|recensement|"
-    r"attestation|certificat|justificatif|legaliser|legalisation|procuration)\b",
-    r"\b(inscrire|inscription scolaire|inscription a l ecole|inscription a la cantine|reinscription|"
-    r"cantine|periscolaire|centre aere|centre de loisirs|"
-    r"garderie|place en creche|place a la creche|ecole de mon fils|ecole de ma fille|maitresse|"
-    r"vacances scolaires|bourse|bourses)\b",
-    r"\b(rendez vous|rdv|horaire|horaires|a quelle heure|quelle heure|quel jour|quels jours|c est quand|"
-    r"jusqu a quand|jusqu a quelle heure|ferme a|ferme quand|heures d ouverture|joindre|"
-    r"numero de telephone (de|du|des)|comment faire pour|comment on fait|qu est ce qu il faut faire pour|"
-    r"renseignement|"
-    r"renseignements|information sur|informations sur)\b",
-    r"\b(abonnement|abonner|resilier|resiliation|billet|billets|ticket|tickets|titre de transport|pass|"
-    r"carte de bus|rtm|sncf|tgv|avion|aeroport|greve)\b",
-    r"\b(logement social|hlm|demande de logement|urbanisme|permis de construire|declaration de travaux|"
-    r"cadastre|sans autorisation|sans permis|plan local)\b",
-    r"\b(meteo|pizza|restaurant|taxi|uber|pharmacie de garde|vaccin|job|emploi|stage|embauche|"
-    r"candidature|travailler chez vous|recrute|recrutement)\b",
-    r"\b(j ai perdu|on a perdu|il a perdu|elle a perdu|perdu mon|perdu ma|perdu mes|objets trouves|objet trouve|"
-    r"oublie mon|oublie ma|oublie mes|cambriole|cambriolage|cambrioleur|plainte|porter plainte|escroquerie|"
-    r"arnaque|agresse|agression)\b",
-    r"\b(chien|chiens|chat|chats) (du|des|de la|de mon|de ma) (voisin|voisins|voisine|voisines|d a cote)\b",
-    r"\b(aboie|aboient|aboyer|tapage|tapage nocturne|harcele|harcelement|bruit|bruits|vacarme|rodeo|rodeos)\b",
-)))
-_WEAK_TOPICS = re.compile(r"\b(voisin|voisins|voisine|voisines|odeur de cuisine|internet|wifi|"
-                          r"telephone|portable|edf|engie|electricite|coupure de courant|courant|chauffage|"
-                          r"facteur|colis|courrier|la poste|banque|assurance|avocat|notaire|divorce|"
-                          r"pension|dechetterie|dechetteries|encombrant a domicile|sac jaune|sacs jaunes|"
-                          r"composteur|calendrier|collecte|jours de collecte|ouvert|ouverte|ouverts|ouvre|"
-                          r"ferme|fermee|le train|les trains|en retard|retard|a l heure|passe jamais|passe plus|"
-                          r"bus|tram|tramway|metro|ligne|navette|fete|fetes|soiree|soirees|musique|hurle|"
-                          r"hurlent|crie|crient|dispute|disputent|engueulent|insulte|insultent|medecin|docteur|"
-                          r"cinema|concert|match|piscine municipale|bibliotheque|mediatheque|musee|prefecture|"
-                          r"vole|volee|voles|volees|vol|perdu|perdue|mairie|dossier|papiers|formulaire|"
-                          r"courrier|lettre|mail|site internet|application)\b")
+_STRONG_TOPICS = re.compile(
+    "|".join(
+        (
+            r"\b(taxe|taxes|impot|impots|fiscal|fiscale|facture|factures|facturation|prelevement|prelevements|"
+            r"rembourse|remboursement|remboursee?|tarif|tarifs|payer|paye pas|paiement|payement|cotisation|loyer|"
+            r"loyers|apl|caf|pole emploi|france travail|retraite|allocation|allocations|rsa|mutuelle|secu|"
+            r"securite sociale|carte vitale)\b",
+            r"\b(amende|amendes|contravention|contraventions|pv|proces verbal|fourriere|enlevee par la fourriere|"
+            r"radar flash|flashe|flashee|points de permis)\b",
+            r"\b(passeport|carte d identite|carte grise|permis de conduire|etat civil|acte de naissance|acte de deces|"
+            r"acte de mariage|livret de famille|mariage|pacs|se marier|naissance|deces|reconnaissance|nationalite|"
+            r"titre de sejour|prefecture|liste electorale|listes electorales|voter|vote|elections|recensement|"
+            r"attestation|certificat|justificatif|legaliser|legalisation|procuration)\b",
+            r"\b(inscrire|inscription scolaire|inscription a l ecole|inscription a la cantine|reinscription|"
+            r"cantine|periscolaire|centre aere|centre de loisirs|"
+            r"garderie|place en creche|place a la creche|ecole de mon fils|ecole de ma fille|maitresse|"
+            r"vacances scolaires|bourse|bourses)\b",
+            r"\b(rendez vous|rdv|horaire|horaires|a quelle heure|quelle heure|quel jour|quels jours|c est quand|"
+            r"jusqu a quand|jusqu a quelle heure|ferme a|ferme quand|heures d ouverture|joindre|"
+            r"numero de telephone (de|du|des)|comment faire pour|comment on fait|qu est ce qu il faut faire pour|"
+            r"renseignement|"
+            r"renseignements|information sur|informations sur)\b",
+            r"\b(abonnement|abonner|resilier|resiliation|billet|billets|ticket|tickets|titre de transport|pass|"
+            r"carte de bus|rtm|sncf|tgv|avion|aeroport|greve)\b",
+            r"\b(logement social|hlm|demande de logement|urbanisme|permis de construire|declaration de travaux|"
+            r"cadastre|sans autorisation|sans permis|plan local)\b",
+            r"\b(meteo|pizza|restaurant|taxi|uber|pharmacie de garde|vaccin|job|emploi|stage|embauche|"
+            r"candidature|travailler chez vous|recrute|recrutement)\b",
+            r"\b(j ai perdu|on a perdu|il a perdu|elle a perdu|perdu mon|perdu ma|perdu mes|objets trouves|"
+            r"objet trouve|"
+            r"oublie mon|oublie ma|oublie mes|cambriole|cambriolage|cambrioleur|plainte|porter plainte|escroquerie|"
+            r"arnaque|agresse|agression)\b",
+            r"\b(chien|chiens|chat|chats) (du|des|de la|de mon|de ma) (voisin|voisins|voisine|voisines|d a cote)\b",
+            r"\b(aboie|aboient|aboyer|tapage|tapage nocturne|harcele|harcelement|bruit|bruits|vacarme|rodeo|rodeos)\b",
+        )
+    )
+)
+_WEAK_TOPICS = re.compile(
+    r"\b(voisin|voisins|voisine|voisines|odeur de cuisine|internet|wifi|"
+    r"telephone|portable|edf|engie|electricite|coupure de courant|courant|chauffage|"
+    r"facteur|colis|courrier|la poste|banque|assurance|avocat|notaire|divorce|"
+    r"pension|dechetterie|dechetteries|encombrant a domicile|sac jaune|sacs jaunes|"
+    r"composteur|calendrier|collecte|jours de collecte|ouvert|ouverte|ouverts|ouvre|"
+    r"ferme|fermee|le train|les trains|en retard|retard|a l heure|passe jamais|passe plus|"
+    r"bus|tram|tramway|metro|ligne|navette|fete|fetes|soiree|soirees|musique|hurle|"
+    r"hurlent|crie|crient|dispute|disputent|engueulent|insulte|insultent|medecin|docteur|"
+    r"cinema|concert|match|piscine municipale|bibliotheque|mediatheque|musee|prefecture|"
+    r"vole|volee|voles|volees|vol|perdu|perdue|mairie|dossier|papiers|formulaire|"
+    r"courrier|lettre|mail|site internet|application)\b"
+)
 # Words that describe something wrong in the street: with them, a topic word does not make a call out of scope.
 PROBLEM_PREDICATES = re.compile(
     r"\b(casse|cassee|casses|cassees|abime|abimee|abimes|abimees|degrade|degradee|en panne|marche plus|"
@@ -127,7 +149,8 @@ PROBLEM_PREDICATES = re.compile(
     r"pas ete ramasses|pas ete ramassees|pas ramasse|pas ramasses|jamais ramasse|traine|trainent|bouche|"
     r"bouchee|fuit|fuite|inonde|inondee|trou|trous|defonce|defoncee|tague|tagues|sale|sales|degueulasse|"
     r"depose|deposes|abandonne|abandonnee|abandonnes|plein|pleine|pleins|pleines|vandalise|vandalisee|bouge|"
-    r"bougent|claque|claquent|descelle|descellee|mal fixe|branle)\b")
+    r"bougent|claque|claquent|descelle|descellee|mal fixe|branle)\b"
+)
 
 
 def is_emergency(text: str, nlu_says_emergency: bool = False) -> bool:

@@ -13,39 +13,189 @@ from text_to_num import alpha2digit
 from dialogue.knowledge import Gazetteer, contains_phrase, fold, stem
 
 STREET_TYPES = (
-    "rue", "avenue", "av", "boulevard", "bd", "bld", "chemin", "place", "allée", "allee", "allées", "impasse",
-    "cours", "quai", "traverse", "montée", "montee", "route", "passage", "esplanade", "corniche", "square",
-    "lotissement", "résidence", "residence", "voie", "sentier", "parvis", "promenade", "rond-point",
+    "rue",
+    "avenue",
+    "av",
+    "boulevard",
+    "bd",
+    "bld",
+    "chemin",
+    "place",
+    "allée",
+    "allee",
+    "allées",
+    "impasse",
+    "cours",
+    "quai",
+    "traverse",
+    "montée",
+    "montee",
+    "route",
+    "passage",
+    "esplanade",
+    "corniche",
+    "square",
+    "lotissement",
+    "résidence",
+    "residence",
+    "voie",
+    "sentier",
+    "parvis",
+    "promenade",
+    "rond-point",
 )
-STREET_TYPE_CANONICAL = {"av": "avenue", "bd": "boulevard", "bld": "boulevard", "allee": "allée",
-                         "montee": "montée", "residence": "résidence"}
+STREET_TYPE_CANONICAL = {
+    "av": "avenue",
+    "bd": "boulevard",
+    "bld": "boulevard",
+    "allee": "allée",
+    "montee": "montée",
+    "residence": "résidence",
+}
 # Words that end a street name or a landmark when they follow it.
 STOP_WORDS = {
-    "à", "a", "dans", "sur", "vers", "c'est", "c", "il", "ils", "elle", "y", "qui", "et", "près", "pres", "devant",
-    "pas", "mais", "euh", "ben", "bah", "voilà", "voila", "depuis", "commune", "ville", "quartier", "juste",
-    "en", "au", "aux", "sa", "ça", "ca", "donc", "alors", "parce", "car", "où", "ou", "merci", "s'il",
-    "est", "sont", "était", "etait", "ont", "fait", "ne", "n'", "se", "s'", "va", "vont", "on", "que", "avec",
-    "pour", "tout", "toute", "tous", "encore", "toujours", "plus", "là", "qu'", "j'", "je", "y'a",
-    ",", ".", "?", "!", ";", ":",
+    "à",
+    "a",
+    "dans",
+    "sur",
+    "vers",
+    "c'est",
+    "c",
+    "il",
+    "ils",
+    "elle",
+    "y",
+    "qui",
+    "et",
+    "près",
+    "pres",
+    "devant",
+    "pas",
+    "mais",
+    "euh",
+    "ben",
+    "bah",
+    "voilà",
+    "voila",
+    "depuis",
+    "commune",
+    "ville",
+    "quartier",
+    "juste",
+    "en",
+    "au",
+    "aux",
+    "sa",
+    "ça",
+    "ca",
+    "donc",
+    "alors",
+    "parce",
+    "car",
+    "où",
+    "ou",
+    "merci",
+    "s'il",
+    "est",
+    "sont",
+    "était",
+    "etait",
+    "ont",
+    "fait",
+    "ne",
+    "n'",
+    "se",
+    "s'",
+    "va",
+    "vont",
+    "on",
+    "que",
+    "avec",
+    "pour",
+    "tout",
+    "toute",
+    "tous",
+    "encore",
+    "toujours",
+    "plus",
+    "là",
+    "qu'",
+    "j'",
+    "je",
+    "y'a",
+    ",",
+    ".",
+    "?",
+    "!",
+    ";",
+    ":",
 }
 LOWER_PARTICLES = {"de", "du", "des", "la", "le", "les", "l'", "d'", "et", "sur", "en", "aux", "au"}
 REPETITION_SUFFIXES = {"bis", "ter", "quater"}
 # Street types that are also common nouns: after a determiner ("sur la route", "une place") they name a street
 # only when a complement follows ("la route de Gémenos", "la place du Marché").
-AMBIGUOUS_STREET_TYPES = {"route", "place", "chemin", "cours", "passage", "voie", "square", "résidence",
-                          "residence", "promenade", "sentier", "montée", "montee", "quai", "parvis", "traverse",
-                          "esplanade", "lotissement", "corniche", "allée", "allee", "rond-point", "impasse"}
-DETERMINERS = {"la", "le", "l'", "une", "un", "les", "des", "cette", "ce", "cet", "sa", "son", "ma", "mon", "notre",
-               "votre", "leur", "toute", "tout", "du", "même", "meme", "grande", "grand", "petite", "petit"}
+AMBIGUOUS_STREET_TYPES = {
+    "route",
+    "place",
+    "chemin",
+    "cours",
+    "passage",
+    "voie",
+    "square",
+    "résidence",
+    "residence",
+    "promenade",
+    "sentier",
+    "montée",
+    "montee",
+    "quai",
+    "parvis",
+    "traverse",
+    "esplanade",
+    "lotissement",
+    "corniche",
+    "allée",
+    "allee",
+    "rond-point",
+    "impasse",
+}
+DETERMINERS = {
+    "la",
+    "le",
+    "l'",
+    "une",
+    "un",
+    "les",
+    "des",
+    "cette",
+    "ce",
+    "cet",
+    "sa",
+    "son",
+    "ma",
+    "mon",
+    "notre",
+    "votre",
+    "leur",
+    "toute",
+    "tout",
+    "du",
+    "même",
+    "meme",
+    "grande",
+    "grand",
+    "petite",
+    "petit",
+}
 COMPLEMENT_STARTS = {"de", "du", "des", "d'", "d"}
 # alpha2digit leaves "un", "deux", "trois" as words (they are usually not numbers); before a street type or after
 # "au"/"numéro" they are street numbers ("au deux place Morgan").
 _SMALL_NUMBERS = {"un": "1", "une": "1", "deux": "2", "trois": "3"}
 _STREET_TYPE_PATTERN = "|".join(sorted({re.escape(t) for t in STREET_TYPES}, key=len, reverse=True))
 _SMALL_BEFORE_STREET = re.compile(
-    rf"(?<![\w-])(un|deux|trois)\b(?=(?:\s+(?:bis|ter|quater))?\s+(?:{_STREET_TYPE_PATTERN})\b)", re.IGNORECASE)
-_SMALL_AFTER_CUE = re.compile(r"\b(au|numéro|numero|n°)\s+(un|deux|trois)\b(?!\s*(?:cent|mille|-))",
-                              re.IGNORECASE)
+    rf"(?<![\w-])(un|deux|trois)\b(?=(?:\s+(?:bis|ter|quater))?\s+(?:{_STREET_TYPE_PATTERN})\b)", re.IGNORECASE
+)
+_SMALL_AFTER_CUE = re.compile(r"\b(au|numéro|numero|n°)\s+(un|deux|trois)\b(?!\s*(?:cent|mille|-))", re.IGNORECASE)
 _DIGIT_GROUPS = re.compile(r"\+?\d+")
 
 
@@ -112,8 +262,12 @@ def find_commune(text: str, gazetteer: Gazetteer) -> str | None:
         for alias, name in gazetteer.aliases_longest_first():
             for match in re.finditer(rf"(?:^| )({re.escape(normal(alias))})(?= |$)", haystack):
                 before = haystack[: match.start(1)].split()
-                if (before and before[-1] in {"de", "d", "du", "des"} and len(before) >= 2
-                        and before[-2] not in {"quartier", "secteur", "cote", "commune", "ville", "pres", "vers"}):
+                if (
+                    before
+                    and before[-1] in {"de", "d", "du", "des"}
+                    and len(before) >= 2
+                    and before[-2] not in {"quartier", "secteur", "cote", "commune", "ville", "pres", "vers"}
+                ):
                     continue
                 return name
     return None
@@ -145,8 +299,12 @@ def find_street(text: str, gazetteer: Gazetteer | None = None) -> tuple[str | No
             continue
         if tokens[index + 1] in STOP_WORDS or tokens[index + 1] in REPETITION_SUFFIXES:
             continue  # "la route pour l'éviter", "la rue est inondée": a common noun, not a street name
-        if (token in AMBIGUOUS_STREET_TYPES and index > 0 and tokens[index - 1] in DETERMINERS
-                and tokens[index + 1] not in COMPLEMENT_STARTS):
+        if (
+            token in AMBIGUOUS_STREET_TYPES
+            and index > 0
+            and tokens[index - 1] in DETERMINERS
+            and tokens[index + 1] not in COMPLEMENT_STARTS
+        ):
             continue
         name = [token]
         for offset, follower in enumerate(tokens[index + 1 :], start=index + 1):
@@ -183,10 +341,11 @@ def _starts_with_commune(tokens: list[str], gazetteer: Gazetteer) -> bool:
 
 
 def _number_after(tokens: list[str]) -> str | None:
-    """"avenue Jean Jaurès, au numéro 30": a number given after the street name, with a cue word."""
+    """ "avenue Jean Jaurès, au numéro 30": a number given after the street name, with a cue word."""
     words = [t for t in tokens if t not in {",", "."}]
-    return (find_street_number(" ".join(words[:3]), cues=("au",))
-            or find_street_number(" ".join(words)[:80], cues=("numero", "n")))
+    return find_street_number(" ".join(words[:3]), cues=("au",)) or find_street_number(
+        " ".join(words)[:80], cues=("numero", "n")
+    )
 
 
 def find_street_number(text: str, cues: tuple[str, ...] = ("au", "le", "numero", "n", "c est", "cest")) -> str | None:
@@ -202,7 +361,7 @@ def find_street_number(text: str, cues: tuple[str, ...] = ("au", "le", "numero",
 
 
 def find_landmark(text: str, gazetteer: Gazetteer) -> str | None:
-    """"devant l'école jules ferry" or "au rond-point de la gare": from a landmark cue (or a kind of place after
+    """ "devant l'école jules ferry" or "au rond-point de la gare": from a landmark cue (or a kind of place after
     à/au/sur) up to the next stop word or commune."""
     named = gazetteer.named_landmark(text)
     if named:
@@ -292,12 +451,52 @@ def spell_phone_number(number: str) -> str:
     return number
 
 
-AFFIRM_WORDS = ("oui", "ouais", "ouai", "d accord", "exactement", "c est ca", "tout a fait", "bien sur",
-                "absolument", "ok", "okay", "volontiers", "affirmatif", "correct", "parfait", "voila", "exact",
-                "je veux bien", "allez y", "vas y", "c est bon", "ca marche", "entendu", "evidemment", "ouaip",
-                "ouep", "carrement", "si", "bien entendu", "d acc")
-DENY_WORDS = ("non", "nan", "pas du tout", "aucun", "aucune", "jamais", "pas vraiment", "negatif", "pas besoin",
-              "surtout pas", "laissez tomber", "non merci")
+AFFIRM_WORDS = (
+    "oui",
+    "ouais",
+    "ouai",
+    "d accord",
+    "exactement",
+    "c est ca",
+    "tout a fait",
+    "bien sur",
+    "absolument",
+    "ok",
+    "okay",
+    "volontiers",
+    "affirmatif",
+    "correct",
+    "parfait",
+    "voila",
+    "exact",
+    "je veux bien",
+    "allez y",
+    "vas y",
+    "c est bon",
+    "ca marche",
+    "entendu",
+    "evidemment",
+    "ouaip",
+    "ouep",
+    "carrement",
+    "si",
+    "bien entendu",
+    "d acc",
+)
+DENY_WORDS = (
+    "non",
+    "nan",
+    "pas du tout",
+    "aucun",
+    "aucune",
+    "jamais",
+    "pas vraiment",
+    "negatif",
+    "pas besoin",
+    "surtout pas",
+    "laissez tomber",
+    "non merci",
+)
 
 
 # ASR homophones of the small words yes/no answers are made of ("c'est ça" heard as "sait sa").
@@ -319,7 +518,8 @@ def yes_or_no(text: str) -> bool | None:
 _NO_DANGER = re.compile(
     r"\b(pas|aucun|aucune|sans|non|rien de|ni) (de |d |du |vraiment |tres |trop |si |encore |immediat |grand )*"
     r"(danger|dangereux|dangereuse|risque|grave|mechant|urgent)"
-    r"|\bc est pas (bien )?(grave|mechant|urgent)\b|\bca gene (juste|seulement)\b|\bpas pour l instant\b")
+    r"|\bc est pas (bien )?(grave|mechant|urgent)\b|\bca gene (juste|seulement)\b|\bpas pour l instant\b"
+)
 _DANGER = re.compile(
     r"\b(danger|dangereux|dangereuse|dangereuses|risque|risques|risquee?)\b"
     r"|\b(peut|peuvent|pourrait|pourraient|va|vont|risque|risquent|faillit|failli|manque) (de )?(se )?"
@@ -327,7 +527,8 @@ _DANGER = re.compile(
     r"|\b(se|s) (blesser|tordre la cheville|faire mal|faire renverser|casser la figure|est tordu la cheville)"
     r"|\b(trebuche|trebuchent|glisse|glissent|tombe dedans|tombent dedans|accident|accidents)\b"
     r"|\bon (ne )?voit (plus|pas|rien)\b|\b(obliges?|oblige|doivent|doit) (de )?(passer|marcher|descendre)"
-    r"|\b(marchent|marche|passent|passe) (sur|par) la (route|chaussee)\b|\bpas de visibilite\b")
+    r"|\b(marchent|marche|passent|passe) (sur|par) la (route|chaussee)\b|\bpas de visibilite\b"
+)
 
 
 def mentions_danger(text: str) -> bool | None:

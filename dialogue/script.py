@@ -21,8 +21,18 @@ from dialogue.eval.runner import RasaHttp, play_conversation
 from dialogue.eval.scoring import ConversationRun, Exchange, judge
 from dialogue.evaluate import dialogue_target
 
-REPORT_ORDER = ("category", "street_number", "street_name", "commune", "landmark", "place", "description",
-                "danger", "callback_consent", "callback_number")
+REPORT_ORDER = (
+    "category",
+    "street_number",
+    "street_name",
+    "commune",
+    "landmark",
+    "place",
+    "description",
+    "danger",
+    "callback_consent",
+    "callback_number",
+)
 
 
 def pick(conversations: tuple[Conversation, ...], conversation_id: str | None, source: Path) -> Conversation:
@@ -43,8 +53,12 @@ def print_exchange(exchange: Exchange, out: TextIO) -> None:
 
 
 def print_result(run: ConversationRun, out: TextIO) -> None:
-    print(f"outcome: {run.outcome}" + (f" ({run.handoff_reason})" if run.handoff_reason else "")
-          + (f" - {run.error}" if run.error else ""), file=out)
+    print(
+        f"outcome: {run.outcome}"
+        + (f" ({run.handoff_reason})" if run.handoff_reason else "")
+        + (f" - {run.error}" if run.error else ""),
+        file=out,
+    )
     if run.report is not None:
         print(f"report #{run.report_id} (read from {run.report_source}):", file=out)
         for name in REPORT_ORDER:
@@ -62,9 +76,15 @@ async def play(args: argparse.Namespace, out: TextIO) -> ConversationRun:
         rasa = RasaHttp(target.url)
         try:
             run = await play_conversation(
-                conversation, "noisy" if args.noisy else "clean", client, rasa, AsrNoiser(seed=args.seed),
-                f"script-{uuid.uuid4().hex[:8]}-{conversation.id}", target.store,
-                on_exchange=lambda exchange: print_exchange(exchange, out))
+                conversation,
+                "noisy" if args.noisy else "clean",
+                client,
+                rasa,
+                AsrNoiser(seed=args.seed),
+                f"script-{uuid.uuid4().hex[:8]}-{conversation.id}",
+                target.store,
+                on_exchange=lambda exchange: print_exchange(exchange, out),
+            )
         finally:
             await rasa.close()
             await client.close()

@@ -59,8 +59,13 @@ class ChildProcess:
     async def _spawn(self) -> None:
         env = {**os.environ, **self.spec.env}
         self.process = await asyncio.create_subprocess_exec(
-            *self.spec.argv, cwd=self.spec.cwd, env=env, stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, start_new_session=True,
+            *self.spec.argv,
+            cwd=self.spec.cwd,
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
         )
         log.info("%s: started pid %s", self.spec.name, self.process.pid)
         self._pump = asyncio.create_task(self._pump_output(self.process), name=f"log-{self.spec.name}")
@@ -125,9 +130,18 @@ class ChildProcess:
 class ManagedDialogue:
     """The dialogue the callbot talks to: `url` is the Rasa server; `ready` once both servers answer."""
 
-    def __init__(self, model: Path | None = None, *, rasa_port: int = 0, action_port: int = 0,
-                 eager: bool = False, rasa_bin: Path = DEFAULT_RASA_BIN, external_url: str | None = None,
-                 extra_env: Mapping[str, str] | None = None, health_interval_s: float = 2.0) -> None:
+    def __init__(
+        self,
+        model: Path | None = None,
+        *,
+        rasa_port: int = 0,
+        action_port: int = 0,
+        eager: bool = False,
+        rasa_bin: Path = DEFAULT_RASA_BIN,
+        external_url: str | None = None,
+        extra_env: Mapping[str, str] | None = None,
+        health_interval_s: float = 2.0,
+    ) -> None:
         self.external = external_url is not None
         self.ready = False
         self._ready_event = asyncio.Event()
@@ -159,8 +173,21 @@ class ManagedDialogue:
             ),
             ChildSpec(
                 name="rasa",
-                argv=[*launcher, "run", "--enable-api", "-m", str(model), "--port", str(rasa_port),
-                      "-i", "127.0.0.1", "--endpoints", "endpoints.yml", "--credentials", "credentials.yml"],
+                argv=[
+                    *launcher,
+                    "run",
+                    "--enable-api",
+                    "-m",
+                    str(model),
+                    "--port",
+                    str(rasa_port),
+                    "-i",
+                    "127.0.0.1",
+                    "--endpoints",
+                    "endpoints.yml",
+                    "--credentials",
+                    "credentials.yml",
+                ],
                 health_url=self._status_url,
                 env={**env, "ACTION_SERVER_URL": action_url + "/webhook", "TF_CPP_MIN_LOG_LEVEL": "2"},
             ),

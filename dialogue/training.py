@@ -48,8 +48,9 @@ def project_hash(project_dir: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def ensure_model(project_dir: Path = DIALOGUE_DIR, rasa_bin: Path = DEFAULT_RASA_BIN,
-                 models_dir: Path = DEFAULT_MODELS_DIR) -> Path:
+def ensure_model(
+    project_dir: Path = DIALOGUE_DIR, rasa_bin: Path = DEFAULT_RASA_BIN, models_dir: Path = DEFAULT_MODELS_DIR
+) -> Path:
     """Path of the model for the project as it is now, training it first if it is not cached."""
     name = project_hash(project_dir)
     model = models_dir / f"{name}.tar.gz"
@@ -58,9 +59,20 @@ def ensure_model(project_dir: Path = DIALOGUE_DIR, rasa_bin: Path = DEFAULT_RASA
         return model
     models_dir.mkdir(parents=True, exist_ok=True)
     print(f"dialogue: project changed, training {model} (a few minutes)", flush=True)
-    command = [str(rasa_bin), "train", "--fixed-model-name", name, "--out", str(models_dir),
-               "--config", "config.yml", "--domain", "domain.yml" if (project_dir / "domain.yml").exists()
-               else "domain", "--data", "data"]
+    command = [
+        str(rasa_bin),
+        "train",
+        "--fixed-model-name",
+        name,
+        "--out",
+        str(models_dir),
+        "--config",
+        "config.yml",
+        "--domain",
+        "domain.yml" if (project_dir / "domain.yml").exists() else "domain",
+        "--data",
+        "data",
+    ]
     result = subprocess.run(command, cwd=project_dir, capture_output=True, text=True, check=False)
     if result.returncode != 0 or not model.exists():
         tail = "\n".join((result.stdout + result.stderr).splitlines()[-30:])

@@ -62,8 +62,9 @@ async def _call_store(method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return await asyncio.to_thread(partial(method, *args, **kwargs))
 
 
-def _handled(handler: Callable[[web.Request], Awaitable[web.Response]]
-             ) -> Callable[[web.Request], Awaitable[web.Response]]:
+def _handled(
+    handler: Callable[[web.Request], Awaitable[web.Response]],
+) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def wrapper(request: web.Request) -> web.Response:
         try:
             return await handler(request)
@@ -115,8 +116,12 @@ def _report_id(request: web.Request) -> int:
 @_handled
 async def list_calls(request: web.Request) -> web.Response:
     store = request.app[STORE_KEY]
-    page = await _call_store(store.list_calls, limit=_int_param(request, "limit", 50),
-                             offset=_int_param(request, "offset", 0), since=_since(request))
+    page = await _call_store(
+        store.list_calls,
+        limit=_int_param(request, "limit", 50),
+        offset=_int_param(request, "offset", 0),
+        since=_since(request),
+    )
     return web.json_response(page.to_json())
 
 
@@ -132,9 +137,13 @@ async def get_call(request: web.Request) -> web.Response:
 @_handled
 async def list_reports(request: web.Request) -> web.Response:
     store = request.app[STORE_KEY]
-    page = await _call_store(store.list_reports, status=request.query.get("status") or None,
-                             since=_since(request), limit=_int_param(request, "limit", 50),
-                             offset=_int_param(request, "offset", 0))
+    page = await _call_store(
+        store.list_reports,
+        status=request.query.get("status") or None,
+        since=_since(request),
+        limit=_int_param(request, "limit", 50),
+        offset=_int_param(request, "offset", 0),
+    )
     return web.json_response(page.to_json())
 
 
@@ -150,7 +159,7 @@ async def _review_body(request: web.Request) -> tuple[str, str | None]:
     try:
         body = await request.json()
     except ValueError:
-        raise _BadRequest("body must be JSON: {\"reviewer\": \"...\", \"note\": \"...\"}") from None
+        raise _BadRequest('body must be JSON: {"reviewer": "...", "note": "..."}') from None
     if not isinstance(body, dict):
         raise _BadRequest("body must be a JSON object")
     reviewer, note = body.get("reviewer"), body.get("note")

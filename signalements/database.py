@@ -93,8 +93,7 @@ def translated_errors(where: str) -> Iterator[None]:
         yield
     except StoreError:
         raise
-    except (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DisconnectionError,
-            sa_exc.TimeoutError) as exc:
+    except (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DisconnectionError, sa_exc.TimeoutError) as exc:
         log.debug("database unavailable", exc_info=True)
         raise StoreUnavailable(f"database unavailable ({where}): {first_line(exc)}") from None
     except (sa_exc.IntegrityError, sa_exc.DataError) as exc:

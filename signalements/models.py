@@ -89,12 +89,15 @@ class Call(Base):
     ended_at: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(String(32))
 
-    turns: Mapped[list[Turn]] = relationship(back_populates="call", order_by="Turn.seq",
-                                             cascade="all, delete-orphan", passive_deletes=True)
-    reports: Mapped[list[Report]] = relationship(back_populates="call", order_by="Report.id",
-                                                 cascade="all, delete-orphan", passive_deletes=True)
-    handoffs: Mapped[list[Handoff]] = relationship(back_populates="call", order_by="Handoff.id",
-                                                   cascade="all, delete-orphan", passive_deletes=True)
+    turns: Mapped[list[Turn]] = relationship(
+        back_populates="call", order_by="Turn.seq", cascade="all, delete-orphan", passive_deletes=True
+    )
+    reports: Mapped[list[Report]] = relationship(
+        back_populates="call", order_by="Report.id", cascade="all, delete-orphan", passive_deletes=True
+    )
+    handoffs: Mapped[list[Handoff]] = relationship(
+        back_populates="call", order_by="Handoff.id", cascade="all, delete-orphan", passive_deletes=True
+    )
 
 
 class Turn(Base):

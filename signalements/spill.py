@@ -35,8 +35,11 @@ class WriteOp:
     @classmethod
     def from_line(cls, line: str) -> WriteOp:
         record = json.loads(line)
-        if not isinstance(record, dict) or not isinstance(record.get("method"), str) \
-                or not isinstance(record.get("args"), dict):
+        if (
+            not isinstance(record, dict)
+            or not isinstance(record.get("method"), str)
+            or not isinstance(record.get("args"), dict)
+        ):
             raise ValueError("not a write record")
         return cls(record["method"], {name: _decode(value) for name, value in record["args"].items()})
 

@@ -83,8 +83,7 @@ def _required(name: str, value: str | None, max_len: int) -> str:
 def _confidence(name: str, value: float | None) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0 \
-            or math.isnan(value):
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0 or math.isnan(value):
         raise InvalidRecord(f"{name} must be between 0 and 1, got {value!r}")
     return float(value)
 
@@ -105,8 +104,9 @@ def _page_bounds(limit: int, offset: int) -> None:
 
 
 class Store:
-    def __init__(self, database_url: str, pseudonym_key: bytes, *, busy_timeout_s: float = 5.0,
-                 connect_timeout_s: float = 5.0) -> None:
+    def __init__(
+        self, database_url: str, pseudonym_key: bytes, *, busy_timeout_s: float = 5.0, connect_timeout_s: float = 5.0
+    ) -> None:
         self._key = check_key(pseudonym_key)
         self.url = normalise_url(database_url)
         self.backend = self.url.get_backend_name()
@@ -138,8 +138,11 @@ class Store:
 
     @contextmanager
     def _writing(self) -> Iterator[Session]:
-        with translated_errors(self._where), Session(self._write_engine, expire_on_commit=False) as session, \
-                session.begin():
+        with (
+            translated_errors(self._where),
+            Session(self._write_engine, expire_on_commit=False) as session,
+            session.begin(),
+        ):
             yield session
 
     @contextmanager
@@ -162,8 +165,9 @@ class Store:
     def open_call(self, call_id: str, channel: str, caller_number: str | None, started_at: datetime) -> None:
         self.open_call_pseudonymised(call_id, channel, self.pseudonymise(caller_number), started_at)
 
-    def open_call_pseudonymised(self, call_id: str, channel: str, caller_pseudonym: str | None,
-                                started_at: datetime) -> None:
+    def open_call_pseudonymised(
+        self, call_id: str, channel: str, caller_pseudonym: str | None, started_at: datetime
+    ) -> None:
         """`open_call` with the number already pseudonymised (StoreWriter spills only this form to disk).
 
         Idempotent: opening a call that exists (replayed write, report saved first) leaves it as it is,
@@ -180,12 +184,19 @@ class Store:
                 if existing.caller_pseudonym is None:
                     existing.caller_pseudonym = pseudonym
                 return
-            session.add(Call(public_id=public_id, channel=channel, caller_pseudonym=pseudonym,
-                             started_at=started))
+            session.add(Call(public_id=public_id, channel=channel, caller_pseudonym=pseudonym, started_at=started))
 
-    def add_turn(self, call_id: str, speaker: str, text: str, started_at: datetime, ended_at: datetime,
-                 asr_confidence: float | None = None, intent: str | None = None,
-                 intent_confidence: float | None = None) -> None:
+    def add_turn(
+        self,
+        call_id: str,
+        speaker: str,
+        text: str,
+        started_at: datetime,
+        ended_at: datetime,
+        asr_confidence: float | None = None,
+        intent: str | None = None,
+        intent_confidence: float | None = None,
+    ) -> None:
         if speaker not in SPEAKERS:
             raise InvalidRecord(f"speaker must be one of {', '.join(SPEAKERS)}, got {speaker!r}")
         if not isinstance(text, str):
@@ -193,10 +204,15 @@ class Store:
         started, ended = _aware("started_at", started_at), _aware("ended_at", ended_at)
         if ended < started:
             raise InvalidRecord("ended_at is before started_at")
-        turn = Turn(speaker=speaker, text=text, started_at=started, ended_at=ended,
-                    asr_confidence=_confidence("asr_confidence", asr_confidence),
-                    intent=_text("intent", intent, 64, required=False),
-                    intent_confidence=_confidence("intent_confidence", intent_confidence))
+        turn = Turn(
+            speaker=speaker,
+            text=text,
+            started_at=started,
+            ended_at=ended,
+            asr_confidence=_confidence("asr_confidence", asr_confidence),
+            intent=_text("intent", intent, 64, required=False),
+            intent_confidence=_confidence("intent_confidence", intent_confidence),
+        )
         with self._writing() as session:
             call = self._call_row(session, call_id, lock=True)
             last = session.scalar(select(func.coalesce(func.max(Turn.seq), 0)).where(Turn.call_id == call.id))
@@ -210,11 +226,16 @@ class Store:
             call = self._call_row(session, call_id)
             call.outcome, call.ended_at = outcome_text, ended
 
-    def add_handoff(self, call_id: str, reason: str, target: str | None, succeeded: bool,
-                    fields: dict[str, Any], at: datetime) -> None:
-        handoff = Handoff(reason=_required("reason", reason, 32),
-                          target=_text("target", target, 255, required=False),
-                          succeeded=bool(succeeded), fields=_json_object(fields), at=_aware("at", at))
+    def add_handoff(
+        self, call_id: str, reason: str, target: str | None, succeeded: bool, fields: dict[str, Any], at: datetime
+    ) -> None:
+        handoff = Handoff(
+            reason=_required("reason", reason, 32),
+            target=_text("target", target, 255, required=False),
+            succeeded=bool(succeeded),
+            fields=_json_object(fields),
+            at=_aware("at", at),
+        )
         with self._writing() as session:
             handoff.call_id = self._call_row(session, call_id).id
             session.add(handoff)
@@ -231,8 +252,7 @@ class Store:
         consent = bool(draft.callback_consent)
         report = Report(
             category=_required("category", draft.category, 64),
-            category_other_words=_text("category_other_words", draft.category_other_words, 10_000,
-                                       required=False),
+            category_other_words=_text("category_other_words", draft.category_other_words, 10_000, required=False),
             place=_required("place", draft.place, 10_000),
             street_number=_text("street_number", draft.street_number, 32, required=False),
             street_name=_text("street_name", draft.street_name, 255, required=False),
@@ -241,8 +261,7 @@ class Store:
             description=_required("description", draft.description, 10_000),
             danger=bool(draft.danger),
             callback_consent=consent,
-            callback_number=_text("callback_number", draft.callback_number, 32, required=False)
-            if consent else None,
+            callback_number=_text("callback_number", draft.callback_number, 32, required=False) if consent else None,
             status=STATUS_AWAITING,
             created_at=created,
         )
@@ -259,16 +278,19 @@ class Store:
 
     # -- report workflow (supervisors) ---------------------------------------------------------------------
 
-    def validate_report(self, report_id: int, reviewer: str, note: str | None = None, *,
-                        at: datetime | None = None) -> ReportView:
+    def validate_report(
+        self, report_id: int, reviewer: str, note: str | None = None, *, at: datetime | None = None
+    ) -> ReportView:
         return self._review(report_id, STATUS_VALIDATED, reviewer, note, at)
 
-    def reject_report(self, report_id: int, reviewer: str, note: str | None = None, *,
-                      at: datetime | None = None) -> ReportView:
+    def reject_report(
+        self, report_id: int, reviewer: str, note: str | None = None, *, at: datetime | None = None
+    ) -> ReportView:
         return self._review(report_id, STATUS_REJECTED, reviewer, note, at)
 
-    def _review(self, report_id: int, new_status: str, reviewer: str, note: str | None,
-                at: datetime | None) -> ReportView:
+    def _review(
+        self, report_id: int, new_status: str, reviewer: str, note: str | None, at: datetime | None
+    ) -> ReportView:
         who = _required("reviewer", reviewer, 128)
         if who.lower() in NON_HUMAN_REVIEWERS:
             raise InvalidRecord(f"reviewer {who!r} is not a person: a human validates reports")
@@ -281,43 +303,56 @@ class Store:
             if row is None:
                 raise NotFound(f"no report {report_id}")
             if row.status != STATUS_AWAITING:
-                raise InvalidTransition(f"report {report_id} is already {row.status}; only a report "
-                                        f"awaiting validation can become {new_status}")
+                raise InvalidTransition(
+                    f"report {report_id} is already {row.status}; only a report "
+                    f"awaiting validation can become {new_status}"
+                )
             row.status, row.reviewed_by, row.reviewed_at, row.review_note = new_status, who, when, note_text
             return ReportView.of(row, row.call.public_id)
 
     # -- reads (JSON API) ----------------------------------------------------------------------------------
 
-    def list_calls(self, *, limit: int = 50, offset: int = 0,
-                   since: datetime | None = None) -> Page[CallSummary]:
+    def list_calls(self, *, limit: int = 50, offset: int = 0, since: datetime | None = None) -> Page[CallSummary]:
         """Calls, newest first; `since` keeps calls started at or after it."""
         _page_bounds(limit, offset)
         conditions = [Call.started_at >= _aware("since", since)] if since is not None else []
-        counts = [select(func.count(model.id)).where(model.call_id == Call.id).correlate(Call)
-                  .scalar_subquery() for model in (Turn, Report, Handoff)]
+        counts = [
+            select(func.count(model.id)).where(model.call_id == Call.id).correlate(Call).scalar_subquery()
+            for model in (Turn, Report, Handoff)
+        ]
         with self._reading() as session:
             total = session.scalar(select(func.count(Call.id)).where(*conditions)) or 0
-            rows = session.execute(select(Call, *counts).where(*conditions)
-                                   .order_by(Call.started_at.desc(), Call.id.desc())
-                                   .limit(limit).offset(offset))
-            items = [CallSummary.of(call, turns, reports, handoffs)
-                     for call, turns, reports, handoffs in rows]
+            rows = session.execute(
+                select(Call, *counts)
+                .where(*conditions)
+                .order_by(Call.started_at.desc(), Call.id.desc())
+                .limit(limit)
+                .offset(offset)
+            )
+            items = [CallSummary.of(call, turns, reports, handoffs) for call, turns, reports, handoffs in rows]
         return Page(items, total, limit, offset)
 
     def get_call(self, call_id: str) -> CallDetail:
         with self._reading() as session:
-            query = select(Call).where(Call.public_id == call_id).options(
-                selectinload(Call.turns), selectinload(Call.reports), selectinload(Call.handoffs))
+            query = (
+                select(Call)
+                .where(Call.public_id == call_id)
+                .options(selectinload(Call.turns), selectinload(Call.reports), selectinload(Call.handoffs))
+            )
             call = session.scalars(query).one_or_none()
             if call is None:
                 raise NotFound(f"no call {call_id!r}")
             summary = CallSummary.of(call, len(call.turns), len(call.reports), len(call.handoffs))
-            return CallDetail(summary, [TurnView.of(t) for t in call.turns],
-                              [HandoffView.of(h) for h in call.handoffs],
-                              [ReportView.of(r, call.public_id) for r in call.reports])
+            return CallDetail(
+                summary,
+                [TurnView.of(t) for t in call.turns],
+                [HandoffView.of(h) for h in call.handoffs],
+                [ReportView.of(r, call.public_id) for r in call.reports],
+            )
 
-    def list_reports(self, *, status: str | None = None, since: datetime | None = None, limit: int = 50,
-                     offset: int = 0) -> Page[ReportView]:
+    def list_reports(
+        self, *, status: str | None = None, since: datetime | None = None, limit: int = 50, offset: int = 0
+    ) -> Page[ReportView]:
         """Reports, newest first, optionally of one status and created at or after `since`."""
         _page_bounds(limit, offset)
         conditions = []
@@ -329,16 +364,20 @@ class Store:
             conditions.append(Report.created_at >= _aware("since", since))
         with self._reading() as session:
             total = session.scalar(select(func.count(Report.id)).where(*conditions)) or 0
-            rows = session.execute(select(Report, Call.public_id).join(Call).where(*conditions)
-                                   .order_by(Report.created_at.desc(), Report.id.desc())
-                                   .limit(limit).offset(offset))
+            rows = session.execute(
+                select(Report, Call.public_id)
+                .join(Call)
+                .where(*conditions)
+                .order_by(Report.created_at.desc(), Report.id.desc())
+                .limit(limit)
+                .offset(offset)
+            )
             items = [ReportView.of(report, public_id) for report, public_id in rows]
         return Page(items, total, limit, offset)
 
     def get_report(self, report_id: int) -> ReportView:
         with self._reading() as session:
-            row = session.execute(select(Report, Call.public_id).join(Call)
-                                  .where(Report.id == report_id)).one_or_none()
+            row = session.execute(select(Report, Call.public_id).join(Call).where(Report.id == report_id)).one_or_none()
             if row is None:
                 raise NotFound(f"no report {report_id}")
             return ReportView.of(row[0], row[1])
@@ -360,18 +399,27 @@ class Store:
         report_cutoff = reference - timedelta(days=report_days)
         with self._writing() as session:
             turns = session.execute(delete(Turn).where(Turn.started_at < transcript_cutoff))
-            handoffs = session.execute(update(Handoff).where(Handoff.at < transcript_cutoff,
-                                                             cast(Handoff.fields, String) != "{}")
-                                       .values(fields={}))
-            reports = session.execute(update(Report).where(Report.created_at < report_cutoff,
-                                                           Report.callback_number.is_not(None))
-                                      .values(callback_number=None))
-            calls = session.execute(update(Call).where(Call.started_at < report_cutoff,
-                                                       Call.caller_pseudonym.is_not(None))
-                                    .values(caller_pseudonym=None))
-            result = PurgeResult(turns_deleted=_rowcount(turns), handoff_fields_cleared=_rowcount(handoffs),
-                                 callback_numbers_cleared=_rowcount(reports),
-                                 caller_pseudonyms_cleared=_rowcount(calls))
+            handoffs = session.execute(
+                update(Handoff)
+                .where(Handoff.at < transcript_cutoff, cast(Handoff.fields, String) != "{}")
+                .values(fields={})
+            )
+            reports = session.execute(
+                update(Report)
+                .where(Report.created_at < report_cutoff, Report.callback_number.is_not(None))
+                .values(callback_number=None)
+            )
+            calls = session.execute(
+                update(Call)
+                .where(Call.started_at < report_cutoff, Call.caller_pseudonym.is_not(None))
+                .values(caller_pseudonym=None)
+            )
+            result = PurgeResult(
+                turns_deleted=_rowcount(turns),
+                handoff_fields_cleared=_rowcount(handoffs),
+                callback_numbers_cleared=_rowcount(reports),
+                caller_pseudonyms_cleared=_rowcount(calls),
+            )
         log.info("retention purge: %s", result)
         return result
 

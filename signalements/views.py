@@ -43,14 +43,28 @@ class TurnView:
 
     @classmethod
     def of(cls, row: Turn) -> TurnView:
-        return cls(row.seq, row.speaker, row.text, row.started_at, row.ended_at, row.asr_confidence,
-                   row.intent, row.intent_confidence)
+        return cls(
+            row.seq,
+            row.speaker,
+            row.text,
+            row.started_at,
+            row.ended_at,
+            row.asr_confidence,
+            row.intent,
+            row.intent_confidence,
+        )
 
     def to_json(self) -> dict[str, Any]:
-        return {"seq": self.seq, "speaker": self.speaker, "text": self.text,
-                "started_at": _iso(self.started_at), "ended_at": _iso(self.ended_at),
-                "asr_confidence": self.asr_confidence, "intent": self.intent,
-                "intent_confidence": self.intent_confidence}
+        return {
+            "seq": self.seq,
+            "speaker": self.speaker,
+            "text": self.text,
+            "started_at": _iso(self.started_at),
+            "ended_at": _iso(self.ended_at),
+            "asr_confidence": self.asr_confidence,
+            "intent": self.intent,
+            "intent_confidence": self.intent_confidence,
+        }
 
 
 @dataclass(frozen=True)
@@ -67,8 +81,14 @@ class HandoffView:
         return cls(row.id, row.at, row.reason, row.target, row.succeeded, dict(row.fields))
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "at": _iso(self.at), "reason": self.reason, "target": self.target,
-                "succeeded": self.succeeded, "fields": self.fields}
+        return {
+            "id": self.id,
+            "at": _iso(self.at),
+            "reason": self.reason,
+            "target": self.target,
+            "succeeded": self.succeeded,
+            "fields": self.fields,
+        }
 
 
 @dataclass(frozen=True)
@@ -94,21 +114,47 @@ class ReportView:
 
     @classmethod
     def of(cls, row: Report, call_public_id: str) -> ReportView:
-        return cls(row.id, call_public_id, row.status, row.category, row.category_other_words, row.place,
-                   row.street_number, row.street_name, row.commune, row.landmark, row.description, row.danger,
-                   row.callback_consent, row.callback_number, row.created_at, row.reviewed_by,
-                   row.reviewed_at, row.review_note)
+        return cls(
+            row.id,
+            call_public_id,
+            row.status,
+            row.category,
+            row.category_other_words,
+            row.place,
+            row.street_number,
+            row.street_name,
+            row.commune,
+            row.landmark,
+            row.description,
+            row.danger,
+            row.callback_consent,
+            row.callback_number,
+            row.created_at,
+            row.reviewed_by,
+            row.reviewed_at,
+            row.review_note,
+        )
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "call_id": self.call_id, "status": self.status, "category": self.category,
-                "category_other_words": self.category_other_words,
-                "place": {"text": self.place, "street_number": self.street_number,
-                          "street_name": self.street_name, "commune": self.commune,
-                          "landmark": self.landmark},
-                "description": self.description, "danger": self.danger,
-                "callback": {"consent": self.callback_consent, "number": self.callback_number},
-                "created_at": _iso(self.created_at),
-                "review": {"by": self.reviewed_by, "at": _iso(self.reviewed_at), "note": self.review_note}}
+        return {
+            "id": self.id,
+            "call_id": self.call_id,
+            "status": self.status,
+            "category": self.category,
+            "category_other_words": self.category_other_words,
+            "place": {
+                "text": self.place,
+                "street_number": self.street_number,
+                "street_name": self.street_name,
+                "commune": self.commune,
+                "landmark": self.landmark,
+            },
+            "description": self.description,
+            "danger": self.danger,
+            "callback": {"consent": self.callback_consent, "number": self.callback_number},
+            "created_at": _iso(self.created_at),
+            "review": {"by": self.reviewed_by, "at": _iso(self.reviewed_at), "note": self.review_note},
+        }
 
 
 @dataclass(frozen=True)
@@ -125,14 +171,30 @@ class CallSummary:
 
     @classmethod
     def of(cls, row: Call, turn_count: int, report_count: int, handoff_count: int) -> CallSummary:
-        return cls(row.public_id, row.channel, row.caller_pseudonym, row.started_at, row.ended_at,
-                   row.outcome, turn_count, report_count, handoff_count)
+        return cls(
+            row.public_id,
+            row.channel,
+            row.caller_pseudonym,
+            row.started_at,
+            row.ended_at,
+            row.outcome,
+            turn_count,
+            report_count,
+            handoff_count,
+        )
 
     def to_json(self) -> dict[str, Any]:
-        return {"call_id": self.call_id, "channel": self.channel, "caller_pseudonym": self.caller_pseudonym,
-                "started_at": _iso(self.started_at), "ended_at": _iso(self.ended_at), "outcome": self.outcome,
-                "turn_count": self.turn_count, "report_count": self.report_count,
-                "handoff_count": self.handoff_count}
+        return {
+            "call_id": self.call_id,
+            "channel": self.channel,
+            "caller_pseudonym": self.caller_pseudonym,
+            "started_at": _iso(self.started_at),
+            "ended_at": _iso(self.ended_at),
+            "outcome": self.outcome,
+            "turn_count": self.turn_count,
+            "report_count": self.report_count,
+            "handoff_count": self.handoff_count,
+        }
 
 
 @dataclass(frozen=True)
@@ -143,9 +205,12 @@ class CallDetail:
     reports: list[ReportView]
 
     def to_json(self) -> dict[str, Any]:
-        return {**self.summary.to_json(), "turns": [t.to_json() for t in self.turns],
-                "handoffs": [h.to_json() for h in self.handoffs],
-                "reports": [r.to_json() for r in self.reports]}
+        return {
+            **self.summary.to_json(),
+            "turns": [t.to_json() for t in self.turns],
+            "handoffs": [h.to_json() for h in self.handoffs],
+            "reports": [r.to_json() for r in self.reports],
+        }
 
 
 ItemT = TypeVar("ItemT", CallSummary, ReportView)
@@ -159,8 +224,12 @@ class Page(Generic[ItemT]):
     offset: int
 
     def to_json(self) -> dict[str, Any]:
-        return {"items": [item.to_json() for item in self.items], "total": self.total,
-                "limit": self.limit, "offset": self.offset}
+        return {
+            "items": [item.to_json() for item in self.items],
+            "total": self.total,
+            "limit": self.limit,
+            "offset": self.offset,
+        }
 
 
 @dataclass(frozen=True)

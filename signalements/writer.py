@@ -32,8 +32,9 @@ from signalements.store import Store
 log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
-WRITE_METHODS = frozenset({"open_call", "open_call_pseudonymised", "add_turn", "close_call", "add_handoff",
-                           "save_report"})
+WRITE_METHODS = frozenset(
+    {"open_call", "open_call_pseudonymised", "add_turn", "close_call", "add_handoff", "save_report"}
+)
 
 
 @dataclass
@@ -49,8 +50,15 @@ def _resolve(future: asyncio.Future[None]) -> None:
 
 
 class StoreWriter:
-    def __init__(self, store: Store, *, spill_path: Path, max_queued: int = 10_000,
-                 retry_initial_s: float = 0.2, retry_max_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        spill_path: Path,
+        max_queued: int = 10_000,
+        retry_initial_s: float = 0.2,
+        retry_max_s: float = 10.0,
+    ) -> None:
         if max_queued < 1:
             raise ValueError("max_queued must be at least 1")
         self._store = store
@@ -91,8 +99,7 @@ class StoreWriter:
                 raise RuntimeError("StoreWriter is closed")
             if self._spilling or len(self._memory) >= self._max_queued:
                 if not self._spilling:
-                    log.warning("store write queue full (%d): spilling to %s", self._max_queued,
-                                self._spill.path)
+                    log.warning("store write queue full (%d): spilling to %s", self._max_queued, self._spill.path)
                 self._spilling = True
                 self._spill.append([op])
             else:
@@ -132,8 +139,11 @@ class StoreWriter:
                 left = list(self._memory)
                 self._memory.clear()
                 self._spill.rewrite(left, self._spill.remaining_lines())
-                log.warning("store unavailable at shutdown: %d writes kept in %s for the next start",
-                            self._submitted - self._completed, self._spill.path)
+                log.warning(
+                    "store unavailable at shutdown: %d writes kept in %s for the next start",
+                    self._submitted - self._completed,
+                    self._spill.path,
+                )
 
     # -- building writes -----------------------------------------------------------------------------------
 

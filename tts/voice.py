@@ -65,9 +65,7 @@ class Voice:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = onnx_threads
         try:
-            session = onnxruntime.InferenceSession(
-                str(model), sess_options=options, providers=["CPUExecutionProvider"]
-            )
+            session = onnxruntime.InferenceSession(str(model), sess_options=options, providers=["CPUExecutionProvider"])
         except Exception as error:
             raise VoiceLoadError(f"ONNX Runtime could not load {model}: {error}") from error
         piper = PiperVoice(session=session, config=piper_config)

@@ -54,8 +54,12 @@ class SipCall:
     """One call. `call_handler` runs once the caller's ACK confirms it."""
 
     def __init__(
-        self, services: CallServices, invite_tx: InviteServerTransaction, dialog: Dialog,
-        media: MediaSession, answer_sdp: bytes,
+        self,
+        services: CallServices,
+        invite_tx: InviteServerTransaction,
+        dialog: Dialog,
+        media: MediaSession,
+        answer_sdp: bytes,
     ) -> None:
         self._services = services
         self.invite_tx = invite_tx
@@ -119,8 +123,12 @@ class SipCall:
     def _send_2xx(self, tx: InviteServerTransaction) -> None:
         extra = self._contact_headers(tx.request) + self._services.allow_headers()
         response = make_response(
-            tx.request, 200, to_tag=self.dialog.local_tag, extra=extra,
-            body=self.answer_sdp, content_type="application/sdp",
+            tx.request,
+            200,
+            to_tag=self.dialog.local_tag,
+            extra=extra,
+            body=self.answer_sdp,
+            content_type="application/sdp",
         )
         tx.send_response(response)
         self._pending_2xx = (tx.request.cseq[0], response.to_bytes())
@@ -229,9 +237,7 @@ class SipCall:
             await self.hangup()
 
     # --- transfer (RFC 3515) ---------------------------------------------------------------------
-    async def transfer(
-        self, target_uri: str, headers: dict[str, str], timeout_s: float | None = None
-    ) -> bool:
+    async def transfer(self, target_uri: str, headers: dict[str, str], timeout_s: float | None = None) -> bool:
         """REFER the caller to `target_uri`; True once a NOTIFY reports a 2xx. Hangs up on success."""
         if self.state is not CallState.CONFIRMED:
             return False

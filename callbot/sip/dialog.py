@@ -71,8 +71,15 @@ class Dialog:
         return Peer("UDP", (host, port))
 
     def build_request(
-        self, method: str, via_host: str, via_port: int, contact: str, user_agent: str,
-        extra: list[tuple[str, str]] | None = None, body: bytes = b"", content_type: str | None = None,
+        self,
+        method: str,
+        via_host: str,
+        via_port: int,
+        contact: str,
+        user_agent: str,
+        extra: list[tuple[str, str]] | None = None,
+        body: bytes = b"",
+        content_type: str | None = None,
     ) -> SipRequest:
         self.local_cseq += 1
         routes = list(self.route_set)

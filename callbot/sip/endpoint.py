@@ -36,9 +36,7 @@ log = logging.getLogger(__name__)
 
 ALLOWED_METHODS = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "NOTIFY")
 # Methods other UAs use that we understand enough to refuse with 405 rather than 501.
-KNOWN_METHODS = frozenset(
-    ("REGISTER", "SUBSCRIBE", "PUBLISH", "MESSAGE", "INFO", "UPDATE", "PRACK", "REFER")
-)
+KNOWN_METHODS = frozenset(("REGISTER", "SUBSCRIBE", "PUBLISH", "MESSAGE", "INFO", "UPDATE", "PRACK", "REFER"))
 MAX_SERVER_TRANSACTIONS = 5_000
 BAD_LOG_PER_S = 10
 
@@ -47,11 +45,24 @@ CallHandler = Callable[[SipCall], Awaitable[None]]
 
 class SipEndpoint:
     def __init__(
-        self, host: str, port: int, call_handler: CallHandler, rtp_host: str, rtp_port_min: int,
-        rtp_port_max: int, user_agent: str, max_calls: int, tcp: bool = True, *,
-        public_host: str | None = None, ringing: bool = True, answer_delay: float = 0.0,
-        timers: SipTimers | None = None, transfer_timeout: float = 30.0,
-        media_binder: MediaBinder = bind_rtp_session, codec_maker: CodecMaker = make_rtp_codec,
+        self,
+        host: str,
+        port: int,
+        call_handler: CallHandler,
+        rtp_host: str,
+        rtp_port_min: int,
+        rtp_port_max: int,
+        user_agent: str,
+        max_calls: int,
+        tcp: bool = True,
+        *,
+        public_host: str | None = None,
+        ringing: bool = True,
+        answer_delay: float = 0.0,
+        timers: SipTimers | None = None,
+        transfer_timeout: float = 30.0,
+        media_binder: MediaBinder = bind_rtp_session,
+        codec_maker: CodecMaker = make_rtp_codec,
     ) -> None:
         self.host = host
         self.public_host = public_host or host
@@ -141,7 +152,10 @@ class SipEndpoint:
             method, self.public_host, self.port, self.contact(hop.transport), self.user_agent, extra
         )
         tx = NonInviteClientTransaction(
-            request, lambda data: self._transport.send(data, hop), hop.reliable, self.timers,
+            request,
+            lambda data: self._transport.send(data, hop),
+            hop.reliable,
+            self.timers,
             self._forget_client_tx,
         )
         self._client_txs[tx.key] = tx
@@ -279,8 +293,7 @@ class SipEndpoint:
             assert isinstance(tx, InviteServerTransaction)
             self._on_invite(request, tx, peer)
         elif request.method == "OPTIONS":
-            tx.respond(200, to_tag=secrets.token_hex(6),
-                       extra=[*self.allow_headers(), ("Accept", "application/sdp")])
+            tx.respond(200, to_tag=secrets.token_hex(6), extra=[*self.allow_headers(), ("Accept", "application/sdp")])
         elif request.method in ("BYE", "NOTIFY"):
             tx.respond(481)
         elif request.method in KNOWN_METHODS:
@@ -290,8 +303,12 @@ class SipEndpoint:
 
     def _on_ack(self, ack: SipRequest) -> None:
         tx = self._server_txs.get(server_key(ack))
-        if isinstance(tx, InviteServerTransaction) and tx.final_sent and tx.last_response is not None \
-                and tx.last_response.status >= 300:
+        if (
+            isinstance(tx, InviteServerTransaction)
+            and tx.final_sent
+            and tx.last_response is not None
+            and tx.last_response.status >= 300
+        ):
             tx.on_ack()
             return
         call = self._calls.get((ack.call_id, ack.to_addr.tag or ""))
@@ -385,8 +402,13 @@ class SipEndpoint:
         self._spawn(self._answer(invite, tx, dialog, offer, index, negotiated), f"answer:{invite.call_id}")
 
     async def _answer(
-        self, invite: SipRequest, tx: InviteServerTransaction, dialog: Dialog,
-        offer: SessionDescription, index: int, negotiated: NegotiatedMedia,
+        self,
+        invite: SipRequest,
+        tx: InviteServerTransaction,
+        dialog: Dialog,
+        offer: SessionDescription,
+        index: int,
+        negotiated: NegotiatedMedia,
     ) -> None:
         merged_key = (invite.call_id, invite.from_addr.tag or "", invite.cseq[0])
         try:
@@ -398,12 +420,17 @@ class SipEndpoint:
                 return
             media_host = self.public_host if media.local_host in ("0.0.0.0", "::") else media.local_host
             self._session_id += 1
-            answer = build_answer(offer, index, negotiated, media_host, media.local_port,
-                                  self._session_id, 1, self.user_agent)
+            answer = build_answer(
+                offer, index, negotiated, media_host, media.local_port, self._session_id, 1, self.user_agent
+            )
             call = SipCall(self, tx, dialog, media, answer)
             self._calls[(call.call_id, dialog.local_tag)] = call
-            call.log.info("[%s] incoming call from %s, codec %s", call.call_id,
-                          call.caller_number or "anonymous", negotiated.codec_name)
+            call.log.info(
+                "[%s] incoming call from %s, codec %s",
+                call.call_id,
+                call.caller_number or "anonymous",
+                negotiated.codec_name,
+            )
             if self.ringing:
                 call.ring()
             if self.answer_delay > 0:

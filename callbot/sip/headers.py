@@ -6,17 +6,44 @@ from collections.abc import Iterator
 
 # RFC 3261 §7.3.3 and the extensions we meet (RFC 3515 r/b, RFC 3265 o/u, RFC 4028 x).
 COMPACT_FORMS = {
-    "i": "Call-ID", "m": "Contact", "e": "Content-Encoding", "l": "Content-Length",
-    "c": "Content-Type", "f": "From", "s": "Subject", "k": "Supported", "t": "To", "v": "Via",
-    "r": "Refer-To", "b": "Referred-By", "o": "Event", "u": "Allow-Events", "x": "Session-Expires",
+    "i": "Call-ID",
+    "m": "Contact",
+    "e": "Content-Encoding",
+    "l": "Content-Length",
+    "c": "Content-Type",
+    "f": "From",
+    "s": "Subject",
+    "k": "Supported",
+    "t": "To",
+    "v": "Via",
+    "r": "Refer-To",
+    "b": "Referred-By",
+    "o": "Event",
+    "u": "Allow-Events",
+    "x": "Session-Expires",
 }
 
 _CANONICAL = {
     name.lower(): name
     for name in (
-        "Call-ID", "CSeq", "WWW-Authenticate", "Max-Forwards", "MIME-Version", "Record-Route",
-        "Retry-After", "User-Agent", "Content-Length", "Content-Type", "Refer-To", "Referred-By",
-        "Subscription-State", "Allow-Events", "Accept-Encoding", "Accept-Language", "RSeq", "RAck",
+        "Call-ID",
+        "CSeq",
+        "WWW-Authenticate",
+        "Max-Forwards",
+        "MIME-Version",
+        "Record-Route",
+        "Retry-After",
+        "User-Agent",
+        "Content-Length",
+        "Content-Type",
+        "Refer-To",
+        "Referred-By",
+        "Subscription-State",
+        "Allow-Events",
+        "Accept-Encoding",
+        "Accept-Language",
+        "RSeq",
+        "RAck",
     )
 }
 
@@ -24,8 +51,20 @@ _CANONICAL = {
 LIST_HEADERS = frozenset(
     name.lower()
     for name in (
-        "Via", "Route", "Record-Route", "Contact", "Allow", "Supported", "Require", "Proxy-Require",
-        "Unsupported", "Accept", "Accept-Encoding", "Accept-Language", "Allow-Events", "Content-Encoding",
+        "Via",
+        "Route",
+        "Record-Route",
+        "Contact",
+        "Allow",
+        "Supported",
+        "Require",
+        "Proxy-Require",
+        "Unsupported",
+        "Accept",
+        "Accept-Encoding",
+        "Accept-Language",
+        "Allow-Events",
+        "Content-Encoding",
     )
 )
 
@@ -85,9 +124,7 @@ class Headers:
         for index, (existing, _) in enumerate(self._items):
             if existing == key:
                 self._items[index] = (key, value)
-                self._items = self._items[: index + 1] + [
-                    item for item in self._items[index + 1 :] if item[0] != key
-                ]
+                self._items = self._items[: index + 1] + [item for item in self._items[index + 1 :] if item[0] != key]
                 return
         self._items.append((key, value))
 

@@ -8,7 +8,10 @@ _STATIC_PAYLOADS = {0: ("PCMU", 8000), 8: ("PCMA", 8000)}
 _SUPPORTED = ("PCMU", "PCMA")
 _DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
 _ANSWER_DIRECTION = {
-    "sendrecv": "sendrecv", "sendonly": "recvonly", "recvonly": "sendonly", "inactive": "inactive",
+    "sendrecv": "sendrecv",
+    "sendonly": "recvonly",
+    "recvonly": "sendonly",
+    "inactive": "inactive",
 }
 PTIME_MS = 20
 

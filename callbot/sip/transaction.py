@@ -42,8 +42,13 @@ def server_key(request: SipRequest) -> ServerKey:
         return (via.branch, via.host.lower(), str(via.port or ""), method)
     # RFC 2543 peers: fall back on the dialog identifiers and the CSeq number
     return (
-        "legacy", request.call_id, str(request.cseq[0]), request.from_addr.tag or "",
-        str(via), method, request.uri if request.method != "ACK" else "",
+        "legacy",
+        request.call_id,
+        str(request.cseq[0]),
+        request.from_addr.tag or "",
+        str(via),
+        method,
+        request.uri if request.method != "ACK" else "",
     )
 
 
@@ -80,7 +85,11 @@ class _Timers:
 
 class ServerTransaction:
     def __init__(
-        self, request: SipRequest, send: Sender, reliable: bool, timers: SipTimers,
+        self,
+        request: SipRequest,
+        send: Sender,
+        reliable: bool,
+        timers: SipTimers,
         on_terminated: Callable[[ServerTransaction], None],
     ) -> None:
         self.request = request
@@ -115,7 +124,11 @@ class ServerTransaction:
             self._send(self._last_bytes)
 
     def respond(
-        self, status: int, reason: str | None = None, *, to_tag: str | None = None,
+        self,
+        status: int,
+        reason: str | None = None,
+        *,
+        to_tag: str | None = None,
         extra: list[tuple[str, str]] | None = None,
     ) -> SipResponse:
         response = make_response(self.request, status, reason, to_tag=to_tag, extra=extra)
@@ -133,7 +146,11 @@ class InviteServerTransaction(ServerTransaction):
     """Proceeding → (2xx) Accepted [Timer L] | (3xx-6xx) Completed [G, H] → Confirmed [I]."""
 
     def __init__(
-        self, request: SipRequest, send: Sender, reliable: bool, timers: SipTimers,
+        self,
+        request: SipRequest,
+        send: Sender,
+        reliable: bool,
+        timers: SipTimers,
         on_terminated: Callable[[ServerTransaction], None],
         on_no_ack: Callable[[InviteServerTransaction], None] | None = None,
     ) -> None:
@@ -208,7 +225,11 @@ class NonInviteClientTransaction:
     """Trying/Proceeding [E, F] → Completed [K] → Terminated. `final` resolves with the final response."""
 
     def __init__(
-        self, request: SipRequest, send: Sender, reliable: bool, timers: SipTimers,
+        self,
+        request: SipRequest,
+        send: Sender,
+        reliable: bool,
+        timers: SipTimers,
         on_terminated: Callable[[NonInviteClientTransaction], None],
     ) -> None:
         self.request = request

@@ -49,9 +49,7 @@ class _UdpProtocol(asyncio.DatagramProtocol):
 
 
 class _TcpConnection:
-    def __init__(
-        self, owner: SipTransport, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
+    def __init__(self, owner: SipTransport, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.owner = owner
         self.reader = reader
         self.writer = writer

@@ -16,10 +16,25 @@ EVAL_DIR = Path(__file__).resolve().parent
 DEFAULT_UTTERANCES = EVAL_DIR / "utterances.yaml"
 DEFAULT_CONVERSATIONS = EVAL_DIR / "conversations.yaml"
 
-INTENTS = frozenset({
-    "greet", "goodbye", "thank", "affirm", "deny", "report_problem", "inform", "correct", "repeat",
-    "request_human", "emergency", "out_of_scope", "dont_know", "no_input", "nlu_fallback",
-})
+INTENTS = frozenset(
+    {
+        "greet",
+        "goodbye",
+        "thank",
+        "affirm",
+        "deny",
+        "report_problem",
+        "inform",
+        "correct",
+        "repeat",
+        "request_human",
+        "emergency",
+        "out_of_scope",
+        "dont_know",
+        "no_input",
+        "nlu_fallback",
+    }
+)
 HANDOFF_REASONS = frozenset({"caller_request", "low_confidence", "emergency", "out_of_scope", "no_input", "technical"})
 Outcome = Literal["report_saved", "handoff", "ended"]
 OUTCOMES: frozenset[str] = frozenset({"report_saved", "handoff", "ended"})
@@ -171,8 +186,7 @@ def _check_unique(path: Path, ids: list[str]) -> None:
         seen.add(entry_id)
 
 
-def load_utterances(path: Path = DEFAULT_UTTERANCES,
-                    categories: frozenset[str] | None = None) -> tuple[Utterance, ...]:
+def load_utterances(path: Path = DEFAULT_UTTERANCES, categories: frozenset[str] | None = None) -> tuple[Utterance, ...]:
     """Load and check the utterance file; `categories` (taxonomy codes) enables the category check."""
     allowed = frozenset({"id", "text", "intent", "category", "noisy", "tags"})
     result = []
@@ -182,8 +196,16 @@ def load_utterances(path: Path = DEFAULT_UTTERANCES,
         _check_intent(entry, intent)
         category = entry.text("category", required=False)
         _check_category(entry, category, categories)
-        result.append(Utterance(id=entry.required_text("id"), text=entry.required_text("text"), intent=intent,
-                                category=category, noisy=entry.text("noisy", required=False), tags=entry.tags()))
+        result.append(
+            Utterance(
+                id=entry.required_text("id"),
+                text=entry.required_text("text"),
+                intent=intent,
+                category=category,
+                noisy=entry.text("noisy", required=False),
+                tags=entry.tags(),
+            )
+        )
     _check_unique(path, [u.id for u in result])
     return tuple(result)
 
@@ -204,8 +226,7 @@ def _load_turn(entry: _Entry, index: int, raw: Any) -> Turn:
         raise entry.error(f"turn #{index + 1}: 'say' must be a non-empty string")
     target = raw.get("for")
     if target is not None and target not in TURN_TARGETS:
-        raise entry.error(f"turn #{index + 1}: 'for' must be one of {', '.join(sorted(TURN_TARGETS))}, "
-                          f"got {target!r}")
+        raise entry.error(f"turn #{index + 1}: 'for' must be one of {', '.join(sorted(TURN_TARGETS))}, got {target!r}")
     if_asked = raw.get("if_asked", False)
     if not isinstance(if_asked, bool) or (if_asked and target is None):
         raise entry.error(f"turn #{index + 1}: 'if_asked' must be a boolean and needs 'for'")
@@ -213,11 +234,17 @@ def _load_turn(entry: _Entry, index: int, raw: Any) -> Turn:
     if noisy is not None and (not isinstance(noisy, str) or not noisy.strip()):
         raise entry.error(f"turn #{index + 1}: 'noisy' must be a non-empty string")
     confidence = raw.get("asr_confidence")
-    if confidence is not None and (isinstance(confidence, bool) or not isinstance(confidence, int | float)
-                                   or not 0.0 <= confidence <= 1.0):
+    if confidence is not None and (
+        isinstance(confidence, bool) or not isinstance(confidence, int | float) or not 0.0 <= confidence <= 1.0
+    ):
         raise entry.error(f"turn #{index + 1}: 'asr_confidence' must be a number in [0, 1]")
-    return Turn(say=say, target=target, if_asked=if_asked, noisy=noisy,
-                asr_confidence=None if confidence is None else float(confidence))
+    return Turn(
+        say=say,
+        target=target,
+        if_asked=if_asked,
+        noisy=noisy,
+        asr_confidence=None if confidence is None else float(confidence),
+    )
 
 
 def _load_report(entry: _Entry, raw: Any, categories: frozenset[str] | None) -> ExpectedReport:
@@ -226,8 +253,9 @@ def _load_report(entry: _Entry, raw: Any, categories: frozenset[str] | None) -> 
     allowed = set(REPORT_TEXT_FIELDS) | set(REPORT_BOOL_FIELDS) | {"description_keywords"}
     unknown = sorted(set(raw) - allowed)
     if unknown:
-        raise entry.error(f"expect.report: unknown field(s) {', '.join(unknown)} (allowed: "
-                          f"{', '.join(sorted(allowed))})")
+        raise entry.error(
+            f"expect.report: unknown field(s) {', '.join(unknown)} (allowed: {', '.join(sorted(allowed))})"
+        )
     fields: dict[str, str | bool | None] = {}
     for name in REPORT_TEXT_FIELDS:
         if name in raw:
@@ -260,8 +288,9 @@ def _load_expectation(entry: _Entry, categories: frozenset[str] | None) -> Expec
     outcome = raw.get("outcome")
     outcomes = [outcome] if isinstance(outcome, str) else outcome
     if not isinstance(outcomes, list) or not outcomes or not all(o in OUTCOMES for o in outcomes):
-        raise entry.error(f"expect.outcome must be one of {', '.join(sorted(OUTCOMES))} (or a list of them), "
-                          f"got {outcome!r}")
+        raise entry.error(
+            f"expect.outcome must be one of {', '.join(sorted(OUTCOMES))} (or a list of them), got {outcome!r}"
+        )
     report = None
     if "report_saved" in outcomes:
         report = _load_report(entry, raw.get("report"), categories)
@@ -272,13 +301,15 @@ def _load_expectation(entry: _Entry, categories: frozenset[str] | None) -> Expec
         if "handoff" not in outcomes:
             raise entry.error("expect.handoff_reason is only allowed with outcome handoff")
         if reason not in HANDOFF_REASONS:
-            raise entry.error(f"expect.handoff_reason must be one of {', '.join(sorted(HANDOFF_REASONS))}, "
-                              f"got {reason!r}")
+            raise entry.error(
+                f"expect.handoff_reason must be one of {', '.join(sorted(HANDOFF_REASONS))}, got {reason!r}"
+            )
     return Expectation(outcomes=frozenset(outcomes), report=report, handoff_reason=reason)
 
 
-def load_conversations(path: Path = DEFAULT_CONVERSATIONS,
-                       categories: frozenset[str] | None = None) -> tuple[Conversation, ...]:
+def load_conversations(
+    path: Path = DEFAULT_CONVERSATIONS, categories: frozenset[str] | None = None
+) -> tuple[Conversation, ...]:
     """Load and check the conversation file; `categories` (taxonomy codes) enables the category check."""
     return _conversations_from_entries(path, _read_entries(path, "conversations"), categories)
 
@@ -296,8 +327,9 @@ def load_conversation_file(path: Path, categories: frozenset[str] | None = None)
     return load_conversations(path, categories)
 
 
-def _conversations_from_entries(path: Path, entries: list[Any],
-                                categories: frozenset[str] | None) -> tuple[Conversation, ...]:
+def _conversations_from_entries(
+    path: Path, entries: list[Any], categories: frozenset[str] | None
+) -> tuple[Conversation, ...]:
     allowed = frozenset({"id", "turns", "expect", "caller_number", "tags"})
     result = []
     for index, raw in enumerate(entries):
@@ -310,8 +342,15 @@ def _conversations_from_entries(path: Path, entries: list[Any],
         caller = entry.raw.get("caller_number")
         if caller is not None and not (isinstance(caller, str) and caller.lstrip("+").isdigit()):
             raise entry.error(f"'caller_number' must be a quoted string of digits, got {caller!r}")
-        result.append(Conversation(id=conversation_id, turns=turns, expect=_load_expectation(entry, categories),
-                                   caller_number=caller, tags=entry.tags()))
+        result.append(
+            Conversation(
+                id=conversation_id,
+                turns=turns,
+                expect=_load_expectation(entry, categories),
+                caller_number=caller,
+                tags=entry.tags(),
+            )
+        )
     _check_unique(path, [c.id for c in result])
     return tuple(result)
 
@@ -326,8 +365,10 @@ def taxonomy_codes() -> frozenset[str] | None:
         return None
 
 
-def load_default_set(utterances: Path = DEFAULT_UTTERANCES,
-                     conversations: Path = DEFAULT_CONVERSATIONS) -> EvaluationSet:
+def load_default_set(
+    utterances: Path = DEFAULT_UTTERANCES, conversations: Path = DEFAULT_CONVERSATIONS
+) -> EvaluationSet:
     codes = taxonomy_codes()
-    return EvaluationSet(utterances=load_utterances(utterances, codes),
-                         conversations=load_conversations(conversations, codes))
+    return EvaluationSet(
+        utterances=load_utterances(utterances, codes), conversations=load_conversations(conversations, codes)
+    )

@@ -15,8 +15,25 @@ import random
 import re
 from collections.abc import Iterable
 
-_UNITS = ["zéro", "un", "deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf", "dix", "onze", "douze",
-          "treize", "quatorze", "quinze", "seize"]
+_UNITS = [
+    "zéro",
+    "un",
+    "deux",
+    "trois",
+    "quatre",
+    "cinq",
+    "six",
+    "sept",
+    "huit",
+    "neuf",
+    "dix",
+    "onze",
+    "douze",
+    "treize",
+    "quatorze",
+    "quinze",
+    "seize",
+]
 _TENS = {2: "vingt", 3: "trente", 4: "quarante", 5: "cinquante", 6: "soixante"}
 
 
@@ -55,7 +72,7 @@ def _spell_phone(match: re.Match[str]) -> str:
     digits = re.sub(r"\D", "", match.group(0))
     if digits.startswith("33"):
         digits = "0" + digits[2:]
-    pairs = [digits[i:i + 2] for i in range(0, len(digits), 2)]
+    pairs = [digits[i : i + 2] for i in range(0, len(digits), 2)]
     words = []
     for pair in pairs:
         if pair.startswith("0"):
@@ -68,8 +85,7 @@ def _spell_phone(match: re.Match[str]) -> str:
 def numbers_to_words(text: str) -> str:
     """Phone numbers pair by pair, then every other digit run as a cardinal."""
     text = _PHONE.sub(_spell_phone, text)
-    return _NUMBER.sub(lambda m: french_number_words(int(m.group(0))) if len(m.group(0)) <= 6 else m.group(0),
-                       text)
+    return _NUMBER.sub(lambda m: french_number_words(int(m.group(0))) if len(m.group(0)) <= 6 else m.group(0), text)
 
 
 # Whole-phrase confusions a recogniser makes in spontaneous French (left side is matched on word boundaries).
@@ -103,12 +119,41 @@ _SUBSTITUTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("poubelles", ("poubelle",)),
 )
 # Small words a recogniser drops (never words that carry the report).
-_DROPPABLE = frozenset({"ne", "n'", "le", "la", "les", "de", "du", "des", "un", "une", "bien", "très",
-                        "alors", "donc", "madame", "monsieur", "vraiment", "juste", "euh"})
-_SUBSTITUTION_TOKENS = tuple((tuple(source.split()), tuple(tuple(t.split()) for t in targets))
-                             for source, targets in _SUBSTITUTIONS)
-_TRUNCATIONS = {"bonjour": "jour", "bonsoir": "soir", "allô": "lo", "allo": "lo", "excusez-moi": "scusez-moi",
-                "écoutez": "coutez", "voilà": "là"}
+_DROPPABLE = frozenset(
+    {
+        "ne",
+        "n'",
+        "le",
+        "la",
+        "les",
+        "de",
+        "du",
+        "des",
+        "un",
+        "une",
+        "bien",
+        "très",
+        "alors",
+        "donc",
+        "madame",
+        "monsieur",
+        "vraiment",
+        "juste",
+        "euh",
+    }
+)
+_SUBSTITUTION_TOKENS = tuple(
+    (tuple(source.split()), tuple(tuple(t.split()) for t in targets)) for source, targets in _SUBSTITUTIONS
+)
+_TRUNCATIONS = {
+    "bonjour": "jour",
+    "bonsoir": "soir",
+    "allô": "lo",
+    "allo": "lo",
+    "excusez-moi": "scusez-moi",
+    "écoutez": "coutez",
+    "voilà": "là",
+}
 
 
 def _protected_mask(words: list[str], phrases: list[list[str]]) -> list[bool]:
@@ -117,16 +162,22 @@ def _protected_mask(words: list[str], phrases: list[list[str]]) -> list[bool]:
         if not phrase:
             continue
         for i in range(len(words) - len(phrase) + 1):
-            if words[i:i + len(phrase)] == phrase:
-                mask[i:i + len(phrase)] = [True] * len(phrase)
+            if words[i : i + len(phrase)] == phrase:
+                mask[i : i + len(phrase)] = [True] * len(phrase)
     return mask
 
 
 class AsrNoiser:
     """Deterministic noise: `noisy(text, key)` depends only on (seed, key, text, rates)."""
 
-    def __init__(self, seed: int = 2024, substitution_rate: float = 0.5, drop_rate: float = 0.15,
-                 hesitation_rate: float = 0.3, truncation_rate: float = 0.5) -> None:
+    def __init__(
+        self,
+        seed: int = 2024,
+        substitution_rate: float = 0.5,
+        drop_rate: float = 0.15,
+        hesitation_rate: float = 0.3,
+        truncation_rate: float = 0.5,
+    ) -> None:
         self.seed = seed
         self.substitution_rate = substitution_rate
         self.drop_rate = drop_rate
@@ -144,8 +195,11 @@ class AsrNoiser:
         words = self._normalise(text)
         mask = _protected_mask(words, [self._normalise(p) for p in protected])
         words, mask = self._substitute(words, mask, rng)
-        kept = [(w, keep) for w, keep in zip(words, mask, strict=True)
-                if keep or w not in _DROPPABLE or rng.random() >= self.drop_rate]
+        kept = [
+            (w, keep)
+            for w, keep in zip(words, mask, strict=True)
+            if keep or w not in _DROPPABLE or rng.random() >= self.drop_rate
+        ]
         if kept:
             words, mask = [w for w, _ in kept], [keep for _, keep in kept]
         words = self._hesitate(words, mask, rng)
@@ -161,15 +215,14 @@ class AsrNoiser:
         spoken = numbers_to_words(text.replace("\u2019", "'"))
         return _PUNCTUATION.sub(" ", spoken.lower()).split()
 
-    def _substitute(self, words: list[str], mask: list[bool],
-                    rng: random.Random) -> tuple[list[str], list[bool]]:
+    def _substitute(self, words: list[str], mask: list[bool], rng: random.Random) -> tuple[list[str], list[bool]]:
         out_words: list[str] = []
         out_mask: list[bool] = []
         i = 0
         while i < len(words):
             for source, targets in _SUBSTITUTION_TOKENS:
                 span = len(source)
-                if tuple(words[i:i + span]) == source and not any(mask[i:i + span]):
+                if tuple(words[i : i + span]) == source and not any(mask[i : i + span]):
                     if rng.random() < self.substitution_rate:
                         replacement = rng.choice(targets)
                         out_words.extend(replacement)

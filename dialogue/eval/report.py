@@ -26,12 +26,19 @@ def conversation_failures(runs: Sequence[ConversationRun]) -> list[dict[str, Any
         verdict = judge(run)
         if verdict.success:
             continue
-        failures.append({
-            "id": run.conversation.id, "variant": run.variant, "tags": list(run.conversation.tags),
-            "why": verdict.why, "outcome": run.outcome, "report_source": run.report_source,
-            "exchanges": [{"caller": e.caller, "asr_confidence": e.asr_confidence, "bot": e.bot}
-                          for e in run.exchanges],
-        })
+        failures.append(
+            {
+                "id": run.conversation.id,
+                "variant": run.variant,
+                "tags": list(run.conversation.tags),
+                "why": verdict.why,
+                "outcome": run.outcome,
+                "report_source": run.report_source,
+                "exchanges": [
+                    {"caller": e.caller, "asr_confidence": e.asr_confidence, "bot": e.bot} for e in run.exchanges
+                ],
+            }
+        )
     return failures
 
 
@@ -42,21 +49,43 @@ def intent_confusions(parsed: Sequence[ParsedUtterance]) -> list[dict[str, Any]]
         if not item.intent_ok:
             groups.setdefault((item.expected_intent, item.predicted_intent), []).append(item)
     ordered = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
-    return [{"expected": e, "predicted": p, "count": len(items),
-             "examples": [{"id": i.id, "variant": i.variant, "text": i.text, "confidence": round(i.confidence, 3)}
-                          for i in items[:4]]}
-            for (e, p), items in ordered]
+    return [
+        {
+            "expected": e,
+            "predicted": p,
+            "count": len(items),
+            "examples": [
+                {"id": i.id, "variant": i.variant, "text": i.text, "confidence": round(i.confidence, 3)}
+                for i in items[:4]
+            ],
+        }
+        for (e, p), items in ordered
+    ]
 
 
 def category_errors(parsed: Sequence[ParsedUtterance]) -> list[dict[str, Any]]:
-    return [{"id": p.id, "variant": p.variant, "text": p.text, "expected": p.expected_category,
-             "predicted": p.predicted_category}
-            for p in parsed if p.expected_category and p.predicted_category != p.expected_category]
+    return [
+        {
+            "id": p.id,
+            "variant": p.variant,
+            "text": p.text,
+            "expected": p.expected_category,
+            "predicted": p.predicted_category,
+        }
+        for p in parsed
+        if p.expected_category and p.predicted_category != p.expected_category
+    ]
 
 
-def to_json(clean: ConversationFigures | None, noisy: ConversationFigures | None,
-            utterances: UtteranceFigures | None, runs: Sequence[ConversationRun],
-            parsed: Sequence[ParsedUtterance], missed: list[str], meta: dict[str, Any]) -> dict[str, Any]:
+def to_json(
+    clean: ConversationFigures | None,
+    noisy: ConversationFigures | None,
+    utterances: UtteranceFigures | None,
+    runs: Sequence[ConversationRun],
+    parsed: Sequence[ParsedUtterance],
+    missed: list[str],
+    meta: dict[str, Any],
+) -> dict[str, Any]:
     return {
         "meta": meta,
         "conversations": {"clean": asdict(clean) if clean else None, "noisy": asdict(noisy) if noisy else None},
@@ -68,9 +97,15 @@ def to_json(clean: ConversationFigures | None, noisy: ConversationFigures | None
     }
 
 
-def format_text(clean: ConversationFigures | None, noisy: ConversationFigures | None,
-                utterances: UtteranceFigures | None, runs: Sequence[ConversationRun],
-                parsed: Sequence[ParsedUtterance], missed: list[str], max_failures: int = 15) -> str:
+def format_text(
+    clean: ConversationFigures | None,
+    noisy: ConversationFigures | None,
+    utterances: UtteranceFigures | None,
+    runs: Sequence[ConversationRun],
+    parsed: Sequence[ParsedUtterance],
+    missed: list[str],
+    max_failures: int = 15,
+) -> str:
     lines: list[str] = []
     if utterances is not None:
         count = Counter(p.variant for p in parsed)
@@ -107,7 +142,9 @@ def format_text(clean: ConversationFigures | None, noisy: ConversationFigures | 
         lines.append("Most frequent intent errors (expected -> predicted):")
         for group in confusions[:max_failures]:
             example = group["examples"][0]
-            lines.append(f"  {group['count']:3d}  {group['expected']} -> {group['predicted'] or '(none)'}"
-                         f"   e.g. {example['text']!r} [{example['variant']}]")
+            lines.append(
+                f"  {group['count']:3d}  {group['expected']} -> {group['predicted'] or '(none)'}"
+                f"   e.g. {example['text']!r} [{example['variant']}]"
+            )
     lines.append("Targets: " + ("all met" if not missed else "MISSED: " + "; ".join(missed)))
     return "\n".join(lines)

@@ -23,18 +23,32 @@ from dialogue.eval.scoring import ConversationRun, Exchange, ParsedUtterance
 
 log = logging.getLogger(__name__)
 
-REPORT_SLOTS = ("category", "place", "street_number", "street_name", "commune", "landmark", "description",
-                "danger", "callback_consent", "callback_number")
+REPORT_SLOTS = (
+    "category",
+    "place",
+    "street_number",
+    "street_name",
+    "commune",
+    "landmark",
+    "description",
+    "danger",
+    "callback_consent",
+    "callback_number",
+)
 # Slots in which a dialogue says what it is asking for: ours ("pending_question") or a Rasa form's.
 QUESTION_SLOTS = ("pending_question", "requested_slot")
 # Question (slot value) -> what a scripted turn answers (Turn.target), best first: asked "what is the problem?",
 # a caller describes it.
 QUESTION_TARGETS: dict[str, tuple[str, ...]] = {
-    "problem": ("category", "description"), "category": ("category", "description"),
+    "problem": ("category", "description"),
+    "category": ("category", "description"),
     "description": ("description",),
     **{name: ("place",) for name in ("place", "commune", "street_name", "street_number", "landmark")},
-    "danger": ("danger",), "callback_consent": ("callback",), "callback_number": ("callback",),
-    "confirm": ("confirm",), "correction": ("confirm",),
+    "danger": ("danger",),
+    "callback_consent": ("callback",),
+    "callback_number": ("callback",),
+    "confirm": ("confirm",),
+    "correction": ("confirm",),
 }
 REPORT_QUESTIONS = frozenset(QUESTION_TARGETS) - {"confirm", "correction"}
 CLEAN_ASR_CONFIDENCE = 1.0
@@ -158,7 +172,7 @@ def next_turn(pending: Sequence[Turn], asked: Sequence[str]) -> int | None:
     the one answering what the bot just asked goes first; `if_asked` lines are said only when asked.
     """
     barrier = next((i for i, turn in enumerate(pending) if turn.target is None), len(pending) - 1)
-    candidates = list(enumerate(pending[:barrier + 1]))
+    candidates = list(enumerate(pending[: barrier + 1]))
     for target in asked:
         for position, turn in candidates:
             if turn.target == target:
@@ -166,8 +180,9 @@ def next_turn(pending: Sequence[Turn], asked: Sequence[str]) -> int | None:
     return next((position for position, turn in candidates if not turn.if_asked), None)
 
 
-def spoken_line(conversation: Conversation, index: int, turn: Turn, variant: str,
-                noiser: AsrNoiser) -> tuple[str, float | None]:
+def spoken_line(
+    conversation: Conversation, index: int, turn: Turn, variant: str, noiser: AsrNoiser
+) -> tuple[str, float | None]:
     """(text sent, asr_confidence) for one turn in the clean or noisy variant."""
     if turn.is_no_input:
         return turn.say.strip(), None
@@ -191,9 +206,16 @@ def protected_values(conversation: Conversation) -> list[str]:
 ExchangeHook = Callable[[Exchange], Awaitable[None] | None]
 
 
-async def play_conversation(conversation: Conversation, variant: str, dialogue: Dialogue, rasa: Tracker,
-                            noiser: AsrNoiser, conversation_id: str, store: ReportStore | None = None,
-                            on_exchange: ExchangeHook | None = None) -> ConversationRun:
+async def play_conversation(
+    conversation: Conversation,
+    variant: str,
+    dialogue: Dialogue,
+    rasa: Tracker,
+    noiser: AsrNoiser,
+    conversation_id: str,
+    store: ReportStore | None = None,
+    on_exchange: ExchangeHook | None = None,
+) -> ConversationRun:
     run = ConversationRun(conversation=conversation, variant=variant)
     pending = list(enumerate(conversation.turns))
     asked: tuple[str, ...] = ()
@@ -236,15 +258,23 @@ async def play_conversation(conversation: Conversation, variant: str, dialogue: 
     return run
 
 
-async def play_all(conversations: Sequence[Conversation], variants: Iterable[str], dialogue: Dialogue,
-                   rasa: Tracker, noiser: AsrNoiser, run_tag: str, store: ReportStore | None = None,
-                   concurrency: int = 4) -> list[ConversationRun]:
+async def play_all(
+    conversations: Sequence[Conversation],
+    variants: Iterable[str],
+    dialogue: Dialogue,
+    rasa: Tracker,
+    noiser: AsrNoiser,
+    run_tag: str,
+    store: ReportStore | None = None,
+    concurrency: int = 4,
+) -> list[ConversationRun]:
     limit = asyncio.Semaphore(concurrency)
 
     async def one(conversation: Conversation, variant: str) -> ConversationRun:
         async with limit:
-            return await play_conversation(conversation, variant, dialogue, rasa, noiser,
-                                           f"eval-{run_tag}-{variant}-{conversation.id}", store)
+            return await play_conversation(
+                conversation, variant, dialogue, rasa, noiser, f"eval-{run_tag}-{variant}-{conversation.id}", store
+            )
 
     jobs = [one(c, v) for v in variants for c in conversations]
     return list(await asyncio.gather(*jobs))
@@ -278,9 +308,13 @@ def utterance_variants(utterance: Utterance, noiser: AsrNoiser) -> list[tuple[st
     return variants
 
 
-async def parse_all(utterances: Sequence[Utterance], parser: Parser, noiser: AsrNoiser,
-                    guess_category: CategoryGuess = category_from_parse,
-                    concurrency: int = 4) -> list[ParsedUtterance]:
+async def parse_all(
+    utterances: Sequence[Utterance],
+    parser: Parser,
+    noiser: AsrNoiser,
+    guess_category: CategoryGuess = category_from_parse,
+    concurrency: int = 4,
+) -> list[ParsedUtterance]:
     limit = asyncio.Semaphore(concurrency)
 
     async def one(utterance: Utterance, variant: str, text: str) -> ParsedUtterance:
@@ -288,8 +322,12 @@ async def parse_all(utterances: Sequence[Utterance], parser: Parser, noiser: Asr
             parsed = await parser.parse(text)
         intent = parsed.get("intent") or {}
         return ParsedUtterance(
-            id=utterance.id, variant=variant, text=text, expected_intent=utterance.intent,
-            predicted_intent=str(intent.get("name") or ""), confidence=float(intent.get("confidence") or 0.0),
+            id=utterance.id,
+            variant=variant,
+            text=text,
+            expected_intent=utterance.intent,
+            predicted_intent=str(intent.get("name") or ""),
+            confidence=float(intent.get("confidence") or 0.0),
             expected_category=utterance.category,
             predicted_category=guess_category(text, parsed) if utterance.category else None,
         )

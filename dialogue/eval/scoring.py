@@ -16,10 +16,27 @@ from text_to_num import alpha2digit
 
 from dialogue.eval.dataset import Conversation, ExpectedReport
 
-_ABBREVIATIONS = {"bd": "boulevard", "bld": "boulevard", "boul": "boulevard", "av": "avenue", "ave": "avenue",
-                  "ch": "chemin", "che": "chemin", "pl": "place", "imp": "impasse", "rte": "route",
-                  "st": "saint", "ste": "sainte", "pte": "porte", "qu": "quai", "all": "allee", "mte": "montee",
-                  "trav": "traverse", "sq": "square", "crs": "cours"}
+_ABBREVIATIONS = {
+    "bd": "boulevard",
+    "bld": "boulevard",
+    "boul": "boulevard",
+    "av": "avenue",
+    "ave": "avenue",
+    "ch": "chemin",
+    "che": "chemin",
+    "pl": "place",
+    "imp": "impasse",
+    "rte": "route",
+    "st": "saint",
+    "ste": "sainte",
+    "pte": "porte",
+    "qu": "quai",
+    "all": "allee",
+    "mte": "montee",
+    "trav": "traverse",
+    "sq": "square",
+    "crs": "cours",
+}
 _REPETITION = {"b": "bis", "bis": "bis", "t": "ter", "ter": "ter", "q": "quater", "quater": "quater"}
 _ARRONDISSEMENT = re.compile(r"\s+\d{1,2}\s*(e|er|eme|ieme)?(\s+arrondissement)?$")
 
@@ -33,12 +50,61 @@ def fold(text: str) -> str:
     return " ".join(_ABBREVIATIONS.get(w, w) for w in words)
 
 
-_GENERIC_PLACE_WORDS = frozenset({"parc", "gare", "place", "port", "plage", "stade", "jardin", "eglise", "ecole",
-                                  "mairie", "quai", "centre", "square", "marche", "college", "lycee", "hopital",
-                                  "pont", "rond", "point", "parking", "devant", "cote", "pres"})
+_GENERIC_PLACE_WORDS = frozenset(
+    {
+        "parc",
+        "gare",
+        "place",
+        "port",
+        "plage",
+        "stade",
+        "jardin",
+        "eglise",
+        "ecole",
+        "mairie",
+        "quai",
+        "centre",
+        "square",
+        "marche",
+        "college",
+        "lycee",
+        "hopital",
+        "pont",
+        "rond",
+        "point",
+        "parking",
+        "devant",
+        "cote",
+        "pres",
+    }
+)
 # Leading words that say where, not what: "sur le Vieux-Port", "devant l'Ombrière", "près de la gare".
-_LEADING = frozenset({"le", "la", "les", "l", "au", "aux", "du", "de", "des", "d", "sur", "devant", "pres", "vers",
-                      "a", "cote", "en", "face", "juste", "euh", "derriere", "dans"})
+_LEADING = frozenset(
+    {
+        "le",
+        "la",
+        "les",
+        "l",
+        "au",
+        "aux",
+        "du",
+        "de",
+        "des",
+        "d",
+        "sur",
+        "devant",
+        "pres",
+        "vers",
+        "a",
+        "cote",
+        "en",
+        "face",
+        "juste",
+        "euh",
+        "derriere",
+        "dans",
+    }
+)
 
 
 def _digits(text: str) -> str:
@@ -56,7 +122,7 @@ def _landmark_words(text: str) -> str:
 
 
 def normalise_street_number(value: str) -> tuple[int, str] | None:
-    """"12 bis", "12bis", "12 B" -> (12, "bis"); None when there is no number at all."""
+    """ "12 bis", "12bis", "12 B" -> (12, "bis"); None when there is no number at all."""
     match = re.fullmatch(r"\s*(\d+)\s*([a-zA-Z]*)\s*", value)
     if not match:
         return None
@@ -116,7 +182,8 @@ def field_matches(name: str, expected: str | bool | None, actual: Any) -> bool:
         wanted, got = _landmark_words(expected), _landmark_words(actual_text)
         shorter = got if len(got) < len(wanted) else wanted
         return (_contains_phrase(got, wanted) or _contains_phrase(wanted, got)) and any(
-            len(word) >= 4 and word not in _GENERIC_PLACE_WORDS for word in shorter.split())
+            len(word) >= 4 and word not in _GENERIC_PLACE_WORDS for word in shorter.split()
+        )
     return fold(actual_text) == fold(expected)
 
 
@@ -189,8 +256,11 @@ def judge(run: ConversationRun) -> Verdict:
         return Verdict(False, {}, f"handoff reason {run.handoff_reason}, expected {expect.handoff_reason}")
     if outcome == "report_saved" and expect.report is not None:
         fields = compare_report(expect.report, run.report or {})
-        wrong = [f"{name}={(run.report or {}).get(name)!r} (expected {expect.report.fields.get(name)!r})"
-                 for name, ok in fields.items() if not ok]
+        wrong = [
+            f"{name}={(run.report or {}).get(name)!r} (expected {expect.report.fields.get(name)!r})"
+            for name, ok in fields.items()
+            if not ok
+        ]
         return Verdict(not wrong, fields, "; ".join(wrong))
     return Verdict(True, {}, "")
 
@@ -230,8 +300,9 @@ def conversation_figures(runs: Sequence[ConversationRun]) -> ConversationFigures
         task_completion=ratio(sum(v.success for _, v in verdicts), len(verdicts)),
         report_completion=ratio(sum(v.success for _, v in reports), len(reports)),
         field_accuracy={name: sum(hits) / len(hits) for name, hits in sorted(field_hits.items())},
-        false_handoff_rate=ratio(sum(r.handoff_reason is not None for r in no_handoff_expected),
-                                 len(no_handoff_expected)),
+        false_handoff_rate=ratio(
+            sum(r.handoff_reason is not None for r in no_handoff_expected), len(no_handoff_expected)
+        ),
         out_of_scope_rejection=ratio(sum(not r.started_report for r in out_of_scope), len(out_of_scope)),
     )
 
@@ -291,8 +362,9 @@ def utterance_figures(parsed: Sequence[ParsedUtterance]) -> UtteranceFigures:
         intent_accuracy_noisy=accuracy(noisy),
         category_accuracy_clean=category_accuracy(clean),
         category_accuracy_noisy=category_accuracy(noisy),
-        out_of_scope_rejection=ratio(sum(p.predicted_intent not in REPORT_INTENTS for p in out_of_scope),
-                                     len(out_of_scope)),
+        out_of_scope_rejection=ratio(
+            sum(p.predicted_intent not in REPORT_INTENTS for p in out_of_scope), len(out_of_scope)
+        ),
         per_intent_clean=per_intent,
     )
 
@@ -304,8 +376,9 @@ class Targets:
     out_of_scope_rejection: float = 0.90
 
 
-def missed_targets(clean: ConversationFigures, noisy: ConversationFigures, utterances: UtteranceFigures | None,
-                   targets: Targets) -> list[str]:
+def missed_targets(
+    clean: ConversationFigures, noisy: ConversationFigures, utterances: UtteranceFigures | None, targets: Targets
+) -> list[str]:
     """Human-readable list of the targets not met (empty when all are met)."""
     missed = []
 
@@ -318,9 +391,11 @@ def missed_targets(clean: ConversationFigures, noisy: ConversationFigures, utter
     below("task completion (noisy)", noisy.task_completion, targets.task_completion_noisy)
     for name, figures in (("clean", clean), ("noisy", noisy)):
         if figures.out_of_scope_rejection is not None:
-            below(f"out-of-scope rejection (conversations, {name})", figures.out_of_scope_rejection,
-                  targets.out_of_scope_rejection)
+            below(
+                f"out-of-scope rejection (conversations, {name})",
+                figures.out_of_scope_rejection,
+                targets.out_of_scope_rejection,
+            )
     if utterances is not None:
-        below("out-of-scope rejection (utterances)", utterances.out_of_scope_rejection,
-              targets.out_of_scope_rejection)
+        below("out-of-scope rejection (utterances)", utterances.out_of_scope_rejection, targets.out_of_scope_rejection)
     return missed

@@ -57,9 +57,7 @@ async def test_small_frames_give_same_result_as_one_block(
         assert odd_sized == whole
 
 
-async def test_concurrent_streams_do_not_mix(
-    repeatable_engine: AsrEngine, clip_8k: Callable[[str], bytes]
-) -> None:
+async def test_concurrent_streams_do_not_mix(repeatable_engine: AsrEngine, clip_8k: Callable[[str], bytes]) -> None:
     clips = [clip_8k(PHONE_CLIP), clip_8k(COMMAND_CLIP), clip_8k("goforward.wav")]
     alone = [await transcribe(repeatable_engine, pcm) for pcm in clips]
     together = await asyncio.gather(*(transcribe(repeatable_engine, pcm, FRAME_8K) for pcm in clips))
@@ -67,9 +65,7 @@ async def test_concurrent_streams_do_not_mix(
     assert len({t.text for t in alone}) == 3
 
 
-async def test_stream_is_reusable_after_finish(
-    repeatable_engine: AsrEngine, clip_8k: Callable[[str], bytes]
-) -> None:
+async def test_stream_is_reusable_after_finish(repeatable_engine: AsrEngine, clip_8k: Callable[[str], bytes]) -> None:
     pcm = clip_8k(PHONE_CLIP)
     stream = repeatable_engine.open_stream(8000)
     await stream.feed(pcm)
@@ -96,9 +92,7 @@ async def test_partial_text_while_speaking(asr_engine: AsrEngine, clip_8k: Calla
     assert (await stream.finish()).text
 
 
-async def test_feeding_does_not_block_the_event_loop(
-    asr_engine: AsrEngine, clip_8k: Callable[[str], bytes]
-) -> None:
+async def test_feeding_does_not_block_the_event_loop(asr_engine: AsrEngine, clip_8k: Callable[[str], bytes]) -> None:
     pcm = clip_8k(COMMAND_CLIP) * 3
     ticks = 0
 

@@ -289,8 +289,10 @@ def test_production_manifest_is_pinned() -> None:
     assert sum(f.size for f in vosk.contents) == 68_483_807  # the sizes listed in notes/models.md
     voice = modelstore.MANIFEST["fr_FR-siwis-medium"]
     assert [r.filename for r in voice.downloads] == ["fr_FR-siwis-medium.onnx", "fr_FR-siwis-medium.onnx.json"]
-    assert all(r.url.startswith("https://huggingface.co/rhasspy/piper-voices/resolve/v1.0.0/fr/fr_FR/siwis/")
-               for r in voice.downloads)
+    assert all(
+        r.url.startswith("https://huggingface.co/rhasspy/piper-voices/resolve/v1.0.0/fr/fr_FR/siwis/")
+        for r in voice.downloads
+    )
 
 
 # --------------------------------------------------------------------------------------- install_local

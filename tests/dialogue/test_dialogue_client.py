@@ -20,11 +20,13 @@ async def fake_rasa() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
         received.append(body)
         if body["message"] == "boom":
             return web.Response(status=500)
-        return web.json_response([
-            {"recipient_id": body["sender"], "text": "Votre signalement est enregistré."},
-            {"recipient_id": body["sender"], "custom": {"callbot": {"report_id": 42}}},
-            {"recipient_id": body["sender"], "custom": {"callbot": {"action": "hangup"}}},
-        ])
+        return web.json_response(
+            [
+                {"recipient_id": body["sender"], "text": "Votre signalement est enregistré."},
+                {"recipient_id": body["sender"], "custom": {"callbot": {"report_id": 42}}},
+                {"recipient_id": body["sender"], "custom": {"callbot": {"action": "hangup"}}},
+            ]
+        )
 
     async def tracker(request: web.Request) -> web.Response:
         return web.json_response({"sender_id": request.match_info["cid"], "slots": {"category": "proprete"}})
@@ -52,8 +54,11 @@ async def test_send_parses_texts_and_control_payloads(fake_rasa: tuple[str, list
         reply = await client.send("call-1", "oui", {"asr_confidence": 0.8, "channel": "phone", "caller_number": None})
         assert reply.texts == ["Votre signalement est enregistré."]
         assert reply.report_id == 42 and reply.hangup and reply.handoff_reason is None
-        assert received[0] == {"sender": "call-1", "message": "oui",
-                               "metadata": {"asr_confidence": 0.8, "channel": "phone", "caller_number": None}}
+        assert received[0] == {
+            "sender": "call-1",
+            "message": "oui",
+            "metadata": {"asr_confidence": 0.8, "channel": "phone", "caller_number": None},
+        }
         assert await client.slots("call/1") == {"category": "proprete"}
         assert await client.ready()
     finally:

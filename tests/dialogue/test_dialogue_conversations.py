@@ -36,8 +36,7 @@ def spoken(reply: DialogueReply) -> str:
     return " ".join(reply.texts)
 
 
-async def test_one_sentence_report_is_read_back_and_saved(client: DialogueClient,
-                                                          dialogue_server: Any) -> None:
+async def test_one_sentence_report_is_read_back_and_saved(client: DialogueClient, dialogue_server: Any) -> None:
     call = Call(client, caller_number="+33612345678")
     reply = await call.say("euh bonjour il y a un nid de poule devant le douze bis rue de la république à marseille")
     assert "danger" in spoken(reply)

@@ -12,32 +12,38 @@ from dialogue.lexicon import is_emergency, is_private_property
 KNOWLEDGE = Knowledge(default_taxonomy(), default_gazetteer())
 
 
-@pytest.mark.parametrize("said", [
-    "ça sent le gaz dans toute la montée",
-    "il y a une fuite de gaz devant la boulangerie",
-    "un câble électrique traîne par terre après l'orage",
-    "les fils qui pendent du poteau touchent le sol",
-    "un cycliste s'est fait renverser au carrefour",
-    "une dame est tombée dans l'escalier elle saigne",
-    "mon voisin est tombé sur le trottoir il se relève pas",
-    "les conteneurs sont en feu",
-    "l'eau des égouts rentre dans les rez-de-chaussée",
-    "les caves de la résidence sont inondées",
-    "le pin est tombé sur une voiture et il y a quelqu'un dedans",
-])
+@pytest.mark.parametrize(
+    "said",
+    [
+        "ça sent le gaz dans toute la montée",
+        "il y a une fuite de gaz devant la boulangerie",
+        "un câble électrique traîne par terre après l'orage",
+        "les fils qui pendent du poteau touchent le sol",
+        "un cycliste s'est fait renverser au carrefour",
+        "une dame est tombée dans l'escalier elle saigne",
+        "mon voisin est tombé sur le trottoir il se relève pas",
+        "les conteneurs sont en feu",
+        "l'eau des égouts rentre dans les rez-de-chaussée",
+        "les caves de la résidence sont inondées",
+        "le pin est tombé sur une voiture et il y a quelqu'un dedans",
+    ],
+)
 def test_immediate_emergencies(said: str) -> None:
     assert is_emergency(said)
 
 
-@pytest.mark.parametrize("said", [
-    "oui c'est dangereux les scooters roulent trop vite",
-    "on ne voit plus les piétons quand on tourne",
-    "quelqu'un pourrait se blesser avec la plaque",
-    "le panneau a été renversé par un camion",
-    "la borne à incendie fuit sur le trottoir",
-    "la rue est inondée à chaque orage",
-    "c'est urgent le trou est énorme",
-])
+@pytest.mark.parametrize(
+    "said",
+    [
+        "oui c'est dangereux les scooters roulent trop vite",
+        "on ne voit plus les piétons quand on tourne",
+        "quelqu'un pourrait se blesser avec la plaque",
+        "le panneau a été renversé par un camion",
+        "la borne à incendie fuit sur le trottoir",
+        "la rue est inondée à chaque orage",
+        "c'est urgent le trou est énorme",
+    ],
+)
 def test_dangers_that_are_not_emergencies(said: str) -> None:
     assert not is_emergency(said)
 
@@ -48,39 +54,45 @@ def test_weak_words_need_the_nlu_to_agree() -> None:
     assert not is_emergency("le trou est vraiment dangereux", nlu_says_emergency=True)
 
 
-@pytest.mark.parametrize("said", [
-    "ma taxe foncière a encore augmenté",
-    "je comprends pas ma facture d'eau",
-    "les voisins du troisième font la fête tous les soirs",
-    "le chien de la voisine aboie dès qu'on passe",
-    "quel jour on sort les encombrants dans le quartier",
-    "jusqu'à quelle heure la déchetterie est ouverte",
-    "j'ai perdu mon permis de conduire",
-    "c'est pour l'inscription de mon fils à la cantine",
-    "j'ai une fuite d'eau dans ma salle de bain",
-    "la chasse d'eau fuit chez moi",
-    "ma chaudière fait un bruit bizarre",
-    "j'ai eu une contravention devant la poste",
-    "le tram est toujours en retard le matin",
-    "je voudrais l'acte de décès de mon père",
-    "de l'eau goutte du plafond de ma cuisine",
-    "les scooters font un bruit d'enfer dans la rue toute la nuit",
-])
+@pytest.mark.parametrize(
+    "said",
+    [
+        "ma taxe foncière a encore augmenté",
+        "je comprends pas ma facture d'eau",
+        "les voisins du troisième font la fête tous les soirs",
+        "le chien de la voisine aboie dès qu'on passe",
+        "quel jour on sort les encombrants dans le quartier",
+        "jusqu'à quelle heure la déchetterie est ouverte",
+        "j'ai perdu mon permis de conduire",
+        "c'est pour l'inscription de mon fils à la cantine",
+        "j'ai une fuite d'eau dans ma salle de bain",
+        "la chasse d'eau fuit chez moi",
+        "ma chaudière fait un bruit bizarre",
+        "j'ai eu une contravention devant la poste",
+        "le tram est toujours en retard le matin",
+        "je voudrais l'acte de décès de mon père",
+        "de l'eau goutte du plafond de ma cuisine",
+        "les scooters font un bruit d'enfer dans la rue toute la nuit",
+    ],
+)
 def test_out_of_scope_requests(said: str) -> None:
     assert is_out_of_scope(said, KNOWLEDGE)
 
 
-@pytest.mark.parametrize("said", [
-    "devant chez moi le lampadaire clignote",
-    "les poubelles n'ont pas été ramassées dans la rue depuis lundi",
-    "un trou énorme devant l'arrêt de bus",
-    "le banc devant la médiathèque est cassé",
-    "le mur du stade est en train de s'effondrer",
-    "des tags sur la porte de mon garage",
-    "une voiture est garée devant mon garage depuis hier",
-    "l'arbre menace de tomber sur la route",
-    "la plaque d'égout fait du bruit elle bouge quand on roule dessus",
-])
+@pytest.mark.parametrize(
+    "said",
+    [
+        "devant chez moi le lampadaire clignote",
+        "les poubelles n'ont pas été ramassées dans la rue depuis lundi",
+        "un trou énorme devant l'arrêt de bus",
+        "le banc devant la médiathèque est cassé",
+        "le mur du stade est en train de s'effondrer",
+        "des tags sur la porte de mon garage",
+        "une voiture est garée devant mon garage depuis hier",
+        "l'arbre menace de tomber sur la route",
+        "la plaque d'égout fait du bruit elle bouge quand on roule dessus",
+    ],
+)
 def test_street_problems_are_in_scope(said: str) -> None:
     assert not is_out_of_scope(said, KNOWLEDGE)
 

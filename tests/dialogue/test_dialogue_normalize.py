@@ -26,8 +26,7 @@ def test_spoken_numbers_become_digits() -> None:
         ("euh il y a un trou au 3 avenue du prado marseille 8e", "3", "avenue du Prado", "Marseille 8e"),
         ("trente-deux boulevard de la libération aix", "32", "boulevard de la Libération", "Aix-en-Provence"),
         ("12 rue d'aubagne marseille", "12", "rue d'Aubagne", "Marseille"),
-        ("le lampadaire du 4 ter chemin des grives a plan de cuques", "4 ter", "chemin des Grives",
-         "Plan-de-Cuques"),
+        ("le lampadaire du 4 ter chemin des grives a plan de cuques", "4 ter", "chemin des Grives", "Plan-de-Cuques"),
         ("rue paradis dans le premier arrondissement", None, "rue Paradis", "Marseille 1er"),
     ],
 )
@@ -54,9 +53,15 @@ def test_bare_number_correction() -> None:
 
 @pytest.mark.parametrize(
     "said",
-    ["06 12 34 56 78", "0612345678", "+33612345678", "06.12.34.56.78", "mon numéro c'est le 06 12 34 56 78",
-     "zéro six douze trente-quatre cinquante-six soixante-dix-huit",
-     "zero six un deux trois quatre cinq six sept huit"],
+    [
+        "06 12 34 56 78",
+        "0612345678",
+        "+33612345678",
+        "06.12.34.56.78",
+        "mon numéro c'est le 06 12 34 56 78",
+        "zéro six douze trente-quatre cinquante-six soixante-dix-huit",
+        "zero six un deux trois quatre cinq six sept huit",
+    ],
 )
 def test_phone_numbers(said: str) -> None:
     assert find_phone_number(said) == "06 12 34 56 78"
@@ -117,12 +122,15 @@ def test_small_and_trailing_street_numbers(said: str, number: str, street: str) 
     assert (place.street_number, place.street_name) == (number, street)
 
 
-@pytest.mark.parametrize("said", [
-    "les piétons doivent marcher sur la route pour passer",
-    "la rue est complètement dans le noir",
-    "on a du mal à traverser la place avec la poussette",
-    "il y a une place handicapé occupée",
-])
+@pytest.mark.parametrize(
+    "said",
+    [
+        "les piétons doivent marcher sur la route pour passer",
+        "la rue est complètement dans le noir",
+        "on a du mal à traverser la place avec la poussette",
+        "il y a une place handicapé occupée",
+    ],
+)
 def test_common_nouns_are_not_street_names(said: str) -> None:
     assert parse_place(said, default_gazetteer()).street_name is None
 

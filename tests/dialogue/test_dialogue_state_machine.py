@@ -20,8 +20,9 @@ from dialogue.knowledge import default_gazetteer, default_taxonomy
 KNOWLEDGE = Knowledge(default_taxonomy(), default_gazetteer())
 
 
-def turn(slots: dict[str, Any], intent: str, text: str, nlu: float = 0.95, asr: float | None = 0.9,
-         caller: str | None = None) -> Outcome:
+def turn(
+    slots: dict[str, Any], intent: str, text: str, nlu: float = 0.95, asr: float | None = 0.9, caller: str | None = None
+) -> Outcome:
     outcome = handle_report_turn(Heard(intent, text, nlu, asr, caller), slots, KNOWLEDGE)
     slots.update(outcome.slots)
     return outcome
@@ -156,15 +157,22 @@ def test_a_risk_in_a_first_sentence_is_a_report_with_danger() -> None:
     assert outcome.handoff_reason is None and slots["category"] == "espaces_verts_arbres" and slots["danger"] is True
 
 
-@pytest.mark.parametrize(("answer", "danger"), [
-    ("oui les enfants passent sur la chaussée", True),
-    ("non attendez si en fait c'est dangereux", True),
-    ("non c'est pas bien méchant", False),
-    ("euh oui on ne peut pas passer", True),
-])
+@pytest.mark.parametrize(
+    ("answer", "danger"),
+    [
+        ("oui les enfants passent sur la chaussée", True),
+        ("non attendez si en fait c'est dangereux", True),
+        ("non c'est pas bien méchant", False),
+        ("euh oui on ne peut pas passer", True),
+    ],
+)
 def test_danger_answers(answer: str, danger: bool) -> None:
-    slots: dict[str, Any] = {"category": "proprete", "street_name": "rue Sainte", "commune": "Marseille",
-                             "pending_question": "danger"}
+    slots: dict[str, Any] = {
+        "category": "proprete",
+        "street_name": "rue Sainte",
+        "commune": "Marseille",
+        "pending_question": "danger",
+    }
     turn(slots, "inform", answer)
     assert slots["danger"] is danger
 
@@ -180,8 +188,9 @@ def test_out_of_scope_read_by_the_nlu_but_a_street_problem_is_a_report() -> None
     from dialogue.conversation import handle_out_of_scope
 
     slots: dict[str, Any] = {}
-    outcome = handle_out_of_scope(Heard("out_of_scope", "la pendule de la place est arrêtée", 0.8, 0.9), slots,
-                                  KNOWLEDGE)
+    outcome = handle_out_of_scope(
+        Heard("out_of_scope", "la pendule de la place est arrêtée", 0.8, 0.9), slots, KNOWLEDGE
+    )
     slots.update(outcome.slots)
     assert slots["category"] == "autre" and outcome.said[0].response == "utter_ask_place"
 
@@ -194,8 +203,10 @@ def test_private_leak_is_out_of_scope_and_accepting_the_adviser_keeps_the_reason
     assert outcome.said[0].response == "utter_out_of_scope" and not slots.get("category")
     human = handle_request_human(Heard("request_human", "oui passez-moi quelqu'un", 0.9, 0.9), slots, KNOWLEDGE)
     assert human.handoff_reason == "out_of_scope"
-    assert handle_request_human(Heard("request_human", "un conseiller", 0.9), {}, KNOWLEDGE).handoff_reason \
+    assert (
+        handle_request_human(Heard("request_human", "un conseiller", 0.9), {}, KNOWLEDGE).handoff_reason
         == "caller_request"
+    )
 
 
 def test_a_common_noun_route_in_an_answer_keeps_the_street() -> None:

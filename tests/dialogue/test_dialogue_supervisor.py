@@ -28,8 +28,9 @@ async def wait_healthy(child: ChildProcess, http: aiohttp.ClientSession) -> None
 
 async def test_child_is_restarted_after_a_crash_and_stopped_cleanly() -> None:
     port = free_port()
-    child = ChildProcess(ChildSpec("fake", [sys.executable, "-c", CHILD, str(port)],
-                                   f"http://127.0.0.1:{port}/health"), max_backoff_s=1)
+    child = ChildProcess(
+        ChildSpec("fake", [sys.executable, "-c", CHILD, str(port)], f"http://127.0.0.1:{port}/health"), max_backoff_s=1
+    )
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
         await child.start()
         try:

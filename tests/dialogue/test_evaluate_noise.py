@@ -18,8 +18,9 @@ LINES = [
 
 def test_same_seed_and_key_give_the_same_noise_across_instances() -> None:
     first, second = AsrNoiser(seed=7), AsrNoiser(seed=7)
-    assert [first.noisy(line, f"k{i}") for i, line in enumerate(LINES)] == \
-        [second.noisy(line, f"k{i}") for i, line in enumerate(LINES)]
+    assert [first.noisy(line, f"k{i}") for i, line in enumerate(LINES)] == [
+        second.noisy(line, f"k{i}") for i, line in enumerate(LINES)
+    ]
     assert first.confidence("k1") == second.confidence("k1")
 
 
@@ -54,14 +55,16 @@ def test_protected_report_values_survive_every_seed() -> None:
     line = "Bonjour, c'est au 3 bis rue de la République à Aix-en-Provence, le lampadaire est cassé."
     for seed in range(40):
         noisy = AsrNoiser(seed=seed, drop_rate=0.9, substitution_rate=1.0).noisy(
-            line, "p", protected=["rue de la République", "3 bis", "Aix-en-Provence"])
+            line, "p", protected=["rue de la République", "3 bis", "Aix-en-Provence"]
+        )
         for phrase in ("trois bis", "rue de la république", "aix-en-provence"):
             assert phrase in noisy, noisy
 
 
 def test_heavy_rates_do_substitute_and_drop() -> None:
-    noisy = AsrNoiser(seed=3, substitution_rate=1.0, drop_rate=1.0, hesitation_rate=0.0,
-                      truncation_rate=1.0).noisy("Bonjour, c'est la rue, il y a un trou.", "x")
+    noisy = AsrNoiser(seed=3, substitution_rate=1.0, drop_rate=1.0, hesitation_rate=0.0, truncation_rate=1.0).noisy(
+        "Bonjour, c'est la rue, il y a un trou.", "x"
+    )
     assert noisy.startswith("jour ")
     assert "c'est" not in noisy and " la " not in f" {noisy} " and "il y a" not in noisy
 

@@ -24,88 +24,115 @@ from dialogue.eval.scoring import (
 )
 
 
-@pytest.mark.parametrize(("name", "expected", "actual"), [
-    ("street_name", "rue de la République", "rue de la republique"),
-    ("street_name", "rue de la République", "Rue  de la RÉPUBLIQUE "),
-    ("street_name", "boulevard Baille", "bd Baille"),
-    ("street_name", "rue Sainte-Victoire", "rue sainte victoire"),
-    ("street_name", "rue d'Italie", "rue d\u2019Italie"),
-    ("street_name", "rue des Trois Frères Barthélemy", "rue des 3 Frères Barthélemy"),
-    ("street_name", "avenue du 8 Mai 1945", "avenue du huit mai mille neuf cent quarante cinq"),
-    ("commune", "Aix-en-Provence", "aix en provence"),
-    ("commune", "Marseille", "Marseille 5e"),
-    ("commune", "Marseille", "Marseille 13e arrondissement"),
-    ("landmark", "gare Saint-Charles", "la gare Saint Charles"),
-    ("landmark", "Ombrière du Vieux-Port", "l'ombrière"),
-    ("landmark", "Ombrière du Vieux-Port", "sur le vieux-port"),
-    ("street_number", "3 bis", "3bis"),
-    ("street_number", "12 bis", "12 B"),
-    ("street_number", "27 ter", "27 TER"),
-    ("callback_number", "0698765432", "06 98 76 54 32"),
-    ("callback_number", "0678901234", "+33 6 78 90 12 34"),
-    ("category", "proprete", "proprete"),
-    ("danger", True, True),
-    ("danger", False, "false"),
-    ("landmark", None, None),
-    ("landmark", None, ""),
-])
+@pytest.mark.parametrize(
+    ("name", "expected", "actual"),
+    [
+        ("street_name", "rue de la République", "rue de la republique"),
+        ("street_name", "rue de la République", "Rue  de la RÉPUBLIQUE "),
+        ("street_name", "boulevard Baille", "bd Baille"),
+        ("street_name", "rue Sainte-Victoire", "rue sainte victoire"),
+        ("street_name", "rue d'Italie", "rue d\u2019Italie"),
+        ("street_name", "rue des Trois Frères Barthélemy", "rue des 3 Frères Barthélemy"),
+        ("street_name", "avenue du 8 Mai 1945", "avenue du huit mai mille neuf cent quarante cinq"),
+        ("commune", "Aix-en-Provence", "aix en provence"),
+        ("commune", "Marseille", "Marseille 5e"),
+        ("commune", "Marseille", "Marseille 13e arrondissement"),
+        ("landmark", "gare Saint-Charles", "la gare Saint Charles"),
+        ("landmark", "Ombrière du Vieux-Port", "l'ombrière"),
+        ("landmark", "Ombrière du Vieux-Port", "sur le vieux-port"),
+        ("street_number", "3 bis", "3bis"),
+        ("street_number", "12 bis", "12 B"),
+        ("street_number", "27 ter", "27 TER"),
+        ("callback_number", "0698765432", "06 98 76 54 32"),
+        ("callback_number", "0678901234", "+33 6 78 90 12 34"),
+        ("category", "proprete", "proprete"),
+        ("danger", True, True),
+        ("danger", False, "false"),
+        ("landmark", None, None),
+        ("landmark", None, ""),
+    ],
+)
 def test_fields_that_match(name: str, expected: str | bool | None, actual: Any) -> None:
     assert field_matches(name, expected, actual)
 
 
-@pytest.mark.parametrize(("name", "expected", "actual"), [
-    ("street_number", "14", "40"),
-    ("street_number", "12 bis", "12"),
-    ("street_number", "12", "12 ter"),
-    ("street_number", "3", "trois"),
-    ("street_name", "avenue du 8 Mai 1945", "avenue du 18 Mai 1945"),
-    ("street_name", "rue des Trois Frères Barthélemy", "rue des Deux Frères Barthélemy"),
-    ("street_name", "boulevard Chave", "boulevard Baille"),
-    ("commune", "Marseille", "Marignane"),
-    ("commune", "Aix-en-Provence", "Aix"),
-    ("callback_number", "0698765432", "0698765423"),
-    ("category", "proprete", "Propreté"),
-    ("category", "stationnement_vehicule", "autre"),
-    ("danger", False, None),
-    ("danger", True, "oui"),
-    ("street_name", "rue Paradis", None),
-    ("landmark", None, "Vieux-Port"),
-    ("landmark", "parc Jourdan", "parc"),
-])
+@pytest.mark.parametrize(
+    ("name", "expected", "actual"),
+    [
+        ("street_number", "14", "40"),
+        ("street_number", "12 bis", "12"),
+        ("street_number", "12", "12 ter"),
+        ("street_number", "3", "trois"),
+        ("street_name", "avenue du 8 Mai 1945", "avenue du 18 Mai 1945"),
+        ("street_name", "rue des Trois Frères Barthélemy", "rue des Deux Frères Barthélemy"),
+        ("street_name", "boulevard Chave", "boulevard Baille"),
+        ("commune", "Marseille", "Marignane"),
+        ("commune", "Aix-en-Provence", "Aix"),
+        ("callback_number", "0698765432", "0698765423"),
+        ("category", "proprete", "Propreté"),
+        ("category", "stationnement_vehicule", "autre"),
+        ("danger", False, None),
+        ("danger", True, "oui"),
+        ("street_name", "rue Paradis", None),
+        ("landmark", None, "Vieux-Port"),
+        ("landmark", "parc Jourdan", "parc"),
+    ],
+)
 def test_fields_that_do_not_match(name: str, expected: str | bool | None, actual: Any) -> None:
     assert not field_matches(name, expected, actual)
 
 
 def report_conversation(**fields: str | bool | None) -> Conversation:
-    return Conversation(id="c", turns=(Turn("x"),), tags=("one-sentence",),
-                        expect=Expectation(frozenset({"report_saved"}), ExpectedReport(dict(fields), ("trou",))))
+    return Conversation(
+        id="c",
+        turns=(Turn("x"),),
+        tags=("one-sentence",),
+        expect=Expectation(frozenset({"report_saved"}), ExpectedReport(dict(fields), ("trou",))),
+    )
 
 
 def test_compare_report_checks_each_expected_field_and_description_keywords() -> None:
     expected = ExpectedReport({"category": "chaussee_trottoirs", "street_number": "14", "danger": True}, ("trou",))
-    actual = {"category": "chaussee_trottoirs", "street_number": "40", "danger": True,
-              "description": "Un gros TROU devant chez moi"}
-    assert compare_report(expected, actual) == {"category": True, "street_number": False, "danger": True,
-                                                "description": True}
+    actual = {
+        "category": "chaussee_trottoirs",
+        "street_number": "40",
+        "danger": True,
+        "description": "Un gros TROU devant chez moi",
+    }
+    assert compare_report(expected, actual) == {
+        "category": True,
+        "street_number": False,
+        "danger": True,
+        "description": True,
+    }
 
 
 def test_judge_explains_what_went_wrong() -> None:
     conversation = report_conversation(category="proprete", street_number="14")
-    run = ConversationRun(conversation, "clean", report_id=3,
-                          report={"category": "proprete", "street_number": "40", "description": "trou"})
+    run = ConversationRun(
+        conversation,
+        "clean",
+        report_id=3,
+        report={"category": "proprete", "street_number": "40", "description": "trou"},
+    )
     verdict = judge(run)
     assert not verdict.success
     assert verdict.why == "street_number='40' (expected '14')"
     handed_over = ConversationRun(conversation, "clean", handoff_reason="low_confidence")
     assert judge(handed_over).why == "outcome handoff (low_confidence), expected report_saved"
-    good = ConversationRun(conversation, "noisy", report_id=4,
-                           report={"category": "proprete", "street_number": "14", "description": "un trou"})
+    good = ConversationRun(
+        conversation,
+        "noisy",
+        report_id=4,
+        report={"category": "proprete", "street_number": "14", "description": "un trou"},
+    )
     assert judge(good).success
 
 
 def test_handoff_reason_must_match_when_given() -> None:
-    conversation = Conversation(id="e", turns=(Turn("gaz"),), tags=("emergency",),
-                                expect=Expectation(frozenset({"handoff"}), None, "emergency"))
+    conversation = Conversation(
+        id="e", turns=(Turn("gaz"),), tags=("emergency",), expect=Expectation(frozenset({"handoff"}), None, "emergency")
+    )
     assert judge(ConversationRun(conversation, "clean", handoff_reason="emergency")).success
     assert not judge(ConversationRun(conversation, "clean", handoff_reason="caller_request")).success
     assert not judge(ConversationRun(conversation, "clean", hung_up=True)).success
@@ -113,8 +140,9 @@ def test_handoff_reason_must_match_when_given() -> None:
 
 def test_conversation_figures() -> None:
     report = report_conversation(category="proprete")
-    out_of_scope = Conversation(id="o", turns=(Turn("facture"),), tags=("out-of-scope",),
-                                expect=Expectation(frozenset({"ended"})))
+    out_of_scope = Conversation(
+        id="o", turns=(Turn("facture"),), tags=("out-of-scope",), expect=Expectation(frozenset({"ended"}))
+    )
     runs = [
         ConversationRun(report, "clean", report_id=1, report={"category": "proprete", "description": "trou"}),
         ConversationRun(report, "clean", handoff_reason="low_confidence"),  # false handoff, fields all wrong
@@ -128,22 +156,26 @@ def test_conversation_figures() -> None:
     assert figures.false_handoff_rate == pytest.approx(1 / 4)
     assert figures.out_of_scope_rejection == pytest.approx(1 / 2)
     missed = missed_targets(figures, figures, None, Targets())
-    assert any(m.startswith("task completion (clean)  75.0%") or "task completion (clean) 75.0%" in m
-               for m in missed)
+    assert any(m.startswith("task completion (clean)  75.0%") or "task completion (clean) 75.0%" in m for m in missed)
     assert any("out-of-scope rejection (conversations, clean)" in m for m in missed)
 
 
-def parsed(expected: str, predicted: str, variant: str = "clean", category: str | None = None,
-           guessed: str | None = None) -> ParsedUtterance:
+def parsed(
+    expected: str, predicted: str, variant: str = "clean", category: str | None = None, guessed: str | None = None
+) -> ParsedUtterance:
     return ParsedUtterance("u", variant, "t", expected, predicted, 0.9, category, guessed)
 
 
 def test_utterance_figures() -> None:
-    figures = utterance_figures([
-        parsed("greet", "greet"), parsed("report_problem", "report_problem", category="proprete", guessed="autre"),
-        parsed("out_of_scope", "report_problem"), parsed("out_of_scope", "out_of_scope", "noisy-generated"),
-        parsed("out_of_scope", "deny", "noisy-handwritten"),
-    ])
+    figures = utterance_figures(
+        [
+            parsed("greet", "greet"),
+            parsed("report_problem", "report_problem", category="proprete", guessed="autre"),
+            parsed("out_of_scope", "report_problem"),
+            parsed("out_of_scope", "out_of_scope", "noisy-generated"),
+            parsed("out_of_scope", "deny", "noisy-handwritten"),
+        ]
+    )
     assert figures.intent_accuracy_clean == pytest.approx(2 / 3)
     assert figures.intent_accuracy_noisy == pytest.approx(1 / 2)
     assert figures.category_accuracy_clean == 0.0
@@ -187,8 +219,9 @@ def test_read_tracker_takes_the_slots_as_they_were_when_the_report_was_announced
     assert reading.slots_at_report is not None
     assert reading.slots_at_report["street_name"] == "rue Sainte"
     assert reading.started_report
-    assert not read_tracker({"events": [{"event": "slot", "name": "pending_question", "value": "offer_human"}]}
-                            ).started_report
+    assert not read_tracker(
+        {"events": [{"event": "slot", "name": "pending_question", "value": "offer_human"}]}
+    ).started_report
 
 
 @dataclass
@@ -215,23 +248,35 @@ class ScriptedBot:
         return Reply(["c'est enregistré"], hangup=True, report_id=7)
 
     async def tracker(self, conversation_id: str) -> dict[str, Any]:
-        events = [{"event": "slot", "name": "category", "value": "eclairage_public"},
-                  {"event": "slot", "name": "danger", "value": False},
-                  {"event": "bot", "data": {"custom": {"callbot": {"report_id": 7}}}}]
+        events = [
+            {"event": "slot", "name": "category", "value": "eclairage_public"},
+            {"event": "slot", "name": "danger", "value": False},
+            {"event": "bot", "data": {"custom": {"callbot": {"report_id": 7}}}},
+        ]
         return {"slots": dict(self.slots), "events": events}
 
 
 async def test_play_conversation_follows_the_questions_and_reads_the_report() -> None:
     conversation = Conversation(
-        id="c1", caller_number="0611223344", tags=(),
-        turns=(Turn("Un lampadaire en panne rue Sainte."), Turn("Il est éteint.", "description", if_asked=True),
-               Turn("Non merci.", "callback"), Turn("Non.", "danger"), Turn("Oui.", "confirm")),
-        expect=Expectation(frozenset({"report_saved"}),
-                           ExpectedReport({"category": "eclairage_public", "danger": False})))
+        id="c1",
+        caller_number="0611223344",
+        tags=(),
+        turns=(
+            Turn("Un lampadaire en panne rue Sainte."),
+            Turn("Il est éteint.", "description", if_asked=True),
+            Turn("Non merci.", "callback"),
+            Turn("Non.", "danger"),
+            Turn("Oui.", "confirm"),
+        ),
+        expect=Expectation(
+            frozenset({"report_saved"}), ExpectedReport({"category": "eclairage_public", "danger": False})
+        ),
+    )
     bot = ScriptedBot()
     seen: list[str] = []
-    run = await play_conversation(conversation, "clean", bot, bot, AsrNoiser(), "id-1",
-                                  on_exchange=lambda exchange: seen.append(exchange.caller))
+    run = await play_conversation(
+        conversation, "clean", bot, bot, AsrNoiser(), "id-1", on_exchange=lambda exchange: seen.append(exchange.caller)
+    )
     assert [text for text, _ in bot.received] == ["Un lampadaire en panne rue Sainte.", "Non.", "Non merci.", "Oui."]
     assert seen == [text for text, _ in bot.received]
     assert bot.received[0][1] == {"channel": "phone", "caller_number": "0611223344", "asr_confidence": 1.0}

@@ -9,15 +9,25 @@ import pytest
 from signalements import InvalidRecord, InvalidTransition, NotFound, ReportDraft, Store
 from tests.signalements.conftest import T0
 
-DRAFT = ReportDraft(category="eclairage_public", place="avenue du Prado", description="lampadaire éteint",
-                    danger=False, callback_consent=False, callback_number=None)
+DRAFT = ReportDraft(
+    category="eclairage_public",
+    place="avenue du Prado",
+    description="lampadaire éteint",
+    danger=False,
+    callback_consent=False,
+    callback_number=None,
+)
 
 
 def test_validation_records_who_when_and_note(store: Store) -> None:
     report_id = store.save_report("call", DRAFT)
     validated = store.validate_report(report_id, "agent.durand", "transmis au service", at=T0)
-    assert (validated.status, validated.reviewed_by, validated.reviewed_at, validated.review_note) == \
-        ("validated", "agent.durand", T0, "transmis au service")
+    assert (validated.status, validated.reviewed_by, validated.reviewed_at, validated.review_note) == (
+        "validated",
+        "agent.durand",
+        T0,
+        "transmis au service",
+    )
     assert store.get_report(report_id) == validated
 
 

@@ -14,8 +14,15 @@ from signalements import ReportDraft, Store
 from signalements.api import add_routes
 from tests.signalements.conftest import PSEUDONYM_KEY, T0
 
-DRAFT = ReportDraft(category="proprete_depot_sauvage", place="place Castellane", description="des gravats",
-                    danger=False, callback_consent=True, callback_number="0611223344", commune="Marseille")
+DRAFT = ReportDraft(
+    category="proprete_depot_sauvage",
+    place="place Castellane",
+    description="des gravats",
+    danger=False,
+    callback_consent=True,
+    callback_number="0611223344",
+    commune="Marseille",
+)
 
 
 async def client_for(store: Store) -> TestClient[web.Request, web.Application]:
@@ -49,10 +56,16 @@ async def test_list_and_get_calls(client: TestClient[web.Request, web.Applicatio
 
     detail = await (await client.get("/api/calls/call-a")).json()
     assert detail["channel"] == "sip" and detail["turn_count"] == 1
-    assert detail["turns"][0] == {"seq": 1, "speaker": "bot", "text": "Bonjour",
-                                  "started_at": "2026-11-23T09:30:00+00:00",
-                                  "ended_at": "2026-11-23T09:30:02+00:00", "asr_confidence": None,
-                                  "intent": None, "intent_confidence": None}
+    assert detail["turns"][0] == {
+        "seq": 1,
+        "speaker": "bot",
+        "text": "Bonjour",
+        "started_at": "2026-11-23T09:30:00+00:00",
+        "ended_at": "2026-11-23T09:30:02+00:00",
+        "asr_confidence": None,
+        "intent": None,
+        "intent_confidence": None,
+    }
     assert detail["handoffs"][0]["fields"] == {"commune": "Marseille"}
     assert detail["reports"][0]["callback"] == {"consent": True, "number": "0611223344"}
     assert "+33600000001" not in await (await client.get("/api/calls/call-a")).text()
@@ -70,8 +83,7 @@ async def test_report_review_through_the_api(client: TestClient[web.Request, web
     assert response.status == 409 and "already validated" in (await response.json())["error"]
     response = await client.post(f"/api/reports/{oldest}/reject", json={"reviewer": "agent.roux"})
     assert response.status == 400 and "note" in (await response.json())["error"]
-    response = await client.post(f"/api/reports/{oldest}/reject",
-                                 json={"reviewer": "agent.roux", "note": "doublon"})
+    response = await client.post(f"/api/reports/{oldest}/reject", json={"reviewer": "agent.roux", "note": "doublon"})
     assert (await response.json())["status"] == "rejected"
 
     report = await (await client.get(f"/api/reports/{oldest}")).json()
@@ -80,21 +92,25 @@ async def test_report_review_through_the_api(client: TestClient[web.Request, web
     assert [item["id"] for item in validated["items"]] == [newest]
 
 
-@pytest.mark.parametrize(("method", "path", "body", "status", "words"), [
-    ("GET", "/api/calls/nope", None, 404, "no call"),
-    ("GET", "/api/reports/999", None, 404, "no report"),
-    ("GET", "/api/reports/abc", None, 400, "integer"),
-    ("GET", "/api/reports?status=done", None, 400, "status"),
-    ("GET", "/api/calls?limit=many", None, 400, "limit"),
-    ("GET", "/api/calls?limit=100000", None, 400, "limit"),
-    ("GET", "/api/calls?since=yesterday", None, 400, "since"),
-    ("POST", "/api/reports/1/validate", "not json", 400, "JSON"),
-    ("POST", "/api/reports/1/validate", {"note": "ok"}, 400, "reviewer"),
-    ("POST", "/api/reports/1/validate", {"reviewer": "bot"}, 400, "not a person"),
-    ("POST", "/api/reports/999/validate", {"reviewer": "agent"}, 404, "no report"),
-])
-async def test_errors_are_json(client: TestClient[web.Request, web.Application], method: str, path: str,
-                               body: object, status: int, words: str) -> None:
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "words"),
+    [
+        ("GET", "/api/calls/nope", None, 404, "no call"),
+        ("GET", "/api/reports/999", None, 404, "no report"),
+        ("GET", "/api/reports/abc", None, 400, "integer"),
+        ("GET", "/api/reports?status=done", None, 400, "status"),
+        ("GET", "/api/calls?limit=many", None, 400, "limit"),
+        ("GET", "/api/calls?limit=100000", None, 400, "limit"),
+        ("GET", "/api/calls?since=yesterday", None, 400, "since"),
+        ("POST", "/api/reports/1/validate", "not json", 400, "JSON"),
+        ("POST", "/api/reports/1/validate", {"note": "ok"}, 400, "reviewer"),
+        ("POST", "/api/reports/1/validate", {"reviewer": "bot"}, 400, "not a person"),
+        ("POST", "/api/reports/999/validate", {"reviewer": "agent"}, 404, "no report"),
+    ],
+)
+async def test_errors_are_json(
+    client: TestClient[web.Request, web.Application], method: str, path: str, body: object, status: int, words: str
+) -> None:
     if isinstance(body, str):
         response = await client.request(method, path, data=body)
     else:

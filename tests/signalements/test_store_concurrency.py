@@ -24,8 +24,12 @@ def test_sqlite_writers_in_two_processes_do_not_lose_writes(tmp_path: Path) -> N
     store = Store(url, PSEUDONYM_KEY)
     store.migrate()
     store.open_call("call", "sip", None, T0)
-    other = subprocess.Popen([sys.executable, "-c", ACTION_SERVER, url, PSEUDONYM_KEY.hex()],
-                             cwd=Path(__file__).resolve().parents[2], stderr=subprocess.PIPE, text=True)
+    other = subprocess.Popen(
+        [sys.executable, "-c", ACTION_SERVER, url, PSEUDONYM_KEY.hex()],
+        cwd=Path(__file__).resolve().parents[2],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     for i in range(150):
         store.add_turn("call", "caller", f"tour {i}", T0 + timedelta(seconds=i), T0 + timedelta(seconds=i))
     _, errors = other.communicate(timeout=120)

@@ -11,30 +11,52 @@ from tests.signalements.conftest import T0
 
 
 def draft(**changes: object) -> ReportDraft:
-    values: dict[str, object] = dict(category="voirie_nid_de_poule", place="12 rue de la République, Marseille",
-                                     description="un gros trou sur la chaussée", danger=True,
-                                     callback_consent=True, callback_number="0612345678",
-                                     street_number="12", street_name="rue de la République",
-                                     commune="Marseille", landmark="devant la boulangerie")
+    values: dict[str, object] = dict(
+        category="voirie_nid_de_poule",
+        place="12 rue de la République, Marseille",
+        description="un gros trou sur la chaussée",
+        danger=True,
+        callback_consent=True,
+        callback_number="0612345678",
+        street_number="12",
+        street_name="rue de la République",
+        commune="Marseille",
+        landmark="devant la boulangerie",
+    )
     values.update(changes)
     return ReportDraft(**values)  # type: ignore[arg-type]
 
 
 def record_call(store: Store, call_id: str = "call-1", started: datetime = T0) -> None:
     store.open_call(call_id, "sip", "+33612345678", started)
-    store.add_turn(call_id, "bot", "Bonjour, vous parlez à un assistant automatique.", started,
-                   started + timedelta(seconds=3))
-    store.add_turn(call_id, "caller", "il y a un nid de poule", started + timedelta(seconds=4),
-                   started + timedelta(seconds=6), asr_confidence=0.82, intent="report_problem",
-                   intent_confidence=0.97)
-    store.add_turn(call_id, "system", "transfer requested", started + timedelta(seconds=7),
-                   started + timedelta(seconds=7))
+    store.add_turn(
+        call_id, "bot", "Bonjour, vous parlez à un assistant automatique.", started, started + timedelta(seconds=3)
+    )
+    store.add_turn(
+        call_id,
+        "caller",
+        "il y a un nid de poule",
+        started + timedelta(seconds=4),
+        started + timedelta(seconds=6),
+        asr_confidence=0.82,
+        intent="report_problem",
+        intent_confidence=0.97,
+    )
+    store.add_turn(
+        call_id, "system", "transfer requested", started + timedelta(seconds=7), started + timedelta(seconds=7)
+    )
 
 
 def test_call_with_turns_handoff_and_report_reads_back(store: Store) -> None:
     record_call(store)
-    store.add_handoff("call-1", "caller_request", "sip:agent@127.0.0.1", False,
-                      {"category": "voirie_nid_de_poule", "danger": True}, T0 + timedelta(seconds=8))
+    store.add_handoff(
+        "call-1",
+        "caller_request",
+        "sip:agent@127.0.0.1",
+        False,
+        {"category": "voirie_nid_de_poule", "danger": True},
+        T0 + timedelta(seconds=8),
+    )
     report_id = store.save_report("call-1", draft(), created_at=T0 + timedelta(seconds=9))
     store.close_call("call-1", "transfer_failed", T0 + timedelta(seconds=10))
 
@@ -44,16 +66,24 @@ def test_call_with_turns_handoff_and_report_reads_back(store: Store) -> None:
     assert call.summary.started_at == T0 and call.summary.ended_at == T0 + timedelta(seconds=10)
     assert [(t.seq, t.speaker) for t in call.turns] == [(1, "bot"), (2, "caller"), (3, "system")]
     caller_turn = call.turns[1]
-    assert (caller_turn.text, caller_turn.asr_confidence, caller_turn.intent, caller_turn.intent_confidence) == \
-        ("il y a un nid de poule", 0.82, "report_problem", 0.97)
+    assert (caller_turn.text, caller_turn.asr_confidence, caller_turn.intent, caller_turn.intent_confidence) == (
+        "il y a un nid de poule",
+        0.82,
+        "report_problem",
+        0.97,
+    )
     assert caller_turn.started_at.tzinfo is not None and caller_turn.started_at.utcoffset() == timedelta(0)
     [handoff] = call.handoffs
     assert (handoff.reason, handoff.target, handoff.succeeded) == ("caller_request", "sip:agent@127.0.0.1", False)
     assert handoff.fields == {"category": "voirie_nid_de_poule", "danger": True}
     [report] = call.reports
     assert report.id == report_id and report.status == "awaiting_validation"
-    assert (report.street_number, report.street_name, report.commune, report.landmark) == \
-        ("12", "rue de la République", "Marseille", "devant la boulangerie")
+    assert (report.street_number, report.street_name, report.commune, report.landmark) == (
+        "12",
+        "rue de la République",
+        "Marseille",
+        "devant la boulangerie",
+    )
     assert report.callback_number == "0612345678" and report.callback_consent
     assert store.get_report(report_id) == report
     assert call.to_json()["reports"][0]["place"]["commune"] == "Marseille"
@@ -74,8 +104,9 @@ def test_naive_datetimes_are_refused(store: Store) -> None:
         store.open_call("naive", "sip", None, datetime(2026, 1, 1, 12, 0))
 
 
-@pytest.mark.parametrize(("field", "value"), [("speaker", "robot"), ("asr_confidence", 1.5),
-                                              ("intent_confidence", -0.1)])
+@pytest.mark.parametrize(
+    ("field", "value"), [("speaker", "robot"), ("asr_confidence", 1.5), ("intent_confidence", -0.1)]
+)
 def test_bad_turns_are_refused_with_a_clear_error(store: Store, field: str, value: object) -> None:
     record_call(store)
     arguments: dict[str, object] = {"speaker": "caller", field: value}

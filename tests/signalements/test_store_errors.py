@@ -36,10 +36,16 @@ def test_postgres_down_gives_store_unavailable_everywhere(own_postgres: Postgres
     store.migrate()
     store.open_call("c", "sip", None, T0)
     own_postgres.stop()
-    attempts: list[Callable[[], object]] = [store.ping, store.migrate, lambda: store.open_call("d", "sip", None, T0),
-                lambda: store.add_turn("c", "bot", "Bonjour", T0, T0), lambda: store.list_calls(),
-                lambda: store.get_call("c"), lambda: store.save_report("c", ReportDraft("a", "b", "c", False, False)),
-                lambda: store.validate_report(1, "agent", None)]
+    attempts: list[Callable[[], object]] = [
+        store.ping,
+        store.migrate,
+        lambda: store.open_call("d", "sip", None, T0),
+        lambda: store.add_turn("c", "bot", "Bonjour", T0, T0),
+        lambda: store.list_calls(),
+        lambda: store.get_call("c"),
+        lambda: store.save_report("c", ReportDraft("a", "b", "c", False, False)),
+        lambda: store.validate_report(1, "agent", None),
+    ]
     for attempt in attempts:
         with pytest.raises(StoreUnavailable) as caught:
             attempt()

@@ -18,8 +18,9 @@ from signalements.models import Base
 from tests.signalements.conftest import PSEUDONYM_KEY
 
 
-def test_upgrade_from_empty_creates_the_schema_at_head(db_url: str, tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_upgrade_from_empty_creates_the_schema_at_head(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)  # no alembic.ini around: the configuration is built in code
     store = Store(db_url, PSEUDONYM_KEY)
     store.migrate()

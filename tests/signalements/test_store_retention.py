@@ -17,8 +17,9 @@ def _call(store: Store, call_id: str, at_days_ago: int) -> int:
     store.open_call(call_id, "sip", "+33600000000", started)
     store.add_turn(call_id, "caller", "mon numéro est le 06 00 00 00 00", started, started)
     store.add_handoff(call_id, "caller_request", None, True, {"callback_number": "0600000000"}, started)
-    return store.save_report(call_id, ReportDraft("voirie", "rue", "trou", False, True, "0600000000"),
-                             created_at=started)
+    return store.save_report(
+        call_id, ReportDraft("voirie", "rue", "trou", False, True, "0600000000"), created_at=started
+    )
 
 
 def test_purge_applies_both_limits(store: Store) -> None:
@@ -40,8 +41,12 @@ def test_purge_applies_both_limits(store: Store) -> None:
     assert store.get_report(old_report).description == "trou"  # the report itself stays
 
     again = store.purge_expired(NOW, transcript_days=30, report_days=365)
-    assert (again.turns_deleted, again.handoff_fields_cleared, again.callback_numbers_cleared,
-            again.caller_pseudonyms_cleared) == (0, 0, 0, 0)
+    assert (
+        again.turns_deleted,
+        again.handoff_fields_cleared,
+        again.callback_numbers_cleared,
+        again.caller_pseudonyms_cleared,
+    ) == (0, 0, 0, 0)
 
 
 def test_purge_refuses_negative_days(store: Store) -> None:

@@ -76,8 +76,9 @@ async def test_only_store_write_methods_are_accepted(sqlite_store: Store, tmp_pa
 
 
 async def test_sqlite_locked_by_another_process_then_released(sqlite_store: Store, tmp_path: Path) -> None:
-    writer = StoreWriter(sqlite_store, spill_path=tmp_path / "spill.jsonl", max_queued=4,
-                         retry_initial_s=0.02, retry_max_s=0.1)
+    writer = StoreWriter(
+        sqlite_store, spill_path=tmp_path / "spill.jsonl", max_queued=4, retry_initial_s=0.02, retry_max_s=0.1
+    )
     await writer.submit(sqlite_store.open_call, "c", "sip", NUMBER, T0)
     assert await writer.flush()
     holder = lock_sqlite(tmp_path / "callbot.db")
@@ -97,8 +98,7 @@ async def test_sqlite_locked_by_another_process_then_released(sqlite_store: Stor
     await writer.close()
 
 
-async def test_close_during_outage_keeps_everything_for_the_next_start(sqlite_store: Store,
-                                                                       tmp_path: Path) -> None:
+async def test_close_during_outage_keeps_everything_for_the_next_start(sqlite_store: Store, tmp_path: Path) -> None:
     spill = tmp_path / "spill.jsonl"
     writer = StoreWriter(sqlite_store, spill_path=spill, max_queued=3, retry_initial_s=0.02, retry_max_s=0.1)
     holder = lock_sqlite(tmp_path / "callbot.db")
@@ -125,8 +125,7 @@ async def test_close_during_outage_keeps_everything_for_the_next_start(sqlite_st
     await restarted.close()
 
 
-async def test_refused_writes_are_set_aside_and_later_writes_continue(sqlite_store: Store,
-                                                                      tmp_path: Path) -> None:
+async def test_refused_writes_are_set_aside_and_later_writes_continue(sqlite_store: Store, tmp_path: Path) -> None:
     writer = StoreWriter(sqlite_store, spill_path=tmp_path / "spill.jsonl")
     await writer.submit(sqlite_store.add_turn, "unknown-call", "caller", "allo", T0, T0)
     await writer.submit(sqlite_store.open_call, "c", "text", None, T0)
@@ -170,14 +169,17 @@ async def test_postgres_stopped_mid_call_then_restarted(own_postgres: PostgresSe
     store.close()
 
 
-async def test_spill_file_left_by_a_crash_is_replayed_skipping_damage(sqlite_store: Store,
-                                                                      tmp_path: Path) -> None:
+async def test_spill_file_left_by_a_crash_is_replayed_skipping_damage(sqlite_store: Store, tmp_path: Path) -> None:
     spill = tmp_path / "spill.jsonl"
-    good = ('{"method": "open_call_pseudonymised", "args": {"call_id": "c", "channel": "sip", '
-            '"caller_pseudonym": null, "started_at": {"$datetime": "2026-11-23T09:30:00+00:00"}}}\n')
-    turn = ('{"method": "add_turn", "args": {"call_id": "c", "speaker": "caller", "text": "reprise", '
-            '"started_at": {"$datetime": "2026-11-23T09:30:00+00:00"}, '
-            '"ended_at": {"$datetime": "2026-11-23T09:30:01+00:00"}}}\n')
+    good = (
+        '{"method": "open_call_pseudonymised", "args": {"call_id": "c", "channel": "sip", '
+        '"caller_pseudonym": null, "started_at": {"$datetime": "2026-11-23T09:30:00+00:00"}}}\n'
+    )
+    turn = (
+        '{"method": "add_turn", "args": {"call_id": "c", "speaker": "caller", "text": "reprise", '
+        '"started_at": {"$datetime": "2026-11-23T09:30:00+00:00"}, '
+        '"ended_at": {"$datetime": "2026-11-23T09:30:01+00:00"}}}\n'
+    )
     spill.write_text(good + "this is not json\n" + turn + '{"method": "add_tu')  # torn by a crash
     writer = StoreWriter(sqlite_store, spill_path=spill)
     assert await writer.flush(timeout_s=60)

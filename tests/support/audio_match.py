@@ -25,7 +25,8 @@ def envelope(samples: np.ndarray, rate: int) -> np.ndarray:
     hop = int(rate * HOP_S)
     frames = len(samples) // hop
     blocks = samples[: frames * hop].reshape(frames, hop)
-    return np.log10(np.mean(blocks**2, axis=1) + 1.0)
+    levels: np.ndarray = np.log10(np.mean(blocks**2, axis=1) + 1.0)
+    return levels
 
 
 @dataclass(frozen=True)

@@ -89,7 +89,7 @@ class CallbotProcess:
 
     def metrics(self) -> str:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/metrics", timeout=5) as response:
-            return response.read().decode()
+            return str(response.read().decode())
 
     def tail_log(self, lines: int = 60) -> str:
         try:

@@ -61,8 +61,20 @@ class PostgresServer:
         self.port = _free_port()
         self.running = False
         self._db_counter = itertools.count(1)
-        self._run("initdb", "-D", str(self.data_dir), "-U", "postgres", "-A", "trust", "--no-sync",
-                  "-E", "UTF8", "--locale", "C")
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data_dir),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+            "--locale",
+            "C",
+        )
 
     def _command(self, tool: str, *args: str) -> list[str]:
         command = [str(self.bin_dir / tool), *args]
@@ -71,18 +83,22 @@ class PostgresServer:
         return command
 
     def _run(self, tool: str, *args: str) -> None:
-        result = subprocess.run(self._command(tool, *args), capture_output=True, text=True, timeout=120,
-                                cwd=self.base_dir, check=False)
+        result = subprocess.run(
+            self._command(tool, *args), capture_output=True, text=True, timeout=120, cwd=self.base_dir, check=False
+        )
         if result.returncode != 0:
             log = self.log_file.read_text(errors="replace")[-2000:] if self.log_file.exists() else ""
             output = result.stderr.strip() or result.stdout.strip()
             raise PostgresUnavailable(f"{tool} failed ({result.returncode}): {output}\n{log}")
 
     def start(self) -> None:
-        options = (f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1 "
-                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=50")
-        self._run("pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file), "-o", options, "-w",
-                  "-t", "60", "start")
+        options = (
+            f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1 "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=50"
+        )
+        self._run(
+            "pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file), "-o", options, "-w", "-t", "60", "start"
+        )
         self.running = True
 
     def stop(self) -> None:
@@ -99,8 +115,7 @@ class PostgresServer:
         import psycopg
 
         name = f"test_{next(self._db_counter)}"
-        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
-                             autocommit=True) as conn:
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 

@@ -54,8 +54,16 @@ class SippResult:
 
 
 def sipp_args(
-    scenario: str | Path, *, remote: str | None, local_port: int, transport: str = "u1", calls: int = 1,
-    concurrent: int = 1, rate: float | None = None, timeout_s: float = 30.0, extra: list[str] | None = None,
+    scenario: str | Path,
+    *,
+    remote: str | None,
+    local_port: int,
+    transport: str = "u1",
+    calls: int = 1,
+    concurrent: int = 1,
+    rate: float | None = None,
+    timeout_s: float = 30.0,
+    extra: list[str] | None = None,
 ) -> list[str]:
     """`scenario` is a built-in name ("uac", "uas") or an XML file."""
     args = [SIPP]
@@ -71,13 +79,30 @@ def sipp_args(
 
 
 async def run_sipp(
-    scenario: str | Path, remote: str, workdir: Path, *, transport: str = "u1", calls: int = 1,
-    concurrent: int = 1, rate: float | None = None, timeout_s: float = 30.0, extra: list[str] | None = None,
+    scenario: str | Path,
+    remote: str,
+    workdir: Path,
+    *,
+    transport: str = "u1",
+    calls: int = 1,
+    concurrent: int = 1,
+    rate: float | None = None,
+    timeout_s: float = 30.0,
+    extra: list[str] | None = None,
 ) -> SippResult:
     """Run sipp as a client against `remote` ("host:port") until its calls are done."""
     _make_dir(workdir)
-    args = sipp_args(scenario, remote=remote, local_port=free_port(), transport=transport, calls=calls,
-                     concurrent=concurrent, rate=rate, timeout_s=timeout_s, extra=extra)
+    args = sipp_args(
+        scenario,
+        remote=remote,
+        local_port=free_port(),
+        transport=transport,
+        calls=calls,
+        concurrent=concurrent,
+        rate=rate,
+        timeout_s=timeout_s,
+        extra=extra,
+    )
     proc = await asyncio.create_subprocess_exec(
         *args, cwd=workdir, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
@@ -86,8 +111,12 @@ async def run_sipp(
     except TimeoutError:
         proc.kill()
         out, err = await proc.communicate()
-    return SippResult(proc.returncode if proc.returncode is not None else -1,
-                      out.decode(errors="replace"), err.decode(errors="replace"), workdir)
+    return SippResult(
+        proc.returncode if proc.returncode is not None else -1,
+        out.decode(errors="replace"),
+        err.decode(errors="replace"),
+        workdir,
+    )
 
 
 @dataclass
@@ -118,13 +147,20 @@ class SippServer:
 
 
 async def start_sipp_server(
-    workdir: Path, scenario: str | Path = "uas", *, calls: int = 1, timeout_s: float = 30.0,
-    transport: str = "u1", extra: list[str] | None = None, port: int | None = None,
+    workdir: Path,
+    scenario: str | Path = "uas",
+    *,
+    calls: int = 1,
+    timeout_s: float = 30.0,
+    transport: str = "u1",
+    extra: list[str] | None = None,
+    port: int | None = None,
 ) -> SippServer:
     _make_dir(workdir)
     port = port or free_port()
-    args = sipp_args(scenario, remote=None, local_port=port, transport=transport, calls=calls,
-                     timeout_s=timeout_s, extra=extra)
+    args = sipp_args(
+        scenario, remote=None, local_port=port, transport=transport, calls=calls, timeout_s=timeout_s, extra=extra
+    )
     proc = await asyncio.create_subprocess_exec(
         *args, cwd=workdir, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
@@ -171,9 +207,7 @@ def _baresip_config(workdir: Path, sip_port: int, ctrl_port: int, microphone: Pa
         "rtp_ports 10000-60000",
     ]
     (workdir / "config").write_text("\n".join(lines) + "\n")
-    (workdir / "accounts").write_text(
-        f"<sip:caller@127.0.0.1:{sip_port}>;regint=0;audio_codecs=pcmu,pcma\n"
-    )
+    (workdir / "accounts").write_text(f"<sip:caller@127.0.0.1:{sip_port}>;regint=0;audio_codecs=pcmu,pcma\n")
     (workdir / "contacts").write_text("")
 
 
@@ -195,8 +229,13 @@ async def _send_ctrl(port: int, command: str, params: str, attempts: int = 20) -
 
 
 async def run_baresip_call(
-    target_uri: str, microphone: Path, workdir: Path, *, duration_s: int = 15,
-    dtmf: str | None = None, dtmf_after_s: float = 2.0,
+    target_uri: str,
+    microphone: Path,
+    workdir: Path,
+    *,
+    duration_s: int = 15,
+    dtmf: str | None = None,
+    dtmf_after_s: float = 2.0,
 ) -> BaresipResult:
     """Dial `target_uri` with `microphone` (8 kHz mono s16 WAV) as input; hang up after `duration_s`.
 
@@ -206,8 +245,16 @@ async def run_baresip_call(
     ctrl_port = free_port(tcp_too=True)
     _baresip_config(workdir, free_port(), ctrl_port, microphone, record_dir)
     proc = await asyncio.create_subprocess_exec(
-        BARESIP, "-f", str(workdir), "-e", f"/dial {target_uri}", "-t", str(duration_s),
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        BARESIP,
+        "-f",
+        str(workdir),
+        "-e",
+        f"/dial {target_uri}",
+        "-t",
+        str(duration_s),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
         cwd=workdir,
     )
     if dtmf:

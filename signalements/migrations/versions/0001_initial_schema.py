@@ -52,8 +52,7 @@ def upgrade() -> None:
         _timestamp("started_at"),
         _timestamp("ended_at"),
         sa.CheckConstraint("speaker IN ('caller', 'bot', 'system')", name=op.f("ck_turns_speaker")),
-        sa.ForeignKeyConstraint(["call_id"], ["calls.id"], name=op.f("fk_turns_call_id_calls"),
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["call_id"], ["calls.id"], name=op.f("fk_turns_call_id_calls"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_turns")),
         sa.UniqueConstraint("call_id", "seq", name=op.f("uq_turns_call_id_seq")),
     )
@@ -79,12 +78,13 @@ def upgrade() -> None:
         sa.Column("reviewed_by", sa.String(length=128), nullable=True),
         _timestamp("reviewed_at", nullable=True),
         sa.Column("review_note", sa.Text(), nullable=True),
-        sa.CheckConstraint("status IN ('awaiting_validation', 'validated', 'rejected')",
-                           name=op.f("ck_reports_status")),
-        sa.CheckConstraint("callback_number IS NULL OR callback_consent",
-                           name=op.f("ck_reports_callback_needs_consent")),
-        sa.ForeignKeyConstraint(["call_id"], ["calls.id"], name=op.f("fk_reports_call_id_calls"),
-                                ondelete="CASCADE"),
+        sa.CheckConstraint(
+            "status IN ('awaiting_validation', 'validated', 'rejected')", name=op.f("ck_reports_status")
+        ),
+        sa.CheckConstraint(
+            "callback_number IS NULL OR callback_consent", name=op.f("ck_reports_callback_needs_consent")
+        ),
+        sa.ForeignKeyConstraint(["call_id"], ["calls.id"], name=op.f("fk_reports_call_id_calls"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_reports")),
     )
     op.create_index("ix_reports_call_id", "reports", ["call_id"])
@@ -100,8 +100,7 @@ def upgrade() -> None:
         sa.Column("target", sa.String(length=255), nullable=True),
         sa.Column("succeeded", sa.Boolean(), nullable=False),
         sa.Column("fields", sa.JSON(), nullable=False),
-        sa.ForeignKeyConstraint(["call_id"], ["calls.id"], name=op.f("fk_handoffs_call_id_calls"),
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["call_id"], ["calls.id"], name=op.f("fk_handoffs_call_id_calls"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_handoffs")),
     )
     op.create_index("ix_handoffs_at", "handoffs", ["at"])

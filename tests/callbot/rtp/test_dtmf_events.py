@@ -33,8 +33,13 @@ def test_same_digit_pressed_twice_gives_two_digits(dtmf_capture: Callable[[str],
     first = [parse_rtp(data) for data in dtmf_capture("5")]
     # The second press of the same key: same packets, later timestamp (as a sender would do).
     second = [
-        RtpPacket(payload_type=p.payload_type, sequence=(p.sequence + 20) & 0xFFFF,
-                  timestamp=(p.timestamp + 8000) & 0xFFFFFFFF, ssrc=p.ssrc, payload=p.payload)
+        RtpPacket(
+            payload_type=p.payload_type,
+            sequence=(p.sequence + 20) & 0xFFFF,
+            timestamp=(p.timestamp + 8000) & 0xFFFFFFFF,
+            ssrc=p.ssrc,
+            payload=p.payload,
+        )
         for p in first
     ]
     detector = DtmfDetector()

@@ -43,9 +43,7 @@ def test_ulaw_anchor_values_from_the_recommendation() -> None:
 def test_alaw_anchor_values_from_the_recommendation() -> None:
     # Even bits inverted (0x55): the smallest positive value is code 0xD5 (decodes to 8), negative 0x55.
     assert decoded(g711.alaw_decode(bytes([0xD5, 0x55, 0xAA, 0x2A]))) == [8, -8, 32256, -32256]
-    assert g711.alaw_encode(np.array([0, -1, 32767, -32768], dtype="<i2").tobytes()) == bytes(
-        [0xD5, 0x55, 0xAA, 0x2A]
-    )
+    assert g711.alaw_encode(np.array([0, -1, 32767, -32768], dtype="<i2").tobytes()) == bytes([0xD5, 0x55, 0xAA, 0x2A])
 
 
 @pytest.mark.parametrize("codec", [PCMU, PCMA])

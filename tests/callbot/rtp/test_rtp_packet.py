@@ -6,8 +6,9 @@ from callbot.rtp.packet import RtpPacket, RtpParseError, build_rtp, parse_rtp
 
 
 def test_minimal_packet_round_trip() -> None:
-    packet = RtpPacket(payload_type=0, sequence=65535, timestamp=0xFFFFFFFF, ssrc=0x12345678,
-                       payload=b"\xff" * 160, marker=True)
+    packet = RtpPacket(
+        payload_type=0, sequence=65535, timestamp=0xFFFFFFFF, ssrc=0x12345678, payload=b"\xff" * 160, marker=True
+    )
     data = build_rtp(packet)
     assert len(data) == 12 + 160
     assert data[0] == 0x80 and data[1] == 0x80  # V=2, M=1, PT=0
@@ -15,8 +16,15 @@ def test_minimal_packet_round_trip() -> None:
 
 
 def test_csrc_extension_and_padding_round_trip() -> None:
-    packet = RtpPacket(payload_type=8, sequence=7, timestamp=1234, ssrc=99, payload=b"abc",
-                       csrcs=(1, 2, 0xFFFFFFFF), extension=(0xBEDE, b"\x10\x01\x00\x00"))
+    packet = RtpPacket(
+        payload_type=8,
+        sequence=7,
+        timestamp=1234,
+        ssrc=99,
+        payload=b"abc",
+        csrcs=(1, 2, 0xFFFFFFFF),
+        extension=(0xBEDE, b"\x10\x01\x00\x00"),
+    )
     data = build_rtp(packet, padding=5)
     assert data[0] & 0x20 and data[0] & 0x10 and data[0] & 0x0F == 3
     assert data[-1] == 5

@@ -19,6 +19,7 @@ from callbot.rtp.ports import NoFreePortError, bind_even_port
 
 SessionFactory = Callable[..., Awaitable[RtpSession]]
 
+
 class RawUdpPeer(asyncio.DatagramProtocol):
     """A plain UDP socket on 127.0.0.1 standing in for the far end: records what arrives, sends raw bytes."""
 
@@ -65,7 +66,6 @@ async def udp_peer_factory() -> AsyncIterator[Callable[[], Awaitable[RawUdpPeer]
             peer.transport.close()
 
 
-
 PeerFactory = Callable[[], Awaitable[RawUdpPeer]]
 
 
@@ -80,8 +80,16 @@ def rms(pcm: bytes) -> float:
 
 
 def audio_packet(seq: int, pcm: bytes, ssrc: int = 0xABCD, marker: bool = False) -> bytes:
-    return build_rtp(RtpPacket(payload_type=0, sequence=seq & 0xFFFF, timestamp=(seq * 160) & 0xFFFFFFFF,
-                               ssrc=ssrc, payload=PCMU.encode(pcm), marker=marker))
+    return build_rtp(
+        RtpPacket(
+            payload_type=0,
+            sequence=seq & 0xFFFF,
+            timestamp=(seq * 160) & 0xFFFFFFFF,
+            ssrc=ssrc,
+            payload=PCMU.encode(pcm),
+            marker=marker,
+        )
+    )
 
 
 async def collect(peer: RawUdpPeer, seconds: float) -> list[tuple[RtpPacket, float]]:
@@ -272,8 +280,7 @@ async def test_dtmf_from_a_capture_gives_one_digit_per_press(
     # A '7' whose packets all arrive three times (retransmission / redundancy).
     for end in (False, False, True, True, True):
         payload = build_telephone_event(TelephoneEvent(7, end, 10, 800))
-        data = build_rtp(RtpPacket(payload_type=101, sequence=50, timestamp=90000, ssrc=0x0E05384E,
-                                   payload=payload))
+        data = build_rtp(RtpPacket(payload_type=101, sequence=50, timestamp=90000, ssrc=0x0E05384E, payload=payload))
         for _ in range(3):
             peer.send(data, target)
     digits = [await asyncio.wait_for(session.dtmf.get(), 2) for _ in range(4)]
@@ -328,5 +335,3 @@ async def test_bind_in_range(rtp_session_factory: SessionFactory) -> None:
 def test_bad_port_ranges_are_refused(bad: tuple[int, int]) -> None:
     with pytest.raises(ValueError):
         bind_even_port("127.0.0.1", *bad)
-
-

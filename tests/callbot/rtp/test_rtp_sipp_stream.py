@@ -63,8 +63,18 @@ async def test_sipp_rtp_stream_is_received_decoded_and_clocked(
     uac = None
     try:
         await asyncio.sleep(0.3)
-        uac = await run(SIPP, f"127.0.0.1:{uas_port}", "-sf", "uac.xml", "-p", str(uac_port),
-                        "-mp", str(uac_media_port), *common, cwd=tmp_path)
+        uac = await run(
+            SIPP,
+            f"127.0.0.1:{uas_port}",
+            "-sf",
+            "uac.xml",
+            "-p",
+            str(uac_port),
+            "-mp",
+            str(uac_media_port),
+            *common,
+            cwd=tmp_path,
+        )
         frames = [await session.read_frame() for _ in range(100)]  # 2 s of clocked playout
         _, uac_errors = await asyncio.wait_for(uac.communicate(), 20)
         assert uac.returncode == 0, uac_errors.decode(errors="replace")

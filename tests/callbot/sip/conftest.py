@@ -122,16 +122,26 @@ class RawPeer:
         return got
 
     def request(
-        self, method: str, *, call_id: str, cseq: int = 1, branch: str | None = None, from_tag: str = "ft1",
-        to_tag: str | None = None, body: str = "", content_type: str = "application/sdp",
-        extra: str = "", uri: str | None = None, cseq_method: str | None = None,
+        self,
+        method: str,
+        *,
+        call_id: str,
+        cseq: int = 1,
+        branch: str | None = None,
+        from_tag: str = "ft1",
+        to_tag: str | None = None,
+        body: str = "",
+        content_type: str = "application/sdp",
+        extra: str = "",
+        uri: str | None = None,
+        cseq_method: str | None = None,
     ) -> str:
         to = f"<sip:bot@127.0.0.1:{self.target[1]}>" + (f";tag={to_tag}" if to_tag else "")
         lines = [
             f"{method} {uri or f'sip:bot@127.0.0.1:{self.target[1]}'} SIP/2.0",
             f"Via: SIP/2.0/UDP 127.0.0.1:{self.port};branch={branch or 'z9hG4bK' + secrets.token_hex(6)};rport",
             "Max-Forwards: 70",
-            f"From: \"Caller\" <sip:+33491000000@127.0.0.1:{self.port}>;tag={from_tag}",
+            f'From: "Caller" <sip:+33491000000@127.0.0.1:{self.port}>;tag={from_tag}',
             f"To: {to}",
             f"Call-ID: {call_id}",
             f"CSeq: {cseq} {cseq_method or method}",
@@ -158,8 +168,12 @@ class RawPeer:
         to = request.headers.get("To") or ""
         if ";tag=" not in to:
             to += ";tag=peer1"
-        lines += [f"From: {request.headers.get('From')}", f"To: {to}", f"Call-ID: {request.call_id}",
-                  f"CSeq: {request.headers.get('CSeq')}"]
+        lines += [
+            f"From: {request.headers.get('From')}",
+            f"To: {to}",
+            f"Call-ID: {request.call_id}",
+            f"CSeq: {request.headers.get('CSeq')}",
+        ]
         if extra:
             lines.append(extra)
         lines.append("Content-Length: 0")
@@ -186,8 +200,9 @@ async def make_endpoint(media: MediaRecorder) -> AsyncIterator[Callable[..., Awa
         kwargs.setdefault("media_binder", media.bind)
         kwargs.setdefault("codec_maker", fake_codec)
         max_calls = kwargs.pop("max_calls", 4)
-        endpoint = SipEndpoint("127.0.0.1", 0, handler, "127.0.0.1", 0, 0, "callbot-test", max_calls,
-                               kwargs.pop("tcp", True), **kwargs)
+        endpoint = SipEndpoint(
+            "127.0.0.1", 0, handler, "127.0.0.1", 0, 0, "callbot-test", max_calls, kwargs.pop("tcp", True), **kwargs
+        )
         await endpoint.start()
         endpoints.append(endpoint)
         return endpoint

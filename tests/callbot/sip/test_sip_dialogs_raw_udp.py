@@ -255,7 +255,10 @@ async def test_reinvite_gets_same_sdp_and_out_of_order_cseq_is_refused(
 
 
 async def _transfer_call(
-    make_endpoint: MakeEndpoint, make_peer: MakePeer, notify_status: str | None, refer_status: int = 202,
+    make_endpoint: MakeEndpoint,
+    make_peer: MakePeer,
+    notify_status: str | None,
+    refer_status: int = 202,
 ) -> tuple[bool, RawPeer, str]:
     results: asyncio.Queue[bool] = asyncio.Queue()
 
@@ -274,16 +277,30 @@ async def _transfer_call(
     if refer_status < 300:
         sipfrag_trying = "SIP/2.0 100 Trying\r\n"
         tag = ok.to_addr.tag
-        notify = peer.request("NOTIFY", call_id="xfer", cseq=2, to_tag=tag, body=sipfrag_trying,
-                              content_type="message/sipfrag;version=2.0",
-                              extra="Event: refer\r\nSubscription-State: active;expires=60")
+        notify = peer.request(
+            "NOTIFY",
+            call_id="xfer",
+            cseq=2,
+            to_tag=tag,
+            body=sipfrag_trying,
+            content_type="message/sipfrag;version=2.0",
+            extra="Event: refer\r\nSubscription-State: active;expires=60",
+        )
         peer.send(notify)
         await peer.expect_response(200)
         if notify_status is not None:
             final = f"SIP/2.0 {notify_status}\r\n"
-            peer.send(peer.request("NOTIFY", call_id="xfer", cseq=3, to_tag=tag, body=final,
-                                   content_type="message/sipfrag;version=2.0",
-                                   extra="Event: refer\r\nSubscription-State: terminated;reason=noresource"))
+            peer.send(
+                peer.request(
+                    "NOTIFY",
+                    call_id="xfer",
+                    cseq=3,
+                    to_tag=tag,
+                    body=final,
+                    content_type="message/sipfrag;version=2.0",
+                    extra="Event: refer\r\nSubscription-State: terminated;reason=noresource",
+                )
+            )
             await peer.expect_response(200)
     bye = await peer.expect_request("BYE", within=5.0)
     peer.respond(bye, 200)

@@ -136,9 +136,12 @@ MALFORMED: list[tuple[str, bytes]] = [
     ("bad method", _replace("INVITE sip:bot", "IN(VITE sip:bot")),
     ("bad uri", _replace("sip:bot@127.0.0.1:5060;transport=udp", "bot")),
     ("missing Call-ID", _replace("i: a84b4c76e66710@pc33\r\n", "")),
-    ("missing Via", _replace("v: SIP/2.0/UDP 10.0.0.1:5062;branch=z9hG4bK776asdhds;rport\r\n", "")
-     .replace(b"Via: SIP/2.0/TCP proxy.example:5060;branch=z9hG4bKp1, SIP/2.0/UDP 10.0.0.9;branch=z9hG4bKp0\r\n",
-              b"")),
+    (
+        "missing Via",
+        _replace("v: SIP/2.0/UDP 10.0.0.1:5062;branch=z9hG4bK776asdhds;rport\r\n", "").replace(
+            b"Via: SIP/2.0/TCP proxy.example:5060;branch=z9hG4bKp1, SIP/2.0/UDP 10.0.0.9;branch=z9hG4bKp0\r\n", b""
+        ),
+    ),
     ("missing From", _replace('f: "Dupont, Jean" <sip:+33491000000@10.0.0.1;user=phone>;tag=1928301774\r\n', "")),
     ("bad CSeq number", _replace("CSeq: 314159 INVITE", "CSeq: abc INVITE")),
     ("negative CSeq", _replace("CSeq: 314159 INVITE", "CSeq: -1 INVITE")),

@@ -26,8 +26,10 @@ def test_offerer_order_is_respected_for_pcma() -> None:
 
 
 def test_dynamic_payload_types_and_unknown_codecs_first() -> None:
-    media = "m=audio 4000 RTP/AVP 96 18 97 98\r\na=rtpmap:96 opus/48000/2\r\na=rtpmap:18 G729/8000\r\n" \
-            "a=rtpmap:97 PCMA/8000\r\na=rtpmap:98 telephone-event/8000\r\n"
+    media = (
+        "m=audio 4000 RTP/AVP 96 18 97 98\r\na=rtpmap:96 opus/48000/2\r\na=rtpmap:18 G729/8000\r\n"
+        "a=rtpmap:97 PCMA/8000\r\na=rtpmap:98 telephone-event/8000\r\n"
+    )
     _, chosen = negotiate(parse_sdp(offer(media)))
     assert (chosen.codec_name, chosen.payload_type, chosen.dtmf_payload_type) == ("PCMA", 97, 98)
 
@@ -70,10 +72,12 @@ def test_malformed_sdp(body: bytes) -> None:
 
 
 def test_answer_keeps_m_line_count_and_uses_our_address() -> None:
-    sdp = parse_sdp(offer(
-        "m=video 5000 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n"
-        "m=audio 4000 RTP/AVP 8 101\r\na=rtpmap:101 telephone-event/8000\r\na=recvonly\r\n"
-    ))
+    sdp = parse_sdp(
+        offer(
+            "m=video 5000 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n"
+            "m=audio 4000 RTP/AVP 8 101\r\na=rtpmap:101 telephone-event/8000\r\na=recvonly\r\n"
+        )
+    )
     index, chosen = negotiate(sdp)
     assert index == 1
     answer = build_answer(sdp, index, chosen, "127.0.0.1", 31000, 42, 1)

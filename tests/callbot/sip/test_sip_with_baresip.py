@@ -53,8 +53,12 @@ async def test_baresip_call_audio_both_ways_and_dtmf(tmp_path: Path) -> None:
     try:
         microphone = write_silence_padded_wav(tone(1000, 2.0), tmp_path / "mic.wav", lead_s=0.5, tail_s=4.0)
         result = await run_baresip_call(
-            f"sip:bot@127.0.0.1:{endpoint.port}", microphone, tmp_path / "baresip",
-            duration_s=6, dtmf="42#", dtmf_after_s=3.5,
+            f"sip:bot@127.0.0.1:{endpoint.port}",
+            microphone,
+            tmp_path / "baresip",
+            duration_s=6,
+            dtmf="42#",
+            dtmf_after_s=3.5,
         )
     finally:
         await endpoint.stop()

@@ -47,8 +47,7 @@ async def real_endpoint() -> AsyncIterator[MakeEndpoint]:
     endpoints: list[SipEndpoint] = []
 
     async def factory(handler: Recorder, **kwargs: object) -> SipEndpoint:
-        endpoint = SipEndpoint("127.0.0.1", 0, handler, "127.0.0.1", 0, 0, "callbot-test", 10, True,
-                               **kwargs)  # type: ignore[arg-type]
+        endpoint = SipEndpoint("127.0.0.1", 0, handler, "127.0.0.1", 0, 0, "callbot-test", 10, True, **kwargs)  # type: ignore[arg-type]
         await endpoint.start()
         endpoints.append(endpoint)
         return endpoint
@@ -87,8 +86,7 @@ async def test_bot_hangs_up_when_handler_returns(real_endpoint: MakeEndpoint, tm
 async def test_bot_hangs_up_over_tcp(real_endpoint: MakeEndpoint, tmp_path: Path) -> None:
     handler = Recorder(hold_s=0.5)
     endpoint = await real_endpoint(handler)
-    result = await run_sipp(SCENARIOS / "uac_bot_hangs_up.xml", f"127.0.0.1:{endpoint.port}", tmp_path,
-                            transport="t1")
+    result = await run_sipp(SCENARIOS / "uac_bot_hangs_up.xml", f"127.0.0.1:{endpoint.port}", tmp_path, transport="t1")
     assert result.returncode == 0, result.errors() + result.stdout[-2000:]
 
 
@@ -106,8 +104,7 @@ async def test_refer_to_sipp_agent(real_endpoint: MakeEndpoint, tmp_path: Path) 
         handler = Recorder()
         handler.transfer_to = agent.uri
         endpoint = await real_endpoint(handler)
-        caller = await run_sipp(SCENARIOS / "uac_accepts_refer.xml", f"127.0.0.1:{endpoint.port}",
-                                tmp_path / "caller")
+        caller = await run_sipp(SCENARIOS / "uac_accepts_refer.xml", f"127.0.0.1:{endpoint.port}", tmp_path / "caller")
         assert caller.returncode == 0, caller.errors() + caller.stdout[-2000:]
         assert handler.transfers == [True]
         agent_result = await agent.wait(15)
@@ -117,9 +114,7 @@ async def test_refer_to_sipp_agent(real_endpoint: MakeEndpoint, tmp_path: Path) 
         await agent.stop()
 
 
-async def test_malformed_burst_then_options_and_call_still_work(
-    real_endpoint: MakeEndpoint, tmp_path: Path
-) -> None:
+async def test_malformed_burst_then_options_and_call_still_work(real_endpoint: MakeEndpoint, tmp_path: Path) -> None:
     handler = Recorder()
     endpoint = await real_endpoint(handler)
     loop = asyncio.get_running_loop()

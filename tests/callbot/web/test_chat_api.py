@@ -19,7 +19,7 @@ from signalements import Store, StoreWriter
 
 
 class Chat:
-    def __init__(self, client: TestClient) -> None:
+    def __init__(self, client: TestClient[web.Request, web.Application]) -> None:
         self.client = client
         self.session = ""
         self.greeting = ""
@@ -54,7 +54,7 @@ async def writer(store: Store, tmp_path: Path) -> AsyncIterator[StoreWriter]:
 @pytest.fixture
 async def client(
     dialogue_server: Any, store: Store, writer: StoreWriter, aiohttp_client: Any
-) -> AsyncIterator[TestClient]:
+) -> AsyncIterator[TestClient[web.Request, web.Application]]:
     dialogue = DialogueClient(dialogue_server.url, timeout_s=30)
     service = ChatService(dialogue, store, writer, load_settings(environ={}).prompts)
 
@@ -66,7 +66,7 @@ async def client(
 
 
 async def test_one_sentence_report_is_saved_awaiting_validation(
-    client: TestClient, store: Store, writer: StoreWriter
+    client: TestClient[web.Request, web.Application], store: Store, writer: StoreWriter
 ) -> None:
     chat = await Chat(client).open()
     assert "assistant automatique" in chat.greeting
@@ -86,7 +86,7 @@ async def test_one_sentence_report_is_saved_awaiting_validation(
     assert [t.speaker for t in call.turns][:2] == ["bot", "caller"]
 
 
-async def test_bit_by_bit_then_a_correction(client: TestClient) -> None:
+async def test_bit_by_bit_then_a_correction(client: TestClient[web.Request, web.Application]) -> None:
     chat = await Chat(client).open()
     reply = await chat.say("c'est pour un lampadaire qui clignote")
     assert "Où" in reply["said"]
@@ -101,7 +101,9 @@ async def test_bit_by_bit_then_a_correction(client: TestClient) -> None:
     assert not reply["ended"]
 
 
-async def test_repeat_and_a_request_for_a_human(client: TestClient, store: Store, writer: StoreWriter) -> None:
+async def test_repeat_and_a_request_for_a_human(
+    client: TestClient[web.Request, web.Application], store: Store, writer: StoreWriter
+) -> None:
     chat = await Chat(client).open()
     first = await chat.say("il y a un dépôt sauvage de gravats dans le chemin")
     again = await chat.say("vous pouvez répéter s'il vous plaît")
@@ -116,14 +118,16 @@ async def test_repeat_and_a_request_for_a_human(client: TestClient, store: Store
     assert gone.status == 409
 
 
-async def test_immediate_danger_gives_112_and_hands_over(client: TestClient) -> None:
+async def test_immediate_danger_gives_112_and_hands_over(client: TestClient[web.Request, web.Application]) -> None:
     chat = await Chat(client).open()
     reply = await chat.say("un fil électrique est tombé par terre devant l'école")
     assert "112" in reply["said"]
     assert reply["handoff"] == "emergency" and reply["ended"]
 
 
-async def test_out_of_scope_starts_no_report(client: TestClient, store: Store, writer: StoreWriter) -> None:
+async def test_out_of_scope_starts_no_report(
+    client: TestClient[web.Request, web.Application], store: Store, writer: StoreWriter
+) -> None:
     chat = await Chat(client).open()
     reply = await chat.say("je voudrais savoir comment payer ma taxe foncière")
     assert reply["handoff"] is None and not reply["ended"]
@@ -132,7 +136,7 @@ async def test_out_of_scope_starts_no_report(client: TestClient, store: Store, w
     assert store.get_call(chat.session).reports == []
 
 
-async def test_silence_reprompts_once_then_ends(client: TestClient) -> None:
+async def test_silence_reprompts_once_then_ends(client: TestClient[web.Request, web.Application]) -> None:
     chat = await Chat(client).open()
     first = await chat.say("")
     assert first["messages"] and not first["ended"]
@@ -140,7 +144,7 @@ async def test_silence_reprompts_once_then_ends(client: TestClient) -> None:
     assert second["ended"]
 
 
-async def test_bad_requests_get_clear_errors(client: TestClient) -> None:
+async def test_bad_requests_get_clear_errors(client: TestClient[web.Request, web.Application]) -> None:
     assert (await client.post("/chat/sessions/unknown/messages", json={"text": "x"})).status == 404
     chat = await Chat(client).open()
     url = f"/chat/sessions/{chat.session}/messages"

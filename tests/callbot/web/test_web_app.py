@@ -21,7 +21,7 @@ def _app(readiness: Readiness, token: str | None = TOKEN) -> web.Application:
 
 async def test_healthz_is_503_until_every_component_is_ready(aiohttp_client) -> None:  # type: ignore[no-untyped-def]
     readiness = Readiness()
-    client: TestClient = await aiohttp_client(_app(readiness))
+    client: TestClient[web.Request, web.Application] = await aiohttp_client(_app(readiness))
     response = await client.get("/healthz")
     assert response.status == 503
     body = await response.json()
@@ -43,7 +43,7 @@ async def test_healthz_follows_a_live_probe(aiohttp_client) -> None:  # type: ig
         return alive["dialogue"]
 
     readiness.probes["dialogue"] = probe
-    client: TestClient = await aiohttp_client(_app(readiness))
+    client: TestClient[web.Request, web.Application] = await aiohttp_client(_app(readiness))
     assert (await client.get("/healthz")).status == 200
     alive["dialogue"] = False
     response = await client.get("/healthz")
@@ -52,7 +52,7 @@ async def test_healthz_follows_a_live_probe(aiohttp_client) -> None:  # type: ig
 
 
 async def test_api_needs_the_bearer_token(aiohttp_client) -> None:  # type: ignore[no-untyped-def]
-    client: TestClient = await aiohttp_client(_app(Readiness()))
+    client: TestClient[web.Request, web.Application] = await aiohttp_client(_app(Readiness()))
     assert (await client.get("/api/calls")).status == 401
     wrong = await client.get("/api/calls", headers={"Authorization": "Bearer nope"})
     assert wrong.status == 401
@@ -63,14 +63,14 @@ async def test_api_needs_the_bearer_token(aiohttp_client) -> None:  # type: igno
 
 
 async def test_api_is_disabled_without_a_token(aiohttp_client) -> None:  # type: ignore[no-untyped-def]
-    client: TestClient = await aiohttp_client(_app(Readiness(), token=None))
+    client: TestClient[web.Request, web.Application] = await aiohttp_client(_app(Readiness(), token=None))
     response = await client.get("/api/calls", headers={"Authorization": "Bearer anything"})
     assert response.status == 503
     assert "CALLBOT_API_TOKEN" in (await response.json())["error"]
 
 
 async def test_metrics_are_prometheus_text(aiohttp_client) -> None:  # type: ignore[no-untyped-def]
-    client: TestClient = await aiohttp_client(_app(Readiness()))
+    client: TestClient[web.Request, web.Application] = await aiohttp_client(_app(Readiness()))
     text = await (await client.get("/metrics")).text()
     assert "callbot_calls_total 3" in text
     assert 'callbot_call_outcomes_total{outcome="report_saved"} 1' in text

@@ -197,6 +197,10 @@ class StoreWriter:
                 self._memory.popleft()
             else:
                 self._spill.advance(spill_end)
+                if self._spill.peek() is None:  # replayed to the end: gone before anyone is told it is done
+                    self._spill.clear()
+                    self._spilling = False
+                    log.info("store spill file replayed")
             self._completed += 1
             ready = [w for w in self._waiters if w.target <= self._completed]
             self._waiters = [w for w in self._waiters if w.target > self._completed]

@@ -106,6 +106,11 @@ class CallbotServer:
 
         await asyncio.to_thread(store.migrate)
         self.readiness.set("database")
+
+        async def database_reachable() -> bool:
+            return not writer.unavailable  # the writer sees outages first, and keeps the writes meanwhile
+
+        self.readiness.probes["database"] = database_reachable
         if managed is not None:
             await managed.start()
 

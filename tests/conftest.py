@@ -19,6 +19,9 @@ import pytest
 
 from dialogue.supervisor import ManagedDialogue
 from dialogue.training import ensure_model
+from tests.support.postgres import postgres_server
+
+__all__ = ["postgres_server"]  # one real PostgreSQL server for the whole session, for any test that needs it
 
 START_TIMEOUT_S = 300.0
 

@@ -9,9 +9,7 @@ from pathlib import Path
 import pytest
 
 from signalements import Store
-from tests.support.postgres import PostgresServer, PostgresUnavailable, fresh_postgres_url, postgres_server
-
-__all__ = ["postgres_server"]
+from tests.support.postgres import PostgresServer, PostgresUnavailable, fresh_postgres_url
 
 PSEUDONYM_KEY = b"test-pseudonym-key-0123456789abcdef"
 T0 = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)

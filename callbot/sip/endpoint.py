@@ -425,10 +425,11 @@ class SipEndpoint:
             )
             call = SipCall(self, tx, dialog, media, answer)
             self._calls[(call.call_id, dialog.local_tag)] = call
+            # Never the number itself: logs are kept and read far more widely than the pseudonymised store.
             call.log.info(
-                "[%s] incoming call from %s, codec %s",
+                "[%s] incoming call (%s), codec %s",
                 call.call_id,
-                call.caller_number or "anonymous",
+                "number given" if call.caller_number else "anonymous",
                 negotiated.codec_name,
             )
             if self.ringing:

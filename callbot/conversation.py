@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dialogue.client import DialogueClient, DialogueReply, DialogueUnavailable
+from dialogue.conversation import REPORT_SLOTS
 from signalements import Store, StoreWriter
 
 log = logging.getLogger(__name__)
@@ -64,11 +65,20 @@ class Conversation:
             return None
 
     async def collected_fields(self) -> dict[str, Any]:
-        """The report fields gathered so far, for the human who takes over."""
+        """The report fields gathered so far, for the human who takes over.
+
+        Only the report's own fields: the dialogue also keeps the caller's number (to offer a call back on it)
+        and its bookkeeping, and the number must not reach the store in clear; nor may a callback number
+        the caller did not agree to be called back on.
+        """
         try:
-            return await self._dialogue.slots(self.id)
+            slots = await self._dialogue.slots(self.id)
         except DialogueUnavailable:
             return {}
+        fields = {name: value for name, value in slots.items() if name in REPORT_SLOTS}
+        if fields.get("callback_consent") is not True:
+            fields.pop("callback_number", None)
+        return fields
 
     async def record_caller(
         self, text: str, started: datetime, ended: datetime, asr_confidence: float | None = None

@@ -212,6 +212,26 @@ async def test_pressing_0_hands_over_with_the_fields_collected(store: Store, tmp
     assert handoff.fields == {"category": "voirie", "place": "rue de Rome"}
 
 
+async def test_a_handoff_keeps_the_caller_number_out_of_the_store(store: Store, tmp_path: Path) -> None:
+    class TrackingDialogue(FakeDialogue):
+        async def slots(self, conversation_id: str) -> dict[str, Any]:
+            return {
+                "category": "voirie",
+                "caller_number": "+33491000000",
+                "callback_consent": False,
+                "callback_number": "0611223344",
+                "pending_question": "place",
+            }
+
+    leg = FakeLeg(FakeAudio([*silence_frames(0.5)]))
+    leg.dtmf.put_nowait("0")
+    config = settings(CALLBOT_TRANSFER_URI="sip:agents@pbx.example.org")
+    session = await run_call(store, tmp_path, leg, TrackingDialogue([]), config)
+
+    handoff = store.get_call(session.call_id).handoffs[0]
+    assert handoff.fields == {"category": "voirie", "callback_consent": False}
+
+
 async def test_a_failed_transfer_ends_politely(store: Store, tmp_path: Path) -> None:
     leg = FakeLeg(FakeAudio([*silence_frames(0.5)]), transfer_result=False)
     leg.dtmf.put_nowait("0")

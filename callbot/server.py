@@ -130,6 +130,7 @@ class CallbotServer:
         tts = TtsEngine(
             voice, workers=voice_settings.workers, cache_size=voice_settings.cache_size, synthesis=synthesis
         )
+        self._stack.callback(tts.close)
         prompts = settings.prompts
         fixed = [prompts.greeting, prompts.transferring, prompts.transfer_failed, prompts.technical_problem]
         await tts.warm([*fixed, prompts.call_too_long], sample_rate=SIP_SAMPLE_RATE)
@@ -214,13 +215,17 @@ async def serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    starting = asyncio.create_task(server.start())
+    stopping = asyncio.create_task(stop.wait())
     try:
-        starting = asyncio.create_task(server.start())
-        done, _ = await asyncio.wait({starting, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED)
-        if starting in done:
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if starting.done():
             starting.result()
-            await stop.wait()
-        else:
-            starting.cancel()
+            await stopping
     finally:
+        stopping.cancel()
+        if not starting.done():
+            # Let the start unwind before undoing it: a child process it is spawning must not outlive stop().
+            starting.cancel()
+            await asyncio.wait({starting})
         await server.stop()

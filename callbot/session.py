@@ -200,6 +200,10 @@ class CallSession:
         prompts = self.settings.prompts
         target = self.settings.transfer.uri
         self.services.metrics.handoffs_total += 1
+        if self.leg.ended.is_set():
+            # The caller hung up first (e.g. during the reply): nobody to transfer, but the request stays on record.
+            await self.conversation.record_handoff(reason, target, False)
+            return
         succeeded = False
         if target is not None:
             if announce:

@@ -232,6 +232,25 @@ async def test_a_handoff_keeps_the_caller_number_out_of_the_store(store: Store, 
     assert handoff.fields == {"category": "voirie", "callback_consent": False}
 
 
+async def test_no_transfer_once_the_caller_hung_up_during_the_reply(store: Store, tmp_path: Path) -> None:
+    class HangingUpAudio(FakeAudio):
+        def play(self, pcm: bytes) -> None:
+            super().play(pcm)
+            if len(self.played) == 2:  # the greeting, then the reply: the caller hangs up while it plays
+                leg.ended.set()
+                self.closed.set()
+
+    leg = FakeLeg(HangingUpAudio([*tone_frames(1.0), *silence_frames(1.5)]))
+    dialogue = FakeDialogue([DialogueReply(texts=["Je vous passe un conseiller."], handoff_reason="caller_request")])
+    config = settings(CALLBOT_TRANSFER_URI="sip:agents@pbx.example.org")
+    session = await run_call(store, tmp_path, leg, dialogue, config)
+
+    assert not leg.transfers and not leg.hung_up
+    assert session.outcome == "caller_hung_up"
+    handoff = store.get_call(session.call_id).handoffs[0]
+    assert handoff.reason == "caller_request" and not handoff.succeeded
+
+
 async def test_a_failed_transfer_ends_politely(store: Store, tmp_path: Path) -> None:
     leg = FakeLeg(FakeAudio([*silence_frames(0.5)]), transfer_result=False)
     leg.dtmf.put_nowait("0")

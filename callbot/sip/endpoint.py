@@ -83,6 +83,7 @@ class SipEndpoint:
         self._client_txs: dict[tuple[str, str], NonInviteClientTransaction] = {}
         self._calls: dict[tuple[str, str], SipCall] = {}  # (Call-ID, our tag)
         self._invites: dict[tuple[str, str, int], SipCall | None] = {}  # merged-request detection
+        self._binding = 0  # INVITEs accepted whose media is still being bound (not yet in _calls)
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._session_id = int(time.time())
@@ -97,7 +98,7 @@ class SipEndpoint:
 
     @property
     def active_calls(self) -> int:
-        return sum(1 for call in self._calls.values() if call.state is not CallState.ENDED)
+        return self._binding + sum(1 for call in self._calls.values() if call.state is not CallState.ENDED)
 
     async def start(self) -> None:
         await self._transport.start()
@@ -399,6 +400,7 @@ class SipEndpoint:
             tx.respond(400, f"Bad Request ({exc.reason})"[:60], to_tag=secrets.token_hex(6))
             return
         self._invites[merged_key] = None
+        self._binding += 1  # counted now: a burst of INVITEs must not all pass the max_calls check
         self._spawn(self._answer(invite, tx, dialog, offer, index, negotiated), f"answer:{invite.call_id}")
 
     async def _answer(
@@ -418,6 +420,8 @@ class SipEndpoint:
                 log.error("[%s] no RTP port: %s", invite.call_id, exc)
                 tx.respond(503, to_tag=dialog.local_tag, extra=[("Retry-After", "5")])
                 return
+            finally:
+                self._binding -= 1  # from here the call is in _calls (no await until it is added)
             media_host = self.public_host if media.local_host in ("0.0.0.0", "::") else media.local_host
             self._session_id += 1
             answer = build_answer(

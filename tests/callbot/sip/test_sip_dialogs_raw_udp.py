@@ -178,6 +178,26 @@ async def test_busy_when_max_calls_reached(make_endpoint: MakeEndpoint, make_pee
     assert busy.to_addr.tag
 
 
+async def test_a_burst_of_invites_cannot_exceed_max_calls(
+    make_endpoint: MakeEndpoint, make_peer: MakePeer, media: MediaRecorder
+) -> None:
+    async def slow_bind(host: str, port_min: int, port_max: int) -> object:
+        await asyncio.sleep(0.2)  # the RTP port is bound while more INVITEs arrive
+        return await media.bind(host, port_min, port_max)
+
+    endpoint = await make_endpoint(wait_for_end, max_calls=1, media_binder=slow_bind)
+    peer = await make_peer(endpoint)
+    peer.send(peer.invite("burst-1", from_tag="a"))
+    peer.send(peer.invite("burst-2", from_tag="b"))
+    statuses: set[int] = set()
+    async with asyncio.timeout(3):
+        while not {200, 486} <= statuses:
+            message = await peer.recv()
+            if isinstance(message, SipResponse) and message.status >= 200:
+                statuses.add(message.status)
+    assert len(media.sessions) == 1
+
+
 async def test_offer_problems_give_488_with_warning(make_endpoint: MakeEndpoint, make_peer: MakePeer) -> None:
     endpoint = await make_endpoint(wait_for_end)
     peer = await make_peer(endpoint)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import secrets
@@ -16,6 +17,7 @@ from callbot.config import Settings, resolve_path
 from callbot.metrics import CallMetrics
 from callbot.session import CallServices, CallSession
 from callbot.sip import SipCall, SipEndpoint
+from callbot.sip.media import bind_rtp_session
 from callbot.web.app import Readiness, create_app
 from callbot.web.chat import ChatService, add_chat_routes
 from dialogue.client import DialogueClient
@@ -156,6 +158,7 @@ class CallbotServer:
             public_host=sip.public_host,
             answer_delay=sip.answer_delay_s,
             transfer_timeout=settings.transfer.timeout_s,
+            media_binder=functools.partial(bind_rtp_session, rtp_timeout=sip.rtp_timeout_s),
         )
         await self.sip.start()
         self._stack.push_async_callback(self._stop_sip)

@@ -29,10 +29,10 @@ MediaBinder = Callable[[str, int, int], Awaitable[MediaSession]]
 CodecMaker = Callable[[str, int, int], object]
 
 
-async def bind_rtp_session(host: str, port_min: int, port_max: int) -> MediaSession:
+async def bind_rtp_session(host: str, port_min: int, port_max: int, *, rtp_timeout: float = 30.0) -> MediaSession:
     from callbot.rtp import RtpSession  # imported late: RTP is an independent package
 
-    session: MediaSession = await RtpSession.bind(host, port_min, port_max)
+    session: MediaSession = await RtpSession.bind(host, port_min, port_max, rtp_timeout=rtp_timeout)
     return session
 
 

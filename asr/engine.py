@@ -6,15 +6,13 @@ import asyncio
 import json
 from concurrent.futures import ThreadPoolExecutor
 
-import numpy as np
-import soxr
 import vosk
 
 from asr.model import SpeechModel
 from asr.transcript import Transcript, Word, make_transcript, parse_vosk_result
+from callbot.audio import Resampler
 
 _BYTES_PER_SAMPLE = 2
-_INT16_SCALE = 32768.0
 _BLOCK_MS = 100  # decoding granularity; bounds the delay of partial results
 
 
@@ -51,19 +49,13 @@ class _Recognition:
         self._input_rate = input_rate
         self._block_bytes = input_rate * _BLOCK_MS // 1000 * _BYTES_PER_SAMPLE
         self._recognizer: vosk.KaldiRecognizer = model.new_recognizer()
-        self._resampler = self._new_resampler()
+        self._resampler = Resampler(input_rate, model.sample_rate)
         self._pending = bytearray()
         self._segments: list[tuple[Word, ...]] = []
         self._input_bytes = 0
         # Vosk's word times run on across utterances: count model samples to make them utterance-relative.
         self._model_samples = 0
         self._utterance_start_samples = 0
-
-    def _new_resampler(self) -> soxr.ResampleStream | None:
-        if self._input_rate == self._model.sample_rate:
-            return None
-        # float32, not int16: libsoxr dithers its int16 output at random, which makes results unrepeatable.
-        return soxr.ResampleStream(self._input_rate, self._model.sample_rate, 1, dtype="float32", quality="HQ")
 
     def _shift(self, words: tuple[Word, ...]) -> tuple[Word, ...]:
         offset = self._utterance_start_samples / self._model.sample_rate
@@ -80,20 +72,12 @@ class _Recognition:
             # Vosk found an endpoint inside the utterance: keep that segment, carry on.
             self._segments.append(self._shift(parse_vosk_result(self._recognizer.Result())))
 
-    def _decode_block(self, block: bytes, last: bool = False) -> None:
-        if self._resampler is None:
-            self._accept(block)
-            return
-        samples = np.frombuffer(block, dtype=np.int16).astype(np.float32) / _INT16_SCALE
-        resampled = self._resampler.resample_chunk(samples, last=last)
-        self._accept(np.clip(np.rint(resampled * _INT16_SCALE), -32768, 32767).astype(np.int16).tobytes())
-
     def feed(self, pcm: bytes) -> None:
         self._input_bytes += len(pcm)
         self._pending += pcm
         whole = len(self._pending) - len(self._pending) % self._block_bytes
         for start in range(0, whole, self._block_bytes):
-            self._decode_block(bytes(self._pending[start : start + self._block_bytes]))
+            self._accept(self._resampler.process(bytes(self._pending[start : start + self._block_bytes])))
         del self._pending[:whole]
 
     def partial(self) -> str:
@@ -102,10 +86,8 @@ class _Recognition:
         return " ".join([*done, pending] if pending else done)
 
     def finish(self) -> Transcript:
-        if self._pending or self._resampler is not None:
-            self._decode_block(bytes(self._pending), last=True)
-            self._pending.clear()
-            self._resampler = self._new_resampler()
+        self._accept(self._resampler.process(bytes(self._pending)) + self._resampler.flush())
+        self._pending.clear()
         self._segments.append(self._shift(parse_vosk_result(self._recognizer.FinalResult())))
         self._recognizer.Reset()
         words = tuple(w for segment in self._segments for w in segment)

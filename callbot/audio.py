@@ -13,6 +13,7 @@ import soxr
 
 FRAME_MS = 20
 SAMPLE_WIDTH = 2  # bytes per PCM16 sample
+_INT16_SCALE = 32768.0
 
 
 def frame_bytes(sample_rate: int) -> int:
@@ -48,7 +49,12 @@ class AudioPort(Protocol):
 
 
 class Resampler:
-    """Streaming PCM16 mono resampler (soxr); filter state carries over between chunks (no clicks)."""
+    """Streaming PCM16 mono resampler (soxr); filter state carries over between chunks (no clicks).
+
+    The one way audio changes rate in the server (the recogniser's input, the voice's output). It resamples
+    in float32: libsoxr dithers its int16 output at random, which would make the same input give different
+    samples from one run to the next.
+    """
 
     def __init__(self, in_rate: int, out_rate: int, quality: str = "HQ") -> None:
         if in_rate <= 0 or out_rate <= 0:
@@ -62,7 +68,7 @@ class Resampler:
     def _new_stream(self) -> soxr.ResampleStream | None:
         if self.in_rate == self.out_rate:
             return None
-        return soxr.ResampleStream(self.in_rate, self.out_rate, 1, dtype="int16", quality=self._quality)
+        return soxr.ResampleStream(self.in_rate, self.out_rate, 1, dtype="float32", quality=self._quality)
 
     def process(self, pcm: bytes) -> bytes:
         """Resample the next chunk; output lags input by the filter delay until flush()."""
@@ -73,15 +79,19 @@ class Resampler:
             return data[:usable]
         if not usable:
             return b""
-        samples = np.frombuffer(data[:usable], dtype="<i2")
-        resampled: npt.NDArray[np.int16] = self._stream.resample_chunk(samples)
-        return resampled.astype("<i2").tobytes()
+        samples = np.frombuffer(data[:usable], dtype="<i2").astype(np.float32) / _INT16_SCALE
+        return _to_pcm(self._stream.resample_chunk(samples))
 
     def flush(self) -> bytes:
         """The remaining output of the stream; the resampler can then be used for a new stream."""
         self._odd_byte = b""
         if self._stream is None:
             return b""
-        tail: npt.NDArray[np.int16] = self._stream.resample_chunk(np.zeros(0, dtype=np.int16), last=True)
+        tail = self._stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
         self._stream = self._new_stream()
-        return tail.astype("<i2").tobytes()
+        return _to_pcm(tail)
+
+
+def _to_pcm(samples: npt.NDArray[np.float32]) -> bytes:
+    pcm: bytes = np.clip(np.rint(samples * _INT16_SCALE), -32768, 32767).astype("<i2").tobytes()
+    return pcm

@@ -8,22 +8,17 @@ from collections.abc import AsyncGenerator, Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-import soxr
 from piper import SynthesisConfig
 
+from callbot.audio import Resampler
 from tts.sentences import split_sentences
 from tts.voice import Voice
 
-_INT16_SCALE = 32768.0
-
 
 def resample_pcm(samples: np.ndarray, from_rate: int, to_rate: int) -> bytes:
-    """int16 samples -> PCM16 bytes at `to_rate` (float path: libsoxr's int16 output is randomly dithered)."""
-    if from_rate != to_rate and samples.size:
-        floats = soxr.resample(samples.astype(np.float32) / _INT16_SCALE, from_rate, to_rate, quality="HQ")
-        samples = np.clip(np.rint(floats * _INT16_SCALE), -32768, 32767).astype(np.int16)
-    pcm: bytes = samples.astype(np.int16).tobytes()
-    return pcm
+    """int16 samples -> PCM16 bytes at `to_rate`."""
+    resampler = Resampler(from_rate, to_rate)
+    return resampler.process(samples.astype("<i2").tobytes()) + resampler.flush()
 
 
 class TtsEngine:

@@ -8,6 +8,7 @@ import functools
 import logging
 import os
 import secrets
+from datetime import UTC, datetime
 from pathlib import Path
 
 from aiohttp import web
@@ -23,7 +24,7 @@ from callbot.web.chat import ChatService, add_chat_routes
 from dialogue.client import DialogueClient
 from dialogue.supervisor import ManagedDialogue
 from dialogue.training import ensure_model
-from signalements import Store, StoreWriter
+from signalements import Store, StoreError, StoreWriter
 from signalements.api import add_routes as add_api_routes
 from tts import SynthesisConfig, TtsEngine, Voice
 
@@ -108,6 +109,8 @@ class CallbotServer:
 
         await asyncio.to_thread(store.migrate)
         self.readiness.set("database")
+        purging = asyncio.create_task(self._purge_periodically(store), name="retention-purge")
+        self._stack.push_async_callback(_cancel, purging)
 
         async def database_reachable() -> bool:
             return not writer.unavailable  # the writer sees outages first, and keeps the writes meanwhile
@@ -172,6 +175,18 @@ class CallbotServer:
                 raise RuntimeError(f"the dialogue server at {client.base_url} did not become ready")
             await asyncio.sleep(0.5)
 
+    async def _purge_periodically(self, store: Store) -> None:
+        """The retention limits, applied at start and then every `retention.purge_interval_h`."""
+        retention = self.settings.retention
+        while True:
+            try:
+                await asyncio.to_thread(
+                    store.purge_expired, datetime.now(UTC), retention.transcript_days, retention.report_days
+                )
+            except StoreError as error:
+                log.warning("retention purge failed, next attempt in %s h: %s", retention.purge_interval_h, error)
+            await asyncio.sleep(retention.purge_interval_h * 3600)
+
     async def _handle_call(self, call: SipCall) -> None:
         assert self.services is not None
         task = asyncio.current_task()
@@ -191,6 +206,11 @@ class CallbotServer:
 
     async def stop(self) -> None:
         await self._stack.aclose()
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.wait({task})
 
 
 def absolute_sqlite_url(url: str) -> str:

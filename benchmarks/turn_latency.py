@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +31,7 @@ from tests.support.audio_match import envelope, read_wav, speech_onsets  # noqa:
 from tests.support.callbot_process import CallbotProcess  # noqa: E402
 from tests.support.sip_peers import run_baresip_call  # noqa: E402
 
-CLIPS = ["stp_fr_02.wav", "stp_fr_07.wav", "stp_fr_09.wav"]
+CLIPS = ["stp_fr_01.wav", "stp_fr_05.wav", "stp_fr_07.wav"]  # ones the Korean demo model hears words in
 
 
 def speech_end(samples: np.ndarray, after_s: float) -> float:
@@ -53,7 +54,10 @@ async def one_call(callbot: CallbotProcess, workdir: Path, clip: str, speak_at: 
     said_until = speech_end(sent, after_s=speak_at - 1.0)
     replies = [t for t in speech_onsets(heard, RATE) if t > said_until]
     if not replies:
-        print(f"  no reply heard after {said_until:.2f} s", file=sys.stderr)
+        page: Any = callbot.api("/api/calls?limit=1")
+        call: Any = callbot.api(f"/api/calls/{page['items'][0]['call_id']}")
+        turns = [(t["speaker"], t["text"][:40], t["started_at"][11:22]) for t in call["turns"]]
+        print(f"  no reply heard after {said_until:.2f} s; stored turns: {turns}", file=sys.stderr)
         return None
     return replies[0] - said_until
 

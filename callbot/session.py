@@ -30,6 +30,8 @@ from tts import TtsEngine
 
 log = logging.getLogger(__name__)
 
+UNINTELLIGIBLE_MIN_S = 0.5  # a voiced turn this long without a recognised word counts as unintelligible
+
 
 class CallLeg(Protocol):
     """What a transport (SIP today, WebRTC later) gives a session."""
@@ -283,8 +285,19 @@ class CallSession:
                 speech_ended = time.monotonic()
                 self._caller_speaking = False
                 transcript = await stream.finish()
+                # Sizes and confidence only: the words themselves go to the store, not to the logs.
+                log.info(
+                    "call %s: caller turn of %.1f s, %d words, confidence %.2f",
+                    self.call_id,
+                    transcript.audio_seconds,
+                    len(transcript.text.split()),
+                    transcript.confidence,
+                )
                 if transcript.text:
                     await self._record_caller_turn(transcript, turn_started, speech_ended)
+                elif transcript.audio_seconds >= UNINTELLIGIBLE_MIN_S:
+                    # Someone spoke but no word came out: re-ask now rather than after the silence timeout.
+                    await self._events.put(NO_INPUT_MESSAGE)
             elif detector.in_speech:
                 await stream.feed(frame)
 

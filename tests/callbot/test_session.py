@@ -105,8 +105,9 @@ class FakeLeg:
 
 
 class FakeAsrStream:
-    def __init__(self) -> None:
+    def __init__(self, words: str) -> None:
         self.fed = 0
+        self.words = words
 
     async def feed(self, pcm: bytes) -> None:
         self.fed += len(pcm)
@@ -116,13 +117,16 @@ class FakeAsrStream:
         self.fed = 0
         if seconds < 0.3:
             return Transcript("", 0.0, (), seconds)
-        return Transcript("il y a un trou rue de rome", 0.82, (), seconds)
+        return Transcript(self.words, 0.82 if self.words else 0.0, (), seconds)
 
 
 class FakeAsr:
+    def __init__(self, words: str = "il y a un trou rue de rome") -> None:
+        self.words = words  # what it "recognises" in any turn long enough
+
     def open_stream(self, input_rate: int) -> FakeAsrStream:
         assert input_rate == RATE
-        return FakeAsrStream()
+        return FakeAsrStream(self.words)
 
 
 class FakeTts:
@@ -162,12 +166,17 @@ def settings(**environ: str) -> Settings:
 
 
 async def run_call(
-    store: Store, tmp_path: Path, leg: FakeLeg, dialogue: FakeDialogue, config: Settings | None = None
+    store: Store,
+    tmp_path: Path,
+    leg: FakeLeg,
+    dialogue: FakeDialogue,
+    config: Settings | None = None,
+    asr: FakeAsr | None = None,
 ) -> CallSession:
     writer = StoreWriter(store, spill_path=tmp_path / "spill.jsonl")
     services = CallServices(
         settings=config or settings(),
-        asr=FakeAsr(),  # type: ignore[arg-type]
+        asr=asr or FakeAsr(),  # type: ignore[arg-type]
         tts=FakeTts(),  # type: ignore[arg-type]
         dialogue=dialogue,  # type: ignore[arg-type]
         store=store,
@@ -324,3 +333,13 @@ async def test_the_caller_hanging_up_closes_the_call(store: Store, tmp_path: Pat
     assert session.outcome == "caller_hung_up"
     assert not leg.hung_up
     assert store.get_call(session.call_id).summary.ended_at is not None
+
+
+async def test_speech_without_recognisable_words_is_re_asked_at_once(store: Store, tmp_path: Path) -> None:
+    leg = FakeLeg(FakeAudio([*tone_frames(1.5), *silence_frames(1.2)]))
+    dialogue = FakeDialogue([DialogueReply(texts=["Pouvez-vous répéter ?"], hangup=True)])
+    config = settings(CALLBOT_VAD_NO_INPUT_TIMEOUT_S="60")  # so only the unintelligible turn can prompt it
+    session = await run_call(store, tmp_path, leg, dialogue, config, asr=FakeAsr(words=""))
+    assert [text for text, _ in dialogue.sent] == ["/no_input"]
+    assert session.outcome == "completed"
+    assert [turn.speaker for turn in store.get_call(session.call_id).turns] == ["bot", "bot"]

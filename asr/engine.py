@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import vosk
 
@@ -14,6 +16,7 @@ from callbot.audio import Resampler
 
 _BYTES_PER_SAMPLE = 2
 _BLOCK_MS = 100  # decoding granularity; bounds the delay of partial results
+T = TypeVar("T")
 
 
 class AsrEngine:
@@ -47,7 +50,7 @@ class _Recognition:
     def __init__(self, model: SpeechModel, input_rate: int) -> None:
         self._model = model
         self._input_rate = input_rate
-        self._block_bytes = input_rate * _BLOCK_MS // 1000 * _BYTES_PER_SAMPLE
+        self.block_bytes = input_rate * _BLOCK_MS // 1000 * _BYTES_PER_SAMPLE
         self._recognizer: vosk.KaldiRecognizer = model.new_recognizer()
         self._resampler = Resampler(input_rate, model.sample_rate)
         self._pending = bytearray()
@@ -75,9 +78,9 @@ class _Recognition:
     def feed(self, pcm: bytes) -> None:
         self._input_bytes += len(pcm)
         self._pending += pcm
-        whole = len(self._pending) - len(self._pending) % self._block_bytes
-        for start in range(0, whole, self._block_bytes):
-            self._accept(self._resampler.process(bytes(self._pending[start : start + self._block_bytes])))
+        whole = len(self._pending) - len(self._pending) % self.block_bytes
+        for start in range(0, whole, self.block_bytes):
+            self._accept(self._resampler.process(bytes(self._pending[start : start + self.block_bytes])))
         del self._pending[:whole]
 
     def partial(self) -> str:
@@ -103,6 +106,7 @@ class AsrStream:
 
     feed() PCM16 mono at `input_rate`; finish() returns the utterance's Transcript and readies the
     stream for the next one. Calls are serialised, so concurrent feed() tasks keep their order.
+    Audio reaches the pool in whole decoding blocks: a thread round trip per 20 ms frame would be wasted.
     """
 
     def __init__(self, engine: AsrEngine, input_rate: int) -> None:
@@ -112,26 +116,31 @@ class AsrStream:
         self._engine = engine
         self._lock = asyncio.Lock()
         self._state = _Recognition(engine.model, input_rate)
+        self._unsent = bytearray()  # fed, not yet handed to the pool
         self._closed = False
 
     async def feed(self, pcm: bytes) -> None:
         if len(pcm) % _BYTES_PER_SAMPLE:
             raise ValueError(f"PCM16 needs an even number of bytes, got {len(pcm)}")
-        if not pcm:
-            return
-        async with self._lock:
-            self._check_open()
-            await asyncio.get_running_loop().run_in_executor(self._engine.pool, self._state.feed, pcm)
+        self._check_open()
+        self._unsent += pcm
+        if len(self._unsent) >= self._state.block_bytes:
+            await self._in_pool(_return_none)
 
     async def partial(self) -> str:
-        async with self._lock:
-            self._check_open()
-            return await asyncio.get_running_loop().run_in_executor(self._engine.pool, self._state.partial)
+        return await self._in_pool(self._state.partial)
 
     async def finish(self) -> Transcript:
+        return await self._in_pool(self._state.finish)
+
+    async def _in_pool(self, then: Callable[[], T]) -> T:
+        """In a pool thread: decode the audio not sent yet, then `then()`."""
         async with self._lock:
             self._check_open()
-            return await asyncio.get_running_loop().run_in_executor(self._engine.pool, self._state.finish)
+            pcm = bytes(self._unsent)
+            self._unsent.clear()
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._engine.pool, _fed_then, self._state, pcm, then)
 
     def close(self) -> None:
         self._closed = True
@@ -139,3 +148,13 @@ class AsrStream:
     def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError("AsrStream is closed")
+
+
+def _fed_then(state: _Recognition, pcm: bytes, then: Callable[[], T]) -> T:
+    if pcm:
+        state.feed(pcm)
+    return then()
+
+
+def _return_none() -> None:
+    return None

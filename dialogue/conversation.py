@@ -120,19 +120,6 @@ WANTS_TO_REPORT = (
     "dans la rue",
     "dans ma rue",
 )
-HUMAN_CHOICE_WORDS = (
-    "le probleme",
-    "la categorie",
-    "le lieu",
-    "l adresse",
-    "la rue",
-    "la commune",
-    "la ville",
-    "le numero",
-    "le telephone",
-    "le rappel",
-    "le danger",
-)
 
 
 @dataclass(frozen=True)

@@ -93,9 +93,6 @@ class Taxonomy:
                 return best[2]
         return None
 
-    def vocabulary(self) -> frozenset[str]:
-        return frozenset(word for c in self.categories for s in c.synonyms + c.weak_synonyms for word in s.split())
-
 
 @dataclass(frozen=True)
 class Gazetteer:

@@ -446,11 +446,6 @@ def normalize_caller_number(raw: str | None) -> str | None:
     return find_phone_number(raw)
 
 
-def spell_phone_number(number: str) -> str:
-    """For the read-back: pairs of digits are what French speakers expect ("06 12 34 56 78")."""
-    return number
-
-
 AFFIRM_WORDS = (
     "oui",
     "ouais",

@@ -13,7 +13,6 @@ import secrets
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
@@ -73,7 +72,3 @@ def dialogue_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dialog
 @pytest.fixture(scope="session")
 def dialogue_url(dialogue_server: DialogueServer) -> str:
     return dialogue_server.url
-
-
-def repo_root() -> Path:
-    return Path(__file__).resolve().parents[2]

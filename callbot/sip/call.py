@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from enum import Enum
 from typing import Protocol
 
@@ -71,7 +71,6 @@ class SipCall:
         self.state = CallState.EARLY
         self.ended = asyncio.Event()
         self.confirmed = asyncio.Event()
-        self._invite_cseq = invite_tx.request.cseq[0]
         self._pending_2xx: tuple[int, bytes] | None = None  # (INVITE CSeq, serialised 200)
         self._retransmit_handle: asyncio.TimerHandle | None = None
         self._hangup_lock = asyncio.Lock()
@@ -280,6 +279,3 @@ class SipCall:
             elif "terminated" in (request.headers.get("Subscription-State") or "").lower():
                 result.set_result(False)
         return 200
-
-
-HandlerFactory = Callable[[SipCall], Awaitable[None]]

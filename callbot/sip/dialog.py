@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from callbot.sip.errors import SipParseError
 from callbot.sip.headers import Headers
@@ -33,7 +33,6 @@ class Dialog:
     remote_cseq: int
     peer: Peer  # where the dialog-creating INVITE came from
     local_cseq: int = 0
-    extra_headers: list[tuple[str, str]] = field(default_factory=list)
 
     @classmethod
     def from_invite(cls, invite: SipRequest, local_tag: str, peer: Peer) -> Dialog:

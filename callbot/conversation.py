@@ -85,8 +85,8 @@ class Conversation:
     ) -> None:
         await self._write("add_turn", self.id, "caller", text, started, ended, asr_confidence)
 
-    async def record_bot(self, text: str, started: datetime, ended: datetime | None = None) -> None:
-        await self._write("add_turn", self.id, "bot", text, started, ended or started)
+    async def record_bot(self, text: str, at: datetime) -> None:
+        await self._write("add_turn", self.id, "bot", text, at, at)
 
     async def record_handoff(self, reason: str, target: str | None, succeeded: bool) -> None:
         fields = await self.collected_fields()

@@ -13,7 +13,7 @@ class CallMetrics:
     caller_turns_total: int = 0
     handoffs_total: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
-    # seconds from the end of the caller's speech to the first audio of the reply being queued
+    # seconds from the end of the caller's speech to the dialogue's reply, before synthesis (not on /metrics)
     reply_latencies: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
 
     def record_outcome(self, outcome: str) -> None:

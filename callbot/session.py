@@ -95,7 +95,6 @@ class CallSession:
         self._interruptible = True
         self._barged_in = asyncio.Event()
         self._caller_speaking = False
-        self._closing = False
 
     # ---- the conversation -------------------------------------------------------------------------
 
@@ -124,7 +123,6 @@ class CallSession:
                 await self._say(self.settings.prompts.technical_problem, interruptible=False, cached=True)
             await self._hangup()
         finally:
-            self._closing = True
             for task in helpers:
                 task.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
@@ -141,7 +139,7 @@ class CallSession:
             if event is None:  # the caller hung up
                 return
             if isinstance(event, CallerTurn):
-                reply = await self._ask_dialogue(event.transcript.text, event.transcript.confidence, event)
+                reply = await self._ask_dialogue(event)
             elif event == NO_INPUT_MESSAGE:
                 reply = await self.conversation.ask_after_silence()
             else:  # a key press
@@ -173,11 +171,9 @@ class CallSession:
         await self.leg.ended.wait()
         await self._events.put(None)
 
-    async def _ask_dialogue(
-        self, text: str, asr_confidence: float | None, turn: CallerTurn | None
-    ) -> DialogueReply | None:
-        reply = await self.conversation.ask(text, asr_confidence)
-        if reply is not None and turn is not None:
+    async def _ask_dialogue(self, turn: CallerTurn) -> DialogueReply | None:
+        reply = await self.conversation.ask(turn.transcript.text, turn.transcript.confidence)
+        if reply is not None:
             self.services.metrics.reply_latencies.append(time.monotonic() - turn.speech_ended)
         return reply
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from signalements import Store
-from tests.support.postgres import PostgresServer, PostgresUnavailable, fresh_postgres_url
+from tests.support.postgres import PostgresServer, fresh_postgres_url, running_postgres
 
 PSEUDONYM_KEY = b"test-pseudonym-key-0123456789abcdef"
 T0 = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
@@ -40,14 +40,5 @@ def store(db_url: str) -> Iterator[Store]:
 @pytest.fixture
 def own_postgres() -> Iterator[PostgresServer]:
     """A PostgreSQL server of this test alone, which it may stop and restart."""
-    try:
-        server = PostgresServer()
-    except PostgresUnavailable as exc:
-        if "not found" in str(exc):
-            pytest.skip(str(exc))
-        raise
-    try:
-        server.start()
+    with running_postgres() as server:
         yield server
-    finally:
-        server.destroy()

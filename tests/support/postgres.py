@@ -15,13 +15,15 @@ import itertools
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from tests.support.sip_peers import free_port
 
 PG_BIN_DIR = Path(os.environ.get("CALLBOT_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
 SERVER_USER = "postgres"
@@ -29,13 +31,6 @@ SERVER_USER = "postgres"
 
 class PostgresUnavailable(RuntimeError):
     """The PostgreSQL binaries are missing or the server would not start."""
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class PostgresServer:
@@ -58,7 +53,7 @@ class PostgresServer:
                 raise PostgresUnavailable(f"running as root but there is no '{SERVER_USER}' user") from exc
             for path in (self.base_dir, self.socket_dir):
                 os.chown(path, user.pw_uid, user.pw_gid)
-        self.port = _free_port()
+        self.port = free_port()
         self.running = False
         self._db_counter = itertools.count(1)
         self._run(
@@ -126,8 +121,9 @@ class PostgresServer:
             shutil.rmtree(self.base_dir, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
+@contextmanager
+def running_postgres() -> Iterator[PostgresServer]:
+    """A started server, destroyed afterwards; skips the test when the binaries are missing."""
     try:
         server = PostgresServer()
     except PostgresUnavailable as exc:
@@ -139,6 +135,12 @@ def postgres_server() -> Iterator[PostgresServer]:
         yield server
     finally:
         server.destroy()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    with running_postgres() as server:
+        yield server
 
 
 def fresh_postgres_url(server: PostgresServer) -> str:

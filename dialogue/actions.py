@@ -20,6 +20,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from dialogue.conversation import (
+    CALLER_NUMBER,
+    PENDING,
+    REPORT_SLOTS,
+    REPROMPTS,
     Heard,
     Knowledge,
     Outcome,
@@ -37,23 +41,7 @@ from dialogue.knowledge import OTHER_CATEGORY, default_gazetteer, default_taxono
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Heard, dict[str, Any], Knowledge], Outcome]
-SLOT_NAMES = (
-    "category",
-    "category_other_words",
-    "place",
-    "street_number",
-    "street_name",
-    "commune",
-    "landmark",
-    "description",
-    "danger",
-    "callback_consent",
-    "callback_number",
-    "caller_number",
-    "pending_question",
-    "reprompt_count",
-    "commune_skipped",
-)
+SLOT_NAMES = (*REPORT_SLOTS, CALLER_NUMBER, PENDING, REPROMPTS, "commune_skipped")
 
 
 def knowledge() -> Knowledge:

@@ -17,24 +17,13 @@ from urllib.parse import quote
 
 import aiohttp
 
+from dialogue.conversation import REPORT_SLOTS
 from dialogue.eval.dataset import Conversation, Turn, Utterance
 from dialogue.eval.noise import AsrNoiser
 from dialogue.eval.scoring import ConversationRun, Exchange, ParsedUtterance
 
 log = logging.getLogger(__name__)
 
-REPORT_SLOTS = (
-    "category",
-    "place",
-    "street_number",
-    "street_name",
-    "commune",
-    "landmark",
-    "description",
-    "danger",
-    "callback_consent",
-    "callback_number",
-)
 # Slots in which a dialogue says what it is asking for: ours ("pending_question") or a Rasa form's.
 QUESTION_SLOTS = ("pending_question", "requested_slot")
 # Question (slot value) -> what a scripted turn answers (Turn.target), best first: asked "what is the problem?",

@@ -208,7 +208,6 @@ class CallSession:
                 await self._say(prompts.transferring, interruptible=False, cached=True)
             await self.leg.audio.wait_played()
             succeeded = await self.leg.transfer(target, {"X-Callbot-Call-Id": self.call_id})
-        await self.conversation.record_handoff(reason, target, succeeded)
         if succeeded:
             self.outcome = "transferred"
         else:
@@ -216,6 +215,9 @@ class CallSession:
             apology = prompts.technical_problem if reason == "technical" else prompts.transfer_failed
             await self._say(apology, interruptible=False, cached=True)
         await self._hangup()
+        # Once the line is closed: asking a dialogue that is down for the fields takes its whole timeout,
+        # which the caller would otherwise hear as silence before the apology.
+        await self.conversation.record_handoff(reason, target, succeeded)
 
     async def _hangup(self) -> None:
         if not self.leg.ended.is_set():

@@ -295,6 +295,27 @@ async def test_a_dialogue_outage_without_agents_ends_with_an_apology(store: Stor
     assert call.handoffs[0].reason == "technical"
 
 
+async def test_a_dialogue_outage_apologises_before_asking_the_dialogue_for_the_fields(
+    store: Store, tmp_path: Path
+) -> None:
+    class DownDialogue(FakeDialogue):
+        line_closed_when_asked: bool | None = None
+
+        async def slots(self, conversation_id: str) -> dict[str, Any]:
+            # A dialogue that is down answers this only after its timeout: the caller must not wait for it.
+            self.line_closed_when_asked = leg.hung_up
+            raise DialogueUnavailable("down")
+
+    leg = FakeLeg(FakeAudio([*tone_frames(1.0), *silence_frames(1.5)]))
+    dialogue = DownDialogue([DialogueUnavailable("down")])
+    session = await run_call(store, tmp_path, leg, dialogue)
+
+    assert dialogue.line_closed_when_asked is True
+    call = store.get_call(session.call_id)
+    assert call.turns[-1].text == settings().prompts.technical_problem
+    assert call.handoffs[0].reason == "technical" and call.handoffs[0].fields == {}
+
+
 async def test_the_caller_talking_over_the_bot_stops_it(store: Store, tmp_path: Path) -> None:
     class SlowAudio(FakeAudio):
         """The bot's audio takes a while to play out, unless the caller cuts in."""

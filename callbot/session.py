@@ -239,10 +239,12 @@ class CallSession:
             if cached:
                 audio.play(await self.services.tts.render(text, audio.sample_rate))
             else:
-                async for chunk in self.services.tts.synthesize(text, audio.sample_rate):
-                    if self._barged_in.is_set() or self.leg.ended.is_set():
-                        break
-                    audio.play(chunk)
+                # Closed on leaving, not when collected: the next sentence, if not started, is dropped at once.
+                async with contextlib.aclosing(self.services.tts.synthesize(text, audio.sample_rate)) as chunks:
+                    async for chunk in chunks:
+                        if self._barged_in.is_set() or self.leg.ended.is_set():
+                            break
+                        audio.play(chunk)
             played = asyncio.create_task(audio.wait_played())
             barged = asyncio.create_task(self._barged_in.wait())
             ended = asyncio.create_task(self.leg.ended.wait())

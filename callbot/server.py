@@ -104,7 +104,7 @@ class CallbotServer:
         self._stack.push_async_callback(runner.cleanup)
         site = web.TCPSite(runner, settings.http.host, settings.http.port)
         await site.start()
-        self.http_port = _bound_port(site)
+        self.http_port = int(runner.addresses[0][1])  # the port asked for, or the one the OS chose for 0
         log.info("HTTP on %s:%s", settings.http.host, self.http_port)
 
         await asyncio.to_thread(store.migrate)
@@ -221,12 +221,6 @@ def absolute_sqlite_url(url: str) -> str:
         path.parent.mkdir(parents=True, exist_ok=True)
         return prefix + str(path)
     return url
-
-
-def _bound_port(site: web.TCPSite) -> int:
-    server = site._server
-    sockets = getattr(server, "sockets", None) or []
-    return int(sockets[0].getsockname()[1]) if sockets else 0
 
 
 async def serve(settings: Settings) -> None:

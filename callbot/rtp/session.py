@@ -77,6 +77,8 @@ class RtpSession(asyncio.DatagramProtocol, AudioPort):
         self._transport: asyncio.DatagramTransport | None = None
         self._frame_bytes = frame_bytes(self.sample_rate)
         self._samples_per_frame = self._frame_bytes // 2
+        self._silent_frame = bytes(self._frame_bytes)
+        self._silent_payload = b""  # the codec's silence for one frame, set with the codec
         self._jitter = JitterBuffer(
             prefetch=jitter_prefetch, max_depth=jitter_max_depth, default_packet_bytes=self._frame_bytes
         )
@@ -148,6 +150,7 @@ class RtpSession(asyncio.DatagramProtocol, AudioPort):
             self._latch_candidate_count = 0
         self._sdp_remote = new_remote
         self._codec = codec
+        self._silent_payload = bytes([codec.silence_byte]) * self._samples_per_frame
         self._dtmf_payload_type = dtmf_payload_type
         if self._started:
             return
@@ -207,6 +210,8 @@ class RtpSession(asyncio.DatagramProtocol, AudioPort):
         while len(carry) < self._frame_bytes:
             chunk = self._jitter.pop()
             if chunk is None:
+                if not carry:
+                    return self._silent_frame  # nothing arrived (DTX, loss): the common case, no allocation
                 carry += bytes(self._frame_bytes - len(carry))
                 break
             carry += chunk
@@ -355,7 +360,7 @@ class RtpSession(asyncio.DatagramProtocol, AudioPort):
         if codec is None or remote is None or transport is None or remote[1] == 0 or transport.is_closing():
             return
         if pcm is None:
-            payload = bytes([codec.silence_byte]) * self._samples_per_frame
+            payload = self._silent_payload
         else:
             payload = codec.encode(pcm)
         packet = RtpPacket(

@@ -89,8 +89,9 @@ class CallSession:
             self.call_id, channel, leg.caller_number, services.dialogue, services.store, services.writer
         )
         self.outcome = "caller_hung_up"
-        # caller turns, key presses, and None once the caller hung up, in the order they happened
-        self._events: asyncio.Queue[CallerTurn | str | None] = asyncio.Queue()
+        # caller turns, key presses, None once the caller hung up, in the order they happened; or the error
+        # that stopped a helper task (a deaf or mute call must end, not go on in silence)
+        self._events: asyncio.Queue[CallerTurn | str | BaseException | None] = asyncio.Queue()
         self._speaking = False  # the bot's audio is queued or playing
         self._interruptible = True
         self._barged_in = asyncio.Event()
@@ -109,6 +110,8 @@ class CallSession:
             asyncio.create_task(self._pump_keys(), name=f"keys-{self.call_id}"),
             asyncio.create_task(self._watch_hangup(), name=f"hangup-{self.call_id}"),
         ]
+        for task in helpers:
+            task.add_done_callback(self._helper_done)
         try:
             async with asyncio.timeout(self.settings.call.max_duration_s):
                 await self._converse()
@@ -138,6 +141,8 @@ class CallSession:
             event = await self._next_event()
             if event is None:  # the caller hung up
                 return
+            if isinstance(event, BaseException):
+                raise event
             if isinstance(event, CallerTurn):
                 reply = await self._ask_dialogue(event)
             elif event == NO_INPUT_MESSAGE:
@@ -153,8 +158,9 @@ class CallSession:
             if await self._act_on(reply):
                 return
 
-    async def _next_event(self) -> CallerTurn | str | None:
-        """The next thing to react to: a caller turn, a key, NO_INPUT_MESSAGE after silence, None on hang-up."""
+    async def _next_event(self) -> CallerTurn | str | BaseException | None:
+        """The next thing to react to: a caller turn, a key, NO_INPUT_MESSAGE after silence, None on hang-up,
+        or the error that stopped a helper task."""
         while True:
             await self.leg.audio.wait_played()
             try:
@@ -162,6 +168,10 @@ class CallSession:
             except TimeoutError:
                 if not (self._caller_speaking or self._speaking):
                     return NO_INPUT_MESSAGE
+
+    def _helper_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self._events.put_nowait(task.exception())
 
     async def _pump_keys(self) -> None:
         while True:

@@ -316,6 +316,34 @@ async def test_a_dialogue_outage_apologises_before_asking_the_dialogue_for_the_f
     assert call.handoffs[0].reason == "technical" and call.handoffs[0].fields == {}
 
 
+async def test_a_recogniser_failure_ends_the_call_as_an_error(store: Store, tmp_path: Path) -> None:
+    class BrokenStream(FakeAsrStream):
+        async def feed(self, pcm: bytes) -> None:
+            raise RuntimeError("cannot schedule new futures after shutdown")
+
+    class BrokenAsr(FakeAsr):
+        def open_stream(self, input_rate: int) -> FakeAsrStream:
+            return BrokenStream(self.words)
+
+    leg = FakeLeg(FakeAudio([*tone_frames(1.0), *silence_frames(1.5)]))
+    dialogue = FakeDialogue([])
+    writer = StoreWriter(store, spill_path=tmp_path / "spill.jsonl")
+    services = CallServices(
+        settings=settings(CALLBOT_VAD_NO_INPUT_TIMEOUT_S="30"),
+        asr=BrokenAsr(),  # type: ignore[arg-type]
+        tts=FakeTts(),  # type: ignore[arg-type]
+        dialogue=dialogue,  # type: ignore[arg-type]
+        store=store,
+        writer=writer,
+    )
+    session = CallSession(leg, "sip", services)
+    await asyncio.wait_for(session.run(), 30)
+    await writer.close()
+
+    assert session.outcome == "error" and leg.hung_up and not dialogue.sent
+    assert store.get_call(session.call_id).turns[-1].text == settings().prompts.technical_problem
+
+
 async def test_the_caller_talking_over_the_bot_stops_it(store: Store, tmp_path: Path) -> None:
     class SlowAudio(FakeAudio):
         """The bot's audio takes a while to play out, unless the caller cuts in."""

@@ -29,7 +29,7 @@ class CallState(Enum):
     ENDED = "ended"
 
 
-class CallServices(Protocol):
+class CallEndpoint(Protocol):
     """What a call needs from its endpoint."""
 
     timers: SipTimers
@@ -55,13 +55,13 @@ class SipCall:
 
     def __init__(
         self,
-        services: CallServices,
+        endpoint: CallEndpoint,
         invite_tx: InviteServerTransaction,
         dialog: Dialog,
         media: MediaSession,
         answer_sdp: bytes,
     ) -> None:
-        self._services = services
+        self._endpoint = endpoint
         self.invite_tx = invite_tx
         self.dialog = dialog
         self.media = media
@@ -110,7 +110,7 @@ class SipCall:
         # RFC 3261 §12.1.1: a dialog-creating response copies the Record-Route fields
         source = request or self.invite_tx.request
         routes = [("Record-Route", value) for value in source.headers.get_all("Record-Route")]
-        return [*routes, ("Contact", self._services.contact(self.dialog.peer.transport))]
+        return [*routes, ("Contact", self._endpoint.contact(self.dialog.peer.transport))]
 
     def answer(self, remote: tuple[str, int], codec: object, dtmf_payload_type: int | None) -> None:
         if self.state is not CallState.EARLY:
@@ -120,7 +120,7 @@ class SipCall:
         self._send_2xx(self.invite_tx)
 
     def _send_2xx(self, tx: InviteServerTransaction) -> None:
-        extra = self._contact_headers(tx.request) + self._services.allow_headers()
+        extra = self._contact_headers(tx.request) + self._endpoint.allow_headers()
         response = make_response(
             tx.request,
             200,
@@ -132,7 +132,7 @@ class SipCall:
         tx.send_response(response)
         self._pending_2xx = (tx.request.cseq[0], response.to_bytes())
         if not self.dialog.peer.reliable:
-            self._schedule_2xx(self._services.timers.t1, 0.0)
+            self._schedule_2xx(self._endpoint.timers.t1, 0.0)
         self.spawn(self._expire_2xx(tx.request.cseq[0]), "2xx-timeout")
 
     def _schedule_2xx(self, interval: float, elapsed: float) -> None:
@@ -140,13 +140,13 @@ class SipCall:
         def fire() -> None:
             if self._pending_2xx is None or self.state is CallState.ENDED:
                 return
-            self._services.send_to(self._pending_2xx[1], self)
-            self._schedule_2xx(min(2 * interval, self._services.timers.t2), elapsed + interval)
+            self._endpoint.send_to(self._pending_2xx[1], self)
+            self._schedule_2xx(min(2 * interval, self._endpoint.timers.t2), elapsed + interval)
 
         self._retransmit_handle = asyncio.get_running_loop().call_later(interval, fire)
 
     async def _expire_2xx(self, cseq: int) -> None:
-        await asyncio.sleep(self._services.timers.b)
+        await asyncio.sleep(self._endpoint.timers.b)
         if self._pending_2xx is not None and self._pending_2xx[0] == cseq:
             self.log.warning("[%s] no ACK for the 200 OK: hanging up", self.call_id)
             self._stop_2xx()
@@ -205,7 +205,7 @@ class SipCall:
         self.ended.set()
         if self._transfer_result is not None and not self._transfer_result.done():
             self._transfer_result.set_result(False)
-        self._services.call_over(self)
+        self._endpoint.call_over(self)
         self.spawn(self.media.close(), "media-close")
 
     async def hangup(self) -> None:
@@ -219,13 +219,13 @@ class SipCall:
             if self.state is CallState.ANSWERED:
                 # RFC 3261 §15: no BYE before the ACK (or its timeout)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.confirmed.wait(), self._services.timers.b)
+                    await asyncio.wait_for(self.confirmed.wait(), self._endpoint.timers.b)
                 if self.ended.is_set():
                     return
             self._stop_2xx()
             self.state = CallState.CONFIRMED
             self.ended.set()  # from now the call is over for the application
-            response = await self._services.send_request(self, "BYE", [])
+            response = await self._endpoint.send_request(self, "BYE", [])
             self.log.info("[%s] BYE answered %s", self.call_id, response.status)
             self._finish("local BYE")
 
@@ -246,13 +246,13 @@ class SipCall:
         self._transfer_result = loop.create_future()
         self._transfer_started = True
         extra = [("Refer-To", f"<{target}>"), ("Referred-By", f"<{SipUri.parse(self._local_uri())}>")]
-        response = await self._services.send_request(self, "REFER", extra)
+        response = await self._endpoint.send_request(self, "REFER", extra)
         self.log.info("[%s] REFER to %s answered %s", self.call_id, target.host, response.status)
         if response.status >= 300:
             return False
         try:
             ok = await asyncio.wait_for(
-                asyncio.shield(self._transfer_result), timeout_s or self._services.transfer_timeout
+                asyncio.shield(self._transfer_result), timeout_s or self._endpoint.transfer_timeout
             )
         except TimeoutError:
             self.log.warning("[%s] transfer: no final NOTIFY in time", self.call_id)

@@ -133,7 +133,7 @@ class SipEndpoint:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    # --- CallServices ----------------------------------------------------------------------------
+    # --- what a SipCall asks of its endpoint (callbot.sip.call.CallEndpoint) ---------------------
     def contact(self, transport: str) -> str:
         suffix = ";transport=tcp" if transport == "TCP" else ""
         return f"<sip:callbot@{self.public_host}:{self.port}{suffix}>"

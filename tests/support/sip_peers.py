@@ -39,6 +39,16 @@ def _make_dir(path: Path) -> None:
     path.mkdir(parents=True, exist_ok=True)
 
 
+async def _outputs(process: asyncio.subprocess.Process, timeout_s: float) -> tuple[int, bytes, bytes]:
+    """Exit code (-1 if none), stdout and stderr of `process`, killed if it runs past `timeout_s`."""
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), timeout_s)
+    except TimeoutError:
+        process.kill()
+        out, err = await process.communicate()
+    return (process.returncode if process.returncode is not None else -1), out or b"", err or b""
+
+
 @dataclass(frozen=True)
 class SippResult:
     returncode: int  # 0: all calls succeeded, 1: some failed, 97/99: sipp error or timeout
@@ -106,17 +116,8 @@ async def run_sipp(
     proc = await asyncio.create_subprocess_exec(
         *args, cwd=workdir, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), timeout_s + 15)
-    except TimeoutError:
-        proc.kill()
-        out, err = await proc.communicate()
-    return SippResult(
-        proc.returncode if proc.returncode is not None else -1,
-        out.decode(errors="replace"),
-        err.decode(errors="replace"),
-        workdir,
-    )
+    code, out, err = await _outputs(proc, timeout_s + 15)
+    return SippResult(code, out.decode(errors="replace"), err.decode(errors="replace"), workdir)
 
 
 @dataclass
@@ -132,12 +133,7 @@ class SippServer:
         return f"sip:agent@127.0.0.1:{self.port}"
 
     async def wait(self, timeout_s: float) -> SippResult:
-        try:
-            out, err = await asyncio.wait_for(self.process.communicate(), timeout_s)
-        except TimeoutError:
-            self.process.kill()
-            out, err = await self.process.communicate()
-        code = self.process.returncode if self.process.returncode is not None else -1
+        code, out, err = await _outputs(self.process, timeout_s)
         return SippResult(code, out.decode(errors="replace"), err.decode(errors="replace"), self.workdir)
 
     async def stop(self) -> None:
@@ -261,13 +257,9 @@ async def run_baresip_call(
         await asyncio.sleep(dtmf_after_s)
         with contextlib.suppress(OSError):
             await _send_ctrl(ctrl_port, "sndcode", dtmf)
-    try:
-        out, _ = await asyncio.wait_for(proc.communicate(), duration_s + 15)
-    except TimeoutError:
-        proc.kill()
-        out, _ = await proc.communicate()
+    code, out, _ = await _outputs(proc, duration_s + 15)
     return BaresipResult(
-        proc.returncode if proc.returncode is not None else -1,
+        code,
         out.decode(errors="replace"),
         sorted(record_dir.glob("*-dec.wav")),
         sorted(record_dir.glob("*-enc.wav")),

@@ -21,9 +21,11 @@ from dialogue.normalize import (
     find_phone_number,
     find_street_number,
     format_place,
+    free_text_landmark,
     mentions_danger,
     normalize_caller_number,
     parse_place,
+    sounds_like_correction,
     yes_or_no,
 )
 
@@ -119,6 +121,52 @@ WANTS_TO_REPORT = (
     "voie publique",
     "dans la rue",
     "dans ma rue",
+)
+
+# Questions a yes or a no answers.
+YES_NO_QUESTIONS = ("danger", "callback_consent", "confirm", "anything_else")
+# Words that ask for a person ("je veux parler à quelqu'un", "passez-moi une dame").
+HUMAN_WORDS = (
+    "humain",
+    "humaine",
+    "personne",
+    "conseiller",
+    "conseillere",
+    "agent",
+    "operateur",
+    "operatrice",
+    "standard",
+    "standardiste",
+    "quelqu un",
+    "une dame",
+    "un monsieur",
+    "vrai",
+    "vraie",
+    "collegue",
+    "responsable",
+    "parler",
+    "passer",
+    "passez",
+    "transferer",
+    "en relation",
+    "robot",
+    "machine",
+)
+GOODBYE_WORDS = (
+    "au revoir",
+    "bonne journee",
+    "bonne soiree",
+    "bonne fin de journee",
+    "bonne nuit",
+    "a bientot",
+    "a plus",
+    "a la prochaine",
+    "je raccroche",
+    "je vous laisse",
+    "salut",
+    "ciao",
+    "adieu",
+    "bye",
 )
 
 
@@ -266,12 +314,18 @@ def _plausible_problem(text: str, knowledge: Knowledge) -> bool:
 
 
 def extract(heard: Heard, slots: dict[str, Any], knowledge: Knowledge, trusted: bool) -> dict[str, Any]:
-    """Every report field the caller's sentence gives, whatever was asked (callers answer in any order)."""
+    """Every report field the caller's sentence gives, whatever was asked (callers answer in any order). A field
+    already filled changes only on an answer to its question or a correction, never for a weaker value."""
     pending = slots.get(PENDING)
     text = heard.text
+    correcting = heard.intent == "correct" or sounds_like_correction(text)
     updates: dict[str, Any] = {}
     category = knowledge.taxonomy.match(text)
-    if category and (not slots.get("category") or heard.intent == "correct" or pending in ("problem", "correction")):
+    if category and (
+        not slots.get("category")
+        or pending in ("problem", "correction")
+        or (correcting and category != slots.get("category"))
+    ):
         updates.update(
             category=category, description=text, category_other_words=text if category == OTHER_CATEGORY else None
         )
@@ -291,28 +345,14 @@ def extract(heard: Heard, slots: dict[str, Any], knowledge: Knowledge, trusted: 
     ):
         updates.update(category=OTHER_CATEGORY, description=text, category_other_words=text)
 
-    place = parse_place(text, knowledge.gazetteer)
-    correcting = pending in ("correction", "confirm") or heard.intent == "correct"
-    if place.street_name and not place.street_number and correcting and slots.get("street_number"):
-        # "non c'est boulevard Chave, pas boulevard Baille": only the name changes, the number stays.
-        place = Place(slots.get("street_number"), place.street_name, place.commune, place.landmark)
-    if not place.is_empty():
-        updates.update(_place_updates(slots, place, replace_street=bool(place.street_name)))
-    elif pending in ("correction", "confirm") or heard.intent == "correct":
-        number = find_street_number(text)
-        if number and slots.get("street_name"):
-            updates.update(_place_updates(slots, Place(street_number=number), replace_street=False))
-            updates["street_number"] = number
-            merged = _current(slots, updates)
-            updates["place"] = format_place(
-                Place(number, merged.get("street_name"), merged.get("commune"), merged.get("landmark"))
-            )
-    elif pending == "place" and trusted and len(fold(text).split()) >= 3 and yes_or_no(text) is None:
-        # No street nor cue recognised: keep the caller's words as the landmark.
-        updates.update(_place_updates(slots, Place(landmark=text), replace_street=False))
+    updates.update(_place_from(heard, slots, knowledge, trusted, correcting))
+    # "Ah non c'est à Fos-sur-Mer" in reply to the danger question corrects the commune: its "non" is not an answer.
+    corrected_other = pending not in (None, "problem", "place", "commune", "correction", "confirm") and _corrects(
+        slots, updates
+    )
 
     if pending == "danger":
-        answer = danger_answer(text)
+        answer = mentions_danger(text) if corrected_other else danger_answer(text)
         if answer is not None:
             updates["danger"] = answer
     else:
@@ -326,6 +366,8 @@ def extract(heard: Heard, slots: dict[str, Any], knowledge: Knowledge, trusted: 
         pending in ("callback_consent", "callback_number", "confirm", "correction") or report_in_progress(slots)
     ):
         updates.update(callback_consent=True, callback_number=number)
+    elif corrected_other:
+        pass
     elif pending == "callback_consent":
         answer = _yes_no(heard)
         if answer is True:
@@ -337,6 +379,77 @@ def extract(heard: Heard, slots: dict[str, Any], knowledge: Knowledge, trusted: 
     if pending == "commune" and heard.intent == "dont_know" and "commune" not in updates:
         updates["commune_skipped"] = True
     return updates
+
+
+def _place_from(
+    heard: Heard, slots: dict[str, Any], knowledge: Knowledge, trusted: bool, correcting: bool
+) -> dict[str, Any]:
+    """Place fields from this turn. Before any place is known, whatever is heard; after, only in an answer to the
+    place or commune question, at the read-back or in a correction, and a landmark never for a weaker one ("au
+    lycée" said in passing does not replace "lycée Rimbaud")."""
+    pending = slots.get(PENDING)
+    text = heard.text
+    reviewing = pending in ("correction", "confirm") or heard.intent == "correct"
+    may_change = reviewing or correcting or pending in ("place", "commune")
+    place = parse_place(text, knowledge.gazetteer)
+    if place.street_name and not place.street_number and (reviewing or correcting) and slots.get("street_number"):
+        # "non c'est boulevard Chave, pas boulevard Baille": only the name changes, the number stays.
+        place = Place(slots.get("street_number"), place.street_name, place.commune, place.landmark)
+    has_place = bool(slots.get("street_name") or slots.get("landmark"))
+    street_ok = bool(place.street_name) and (not has_place or may_change)
+    landmark_ok = bool(place.landmark) and (
+        not has_place
+        or reviewing
+        or (may_change and landmark_strength(place.landmark) >= landmark_strength(slots.get("landmark")))
+    )
+    commune_ok = bool(place.commune) and (
+        not slots.get("commune") or (may_change and not _weaker_commune(place.commune, slots.get("commune")))
+    )
+    accepted = Place(
+        place.street_number if street_ok else None,
+        place.street_name if street_ok else None,
+        place.commune if commune_ok else None,
+        place.landmark if landmark_ok else None,
+    )
+    if not accepted.is_empty():
+        return _place_updates(slots, accepted, replace_street=bool(accepted.street_name))
+    if place.is_empty() and (reviewing or correcting):
+        number = find_street_number(text)
+        if number and slots.get("street_name") and number != slots.get("street_number"):
+            updates = {"street_number": number}
+            merged = _current(slots, updates)
+            updates["place"] = format_place(
+                Place(number, merged.get("street_name"), merged.get("commune"), merged.get("landmark"))
+            )
+            return updates
+    if place.is_empty() and pending == "place" and trusted and heard.intent != "dont_know":
+        # No street nor known kind of place: keep the caller's words as the landmark, if they say something.
+        landmark = free_text_landmark(text)
+        if landmark:
+            return _place_updates(slots, Place(landmark=landmark), replace_street=False)
+    return {}
+
+
+def landmark_strength(landmark: str | None) -> int:
+    """0 none, 1 a kind of place alone ("lycée", "stade"), 2 a named place ("lycée Rimbaud", "gare Saint-Charles")."""
+    if not landmark:
+        return 0
+    return 2 if any(word[:1].isupper() for word in landmark.split()) else 1
+
+
+def _weaker_commune(new: str | None, old: Any) -> bool:
+    """ "Marseille" after "Marseille 8e": the arrondissement says more."""
+    return bool(new) and isinstance(old, str) and old != new and old.startswith(f"{new} ")
+
+
+def _corrects(slots: dict[str, Any], updates: dict[str, Any]) -> bool:
+    """Whether the updates change a report field that already had a value (a correction, not an addition)."""
+    return any(
+        slots.get(name) not in (None, "")
+        and updates.get(name) not in (None, "")
+        and fold(str(updates[name])) != fold(str(slots[name]))
+        for name in ("category", "street_name", "street_number", "commune", "landmark")
+    )
 
 
 def _yes_no(heard: Heard) -> bool | None:
@@ -573,13 +686,30 @@ def handoff_emergency(base: dict[str, Any]) -> Outcome:
 
 def handle_request_human(heard: Heard, slots: dict[str, Any], knowledge: Knowledge) -> Outcome:
     base = _with_caller_number(slots, heard)
+    pending = _current(slots, base).get(PENDING)
+    if (
+        pending in YES_NO_QUESTIONS
+        and yes_or_no(heard.text) is not None
+        and not any(contains_phrase(fold(heard.text), w) for w in HUMAN_WORDS)
+    ):
+        # "Allez-y", "si vous voulez" answer the question; DIET sometimes reads them as a request for a person.
+        return handle_report_turn(_as_intent(heard, "inform"), slots, knowledge)
     # Accepting the adviser offered after an out-of-scope request keeps that reason for the agent.
-    reason = "out_of_scope" if _current(slots, base).get(PENDING) == "offer_human" else "caller_request"
+    reason = "out_of_scope" if pending == "offer_human" else "caller_request"
     return handoff(reason, base)
 
 
 def handle_goodbye(heard: Heard, slots: dict[str, Any], knowledge: Knowledge) -> Outcome:
-    return Outcome(said=[Say("utter_goodbye")], slots=_with_caller_number(slots, heard), hangup=True)
+    """Hang up, unless a report is under way and the words answer its question ("non merci c'est bon" to the
+    callback question, "oui merci au revoir" to the read-back): a report is never dropped on a misread intent."""
+    base = _with_caller_number(slots, heard)
+    current = _current(slots, base)
+    folded = fold(heard.text)
+    says_goodbye = any(contains_phrase(folded, w) for w in GOODBYE_WORDS)
+    if report_in_progress(current) and current.get(PENDING) not in (None, "anything_else"):
+        if not says_goodbye or (current.get(PENDING) == "confirm" and yes_or_no(heard.text) is True):
+            return handle_report_turn(_as_intent(heard, "inform"), slots, knowledge)
+    return Outcome(said=[Say("utter_goodbye")], slots=base, hangup=True)
 
 
 def handoff(reason: str, base: dict[str, Any]) -> Outcome:

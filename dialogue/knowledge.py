@@ -100,17 +100,80 @@ class Gazetteer:
     landmark_cues: tuple[str, ...]
     landmark_words: tuple[str, ...]
     landmarks: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (name said back, stemmed aliases)
+    quarters: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (commune, folded names of its quarters)
 
     def named_landmark(self, text: str) -> str | None:
-        """A well-known place named in the text ("le miroir aux oiseaux" -> "Miroir aux oiseaux"); the longest
-        alias wins."""
+        """A well-known place named in the text, the longest alias winning: its full name when the caller said
+        part of it ("le miroir aux oiseaux" -> "Miroir aux oiseaux", "saint charles" -> "gare Saint-Charles"), else
+        the caller's own words, capitalised ("au parc longchamp" -> "parc Longchamp", not "palais Longchamp")."""
         padded = f" {stem(text)} "
-        found = [(len(alias), name) for name, aliases in self.landmarks for alias in aliases if f" {alias} " in padded]
-        return max(found)[1] if found else None
+        found = [
+            (len(alias), alias, name) for name, aliases in self.landmarks for alias in aliases if f" {alias} " in padded
+        ]
+        if not found:
+            return None
+        _, alias, name = max(found)
+        if f" {alias} " in f" {stem(name)} " or re.sub(r"^(l|la|le|les) ", "", alias) in stem(name):
+            return name
+        return _callers_words(text, alias) or name
 
-    def aliases_longest_first(self) -> list[tuple[str, str]]:
+    def aliases_longest_first(self, quarters: bool = True) -> list[tuple[str, str]]:
+        """(folded alias, commune) pairs: communes' names, and with `quarters` the quarters' names too."""
         pairs = [(alias, name) for name, aliases in self.communes for alias in aliases]
+        if quarters:
+            pairs += [(alias, name) for name, aliases in self.quarters for alias in aliases]
         return sorted(pairs, key=lambda pair: -len(pair[0]))
+
+    def quarter_aliases_longest_first(self) -> list[tuple[str, str]]:
+        pairs = [(alias, name) for name, aliases in self.quarters for alias in aliases]
+        return sorted(pairs, key=lambda pair: -len(pair[0]))
+
+
+# Words kept lower case when a landmark is said back in the caller's words.
+_LOWER_IN_NAMES = {"de", "du", "des", "la", "le", "les", "l", "d", "aux", "au", "et", "sur", "en"}
+_KINDS_OF_PLACE = {
+    "parc",
+    "jardin",
+    "square",
+    "stade",
+    "gare",
+    "place",
+    "port",
+    "plage",
+    "palais",
+    "marche",
+    "metro",
+    "hopital",
+    "eglise",
+    "cathedrale",
+    "fort",
+    "musee",
+    "centre",
+    "commercial",
+    "cours",
+    "rond",
+    "point",
+}
+
+
+def _callers_words(text: str, stemmed_alias: str) -> str | None:
+    """The words of `text` that `stemmed_alias` matched, without a leading article, capitalised as a name."""
+    words = re.findall(r"[^\W_]+", text)
+    stems = [stem(w) for w in words]
+    wanted = stemmed_alias.split()
+    for start in range(len(stems) - len(wanted) + 1):
+        if stems[start : start + len(wanted)] == wanted:
+            span = words[start : start + len(wanted)]
+            while len(span) > 1 and fold(span[0]) in {"l", "la", "le", "les"}:
+                span = span[1:]
+            out = [
+                w.lower()
+                if (i == 0 and fold(w) in _KINDS_OF_PLACE) or fold(w) in _LOWER_IN_NAMES
+                else w[:1].upper() + w[1:]
+                for i, w in enumerate(span)
+            ]
+            return " ".join(out)
+    return None
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -164,7 +227,15 @@ def load_gazetteer(path: Path = DEFAULT_GAZETTEER) -> Gazetteer:
     entries = []
     for name, aliases in communes.items():
         folded = {fold(str(name))} | {fold(str(a)) for a in aliases or ()}
+        # "aux Pennes-Mirabeau", "au Rove": the article of a commune's name merges with the preposition.
+        folded |= {re.sub(r"^(la|le|les|l) ", "", a) for a in folded if re.match(r"^(la|le|les|l) \w{4,}", a)}
         entries.append((str(name), tuple(sorted(a for a in folded if a))))
+    quarters = data.get("quarters") or {}
+    if not isinstance(quarters, dict) or any(str(name) not in communes for name in quarters):
+        raise KnowledgeError(f"{path}: 'quarters' must map communes of 'communes' to lists of quarter names")
+    quarter_entries = [
+        (str(name), tuple(sorted({fold(str(q)) for q in names or ()} - {""}))) for name, names in quarters.items()
+    ]
     landmarks = data.get("landmarks") or {}
     if not isinstance(landmarks, dict):
         raise KnowledgeError(f"{path}: 'landmarks' must be a mapping of name to aliases")
@@ -177,6 +248,7 @@ def load_gazetteer(path: Path = DEFAULT_GAZETTEER) -> Gazetteer:
         landmark_cues=tuple(fold(str(c)) for c in data.get("landmark_cues") or ()),
         landmark_words=tuple(fold(str(w)) for w in data.get("landmark_words") or ()),
         landmarks=tuple(named),
+        quarters=tuple(quarter_entries),
     )
 
 

@@ -37,9 +37,7 @@ STRONG_EMERGENCY = re.compile(
             r"\belectrocut\w*|\b(etincelle|etincelles)\b|\bcourant (a terre|qui passe dans)\b|"
             r"\bpoteau electrique tombe",
             r"\b(blesse|blessee|blesses|blessees|inconscient|inconsciente|saigne|saignent|evanoui|evanouie)\b",
-            r"\b(respire plus|respire pas|ne respire|bouge plus|ne bouge pas|bouge pas|perdu connaissance)\b",
-            r"\b(se releve pas|se releve plus|peut pas se relever|peut plus se relever|arrive pas a se relever|"
-            r"il a tres mal|elle a tres mal|elle a mal|il a mal|a mal partout|s est ouvert la tete|saigne)\b",
+            r"\b(respire plus|respire pas|ne respire|perdu connaissance|s est ouvert la tete|a mal partout)\b",
             rf"\b{_PERSON} (est|sont) (tombe|tombee|tombes|tombees) (par terre|dans|du|de|sur)\b.{{0,40}}"
             r"\b(mal|bouge|releve|saigne|blesse|blessee|respire)",
             rf"\b{_PERSON} (s est fait|se sont fait|a ete|ont ete|est|sont|vient d etre) "
@@ -59,11 +57,19 @@ STRONG_EMERGENCY = re.compile(
         )
     )
 )
+# Words that say someone is hurt only when they are about a person: "elle bouge plus" may be a fallen branch, "il a
+# mal" a sick tree. They count when the same sentence names a person ("ma voisine est tombée, elle se relève pas").
+AMBIGUOUS_INJURY = re.compile(
+    r"\b(bouge plus|ne bouge pas|bouge pas|bouge meme plus|se releve pas|se releve plus|peut pas se relever|"
+    r"peut plus se relever|arrive pas a se relever|(a|ai) (tres |trop )?mal)\b"
+)
+PERSON_MENTION = re.compile(rf"\b{_PERSON}\b|\b(je|j|me|moi) (suis|me suis|ai|m)\b")
 # Words that make DIET's "emergency" believable when no strong sign is there (only then: a caller saying "c'est
 # urgent, le trou est énorme" is reporting a danger, and the danger question is asked anyway).
 WEAK_EMERGENCY = re.compile(
     r"\b(au secours|a l aide|urgence|pompiers|samu|ambulance|le 15|le 18|le 112|"
-    r"vite venez|venez vite|en train de mourir|mort|morte)\b"
+    r"vite venez|venez vite|en train de mourir)\b|(?<!rat )(?<!chat )(?<!chien )(?<!pigeon )(?<!oiseau )"
+    r"(?<!animal )(?<!arbre )(?<!bois )(?<!feuilles )(?<!branche )\b(mort|morte)\b"
 )
 
 # Problems on private property: the city does not repair them (landlord, plumber, syndic, water company).
@@ -113,6 +119,27 @@ _STRONG_TOPICS = re.compile(
             r"numero de telephone (de|du|des)|comment faire pour|comment on fait|qu est ce qu il faut faire pour|"
             r"renseignement|"
             r"renseignements|information sur|informations sur)\b",
+            # Questions about opening hours, schedules, how/where/when to do something, even naming a facility or
+            # a kind of waste: "la déchetterie est ouverte le dimanche ?", "où je peux jeter un vieux frigo ?".
+            r"\b(est|sont|c est|elle est|il est|elles sont|ils sont) (bien |encore |toujours )?"
+            r"(ouvert|ouverte|ouverts|ouvertes) (le|les|ce|cette|aujourd hui|demain|dimanche|lundi|mardi|mercredi|"
+            r"jeudi|vendredi|samedi|en|pendant|a|jusqu|entre|quand|tous)\b",
+            r"\b(ouvre|ouvrent|ferme|ferment) (a quelle|quand|le dimanche|le samedi|le lundi|le week end|a midi)\b",
+            r"\b(jours?|heures?|horaires?) d (ouverture|ouvertures)\b",
+            r"\bjours? de (collecte|ramassage|passage|sortie)\b",
+            r"\b(je voudrais|je voulais|j aimerais|je veux|je souhaiterais) (savoir|connaitre|me renseigner|"
+            r"des informations|une information|un renseignement)\b",
+            r"\b(ou|comment|quand) (est ce que |est ce qu |c est que |qu )?(je peux|je dois|on peut|on doit|il faut|"
+            r"faut il|puis je|peut on|dois je|je fais|on fait|je vais|on va|j amene|j emmene|je jette|on jette|"
+            r"je depose|on depose|je mets|on met)\b",
+            r"\b(est ce que|est ce qu) (je peux|on peut|vous prenez|vous acceptez|ils prennent|ils acceptent|"
+            r"elle prend|elle accepte|la dechetterie|les dechetteries)\b",
+            r"\b(prend|prennent|accepte|acceptent|recupere|recuperent|reprend|reprennent) (les|des|aussi les|le|la)\b"
+            r".{0,40}\b(dechetterie|dechetteries|decheterie)\b"
+            r"|\b(dechetterie|dechetteries|decheterie)\b.{0,40}\b(prend|prennent|accepte|acceptent|recupere|"
+            r"recuperent|reprend|reprennent|ouvert|ouverte|ouvre)\b",
+            r"\b(quand|quel jour|a quelle heure) (est ce que |est ce qu )?(passe|passent|vient|viennent|ramasse|"
+            r"ramassent|sont ramasses|est ramasse|a lieu|ouvre|ferme)\b",
             r"\b(abonnement|abonner|resilier|resiliation|billet|billets|ticket|tickets|titre de transport|pass|"
             r"carte de bus|rtm|sncf|tgv|avion|aeroport|greve)\b",
             r"\b(logement social|hlm|demande de logement|urbanisme|permis de construire|declaration de travaux|"
@@ -149,7 +176,8 @@ PROBLEM_PREDICATES = re.compile(
     r"pas ete ramasses|pas ete ramassees|pas ramasse|pas ramasses|jamais ramasse|traine|trainent|bouche|"
     r"bouchee|fuit|fuite|inonde|inondee|trou|trous|defonce|defoncee|tague|tagues|sale|sales|degueulasse|"
     r"depose|deposes|abandonne|abandonnee|abandonnes|plein|pleine|pleins|pleines|vandalise|vandalisee|bouge|"
-    r"bougent|claque|claquent|descelle|descellee|mal fixe|branle)\b"
+    r"bougent|claque|claquent|descelle|descellee|mal fixe|branle|deposent|jettent|balancent|depot sauvage|"
+    r"depots sauvages|decharge sauvage)\b"
 )
 
 
@@ -158,6 +186,8 @@ def is_emergency(text: str, nlu_says_emergency: bool = False) -> bool:
     read an emergency."""
     folded = fold(text)
     if STRONG_EMERGENCY.search(folded):
+        return True
+    if AMBIGUOUS_INJURY.search(folded) and PERSON_MENTION.search(folded):
         return True
     return nlu_says_emergency and WEAK_EMERGENCY.search(folded) is not None
 

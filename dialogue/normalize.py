@@ -123,6 +123,15 @@ STOP_WORDS = {
     "j'",
     "je",
     "y'a",
+    "sait",
+    "ses",
+    "ces",
+    "cest",
+    "sest",
+    "haut",
+    "bas",
+    "là-bas",
+    "ici",
     ",",
     ".",
     "?",
@@ -197,6 +206,161 @@ _SMALL_BEFORE_STREET = re.compile(
 )
 _SMALL_AFTER_CUE = re.compile(r"\b(au|numéro|numero|n°)\s+(un|deux|trois)\b(?!\s*(?:cent|mille|-))", re.IGNORECASE)
 _DIGIT_GROUPS = re.compile(r"\+?\d+")
+# A number word after "des", "les", "aux", "du"... is part of a name ("rue des Trois Frères", "square des Milles",
+# "les Trois-Lucs"), unless a street type follows it: then it is the street number ("du quatre ter chemin des Grives").
+_NUMBER_WORD = (
+    r"(?:zéro|zero|une?|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|treize|quatorze|quinze|seize|"
+    r"vingts?|trente|quarante|cinquante|soixante|cents?|milles?)"
+)
+_NAME_NUMBER = re.compile(
+    rf"(?<![\w'])(des|les|aux|du|de|d')\s*({_NUMBER_WORD}(?:(?:[\s-]+et)?[\s-]+{_NUMBER_WORD})*)\b"
+    rf"(?!(?:\s+(?:bis|ter|quater))?\s+(?:{_STREET_TYPE_PATTERN})\b)",
+    re.IGNORECASE,
+)
+_KEPT_MARK = "qqnamenumberqq"
+# Landmarks: words that place a landmark rather than name it (dropped from its front), determiners that may start
+# one ("le vieux cimetière"), and common words that stay lower case in its name.
+_LANDMARK_LEADING = {
+    "devant",
+    "derriere",
+    "en",
+    "face",
+    "a",
+    "cote",
+    "pres",
+    "pas",
+    "loin",
+    "au",
+    "aux",
+    "niveau",
+    "de",
+    "du",
+    "des",
+    "d",
+    "l",
+    "la",
+    "le",
+    "les",
+    "sur",
+    "vers",
+    "juste",
+    "dans",
+    "un",
+    "une",
+    "par",
+    "apres",
+    "avant",
+    "long",
+    "c",
+    "est",
+    "sait",
+    "ses",
+    "cest",
+    "euh",
+    "ben",
+    "bah",
+    "alors",
+    "la bas",
+    "dessous",
+    "dessus",
+    "ce",
+    "cet",
+    "cette",
+    "mon",
+    "ma",
+    "notre",
+    "votre",
+    "ici",
+}
+_LANDMARK_DETERMINERS = {"le", "la", "l", "les", "un", "une", "ce", "cet", "cette"}
+_LANDMARK_ADJECTIVES = {
+    "vieux",
+    "vieil",
+    "vieille",
+    "grand",
+    "grande",
+    "petit",
+    "petite",
+    "nouveau",
+    "nouvel",
+    "nouvelle",
+    "ancien",
+    "ancienne",
+    "municipal",
+    "municipale",
+    "municipaux",
+    "public",
+    "publique",
+    "publics",
+    "communal",
+    "communale",
+    "principal",
+    "principale",
+    "central",
+    "centrale",
+    "sportif",
+    "sportive",
+    "commercial",
+    "commerciale",
+    "gros",
+    "grosse",
+    "haut",
+    "bas",
+    "neuf",
+    "neuve",
+    "intercommunal",
+    "intercommunale",
+}
+_LANDMARK_COMMON_NOUNS = {
+    "bus",
+    "tram",
+    "metro",
+    "jeux",
+    "enfants",
+    "quartier",
+    "ville",
+    "centre",
+    "sortie",
+    "entree",
+    "rue",
+    "bout",
+    "angle",
+    "coin",
+    "croisement",
+    "face",
+    "cote",
+    "skate",
+    "foot",
+    "football",
+    "tennis",
+    "boules",
+    "petanque",
+    "velo",
+    "velos",
+    "voitures",
+    "sport",
+    "sports",
+    "loisirs",
+    "animaux",
+    "chiens",
+    "mer",
+    "plage",
+    "port",
+    "pompiers",
+    "police",
+    "sante",
+    "culture",
+    "culturel",
+    "social",
+    "sociale",
+}
+_FOLDED_STREET_TYPES = {fold(t) for t in STREET_TYPES}
+# Nouns after which "de X" names where a thing is, not a street ("le quartier de Saint-Just").
+_PLACE_NOUNS = ("quartier", "secteur", "cote", "commune", "ville", "centre", "village", "sortie", "entree")
+_PHONE_SEPARATOR = r"[\s.,;:/\-]+"
+_DIGIT_RUN = re.compile(rf"\+?\d+(?:{_PHONE_SEPARATOR}\+?\d+)*")
+_SMALL_AFTER_DIGITS = re.compile(rf"(\d{_PHONE_SEPARATOR})(un|une|deux|trois)\b", re.IGNORECASE)
+_SMALL_BEFORE_DIGITS = re.compile(rf"\b(un|une|deux|trois)({_PHONE_SEPARATOR}\d)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -211,14 +375,23 @@ class Place:
 
 
 def spoken_to_digits(text: str) -> str:
-    """French number words become digits: "douze bis rue" -> "12 bis rue" (text2num's alpha2digit)."""
+    """French number words become digits: "douze bis rue" -> "12 bis rue" (text2num's alpha2digit). Number words
+    that belong to a name stay words: "rue des Trois Frères", "les Milles", "boulevard du Huit Mai"."""
     prepared = re.sub(r"\bzero\b", "zéro", text, flags=re.IGNORECASE)
+    kept: list[str] = []
+
+    def keep(match: re.Match[str]) -> str:
+        kept.append(match.group(2))
+        return f"{match.group(1)} {_KEPT_MARK}{len(kept) - 1}x"
+
+    prepared = _NAME_NUMBER.sub(keep, prepared)
     try:
         converted = str(alpha2digit(prepared, "fr"))
     except Exception:  # text2num raises on odd inputs; digits are a nicety, never a reason to fail a turn
-        return text
+        converted = prepared
     converted = _SMALL_BEFORE_STREET.sub(lambda m: _SMALL_NUMBERS[m.group(1).lower()], converted)
-    return _SMALL_AFTER_CUE.sub(lambda m: f"{m.group(1)} {_SMALL_NUMBERS[m.group(2).lower()]}", converted)
+    converted = _SMALL_AFTER_CUE.sub(lambda m: f"{m.group(1)} {_SMALL_NUMBERS[m.group(2).lower()]}", converted)
+    return re.sub(rf"{_KEPT_MARK}(\d+)x", lambda m: kept[int(m.group(1))], converted)
 
 
 def _tokens(text: str) -> list[str]:
@@ -251,26 +424,35 @@ def format_street_name(tokens: list[str]) -> str:
 
 
 def find_commune(text: str, gazetteer: Gazetteer) -> str | None:
-    """Commune named in the text, "Marseille 8e" for an arrondissement; a commune right after "de"/"d'" is
-    taken as part of a street name ("rue d'Aubagne" is in Marseille) and skipped."""
+    """Commune named in the text, "Marseille 8e" for an arrondissement, else the commune of a quarter named
+    ("à Noailles" -> Marseille). A commune right after "de" in a street name is part of the name ("rue d'Aubagne"
+    is in Marseille) and skipped; after a public place it is the commune ("la mairie de Septèmes")."""
     arrondissement = find_arrondissement(text)
     if arrondissement:
         return arrondissement
-    folded = fold(spoken_to_digits(text))
-    # Exact names first, then with endings dropped as the ASR drops them ("septème les vallons").
-    for haystack, normal in ((folded, str), (stem(folded), stem)):
-        for alias, name in gazetteer.aliases_longest_first():
-            for match in re.finditer(rf"(?:^| )({re.escape(normal(alias))})(?= |$)", haystack):
-                before = haystack[: match.start(1)].split()
-                if (
-                    before
-                    and before[-1] in {"de", "d", "du", "des"}
-                    and len(before) >= 2
-                    and before[-2] not in {"quartier", "secteur", "cote", "commune", "ville", "pres", "vers"}
-                ):
-                    continue
-                return name
+    # "aux Milles", "au Rove": the article merged with the preposition is the one of the name.
+    folded = re.sub(r"\bau(x?)\b", lambda m: "a les" if m.group(1) else "a le", fold(spoken_to_digits(text)))
+    for aliases in (gazetteer.aliases_longest_first(quarters=False), gazetteer.quarter_aliases_longest_first()):
+        # Exact names first, then with endings dropped as the ASR drops them ("septème les vallons").
+        for haystack, normal in ((folded, str), (stem(folded), stem)):
+            for alias, name in aliases:
+                for match in re.finditer(rf"(?:^| )({re.escape(normal(alias))})(?= |$)", haystack):
+                    if not _inside_street_name(haystack[: match.start(1)].split(), gazetteer):
+                        return name
     return None
+
+
+def _inside_street_name(before: list[str], gazetteer: Gazetteer) -> bool:
+    """Whether a name after these (folded) words completes a street's name: "avenue de" + "Marseille", not
+    "la mairie de" + "Septèmes" nor "quartier de" + "Saint-Just"."""
+    if not before or before[-1] not in {"de", "d", "du", "des"} or len(before) < 2:
+        return False
+    recent = before[-6:-1]
+    street_at = max((i for i, word in enumerate(recent) if word in _FOLDED_STREET_TYPES), default=-1)
+    if street_at < 0:
+        return False
+    after_street = " ".join(recent[street_at + 1 :])
+    return not any(contains_phrase(after_street, word) for word in (*gazetteer.landmark_words, *_PLACE_NOUNS))
 
 
 def find_arrondissement(text: str) -> str | None:
@@ -361,8 +543,10 @@ def find_street_number(text: str, cues: tuple[str, ...] = ("au", "le", "numero",
 
 
 def find_landmark(text: str, gazetteer: Gazetteer) -> str | None:
-    """ "devant l'école jules ferry" or "au rond-point de la gare": from a landmark cue (or a kind of place after
-    à/au/sur) up to the next stop word or commune."""
+    """A public place named as the place of the problem: "devant l'école jules ferry" -> "école Jules Ferry", "au
+    parking de la gare", "le vieux cimetière de Gardanne" -> "vieux cimetière de Gardanne". Starts at a landmark cue,
+    at à/au/sur/vers/près before a kind of place, or at a determiner right before one; ends at the next stop word or
+    commune ("à Aubagne"); the cue's prepositions are dropped, the name kept."""
     named = gazetteer.named_landmark(text)
     if named:
         return named
@@ -371,23 +555,54 @@ def find_landmark(text: str, gazetteer: Gazetteer) -> str | None:
     for start in range(len(tokens)):
         rest = " ".join(t for t in folded_tokens[start:] if t)
         cue = next((c for c in gazetteer.landmark_cues if rest.startswith(c + " ")), None)
-        if cue is None and folded_tokens[start] in {"a", "au", "sur", "vers", "pres"}:
+        if cue is None and folded_tokens[start] in {"a", "au", "aux", "sur", "vers", "pres"}:
             following = " ".join(t for t in folded_tokens[start + 1 : start + 4] if t)
             if any(contains_phrase(following, w) for w in gazetteer.landmark_words):
+                cue = folded_tokens[start]
+        if cue is None and folded_tokens[start] in _LANDMARK_DETERMINERS:
+            next_words = [t for t in folded_tokens[start + 1 : start + 4] if t]
+            while next_words and next_words[0] in _LANDMARK_ADJECTIVES:
+                next_words.pop(0)
+            head = " ".join(next_words[:2])
+            if any(head == w or head.startswith(w + " ") for w in gazetteer.landmark_words):
                 cue = folded_tokens[start]
         if cue is None:
             continue
         cue_length = len(cue.split())
         span = tokens[start : start + cue_length]
+        # After a determiner the kind of place comes at once; after a cue, maybe another word first ("devant la").
+        least = cue_length + (0 if cue in _LANDMARK_DETERMINERS else 1)
         for token in tokens[start + cue_length :]:
-            if token in STOP_WORDS - {"au", "aux", "en"} and len(span) > cue_length + 1:
+            if token in STOP_WORDS - {"au", "aux", "en"} and len(span) > least:
                 break
             span.append(token)
         if _ends_in_commune(span, gazetteer):
             span = _strip_commune(span, gazetteer)
-        if len(span) > cue_length:
-            return _join(span)
+        cleaned = clean_landmark(span, gazetteer)
+        # After a mere determiner, a kind of place alone ("la pendule de la place") does not say which one.
+        if cleaned and len(span) > cue_length and (cue not in _LANDMARK_DETERMINERS or len(cleaned.split()) > 1):
+            return cleaned
     return None
+
+
+def clean_landmark(tokens: list[str], gazetteer: Gazetteer) -> str | None:
+    """The name of a landmark without the words that placed it ("devant la", "à côté de", "vers") nor trailing
+    punctuation, capitalised: ["devant", "le", "lycée", "rimbaud", "."] -> "lycée Rimbaud"."""
+    words = [t for t in tokens if t not in {",", ".", ";", ":", "?", "!"}]
+    while words and fold(words[0]) in _LANDMARK_LEADING:
+        words.pop(0)
+    while words and (words[-1] in LOWER_PARTICLES | {"d", "l", "à", "a", "et"} or fold(words[-1]) in _LANDMARK_LEADING):
+        words.pop()
+    if not words:
+        return None
+    lower = set(gazetteer.landmark_words) | _LANDMARK_ADJECTIVES | _LANDMARK_COMMON_NOUNS
+    out = []
+    for index, word in enumerate(words):
+        if index == 0 or word in LOWER_PARTICLES | {"d'", "l'", "d", "l"} or fold(word) in lower:
+            out.append(word)
+        else:
+            out.append("-".join(part[:1].upper() + part[1:] for part in word.split("-")))
+    return _join(out)
 
 
 def _ends_in_commune(span: list[str], gazetteer: Gazetteer) -> bool:
@@ -395,10 +610,13 @@ def _ends_in_commune(span: list[str], gazetteer: Gazetteer) -> bool:
 
 
 def _strip_commune(span: list[str], gazetteer: Gazetteer) -> list[str]:
+    """The landmark without the commune after it ("l'école à Aubagne"); "la mairie de Septèmes" keeps it."""
     for cut in range(len(span) - 1, 0, -1):
         tail = fold(_join(span[cut:]))
         if any(tail == alias for alias, _ in gazetteer.aliases_longest_first()):
             head = span[:cut]
+            if head and head[-1] in {"de", "d'", "du", "des"}:
+                return span
             while head and head[-1] in {"à", "a"}:
                 head.pop()
             return head
@@ -419,23 +637,49 @@ def format_place(place: Place) -> str:
         parts.append(street)
     if place.landmark:
         parts.append(place.landmark)
-    if place.commune:
+    # "mairie de Septèmes" already says the commune.
+    if place.commune and not (place.landmark and contains_phrase(fold(place.landmark), _commune_key(place.commune))):
         parts.append(place.commune)
     return ", ".join(parts)
 
 
+def _commune_key(commune: str) -> str:
+    """The word that names a commune: "septemes" for Septèmes-les-Vallons, "ciotat" for La Ciotat."""
+    words = [w for w in fold(commune).split() if w not in {"la", "le", "les", "l", "saint", "sainte"}]
+    return words[0] if words else fold(commune)
+
+
 def find_phone_number(text: str) -> str | None:
-    """A French phone number in any usual spoken or written form, as "06 12 34 56 78"."""
-    digits_text = re.sub(r"\bplus\b", "+", spoken_to_digits(text), flags=re.IGNORECASE)
-    joined = re.sub(r"(?<=\d)[ .\-/]+(?=\d)", "", digits_text)
-    for group in _DIGIT_GROUPS.findall(joined):
-        digits = group
-        for prefix in ("+33", "0033", "33"):
-            if digits.startswith(prefix) and len(digits) == len(prefix) + 9:
-                digits = "0" + digits[len(prefix) :]
-                break
-        if re.fullmatch(r"0[1-9]\d{8}", digits):
-            return " ".join(digits[i : i + 2] for i in range(0, 10, 2))
+    """A French phone number in any usual spoken or written form, as "06 12 34 56 78": digits in pairs or one by
+    one, said in words ("zéro six, quarante-cinq, douze..."), with any punctuation between the groups, "+33" or
+    "plus trente-trois" before it. Other numbers in the sentence ("au 12, c'est le 06...") are skipped."""
+    digits_text = re.sub(r"\bplus\b\s*", "+", spoken_to_digits(text), flags=re.IGNORECASE)
+    digits_text = re.sub(r"\+\s+(?=\d)", "+", digits_text)
+    # text2num leaves "un", "deux", "trois" as words when they stand alone; next to digits they are digits.
+    for _ in range(3):
+        digits_text = _SMALL_AFTER_DIGITS.sub(lambda m: m.group(1) + _SMALL_NUMBERS[m.group(2).lower()], digits_text)
+        digits_text = _SMALL_BEFORE_DIGITS.sub(lambda m: _SMALL_NUMBERS[m.group(1).lower()] + m.group(2), digits_text)
+    for run in _DIGIT_RUN.finditer(digits_text):
+        groups = _DIGIT_GROUPS.findall(run.group())
+        for start in range(len(groups)):
+            joined = ""
+            for group in groups[start:]:
+                joined += group if not joined else group.lstrip("+")
+                number = _as_french_number(joined)
+                if number:
+                    return number
+                if len(joined.lstrip("+")) >= 13:
+                    break
+    return None
+
+
+def _as_french_number(digits: str) -> str | None:
+    for prefix in ("+33", "0033", "33"):
+        if digits.startswith(prefix) and len(digits) == len(prefix) + 9:
+            digits = "0" + digits[len(prefix) :]
+            break
+    if re.fullmatch(r"0[1-9]\d{8}", digits):
+        return " ".join(digits[i : i + 2] for i in range(0, 10, 2))
     return None
 
 
@@ -446,68 +690,187 @@ def normalize_caller_number(raw: str | None) -> str | None:
     return find_phone_number(raw)
 
 
+# Yes/no answers, on folded text. Read in this order, each phrase removed once read: "I don't know" (neither), yes
+# phrases made of a negation ("pourquoi pas"), no phrases made of a yes word ("pas d'accord", "non merci c'est bon"
+# is a no), then plain yes words. A bare "pas" is a weak no ("je préfère pas"); "c'est bon", "allez" weak yeses.
+UNSURE_WORDS = (
+    "je sais pas",
+    "je ne sais pas",
+    "sais pas",
+    "j en sais rien",
+    "je sais plus",
+    "aucune idee",
+    "je suis pas sur",
+    "je ne suis pas sur",
+    "peut etre",
+)
+AFFIRM_WITH_NEGATION = (
+    "pourquoi pas",
+    "pas de souci",
+    "pas de soucis",
+    "pas de probleme",
+    "pas de problemes",
+    "aucun probleme",
+    "aucun souci",
+    "sans probleme",
+    "sans souci",
+    "ca me derange pas",
+    "ca ne me derange pas",
+    "ca me gene pas",
+    "ca ne me gene pas",
+    "je dis pas non",
+    "je ne dis pas non",
+    "pas d objection",
+    "je demande pas mieux",
+    "je ne demande pas mieux",
+    "pas de refus",
+)
+DENY_WORDS = (
+    "pas d accord",
+    "c est pas ca",
+    "c est pas bon",
+    "c est pas correct",
+    "c est pas exact",
+    "c est pas juste",
+    "ce n est pas ca",
+    "ce n est pas correct",
+    "pas correct",
+    "pas exact",
+    "pas tout a fait",
+    "pas exactement",
+    "pas vraiment",
+    "pas du tout",
+    "pas la peine",
+    "pas besoin",
+    "pas necessaire",
+    "pas utile",
+    "pas la peine",
+    "surtout pas",
+    "absolument pas",
+    "certainement pas",
+    "laissez tomber",
+    "laisse tomber",
+    "non merci",
+    "ca ira",
+    "ca va aller",
+    "sans facon",
+    "je prefere pas",
+    "je prefere ne pas",
+    "j aime mieux pas",
+    "je veux pas",
+    "je ne veux pas",
+    "me rappelez pas",
+    "rappelez pas",
+    "c est faux",
+    "negatif",
+    "jamais",
+    "aucun",
+    "aucune",
+    "nan",
+    "non",
+    "nope",
+)
 AFFIRM_WORDS = (
     "oui",
     "ouais",
-    "ouai",
-    "d accord",
-    "exactement",
-    "c est ca",
-    "tout a fait",
-    "bien sur",
-    "absolument",
-    "ok",
-    "okay",
+    "ouaip",
+    "ouep",
+    "mouais",
+    "yes",
+    "yep",
     "volontiers",
-    "affirmatif",
-    "correct",
-    "parfait",
-    "voila",
+    "bien sur",
+    "bien entendu",
+    "absolument",
+    "evidemment",
+    "carrement",
+    "exactement",
     "exact",
+    "tout a fait",
     "je veux bien",
     "allez y",
     "vas y",
-    "c est bon",
-    "ca marche",
-    "entendu",
-    "evidemment",
-    "ouaip",
-    "ouep",
-    "carrement",
-    "si",
-    "bien entendu",
+    "allez allez",
+    "d accord",
     "d acc",
+    "dac",
+    "ok",
+    "okay",
+    "entendu",
+    "parfait",
+    "affirmatif",
+    "correct",
+    "c est ca",
+    "c est exact",
+    "c est juste",
+    "c est correct",
+    "en effet",
+    "effectivement",
+    "si vous voulez",
+    "si vous le voulez",
+    "si vous voulez bien",
+    "si vous le souhaitez",
+    "si vous pouvez",
+    "si ca peut aider",
+    "si ca vous arrange",
+    "ca me va",
+    "ca marche",
+    "voila",
+    "tres bien",
+    "avec plaisir",
+    "bien volontiers",
+    "je veux bien oui",
+    "rappelez moi",
+    "appelez moi",
+    "vous pouvez me rappeler",
+    "vous pouvez m appeler",
 )
-DENY_WORDS = (
-    "non",
-    "nan",
-    "pas du tout",
-    "aucun",
-    "aucune",
-    "jamais",
-    "pas vraiment",
-    "negatif",
-    "pas besoin",
-    "surtout pas",
-    "laissez tomber",
-    "non merci",
-)
-
+WEAK_AFFIRM_WORDS = ("c est bon", "c est tout bon", "allez", "bon ben oui")
+# Fillers before the answer itself ("ben oui", "ah si").
+_ANSWER_FILLERS = {"euh", "ben", "bah", "bon", "alors", "eh", "he", "ah", "oh", "mais", "hum", "hmm", "heu", "beh"}
 
 # ASR homophones of the small words yes/no answers are made of ("c'est ça" heard as "sait sa").
 _HOMOPHONES = {"sa": "ca", "sait": "c est", "ses": "c est", "sest": "c est", "cest": "c est", "ouai": "ouais"}
 
 
+def _remove_phrases(folded: str, phrases: tuple[str, ...]) -> tuple[str, bool]:
+    """The text without the phrases found in it (whole words), and whether one was found."""
+    found = False
+    padded = f" {folded} "
+    for phrase in sorted(phrases, key=len, reverse=True):
+        if f" {phrase} " in padded:
+            found = True
+            padded = padded.replace(f" {phrase} ", " | ")
+    return " ".join(padded.split()), found
+
+
 def yes_or_no(text: str) -> bool | None:
-    """True/False when the answer is clearly yes or no; None when it is neither or both."""
+    """True/False when the answer is clearly yes or no ("oui pourquoi pas", "ben ouais", "non ça ira", "pas la
+    peine", "non merci c'est bon"); None when it is neither or both."""
     folded = " ".join(_HOMOPHONES.get(w, w) for w in fold(text).split())
-    yes = any(contains_phrase(folded, w) for w in AFFIRM_WORDS)
-    no = any(contains_phrase(folded, w) for w in DENY_WORDS) or contains_phrase(folded, "pas")
-    if yes and not no:
-        return True
-    if no and not yes:
+    folded, _ = _remove_phrases(folded, UNSURE_WORDS)
+    folded, yes = _remove_phrases(folded, AFFIRM_WITH_NEGATION)
+    folded, no = _remove_phrases(folded, DENY_WORDS)
+    words = [w for w in folded.split() if w != "|"]
+    folded, plain_yes = _remove_phrases(folded, AFFIRM_WORDS)
+    # A bare "si" is a yes only where an answer starts ("si", "ah si", "mais si"), not in "si c'est possible".
+    leading = [w for w in words if w not in _ANSWER_FILLERS][:1]
+    yes = yes or plain_yes or leading == ["si"]
+    if yes and no:
+        return None
+    if no:
         return False
-    return None
+    weak_no = contains_phrase(folded, "pas")
+    if yes:
+        # "oui mais pas le soir" is a yes; "je crois pas, oui" is not clear.
+        first = leading[0] if leading else ""
+        return (
+            True if not weak_no or first in ("oui", "ouais", "si", "ouaip", "ouep", "d", "ok", "volontiers") else None
+        )
+    if weak_no:
+        return False
+    folded, weak_yes = _remove_phrases(folded, WEAK_AFFIRM_WORDS)
+    return True if weak_yes else None
 
 
 _NO_DANGER = re.compile(
@@ -523,6 +886,8 @@ _DANGER = re.compile(
     r"|\b(trebuche|trebuchent|glisse|glissent|tombe dedans|tombent dedans|accident|accidents)\b"
     r"|\bon (ne )?voit (plus|pas|rien)\b|\b(obliges?|oblige|doivent|doit) (de )?(passer|marcher|descendre)"
     r"|\b(marchent|marche|passent|passe) (sur|par) la (route|chaussee)\b|\bpas de visibilite\b"
+    r"|\b(font|fait|faire) des vagues\b|\b(eclabousse|eclaboussent|arrose|arrosent|asperge|aspergent)\b"
+    r"|\bse (fait|font|faire) (arroser|eclabousser|asperger|tremper)\b"
 )
 
 
@@ -556,3 +921,98 @@ def danger_answer(text: str) -> bool | None:
     if words and words[0] in {"non", "nan"}:
         return False
     return None
+
+
+# A turn that takes back something said before: "ah non c'est à Fos", "pardon, c'est au 14", "pas à Aix, à Gardanne",
+# "je me suis trompé". Fillers may come first.
+_CORRECTION = re.compile(
+    r"^(?:(?:ah|oh|euh|heu|ben|bah|mais|alors|oui)\s+)*(?:non|nan|pardon|attendez|attends|excusez moi|en fait|"
+    r"plutot|je voulais dire|je corrige|correction|erreur)\b"
+    r"|\bje me suis (?:trompe|trompee|mal exprime|mal exprimee|melange|melangee)\b|\bje me trompe\b"
+    r"|\bc est pas (?:a|au|aux|dans|sur|rue|avenue|boulevard|le|la)\b.{0,40}\bc est\b"
+    r"|\bpas (?:a|au|aux|dans) [\w ]{2,30} (?:mais|c est)\b"
+)
+
+
+def sounds_like_correction(text: str) -> bool:
+    """Whether the caller is taking back something said earlier (the fields the turn names tell what)."""
+    return _CORRECTION.search(fold(text)) is not None
+
+
+# Words that say where without naming anything: "c'est en haut", "là-bas", "juste là".
+_VAGUE_PLACE_WORDS = {
+    "haut",
+    "bas",
+    "la",
+    "ici",
+    "juste",
+    "cote",
+    "endroit",
+    "coin",
+    "rue",
+    "dedans",
+    "dehors",
+    "devant",
+    "derriere",
+    "dessus",
+    "dessous",
+    "loin",
+    "pres",
+    "pas",
+    "tres",
+    "bien",
+    "sais",
+    "connais",
+    "sait",
+    "ses",
+    "cest",
+    "quoi",
+    "truc",
+    "machin",
+    "oui",
+    "non",
+    "ouais",
+    "euh",
+    "ben",
+    "bah",
+    "voila",
+    "alors",
+    "donc",
+    "exactement",
+    "sur",
+    "nom",
+    "numero",
+    "plus",
+    "trop",
+    "vraiment",
+    "meme",
+    "toujours",
+    "tout",
+    "partout",
+    "ailleurs",
+    "quartier",
+}
+
+
+def free_text_landmark(text: str) -> str | None:
+    """The caller's words as a landmark when they describe a place no parser knows ("derrière les containers du
+    Lidl"); None when they only say where vaguely ("c'est en haut") or that they do not know."""
+    if is_unsure(text):
+        return None
+    folded = fold(text).split()
+    content = [w for w in folded if w not in _VAGUE_PLACE_WORDS and w not in _LANDMARK_LEADING and len(w) > 1]
+    content = [w for w in content if fold(w) not in {fold(s) for s in STOP_WORDS}]
+    if len(folded) < 3 or not content:
+        return None
+    words = [t for t in _tokens(text) if t not in {",", ".", ";", ":", "?", "!"}]
+    while words and fold(words[0]) in _LANDMARK_LEADING | {"oui", "ouais", "alors", "bon", "voila"}:
+        words.pop(0)
+    while words and fold(words[-1]) in _LANDMARK_LEADING:
+        words.pop()
+    return _join(words) or None
+
+
+def is_unsure(text: str) -> bool:
+    """ "Je sais pas", "aucune idée": the caller does not know the answer."""
+    folded = fold(text)
+    return any(contains_phrase(folded, phrase) for phrase in UNSURE_WORDS) or contains_phrase(folded, "sais plus")

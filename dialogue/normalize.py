@@ -124,6 +124,13 @@ STOP_WORDS = {
     "je",
     "y'a",
     "sait",
+    "moi",
+    "toi",
+    "lui",
+    "eux",
+    "nous",
+    "vous",
+    "leur",
     "ses",
     "ces",
     "cest",
@@ -254,6 +261,13 @@ _LANDMARK_LEADING = {
     "c",
     "est",
     "sait",
+    "moi",
+    "toi",
+    "lui",
+    "eux",
+    "nous",
+    "vous",
+    "leur",
     "ses",
     "cest",
     "euh",
@@ -311,6 +325,24 @@ _LANDMARK_ADJECTIVES = {
     "intercommunal",
     "intercommunale",
 }
+# Adjectives that come before the kind of place ("le vieux cimetière"); after it they start a name ("collège Vieux
+# Port").
+_PRE_NOUN_ADJECTIVES = {
+    "vieux",
+    "vieil",
+    "vieille",
+    "grand",
+    "grande",
+    "petit",
+    "petite",
+    "nouveau",
+    "nouvel",
+    "nouvelle",
+    "ancien",
+    "ancienne",
+    "gros",
+    "grosse",
+}
 _LANDMARK_COMMON_NOUNS = {
     "bus",
     "tram",
@@ -358,6 +390,9 @@ _FOLDED_STREET_TYPES = {fold(t) for t in STREET_TYPES}
 # Nouns after which "de X" names where a thing is, not a street ("le quartier de Saint-Just").
 _PLACE_NOUNS = ("quartier", "secteur", "cote", "commune", "ville", "centre", "village", "sortie", "entree")
 _PHONE_SEPARATOR = r"[\s.,;:/\-]+"
+_FILLERS_BETWEEN_DIGITS = re.compile(
+    r"(?<=\d)(?:[\s,.;]*\b(?:euh|heu|hum|hmm|ben|bah|et|puis|pardon|voila)\b)+(?=[\s,.;]*\d)", re.IGNORECASE
+)
 _DIGIT_RUN = re.compile(rf"\+?\d+(?:{_PHONE_SEPARATOR}\+?\d+)*")
 _SMALL_AFTER_DIGITS = re.compile(rf"(\d{_PHONE_SEPARATOR})(un|une|deux|trois)\b", re.IGNORECASE)
 _SMALL_BEFORE_DIGITS = re.compile(rf"\b(un|une|deux|trois)({_PHONE_SEPARATOR}\d)", re.IGNORECASE)
@@ -481,6 +516,8 @@ def find_street(text: str, gazetteer: Gazetteer | None = None) -> tuple[str | No
             continue
         if tokens[index + 1] in STOP_WORDS or tokens[index + 1] in REPETITION_SUFFIXES:
             continue  # "la route pour l'éviter", "la rue est inondée": a common noun, not a street name
+        if index >= 3 and tokens[index - 3] in {"nom", "numéro", "numero"} and tokens[index - 2] in {"de", "du"}:
+            continue  # "je connais pas le nom de la rue X": the caller does not name it
         if (
             token in AMBIGUOUS_STREET_TYPES
             and index > 0
@@ -548,8 +585,13 @@ def find_landmark(text: str, gazetteer: Gazetteer) -> str | None:
     at à/au/sur/vers/près before a kind of place, or at a determiner right before one; ends at the next stop word or
     commune ("à Aubagne"); the cue's prepositions are dropped, the name kept."""
     named = gazetteer.named_landmark(text)
-    if named:
-        return named
+    described = _described_landmark(text, gazetteer)
+    if named and described and len(described.split()) > len(named.split()) and fold(named) in fold(described):
+        return described  # "le collège Vieux-Port" is not the Vieux-Port
+    return named or described
+
+
+def _described_landmark(text: str, gazetteer: Gazetteer) -> str | None:
     tokens = _tokens(text)
     folded_tokens = [fold(t) for t in tokens]
     for start in range(len(tokens)):
@@ -595,12 +637,18 @@ def clean_landmark(tokens: list[str], gazetteer: Gazetteer) -> str | None:
         words.pop()
     if not words:
         return None
-    lower = set(gazetteer.landmark_words) | _LANDMARK_ADJECTIVES | _LANDMARK_COMMON_NOUNS
-    out = []
-    for index, word in enumerate(words):
-        if index == 0 or word in LOWER_PARTICLES | {"d'", "l'", "d", "l"} or fold(word) in lower:
+    common = (set(gazetteer.landmark_words) | _LANDMARK_ADJECTIVES | _LANDMARK_COMMON_NOUNS) - _PRE_NOUN_ADJECTIVES
+    out: list[str] = []
+    in_name = False  # once a proper name starts, its words are all capitalised ("collège Vieux Port")
+    for word in words:
+        folded = fold(word)
+        leading_adjective = folded in _PRE_NOUN_ADJECTIVES and all(fold(w) in _PRE_NOUN_ADJECTIVES for w in out)
+        if word in LOWER_PARTICLES | {"d'", "l'", "d", "l"} or (
+            not in_name and (not out or leading_adjective or folded in common)
+        ):
             out.append(word)
         else:
+            in_name = True
             out.append("-".join(part[:1].upper() + part[1:] for part in word.split("-")))
     return _join(out)
 
@@ -655,6 +703,8 @@ def find_phone_number(text: str) -> str | None:
     "plus trente-trois" before it. Other numbers in the sentence ("au 12, c'est le 06...") are skipped."""
     digits_text = re.sub(r"\bplus\b\s*", "+", spoken_to_digits(text), flags=re.IGNORECASE)
     digits_text = re.sub(r"\+\s+(?=\d)", "+", digits_text)
+    # Hesitations between the groups: "trente-quatre euh cinquante-six", "douze et trente".
+    digits_text = _FILLERS_BETWEEN_DIGITS.sub(" ", digits_text)
     # text2num leaves "un", "deux", "trois" as words when they stand alone; next to digits they are digits.
     for _ in range(3):
         digits_text = _SMALL_AFTER_DIGITS.sub(lambda m: m.group(1) + _SMALL_NUMBERS[m.group(2).lower()], digits_text)
@@ -964,6 +1014,13 @@ _VAGUE_PLACE_WORDS = {
     "sais",
     "connais",
     "sait",
+    "moi",
+    "toi",
+    "lui",
+    "eux",
+    "nous",
+    "vous",
+    "leur",
     "ses",
     "cest",
     "quoi",

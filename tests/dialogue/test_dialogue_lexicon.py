@@ -102,3 +102,55 @@ def test_private_property_is_not_the_street_in_front_of_it() -> None:
     assert is_private_property("le plafond coule dans mon appartement")
     assert not is_private_property("en face de chez moi la route est défoncée")
     assert not is_private_property("au bout de la rue de chez nous")
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "non, elle est par terre, elle bouge plus",
+        "le poteau il bouge plus du tout",
+        "l'arbre a mal supporté le mistral",
+        "il y a un rat mort sur le trottoir",
+    ],
+)
+def test_injury_words_about_things_are_not_emergencies(said: str) -> None:
+    assert not is_emergency(said)
+    assert not is_emergency(said, nlu_says_emergency=True)
+
+
+@pytest.mark.parametrize(
+    "said",
+    ["un papi est par terre il bouge plus", "ma fille est tombée elle a très mal", "je suis tombé j'ai mal"],
+)
+def test_injury_words_about_a_person_are_emergencies(said: str) -> None:
+    assert is_emergency(said)
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "la déchetterie de Saint-Menet est ouverte le dimanche ?",
+        "je voudrais savoir si la déchetterie reprend les vieux matelas",
+        "où est-ce que je peux jeter mes gravats ?",
+        "comment on fait pour se débarrasser d'un vieux frigo",
+        "quel jour passent les encombrants dans ma rue",
+        "à quelle heure ouvre la déchetterie d'Aubagne",
+        "le parc Borély il est ouvert le lundi ?",
+        "est-ce que vous prenez les pneus à la déchetterie",
+    ],
+)
+def test_information_questions_naming_a_facility_or_waste_are_out_of_scope(said: str) -> None:
+    assert is_out_of_scope(said, KNOWLEDGE)
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "il y a un dépôt sauvage devant la déchetterie fermée",
+        "les encombrants traînent devant la déchetterie depuis une semaine",
+        "le lampadaire est éteint depuis dimanche",
+        "la poubelle déborde, quand est-ce que vous passez ?",
+    ],
+)
+def test_problems_near_a_facility_stay_reports(said: str) -> None:
+    assert not is_out_of_scope(said, KNOWLEDGE)

@@ -189,3 +189,179 @@ def test_danger_answer_prefers_what_is_said_of_the_danger() -> None:
     assert danger_answer("oui mais pas de danger immédiat") is False
     assert danger_answer("oui on ne peut pas passer") is True
     assert mentions_danger("le trou est large") is None
+
+
+# -- round 2: kinds of errors found by the unseen-caller tester ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "zéro sept, quatre-vingt-un, vingt-deux, soixante-trois, quarante-quatre",
+        "zéro sept. Quatre-vingt-un. Vingt-deux. Soixante-trois. Quarante-quatre.",
+        "zéro sept quatre vingt un vingt deux soixante trois quarante quatre",
+        "zéro, sept, huit, un, deux, deux, six, trois, quatre, quatre",
+        "0 7 8 1 2 2 6 3 4 4",
+        "plus trente-trois, sept, quatre-vingt-un, vingt-deux, soixante-trois, quarante-quatre",
+        "+33 7 81 22 63 44",
+        "zéro zéro trente-trois sept quatre-vingt-un vingt-deux soixante-trois quarante-quatre",
+        "c'est le zéro sept quatre-vingt-un euh vingt-deux soixante-trois et quarante-quatre",
+        "07-81-22-63-44",
+        "j'habite au 12, mon numéro c'est le 07 81 22 63 44",
+    ],
+)
+def test_phone_numbers_in_every_spoken_form(said: str) -> None:
+    assert find_phone_number(said) == "07 81 22 63 44"
+
+
+@pytest.mark.parametrize("said", ["j'ai quatre-vingt-deux ans", "au 12 rue de Rome", "zéro six douze"])
+def test_what_is_not_a_phone_number(said: str) -> None:
+    assert find_phone_number(said) is None
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "oui pourquoi pas",
+        "volontiers",
+        "ben oui",
+        "ouais",
+        "bah ouais",
+        "d'accord",
+        "allez-y",
+        "bien sûr",
+        "si vous voulez",
+        "ah si",
+        "pas de souci",
+        "aucun problème, rappelez-moi",
+        "ok ça marche",
+        "oui mais pas avant dix heures",
+        "ça me va",
+    ],
+)
+def test_everyday_yes(said: str) -> None:
+    assert yes_or_no(said) is True
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "non ça ira",
+        "pas la peine",
+        "non merci c'est bon",
+        "non c'est bon",
+        "ça ira merci",
+        "nan laissez tomber",
+        "sans façon",
+        "je préfère pas",
+        "c'est pas ça",
+        "pas d'accord",
+        "ne me rappelez pas",
+        "non non pas besoin",
+    ],
+)
+def test_everyday_no(said: str) -> None:
+    assert yes_or_no(said) is False
+
+
+@pytest.mark.parametrize("said", ["je sais pas", "merci", "oui enfin non", "la rue est en pente"])
+def test_neither_yes_nor_no(said: str) -> None:
+    assert yes_or_no(said) is None
+
+
+@pytest.mark.parametrize(
+    ("said", "number", "street"),
+    [
+        ("rue des Trois Mages", None, "rue des Trois Mages"),
+        ("au quarante-deux bis rue des trois mages", "42 bis", "rue des Trois Mages"),
+        ("impasse des quatre vents", None, "impasse des Quatre Vents"),
+        ("numéro trente boulevard des deux ponts", "30", "boulevard des Deux Ponts"),
+        ("place des quatre dauphins", None, "place des Quatre Dauphins"),
+        ("boulevard du huit mai mille neuf cent quarante-cinq", None, "boulevard du Huit Mai 1945"),
+        ("le lampadaire du quatre ter chemin des grives", "4 ter", "chemin des Grives"),
+        ("avenue Jean Jaurès, au numéro trente", "30", "avenue Jean Jaurès"),
+    ],
+)
+def test_number_words_in_names_stay_words(said: str, number: str | None, street: str) -> None:
+    place = parse_place(said, default_gazetteer())
+    assert (place.street_number, place.street_name) == (number, street)
+
+
+def test_number_words_in_names_are_not_digits() -> None:
+    assert spoken_to_digits("square des Milles") == "square des Milles"
+    assert spoken_to_digits("aux trois lucs au douze") == "aux trois lucs au 12"
+    assert spoken_to_digits("j'ai quatre-vingt-deux ans") == "j'ai 82 ans"
+
+
+@pytest.mark.parametrize(
+    ("said", "landmark"),
+    [
+        ("devant le lycée Rimbaud", "lycée Rimbaud"),
+        ("juste à côté de la mairie de Septèmes", "mairie de Septèmes"),
+        ("sur le parking du Mugel.", "parking du Mugel"),
+        ("vers le stade", "stade"),
+        ("au parking de la gare", "parking de la gare"),
+        ("à la piscine municipale", "piscine municipale"),
+        ("le vieux cimetière de Gardanne, je connais pas le nom de la rue", "vieux cimetière de Gardanne"),
+        ("en face de l'école Jules Ferry", "école Jules Ferry"),
+        ("au parc longchamp", "parc Longchamp"),
+        ("à l'orange vélodrome", "Orange Vélodrome"),
+        ("près du vélodrome", "stade Vélodrome"),
+    ],
+)
+def test_landmarks_keep_the_name_without_the_prepositions(said: str, landmark: str) -> None:
+    assert parse_place(said, default_gazetteer()).landmark == landmark
+
+
+@pytest.mark.parametrize(
+    "said",
+    ["c'est en haut", "sait en haut", "dans la rue sait en haut", "je connais pas le nom de la rue moi", "la rue là"],
+)
+def test_vague_words_are_not_a_street(said: str) -> None:
+    assert parse_place(said, default_gazetteer()).street_name is None
+
+
+def test_a_mere_kind_of_place_after_a_determiner_is_not_a_landmark() -> None:
+    assert parse_place("la pendule de la place est arrêtée", default_gazetteer()).landmark is None
+
+
+@pytest.mark.parametrize(
+    ("said", "commune"),
+    [
+        ("aux Pennes-Mirabeau", "Les Pennes-Mirabeau"),
+        ("aux Pennes", "Les Pennes-Mirabeau"),
+        ("à Septèmes", "Septèmes-les-Vallons"),
+        ("devant la mairie de Septèmes", "Septèmes-les-Vallons"),
+        ("au Rove", "Le Rove"),
+        ("à la Ciotat", "La Ciotat"),
+        ("à Port-de-Bouc", "Port-de-Bouc"),
+        ("à Lançon", "Lançon-Provence"),
+        ("à la Roque-d'Anthéron", "La Roque-d'Anthéron"),
+        ("à Peyrolles", "Peyrolles-en-Provence"),
+        ("à Noailles", "Marseille"),
+        ("aux Milles", "Aix-en-Provence"),
+        ("à la Gavotte", "Les Pennes-Mirabeau"),
+        ("aux Trois-Lucs", "Marseille"),
+        ("à la piscine municipale de Vitrolles", "Vitrolles"),
+        # A named commune wins over a quarter's.
+        ("la Gavotte, côté Septèmes", "Septèmes-les-Vallons"),
+        # In a street's name, a commune is not the commune.
+        ("route de Gémenos", None),
+    ],
+)
+def test_communes_with_articles_short_names_and_quarters(said: str, commune: str | None) -> None:
+    assert parse_place(said, default_gazetteer()).commune == commune
+
+
+def test_every_commune_of_the_metropole_is_known() -> None:
+    gazetteer = default_gazetteer()
+    assert len(gazetteer.communes) == 92
+    for name, _ in gazetteer.communes:
+        assert parse_place(f"c'est à {name}", gazetteer).commune == name, name
+
+
+def test_place_line_does_not_repeat_the_commune_of_a_landmark() -> None:
+    place = parse_place("devant la mairie de Septèmes", default_gazetteer())
+    assert format_place(place) == "mairie de Septèmes"
+    place = parse_place("sur le parking de la gare à la Ciotat", default_gazetteer())
+    assert format_place(place) == "parking de la gare, La Ciotat"

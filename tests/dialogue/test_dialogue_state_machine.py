@@ -244,3 +244,145 @@ def test_a_phone_number_given_early_is_kept_for_the_callback() -> None:
     turn(slots, "affirm", "un peu oui et rappelez-moi au 06 10 20 30 40")
     assert slots["danger"] is True and slots["callback_number"] == "06 10 20 30 40"
     assert slots["callback_consent"] is True and slots["pending_question"] == "confirm"
+
+
+# -- round 2: kinds of errors found by the unseen-caller tester ---------------------------------------------------
+
+
+def test_a_landmark_said_in_passing_does_not_replace_the_named_one() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "des tags partout devant le collège Vieux Port")
+    turn(slots, "inform", "à Marseille")
+    assert slots["landmark"] == "collège Vieux Port"
+    turn(slots, "affirm", "oui un peu, les gamins passent par là pour aller au collège.")
+    assert slots["landmark"] == "collège Vieux Port" and slots["place"] == "collège Vieux Port, Marseille"
+    assert slots["danger"] is True
+
+
+def test_a_later_street_does_not_overwrite_the_place_unless_asked_or_corrected() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "un banc cassé au 8 rue de Rome à Marseille")
+    turn(slots, "inform", "oui c'est dangereux, les enfants jouent rue Paradis à côté")
+    assert slots["street_name"] == "rue de Rome" and slots["danger"] is True
+
+
+def test_a_weaker_commune_does_not_replace_an_arrondissement() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "un trou au 3 avenue du Prado dans le 8e arrondissement")
+    assert slots["commune"] == "Marseille 8e"
+    turn(slots, "correct", "non c'est bien à Marseille")
+    assert slots["commune"] == "Marseille 8e"
+
+
+def test_a_correction_answering_the_danger_question_is_not_its_answer() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "le feu tricolore est en panne avenue Jean Jaurès à Martigues")
+    assert slots["pending_question"] == "danger"
+    outcome = turn(slots, "deny", "ah non c'est à Port-de-Bouc, pas à Martigues")
+    assert slots["commune"] == "Port-de-Bouc" and slots.get("danger") is None
+    assert outcome.said[0].response == "utter_ask_danger"
+    turn(slots, "affirm", "oui")
+    assert slots["danger"] is True
+
+
+def test_a_correction_answering_the_callback_question_is_not_its_answer() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "des tags au 12 rue Paradis à Marseille, pas dangereux")
+    assert slots["pending_question"] == "callback_consent"
+    outcome = turn(slots, "correct", "non pardon c'est au 14")
+    assert slots["street_number"] == "14" and slots.get("callback_consent") is None
+    assert outcome.said[0].response == "utter_ask_callback_consent"
+
+
+def test_no_to_the_danger_question_about_a_fallen_branch_is_no_danger() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "une grosse branche est tombée au square Labadié à Marseille")
+    outcome = turn(slots, "deny", "non, elle est par terre, elle bouge plus")
+    assert outcome.handoff_reason is None and slots["danger"] is False
+
+
+def test_a_public_place_without_a_street_is_a_place() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "le banc est tout cassé")
+    outcome = turn(slots, "dont_know", "c'est au vieux cimetière de Gardanne, je connais pas le nom de la rue")
+    assert slots["landmark"] == "vieux cimetière de Gardanne" and slots["commune"] == "Gardanne"
+    assert outcome.said[0].response == "utter_ask_danger"
+
+
+@pytest.mark.parametrize("answer", ["au stade", "à la piscine municipale", "au parking de la gare"])
+def test_a_generic_public_place_then_the_commune(answer: str) -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "une branche est tombée")
+    assert turn(slots, "inform", answer).said[0].response == "utter_ask_commune"
+    turn(slots, "inform", "à Miramas")
+    assert slots["commune"] == "Miramas" and slots["landmark"] and slots["pending_question"] == "danger"
+
+
+@pytest.mark.parametrize("answer", ["c'est en haut", "sait en haut là-bas", "je sais pas trop où exactement"])
+def test_vague_answers_to_the_place_question_are_asked_again(answer: str) -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "une branche est tombée")
+    outcome = turn(slots, "inform", answer)
+    assert outcome.said[0].response == "utter_not_understood" and not slots.get("street_name")
+    assert not slots.get("landmark")
+
+
+def test_phone_number_said_in_words_with_commas() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "un lampadaire éteint au 15 avenue des Chutes-Lavie à Marseille, pas dangereux")
+    turn(slots, "affirm", "oui pourquoi pas")
+    assert slots["pending_question"] == "callback_number"
+    turn(slots, "inform", "zéro sept, quatre-vingt-un, vingt-deux, soixante-trois, quarante-quatre")
+    assert slots["callback_number"] == "07 81 22 63 44" and slots["pending_question"] == "confirm"
+
+
+@pytest.mark.parametrize(("answer", "consent"), [("volontiers", True), ("non ça ira", False), ("pas la peine", False)])
+def test_everyday_answers_to_the_callback_question(answer: str, consent: bool) -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "des tags au 3 rue de Rome à Marseille, pas dangereux", caller="0611223344")
+    turn(slots, "inform", answer)
+    assert slots["callback_consent"] is consent
+
+
+def test_a_no_thanks_read_as_goodbye_keeps_the_report_going() -> None:
+    from dialogue.conversation import handle_goodbye
+
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "des tags au 3 rue de Rome à Marseille, pas dangereux")
+    outcome = handle_goodbye(Heard("goodbye", "non merci c'est bon", 0.8, 0.9), slots, KNOWLEDGE)
+    slots.update(outcome.slots)
+    assert not outcome.hangup and slots["callback_consent"] is False
+    outcome = handle_goodbye(Heard("goodbye", "oui merci au revoir", 0.8, 0.9), slots, KNOWLEDGE)
+    assert outcome.save_report
+
+
+def test_a_plain_goodbye_still_hangs_up() -> None:
+    from dialogue.conversation import handle_goodbye
+
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "des tags au 3 rue de Rome à Marseille, pas dangereux")
+    assert handle_goodbye(Heard("goodbye", "bon ben au revoir", 0.9, 0.9), slots, KNOWLEDGE).hangup
+
+
+def test_a_yes_read_as_a_request_for_a_person_answers_the_question() -> None:
+    from dialogue.conversation import handle_request_human
+
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "des tags au 3 rue de Rome à Marseille, pas dangereux", caller="0611223344")
+    outcome = handle_request_human(Heard("request_human", "allez-y", 0.7, 0.9), slots, KNOWLEDGE)
+    slots.update(outcome.slots)
+    assert outcome.handoff_reason is None and slots["callback_consent"] is True
+    outcome = handle_request_human(Heard("request_human", "je veux parler à quelqu'un", 0.9, 0.9), slots, KNOWLEDGE)
+    assert outcome.handoff_reason == "caller_request"
+
+
+def test_an_information_question_about_a_facility_is_out_of_scope() -> None:
+    slots: dict[str, Any] = {}
+    outcome = turn(slots, "report_problem", "la déchetterie de Saint-Menet elle reprend les encombrants le dimanche ?")
+    assert outcome.said[0].response == "utter_out_of_scope" and not slots.get("category")
+
+
+def test_a_quarter_names_the_commune() -> None:
+    slots: dict[str, Any] = {}
+    outcome = turn(slots, "report_problem", "une voiture brûlée rue Fontaine des Lices aux Milles")
+    assert slots["commune"] == "Aix-en-Provence" and outcome.said[0].response == "utter_ask_danger"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -83,6 +84,13 @@ async def _metrics(request: web.Request) -> web.Response:
         "# TYPE callbot_call_outcomes_total counter",
     ]
     lines += [f'callbot_call_outcomes_total{{outcome="{k}"}} {v}' for k, v in sorted(metrics.outcomes.items())]
+    latencies = sorted(metrics.reply_latencies)
+    if latencies:
+        lines.append("# TYPE callbot_reply_latency_seconds summary")
+        for quantile in (0.5, 0.95):
+            value = latencies[max(0, math.ceil(quantile * len(latencies)) - 1)]  # nearest rank
+            lines.append(f'callbot_reply_latency_seconds{{quantile="{quantile}"}} {value:.3f}')
+        lines.append(f"callbot_reply_latency_seconds_count {len(latencies)}")
     return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
 
 

@@ -162,7 +162,9 @@ def store(tmp_path: Path) -> Store:
 
 
 def settings(**environ: str) -> Settings:
-    return load_settings(environ={"CALLBOT_VAD_NO_INPUT_TIMEOUT_S": "0.5", **environ})
+    # A long no-input timeout: the fake caller runs on the wall clock, and a loaded machine must not make
+    # silence win the race against a turn. The silence test sets its own.
+    return load_settings(environ={"CALLBOT_VAD_NO_INPUT_TIMEOUT_S": "10", **environ})
 
 
 async def run_call(
@@ -280,7 +282,7 @@ async def test_silence_is_told_to_the_dialogue(store: Store, tmp_path: Path) -> 
             DialogueReply(texts=["Je ne vous entends pas. Au revoir."], hangup=True),
         ]
     )
-    session = await run_call(store, tmp_path, leg, dialogue)
+    session = await run_call(store, tmp_path, leg, dialogue, settings(CALLBOT_VAD_NO_INPUT_TIMEOUT_S="0.5"))
     assert [text for text, _ in dialogue.sent] == ["/no_input", "/no_input"]
     assert session.outcome == "completed"
 

@@ -16,6 +16,7 @@ def _app(readiness: Readiness, token: str | None = TOKEN) -> web.Application:
 
     metrics = CallMetrics(calls_total=3, calls_active=1)
     metrics.record_outcome("report_saved")
+    metrics.reply_latencies.extend([0.9, 1.1, 1.0, 3.0])
     return create_app(readiness, metrics, token, add_routes)
 
 
@@ -74,3 +75,5 @@ async def test_metrics_are_prometheus_text(aiohttp_client) -> None:  # type: ign
     text = await (await client.get("/metrics")).text()
     assert "callbot_calls_total 3" in text
     assert 'callbot_call_outcomes_total{outcome="report_saved"} 1' in text
+    assert 'callbot_reply_latency_seconds{quantile="0.5"} 1.000' in text
+    assert "callbot_reply_latency_seconds_count 4" in text

@@ -148,6 +148,12 @@ class TransferSettings(_Section):
         return uri
 
 
+class ChatSettings(_Section):
+    max_open: int = Field(ge=1, le=100_000)
+    opens_per_client_per_minute: int = Field(ge=1, le=10_000)
+    idle_timeout_s: float = Field(gt=0)
+
+
 class CallSettings(_Section):
     max_duration_s: float = Field(gt=0)
 
@@ -175,6 +181,7 @@ class Settings(_Section):
     dialogue: DialogueSettings
     transfer: TransferSettings
     call: CallSettings
+    chat: ChatSettings
     prompts: Prompts
 
 

@@ -90,7 +90,7 @@ class CallbotServer:
         client = DialogueClient(dialogue_url, settings.dialogue.timeout_s)
         self._stack.push_async_callback(client.close)
         self.readiness.probes["dialogue"] = client.ready
-        chat = ChatService(client, store, writer, settings.prompts)
+        chat = ChatService(client, store, writer, settings.prompts, settings.chat)
         self._stack.push_async_callback(chat.close_all)
 
         metrics = CallMetrics()

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
 
-from callbot.config import Prompts
+from callbot.config import ChatSettings, Prompts
 from callbot.conversation import Conversation, utc_now
 from dialogue.client import DialogueClient
 from signalements import Store, StoreWriter
@@ -42,23 +43,30 @@ class ChatService:
         store: Store,
         writer: StoreWriter,
         prompts: Prompts,
-        max_sessions: int = 200,
-        idle_timeout_s: float = 1800,
+        limits: ChatSettings,
     ) -> None:
         self._dialogue = dialogue
         self._store = store
         self._writer = writer
         self._prompts = prompts
-        self._max_sessions = max_sessions
-        self._idle_timeout_s = idle_timeout_s
+        self._limits = limits
         self._sessions: dict[str, ChatSession] = {}
+        self._opened_by: dict[str, deque[float]] = {}  # client address -> when it opened its recent chats
 
-    async def open(self) -> tuple[str, str]:
+    async def open(self, client: str) -> tuple[str, str]:
+        """A new conversation for `client` (its address): limited per client and in all, so nobody can hog it."""
         await self._expire_idle()
-        if len(self._sessions) >= self._max_sessions:
+        now = time.monotonic()
+        recent = self._opened_by.setdefault(client, deque())
+        while recent and now - recent[0] > 60:
+            recent.popleft()
+        if len(recent) >= self._limits.opens_per_client_per_minute or len(self._sessions) >= self._limits.max_open:
             raise web.HTTPTooManyRequests(
-                text='{"error": "too many open conversations, try again later"}', content_type="application/json"
+                text='{"error": "too many conversations, try again in a minute"}',
+                content_type="application/json",
+                headers={"Retry-After": "60"},
             )
+        recent.append(now)
         session_id = secrets.token_hex(16)
         conversation = Conversation(session_id, "text", None, self._dialogue, self._store, self._writer)
         await conversation.open()
@@ -120,9 +128,12 @@ class ChatService:
     async def _expire_idle(self) -> None:
         now = time.monotonic()
         for session_id, session in list(self._sessions.items()):
-            if session.ended or now - session.last_active > self._idle_timeout_s:
+            if session.ended or now - session.last_active > self._limits.idle_timeout_s:
                 await self._end(session, "abandoned")
                 del self._sessions[session_id]
+        for client, opened in list(self._opened_by.items()):
+            if not opened or now - opened[-1] > 60:
+                del self._opened_by[client]
 
 
 CHAT_KEY = web.AppKey("chat", ChatService)
@@ -137,7 +148,7 @@ def add_chat_routes(app: web.Application, service: ChatService) -> None:
 
 
 async def _open(request: web.Request) -> web.Response:
-    session_id, greeting = await request.app[CHAT_KEY].open()
+    session_id, greeting = await request.app[CHAT_KEY].open(request.remote or "unknown")
     return web.json_response({"session": session_id, "messages": [greeting]}, status=201)
 
 

@@ -56,7 +56,8 @@ async def client(
     dialogue_server: Any, store: Store, writer: StoreWriter, aiohttp_client: Any
 ) -> AsyncIterator[TestClient[web.Request, web.Application]]:
     dialogue = DialogueClient(dialogue_server.url, timeout_s=30)
-    service = ChatService(dialogue, store, writer, load_settings(environ={}).prompts)
+    settings = load_settings(environ={})
+    service = ChatService(dialogue, store, writer, settings.prompts, settings.chat)
 
     def routes(app: web.Application) -> None:
         add_chat_routes(app, service)
@@ -154,3 +155,15 @@ async def test_bad_requests_get_clear_errors(client: TestClient[web.Request, web
     assert (await client.post(url, json={"text": "x" * 501})).status == 413
     injected = await chat.say("/affirm")  # a user cannot inject an intent
     assert not injected["ended"]
+
+
+async def test_one_client_cannot_open_conversations_without_limit(
+    client: TestClient[web.Request, web.Application],
+) -> None:
+    allowed = load_settings(environ={}).chat.opens_per_client_per_minute
+    for _ in range(allowed):
+        assert (await client.post("/chat/sessions")).status == 201
+    refused = await client.post("/chat/sessions")
+    assert refused.status == 429
+    assert refused.headers["Retry-After"] == "60"
+    assert "minute" in (await refused.json())["error"]

@@ -31,7 +31,8 @@ async def chat_server(dialogue_server: Any, tmp_path: Path) -> AsyncIterator[Tes
     store = Store(dialogue_server.database_url, dialogue_server.pseudonym_key)
     writer = StoreWriter(store, spill_path=tmp_path / "spill.jsonl")
     dialogue = DialogueClient(dialogue_server.url, timeout_s=30)
-    service = ChatService(dialogue, store, writer, load_settings(environ={}).prompts)
+    settings = load_settings(environ={})
+    service = ChatService(dialogue, store, writer, settings.prompts, settings.chat)
 
     def routes(app: web.Application) -> None:
         add_chat_routes(app, service)

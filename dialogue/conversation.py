@@ -392,7 +392,8 @@ def _place_from(
     reviewing = pending in ("correction", "confirm") or heard.intent == "correct"
     may_change = reviewing or correcting or pending in ("place", "commune")
     place = parse_place(text, knowledge.gazetteer)
-    if place.street_name and not place.street_number and (reviewing or correcting) and slots.get("street_number"):
+    same_street = fold(place.street_name or "") == fold(slots.get("street_name") or "")
+    if place.street_name and not place.street_number and (reviewing or correcting or same_street):
         # "non c'est boulevard Chave, pas boulevard Baille": only the name changes, the number stays.
         place = Place(slots.get("street_number"), place.street_name, place.commune, place.landmark)
     has_place = bool(slots.get("street_name") or slots.get("landmark"))
@@ -412,7 +413,8 @@ def _place_from(
         place.landmark if landmark_ok else None,
     )
     if not accepted.is_empty():
-        return _place_updates(slots, accepted, replace_street=bool(accepted.street_name))
+        # A new street replaces a landmark only in a correction; in an answer it adds to it.
+        return _place_updates(slots, accepted, replace_street=bool(accepted.street_name) and (reviewing or correcting))
     if place.is_empty() and (reviewing or correcting):
         number = find_street_number(text)
         if number and slots.get("street_name") and number != slots.get("street_number"):
@@ -514,6 +516,9 @@ def handle_report_turn(heard: Heard, slots: dict[str, Any], knowledge: Knowledge
         if answer is True:
             return handoff("out_of_scope", base)
         if answer is False and knowledge.taxonomy.match(heard.text) is None:
+            if says_goodbye(heard.text):
+                # "Non tant pis, au revoir": nothing else to report either.
+                return Outcome(said=[Say("utter_goodbye")], slots=base, hangup=True)
             return Outcome(said=[Say("utter_anything_to_report")], slots={**base, PENDING: "anything_else"})
     if pending == "anything_else" and _yes_no(heard) is False and knowledge.taxonomy.match(heard.text) is None:
         return Outcome(said=[Say("utter_goodbye")], slots=base, hangup=True)
@@ -611,6 +616,9 @@ def handle_fallback(heard: Heard, slots: dict[str, Any], knowledge: Knowledge) -
         and is_out_of_scope(heard.text, knowledge)
     ):
         return _answer_out_of_scope(heard, slots, knowledge, base)
+    if asr_ok and current.get(PENDING) in (*YES_NO_QUESTIONS, "offer_human") and yes_or_no(heard.text) is not None:
+        # "C'est sa" (c'est ça) at the read-back: a yes or no DIET could not place still answers the question.
+        return handle_report_turn(_as_intent(heard, "inform"), slots, knowledge)
     # DIET unsure, but the words themselves may answer: a taxonomy term to open a report, or the pending field.
     if asr_ok and (not opening or knowledge.taxonomy.match(heard.text) is not None):
         updates = extract(heard, current, knowledge, trusted=False)
@@ -704,12 +712,16 @@ def handle_goodbye(heard: Heard, slots: dict[str, Any], knowledge: Knowledge) ->
     callback question, "oui merci au revoir" to the read-back): a report is never dropped on a misread intent."""
     base = _with_caller_number(slots, heard)
     current = _current(slots, base)
-    folded = fold(heard.text)
-    says_goodbye = any(contains_phrase(folded, w) for w in GOODBYE_WORDS)
     if report_in_progress(current) and current.get(PENDING) not in (None, "anything_else"):
-        if not says_goodbye or (current.get(PENDING) == "confirm" and yes_or_no(heard.text) is True):
+        if not says_goodbye(heard.text) or (current.get(PENDING) == "confirm" and yes_or_no(heard.text) is True):
             return handle_report_turn(_as_intent(heard, "inform"), slots, knowledge)
     return Outcome(said=[Say("utter_goodbye")], slots=base, hangup=True)
+
+
+def says_goodbye(text: str) -> bool:
+    """ "Au revoir", also with a hesitation inside ("au euh revoir")."""
+    folded = " ".join(w for w in fold(text).split() if w not in ("euh", "heu", "hum", "hmm"))
+    return any(contains_phrase(folded, w) for w in GOODBYE_WORDS)
 
 
 def handoff(reason: str, base: dict[str, Any]) -> Outcome:

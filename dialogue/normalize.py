@@ -938,6 +938,8 @@ _DANGER = re.compile(
     r"|\b(marchent|marche|passent|passe) (sur|par) la (route|chaussee)\b|\bpas de visibilite\b"
     r"|\b(font|fait|faire) des vagues\b|\b(eclabousse|eclaboussent|arrose|arrosent|asperge|aspergent)\b"
     r"|\bse (fait|font|faire) (arroser|eclabousser|asperger|tremper)\b"
+    r"|\b(faire|fait|faut) (tres |bien )?(attention|gaffe)\b|\b(glissant|glissante|glissants|glissantes)\b"
+    r"|^(un )?(petit )?peu( quand meme)?$"
 )
 
 
@@ -968,7 +970,7 @@ def danger_answer(text: str) -> bool | None:
         return True
     if words[:2] in (["un", "peu"], ["bien", "sur"]):
         return True
-    if words and words[0] in {"non", "nan"}:
+    if words and words[0] in {"non", "nan", "bof"}:
         return False
     return None
 

@@ -365,3 +365,39 @@ def test_place_line_does_not_repeat_the_commune_of_a_landmark() -> None:
     assert format_place(place) == "mairie de Septèmes"
     place = parse_place("sur le parking de la gare à la Ciotat", default_gazetteer())
     assert format_place(place) == "parking de la gare, La Ciotat"
+
+
+@pytest.mark.parametrize(
+    ("said", "danger"),
+    [
+        ("les voitures font des vagues sur le trottoir", True),
+        ("on se fait arroser en passant", True),
+        ("un petit peu", True),
+        ("faut faire gaffe surtout le soir", True),
+        ("c'est glissant quand il pleut", True),
+        ("bof", False),
+        ("pas tellement", False),
+        ("non, elle est par terre, elle bouge plus", False),
+    ],
+)
+def test_everyday_answers_about_the_danger(said: str, danger: bool) -> None:
+    from dialogue.normalize import danger_answer
+
+    assert danger_answer(said) is danger
+
+
+@pytest.mark.parametrize(
+    "said",
+    ["ah non c'est à Fos", "attendez non, c'est au 14", "je me suis trompé de rue", "c'est pas à Aix, c'est aux Milles"],
+)
+def test_corrections_are_recognised(said: str) -> None:
+    from dialogue.normalize import sounds_like_correction
+
+    assert sounds_like_correction(said)
+
+
+@pytest.mark.parametrize("said", ["oui c'est dangereux", "la rue est en pente", "bien sûr"])
+def test_answers_are_not_corrections(said: str) -> None:
+    from dialogue.normalize import sounds_like_correction
+
+    assert not sounds_like_correction(said)

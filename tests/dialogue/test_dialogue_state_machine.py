@@ -386,3 +386,30 @@ def test_a_quarter_names_the_commune() -> None:
     slots: dict[str, Any] = {}
     outcome = turn(slots, "report_problem", "une voiture brûlée rue Fontaine des Lices aux Milles")
     assert slots["commune"] == "Aix-en-Provence" and outcome.said[0].response == "utter_ask_danger"
+
+
+def test_the_commune_answer_adds_to_the_place_without_losing_it() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "un trou au 12 rue de la République")
+    turn(slots, "inform", "à Aubagne, rue de la République")
+    assert (slots["street_number"], slots["commune"]) == ("12", "Aubagne")
+    slots = {}
+    turn(slots, "report_problem", "un banc cassé devant l'école Jules Ferry")
+    turn(slots, "inform", "à Aubagne, c'est boulevard Lakanal")
+    assert slots["landmark"] == "école Jules Ferry" and slots["street_name"] == "boulevard Lakanal"
+
+
+def test_a_yes_the_nlu_could_not_place_still_answers_the_read_back() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "des tags au 3 rue de Rome à Marseille, pas dangereux")
+    turn(slots, "deny", "non merci")
+    assert slots["pending_question"] == "confirm"
+    outcome = handle_fallback(Heard("nlu_fallback", "c'est sa", 0.3, 0.7), slots, KNOWLEDGE)
+    assert outcome.save_report
+
+
+def test_no_thanks_goodbye_after_the_out_of_scope_answer_ends_the_call() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "y a une erreur sur ma taxe foncière")
+    assert slots["pending_question"] == "offer_human"
+    assert turn(slots, "deny", "non tant pis au euh revoir").hangup

@@ -388,7 +388,12 @@ def test_everyday_answers_about_the_danger(said: str, danger: bool) -> None:
 
 @pytest.mark.parametrize(
     "said",
-    ["ah non c'est à Fos", "attendez non, c'est au 14", "je me suis trompé de rue", "c'est pas à Aix, c'est aux Milles"],
+    [
+        "ah non c'est à Fos",
+        "attendez non, c'est au 14",
+        "je me suis trompé de rue",
+        "c'est pas à Aix, c'est aux Milles",
+    ],
 )
 def test_corrections_are_recognised(said: str) -> None:
     from dialogue.normalize import sounds_like_correction

@@ -62,7 +62,7 @@ async def one_call(callbot: CallbotProcess, workdir: Path, clip: str, speak_at: 
     return replies[0] - said_until
 
 
-def start_dialogue(workdir: Path, eager: bool) -> tuple[object, str, str, bytes]:
+def start_dialogue(workdir: Path, eager: bool) -> tuple[object, str, str, bytes, str]:
     """The dialogue servers, supervised from a thread (as the test fixture does)."""
     import secrets
 
@@ -81,7 +81,8 @@ def start_dialogue(workdir: Path, eager: bool) -> tuple[object, str, str, bytes]
     )
     runner = _SupervisorThread(dialogue)
     runner.start()
-    return runner, dialogue.url, database_url, key
+    assert dialogue.token is not None
+    return runner, dialogue.url, database_url, key, dialogue.token
 
 
 async def main() -> None:
@@ -93,7 +94,7 @@ async def main() -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="turn-latency-"))
     started = time.monotonic()
-    runner, url, database_url, key = start_dialogue(workdir, args.eager)
+    runner, url, database_url, key, token = start_dialogue(workdir, args.eager)
     print(f"dialogue ready in {time.monotonic() - started:.1f} s (eager={args.eager})")
     (workdir / "pseudonym.key").write_text(key.hex())
     callbot = CallbotProcess(
@@ -102,6 +103,7 @@ async def main() -> None:
             "CALLBOT_DATABASE_URL": database_url,
             "CALLBOT_DIALOGUE_MODE": "external",
             "CALLBOT_DIALOGUE_URL": url,
+            "CALLBOT_DIALOGUE_TOKEN": token,
             "CALLBOT_VAD_NO_INPUT_TIMEOUT_S": "20",
         },
     )

@@ -118,6 +118,7 @@ class TtsSettings(_Section):
 class DialogueSettings(_Section):
     mode: Literal["managed", "external"]
     url: str
+    token: str | None  # external mode: the Rasa server's --auth-token
     rasa_port: int = Port
     action_port: int = Port
     eager: bool

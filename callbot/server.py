@@ -84,10 +84,10 @@ class CallbotServer:
                 },
             )
             self._stack.push_async_callback(managed.stop)
-            dialogue_url = managed.url
+            dialogue_url, dialogue_token = managed.url, managed.token
         else:
-            dialogue_url = settings.dialogue.url
-        client = DialogueClient(dialogue_url, settings.dialogue.timeout_s)
+            dialogue_url, dialogue_token = settings.dialogue.url, settings.dialogue.token
+        client = DialogueClient(dialogue_url, settings.dialogue.timeout_s, dialogue_token)
         self._stack.push_async_callback(client.close)
         self.readiness.probes["dialogue"] = client.ready
         chat = ChatService(client, store, writer, settings.prompts, settings.chat)

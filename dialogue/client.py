@@ -46,8 +46,10 @@ def parse_reply(messages: Any) -> DialogueReply:
 
 
 class DialogueClient:
-    def __init__(self, base_url: str, timeout_s: float) -> None:
+    def __init__(self, base_url: str, timeout_s: float, token: str | None = None) -> None:
+        """`token`: Rasa's --auth-token, for its HTTP API (status, trackers); the REST channel needs none."""
         self.base_url = base_url.rstrip("/")
+        self._api_params = {"token": token} if token else {}
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._session: aiohttp.ClientSession | None = None
 
@@ -59,7 +61,8 @@ class DialogueClient:
     async def _request(self, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
         url = self.base_url + path
         try:
-            async with self._http().request(method, url, json=payload) as response:
+            params = self._api_params if not path.startswith("/webhooks/") else {}
+            async with self._http().request(method, url, json=payload, params=params) as response:
                 if response.status >= 500:
                     raise DialogueUnavailable(f"{method} {url}: HTTP {response.status}")
                 if response.status >= 400:

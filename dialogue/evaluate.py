@@ -44,15 +44,21 @@ EVAL_PSEUDONYM_KEY = "65" * 32  # hex, only for the throw-away evaluation databa
 class Target:
     url: str
     store: ReportStore | None
+    token: str | None = None  # Rasa's --auth-token
 
 
 @contextlib.asynccontextmanager
 async def dialogue_target(
-    url: str | None, database_url: str | None, ready_timeout_s: float, eager: bool = False, model: Path | None = None
+    url: str | None,
+    database_url: str | None,
+    ready_timeout_s: float,
+    eager: bool = False,
+    model: Path | None = None,
+    token: str | None = None,
 ) -> AsyncIterator[Target]:
     """The Rasa server to evaluate: the one at `url`, or our own for the duration of the block."""
     if url is not None:
-        yield Target(url.rstrip("/"), SignalementsReports(database_url) if database_url else None)
+        yield Target(url.rstrip("/"), SignalementsReports(database_url) if database_url else None, token)
         return
     from dialogue.supervisor import ManagedDialogue
     from dialogue.training import ensure_model
@@ -70,7 +76,7 @@ async def dialogue_target(
         )
         try:
             await managed.start(timeout_s=ready_timeout_s)
-            yield Target(managed.url, SignalementsReports(database))
+            yield Target(managed.url, SignalementsReports(database), managed.token)
         finally:
             await managed.stop()
 
@@ -79,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m dialogue.evaluate", description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--url", help="Rasa server base URL (default: start one)")
     parser.add_argument("--database-url", help="with --url: the action server's CALLBOT_DATABASE_URL")
+    parser.add_argument("--token", help="with --url: that Rasa server's --auth-token")
     parser.add_argument("--utterances", type=Path, default=DEFAULT_UTTERANCES)
     parser.add_argument("--conversations", type=Path, default=DEFAULT_CONVERSATIONS)
     parser.add_argument("--skip-utterances", action="store_true")
@@ -112,11 +119,13 @@ async def evaluate(args: argparse.Namespace) -> Outcome:
         conversations = tuple(c for c in conversations if c.id in set(args.only))
     noiser = AsrNoiser(seed=args.seed)
     run_tag = uuid.uuid4().hex[:8]
-    async with dialogue_target(args.url, args.database_url, args.ready_timeout, args.eager, args.model) as target:
+    async with dialogue_target(
+        args.url, args.database_url, args.ready_timeout, args.eager, args.model, args.token
+    ) as target:
         from dialogue.client import DialogueClient
 
-        client = DialogueClient(target.url, timeout_s=30.0)
-        rasa = RasaHttp(target.url)
+        client = DialogueClient(target.url, timeout_s=30.0, token=target.token)
+        rasa = RasaHttp(target.url, target.token)
         try:
             parsed = await parse_all(utterances, rasa, noiser, concurrency=args.concurrency) if utterances else []
             runs = (

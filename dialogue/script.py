@@ -69,11 +69,13 @@ def print_result(run: ConversationRun, out: TextIO) -> None:
 
 async def play(args: argparse.Namespace, out: TextIO) -> ConversationRun:
     conversation = pick(load_conversation_file(args.file, taxonomy_codes()), args.id, args.file)
-    async with dialogue_target(args.url, args.database_url, args.ready_timeout, args.eager, args.model) as target:
+    async with dialogue_target(
+        args.url, args.database_url, args.ready_timeout, args.eager, args.model, args.token
+    ) as target:
         from dialogue.client import DialogueClient
 
-        client = DialogueClient(target.url, timeout_s=30.0)
-        rasa = RasaHttp(target.url)
+        client = DialogueClient(target.url, timeout_s=30.0, token=target.token)
+        rasa = RasaHttp(target.url, target.token)
         try:
             run = await play_conversation(
                 conversation,
@@ -98,6 +100,7 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
     parser.add_argument("--id", help="conversation id when the file holds several")
     parser.add_argument("--url", help="Rasa server base URL (default: start one)")
     parser.add_argument("--database-url", help="with --url: the action server's CALLBOT_DATABASE_URL")
+    parser.add_argument("--token", help="with --url: that Rasa server's --auth-token")
     parser.add_argument("--noisy", action="store_true", help="play the ASR-like noisy version of the lines")
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--ready-timeout", type=float, default=300.0)

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import signal
 import socket
 import sys
@@ -139,9 +140,14 @@ class ManagedDialogue:
         eager: bool = False,
         rasa_bin: Path = DEFAULT_RASA_BIN,
         external_url: str | None = None,
+        external_token: str | None = None,
         extra_env: Mapping[str, str] | None = None,
         health_interval_s: float = 2.0,
     ) -> None:
+        """`extra_env` goes to the action server only (database URL, pseudonymisation key): Rasa needs none of it.
+
+        In managed mode Rasa's HTTP API (trackers hold what callers said) needs `token`, made afresh each start.
+        """
         self.external = external_url is not None
         self.ready = False
         self._ready_event = asyncio.Event()
@@ -151,14 +157,16 @@ class ManagedDialogue:
         self._http: aiohttp.ClientSession | None = None
         if external_url is not None:
             self.url = external_url.rstrip("/")
-            self._status_url = self.url + "/status"
+            self.token = external_token
+            self._status_url = self.url + "/status" + (f"?token={external_token}" if external_token else "")
             return
         if model is None:
             raise ValueError("managed mode needs a model path (dialogue.training.ensure_model)")
         rasa_port = rasa_port or free_port()
         action_port = action_port or free_port()
         self.url = f"http://127.0.0.1:{rasa_port}"
-        self._status_url = self.url + "/status"
+        self.token = secrets.token_urlsafe(24)
+        self._status_url = f"{self.url}/status?token={self.token}"
         action_url = f"http://127.0.0.1:{action_port}"
         env = dict(extra_env or {})
         rasa_python = rasa_bin.parent / "python"
@@ -189,7 +197,11 @@ class ManagedDialogue:
                     "credentials.yml",
                 ],
                 health_url=self._status_url,
-                env={**env, "ACTION_SERVER_URL": action_url + "/webhook", "TF_CPP_MIN_LOG_LEVEL": "2"},
+                env={
+                    "ACTION_SERVER_URL": action_url + "/webhook",
+                    "RASA_AUTH_TOKEN": self.token,
+                    "TF_CPP_MIN_LOG_LEVEL": "2",
+                },
             ),
         ]
         self._processes = [ChildProcess(spec) for spec in specs]

@@ -30,6 +30,7 @@ class DialogueServer:
     url: str
     database_url: str
     pseudonym_key: bytes
+    token: str | None  # Rasa's --auth-token, for its HTTP API
 
 
 class _SupervisorThread:
@@ -64,7 +65,7 @@ def dialogue_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dialog
     runner = _SupervisorThread(dialogue)
     try:
         runner.start()
-        yield DialogueServer(dialogue.url, database_url, key)
+        yield DialogueServer(dialogue.url, database_url, key, dialogue.token)
     finally:
         runner.stop()
 

@@ -60,19 +60,22 @@ class ReportStore(Protocol):
 class RasaHttp:
     """Rasa's HTTP API beyond the REST channel: the tracker and /model/parse (needs --enable-api)."""
 
-    def __init__(self, base_url: str, timeout_s: float = 30.0) -> None:
+    def __init__(self, base_url: str, token: str | None = None, timeout_s: float = 30.0) -> None:
         self.base_url = base_url.rstrip("/")
+        self._params = {"token": token} if token else {}
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s))
 
     async def tracker(self, conversation_id: str) -> dict[str, Any]:
         url = f"{self.base_url}/conversations/{quote(conversation_id, safe='')}/tracker"
-        async with self._session.get(url) as response:
+        async with self._session.get(url, params=self._params) as response:
             response.raise_for_status()
             body = await response.json(content_type=None)
         return body if isinstance(body, dict) else {}
 
     async def parse(self, text: str) -> dict[str, Any]:
-        async with self._session.post(f"{self.base_url}/model/parse", json={"text": text}) as response:
+        async with self._session.post(
+            f"{self.base_url}/model/parse", json={"text": text}, params=self._params
+        ) as response:
             response.raise_for_status()
             body = await response.json(content_type=None)
         return body if isinstance(body, dict) else {}

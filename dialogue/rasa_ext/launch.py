@@ -3,8 +3,11 @@
     .venvs/rasa/bin/python dialogue/rasa_ext/launch.py [--eager] run --enable-api -m MODEL ...
 
 Eager mode: ready in ~5-15 s instead of ~80 s of graph tracing and half the memory, but ~3x slower per message.
+RASA_AUTH_TOKEN in the environment becomes --auth-token here, inside the process, so that the token never shows
+in the process list (ps) the way a command-line argument would.
 """
 
+import os
 import sys
 
 
@@ -17,6 +20,9 @@ def main() -> None:
         tf.config.run_functions_eagerly(True)
     from rasa.__main__ import main as rasa_main
 
+    token = os.environ.pop("RASA_AUTH_TOKEN", "")
+    if token:
+        args += ["--auth-token", token]
     sys.argv = ["rasa", *args]
     rasa_main()
 

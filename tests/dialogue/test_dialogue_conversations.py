@@ -27,7 +27,7 @@ class Call:
 
 @pytest.fixture
 async def client(dialogue_server: Any) -> Any:
-    dialogue = DialogueClient(dialogue_server.url, timeout_s=30)
+    dialogue = DialogueClient(dialogue_server.url, timeout_s=30, token=dialogue_server.token)
     yield dialogue
     await dialogue.close()
 

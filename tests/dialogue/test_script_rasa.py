@@ -25,9 +25,12 @@ def rasa_database_url(dialogue_server: Any) -> str:
 
 
 @pytest.mark.e2e
-def test_script_plays_a_conversation_and_shows_the_saved_report(rasa_url: str, rasa_database_url: str) -> None:
+def test_script_plays_a_conversation_and_shows_the_saved_report(
+    rasa_url: str, rasa_database_url: str, dialogue_server: Any
+) -> None:
     out = io.StringIO()
-    status = script_main([str(EXAMPLE), "--url", rasa_url, "--database-url", rasa_database_url], out=out)
+    arguments = [str(EXAMPLE), "--url", rasa_url, "--database-url", rasa_database_url]
+    status = script_main([*arguments, "--token", dialogue_server.token], out=out)
     shown = out.getvalue()
     assert shown.count("caller> ") == 4, shown
     assert "caller> Bonjour, je voudrais signaler un lampadaire en panne au 8 rue Sainte" in shown

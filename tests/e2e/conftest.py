@@ -37,6 +37,7 @@ def callbot(
             "CALLBOT_DATABASE_URL": dialogue_server.database_url,
             "CALLBOT_DIALOGUE_MODE": "external",
             "CALLBOT_DIALOGUE_URL": dialogue_server.url,
+            "CALLBOT_DIALOGUE_TOKEN": dialogue_server.token,
             "CALLBOT_DIALOGUE_TIMEOUT_S": "30",
             "CALLBOT_TRANSFER_URI": f"sip:agent@127.0.0.1:{agent_port}",
             "CALLBOT_TRANSFER_TIMEOUT_S": "10",

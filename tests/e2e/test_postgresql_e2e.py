@@ -38,6 +38,7 @@ def test_the_server_runs_on_postgresql(dialogue_server: Any, postgres_server: Po
             "CALLBOT_DATABASE_URL": database_url,
             "CALLBOT_DIALOGUE_MODE": "external",
             "CALLBOT_DIALOGUE_URL": dialogue_server.url,
+            "CALLBOT_DIALOGUE_TOKEN": dialogue_server.token,
         },
     )
     callbot.start()

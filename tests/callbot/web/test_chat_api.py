@@ -55,7 +55,7 @@ async def writer(store: Store, tmp_path: Path) -> AsyncIterator[StoreWriter]:
 async def client(
     dialogue_server: Any, store: Store, writer: StoreWriter, aiohttp_client: Any
 ) -> AsyncIterator[TestClient[web.Request, web.Application]]:
-    dialogue = DialogueClient(dialogue_server.url, timeout_s=30)
+    dialogue = DialogueClient(dialogue_server.url, timeout_s=30, token=dialogue_server.token)
     settings = load_settings(environ={})
     service = ChatService(dialogue, store, writer, settings.prompts, settings.chat)
 

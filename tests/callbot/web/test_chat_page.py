@@ -30,7 +30,7 @@ SCREENSHOTS = Path(tempfile.gettempdir()) / "callbot-screenshots"
 async def chat_server(dialogue_server: Any, tmp_path: Path) -> AsyncIterator[TestServer]:
     store = Store(dialogue_server.database_url, dialogue_server.pseudonym_key)
     writer = StoreWriter(store, spill_path=tmp_path / "spill.jsonl")
-    dialogue = DialogueClient(dialogue_server.url, timeout_s=30)
+    dialogue = DialogueClient(dialogue_server.url, timeout_s=30, token=dialogue_server.token)
     settings = load_settings(environ={})
     service = ChatService(dialogue, store, writer, settings.prompts, settings.chat)
 

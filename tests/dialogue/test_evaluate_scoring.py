@@ -40,6 +40,7 @@ from dialogue.eval.scoring import (
         ("landmark", "gare Saint-Charles", "la gare Saint Charles"),
         ("landmark", "Ombrière du Vieux-Port", "l'ombrière"),
         ("landmark", "Ombrière du Vieux-Port", "sur le vieux-port"),
+        ("landmark", "mairie", "mairie de Septèmes"),  # more precise than expected, holding all its words
         ("street_number", "3 bis", "3bis"),
         ("street_number", "12 bis", "12 B"),
         ("street_number", "27 ter", "27 TER"),
@@ -76,6 +77,8 @@ def test_fields_that_match(name: str, expected: str | bool | None, actual: Any) 
         ("street_name", "rue Paradis", None),
         ("landmark", None, "Vieux-Port"),
         ("landmark", "parc Jourdan", "parc"),
+        ("landmark", "marché des Capucins", "Noailles"),
+        ("landmark", "mairie", "parc"),
     ],
 )
 def test_fields_that_do_not_match(name: str, expected: str | bool | None, actual: Any) -> None:

@@ -239,6 +239,13 @@ def is_trusted(heard: Heard, thresholds: Thresholds) -> bool:
     )
 
 
+def badly_heard(heard: Heard, thresholds: Thresholds) -> bool:
+    """The ASR confidence alone is too low to act on the words (commands like /no_input are never doubted)."""
+    if heard.intent.startswith("/") or heard.text.startswith("/"):
+        return False
+    return heard.asr_confidence is not None and heard.asr_confidence < thresholds.min_asr
+
+
 def has_lexical_evidence(heard: Heard, knowledge: Knowledge) -> bool:
     """The words name a problem of the taxonomy or a place: DIET's doubt about the intent does not matter then,
     as long as the ASR heard them well enough."""
@@ -507,6 +514,10 @@ def handle_report_turn(heard: Heard, slots: dict[str, Any], knowledge: Knowledge
     pending = slots.get(PENDING)
     if is_emergency(heard.text):
         return handoff_emergency(base)
+    if badly_heard(heard, knowledge.thresholds):
+        # Words the recogniser itself doubts answer nothing, whatever the question: a stray "ouais" in noise
+        # must not accept a callback or save a report, and the second such turn hands over.
+        return handle_not_understood(heard, slots, knowledge, base)
     if not report_in_progress(slots) and is_out_of_scope(heard.text, knowledge):
         return _answer_out_of_scope(heard, slots, knowledge, base)
     trusted = is_trusted(heard, knowledge.thresholds) or has_lexical_evidence(heard, knowledge)
@@ -662,6 +673,9 @@ def handle_out_of_scope(heard: Heard, slots: dict[str, Any], knowledge: Knowledg
         has_lexical_evidence(heard, knowledge) or _plausible_problem(heard.text, knowledge)
     ):
         return handle_report_turn(_as_intent(heard, "report_problem"), slots, knowledge)
+    if not is_trusted(heard, knowledge.thresholds) and not is_out_of_scope(heard.text, knowledge):
+        # DIET's unsure "out of scope" on words naming nothing is noise, not a request for another service.
+        return handle_not_understood(heard, slots, knowledge, base)
     return _answer_out_of_scope(heard, slots, knowledge, base)
 
 
@@ -712,6 +726,8 @@ def handle_goodbye(heard: Heard, slots: dict[str, Any], knowledge: Knowledge) ->
     callback question, "oui merci au revoir" to the read-back): a report is never dropped on a misread intent."""
     base = _with_caller_number(slots, heard)
     current = _current(slots, base)
+    if badly_heard(heard, knowledge.thresholds) and not says_goodbye(heard.text):
+        return handle_not_understood(heard, slots, knowledge, base)
     if report_in_progress(current) and current.get(PENDING) not in (None, "anything_else"):
         if not says_goodbye(heard.text) or (current.get(PENDING) == "confirm" and yes_or_no(heard.text) is True):
             return handle_report_turn(_as_intent(heard, "inform"), slots, knowledge)

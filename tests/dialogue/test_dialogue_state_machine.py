@@ -11,7 +11,9 @@ from dialogue.conversation import (
     Knowledge,
     Outcome,
     handle_fallback,
+    handle_goodbye,
     handle_no_input,
+    handle_out_of_scope,
     handle_report_turn,
     summary,
 )
@@ -413,3 +415,46 @@ def test_no_thanks_goodbye_after_the_out_of_scope_answer_ends_the_call() -> None
     turn(slots, "report_problem", "y a une erreur sur ma taxe foncière")
     assert slots["pending_question"] == "offer_human"
     assert turn(slots, "deny", "non tant pis au euh revoir").hangup
+
+
+REPORT_OPENINGS = {
+    "start": [],
+    "place": [("report_problem", "il y a un nid de poule")],
+    "commune": [("report_problem", "il y a un nid de poule rue paradis")],
+    "danger": [("report_problem", "il y a un nid de poule au 12 rue paradis à marseille")],
+    "callback": [("report_problem", "il y a un nid de poule au 12 rue paradis à marseille"), ("deny", "non")],
+    "confirm": [
+        ("report_problem", "il y a un nid de poule au 12 rue paradis à marseille pas dangereux"),
+        ("deny", "non"),
+    ],
+}
+
+
+@pytest.mark.parametrize("stage", sorted(REPORT_OPENINGS))
+@pytest.mark.parametrize("intent", ["inform", "affirm", "deny", "goodbye", "out_of_scope", "nlu_fallback"])
+def test_two_badly_heard_turns_hand_over_at_every_stage(stage: str, intent: str) -> None:
+    """A stray "ouais" or "non" in noise answers nothing: reprompt once, then hand over."""
+    handlers = {"goodbye": handle_goodbye, "out_of_scope": handle_out_of_scope, "nlu_fallback": handle_fallback}
+    slots: dict[str, Any] = {}
+    for opening_intent, text in REPORT_OPENINGS[stage]:
+        turn(slots, opening_intent, text)
+    handler = handlers.get(intent, handle_report_turn)
+    consent_before = slots.get("callback_consent")
+    first = handler(Heard(intent, "gnn ouais le truc là-bas kss", 0.9, 0.25), slots, KNOWLEDGE)
+    slots.update(first.slots)
+    assert first.said[0].response == "utter_not_understood" and not first.save_report and not first.hangup
+    assert slots.get("callback_consent") is consent_before
+    second = handler(Heard(intent, "euh non bzz", 0.9, 0.2), slots, KNOWLEDGE)
+    assert second.handoff_reason == "low_confidence" and not second.save_report
+
+
+@pytest.mark.parametrize("stage", sorted(REPORT_OPENINGS))
+def test_unsure_nlu_on_noise_and_silence_count_together(stage: str) -> None:
+    slots: dict[str, Any] = {}
+    for opening_intent, text in REPORT_OPENINGS[stage]:
+        turn(slots, opening_intent, text)
+    first = handle_out_of_scope(Heard("out_of_scope", "blorg zutik", 0.3, 0.9), slots, KNOWLEDGE)
+    slots.update(first.slots)
+    assert first.said[0].response == "utter_not_understood"
+    second = handle_no_input(Heard("no_input", "/no_input", 1.0, None), slots, KNOWLEDGE)
+    assert second.handoff_reason is not None or second.hangup

@@ -9,6 +9,7 @@ out of domain).
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,9 +20,11 @@ from dialogue.normalize import (
     Place,
     danger_answer,
     find_phone_number,
+    find_separate_street_number,
     find_street_number,
     format_place,
     free_text_landmark,
+    is_quarter,
     mentions_danger,
     normalize_caller_number,
     parse_place,
@@ -403,13 +406,38 @@ def _place_from(
     if place.street_name and not place.street_number and (reviewing or correcting or same_street):
         # "non c'est boulevard Chave, pas boulevard Baille": only the name changes, the number stays.
         place = Place(slots.get("street_number"), place.street_name, place.commune, place.landmark)
+    number = find_separate_street_number(text) if not place.street_number else None
+    known_street = place.street_name or slots.get("street_name")
+    if number and known_street and (not slots.get("street_number") or place.street_name or reviewing or correcting):
+        # "rue Loubon, devant le neuf", or "devant le numéro vingt-cinq" to the next question: the street's number,
+        # not a landmark called "numéro 25".
+        bare_number = place.landmark and re.fullmatch(r"(?:numero |n )?\d+(?: bis| ter)?", fold(place.landmark))
+        place = Place(number, known_street, place.commune, None if bare_number else place.landmark)
+        same_street = True
     has_place = bool(slots.get("street_name") or slots.get("landmark"))
-    street_ok = bool(place.street_name) and (not has_place or may_change)
+    street_ok = bool(place.street_name) and (
+        not has_place or may_change or (same_street and bool(place.street_number) and not slots.get("street_number"))
+    )
+    old_landmark = slots.get("landmark")
     landmark_ok = bool(place.landmark) and (
         not has_place
         or reviewing
-        or (may_change and landmark_strength(place.landmark) >= landmark_strength(slots.get("landmark")))
+        or (
+            may_change
+            and landmark_strength(place.landmark, knowledge.gazetteer)
+            >= landmark_strength(old_landmark, knowledge.gazetteer)
+        )
     )
+    if (
+        place.landmark
+        and not landmark_ok
+        and may_change
+        and old_landmark
+        and fold(place.landmark) not in fold(old_landmark)
+    ):
+        # "à Noailles", "près des jeux d'enfants" after "marché des Capucins": context added, never a replacement.
+        place = Place(place.street_number, place.street_name, place.commune, f"{old_landmark}, {place.landmark}")
+        landmark_ok = True
     commune_ok = bool(place.commune) and (
         not slots.get("commune") or (may_change and not _weaker_commune(place.commune, slots.get("commune")))
     )
@@ -439,10 +467,13 @@ def _place_from(
     return {}
 
 
-def landmark_strength(landmark: str | None) -> int:
-    """0 none, 1 a kind of place alone ("lycée", "stade"), 2 a named place ("lycée Rimbaud", "gare Saint-Charles")."""
+def landmark_strength(landmark: str | None, gazetteer: Gazetteer | None = None) -> int:
+    """0 none, 1 a kind of place alone ("lycée", "stade") or a mere quarter ("Noailles"), 2 a named place ("lycée
+    Rimbaud", "gare Saint-Charles")."""
     if not landmark:
         return 0
+    if gazetteer is not None and is_quarter(landmark, gazetteer):
+        return 1
     return 2 if any(word[:1].isupper() for word in landmark.split()) else 1
 
 

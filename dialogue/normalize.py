@@ -146,6 +146,141 @@ STOP_WORDS = {
     ";",
     ":",
 }
+# Words that end a street's name besides STOP_WORDS: the caller goes on about the problem ("avenue Jean Jaurès
+# elles débordent", "rue Paradis le trottoir est défoncé", "cours Lieutaud vraiment c'est plein").
+STREET_NAME_ENDS = {
+    "elles",
+    "tu",
+    "lequel",
+    "laquelle",
+    "dont",
+    "quand",
+    "lorsque",
+    "comme",
+    "si",
+    "puis",
+    "ensuite",
+    "aussi",
+    "vraiment",
+    "très",
+    "tres",
+    "trop",
+    "complètement",
+    "completement",
+    "hier",
+    "aujourd'hui",
+    "maintenant",
+    "ce",
+    "cet",
+    "cette",
+    "avait",
+    "avaient",
+    "sera",
+    "ya",
+    "fuit",
+    "déborde",
+    "débordent",
+    "deborde",
+    "debordent",
+    "coule",
+    "coulent",
+    "bloque",
+    "bloquent",
+    "traîne",
+    "traînent",
+    "traine",
+    "trainent",
+    "pue",
+    "gêne",
+    "empêche",
+    "tombe",
+    "tombé",
+    "tombée",
+    "cassé",
+    "cassée",
+    "cassés",
+    "cassées",
+    "abîmé",
+    "abîmée",
+    "éteint",
+    "éteinte",
+    "marche",
+    "fonctionne",
+    "penche",
+    "bouché",
+    "bouchée",
+    "inondé",
+    "inondée",
+    "derrière",
+    "derriere",
+    "entre",
+    "côté",
+    "numéro",
+    "numero",
+    "n°",
+    "vers",
+    "voici",
+    "hein",
+    "quoi",
+    "enfin",
+    "bref",
+    "oui",
+    "non",
+    "ouais",
+}
+# After a name word (not after "de"), a determiner starts what is said about the street, not its name.
+_DETERMINERS_AFTER_NAME = {"le", "la", "les", "l'", "un", "une", "mon", "ma", "mes", "son", "ses", "notre", "leur"}
+# "rue Jean Roque": after a given name or title, a commune's or quarter's name is the surname, not the commune.
+_GIVEN_NAMES_AND_TITLES = {
+    "jean",
+    "pierre",
+    "paul",
+    "louis",
+    "jacques",
+    "joseph",
+    "henri",
+    "charles",
+    "françois",
+    "francois",
+    "marcel",
+    "andré",
+    "andre",
+    "jules",
+    "émile",
+    "emile",
+    "victor",
+    "albert",
+    "édouard",
+    "edouard",
+    "léon",
+    "leon",
+    "georges",
+    "michel",
+    "marie",
+    "anne",
+    "antoine",
+    "étienne",
+    "etienne",
+    "auguste",
+    "saint",
+    "sainte",
+    "général",
+    "general",
+    "maréchal",
+    "marechal",
+    "docteur",
+    "abbé",
+    "abbe",
+    "président",
+    "president",
+    "commandant",
+    "capitaine",
+    "colonel",
+    "lieutenant",
+    "professeur",
+    "père",
+    "frère",
+}
 LOWER_PARTICLES = {"de", "du", "des", "la", "le", "les", "l'", "d'", "et", "sur", "en", "aux", "au"}
 REPETITION_SUFFIXES = {"bis", "ter", "quater"}
 # Street types that are also common nouns: after a determiner ("sur la route", "une place") they name a street
@@ -527,10 +662,14 @@ def find_street(text: str, gazetteer: Gazetteer | None = None) -> tuple[str | No
             continue
         name = [token]
         for offset, follower in enumerate(tokens[index + 1 :], start=index + 1):
-            if follower in STOP_WORDS:
+            if follower in STOP_WORDS or follower in STREET_NAME_ENDS:
                 break
-            if gazetteer and len(name) > 1 and name[-1] not in LOWER_PARTICLES | {"d", "l"}:
-                if _starts_with_commune(tokens[offset:], gazetteer):
+            after_name_word = len(name) > 1 and name[-1] not in LOWER_PARTICLES | {"d", "l", "d'", "l'"}
+            if after_name_word and (follower in _DETERMINERS_AFTER_NAME or (follower.isdigit() and len(follower) < 4)):
+                break  # "rue Paradis le trottoir...", "avenue du Prado 2"; "rue du 4 Septembre", "... Mai 1945" go on
+            if gazetteer and after_name_word:
+                # After a given name only a commune's full name cuts ("rue Sainte Marseille", not "rue Jean Roque").
+                if _starts_with_commune(tokens[offset:], gazetteer, name[-1] in _GIVEN_NAMES_AND_TITLES):
                     break
             name.append(follower)
         while name and name[-1] in LOWER_PARTICLES:
@@ -552,19 +691,32 @@ def find_street(text: str, gazetteer: Gazetteer | None = None) -> tuple[str | No
     return None, None
 
 
-def _starts_with_commune(tokens: list[str], gazetteer: Gazetteer) -> bool:
+def _starts_with_commune(tokens: list[str], gazetteer: Gazetteer, full_names_only: bool = False) -> bool:
     head = fold(" ".join(tokens[:6]))
     if re.match(r"\d{1,2} ?(e|eme|er) arrondissement", head):
         return True
-    return any(head == alias or head.startswith(alias + " ") for alias, _ in gazetteer.aliases_longest_first())
+    return any(
+        (head == alias or head.startswith(alias + " ")) and (not full_names_only or alias == fold(name))
+        for alias, name in gazetteer.aliases_longest_first(quarters=not full_names_only)
+    )
 
 
 def _number_after(tokens: list[str]) -> str | None:
     """ "avenue Jean Jaurès, au numéro 30": a number given after the street name, with a cue word."""
     words = [t for t in tokens if t not in {",", "."}]
-    return find_street_number(" ".join(words[:3]), cues=("au",)) or find_street_number(
+    return find_street_number(" ".join(words[:4]), cues=NEAR_NUMBER_CUES) or find_street_number(
         " ".join(words)[:80], cues=("numero", "n")
     )
+
+
+# "devant le neuf", "en face du 12": where a street number is said apart from the street's name.
+NEAR_NUMBER_CUES = ("au", "devant le", "en face du", "pres du", "a cote du", "au niveau du", "juste devant le")
+
+
+def find_separate_street_number(text: str) -> str | None:
+    """A street number said alone or after the street: "devant le numéro vingt-cinq", "au 9", "le numéro 12"."""
+    cues = tuple(f"{c} numero" for c in (*NEAR_NUMBER_CUES, "le")) + NEAR_NUMBER_CUES + ("numero", "c est au")
+    return find_street_number(text, cues=cues)
 
 
 def find_street_number(text: str, cues: tuple[str, ...] = ("au", "le", "numero", "n", "c est", "cest")) -> str | None:
@@ -588,7 +740,20 @@ def find_landmark(text: str, gazetteer: Gazetteer) -> str | None:
     described = _described_landmark(text, gazetteer)
     if named and described and len(described.split()) > len(named.split()) and fold(named) in fold(described):
         return described  # "le collège Vieux-Port" is not the Vieux-Port
+    if named and described and fold(named) not in fold(described) and fold(described) not in fold(named):
+        # "près de la capitainerie, sur le port de Cassis", "au marché des Capucins à Noailles": the place said
+        # first, or any place besides a mere quarter, is the more precise one; the other stays as context.
+        folded = fold(text)
+        described_at = folded.find(fold(described))
+        named_at = folded.find(fold(named).split()[-1])
+        if is_quarter(named, gazetteer) or (0 <= described_at < named_at):
+            return f"{described}, {named}"
     return named or described
+
+
+def is_quarter(name: str | None, gazetteer: Gazetteer) -> bool:
+    """A quarter's name ("Noailles"): context for the place, weaker than any named place in it."""
+    return bool(name) and any(fold(name or "") == alias for alias, _ in gazetteer.quarter_aliases_longest_first())
 
 
 def _described_landmark(text: str, gazetteer: Gazetteer) -> str | None:
@@ -598,7 +763,7 @@ def _described_landmark(text: str, gazetteer: Gazetteer) -> str | None:
         rest = " ".join(t for t in folded_tokens[start:] if t)
         cue = next((c for c in gazetteer.landmark_cues if rest.startswith(c + " ")), None)
         if cue is None and folded_tokens[start] in {"a", "au", "aux", "sur", "vers", "pres"}:
-            following = " ".join(t for t in folded_tokens[start + 1 : start + 4] if t)
+            following = " ".join(t for t in folded_tokens[start + 1 : start + 5] if t)
             if any(contains_phrase(following, w) for w in gazetteer.landmark_words):
                 cue = folded_tokens[start]
         if cue is None and folded_tokens[start] in _LANDMARK_DETERMINERS:
@@ -615,7 +780,8 @@ def _described_landmark(text: str, gazetteer: Gazetteer) -> str | None:
         # After a determiner the kind of place comes at once; after a cue, maybe another word first ("devant la").
         least = cue_length + (0 if cue in _LANDMARK_DETERMINERS else 1)
         for token in tokens[start + cue_length :]:
-            if token in STOP_WORDS - {"au", "aux", "en"} and len(span) > least:
+            ends = token in STOP_WORDS - {"au", "aux", "en"} or token in STREET_NAME_ENDS
+            if ends and len(span) >= least:
                 break
             span.append(token)
         if _ends_in_commune(span, gazetteer):
@@ -674,7 +840,15 @@ def _strip_commune(span: list[str], gazetteer: Gazetteer) -> list[str]:
 def parse_place(text: str, gazetteer: Gazetteer) -> Place:
     number, street = find_street(text, gazetteer)
     landmark = find_landmark(text, gazetteer) if street is None else None
-    return Place(street_number=number, street_name=street, commune=find_commune(text, gazetteer), landmark=landmark)
+    commune_text = text
+    if street:
+        # A commune's name inside the street's ("rue Jean Roque") is not where the street is.
+        folded, key = fold(spoken_to_digits(text)), fold(street)
+        if key in folded:
+            commune_text = folded.replace(key, " , ", 1)
+    return Place(
+        street_number=number, street_name=street, commune=find_commune(commune_text, gazetteer), landmark=landmark
+    )
 
 
 def format_place(place: Place) -> str:

@@ -14,6 +14,8 @@ from dialogue.normalize import (
     yes_or_no,
 )
 
+GAZETTEER = default_gazetteer()
+
 
 def test_spoken_numbers_become_digits() -> None:
     assert spoken_to_digits("douze bis rue de la république") == "12 bis rue de la république"
@@ -406,3 +408,43 @@ def test_answers_are_not_corrections(said: str) -> None:
     from dialogue.normalize import sounds_like_correction
 
     assert not sounds_like_correction(said)
+
+
+@pytest.mark.parametrize(
+    ("text", "street"),
+    [
+        ("avenue Jean Jaurès elles débordent", "avenue Jean Jaurès"),
+        ("cours Lieutaud vraiment c'est plein", "cours Lieutaud"),
+        ("rue Paradis le trottoir est défoncé", "rue Paradis"),
+        ("boulevard Chave où les poubelles traînent", "boulevard Chave"),
+        ("rue Jean Roque", "rue Jean Roque"),
+        ("la rue Saint Pierre mais bon", "rue Saint Pierre"),
+        ("rue du 4 septembre", "rue du 4 Septembre"),
+    ],
+)
+def test_a_street_name_stops_where_the_caller_goes_on(text: str, street: str) -> None:
+    assert parse_place(text, GAZETTEER).street_name == street
+
+
+def test_a_commune_named_inside_a_street_is_not_its_commune() -> None:
+    assert parse_place("rue Jean Roque", GAZETTEER).commune is None
+    assert parse_place("rue Jean Roque à Marseille", GAZETTEER).commune == "Marseille"
+    assert parse_place("12 rue sainte marseille", GAZETTEER).street_name == "rue Sainte"
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("rue Loubon, devant le neuf", "9"),
+        ("rue Loubon en face du 12", "12"),
+        ("rue Loubon devant le numéro vingt-cinq à Marseille", "25"),
+    ],
+)
+def test_a_number_after_the_street_is_its_number(text: str, number: str) -> None:
+    place = parse_place(text, GAZETTEER)
+    assert place.street_name == "rue Loubon" and place.street_number == number
+
+
+def test_a_landmark_stops_before_what_follows_it() -> None:
+    assert parse_place("dans le parc Miremont vers les jeux d'enfants", GAZETTEER).landmark == "parc Miremont"
+    assert parse_place("au marché des Capucins à Noailles", GAZETTEER).landmark == "marché des Capucins, Noailles"

@@ -458,3 +458,40 @@ def test_unsure_nlu_on_noise_and_silence_count_together(stage: str) -> None:
     assert first.said[0].response == "utter_not_understood"
     second = handle_no_input(Heard("no_input", "/no_input", 1.0, None), slots, KNOWLEDGE)
     assert second.handoff_reason is not None or second.hangup
+
+
+def test_a_number_given_to_the_commune_question_is_the_streets() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "il y a un nid de poule rue loubon")
+    turn(slots, "inform", "devant le numéro vingt-cinq")
+    assert slots["street_number"] == "25" and not slots.get("landmark")
+    assert slots["place"] == "25 rue Loubon"
+
+
+def test_a_number_after_the_street_in_an_answer() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "il y a un nid de poule")
+    turn(slots, "inform", "rue Loubon, devant le neuf")
+    assert slots["street_number"] == "9" and slots["street_name"] == "rue Loubon"
+
+
+def test_a_quarter_is_context_and_never_replaces_a_named_landmark() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "il y a des poubelles renversées au marché des Capucins")
+    turn(slots, "inform", "à Noailles")
+    assert slots["landmark"] == "marché des Capucins, Noailles" and slots["commune"] == "Marseille"
+
+
+def test_a_detail_near_the_problem_adds_to_the_named_place() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "un banc cassé au parc Miremont")
+    outcome = turn(slots, "inform", "près des jeux d'enfants")
+    assert slots["landmark"] == "parc Miremont, jeux d'enfants"
+    assert outcome.said[0].response == "utter_ask_commune"
+
+
+def test_the_place_said_first_stays_with_the_port_as_context() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "un lampadaire éteint")
+    turn(slots, "inform", "près de la capitainerie, sur le port de Cassis")
+    assert slots["landmark"].startswith("capitainerie") and slots["commune"] == "Cassis"

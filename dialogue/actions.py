@@ -37,6 +37,7 @@ from dialogue.conversation import (
     handle_request_human,
 )
 from dialogue.knowledge import OTHER_CATEGORY, default_gazetteer, default_taxonomy
+from dialogue.normalize import repair_asr_slips
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ def heard_from(tracker: Tracker) -> Heard:
     caller = metadata.get("caller_number")
     return Heard(
         intent=str(intent.get("name") or ""),
-        text=str(message.get("text") or ""),
+        text=repair_asr_slips(str(message.get("text") or "")),
         nlu_confidence=float(intent.get("confidence") or 0.0),
         asr_confidence=float(asr) if isinstance(asr, int | float) else None,
         caller_number=str(caller) if caller else None,

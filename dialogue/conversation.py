@@ -549,19 +549,21 @@ def handle_report_turn(heard: Heard, slots: dict[str, Any], knowledge: Knowledge
         # Words the recogniser itself doubts answer nothing, whatever the question: a stray "ouais" in noise
         # must not accept a callback or save a report, and the second such turn hands over.
         return handle_not_understood(heard, slots, knowledge, base)
-    if not report_in_progress(slots) and is_out_of_scope(heard.text, knowledge):
-        return _answer_out_of_scope(heard, slots, knowledge, base)
-    trusted = is_trusted(heard, knowledge.thresholds) or has_lexical_evidence(heard, knowledge)
-
+    # The answer to the offer of an adviser comes first: "non c'est pas la peine, j'appellerai les impôts" names
+    # the other service again but declines.
     if pending == "offer_human":
         answer = _yes_no(heard)
         if answer is True:
             return handoff("out_of_scope", base)
         if answer is False and knowledge.taxonomy.match(heard.text) is None:
-            if says_goodbye(heard.text):
-                # "Non tant pis, au revoir": nothing else to report either.
+            if says_goodbye(heard.text) or names_other_service(heard.text, False) or _will_call_elsewhere(heard.text):
+                # "Non tant pis, au revoir", "non j'appellerai les impôts": nothing else to report either.
                 return Outcome(said=[Say("utter_goodbye")], slots=base, hangup=True)
             return Outcome(said=[Say("utter_anything_to_report")], slots={**base, PENDING: "anything_else"})
+    if not report_in_progress(slots) and is_out_of_scope(heard.text, knowledge):
+        return _answer_out_of_scope(heard, slots, knowledge, base)
+    trusted = is_trusted(heard, knowledge.thresholds) or has_lexical_evidence(heard, knowledge)
+
     if pending == "anything_else" and _yes_no(heard) is False and knowledge.taxonomy.match(heard.text) is None:
         return Outcome(said=[Say("utter_goodbye")], slots=base, hangup=True)
 
@@ -583,6 +585,14 @@ def handle_report_turn(heard: Heard, slots: dict[str, Any], knowledge: Knowledge
     if not _changes_report(updates) and not _acceptable_without_content(heard, pending, trusted):
         return handle_not_understood(heard, slots, knowledge, base)
     return ask_next(slots, {**base, **updates, REPROMPTS: 0}, knowledge)
+
+
+def _will_call_elsewhere(text: str) -> bool:
+    folded = fold(text)
+    return any(
+        contains_phrase(folded, w)
+        for w in ("j appellerai", "je vais appeler", "je rappellerai", "je vais rappeler", "je vais voir avec")
+    )
 
 
 def _acceptable_without_content(heard: Heard, pending: Any, trusted: bool) -> bool:

@@ -60,6 +60,8 @@ class Category:
     examples: tuple[str, ...]
     synonyms: tuple[str, ...]  # stemmed (see `stem`)
     weak_synonyms: tuple[str, ...] = ()  # generic words that name this category only when nothing else does
+    # Words that name the problem itself and win over the object it is on ("des graffitis sur la fontaine").
+    problem_synonyms: tuple[str, ...] = ()
     covers_private_property: bool = False  # e.g. tags: the city also cleans private façades seen from the street
 
 
@@ -76,13 +78,19 @@ class Taxonomy:
 
     def match(self, text: str) -> str | None:
         """Code of the category named first in the text ("une branche tombée sur le trottoir": the branch);
-        at the same place the longest synonym wins ("feu rouge" over "feu"). Weak synonyms ("grille",
+        at the same place the longest synonym wins ("feu rouge" over "feu"). A word naming the problem itself
+        wins over any object ("des tags sur la fontaine", "l'eau monte sur la chaussée"). Weak synonyms ("grille",
         "voiture") count only when no other synonym is heard ("la grille de l'avaloir": the drain)."""
         padded = f" {stem(text)} "
-        for weak in (False, True):
+        for strength in ("problem", "synonym", "weak"):
             best: tuple[int, int, str] | None = None
             for category in self.categories:
-                for synonym in category.weak_synonyms if weak else category.synonyms:
+                words = {
+                    "problem": category.problem_synonyms,
+                    "synonym": category.synonyms,
+                    "weak": category.weak_synonyms,
+                }[strength]
+                for synonym in words:
                     position = padded.find(f" {synonym} ")
                     if position < 0:
                         continue
@@ -208,6 +216,7 @@ def load_taxonomy(path: Path = DEFAULT_TAXONOMY) -> Taxonomy:
                 examples=tuple(str(e) for e in entry.get("examples") or ()),
                 synonyms=tuple(dict.fromkeys(f for f in (stem(str(s)) for s in synonyms) if f)),
                 weak_synonyms=tuple(f for f in (stem(str(s)) for s in entry.get("weak_synonyms") or ()) if f),
+                problem_synonyms=tuple(f for f in (stem(str(s)) for s in entry.get("problem_synonyms") or ()) if f),
                 covers_private_property=bool(entry.get("covers_private_property", False)),
             )
         )

@@ -89,6 +89,10 @@ _PRIVATE = re.compile(
             r"\b(de|du) (mon|ma|notre|nos) (appartement|appart|maison|cuisine|salle de bain|salle de bains|chambre|"
             r"salon|logement|cave|grenier|studio|wc|toilettes|villa|baignoire|douche)\b",
             r"\b(le|du|au|mon|notre) plafond\b|\bles murs de (mon|ma|notre|chez)\b",
+            # Equipment of a private building, whoever's it is ("l'interphone de l'immeuble").
+            r"\bl? ?(interphone|interphones|digicode|visiophone)\b",
+            r"\b(ascenseur|hall|cage d escalier|parties communes|porte du hall|boite aux lettres) (de|du|d) "
+            r"(mon|ma|notre|nos|l|la) (immeuble|residence|batiment|copropriete|bloc)\b",
             r"\bsous (l|mon) evier\b|\bdegat des eaux\b|\bdegats des eaux\b|\bmon (proprietaire|bailleur|syndic|"
             r"gardien|locataire)\b|\b(le|au|du) syndic\b|\bmon voisin du dessus\b|\bvoisins? du dessous\b",
         )

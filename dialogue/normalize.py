@@ -544,10 +544,24 @@ class Place:
         return not (self.street_number or self.street_name or self.commune or self.landmark)
 
 
+# The recogniser mixes up "et" and "est": "soixante est un" is 61, "il et cassé" is "il est cassé".
+_TENS_EST = re.compile(r"\b(vingt|trente|quarante|cinquante|soixante) est (un|une|onze)\b", re.IGNORECASE)
+_SUBJECT_ET = re.compile(
+    r"\b(il|elle|ils|elles|ça|ca|qui|tout|c')\s*et\b(?!\s+(?:le|la|les|l'|un|une|des|du|de|mon|ma|mes|moi|lui|nous|vous|puis|là)\b)",
+    re.IGNORECASE,
+)
+
+
+def repair_asr_slips(text: str) -> str:
+    """Undo the recogniser's et/est slips before anything reads the words."""
+    repaired = _TENS_EST.sub(r"\1 et \2", text)
+    return _SUBJECT_ET.sub(lambda m: f"{m.group(1)} est" if not m.group(1).endswith("'") else "c'est", repaired)
+
+
 def spoken_to_digits(text: str) -> str:
     """French number words become digits: "douze bis rue" -> "12 bis rue" (text2num's alpha2digit). Number words
     that belong to a name stay words: "rue des Trois Frères", "les Milles", "boulevard du Huit Mai"."""
-    prepared = re.sub(r"\bzero\b", "zéro", text, flags=re.IGNORECASE)
+    prepared = re.sub(r"\bzero\b", "zéro", _TENS_EST.sub(r"\1 et \2", text), flags=re.IGNORECASE)
     kept: list[str] = []
 
     def keep(match: re.Match[str]) -> str:
@@ -1068,10 +1082,18 @@ def _remove_phrases(folded: str, phrases: tuple[str, ...]) -> tuple[str, bool]:
     return " ".join(padded.split()), found
 
 
+# "Ah d'accord, non ça ira": the acknowledgement of what was said is no yes to the question.
+_ACKNOWLEDGED_NO = re.compile(
+    r"^(?:(?:ah|oh|ben|bah|euh|bon) )*(?:d accord|ok|okay|je vois|entendu|tres bien|ah bon) "
+    r"(?=(?:euh |ben |bah )*(?:non|nan|pas la peine|pas besoin|ca ira|laissez tomber)\b)"
+)
+
+
 def yes_or_no(text: str) -> bool | None:
     """True/False when the answer is clearly yes or no ("oui pourquoi pas", "ben ouais", "non ça ira", "pas la
     peine", "non merci c'est bon"); None when it is neither or both."""
     folded = " ".join(_HOMOPHONES.get(w, w) for w in fold(text).split())
+    folded = _ACKNOWLEDGED_NO.sub("", folded)
     folded, _ = _remove_phrases(folded, UNSURE_WORDS)
     folded, yes = _remove_phrases(folded, AFFIRM_WITH_NEGATION)
     folded, no = _remove_phrases(folded, DENY_WORDS)
@@ -1097,8 +1119,10 @@ def yes_or_no(text: str) -> bool | None:
     return True if weak_yes else None
 
 
+_HESITATIONS = {"euh", "heu", "hum", "hmm", "bah", "ben", "beh", "bon"}
 _NO_DANGER = re.compile(
-    r"\b(pas|aucun|aucune|sans|non|rien de|ni) (de |d |du |vraiment |tres |trop |si |encore |immediat |grand )*"
+    r"\b(pas|aucun|aucune|sans|non|rien de|ni) (de |d |du |vraiment |tres |trop |si |encore |immediat |grand "
+    r"|specialement |particulierement |tellement |franchement |forcement |du tout |non plus |plus )*"
     r"(danger|dangereux|dangereuse|risque|grave|mechant|urgent)"
     r"|\bc est pas (bien )?(grave|mechant|urgent)\b|\bca gene (juste|seulement)\b|\bpas pour l instant\b"
 )
@@ -1119,8 +1143,9 @@ _DANGER = re.compile(
 
 def mentions_danger(text: str) -> bool | None:
     """Whether the caller said that it is (or is not) a danger for passers-by (the report's yes/no field, not an
-    emergency): "les gens doivent marcher sur la route" is a danger, "pas de danger immédiat" is not."""
-    folded = fold(text)
+    emergency): "les gens doivent marcher sur la route" is a danger, "pas de danger immédiat" is not; hesitations
+    do not split a negation ("non pas vraiment euh dangereux")."""
+    folded = " ".join(w for w in fold(text).split() if w not in _HESITATIONS)
     if _NO_DANGER.search(folded):
         return False
     if _DANGER.search(folded):

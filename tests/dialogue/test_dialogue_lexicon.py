@@ -154,3 +154,30 @@ def test_information_questions_naming_a_facility_or_waste_are_out_of_scope(said:
 )
 def test_problems_near_a_facility_stay_reports(said: str) -> None:
     assert not is_out_of_scope(said, KNOWLEDGE)
+
+
+@pytest.mark.parametrize(
+    ("said", "category"),
+    [
+        ("des graffitis sur la fontaine de la Rotonde", "tags_graffitis"),
+        ("le banc du square est tagué", "tags_graffitis"),
+        ("la rue est inondée", "eau_assainissement"),
+        ("l'eau monte sur la chaussée", "eau_assainissement"),
+        ("une fontaine cassée", "mobilier_urbain"),
+        ("un trou dans la chaussée", "chaussee_trottoirs"),
+    ],
+)
+def test_a_problem_word_wins_over_the_object_it_is_on(said: str, category: str) -> None:
+    assert default_taxonomy().match(said) == category
+
+
+@pytest.mark.parametrize(
+    "said",
+    ["l'interphone de mon immeuble il est cassé", "linterphone de l'immeuble ne marche plus"],
+)
+def test_a_private_buildings_equipment_is_out_of_scope(said: str) -> None:
+    assert is_out_of_scope(said, Knowledge(default_taxonomy(), default_gazetteer()))
+
+
+def test_the_street_below_ones_building_is_not_private() -> None:
+    assert not is_private_property("le trottoir en bas de mon immeuble est défoncé")

@@ -6,10 +6,12 @@ import pytest
 
 from dialogue.knowledge import default_gazetteer, default_taxonomy, fold
 from dialogue.normalize import (
+    danger_answer,
     find_phone_number,
     find_street_number,
     format_place,
     parse_place,
+    repair_asr_slips,
     spoken_to_digits,
     yes_or_no,
 )
@@ -448,3 +450,39 @@ def test_a_number_after_the_street_is_its_number(text: str, number: str) -> None
 def test_a_landmark_stops_before_what_follows_it() -> None:
     assert parse_place("dans le parc Miremont vers les jeux d'enfants", GAZETTEER).landmark == "parc Miremont"
     assert parse_place("au marché des Capucins à Noailles", GAZETTEER).landmark == "marché des Capucins, Noailles"
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "non pas vraiment euh dangereux",
+        "ben non c'est pas vraiment dangereux",
+        "pas spécialement",
+        "c'est pas spécialement dangereux",
+        "euh non pas du tout dangereux",
+    ],
+)
+def test_a_negated_danger_with_fillers_is_no_danger(said: str) -> None:
+    assert danger_answer(said) is False
+
+
+@pytest.mark.parametrize(
+    ("heard", "repaired"),
+    [
+        ("soixante est un boulevard", "soixante et un boulevard"),
+        ("au vingt est un", "au vingt et un"),
+        ("le banc il et cassé", "le banc il est cassé"),
+        ("le banc et la poubelle", "le banc et la poubelle"),
+    ],
+)
+def test_et_and_est_slips_are_repaired(heard: str, repaired: str) -> None:
+    assert repair_asr_slips(heard) == repaired
+
+
+def test_a_number_with_an_est_slip_is_read() -> None:
+    assert parse_place("au soixante est un boulevard chave", GAZETTEER).street_number == "61"
+
+
+@pytest.mark.parametrize("said", ["ah d'accord non ça ira merci", "ah bon non c'est pas la peine"])
+def test_an_acknowledgement_before_a_no_is_a_no(said: str) -> None:
+    assert yes_or_no(said) is False

@@ -495,3 +495,11 @@ def test_the_place_said_first_stays_with_the_port_as_context() -> None:
     turn(slots, "report_problem", "un lampadaire éteint")
     turn(slots, "inform", "près de la capitainerie, sur le port de Cassis")
     assert slots["landmark"].startswith("capitainerie") and slots["commune"] == "Cassis"
+
+
+def test_declining_the_adviser_while_naming_the_other_service_ends_politely() -> None:
+    slots: dict[str, Any] = {}
+    first = handle_out_of_scope(Heard("out_of_scope", "je voudrais payer mes impôts", 0.9, 0.9), slots, KNOWLEDGE)
+    slots.update(first.slots)
+    outcome = turn(slots, "deny", "ah bon non c'est pas la peine j'appellerai les impôts au revoir")
+    assert outcome.hangup and outcome.said[0].response == "utter_goodbye" and outcome.handoff_reason is None

@@ -25,6 +25,7 @@ from dialogue.normalize import (
     format_place,
     free_text_landmark,
     is_quarter,
+    looks_unintelligible,
     mentions_danger,
     normalize_caller_number,
     parse_place,
@@ -243,9 +244,12 @@ def is_trusted(heard: Heard, thresholds: Thresholds) -> bool:
 
 
 def badly_heard(heard: Heard, thresholds: Thresholds) -> bool:
-    """The ASR confidence alone is too low to act on the words (commands like /no_input are never doubted)."""
+    """The ASR confidence alone is too low to act on the words, or they are sounds rather than words (commands like
+    /no_input are never doubted)."""
     if heard.intent.startswith("/") or heard.text.startswith("/"):
         return False
+    if looks_unintelligible(heard.text):
+        return True
     return heard.asr_confidence is not None and heard.asr_confidence < thresholds.min_asr
 
 
@@ -699,7 +703,7 @@ def handle_out_of_scope(heard: Heard, slots: dict[str, Any], knowledge: Knowledg
     current = _current(slots, base)
     if is_emergency(heard.text):
         return handoff_emergency(base)
-    if heard.asr_confidence is not None and heard.asr_confidence < knowledge.thresholds.min_asr:
+    if badly_heard(heard, knowledge.thresholds):
         # Badly heard words are not understood, not a request for another service.
         return handle_not_understood(heard, slots, knowledge, base)
     if report_in_progress(current):

@@ -552,6 +552,23 @@ _SUBJECT_ET = re.compile(
 )
 
 
+# Sounds, not words: no vowel ("gnn", "frrr", "kss"), a letter held three times ("brrr", "zzz"); known acronyms
+# ("RTM", "SNCF") are words.
+_NOT_A_WORD = re.compile(r"^[^aeiouyàâäéèêëîïôöùûü\d]+$|(\w)\1\1")
+_ACRONYMS = {"rtm", "sncf", "hlm", "sms", "rn", "rd", "st", "ste", "bd", "pv", "wc", "cb", "tv", "mr", "mme", "dr", "n"}
+_SOUNDS = {"mmh", "hmm", "hum", "pff", "bzz", "tss", "psst", "grr", "gnn", "tchac", "tchak", "kss", "pfff", "zzz"}
+
+
+def looks_unintelligible(text: str) -> bool:
+    """Most of the line is sounds rather than words ("gnn frrr ouais kss"): nothing in it can be trusted, whatever
+    confidence the recogniser or the NLU gives."""
+    words = [w for w in re.findall(r"[^\W\d_]+", text.lower()) if w not in {"l", "d", "j", "c", "s", "qu"}]
+    if not words:
+        return False
+    odd = [w for w in words if w not in _ACRONYMS and (w in _SOUNDS or _NOT_A_WORD.search(w))]
+    return len(odd) * 2 > len(words)
+
+
 def repair_asr_slips(text: str) -> str:
     """Undo the recogniser's et/est slips before anything reads the words."""
     repaired = _TENS_EST.sub(r"\1 et \2", text)

@@ -10,6 +10,7 @@ from dialogue.normalize import (
     find_phone_number,
     find_street_number,
     format_place,
+    looks_unintelligible,
     parse_place,
     repair_asr_slips,
     spoken_to_digits,
@@ -486,3 +487,11 @@ def test_a_number_with_an_est_slip_is_read() -> None:
 @pytest.mark.parametrize("said", ["ah d'accord non ça ira merci", "ah bon non c'est pas la peine"])
 def test_an_acknowledgement_before_a_no_is_a_no(said: str) -> None:
     assert yes_or_no(said) is False
+
+
+@pytest.mark.parametrize(
+    ("said", "sounds"),
+    [("gnn frrr kss", True), ("mmh bzz tchac", True), ("la rtm", False), ("euh non", False), ("au 12 bd chave", False)],
+)
+def test_sounds_are_told_from_words(said: str, sounds: bool) -> None:
+    assert looks_unintelligible(said) is sounds

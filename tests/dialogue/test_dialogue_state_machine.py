@@ -503,3 +503,17 @@ def test_declining_the_adviser_while_naming_the_other_service_ends_politely() ->
     slots.update(first.slots)
     outcome = turn(slots, "deny", "ah bon non c'est pas la peine j'appellerai les impôts au revoir")
     assert outcome.hangup and outcome.said[0].response == "utter_goodbye" and outcome.handoff_reason is None
+
+
+@pytest.mark.parametrize("stage", sorted(REPORT_OPENINGS))
+def test_sounds_heard_with_confidence_are_still_not_understood(stage: str) -> None:
+    """Noise the recogniser and DIET are sure of ("gnn frrr kss") fills nothing and hands over at the second."""
+    slots: dict[str, Any] = {}
+    for opening_intent, text in REPORT_OPENINGS[stage]:
+        turn(slots, opening_intent, text)
+    before = dict(slots)
+    first = turn(slots, "inform", "gnn frrr kss", nlu=0.9, asr=0.9)
+    assert first.said[0].response == "utter_not_understood"
+    assert all(slots.get(name) == before.get(name) for name in ("landmark", "street_name", "category", "danger"))
+    second = handle_out_of_scope(Heard("out_of_scope", "mmh bzz tchac", 0.9, 0.9), slots, KNOWLEDGE)
+    assert second.handoff_reason == "low_confidence"

@@ -46,13 +46,14 @@ class TurnDetector:
         self.pre_roll_ms = pre_roll_ms
         self._vad = webrtcvad.Vad(aggressiveness)
         self._buffer: deque[tuple[bytes, float]] = deque()
-        self._buffered_ms = 0.0
-        self._pre_roll = b""
-        self._voiced_run_ms = 0.0
-        self._silent_run_ms = 0.0
-        self._turn_ms = 0.0
-        self.in_speech = False
-        self.ended_by_cap = False
+        self._buffered_ms: float
+        self._pre_roll: bytes
+        self._voiced_run_ms: float
+        self._silent_run_ms: float
+        self._turn_ms: float
+        self.in_speech: bool
+        self.ended_by_cap: bool
+        self.reset()
 
     def _frame_ms(self, frame: bytes) -> float:
         samples = len(frame) // _BYTES_PER_SAMPLE

@@ -9,29 +9,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import resource
 import time
 import wave
 from pathlib import Path
 
 import numpy as np
 import soxr
+from memory import peak_rss_mb, rss_mb  # benchmarks/memory.py, beside this script
 
 from asr import AsrEngine, SpeechModel
 
 CLIPS = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "audio"
 FRAME = 320  # 20 ms at 8 kHz
-
-
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def phone_audio() -> bytes:

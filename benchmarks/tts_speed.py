@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import resource
 import time
 from pathlib import Path
+
+from memory import peak_rss_mb, rss_mb  # benchmarks/memory.py, beside this script
 
 from tts import TtsEngine, Voice
 
@@ -21,17 +22,6 @@ TEXT = (
     "Please tell me what is wrong and where it is."
 )
 RATE = 8000
-
-
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 async def one_reply(engine: TtsEngine) -> tuple[float, float, float]:

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from asr import AsrEngine, Transcript
+from tests.support.event_loop import loop_ticks
 
 PHONE_CLIP = "june_check-number-dial-again.wav"  # 8 kHz French IVR prompt
 COMMAND_CLIP = "stp_fr_07.wav"  # 16 kHz French voice command, fed at 8 kHz
@@ -94,23 +95,11 @@ async def test_partial_text_while_speaking(asr_engine: AsrEngine, clip_8k: Calla
 
 async def test_feeding_does_not_block_the_event_loop(asr_engine: AsrEngine, clip_8k: Callable[[str], bytes]) -> None:
     pcm = clip_8k(COMMAND_CLIP) * 3
-    ticks = 0
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            ticks += 1
-            await asyncio.sleep(0)
-
-    task = asyncio.create_task(ticker())
-    await asyncio.sleep(0)
-    before = ticks
     stream = asr_engine.open_stream(8000)
-    await stream.feed(pcm)  # one block of ~13 s: decoding runs on the pool
-    during = ticks - before
-    task.cancel()
+    async with loop_ticks() as ticks:
+        await stream.feed(pcm)  # one block of ~13 s: decoding runs on the pool
     await stream.finish()
-    assert during > 1
+    assert ticks.count > 1
 
 
 async def test_bad_input_is_refused(asr_engine: AsrEngine) -> None:

@@ -3,6 +3,7 @@ import asyncio
 import numpy as np
 import pytest
 
+from tests.support.event_loop import loop_ticks
 from tts import TtsEngine, Voice, split_sentences
 
 TWO_SENTENCES = "Hello, you are speaking with an automated assistant. How can I help you today?"
@@ -98,21 +99,9 @@ async def test_stopping_early_for_barge_in(tts_engine: TtsEngine) -> None:
 
 
 async def test_synthesis_does_not_block_the_event_loop(tts_engine: TtsEngine) -> None:
-    ticks = 0
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            ticks += 1
-            await asyncio.sleep(0)
-
-    task = asyncio.create_task(ticker())
-    await asyncio.sleep(0)
-    before = ticks
-    await tts_engine.render("A rather long sentence about a broken bench near the old harbour of Marseille.", 8000)
-    during = ticks - before
-    task.cancel()
-    assert during > 1
+    async with loop_ticks() as ticks:
+        await tts_engine.render("A rather long sentence about a broken bench near the old harbour of Marseille.", 8000)
+    assert ticks.count > 1
 
 
 async def test_bad_arguments(voice: Voice, tts_engine: TtsEngine) -> None:

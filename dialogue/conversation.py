@@ -595,7 +595,18 @@ def _will_call_elsewhere(text: str) -> bool:
     folded = fold(text)
     return any(
         contains_phrase(folded, w)
-        for w in ("j appellerai", "je vais appeler", "je rappellerai", "je vais rappeler", "je vais voir avec")
+        for w in (
+            "appellerai",
+            "appelerai",
+            "rappellerai",
+            "rappelerai",
+            "contacterai",
+            "je vais appeler",
+            "je vais rappeler",
+            "je vais contacter",
+            "je vais voir avec",
+            "je vais me debrouiller",
+        )
     )
 
 

@@ -517,3 +517,13 @@ def test_sounds_heard_with_confidence_are_still_not_understood(stage: str) -> No
     assert all(slots.get(name) == before.get(name) for name in ("landmark", "street_name", "category", "danger"))
     second = handle_out_of_scope(Heard("out_of_scope", "mmh bzz tchac", 0.9, 0.9), slots, KNOWLEDGE)
     assert second.handoff_reason == "low_confidence"
+
+
+@pytest.mark.parametrize(
+    "said", ["non merci je vais appeler la mairie", "bon non c'est pas la peine je les appelerai demain"]
+)
+def test_declining_the_adviser_to_call_elsewhere_ends_the_call(said: str) -> None:
+    slots: dict[str, Any] = {}
+    first = handle_out_of_scope(Heard("out_of_scope", "je voudrais payer mes impôts", 0.9, 0.9), slots, KNOWLEDGE)
+    slots.update(first.slots)
+    assert turn(slots, "deny", said).hangup

@@ -25,11 +25,15 @@ debian_packages() {
 }
 
 uv_tool() {
-    if ! command -v uv >/dev/null 2>&1; then
-        say "uv (Python package manager)"
-        python3 -m pip install -q --user uv 2>/dev/null || python3 -m pip install -q uv
-        export PATH="$HOME/.local/bin:$PATH"
+    if command -v uv >/dev/null 2>&1; then
+        return 0
     fi
+    if ! python3 -m uv --version >/dev/null 2>&1; then
+        say "uv (Python package manager)"
+        python3 -m pip install -q uv 2>/dev/null || python3 -m pip install -q --user uv
+    fi
+    # The console script may not be on PATH (pyenv shims, ~/.local/bin): the module always works.
+    uv() { python3 -m uv "$@"; }
 }
 
 server_env() {

@@ -12,6 +12,9 @@ from text_to_num import alpha2digit
 
 from dialogue.knowledge import Gazetteer, contains_phrase, fold, stem
 
+# Stressed pronouns and possessives: they end a street name or a place ("rue ... moi je", "... ses").
+_PRONOUNS = {"moi", "toi", "lui", "eux", "nous", "vous", "leur", "ses"}
+
 STREET_TYPES = (
     "rue",
     "avenue",
@@ -124,14 +127,7 @@ STOP_WORDS = {
     "je",
     "y'a",
     "sait",
-    "moi",
-    "toi",
-    "lui",
-    "eux",
-    "nous",
-    "vous",
-    "leur",
-    "ses",
+    *_PRONOUNS,
     "ces",
     "cest",
     "sest",
@@ -396,14 +392,7 @@ _LANDMARK_LEADING = {
     "c",
     "est",
     "sait",
-    "moi",
-    "toi",
-    "lui",
-    "eux",
-    "nous",
-    "vous",
-    "leur",
-    "ses",
+    *_PRONOUNS,
     "cest",
     "euh",
     "ben",
@@ -1219,14 +1208,7 @@ _VAGUE_PLACE_WORDS = {
     "sais",
     "connais",
     "sait",
-    "moi",
-    "toi",
-    "lui",
-    "eux",
-    "nous",
-    "vous",
-    "leur",
-    "ses",
+    *_PRONOUNS,
     "cest",
     "quoi",
     "truc",

@@ -170,21 +170,13 @@ async def _review_body(request: web.Request) -> tuple[str, str | None]:
     return reviewer, note
 
 
-@routes.post(r"/api/reports/{report_id}/validate")
+@routes.post(r"/api/reports/{report_id}/{decision:validate|reject}")
 @_handled
-async def validate_report(request: web.Request) -> web.Response:
+async def review_report(request: web.Request) -> web.Response:
+    """A person's decision on a report; the store enforces which transitions are legal."""
     store = request.app[STORE_KEY]
     report_id = _report_id(request)
     reviewer, note = await _review_body(request)
-    report = await _call_store(store.validate_report, report_id, reviewer, note)
-    return web.json_response(report.to_json())
-
-
-@routes.post(r"/api/reports/{report_id}/reject")
-@_handled
-async def reject_report(request: web.Request) -> web.Response:
-    store = request.app[STORE_KEY]
-    report_id = _report_id(request)
-    reviewer, note = await _review_body(request)
-    report = await _call_store(store.reject_report, report_id, reviewer, note)
+    decide = store.validate_report if request.match_info["decision"] == "validate" else store.reject_report
+    report = await _call_store(decide, report_id, reviewer, note)
     return web.json_response(report.to_json())

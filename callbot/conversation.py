@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dialogue.client import DialogueClient, DialogueReply, DialogueUnavailable
-from dialogue.conversation import REPORT_SLOTS
+from dialogue.slots import REPORT_SLOTS
 from signalements import Store, StoreWriter
 
 log = logging.getLogger(__name__)

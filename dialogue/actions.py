@@ -20,11 +20,6 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from dialogue.conversation import (
-    CALLER_NUMBER,
-    PENDING,
-    REPORT_SLOTS,
-    REPROMPTS,
-    Heard,
     Knowledge,
     Outcome,
     Thresholds,
@@ -37,16 +32,46 @@ from dialogue.conversation import (
     handle_request_human,
 )
 from dialogue.knowledge import OTHER_CATEGORY, default_gazetteer, default_taxonomy
-from dialogue.normalize import repair_asr_slips
+from dialogue.slots import CALLER_NUMBER, COMMUNE_SKIPPED, PENDING, REPORT_SLOTS, REPROMPTS
+from dialogue.understanding import Frame, Heard, Understanding
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Heard, dict[str, Any], Knowledge], Outcome]
-SLOT_NAMES = (*REPORT_SLOTS, CALLER_NUMBER, PENDING, REPROMPTS, "commune_skipped")
+Handler = Callable[[Frame, dict[str, Any], Knowledge], Outcome]
+SLOT_NAMES = (*REPORT_SLOTS, CALLER_NUMBER, PENDING, REPROMPTS, COMMUNE_SKIPPED, "emergency_checked")
 
 
 def knowledge() -> Knowledge:
     return Knowledge(default_taxonomy(), default_gazetteer(), Thresholds.from_environment())
+
+
+_understanding_lock = threading.Lock()
+_understanding: Understanding | None = None
+
+
+def understanding() -> Understanding:
+    """The understanding step, built once per process: the taxonomy, the gazetteer, and the street base of the
+    store when one was imported (`callbot places import`)."""
+    global _understanding
+    with _understanding_lock:
+        if _understanding is None:
+            from dialogue.places import PlaceResolver
+
+            gazetteer = default_gazetteer()
+            _understanding = Understanding(default_taxonomy(), gazetteer, PlaceResolver(gazetteer, street_index()))
+        return _understanding
+
+
+def street_index() -> Any:
+    """The streets imported into the store, or None when there are none (or the store cannot be read)."""
+    try:
+        from dialogue.streets import StreetIndex
+
+        index = StreetIndex.from_store(database_url())
+    except Exception:  # no street base is a degraded mode, not a failure: places keep the caller's words
+        log.warning("street base unavailable: streets are kept as heard, unverified", exc_info=True)
+        return None
+    return index if len(index) else None
 
 
 def latest_metadata(tracker: Tracker) -> dict[str, Any]:
@@ -65,7 +90,7 @@ def heard_from(tracker: Tracker) -> Heard:
     caller = metadata.get("caller_number")
     return Heard(
         intent=str(intent.get("name") or ""),
-        text=repair_asr_slips(str(message.get("text") or "")),
+        text=str(message.get("text") or ""),
         nlu_confidence=float(intent.get("confidence") or 0.0),
         asr_confidence=float(asr) if isinstance(asr, int | float) else None,
         caller_number=str(caller) if caller else None,
@@ -93,7 +118,7 @@ class _HandlerAction(Action, abc.ABC):  # type: ignore[misc]
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         slots = {name: tracker.get_slot(name) for name in SLOT_NAMES}
-        outcome = type(self).handler(heard_from(tracker), slots, knowledge())
+        outcome = type(self).handler(understanding()(heard_from(tracker)), slots, knowledge())
         if outcome.save_report:
             return emit(outcome, dispatcher) + save_and_close(tracker, {**slots, **outcome.slots}, dispatcher)
         return emit(outcome, dispatcher)
@@ -203,6 +228,10 @@ def pseudonym_key_from_environment() -> bytes:
     return raw.encode()
 
 
+def database_url() -> str:
+    return os.environ.get("CALLBOT_DATABASE_URL", "sqlite:///var/callbot.sqlite3")
+
+
 def report_store() -> Any:
     """The signalements Store, opened on first use from CALLBOT_DATABASE_URL and CALLBOT_PSEUDONYM_KEY."""
     global _store
@@ -210,8 +239,7 @@ def report_store() -> Any:
         if _store is None:
             from signalements import Store  # the storage package is only needed when a report is saved
 
-            url = os.environ.get("CALLBOT_DATABASE_URL", "sqlite:///var/callbot.sqlite3")
-            _store = Store(url, pseudonym_key_from_environment())
+            _store = Store(database_url(), pseudonym_key_from_environment())
         return _store
 
 
@@ -229,6 +257,7 @@ def report_draft(slots: dict[str, Any]) -> Any:
         callback_number=slots.get("callback_number") if consent else None,
         street_number=slots.get("street_number"),
         street_name=slots.get("street_name"),
+        street_verified=slots.get("street_verified"),
         commune=slots.get("commune"),
         landmark=slots.get("landmark"),
         category_other_words=slots.get("category_other_words") if category == OTHER_CATEGORY else None,

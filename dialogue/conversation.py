@@ -13,166 +13,15 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from dialogue.knowledge import OTHER_CATEGORY, Gazetteer, Taxonomy, contains_phrase, fold
-from dialogue.lexicon import is_emergency as _lexical_emergency
-from dialogue.lexicon import is_private_property, names_other_service
-from dialogue.normalize import (
-    Place,
-    danger_answer,
-    find_phone_number,
-    find_separate_street_number,
-    find_street_number,
-    format_place,
-    free_text_landmark,
-    is_quarter,
-    looks_unintelligible,
-    mentions_danger,
-    normalize_caller_number,
-    parse_place,
-    sounds_like_correction,
-    yes_or_no,
-)
-
-# Slots the report is made of (names fixed in CONTRACTS.md) and the bookkeeping ones.
-REPORT_SLOTS = (
-    "category",
-    "category_other_words",
-    "place",
-    "street_number",
-    "street_name",
-    "commune",
-    "landmark",
-    "description",
-    "danger",
-    "callback_consent",
-    "callback_number",
-)
-PENDING = "pending_question"
-REPROMPTS = "reprompt_count"
-CALLER_NUMBER = "caller_number"
-
-# Words that make a free-text problem plausible when no taxonomy synonym matched ("autre" category).
-PROBLEM_WORDS = (
-    "casse",
-    "cassee",
-    "casses",
-    "abime",
-    "abimee",
-    "degrade",
-    "degradee",
-    "panne",
-    "en panne",
-    "hors service",
-    "marche plus",
-    "marche pas",
-    "fonctionne plus",
-    "fonctionne pas",
-    "bloque",
-    "bloquee",
-    "tombe",
-    "tombee",
-    "effondre",
-    "effondree",
-    "arrache",
-    "arrachee",
-    "arrete",
-    "arretee",
-    "dangereux",
-    "dangereuse",
-    "mur",
-    "cloture",
-    "grillage",
-    "escalier",
-    "rampe",
-    "odeur",
-    "chantier",
-    "travaux",
-    "fuite",
-    "trou",
-    "sale",
-    "degat",
-    "degats",
-    "vandalise",
-    "vandalisme",
-    "abandonne",
-    "tordu",
-    "tordue",
-    "penche",
-    "decolle",
-    "rouille",
-    "fissure",
-    "menace de",
-    "s effondre",
-    "pend",
-    "pendent",
-    "deborde",
-    "bouche",
-    "s allume plus",
-    "eteint",
-)
-# "J'appelle pour faire un signalement": the caller has not said what yet, but a report is wanted.
-WANTS_TO_REPORT = (
-    "signaler",
-    "signale",
-    "signalement",
-    "signalements",
-    "probleme",
-    "souci",
-    "declarer",
-    "reclamation",
-    "un truc",
-    "quelque chose",
-    "voie publique",
-    "dans la rue",
-    "dans ma rue",
-)
+from dialogue.knowledge import OTHER_CATEGORY, Gazetteer, Taxonomy, fold
+from dialogue.normalize import Place, format_place, is_quarter, normalize_caller_number
+from dialogue.slots import CALLER_NUMBER, PENDING, REPORT_SLOTS, REPROMPTS
+from dialogue.understanding import Frame, Heard, Understanding
 
 # Questions a yes or a no answers.
-YES_NO_QUESTIONS = ("danger", "callback_consent", "confirm", "anything_else")
-# Words that ask for a person ("je veux parler à quelqu'un", "passez-moi une dame").
-HUMAN_WORDS = (
-    "humain",
-    "humaine",
-    "personne",
-    "conseiller",
-    "conseillere",
-    "agent",
-    "operateur",
-    "operatrice",
-    "standard",
-    "standardiste",
-    "quelqu un",
-    "une dame",
-    "un monsieur",
-    "vrai",
-    "vraie",
-    "collegue",
-    "responsable",
-    "parler",
-    "passer",
-    "passez",
-    "transferer",
-    "en relation",
-    "robot",
-    "machine",
-)
-GOODBYE_WORDS = (
-    "au revoir",
-    "bonne journee",
-    "bonne soiree",
-    "bonne fin de journee",
-    "bonne nuit",
-    "a bientot",
-    "a plus",
-    "a la prochaine",
-    "je raccroche",
-    "je vous laisse",
-    "salut",
-    "ciao",
-    "adieu",
-    "bye",
-)
-
+YES_NO_QUESTIONS = ("danger", "callback_consent", "confirm", "anything_else", "emergency_check")
+# Longest description kept: the first words say what the problem is; the rest is for the transcript.
+MAX_DESCRIPTION = 300
 
 @dataclass(frozen=True)
 class Thresholds:
@@ -199,17 +48,6 @@ class Thresholds:
 
 
 @dataclass(frozen=True)
-class Heard:
-    """One caller turn as the action server sees it."""
-
-    intent: str
-    text: str
-    nlu_confidence: float
-    asr_confidence: float | None = None
-    caller_number: str | None = None
-
-
-@dataclass(frozen=True)
 class Say:
     response: str  # a response of domain.yml
     variables: dict[str, Any] = field(default_factory=dict)
@@ -231,61 +69,46 @@ class Knowledge:
     thresholds: Thresholds = Thresholds()
 
 
-def is_trusted(heard: Heard, thresholds: Thresholds) -> bool:
+
+def is_trusted(frame: Frame, thresholds: Thresholds) -> bool:
     """ASR and NLU confidences combined: either one too low, or their product too low, means doubt."""
-    asr = 1.0 if heard.asr_confidence is None else heard.asr_confidence
-    if heard.intent.startswith("/") or heard.text.startswith("/"):
+    if frame.is_command:
         return True
+    asr = 1.0 if frame.asr_confidence is None else frame.asr_confidence
     return (
         asr >= thresholds.min_asr
-        and heard.nlu_confidence >= thresholds.min_nlu
-        and (asr * heard.nlu_confidence >= thresholds.min_combined)
+        and frame.nlu_confidence >= thresholds.min_nlu
+        and (asr * frame.nlu_confidence >= thresholds.min_combined)
     )
 
 
-def badly_heard(heard: Heard, thresholds: Thresholds) -> bool:
+def badly_heard(frame: Frame, thresholds: Thresholds) -> bool:
     """The ASR confidence alone is too low to act on the words, or they are sounds rather than words (commands like
     /no_input are never doubted)."""
-    if heard.intent.startswith("/") or heard.text.startswith("/"):
+    if frame.is_command:
         return False
-    if looks_unintelligible(heard.text):
+    if frame.unintelligible:
         return True
-    return heard.asr_confidence is not None and heard.asr_confidence < thresholds.min_asr
+    return frame.asr_confidence is not None and frame.asr_confidence < thresholds.min_asr
 
 
-def has_lexical_evidence(heard: Heard, knowledge: Knowledge) -> bool:
+def has_lexical_evidence(frame: Frame, knowledge: Knowledge) -> bool:
     """The words name a problem of the taxonomy or a place: DIET's doubt about the intent does not matter then,
     as long as the ASR heard them well enough."""
-    asr_ok = heard.asr_confidence is None or heard.asr_confidence >= knowledge.thresholds.min_asr
-    if not asr_ok or is_out_of_scope(heard.text, knowledge):
+    asr_ok = frame.asr_confidence is None or frame.asr_confidence >= knowledge.thresholds.min_asr
+    if not asr_ok or frame.out_of_scope:
         return False
-    if knowledge.taxonomy.match(heard.text) is not None:
-        return True
-    return not parse_place(heard.text, knowledge.gazetteer).is_empty()
-
-
-def is_emergency(text: str, nlu_says_emergency: bool = False) -> bool:
-    return _lexical_emergency(text, nlu_says_emergency)
-
-
-def is_out_of_scope(text: str, knowledge: Knowledge) -> bool:
-    """Private property ("une fuite sous mon évier"), or another service's topic (taxes, neighbours' noise,
-    documents, timetables) without a problem in the street described."""
-    category = knowledge.taxonomy.match(text)
-    if is_private_property(text):
-        found = knowledge.taxonomy.by_code(category) if category else None
-        return not (found and found.covers_private_property)
-    return names_other_service(text, category is not None)
+    return frame.category is not None or not frame.place.is_empty()
 
 
 def report_in_progress(slots: dict[str, Any]) -> bool:
     return any(slots.get(name) not in (None, "") for name in ("category", "place", "street_name", "landmark"))
 
 
-def _with_caller_number(slots: dict[str, Any], heard: Heard) -> dict[str, Any]:
+def _with_caller_number(slots: dict[str, Any], frame: Frame) -> dict[str, Any]:
     updates: dict[str, Any] = {}
-    if not slots.get(CALLER_NUMBER) and heard.caller_number:
-        number = normalize_caller_number(heard.caller_number)
+    if not slots.get(CALLER_NUMBER) and frame.heard.caller_number:
+        number = normalize_caller_number(frame.heard.caller_number)
         if number:
             updates[CALLER_NUMBER] = number
     return updates
@@ -295,11 +118,14 @@ def _current(slots: dict[str, Any], updates: dict[str, Any]) -> dict[str, Any]:
     return {**slots, **updates}
 
 
-def _place_updates(slots: dict[str, Any], place: Place, replace_street: bool) -> dict[str, Any]:
+def _place_updates(
+    slots: dict[str, Any], place: Place, replace_street: bool, verified: bool | None = None
+) -> dict[str, Any]:
     updates: dict[str, Any] = {}
     if place.street_name:
         updates["street_name"] = place.street_name
         updates["street_number"] = place.street_number
+        updates["street_verified"] = verified
         if replace_street:
             updates["landmark"] = None
     if place.landmark:
@@ -322,59 +148,66 @@ def _place_updates(slots: dict[str, Any], place: Place, replace_street: bool) ->
     return updates
 
 
-def _plausible_problem(text: str, knowledge: Knowledge) -> bool:
-    folded = fold(text)
-    return knowledge.taxonomy.match(text) is not None or any(contains_phrase(folded, w) for w in PROBLEM_WORDS)
+def _described(slots: dict[str, Any], frame: Frame) -> str | None:
+    """The description with this line's words about the problem added ("il clignote depuis une semaine" after
+    "un lampadaire"), never the same words twice."""
+    old = slots.get("description") or ""
+    new = frame.description or ""
+    if not new or fold(new) in fold(old):
+        return old or None
+    return f"{old} ; {new}"[:MAX_DESCRIPTION] if old else new[:MAX_DESCRIPTION]
 
 
-def extract(heard: Heard, slots: dict[str, Any], knowledge: Knowledge, trusted: bool) -> dict[str, Any]:
+def extract(frame: Frame, slots: dict[str, Any], knowledge: Knowledge, trusted: bool) -> dict[str, Any]:
     """Every report field the caller's sentence gives, whatever was asked (callers answer in any order). A field
     already filled changes only on an answer to its question or a correction, never for a weaker value."""
     pending = slots.get(PENDING)
-    text = heard.text
-    correcting = heard.intent == "correct" or sounds_like_correction(text)
+    correcting = frame.correction
     updates: dict[str, Any] = {}
-    category = knowledge.taxonomy.match(text)
+    category = frame.category.value if frame.category else None
     if category and (
         not slots.get("category")
         or pending in ("problem", "correction")
         or (correcting and category != slots.get("category"))
     ):
+        replaced = slots.get("category") and category != slots.get("category")
+        description = frame.description if replaced else _described(slots, frame)
         updates.update(
-            category=category, description=text, category_other_words=text if category == OTHER_CATEGORY else None
+            category=category,
+            description=description,
+            category_other_words=frame.description if category == OTHER_CATEGORY else None,
         )
     elif (
         not slots.get("category")
-        and pending == "problem"
         and trusted
-        and heard.intent not in ("affirm", "deny")
-        and _plausible_problem(text, knowledge)
+        and frame.plausible_problem
+        and (pending == "problem" and frame.intent not in ("affirm", "deny") or frame.intent == "report_problem")
     ):
-        updates.update(category=OTHER_CATEGORY, description=text, category_other_words=text)
+        updates.update(category=OTHER_CATEGORY, description=frame.description, category_other_words=frame.description)
     elif (
-        not slots.get("category")
-        and heard.intent == "report_problem"
+        slots.get("category")
         and trusted
-        and _plausible_problem(text, knowledge)
+        and frame.plausible_problem
+        and pending in ("problem", "place", "commune", None)
+        and frame.place.is_empty()
     ):
-        updates.update(category=OTHER_CATEGORY, description=text, category_other_words=text)
+        # More words about the problem, said after it was named: they belong to the description.
+        updates["description"] = _described(slots, frame)
 
-    updates.update(_place_from(heard, slots, knowledge, trusted, correcting))
+    updates.update(_place_from(frame, slots, knowledge, trusted, correcting))
     # "Ah non c'est à Fos-sur-Mer" in reply to the danger question corrects the commune: its "non" is not an answer.
     corrected_other = pending not in (None, "problem", "place", "commune", "correction", "confirm") and _corrects(
         slots, updates
     )
 
     if pending == "danger":
-        answer = mentions_danger(text) if corrected_other else danger_answer(text)
+        answer = frame.danger if corrected_other else frame.danger_answer
         if answer is not None:
             updates["danger"] = answer
-    else:
-        danger = mentions_danger(text)
-        if danger is not None and (slots.get("danger") is None or pending in ("confirm", "correction")):
-            updates["danger"] = danger
+    elif frame.danger is not None and (slots.get("danger") is None or pending in ("confirm", "correction")):
+        updates["danger"] = frame.danger
 
-    number = find_phone_number(text)
+    number = frame.phone_number
     # Ten digits are a phone number whatever was asked: callers give it when it comes to mind.
     if number and (
         pending in ("callback_consent", "callback_number", "confirm", "correction") or report_in_progress(slots)
@@ -383,38 +216,36 @@ def extract(heard: Heard, slots: dict[str, Any], knowledge: Knowledge, trusted: 
     elif corrected_other:
         pass
     elif pending == "callback_consent":
-        answer = _yes_no(heard)
-        if answer is True:
+        if frame.answer is True:
             updates.update(callback_consent=True, callback_number=slots.get(CALLER_NUMBER))
-        elif answer is False:
+        elif frame.answer is False:
             updates.update(callback_consent=False, callback_number=None)
-    elif pending == "callback_number" and (heard.intent in ("deny", "dont_know") or yes_or_no(text) is False):
+    elif pending == "callback_number" and (frame.intent in ("deny", "dont_know") or frame.answer is False):
         updates.update(callback_consent=False, callback_number=None)
-    if pending == "commune" and heard.intent == "dont_know" and "commune" not in updates:
+    if pending == "commune" and (frame.intent == "dont_know" or frame.unsure) and "commune" not in updates:
         updates["commune_skipped"] = True
-    return updates
+    return {k: v for k, v in updates.items() if k not in slots or slots.get(k) != v or k == "category"}
 
 
 def _place_from(
-    heard: Heard, slots: dict[str, Any], knowledge: Knowledge, trusted: bool, correcting: bool
+    frame: Frame, slots: dict[str, Any], knowledge: Knowledge, trusted: bool, correcting: bool
 ) -> dict[str, Any]:
     """Place fields from this turn. Before any place is known, whatever is heard; after, only in an answer to the
     place or commune question, at the read-back or in a correction, and a landmark never for a weaker one ("au
     lycée" said in passing does not replace "lycée Rimbaud")."""
     pending = slots.get(PENDING)
-    text = heard.text
-    reviewing = pending in ("correction", "confirm") or heard.intent == "correct"
+    reviewing = pending in ("correction", "confirm") or frame.intent == "correct"
     may_change = reviewing or correcting or pending in ("place", "commune")
-    place = parse_place(text, knowledge.gazetteer)
+    place = frame.place
     same_street = fold(place.street_name or "") == fold(slots.get("street_name") or "")
     if place.street_name and not place.street_number and (reviewing or correcting or same_street):
-        # "non c'est boulevard Chave, pas boulevard Baille": only the name changes, the number stays.
+        # A street corrected without its number ("non, avenue X, pas rue X"): only the name changes, the number stays.
         place = Place(slots.get("street_number"), place.street_name, place.commune, place.landmark)
-    number = find_separate_street_number(text) if not place.street_number else None
+    number = frame.separate_street_number if not place.street_number else None
     known_street = place.street_name or slots.get("street_name")
     if number and known_street and (not slots.get("street_number") or place.street_name or reviewing or correcting):
-        # "rue Loubon, devant le neuf", or "devant le numéro vingt-cinq" to the next question: the street's number,
-        # not a landmark called "numéro 25".
+        # A number said apart from its street ("devant le sept"), or to the next question: the street's number,
+        # not a landmark called "numéro 7".
         bare_number = place.landmark and re.fullmatch(r"(?:numero |n )?\d+(?: bis| ter)?", fold(place.landmark))
         place = Place(number, known_street, place.commune, None if bare_number else place.landmark)
         same_street = True
@@ -453,9 +284,14 @@ def _place_from(
     )
     if not accepted.is_empty():
         # A new street replaces a landmark only in a correction; in an answer it adds to it.
-        return _place_updates(slots, accepted, replace_street=bool(accepted.street_name) and (reviewing or correcting))
+        return _place_updates(
+            slots,
+            accepted,
+            replace_street=bool(accepted.street_name) and (reviewing or correcting),
+            verified=frame.street_verified,
+        )
     if place.is_empty() and (reviewing or correcting):
-        number = find_street_number(text)
+        number = frame.street_number_said
         if number and slots.get("street_name") and number != slots.get("street_number"):
             updates = {"street_number": number}
             merged = _current(slots, updates)
@@ -463,11 +299,9 @@ def _place_from(
                 Place(number, merged.get("street_name"), merged.get("commune"), merged.get("landmark"))
             )
             return updates
-    if place.is_empty() and pending == "place" and trusted and heard.intent != "dont_know":
-        # No street nor known kind of place: keep the caller's words as the landmark, if they say something.
-        landmark = free_text_landmark(text)
-        if landmark:
-            return _place_updates(slots, Place(landmark=landmark), replace_street=False)
+    if place.is_empty() and pending == "place" and trusted and frame.intent != "dont_know" and frame.free_landmark:
+        # No street nor known kind of place: keep the caller's words as the landmark.
+        return _place_updates(slots, Place(landmark=frame.free_landmark), replace_street=False)
     return {}
 
 
@@ -494,12 +328,6 @@ def _corrects(slots: dict[str, Any], updates: dict[str, Any]) -> bool:
         and fold(str(updates[name])) != fold(str(slots[name]))
         for name in ("category", "street_name", "street_number", "commune", "landmark")
     )
-
-
-def _yes_no(heard: Heard) -> bool | None:
-    """Yes/no from the words, not from the intent: DIET labels gibberish "affirm" with high confidence, and a
-    yes must never save a report or transfer a call by accident."""
-    return yes_or_no(heard.text)
 
 
 def next_question(slots: dict[str, Any], taxonomy: Taxonomy, rephrase: bool = False) -> tuple[str, Say]:
@@ -542,86 +370,101 @@ def ask_next(slots: dict[str, Any], updates: dict[str, Any], knowledge: Knowledg
     return Outcome(said=[question], slots={**updates, PENDING: pending})
 
 
-def handle_report_turn(heard: Heard, slots: dict[str, Any], knowledge: Knowledge) -> Outcome:
+def _safety_first(frame: Frame, slots: dict[str, Any], base: dict[str, Any]) -> Outcome | None:
+    """Immediate danger to people comes before any question: a handoff with the 112 advice when the words say so,
+    or when the caller says yes to the direct question asked when they only may ("quelqu'un est tombé")."""
+    if frame.emergency:
+        return handoff_emergency(base)
+    if slots.get(PENDING) == "emergency_check" and (frame.answer is True or frame.danger is True):
+        return handoff_emergency(base)
+    return None
+
+
+def _ask_if_someone_is_in_danger(frame: Frame, slots: dict[str, Any], updates: dict[str, Any]) -> Outcome | None:
+    """One direct question, once per call, when the words only may mean that someone is in danger now; what the
+    line gave is kept."""
+    if not frame.maybe_emergency or slots.get("emergency_checked"):
+        return None
+    return Outcome(
+        said=[Say("utter_ask_emergency")],
+        slots={**updates, PENDING: "emergency_check", "emergency_checked": True},
+    )
+
+
+def handle_report_turn(frame: Frame, slots: dict[str, Any], knowledge: Knowledge) -> Outcome:
     """report_problem, inform, correct, affirm, deny, dont_know, greet, thank: the core of the conversation."""
-    base = _with_caller_number(slots, heard)
+    base = _with_caller_number(slots, frame)
     slots = _current(slots, base)
     pending = slots.get(PENDING)
-    if is_emergency(heard.text):
+    if frame.emergency:
         return handoff_emergency(base)
-    if badly_heard(heard, knowledge.thresholds):
+    if badly_heard(frame, knowledge.thresholds):
         # Words the recogniser itself doubts answer nothing, whatever the question: a stray "ouais" in noise
         # must not accept a callback or save a report, and the second such turn hands over.
-        return handle_not_understood(heard, slots, knowledge, base)
-    # The answer to the offer of an adviser comes first: "non c'est pas la peine, j'appellerai les impôts" names
-    # the other service again but declines.
+        return handle_not_understood(frame, slots, knowledge, base)
+    safety = _safety_first(frame, slots, base)
+    if safety is not None:
+        return safety
+    if pending == "emergency_check":
+        # Nobody in danger: on with the report, from what this line gives (often nothing but "non").
+        slots = {**slots, PENDING: None}
+        updates = extract(frame, slots, knowledge, is_trusted(frame, knowledge.thresholds))
+        return ask_next(slots, {**base, **updates, REPROMPTS: 0}, knowledge)
+    if frame.asks_for_person and pending != "offer_human":
+        return handoff("caller_request", base)
+    # The answer to the offer of an adviser comes first: a "no" that names the other service again declines.
     if pending == "offer_human":
-        answer = _yes_no(heard)
-        if answer is True:
+        if frame.answer is True or frame.asks_for_person:
             return handoff("out_of_scope", base)
-        if answer is False and knowledge.taxonomy.match(heard.text) is None:
-            if says_goodbye(heard.text) or names_other_service(heard.text, False) or _will_call_elsewhere(heard.text):
-                # "Non tant pis, au revoir", "non j'appellerai les impôts": nothing else to report either.
+        if frame.answer is False and frame.category is None:
+            if frame.goodbye or frame.other_service or frame.will_call_elsewhere:
+                # Declining the adviser with a goodbye or another service named: nothing else to report either.
                 return Outcome(said=[Say("utter_goodbye")], slots=base, hangup=True)
             return Outcome(said=[Say("utter_anything_to_report")], slots={**base, PENDING: "anything_else"})
-    if not report_in_progress(slots) and is_out_of_scope(heard.text, knowledge):
-        return _answer_out_of_scope(heard, slots, knowledge, base)
-    trusted = is_trusted(heard, knowledge.thresholds) or has_lexical_evidence(heard, knowledge)
+    if not report_in_progress(slots) and frame.out_of_scope:
+        return _answer_out_of_scope(frame, slots, knowledge, base)
+    trusted = is_trusted(frame, knowledge.thresholds) or has_lexical_evidence(frame, knowledge)
 
-    if pending == "anything_else" and _yes_no(heard) is False and knowledge.taxonomy.match(heard.text) is None:
+    if pending == "anything_else" and frame.answer is False and frame.category is None:
         return Outcome(said=[Say("utter_goodbye")], slots=base, hangup=True)
 
     if not trusted and pending in (None, "problem", "anything_else", "offer_human"):
         # Doubtful words must not open a report: ask again rather than guess.
-        return handle_not_understood(heard, slots, knowledge, base)
-    updates = extract(heard, slots, knowledge, trusted)
+        return handle_not_understood(frame, slots, knowledge, base)
+    updates = extract(frame, slots, knowledge, trusted)
+    check = _ask_if_someone_is_in_danger(frame, slots, {**base, **updates})
+    if check is not None:
+        return check
     if pending == "confirm" and not _changes_report(updates):
-        answer = _yes_no(heard)
-        if answer is True:
+        if frame.answer is True:
             return Outcome(slots={**base, REPROMPTS: 0}, save_report=True)
-        if answer is False:
+        if frame.answer is False or frame.yes_no is False:
+            cleared = _cleared(frame)
+            if cleared:
+                # "Non, le lieu n'est pas bon": that field is asked again at once.
+                return ask_next(slots, {**base, **cleared, REPROMPTS: 0}, knowledge)
             return Outcome(said=[Say("utter_ask_correction")], slots={**base, PENDING: "correction", REPROMPTS: 0})
     if pending == "correction" and not _changes_report(updates):
-        cleared = _clear_named_field(heard.text)
+        cleared = _cleared(frame)
         if cleared:
             return ask_next(slots, {**base, **cleared, REPROMPTS: 0}, knowledge)
 
-    if not _changes_report(updates) and not _acceptable_without_content(heard, pending, trusted):
-        return handle_not_understood(heard, slots, knowledge, base)
+    if not _changes_report(updates) and not _acceptable_without_content(frame, pending, trusted):
+        return handle_not_understood(frame, slots, knowledge, base)
     return ask_next(slots, {**base, **updates, REPROMPTS: 0}, knowledge)
 
 
-def _will_call_elsewhere(text: str) -> bool:
-    folded = fold(text)
-    return any(
-        contains_phrase(folded, w)
-        for w in (
-            "appellerai",
-            "appelerai",
-            "rappellerai",
-            "rappelerai",
-            "contacterai",
-            "je vais appeler",
-            "je vais rappeler",
-            "je vais contacter",
-            "je vais voir avec",
-            "je vais me debrouiller",
-        )
-    )
-
-
-def _acceptable_without_content(heard: Heard, pending: Any, trusted: bool) -> bool:
+def _acceptable_without_content(frame: Frame, pending: Any, trusted: bool) -> bool:
     """A turn that fills nothing but needs no reprompt: "bonjour", "oui j'ai un problème à signaler"."""
-    if heard.intent in ("greet", "thank") and trusted:
+    if frame.intent in ("greet", "thank") and trusted:
         return True
     opening = pending in (None, "problem", "anything_else")
-    folded = fold(heard.text)
-    wants_to_report = any(contains_phrase(folded, w) for w in WANTS_TO_REPORT)
     return (
         opening
         and trusted
         and (
-            heard.intent == "affirm" or (heard.intent not in ("deny", "out_of_scope", "dont_know") and wants_to_report)
+            frame.intent == "affirm"
+            or (frame.intent not in ("deny", "out_of_scope", "dont_know") and frame.wants_to_report)
         )
     )
 
@@ -630,25 +473,26 @@ def _changes_report(updates: dict[str, Any]) -> bool:
     return any(name in REPORT_SLOTS or name == "commune_skipped" for name in updates)
 
 
-def _clear_named_field(text: str) -> dict[str, Any]:
+_FIELDS_NAMED = {
+    "category": ("category", "category_other_words", "description"),
+    "place": ("place", "street_number", "street_name", "street_verified", "commune", "landmark"),
+    "callback": ("callback_consent", "callback_number"),
+    "danger": ("danger",),
+}
+
+
+def _cleared(frame: Frame) -> dict[str, Any]:
     """ "le lieu" / "le numéro" after "qu'est-ce qui n'est pas correct": forget that field and ask it again."""
-    folded = fold(text)
-    if any(contains_phrase(folded, w) for w in ("probleme", "categorie", "type")):
-        return {"category": None, "category_other_words": None, "description": None}
-    if any(contains_phrase(folded, w) for w in ("lieu", "adresse", "rue", "endroit", "commune", "ville")):
-        return {n: None for n in ("place", "street_number", "street_name", "commune", "landmark")}
-    if any(contains_phrase(folded, w) for w in ("numero", "telephone", "rappel", "rappeler")):
-        return {"callback_consent": None, "callback_number": None}
-    if any(contains_phrase(folded, w) for w in ("danger", "dangereux")):
-        return {"danger": None}
-    return {}
+    if frame.names_field is None:
+        return {}
+    return {name: None for name in _FIELDS_NAMED[frame.names_field]}
 
 
 def handle_not_understood(
-    heard: Heard, slots: dict[str, Any], knowledge: Knowledge, base: dict[str, Any] | None = None
+    frame: Frame, slots: dict[str, Any], knowledge: Knowledge, base: dict[str, Any] | None = None
 ) -> Outcome:
     """Reprompt once with a rephrased question, then hand over (low confidence)."""
-    base = base if base is not None else _with_caller_number(slots, heard)
+    base = base if base is not None else _with_caller_number(slots, frame)
     slots = _current(slots, base)
     count = int(slots.get(REPROMPTS) or 0) + 1
     if count >= 2:
@@ -665,38 +509,42 @@ def _reask(slots: dict[str, Any], base: dict[str, Any], knowledge: Knowledge) ->
         return Outcome(said=[Say("utter_reask_offer_human")], slots={**base, PENDING: pending})
     if pending == "correction":
         return Outcome(said=[Say("utter_ask_correction")], slots={**base, PENDING: pending})
+    if pending == "emergency_check":
+        return Outcome(said=[Say("utter_ask_emergency")], slots={**base, PENDING: pending})
     return ask_next(slots, base, knowledge, rephrase=True)
 
 
-def handle_fallback(heard: Heard, slots: dict[str, Any], knowledge: Knowledge) -> Outcome:
+def handle_fallback(frame: Frame, slots: dict[str, Any], knowledge: Knowledge) -> Outcome:
     """nlu_fallback: the words may still answer the pending question (a street, a number, yes/no)."""
-    base = _with_caller_number(slots, heard)
+    base = _with_caller_number(slots, frame)
     current = _current(slots, base)
-    if is_emergency(heard.text):
+    if frame.emergency:
         return handoff_emergency(base)
-    asr_ok = heard.asr_confidence is None or heard.asr_confidence >= knowledge.thresholds.min_asr
+    asr_ok = frame.asr_confidence is None or frame.asr_confidence >= knowledge.thresholds.min_asr
     opening = current.get(PENDING) in (None, "problem")
+    if asr_ok and (frame.asks_for_person or frame.maybe_emergency or current.get(PENDING) == "emergency_check"):
+        return handle_report_turn(frame.with_intent("inform"), slots, knowledge)
     if (
         asr_ok
         and not report_in_progress(current)
         and current.get(PENDING) in (None, "problem", "anything_else")
-        and is_out_of_scope(heard.text, knowledge)
+        and frame.out_of_scope
     ):
-        return _answer_out_of_scope(heard, slots, knowledge, base)
-    if asr_ok and current.get(PENDING) in (*YES_NO_QUESTIONS, "offer_human") and yes_or_no(heard.text) is not None:
+        return _answer_out_of_scope(frame, slots, knowledge, base)
+    if asr_ok and current.get(PENDING) in (*YES_NO_QUESTIONS, "offer_human") and frame.yes_no is not None:
         # "C'est sa" (c'est ça) at the read-back: a yes or no DIET could not place still answers the question.
-        return handle_report_turn(_as_intent(heard, "inform"), slots, knowledge)
+        return handle_report_turn(frame.with_intent("inform"), slots, knowledge)
     # DIET unsure, but the words themselves may answer: a taxonomy term to open a report, or the pending field.
-    if asr_ok and (not opening or knowledge.taxonomy.match(heard.text) is not None):
-        updates = extract(heard, current, knowledge, trusted=False)
+    if asr_ok and (not opening or frame.category is not None):
+        updates = extract(frame, current, knowledge, trusted=False)
         if _changes_report(updates):
             return ask_next(current, {**base, **updates, REPROMPTS: 0}, knowledge)
-    return handle_not_understood(heard, current, knowledge, base)
+    return handle_not_understood(frame, current, knowledge, base)
 
 
-def handle_no_input(heard: Heard, slots: dict[str, Any], knowledge: Knowledge) -> Outcome:
+def handle_no_input(frame: Frame, slots: dict[str, Any], knowledge: Knowledge) -> Outcome:
     """Silence: reprompt once, then hand over if a report was started, else end the call politely."""
-    base = _with_caller_number(slots, heard)
+    base = _with_caller_number(slots, frame)
     slots = _current(slots, base)
     count = int(slots.get(REPROMPTS) or 0) + 1
     if count >= 2:
@@ -708,52 +556,46 @@ def handle_no_input(heard: Heard, slots: dict[str, Any], knowledge: Knowledge) -
     return outcome
 
 
-def handle_out_of_scope(heard: Heard, slots: dict[str, Any], knowledge: Knowledge) -> Outcome:
+def handle_out_of_scope(frame: Frame, slots: dict[str, Any], knowledge: Knowledge) -> Outcome:
     """DIET read "out of scope"; the words decide: a problem in the street goes on as a report."""
-    base = _with_caller_number(slots, heard)
+    base = _with_caller_number(slots, frame)
     current = _current(slots, base)
-    if is_emergency(heard.text):
+    if frame.emergency:
         return handoff_emergency(base)
-    if badly_heard(heard, knowledge.thresholds):
+    if badly_heard(frame, knowledge.thresholds):
         # Badly heard words are not understood, not a request for another service.
-        return handle_not_understood(heard, slots, knowledge, base)
+        return handle_not_understood(frame, slots, knowledge, base)
+    if frame.asks_for_person or frame.maybe_emergency or current.get(PENDING) == "emergency_check":
+        return handle_report_turn(frame.with_intent("inform"), slots, knowledge)
     if report_in_progress(current):
         # An answer DIET misread while a report is under way: try it as one, else as a yes/no or a reprompt.
-        updates = extract(heard, current, knowledge, trusted=False)
+        updates = extract(frame, current, knowledge, trusted=False)
         if _changes_report(updates):
             return ask_next(current, {**base, **updates, REPROMPTS: 0}, knowledge)
-        return handle_report_turn(heard, slots, knowledge)
+        return handle_report_turn(frame, slots, knowledge)
     if current.get(PENDING) == "offer_human":
-        return handle_report_turn(heard, slots, knowledge)
-    if not is_out_of_scope(heard.text, knowledge) and (
-        has_lexical_evidence(heard, knowledge) or _plausible_problem(heard.text, knowledge)
-    ):
-        return handle_report_turn(_as_intent(heard, "report_problem"), slots, knowledge)
-    if not is_trusted(heard, knowledge.thresholds) and not is_out_of_scope(heard.text, knowledge):
+        return handle_report_turn(frame, slots, knowledge)
+    if not frame.out_of_scope and (has_lexical_evidence(frame, knowledge) or frame.plausible_problem):
+        return handle_report_turn(frame.with_intent("report_problem"), slots, knowledge)
+    if not is_trusted(frame, knowledge.thresholds) and not frame.out_of_scope:
         # DIET's unsure "out of scope" on words naming nothing is noise, not a request for another service.
-        return handle_not_understood(heard, slots, knowledge, base)
-    return _answer_out_of_scope(heard, slots, knowledge, base)
+        return handle_not_understood(frame, slots, knowledge, base)
+    return _answer_out_of_scope(frame, slots, knowledge, base)
 
 
-def _answer_out_of_scope(heard: Heard, slots: dict[str, Any], knowledge: Knowledge, base: dict[str, Any]) -> Outcome:
+def _answer_out_of_scope(frame: Frame, slots: dict[str, Any], knowledge: Knowledge, base: dict[str, Any]) -> Outcome:
     if _current(slots, base).get(PENDING) == "offer_human":
         # Already told what this service does: out-of-domain again counts as not understood.
-        return handle_not_understood(heard, slots, knowledge, base)
+        return handle_not_understood(frame, slots, knowledge, base)
     return Outcome(said=[Say("utter_out_of_scope")], slots={**base, PENDING: "offer_human"})
 
 
-def _as_intent(heard: Heard, intent: str) -> Heard:
-    return Heard(intent, heard.text, heard.nlu_confidence, heard.asr_confidence, heard.caller_number)
-
-
-def handle_emergency(heard: Heard, slots: dict[str, Any], knowledge: Knowledge) -> Outcome:
-    """DIET read an emergency: hand over only if the words confirm one (gas, live wire, someone hurt, water in
-    homes); "c'est dangereux, les voitures passent vite" is an answer about the report's danger field."""
-    base = _with_caller_number(slots, heard)
-    if is_emergency(heard.text, nlu_says_emergency=True):
-        return handoff_emergency(base)
-    intent = "inform" if report_in_progress(_current(slots, base)) else "report_problem"
-    return handle_report_turn(_as_intent(heard, intent), slots, knowledge)
+def handle_emergency(frame: Frame, slots: dict[str, Any], knowledge: Knowledge) -> Outcome:
+    """DIET read an emergency: hand over when the words confirm one (gas, live wire, someone hurt, water in
+    homes), ask the direct question when they only may; "ça peut être dangereux pour les vélos" is an answer
+    about the report's danger field."""
+    intent = "inform" if report_in_progress(_current(slots, _with_caller_number(slots, frame))) else "report_problem"
+    return handle_report_turn(frame.with_intent(intent), slots, knowledge)
 
 
 def handoff_emergency(base: dict[str, Any]) -> Outcome:
@@ -762,38 +604,34 @@ def handoff_emergency(base: dict[str, Any]) -> Outcome:
     return outcome
 
 
-def handle_request_human(heard: Heard, slots: dict[str, Any], knowledge: Knowledge) -> Outcome:
-    base = _with_caller_number(slots, heard)
+def handle_request_human(frame: Frame, slots: dict[str, Any], knowledge: Knowledge) -> Outcome:
+    """A person is asked for when the words ask for one; DIET alone is not enough ("allez-y", "si vous voulez",
+    "il y a personne qui ramasse" are no such request)."""
+    base = _with_caller_number(slots, frame)
     pending = _current(slots, base).get(PENDING)
-    if (
-        pending in YES_NO_QUESTIONS
-        and yes_or_no(heard.text) is not None
-        and not any(contains_phrase(fold(heard.text), w) for w in HUMAN_WORDS)
-    ):
-        # "Allez-y", "si vous voulez" answer the question; DIET sometimes reads them as a request for a person.
-        return handle_report_turn(_as_intent(heard, "inform"), slots, knowledge)
+    asked = frame.asks_for_person or (
+        frame.nlu_confidence >= 0.8 and not frame.carries_content() and frame.yes_no is None and not frame.goodbye
+    )
+    if not asked:
+        return handle_report_turn(frame.with_intent("inform"), slots, knowledge)
     # Accepting the adviser offered after an out-of-scope request keeps that reason for the agent.
     reason = "out_of_scope" if pending == "offer_human" else "caller_request"
+    if frame.emergency:
+        return handoff_emergency(base)
     return handoff(reason, base)
 
 
-def handle_goodbye(heard: Heard, slots: dict[str, Any], knowledge: Knowledge) -> Outcome:
+def handle_goodbye(frame: Frame, slots: dict[str, Any], knowledge: Knowledge) -> Outcome:
     """Hang up, unless a report is under way and the words answer its question ("non merci c'est bon" to the
     callback question, "oui merci au revoir" to the read-back): a report is never dropped on a misread intent."""
-    base = _with_caller_number(slots, heard)
+    base = _with_caller_number(slots, frame)
     current = _current(slots, base)
-    if badly_heard(heard, knowledge.thresholds) and not says_goodbye(heard.text):
-        return handle_not_understood(heard, slots, knowledge, base)
+    if badly_heard(frame, knowledge.thresholds) and not frame.goodbye:
+        return handle_not_understood(frame, slots, knowledge, base)
     if report_in_progress(current) and current.get(PENDING) not in (None, "anything_else"):
-        if not says_goodbye(heard.text) or (current.get(PENDING) == "confirm" and yes_or_no(heard.text) is True):
-            return handle_report_turn(_as_intent(heard, "inform"), slots, knowledge)
+        if not frame.goodbye or (current.get(PENDING) == "confirm" and frame.yes_no is True):
+            return handle_report_turn(frame.with_intent("inform"), slots, knowledge)
     return Outcome(said=[Say("utter_goodbye")], slots=base, hangup=True)
-
-
-def says_goodbye(text: str) -> bool:
-    """ "Au revoir", also with a hesitation inside ("au euh revoir")."""
-    folded = " ".join(w for w in fold(text).split() if w not in ("euh", "heu", "hum", "hmm"))
-    return any(contains_phrase(folded, w) for w in GOODBYE_WORDS)
 
 
 def handoff(reason: str, base: dict[str, Any]) -> Outcome:

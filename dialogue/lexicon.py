@@ -54,8 +54,31 @@ STRONG_EMERGENCY = re.compile(
             r"(completement |toute |tout |tous |toutes )?(inonde|inondee|inondes|inondees|"
             r"sous l eau|envahie|envahi)",
             r"\baccident grave\b|\bnoyade\b|\bse noie\b|\beffondre sur\b|\bimmeuble (qui )?s effondre\b",
+            # Gas named beside a sign of it, in either order ("ça pue le gaz", "le gaz on le sent jusqu'ici").
+            r"\bgaz\b.{0,30}\b(odeur|sent|sens|pue|puait|fuit|fuite|siffle|s echappe)\b"
+            r"|\b(pue|puait|schlingue|cocotte) (le |du )?gaz\b",
+            r"\b(fil|fils|cable|cables)\b.{0,30}\b(au sol|par terre|a terre|traine|trainent|pend|pendent|arrache)\b"
+            r".{0,30}\b(electrique|electriques|courant|jus|etincelle|etincelles|grille|grillent)\b",
+            r"\b(il|elle|ils|elles) (est|sont) (coince|coincee|coinces|coincees|bloque|bloquee|pris|prise|tombe|"
+            r"tombee) (sous|dessous|dedans|au fond)\b|\b(gens|personnes|quelqu un|enfants|passagers) (dedans|dessous)\b",
+            r"\b(un|des|deux|trois|plusieurs) (blesse|blesses|blessee|blessees)\b|\bil y a (un|des) (mort|morts)\b",
+            # Something burning now, said with what burns ("les poubelles brûlent"): "le lampadaire brûlé" folds to
+            # the same letters and is no fire.
+            r"\b(ca|qui|poubelle|poubelles|conteneur|conteneurs|voiture|voitures|arbre|arbres|herbe|herbes|foret|"
+            r"pinede|colline|broussaille|broussailles|maison|immeuble|tout) (est en train de |sont en train de )?"
+            r"(brule|brulent|bruler|crame|cramer)\b(?! (plus|pas|jamais))",
+            r"\b(eau|egout|egouts)\b.{0,40}\b(rentre|rentrent|entre|entrent)\b.{0,20}\bchez (les gens|des gens|"
+            r"les voisins|nous|moi|eux)\b",
         )
     )
+)
+# A person in a situation that may be an emergency, without the words that say so ("quelqu'un est tombé dans le
+# trou", "un enfant a glissé"): the bot asks one direct question rather than guess either way.
+MAYBE_EMERGENCY = re.compile(
+    rf"\b{_PERSON} (est|sont|a|ont|s est|se sont|vient de|viennent de) (tombe|tombee|tombes|tombees|glisse|glissee|"
+    r"chute|chutee|trebuche|fait mal|fait renverser|blesse|coince|coincee|bloque|bloquee|pris|prise)"
+    r"|\b(odeur|sent|sens) (bizarre|chimique|de brule|le brule)\b|\bfumee\b|\b(fil|fils|cable|cables)\b.{0,30}"
+    r"\b(au sol|par terre|a terre|pend|pendent|arrache|traine|trainent)\b"
 )
 # Words that say someone is hurt only when they are about a person: "elle bouge plus" may be a fallen branch, "il a
 # mal" a sick tree. They count when the same sentence names a person ("ma voisine est tombée, elle se relève pas").
@@ -196,8 +219,20 @@ def is_emergency(text: str, nlu_says_emergency: bool = False) -> bool:
     return nlu_says_emergency and WEAK_EMERGENCY.search(folded) is not None
 
 
+def may_be_emergency(text: str, nlu_says_emergency: bool = False) -> bool:
+    """Not surely an emergency, but someone may be in danger now: worth one direct question."""
+    folded = fold(text)
+    if is_emergency(text, nlu_says_emergency):
+        return False
+    return (
+        MAYBE_EMERGENCY.search(folded) is not None
+        or WEAK_EMERGENCY.search(folded) is not None
+        or AMBIGUOUS_INJURY.search(folded) is not None
+    )
+
+
 def is_private_property(text: str) -> bool:
-    """A problem inside a home or a private building ("une fuite sous mon évier"); "devant chez moi" is the
+    """A problem inside a home or a private building ("le robinet de ma cuisine goutte"); "devant chez moi" is the
     street."""
     return _PRIVATE.search(fold(text)) is not None
 

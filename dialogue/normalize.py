@@ -142,7 +142,7 @@ STOP_WORDS = {
     ";",
     ":",
 }
-# Words that end a street's name besides STOP_WORDS: the caller goes on about the problem ("avenue Jean Jaurès
+# Words that end a street's name besides STOP_WORDS: the caller goes on about the problem ("boulevard Baille
 # elles débordent", "rue Paradis le trottoir est défoncé", "cours Lieutaud vraiment c'est plein").
 STREET_NAME_ENDS = {
     "elles",
@@ -721,7 +721,7 @@ NEAR_NUMBER_CUES = ("au", "devant le", "en face du", "pres du", "a cote du", "au
 
 
 def find_separate_street_number(text: str) -> str | None:
-    """A street number said alone or after the street: "devant le numéro vingt-cinq", "au 9", "le numéro 12"."""
+    """A street number said alone or after the street: "devant le numéro dix-sept", "au 9", "le numéro 12"."""
     cues = tuple(f"{c} numero" for c in (*NEAR_NUMBER_CUES, "le")) + NEAR_NUMBER_CUES + ("numero", "c est au")
     return find_street_number(text, cues=cues)
 
@@ -740,7 +740,7 @@ def find_street_number(text: str, cues: tuple[str, ...] = ("au", "le", "numero",
 
 def find_landmark(text: str, gazetteer: Gazetteer) -> str | None:
     """A public place named as the place of the problem: "devant l'école jules ferry" -> "école Jules Ferry", "au
-    parking de la gare", "le vieux cimetière de Gardanne" -> "vieux cimetière de Gardanne". Starts at a landmark cue,
+    parking de la gare", "le vieux stade de Trets" -> "vieux stade de Trets". Starts at a landmark cue,
     at à/au/sur/vers/près before a kind of place, or at a determiner right before one; ends at the next stop word or
     commune ("à Aubagne"); the cue's prepositions are dropped, the name kept."""
     named = gazetteer.named_landmark(text)
@@ -748,7 +748,7 @@ def find_landmark(text: str, gazetteer: Gazetteer) -> str | None:
     if named and described and len(described.split()) > len(named.split()) and fold(named) in fold(described):
         return described  # "le collège Vieux-Port" is not the Vieux-Port
     if named and described and fold(named) not in fold(described) and fold(described) not in fold(named):
-        # "près de la capitainerie, sur le port de Cassis", "au marché des Capucins à Noailles": the place said
+        # "près de la capitainerie, sur le port de Cassis", "au gymnase à la Pointe-Rouge": the place said
         # first, or any place besides a mere quarter, is the more precise one; the other stays as context.
         folded = fold(text)
         described_at = folded.find(fold(described))
@@ -880,7 +880,7 @@ def _commune_key(commune: str) -> str:
 
 def find_phone_number(text: str) -> str | None:
     """A French phone number in any usual spoken or written form, as "06 12 34 56 78": digits in pairs or one by
-    one, said in words ("zéro six, quarante-cinq, douze..."), with any punctuation between the groups, "+33" or
+    one, said in words ("zéro six, vingt-et-un, quarante-trois..."), with any punctuation between the groups, "+33" or
     "plus trente-trois" before it. Other numbers in the sentence ("au 12, c'est le 06...") are skipped."""
     digits_text = re.sub(r"\bplus\b\s*", "+", spoken_to_digits(text), flags=re.IGNORECASE)
     digits_text = re.sub(r"\+\s+(?=\d)", "+", digits_text)

@@ -28,6 +28,7 @@ class ReportDraft:
     commune: str | None = None
     landmark: str | None = None
     category_other_words: str | None = None
+    street_verified: bool | None = None  # found in the street base (None: no base, or no street)
 
 
 @dataclass(frozen=True)

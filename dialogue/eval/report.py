@@ -13,6 +13,7 @@ from dialogue.eval.scoring import (
     ParsedUtterance,
     UtteranceFigures,
     judge,
+    safety_figures,
 )
 
 
@@ -90,6 +91,11 @@ def to_json(
         "meta": meta,
         "conversations": {"clean": asdict(clean) if clean else None, "noisy": asdict(noisy) if noisy else None},
         "utterances": asdict(utterances) if utterances else None,
+        "safety": {
+            variant: asdict(safety_figures(selected))
+            for variant in ("clean", "noisy")
+            if (selected := [r for r in runs if r.variant == variant])
+        },
         "targets_missed": missed,
         "conversation_failures": conversation_failures(runs),
         "intent_confusions": intent_confusions(parsed),
@@ -128,6 +134,19 @@ def format_text(
             f"  false handoff rate   {pct(figures.false_handoff_rate)}",
             f"  out-of-scope rejected {pct(figures.out_of_scope_rejection)}",
             "  field accuracy:      " + ", ".join(f"{k} {v:.0%}" for k, v in figures.field_accuracy.items()),
+        ]
+    for variant in ("clean", "noisy"):
+        selected = [r for r in runs if r.variant == variant]
+        if not selected:
+            continue
+        safety = safety_figures(selected)
+        styles = ", ".join(f"{k} {pct(v).strip()}" for k, v in safety.report_completion_by_style.items())
+        lines += [
+            f"Safety and styles ({variant})",
+            f"  reports complete by style: {styles}",
+            f"  emergencies handed over with the 112 advice {pct(safety.emergencies_handed_over)}",
+            f"  ordinary hazards escalated {pct(safety.hazards_escalated)}",
+            f"  out of scope without a report {pct(safety.out_of_scope_without_report)}",
         ]
     failures = conversation_failures(runs)
     if failures:

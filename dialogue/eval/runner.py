@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from dialogue.conversation import REPORT_SLOTS
+from dialogue.slots import REPORT_SLOTS
 from dialogue.eval.dataset import Conversation, Turn, Utterance
 from dialogue.eval.noise import AsrNoiser
 from dialogue.eval.scoring import ConversationRun, Exchange, ParsedUtterance

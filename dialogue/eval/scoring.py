@@ -78,7 +78,7 @@ _GENERIC_PLACE_WORDS = frozenset(
         "pres",
     }
 )
-# Leading words that say where, not what: "sur le Vieux-Port", "devant l'Ombrière", "près de la gare".
+# Leading words that say where, not what: "sur le cours Mirabeau", "devant la poste", "près de la gare".
 _LEADING = frozenset(
     {
         "le",
@@ -304,6 +304,48 @@ def conversation_figures(runs: Sequence[ConversationRun]) -> ConversationFigures
         ),
         out_of_scope_rejection=ratio(sum(not r.started_report for r in out_of_scope), len(out_of_scope)),
     )
+
+
+STYLE_TAGS = ("asr-style", "typed")
+
+
+@dataclass(frozen=True)
+class SafetyFigures:
+    """The measures the issue of understanding sets targets on, for one variant."""
+
+    report_completion_by_style: dict[str, float | None]  # reports complete and correct, per style tag
+    emergencies_handed_over: float | None  # handed over as emergencies, with the 112 advice said
+    hazards_escalated: float | None  # ordinary hazards (a report with danger) handed over as emergencies
+    out_of_scope_without_report: float | None  # out-of-scope calls in which no report was saved
+
+
+def safety_figures(runs: Sequence[ConversationRun]) -> SafetyFigures:
+    verdicts = [(run, judge(run)) for run in runs]
+    by_style: dict[str, float | None] = {}
+    for style in STYLE_TAGS:
+        reports = [v for r, v in verdicts if r.conversation.expects_report and style in r.conversation.tags]
+        by_style[style] = ratio(sum(v.success for v in reports), len(reports))
+    emergencies = [r for r, _ in verdicts if r.conversation.expect.handoff_reason == "emergency"]
+    hazards = [
+        r
+        for r, _ in verdicts
+        if r.conversation.expects_report
+        and r.conversation.expect.report is not None
+        and r.conversation.expect.report.fields.get("danger") is True
+    ]
+    out_of_scope = [r for r, _ in verdicts if r.conversation.out_of_scope]
+    return SafetyFigures(
+        report_completion_by_style=by_style,
+        emergencies_handed_over=ratio(
+            sum(r.handoff_reason == "emergency" and advised_112(r) for r in emergencies), len(emergencies)
+        ),
+        hazards_escalated=ratio(sum(r.handoff_reason == "emergency" for r in hazards), len(hazards)),
+        out_of_scope_without_report=ratio(sum(r.outcome != "report_saved" for r in out_of_scope), len(out_of_scope)),
+    )
+
+
+def advised_112(run: ConversationRun) -> bool:
+    return any("112" in text for exchange in run.exchanges for text in exchange.bot)
 
 
 # Intents that start (or feed) a report: an out-of-scope line classified so was not rejected.

@@ -38,7 +38,7 @@ def spoken(reply: DialogueReply) -> str:
 
 async def test_one_sentence_report_is_read_back_and_saved(client: DialogueClient, dialogue_server: Any) -> None:
     call = Call(client, caller_number="+33612345678")
-    reply = await call.say("euh bonjour il y a un nid de poule devant le douze bis rue de la république à marseille")
+    reply = await call.say("euh bonjour il y a un nid de poule en face du douze bis rue de la république à marseille")
     assert "danger" in spoken(reply)
     reply = await call.say("non")
     assert "06 12 34 56 78" in spoken(reply)
@@ -59,7 +59,7 @@ async def test_one_sentence_report_is_read_back_and_saved(client: DialogueClient
 
 async def test_bit_by_bit_asks_only_what_is_missing(client: DialogueClient) -> None:
     call = Call(client)
-    reply = await call.say("bonjour je voudrais signaler un problème")
+    reply = await call.say("bonjour j'appelle pour signaler un problème")
     assert "problème" in spoken(reply)
     reply = await call.say("ben c'est un lampadaire qui est éteint")
     assert "Où" in spoken(reply)
@@ -71,8 +71,8 @@ async def test_bit_by_bit_asks_only_what_is_missing(client: DialogueClient) -> N
     assert "rappelle" in spoken(reply)
     reply = await call.say("oui")
     assert "numéro" in spoken(reply)
-    reply = await call.say("zéro six douze trente-quatre cinquante-six soixante-dix-huit")
-    assert "06 12 34 56 78" in spoken(reply) and "Aubagne" in spoken(reply)
+    reply = await call.say("zéro six vingt-et-un quarante-trois soixante-cinq quatre-vingt-sept")
+    assert "06 21 43 65 87" in spoken(reply) and "Aubagne" in spoken(reply)
     slots = await call.slots()
     assert slots["category"] == "eclairage_public" and slots["callback_consent"] is True
 
@@ -99,13 +99,13 @@ async def test_repeat_says_the_last_turn_again(client: DialogueClient) -> None:
 async def test_request_for_a_human_hands_over(client: DialogueClient) -> None:
     call = Call(client)
     await call.say("il y a des rats près des poubelles")
-    reply = await call.say("je veux parler à quelqu'un")
+    reply = await call.say("je veux parler avec quelqu'un")
     assert reply.handoff_reason == "caller_request"
 
 
 async def test_immediate_danger_gives_the_emergency_number_and_hands_over(client: DialogueClient) -> None:
     call = Call(client)
-    reply = await call.say("ça sent le gaz très fort dans toute la rue")
+    reply = await call.say("il y a une forte odeur de gaz dans toute la rue")
     assert "112" in spoken(reply)
     assert reply.handoff_reason == "emergency"
 

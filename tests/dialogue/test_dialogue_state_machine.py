@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 
 from dialogue.conversation import (
-    Heard,
     Knowledge,
     Outcome,
     handle_fallback,
@@ -18,14 +17,23 @@ from dialogue.conversation import (
     summary,
 )
 from dialogue.knowledge import default_gazetteer, default_taxonomy
+from dialogue.understanding import Frame, Heard, Understanding
 
 KNOWLEDGE = Knowledge(default_taxonomy(), default_gazetteer())
+UNDERSTAND = Understanding(KNOWLEDGE.taxonomy, KNOWLEDGE.gazetteer)
+
+
+def understood(
+    intent: str, text: str, nlu: float = 0.95, asr: float | None = 0.9, caller: str | None = None
+) -> Frame:
+    """What the action server hands the state machine: the line, understood once."""
+    return UNDERSTAND(Heard(intent, text, nlu, asr, caller))
 
 
 def turn(
     slots: dict[str, Any], intent: str, text: str, nlu: float = 0.95, asr: float | None = 0.9, caller: str | None = None
 ) -> Outcome:
-    outcome = handle_report_turn(Heard(intent, text, nlu, asr, caller), slots, KNOWLEDGE)
+    outcome = handle_report_turn(understood(intent, text, nlu, asr, caller), slots, KNOWLEDGE)
     slots.update(outcome.slots)
     return outcome
 
@@ -98,19 +106,19 @@ def test_out_of_scope_words_do_not_start_a_report() -> None:
 
 def test_fallback_still_accepts_an_answer_to_the_pending_question() -> None:
     slots: dict[str, Any] = {"category": "proprete", "pending_question": "place"}
-    outcome = handle_fallback(Heard("nlu_fallback", "12 rue sainte marseille", 0.3, 0.9), slots, KNOWLEDGE)
+    outcome = handle_fallback(understood("nlu_fallback", "12 rue sainte marseille", 0.3, 0.9), slots, KNOWLEDGE)
     assert outcome.slots["street_name"] == "rue Sainte" and outcome.said[0].response == "utter_ask_danger"
 
 
 def test_silence_twice_ends_or_hands_over() -> None:
     empty: dict[str, Any] = {}
-    first = handle_no_input(Heard("no_input", "/no_input", 1.0), empty, KNOWLEDGE)
+    first = handle_no_input(understood("no_input", "/no_input", 1.0), empty, KNOWLEDGE)
     assert first.said[0].response == "utter_reask_problem" and not first.hangup
     empty.update(first.slots)
-    second = handle_no_input(Heard("no_input", "/no_input", 1.0), empty, KNOWLEDGE)
+    second = handle_no_input(understood("no_input", "/no_input", 1.0), empty, KNOWLEDGE)
     assert second.hangup and second.handoff_reason is None
     started: dict[str, Any] = {"category": "proprete", "pending_question": "place", "reprompt_count": 1}
-    assert handle_no_input(Heard("no_input", "/no_input", 1.0), started, KNOWLEDGE).handoff_reason == "no_input"
+    assert handle_no_input(understood("no_input", "/no_input", 1.0), started, KNOWLEDGE).handoff_reason == "no_input"
 
 
 def test_repeated_out_of_scope_ends_with_a_low_confidence_handoff() -> None:
@@ -119,7 +127,7 @@ def test_repeated_out_of_scope_ends_with_a_low_confidence_handoff() -> None:
     slots: dict[str, Any] = {}
     reasons = []
     for _ in range(3):
-        outcome = handle_out_of_scope(Heard("out_of_scope", "blorg zutik", 0.99, 0.9), slots, KNOWLEDGE)
+        outcome = handle_out_of_scope(understood("out_of_scope", "blorg zutik", 0.99, 0.9), slots, KNOWLEDGE)
         slots.update(outcome.slots)
         reasons.append(outcome.handoff_reason)
     assert reasons == [None, None, "low_confidence"] and not slots.get("category")
@@ -134,7 +142,7 @@ def test_affirm_intent_without_a_yes_does_not_transfer() -> None:
 def emergency_turn(slots: dict[str, Any], text: str) -> Outcome:
     from dialogue.conversation import handle_emergency
 
-    outcome = handle_emergency(Heard("emergency", text, 0.97, 0.9), slots, KNOWLEDGE)
+    outcome = handle_emergency(understood("emergency", text, 0.97, 0.9), slots, KNOWLEDGE)
     slots.update(outcome.slots)
     return outcome
 
@@ -191,7 +199,7 @@ def test_out_of_scope_read_by_the_nlu_but_a_street_problem_is_a_report() -> None
 
     slots: dict[str, Any] = {}
     outcome = handle_out_of_scope(
-        Heard("out_of_scope", "la pendule de la place est arrêtée", 0.8, 0.9), slots, KNOWLEDGE
+        understood("out_of_scope", "la pendule de la place est arrêtée", 0.8, 0.9), slots, KNOWLEDGE
     )
     slots.update(outcome.slots)
     assert slots["category"] == "autre" and outcome.said[0].response == "utter_ask_place"
@@ -203,10 +211,10 @@ def test_private_leak_is_out_of_scope_and_accepting_the_adviser_keeps_the_reason
     slots: dict[str, Any] = {}
     outcome = turn(slots, "report_problem", "j'ai de l'eau qui fuit sous l'évier de la cuisine")
     assert outcome.said[0].response == "utter_out_of_scope" and not slots.get("category")
-    human = handle_request_human(Heard("request_human", "oui passez-moi quelqu'un", 0.9, 0.9), slots, KNOWLEDGE)
+    human = handle_request_human(understood("request_human", "oui passez-moi quelqu'un", 0.9, 0.9), slots, KNOWLEDGE)
     assert human.handoff_reason == "out_of_scope"
     assert (
-        handle_request_human(Heard("request_human", "un conseiller", 0.9), {}, KNOWLEDGE).handoff_reason
+        handle_request_human(understood("request_human", "un conseiller", 0.9), {}, KNOWLEDGE).handoff_reason
         == "caller_request"
     )
 
@@ -351,10 +359,10 @@ def test_a_no_thanks_read_as_goodbye_keeps_the_report_going() -> None:
 
     slots: dict[str, Any] = {}
     turn(slots, "report_problem", "des tags au 3 rue de Rome à Marseille, pas dangereux")
-    outcome = handle_goodbye(Heard("goodbye", "non merci c'est bon", 0.8, 0.9), slots, KNOWLEDGE)
+    outcome = handle_goodbye(understood("goodbye", "non merci c'est bon", 0.8, 0.9), slots, KNOWLEDGE)
     slots.update(outcome.slots)
     assert not outcome.hangup and slots["callback_consent"] is False
-    outcome = handle_goodbye(Heard("goodbye", "oui merci au revoir", 0.8, 0.9), slots, KNOWLEDGE)
+    outcome = handle_goodbye(understood("goodbye", "oui merci au revoir", 0.8, 0.9), slots, KNOWLEDGE)
     assert outcome.save_report
 
 
@@ -363,7 +371,7 @@ def test_a_plain_goodbye_still_hangs_up() -> None:
 
     slots: dict[str, Any] = {}
     turn(slots, "report_problem", "des tags au 3 rue de Rome à Marseille, pas dangereux")
-    assert handle_goodbye(Heard("goodbye", "bon ben au revoir", 0.9, 0.9), slots, KNOWLEDGE).hangup
+    assert handle_goodbye(understood("goodbye", "bon ben au revoir", 0.9, 0.9), slots, KNOWLEDGE).hangup
 
 
 def test_a_yes_read_as_a_request_for_a_person_answers_the_question() -> None:
@@ -371,10 +379,10 @@ def test_a_yes_read_as_a_request_for_a_person_answers_the_question() -> None:
 
     slots: dict[str, Any] = {}
     turn(slots, "report_problem", "des tags au 3 rue de Rome à Marseille, pas dangereux", caller="0611223344")
-    outcome = handle_request_human(Heard("request_human", "allez-y", 0.7, 0.9), slots, KNOWLEDGE)
+    outcome = handle_request_human(understood("request_human", "allez-y", 0.7, 0.9), slots, KNOWLEDGE)
     slots.update(outcome.slots)
     assert outcome.handoff_reason is None and slots["callback_consent"] is True
-    outcome = handle_request_human(Heard("request_human", "je veux parler à quelqu'un", 0.9, 0.9), slots, KNOWLEDGE)
+    outcome = handle_request_human(understood("request_human", "je veux parler à quelqu'un", 0.9, 0.9), slots, KNOWLEDGE)
     assert outcome.handoff_reason == "caller_request"
 
 
@@ -406,7 +414,7 @@ def test_a_yes_the_nlu_could_not_place_still_answers_the_read_back() -> None:
     turn(slots, "report_problem", "des tags au 3 rue de Rome à Marseille, pas dangereux")
     turn(slots, "deny", "non merci")
     assert slots["pending_question"] == "confirm"
-    outcome = handle_fallback(Heard("nlu_fallback", "c'est sa", 0.3, 0.7), slots, KNOWLEDGE)
+    outcome = handle_fallback(understood("nlu_fallback", "c'est sa", 0.3, 0.7), slots, KNOWLEDGE)
     assert outcome.save_report
 
 
@@ -440,11 +448,11 @@ def test_two_badly_heard_turns_hand_over_at_every_stage(stage: str, intent: str)
         turn(slots, opening_intent, text)
     handler = handlers.get(intent, handle_report_turn)
     consent_before = slots.get("callback_consent")
-    first = handler(Heard(intent, "gnn ouais le truc là-bas kss", 0.9, 0.25), slots, KNOWLEDGE)
+    first = handler(understood(intent, "gnn ouais le truc là-bas kss", 0.9, 0.25), slots, KNOWLEDGE)
     slots.update(first.slots)
     assert first.said[0].response == "utter_not_understood" and not first.save_report and not first.hangup
     assert slots.get("callback_consent") is consent_before
-    second = handler(Heard(intent, "euh non bzz", 0.9, 0.2), slots, KNOWLEDGE)
+    second = handler(understood(intent, "euh non bzz", 0.9, 0.2), slots, KNOWLEDGE)
     assert second.handoff_reason == "low_confidence" and not second.save_report
 
 
@@ -453,10 +461,10 @@ def test_unsure_nlu_on_noise_and_silence_count_together(stage: str) -> None:
     slots: dict[str, Any] = {}
     for opening_intent, text in REPORT_OPENINGS[stage]:
         turn(slots, opening_intent, text)
-    first = handle_out_of_scope(Heard("out_of_scope", "blorg zutik", 0.3, 0.9), slots, KNOWLEDGE)
+    first = handle_out_of_scope(understood("out_of_scope", "blorg zutik", 0.3, 0.9), slots, KNOWLEDGE)
     slots.update(first.slots)
     assert first.said[0].response == "utter_not_understood"
-    second = handle_no_input(Heard("no_input", "/no_input", 1.0, None), slots, KNOWLEDGE)
+    second = handle_no_input(understood("no_input", "/no_input", 1.0, None), slots, KNOWLEDGE)
     assert second.handoff_reason is not None or second.hangup
 
 
@@ -499,7 +507,7 @@ def test_the_place_said_first_stays_with_the_port_as_context() -> None:
 
 def test_declining_the_adviser_while_naming_the_other_service_ends_politely() -> None:
     slots: dict[str, Any] = {}
-    first = handle_out_of_scope(Heard("out_of_scope", "je voudrais payer mes impôts", 0.9, 0.9), slots, KNOWLEDGE)
+    first = handle_out_of_scope(understood("out_of_scope", "je voudrais payer mes impôts", 0.9, 0.9), slots, KNOWLEDGE)
     slots.update(first.slots)
     outcome = turn(slots, "deny", "ah bon non c'est pas la peine j'appellerai les impôts au revoir")
     assert outcome.hangup and outcome.said[0].response == "utter_goodbye" and outcome.handoff_reason is None
@@ -515,7 +523,7 @@ def test_sounds_heard_with_confidence_are_still_not_understood(stage: str) -> No
     first = turn(slots, "inform", "gnn frrr kss", nlu=0.9, asr=0.9)
     assert first.said[0].response == "utter_not_understood"
     assert all(slots.get(name) == before.get(name) for name in ("landmark", "street_name", "category", "danger"))
-    second = handle_out_of_scope(Heard("out_of_scope", "mmh bzz tchac", 0.9, 0.9), slots, KNOWLEDGE)
+    second = handle_out_of_scope(understood("out_of_scope", "mmh bzz tchac", 0.9, 0.9), slots, KNOWLEDGE)
     assert second.handoff_reason == "low_confidence"
 
 
@@ -524,6 +532,6 @@ def test_sounds_heard_with_confidence_are_still_not_understood(stage: str) -> No
 )
 def test_declining_the_adviser_to_call_elsewhere_ends_the_call(said: str) -> None:
     slots: dict[str, Any] = {}
-    first = handle_out_of_scope(Heard("out_of_scope", "je voudrais payer mes impôts", 0.9, 0.9), slots, KNOWLEDGE)
+    first = handle_out_of_scope(understood("out_of_scope", "je voudrais payer mes impôts", 0.9, 0.9), slots, KNOWLEDGE)
     slots.update(first.slots)
     assert turn(slots, "deny", said).hangup

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from dialogue.script import main as script_main
 
@@ -33,7 +34,8 @@ def test_script_plays_a_conversation_and_shows_the_saved_report(
     status = script_main([*arguments, "--token", dialogue_server.token], out=out)
     shown = out.getvalue()
     assert shown.count("caller> ") == 4, shown
-    assert "caller> Bonjour, je voudrais signaler un lampadaire en panne au 8 rue Sainte" in shown
+    first_line = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))["turns"][0]
+    assert f"caller> {first_line}" in shown
     assert shown.count("   bot> ") >= 4
     assert "outcome: report_saved" in shown
     assert "(read from store)" in shown

@@ -71,7 +71,7 @@ async def test_one_sentence_report_is_saved_awaiting_validation(
 ) -> None:
     chat = await Chat(client).open()
     assert "assistant automatique" in chat.greeting
-    reply = await chat.say("bonjour il y a un gros nid de poule au 8 boulevard baille à marseille")
+    reply = await chat.say("bonjour un nid de poule s'est formé au 8 boulevard baille à marseille")
     assert "danger" in reply["said"]
     reply = await chat.say("non pas vraiment")
     reply = await chat.say("non merci")  # no callback
@@ -106,10 +106,10 @@ async def test_repeat_and_a_request_for_a_human(
     client: TestClient[web.Request, web.Application], store: Store, writer: StoreWriter
 ) -> None:
     chat = await Chat(client).open()
-    first = await chat.say("il y a un dépôt sauvage de gravats dans le chemin")
+    first = await chat.say("il y a des gravats abandonnés dans le chemin")
     again = await chat.say("vous pouvez répéter s'il vous plaît")
     assert again["messages"] == first["messages"]
-    reply = await chat.say("je veux parler à quelqu'un")
+    reply = await chat.say("je veux parler avec quelqu'un")
     assert reply["handoff"] == "caller_request" and reply["ended"]
     assert "conseiller" in reply["said"]
     await writer.flush()
@@ -121,7 +121,7 @@ async def test_repeat_and_a_request_for_a_human(
 
 async def test_immediate_danger_gives_112_and_hands_over(client: TestClient[web.Request, web.Application]) -> None:
     chat = await Chat(client).open()
-    reply = await chat.say("un fil électrique est tombé par terre devant l'école")
+    reply = await chat.say("un fil électrique est tombé sur le trottoir devant l'école")
     assert "112" in reply["said"]
     assert reply["handoff"] == "emergency" and reply["ended"]
 

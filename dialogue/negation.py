@@ -1,0 +1,99 @@
+"""Negation scope from the dependency parse: which words of an utterance a negation applies to.
+
+Word lists cannot say whether "dangereux" is negated in "je pense pas que ce soit dangereux" (the negation is on
+another verb), "ça craint rien" (the negation is the object) or "dangereux ? non, pas vraiment" (it comes after).
+The French spaCy pipeline (fr_core_news_md: lemmas and dependencies) gives the structure; the rules below read it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+from dialogue.knowledge import fold
+
+PIPELINE = "fr_core_news_md"
+# Words that negate what they attach to ("pas", "jamais", "rien de dangereux", "sans danger", "aucun risque").
+NEGATORS = frozenset({"pas", "jamais", "rien", "aucun", "aucune", "nullement", "guere", "sans", "ni", "non"})
+AFFIRMERS = frozenset({"si", "oui", "ouais"})
+# Relations a negation travels along, from a verb down to what it governs ("il y a pas de danger": "danger" is the
+# object of the negated "a"; "je crois pas que ce soit grave": "grave" is the complement of the negated "crois").
+# Coordination does not carry it: "il y a pas de lumière et c'est dangereux".
+_SCOPE_RELATIONS = frozenset(
+    {"obj", "obl", "obl:arg", "obl:mod", "nmod", "ccomp", "xcomp", "amod", "acl", "cop", "nsubj", "advmod", "det"}
+)
+# Fillers that do not count as content in a short answer.
+_FILLERS = frozenset({"euh", "heu", "ben", "bah", "bon", "alors", "hein", "voila", "ah", "oh", "eh", "mais", "hum"})
+_lock = threading.Lock()
+_pipeline: Any = None
+
+
+def pipeline() -> Any:
+    """The French spaCy pipeline, loaded once per process (a few seconds; named-entity recognition left out)."""
+    global _pipeline
+    with _lock:
+        if _pipeline is None:
+            import spacy
+
+            _pipeline = spacy.load(PIPELINE, exclude=["ner"])
+        return _pipeline
+
+
+def parse(text: str) -> Any:
+    return pipeline()(text)
+
+
+def _is_negator(token: Any) -> bool:
+    return fold(token.text) in NEGATORS
+
+
+def _negates_structurally(token: Any) -> bool:
+    # "non" is an answer, not a modifier: "non attendez, si, c'est dangereux" says yes. It counts only in short
+    # answers (below).
+    return _is_negator(token) and fold(token.text) != "non"
+
+
+def _negated_by_structure(token: Any) -> bool:
+    """A negator among the token's dependents, its head's (up the allowed relations), or its head is one."""
+    node = token
+    for _ in range(6):  # heads are shallow in spoken lines; the bound keeps odd parses cheap
+        if any(_negates_structurally(child) for child in node.children if child.i != token.i):
+            return True
+        if node.head.i == node.i or node.dep_ not in _SCOPE_RELATIONS:
+            return False
+        node = node.head
+        if _negates_structurally(node):
+            return True
+    return False
+
+
+def _negated_in_short_answer(doc: Any, token: Any) -> bool:
+    """Elliptic answers ("dangereux ? non", "non, pas vraiment dangereux", "dangereux non pas trop"): in a line of a
+    few words, a negator beside the word negates it unless a "si"/"oui" overrides it."""
+    words = [t for t in doc if not t.is_punct and fold(t.text) not in _FILLERS]
+    if len(words) > 6:
+        return False
+    folded = [fold(t.text) for t in words]
+    if any(w in AFFIRMERS for w in folded):
+        return False
+    return any(_is_negator(t) and abs(t.i - token.i) <= 3 for t in words)
+
+
+def is_negated(doc: Any, token: Any) -> bool:
+    return _negated_by_structure(token) or _negated_in_short_answer(doc, token)
+
+
+def polarity_of(doc: Any, keys: Iterable[str]) -> bool | None:
+    """True when a word among `keys` (folded words or lemmas) is said plainly, False when every one said is negated,
+    None when none is said."""
+    wanted = frozenset(keys)
+    found = [t for t in doc if fold(t.text) in wanted or fold(t.lemma_) in wanted]
+    if not found:
+        return None
+    return any(not is_negated(doc, token) for token in found)
+
+
+def is_common_word(word: str) -> bool:
+    """A word of everyday French (one the pipeline has a vector for), as opposed to a name or a bent one."""
+    return bool(pipeline().vocab.has_vector(word))

@@ -1,0 +1,110 @@
+"""Places in a line, resolved against the gazetteer (communes, quarters, landmarks) and the street base.
+
+The recogniser bends names ("la siotat", "les penne mirabeau", "cours bel sunce"): a commune not found word for
+word is looked up by sound (a French phonetic key, then fuzzy matching on it), and a street snaps to the official
+name in its commune when the street base (imported from the Base Adresse Nationale) has it; otherwise the caller's
+words stay, marked unverified for the supervisor.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from rapidfuzz import fuzz
+
+from dialogue.knowledge import Gazetteer, fold
+from dialogue.negation import is_common_word
+from dialogue.normalize import Place, parse_place, spoken_to_digits
+
+# Below this similarity (0-100) of phonetic keys a window of words is not taken for a commune.
+COMMUNE_MIN_SIMILARITY = 90.0
+# Words that never start a commune's name as heard: a window starting with them is skipped.
+_NOT_A_NAME = {"rue", "avenue", "boulevard", "chemin", "de", "du", "des", "a", "au", "dans", "pas", "et", "est"}
+
+
+class StreetMatch(Protocol):
+    name: str
+    commune: str
+    number_known: bool | None
+
+
+class StreetMatcher(Protocol):
+    def match(self, heard_street: str, commune: str | None, number: str | None = None) -> StreetMatch | None: ...
+
+
+def _sound_key(text: str) -> str:
+    from dialogue.streets import phonetic_key
+
+    return phonetic_key(text)
+
+
+class PlaceResolver:
+    def __init__(self, gazetteer: Gazetteer, streets: StreetMatcher | None = None) -> None:
+        self.gazetteer = gazetteer
+        self.streets = streets
+        # (phonetic key, official name) of every commune alias worth a sound match (short aliases are too risky).
+        self._commune_keys = [
+            (_sound_key(alias), name) for name, aliases in gazetteer.communes for alias in aliases if len(alias) >= 5
+        ]
+
+    def parse(self, text: str) -> Place:
+        place = parse_place(text, self.gazetteer)
+        heard = self.commune_by_sound(text, skip=place.street_name)
+        if heard is None:
+            return place
+        commune, words = heard
+        # A commune heard by sound over more words than the one named word for word is the better reading:
+        # "aux penne mirabeau" is Les Pennes-Mirabeau, not La Penne-sur-Huveaune for its "penne".
+        if place.commune is None or (commune != place.commune and words > self._words_named(text, place.commune)):
+            place = Place(place.street_number, place.street_name, commune, place.landmark)
+        return place
+
+    def _words_named(self, text: str, commune: str) -> int:
+        """How many words of the line name `commune` word for word (its longest alias found)."""
+        padded = f" {fold(spoken_to_digits(text))} "
+        found = [
+            len(alias.split())
+            for alias, name in self.gazetteer.aliases_longest_first()
+            if name == commune and f" {alias} " in padded
+        ]
+        return max(found, default=0)
+
+    def commune_by_sound(self, text: str, skip: str | None = None) -> tuple[str, int] | None:
+        """A commune named in a bent way, by the phonetic key of windows of one to four words: the commune and
+        the number of words it was heard in."""
+        words = fold(spoken_to_digits(text)).split()
+        if skip:
+            skipped = fold(skip).split()
+            for start in range(len(words) - len(skipped) + 1):
+                if words[start : start + len(skipped)] == skipped:
+                    words = words[:start] + ["|"] + words[start + len(skipped) :]
+                    break
+        best: tuple[float, int, str] | None = None
+        for size in (4, 3, 2, 1):
+            for start in range(len(words) - size + 1):
+                window = words[start : start + size]
+                if "|" in window or window[0] in _NOT_A_NAME or any(w.isdigit() for w in window):
+                    continue
+                if size == 1 and is_common_word(window[0]):
+                    continue  # "un grand trou" is no bent "Grans": one word alone is a name only if unusual
+                key = _sound_key(" ".join(window))
+                if len(key) < 4:
+                    continue
+                for commune_key, name in self._commune_keys:
+                    score = fuzz.ratio(key, commune_key)
+                    if score >= COMMUNE_MIN_SIMILARITY and (best is None or (score, size) > best[:2]):
+                        best = (score, size, name)
+        return (best[2], best[1]) if best else None
+
+    def verify(self, place: Place) -> tuple[Place, bool | None]:
+        """The place with its street snapped to the official name when the street base knows it there; whether it
+        was found (None when there is no street base or no street)."""
+        if not place.street_name or self.streets is None:
+            return place, None
+        found = self.streets.match(place.street_name, place.commune, place.street_number)
+        if found is None:
+            return place, False
+        commune = found.commune if (place.commune is None or fold(found.commune).startswith(fold(place.commune))) else (
+            place.commune
+        )
+        return Place(place.street_number, found.name, commune, place.landmark), True

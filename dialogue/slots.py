@@ -1,0 +1,27 @@
+"""The names of the dialogue's slots: what a report is made of, and the conversation's bookkeeping.
+
+A module of names only, so that the telephony process can read a dialogue's fields without importing the
+dialogue's understanding (its lexicons and language pipeline).
+"""
+
+from __future__ import annotations
+
+# The report's fields, as Rasa slots (domain.yml) and as the store's report draft.
+REPORT_SLOTS = (
+    "category",
+    "category_other_words",
+    "place",
+    "street_number",
+    "street_name",
+    "street_verified",
+    "commune",
+    "landmark",
+    "description",
+    "danger",
+    "callback_consent",
+    "callback_number",
+)
+PENDING = "pending_question"  # the question the bot asked last
+REPROMPTS = "reprompt_count"  # turns in a row not understood
+CALLER_NUMBER = "caller_number"  # the caller id, in the spoken format
+COMMUNE_SKIPPED = "commune_skipped"  # the caller does not know the commune: not asked again

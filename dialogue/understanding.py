@@ -1,0 +1,457 @@
+"""One understanding step per caller utterance: what was heard (+ confidences) -> a Frame.
+
+The frame holds every field value the line carries, each read once: numbers normalised once for the whole line,
+negation scope from the dependency parse (dialogue.negation), places against the gazetteer and the street base
+(dialogue.places), the taxonomy for the category, and the kind of line (yes/no, correction, request for a person,
+immediate danger, out of scope, goodbye). The conversation (dialogue.conversation) decides from frames only; it
+never reads the words again.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field, replace
+
+from dialogue.knowledge import Gazetteer, Taxonomy, contains_phrase, fold
+from dialogue.lexicon import is_emergency, is_private_property, may_be_emergency, names_other_service
+from dialogue.negation import parse, polarity_of
+from dialogue.normalize import (
+    Place,
+    danger_answer,
+    find_phone_number,
+    find_separate_street_number,
+    find_street_number,
+    free_text_landmark,
+    is_unsure,
+    looks_unintelligible,
+    mentions_danger,
+    repair_asr_slips,
+    sounds_like_correction,
+    spoken_to_digits,
+    yes_or_no,
+)
+from dialogue.places import PlaceResolver
+
+# Words that make a free-text problem plausible when no taxonomy synonym matched ("autre" category).
+PROBLEM_WORDS = (
+    "casse",
+    "cassee",
+    "casses",
+    "abime",
+    "abimee",
+    "degrade",
+    "degradee",
+    "panne",
+    "en panne",
+    "hors service",
+    "marche plus",
+    "marche pas",
+    "fonctionne plus",
+    "fonctionne pas",
+    "bloque",
+    "bloquee",
+    "tombe",
+    "tombee",
+    "effondre",
+    "effondree",
+    "arrache",
+    "arrachee",
+    "arrete",
+    "arretee",
+    "dangereux",
+    "dangereuse",
+    "mur",
+    "cloture",
+    "grillage",
+    "escalier",
+    "rampe",
+    "odeur",
+    "chantier",
+    "travaux",
+    "fuite",
+    "trou",
+    "sale",
+    "degat",
+    "degats",
+    "vandalise",
+    "vandalisme",
+    "abandonne",
+    "tordu",
+    "tordue",
+    "penche",
+    "decolle",
+    "rouille",
+    "fissure",
+    "menace de",
+    "s effondre",
+    "pend",
+    "pendent",
+    "deborde",
+    "bouche",
+    "s allume plus",
+    "eteint",
+)
+# "J'appelle pour faire un signalement": the caller has not said what yet, but a report is wanted.
+WANTS_TO_REPORT = (
+    "signaler",
+    "signale",
+    "signalement",
+    "probleme",
+    "souci",
+    "declarer",
+    "reclamation",
+    "un truc",
+    "quelque chose",
+    "voie publique",
+    "dans la rue",
+    "dans ma rue",
+)
+# Asking for a person takes someone to ask for and, unless the line is that alone, a verb of asking:
+# "il y a personne qui passe" or "quelqu'un est tombé" are no such request.
+_PERSON_ASKED = re.compile(
+    r"\b(un|une|a un|a une|le|la|l|au|votre|vos|des|d un|d une|avec un|avec une)\s?"
+    r"(humain|humaine|etre humain|conseiller|conseillere|conseillers|agent|agents|operateur|operatrice|standard|"
+    r"standardiste|personne|monsieur|dame|collegue|responsable|vrai|vraie|vraie personne|vrai personne|interlocuteur)"
+    r"\b|\bquelqu un\b|\bun vrai\b|\bune vraie\b"
+)
+_ASKING = re.compile(
+    r"\b(parler|parle|causer|discuter|passer|passez|passe moi|passes moi|transferer|transferez|transfere|mettre en "
+    r"relation|mettez moi|joindre|avoir|veux|voudrais|voulais|aimerais|prefere|prefererais|souhaite|souhaiterais|"
+    r"demande|besoin|rappeler par)\b"
+)
+_MACHINE = re.compile(r"\b(robot|machine|repondeur|ordinateur|automate|serveur vocal|intelligence artificielle)\b")
+_REFUSING_MACHINE = re.compile(r"\b(pas|marre|plus|jamais|refuse|deteste|horreur)\b")
+GOODBYE_WORDS = (
+    "au revoir",
+    "bonne journee",
+    "bonne soiree",
+    "bonne fin de journee",
+    "bonne nuit",
+    "a bientot",
+    "a plus",
+    "a la prochaine",
+    "je raccroche",
+    "je vous laisse",
+    "salut",
+    "ciao",
+    "adieu",
+    "bye",
+)
+_WILL_CALL_ELSEWHERE = (
+    "appellerai",
+    "appelerai",
+    "rappellerai",
+    "rappelerai",
+    "contacterai",
+    "je vais appeler",
+    "je vais rappeler",
+    "je vais contacter",
+    "je vais voir avec",
+    "je vais me debrouiller",
+)
+# A field named after "what is not right?" ("le lieu", "le numéro"): the caller wants it asked again.
+_FIELD_NAMES = (
+    ("category", ("probleme", "categorie", "type")),
+    ("place", ("lieu", "adresse", "rue", "endroit", "commune", "ville")),
+    ("callback", ("numero", "telephone", "rappel", "rappeler")),
+    ("danger", ("danger", "dangereux")),
+)
+_HESITATIONS = {"euh", "heu", "hum", "hmm", "bah", "ben", "beh", "bon"}
+# Words the danger of the problem is said with; their negation is read from the parse.
+DANGER_KEYS = frozenset(
+    {"danger", "dangereux", "dangereuse", "dangereuses", "risque", "risquer", "grave", "craindre", "accident"}
+)
+# Where a line starts with words that only open the call ("allô oui bonjour, c'est pour vous dire que ..."):
+# the description starts after them.
+_PREAMBLE = re.compile(
+    r"^(?:(?:oui|allo|alors|bonjour|bonsoir|madame|monsieur|euh|heu|ben|bah|voila|bon|hein|eh|ecoutez|"
+    r"excusez moi|pardon|dites)\s+)*"
+    r"(?:(?:je vous appelle|j appelle|je vous telephone|je telephone|c est|je voulais|je voudrais|j aimerais|"
+    r"je viens)\s+(?:parce que|parce qu|car|pour|vous)?\s*(?:vous\s+)?(?:signaler|dire|declarer|faire un "
+    r"signalement|un signalement)?\s*(?:que|qu|d un|d une|pour)?\s*)?"
+)
+# A value said inside a negation ("pas au 4", "pas à Aix") in a line that gives another one: the other one counts.
+_NEGATED_VALUE = re.compile(
+    r"\bpas (?:a|au|aux|dans|en|sur|le|la|les|du|des|rue|avenue|boulevard|chemin|cours|allee|place|impasse|"
+    r"numero|un|une)\b(?: [\w]+){1,5}?(?=\s*(?:,|\.|;|mais|c est|plutot|$))"
+)
+
+
+# Where something is, said in words ("pas loin du stade", "en face de la boulangerie"): a place, whatever "pas"
+# it holds.
+_LOCATIVE = re.compile(
+    r"\b(loin|pres|a cote|en face|devant|derriere|au coin|au bout|en haut|en bas|au niveau|a l angle|juste apres|"
+    r"juste avant)\s+(du|de la|de l|des|d|de|le|la|les)?\s*[a-z]{3,}"
+)
+
+
+@dataclass(frozen=True)
+class Heard:
+    """One caller turn as the action server receives it."""
+
+    intent: str
+    text: str
+    nlu_confidence: float
+    asr_confidence: float | None = None
+    caller_number: str | None = None
+
+    @property
+    def is_command(self) -> bool:
+        """/no_input and other commands of the voice channel: never doubted, never parsed."""
+        return self.intent.startswith("/") or self.text.startswith("/")
+
+
+@dataclass(frozen=True)
+class Found:
+    """A value the line gives, with the words it was read from."""
+
+    value: str
+    evidence: str
+
+
+@dataclass(frozen=True)
+class Frame:
+    """Everything one utterance says, read once. Booleans are None when the line says nothing either way."""
+
+    heard: Heard
+    text: str  # the line with the recogniser's et/est slips repaired
+    category: Found | None = None
+    plausible_problem: bool = False  # a problem is described, whether or not the taxonomy names it
+    wants_to_report: bool = False
+    description: str | None = None  # the line without its opening words
+    place: Place = field(default_factory=Place)
+    street_verified: bool | None = None  # the street was found in the street base (None: no base, or no street)
+    separate_street_number: str | None = None  # "devant le numéro 25", said apart from a street
+    street_number_said: str | None = None  # any street number cue ("c'est au 14")
+    free_landmark: str | None = None  # the line as a place description nobody's parser knows
+    danger: bool | None = None  # the line states the problem is (not) a danger for passers-by
+    danger_answer: bool | None = None  # the line as an answer to "is it dangerous?"
+    yes_no: bool | None = None  # a plain yes or no
+    answer: bool | None = None  # a yes or no that answers the pending question (not a "pas" inside other content)
+    phone_number: str | None = None
+    correction: bool = False
+    names_field: str | None = None  # "le lieu", "le numéro": which field the caller points at
+    emergency: bool = False  # immediate danger to people
+    maybe_emergency: bool = False  # someone may be in danger: ask one direct question
+    private_property: bool = False
+    other_service: bool = False
+    out_of_scope: bool = False
+    asks_for_person: bool = False
+    goodbye: bool = False
+    will_call_elsewhere: bool = False
+    unsure: bool = False
+    unintelligible: bool = False
+
+    @property
+    def intent(self) -> str:
+        return self.heard.intent
+
+    @property
+    def asr_confidence(self) -> float | None:
+        return self.heard.asr_confidence
+
+    @property
+    def nlu_confidence(self) -> float:
+        return self.heard.nlu_confidence
+
+    @property
+    def is_command(self) -> bool:
+        return self.heard.is_command
+
+    def with_intent(self, intent: str) -> Frame:
+        return replace(self, heard=replace(self.heard, intent=intent))
+
+    def carries_content(self) -> bool:
+        """Whether the line gives a report field besides a yes or no."""
+        return bool(self.phone_number or self.describes_something())
+
+    def describes_something(self) -> bool:
+        """Whether the line names a problem or a place: then a "pas" inside it is no answer to a yes/no question
+        (a phone number, on the other hand, often follows the "oui" to the callback question)."""
+        return bool(
+            self.category
+            or not self.place.is_empty()
+            or self.separate_street_number
+            or _LOCATIVE.search(fold(self.text))
+        )
+
+
+class Understanding:
+    """text + confidences -> Frame, with the taxonomy, the gazetteer and the street base it reads against."""
+
+    def __init__(self, taxonomy: Taxonomy, gazetteer: Gazetteer, places: PlaceResolver | None = None) -> None:
+        self.taxonomy = taxonomy
+        self.gazetteer = gazetteer
+        self.places = places or PlaceResolver(gazetteer)
+
+    def __call__(self, heard: Heard) -> Frame:
+        if heard.is_command:
+            return Frame(heard=heard, text=heard.text)
+        text = repair_asr_slips(heard.text)
+        folded = fold(text)
+        category = self._category(text)
+        place, verified = self._place(text)
+        yes_no = yes_or_no(text)
+        phone = find_phone_number(text)
+        frame = Frame(
+            heard=heard,
+            text=text,
+            category=category,
+            plausible_problem=category is not None or any(contains_phrase(folded, w) for w in PROBLEM_WORDS),
+            wants_to_report=any(contains_phrase(folded, w) for w in WANTS_TO_REPORT),
+            description=describe(text),
+            place=place,
+            street_verified=verified,
+            separate_street_number=find_separate_street_number(text) if not place.street_number else None,
+            street_number_said=find_street_number(_without_negations(text)),
+            free_landmark=free_text_landmark(text),
+            danger=self._danger(text),
+            yes_no=yes_no,
+            phone_number=phone,
+            correction=heard.intent == "correct" or sounds_like_correction(text),
+            names_field=_named_field(folded),
+            emergency=is_emergency(text, heard.intent == "emergency"),
+            maybe_emergency=may_be_emergency(text, heard.intent == "emergency"),
+            private_property=is_private_property(text),
+            other_service=names_other_service(text, category is not None),
+            asks_for_person=asks_for_person(folded),
+            goodbye=says_goodbye(folded),
+            will_call_elsewhere=any(contains_phrase(folded, w) for w in _WILL_CALL_ELSEWHERE),
+            unsure=is_unsure(text),
+            unintelligible=looks_unintelligible(text),
+        )
+        frame = replace(frame, out_of_scope=self._out_of_scope(frame), answer=_answering(yes_no, folded, frame))
+        return replace(frame, danger_answer=self._danger_answer(frame))
+
+    def _category(self, text: str) -> Found | None:
+        code = self.taxonomy.match(text)
+        return Found(code, text) if code else None
+
+    def _place(self, text: str) -> tuple[Place, bool | None]:
+        """The place in the line; a value said inside a negation ("pas au 4, au 14") gives way to the other."""
+        place = self.places.parse(text)
+        said = spoken_to_digits(text)
+        spans = _negated_spans(said)
+        if spans:
+            without = self.places.parse(_without_negations(text))
+            negated = [fold(said[start:end]) for start, end in spans]
+            place = Place(
+                _unless_negated(place.street_number, negated) or without.street_number,
+                _unless_negated(place.street_name, negated) or without.street_name,
+                _unless_negated(place.commune, negated) or without.commune,
+                place.landmark or without.landmark,
+            )
+        return self.places.verify(place)
+
+    def _danger(self, text: str) -> bool | None:
+        stated = mentions_danger(text)
+        polarity = polarity_of(parse(text), DANGER_KEYS)
+        if stated is None or polarity is None:
+            return stated if stated is not None else polarity
+        # The parse knows the scope of a negation the patterns cannot see ("je pense pas que ce soit dangereux").
+        return polarity if stated else False
+
+    def _danger_answer(self, frame: Frame) -> bool | None:
+        """The line as an answer to "is it dangerous?": what it says of the danger, else its yes or no; a line that
+        gives something else ("c'est pas loin de l'école") does not answer it."""
+        if frame.danger is not None:
+            return frame.danger
+        if frame.answer is not None:
+            return frame.answer
+        return None if frame.describes_something() else danger_answer(frame.text)
+
+    def _out_of_scope(self, frame: Frame) -> bool:
+        """Private property ("le robinet de ma cuisine goutte"), or another service's topic (taxes, neighbours' noise,
+        documents, timetables) without a problem in the street described."""
+        if frame.private_property:
+            found = self.taxonomy.by_code(frame.category.value) if frame.category else None
+            return not (found and found.covers_private_property)
+        return frame.other_service
+
+
+def describe(text: str) -> str | None:
+    """The caller's description: the line without the words that only open the call."""
+    words = text.split()
+    folded_words = [fold(w) for w in words]
+    opening = _PREAMBLE.match(" ".join(w for w in folded_words if w))
+    if not opening or not opening.group(0).strip():
+        return text.strip() or None
+    # Count the folded words the preamble took and drop as many from the caller's own words.
+    taken = len(opening.group(0).split())
+    kept: list[str] = []
+    seen = 0
+    for word, folded in zip(words, folded_words, strict=True):
+        seen += len(folded.split())
+        if seen > taken:
+            kept.append(word)
+    described = " ".join(kept).strip(" ,.;")
+    return described if len(described.split()) >= 2 else text.strip() or None
+
+
+def asks_for_person(folded: str) -> bool:
+    """"Passez-moi un conseiller", "un humain s'il vous plaît", "pas un robot", "je voudrais une vraie personne"."""
+    content = [w for w in folded.split() if w not in _HESITATIONS]
+    if _MACHINE.search(folded) and _REFUSING_MACHINE.search(folded):
+        return True
+    if not _PERSON_ASKED.search(folded):
+        return False
+    if re.search(r"\bquelqu un (est|a|s est|qui|se)\b|\bpersonne (ne|n|qui)\b", folded):
+        return False  # "quelqu'un est tombé", "personne ne passe": about someone, not asking for someone
+    return _ASKING.search(folded) is not None or len(content) <= 5
+
+
+def says_goodbye(folded: str) -> bool:
+    """"Au revoir", also with a hesitation inside ("au euh revoir")."""
+    content = " ".join(w for w in folded.split() if w not in _HESITATIONS)
+    return any(contains_phrase(content, w) for w in GOODBYE_WORDS)
+
+
+def _named_field(folded: str) -> str | None:
+    for name, words in _FIELD_NAMES:
+        if any(contains_phrase(folded, w) for w in words):
+            return name
+    return None
+
+
+def _negated_spans(said: str) -> list[tuple[int, int]]:
+    return [m.span() for m in _NEGATED_VALUE.finditer(_fold_in_place(said))]
+
+
+def _without_negations(text: str) -> str:
+    """The line (numbers as digits) without the values said inside a negation."""
+    kept = spoken_to_digits(text)
+    for start, end in reversed(_negated_spans(kept)):
+        kept = f"{kept[:start]} , {kept[end:]}"
+    return kept
+
+
+def _fold_in_place(text: str) -> str:
+    """Lower case without accents, every character where it was (so spans found here cut the original text)."""
+    out = []
+    for char in text.lower():
+        base = unicodedata.normalize("NFKD", char)[:1]
+        out.append(base if base.isalnum() or char in ",.;" else " ")
+    return "".join(out)
+
+
+def _unless_negated(value: str | None, negated_spans: list[str]) -> str | None:
+    """The value, unless it was only said inside a negation."""
+    if not value:
+        return None
+    key = fold(value)
+    return None if any(contains_phrase(span, key) for span in negated_spans) else value
+
+
+_YES_NO_OPENERS = {"oui", "ouais", "ouai", "non", "nan", "si", "ok", "d", "exactement", "voila", "absolument"}
+
+
+def _answering(yes_no: bool | None, folded: str, frame: Frame) -> bool | None:
+    """A yes or no answers the pending question when it opens the line, or when the line gives nothing else: "c'est
+    pas loin de l'école" gives a place, it does not say no."""
+    if yes_no is None:
+        return None
+    content = [w for w in folded.split() if w not in _HESITATIONS and w not in ("ah", "oh", "eh", "alors", "mais")]
+    if content and content[0] in _YES_NO_OPENERS:
+        return yes_no
+    return None if frame.describes_something() else yes_no

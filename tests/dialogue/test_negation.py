@@ -1,0 +1,41 @@
+"""Negation scope read from the French dependency parse (dialogue.negation), with the real spaCy pipeline."""
+
+from __future__ import annotations
+
+import pytest
+
+from dialogue.negation import is_common_word, parse, polarity_of
+
+DANGER = {"danger", "dangereux", "risque", "risquer", "grave", "craindre"}
+
+
+@pytest.mark.parametrize(
+    ("said", "polarity"),
+    [
+        ("c'est dangereux pour les scooters", True),
+        ("je crois bien que c'est dangereux", True),
+        ("il n'y a plus de lumière et c'est dangereux la nuit", True),  # the negation stays in its clause
+        ("ça risque de tomber sur une voiture", True),
+        ("oui un peu dangereux quand même", True),
+        ("non attendez si en fait c'est dangereux", True),  # "si" takes back the "non"
+        ("dangereux non pas trop", False),  # the negation comes after the word
+        ("je trouve pas que ce soit dangereux", False),  # carried by another verb
+        ("ça craint rien", False),  # the negation is the object
+        ("y a pas de danger", False),
+        ("rien de grave", False),
+        ("sans aucun risque", False),
+        ("c'est pas vraiment dangereux", False),
+        ("bof pas spécialement dangereux", False),
+    ],
+)
+def test_polarity_of_danger_words(said: str, polarity: bool) -> None:
+    assert polarity_of(parse(said), DANGER) is polarity
+
+
+def test_a_line_without_the_words_has_no_polarity() -> None:
+    assert polarity_of(parse("le banc est cassé"), DANGER) is None
+
+
+def test_common_words_and_names() -> None:
+    assert is_common_word("trou") and is_common_word("grand")
+    assert not is_common_word("siotat")

@@ -1,0 +1,166 @@
+"""The understanding step (dialogue.understanding): one utterance -> one frame, read once, with real components
+(taxonomy, gazetteer, the French spaCy pipeline)."""
+
+from __future__ import annotations
+
+import pytest
+
+from dialogue.knowledge import default_gazetteer, default_taxonomy
+from dialogue.understanding import Frame, Heard, Understanding, asks_for_person, describe
+
+UNDERSTAND = Understanding(default_taxonomy(), default_gazetteer())
+
+
+def frame(text: str, intent: str = "inform") -> Frame:
+    return UNDERSTAND(Heard(intent, text, 0.9, 0.9))
+
+
+def test_a_command_is_not_parsed() -> None:
+    assert frame("/no_input", "/no_input").category is None
+
+
+@pytest.mark.parametrize(
+    ("said", "number"),
+    [
+        ("c'est au quatre vingt dix sept avenue de toulon", "97"),
+        ("au soixante et onze cours lieutaud", "71"),
+        ("devant le cent vingt deux rue sainte", "122"),
+        ("au deux cent trente et un chemin du littoral", "231"),
+        ("au dix neuf bis rue d'italie", "19 bis"),
+    ],
+)
+def test_compound_number_words_are_read_whole(said: str, number: str) -> None:
+    assert frame(said).place.street_number == number
+
+
+def test_a_name_keeps_its_number_words() -> None:
+    place = frame("au douze avenue du huit mai mille neuf cent quarante cinq").place
+    # The date stays in the name ("avenue du 8 mai 1945"): it is not read as the house number.
+    assert place.street_number == "12" and place.street_name is not None and "1945" in place.street_name
+
+
+@pytest.mark.parametrize(
+    ("said", "number", "commune"),
+    [
+        ("non c'est au quatorze pas au quatre", "14", None),
+        ("pas au six, au seize", "16", None),
+        ("c'est pas à aubagne c'est à gemenos", None, "Gémenos"),
+        ("non pas à vitrolles mais à marignane", None, "Marignane"),
+    ],
+)
+def test_a_value_inside_a_negation_gives_way_to_the_other(said: str, number: str | None, commune: str | None) -> None:
+    understood = frame(said)
+    if number:
+        assert understood.street_number_said == number
+    if commune:
+        assert understood.place.commune == commune
+
+
+@pytest.mark.parametrize(
+    ("said", "commune"),
+    [("à la siotat", "La Ciotat"), ("aux penne mirabeau", "Les Pennes-Mirabeau"), ("à sénas", "Sénas")],
+)
+def test_a_bent_commune_is_heard_by_sound(said: str, commune: str) -> None:
+    assert frame(said).place.commune == commune
+
+
+def test_ordinary_words_are_not_heard_as_communes() -> None:
+    assert frame("il y a un très grand trou").place.commune is None
+
+
+@pytest.mark.parametrize(
+    ("said", "answer"),
+    [
+        ("oui", True),
+        ("non merci", False),
+        ("ouais allez-y", True),
+        ("c'est pas loin du stade", None),  # a place, not a "no"
+        ("non c'est au 12 rue de la paix", False),  # opens with the answer
+    ],
+)
+def test_a_yes_or_no_answers_only_when_it_is_the_answer(said: str, answer: bool | None) -> None:
+    assert frame(said).answer is answer
+
+
+@pytest.mark.parametrize(
+    ("said", "danger"),
+    [
+        ("je pense pas que ce soit dangereux", False),
+        ("dangereux non pas vraiment", False),
+        ("ça craint rien", False),
+        ("oui pour les deux roues c'est dangereux", True),
+        ("c'est pas loin du stade", None),
+    ],
+)
+def test_the_danger_answer_follows_the_negation_scope(said: str, danger: bool | None) -> None:
+    assert frame(said).danger_answer is danger
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "je veux parler à quelqu'un",
+        "passez moi un conseiller s'il vous plaît",
+        "un humain",
+        "j'en ai marre de parler à une machine",
+        "je voudrais avoir une vraie personne",
+    ],
+)
+def test_requests_for_a_person(said: str) -> None:
+    assert frame(said).asks_for_person
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "il y a personne qui ramasse les poubelles",
+        "quelqu'un est passé et a tout cassé",
+        "le monsieur d'en face s'est garé sur le trottoir",
+        "vous pouvez passer voir le trou",
+    ],
+)
+def test_ordinary_words_are_no_request_for_a_person(said: str) -> None:
+    assert not asks_for_person(frame(said).text.lower().replace("'", " "))
+    assert not frame(said).asks_for_person
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "ça sent le gaz dans toute la rue",
+        "il y a un câble électrique par terre qui fait des étincelles",
+        "un monsieur est coincé sous la voiture",
+        "il y a un blessé",
+        "l'eau rentre chez les gens",
+        "les poubelles brûlent au pied de l'immeuble",
+    ],
+)
+def test_immediate_danger_to_people(said: str) -> None:
+    assert frame(said).emergency
+
+
+@pytest.mark.parametrize("said", ["un enfant a glissé sur les feuilles", "il y a de la fumée qui sort de la bouche"])
+def test_a_possible_danger_to_people_is_asked_about(said: str) -> None:
+    understood = frame(said)
+    assert understood.maybe_emergency and not understood.emergency
+
+
+@pytest.mark.parametrize(
+    "said",
+    ["un trou dangereux pour les deux-roues", "le garde-corps est arraché on pourrait tomber", "le lampadaire brûlé"],
+)
+def test_an_ordinary_hazard_is_no_emergency(said: str) -> None:
+    understood = frame(said)
+    assert not understood.emergency and not understood.maybe_emergency
+
+
+@pytest.mark.parametrize(
+    ("said", "described"),
+    [
+        ("oui bonjour euh je vous appelle parce que le banc est cassé", "le banc est cassé"),
+        ("Bonjour, je voudrais signaler un dépôt sauvage rue Sainte", "un dépôt sauvage rue Sainte"),
+        ("le feu est en panne", "le feu est en panne"),
+    ],
+)
+def test_the_description_leaves_out_the_opening_words(said: str, described: str) -> None:
+    assert describe(said) == described

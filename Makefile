@@ -9,7 +9,7 @@ DEMO_MODELS := $(if $(wildcard models/vosk-model-small-fr-0.22/am/final.mdl),,--
 run: setup-run
 	$(PYTHON) -m callbot run $(DEMO_MODELS)
 
-test: setup-test
+test: setup-test lint
 	$(PYTHON) -m pytest -q -ra $(PYTEST_ARGS)
 
 setup-run:
@@ -21,5 +21,5 @@ setup-test:
 models: setup-run
 	$(PYTHON) -m callbot models pull
 
-lint:
+lint: setup-test
 	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy .

@@ -1,4 +1,4 @@
-"""The `callbot` command: run the server, manage models and the database, check a configuration."""
+"""The `callbot` command: run the server, manage models, the database and the street base, check a configuration."""
 
 from __future__ import annotations
 
@@ -31,6 +31,10 @@ def main(argv: list[str] | None = None) -> int:
     database = commands.add_parser("db", help="database", parents=[common]).add_subparsers(dest="action", required=True)
     database.add_parser("upgrade", help="apply migrations")
     database.add_parser("purge", help="apply the retention limits now")
+    places = commands.add_parser("places", help="the street base", parents=[common])
+    place_actions = places.add_subparsers(dest="action", required=True)
+    place_import = place_actions.add_parser("import", help="import a Base Adresse Nationale CSV (adresses-13.csv.gz)")
+    place_import.add_argument("file", type=Path, help="the BAN addresses CSV, plain or .gz")
     args = parser.parse_args(argv)
     config_file: Path | None = getattr(args, "config", None)
     log_level: str = getattr(args, "log_level", "INFO")
@@ -53,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "models":
         return _models(args)
+    if args.command == "places":
+        return _places(args, settings)
     return _database(args, settings)
 
 
@@ -99,4 +105,33 @@ def _database(args: argparse.Namespace, settings: Settings) -> int:
     if args.action == "purge":
         retention = settings.retention
         print(store.purge_expired(datetime.now(UTC), retention.transcript_days, retention.report_days))
+    return 0
+
+
+def _places(args: argparse.Namespace, settings: Settings) -> int:
+    from callbot.config import resolve_path
+    from callbot.server import absolute_sqlite_url, load_pseudonym_key
+    from signalements import Store, StoreError
+    from signalements.streets import BanFormatError, check_ban_csv, import_ban_csv
+
+    path: Path = args.file
+    try:
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: {'not a file' if path.exists() else 'no such file'}")
+        check_ban_csv(path)  # before the database is opened: a wrong file changes nothing
+        store = Store(
+            absolute_sqlite_url(settings.database.url),
+            load_pseudonym_key(resolve_path(settings.database.pseudonym_key_file)),
+        )
+        try:
+            store.migrate()
+            summary = import_ban_csv(path, store)
+        finally:
+            store.close()
+    except (BanFormatError, OSError, StoreError, ValueError) as error:
+        print(f"callbot places: {error}", file=sys.stderr)
+        return 1
+    for problem in summary.problems:
+        print(f"callbot places: {path}: {problem}", file=sys.stderr)
+    print(summary)
     return 0

@@ -16,12 +16,13 @@ from typing import Any
 from dialogue.knowledge import OTHER_CATEGORY, Gazetteer, Taxonomy, fold
 from dialogue.normalize import Place, format_place, is_quarter, normalize_caller_number
 from dialogue.slots import CALLER_NUMBER, PENDING, REPORT_SLOTS, REPROMPTS
-from dialogue.understanding import Frame, Heard, Understanding
+from dialogue.understanding import Frame
 
 # Questions a yes or a no answers.
 YES_NO_QUESTIONS = ("danger", "callback_consent", "confirm", "anything_else", "emergency_check")
 # Longest description kept: the first words say what the problem is; the rest is for the transcript.
 MAX_DESCRIPTION = 300
+
 
 @dataclass(frozen=True)
 class Thresholds:
@@ -67,7 +68,6 @@ class Knowledge:
     taxonomy: Taxonomy
     gazetteer: Gazetteer
     thresholds: Thresholds = Thresholds()
-
 
 
 def is_trusted(frame: Frame, thresholds: Thresholds) -> bool:
@@ -181,7 +181,7 @@ def extract(frame: Frame, slots: dict[str, Any], knowledge: Knowledge, trusted: 
         not slots.get("category")
         and trusted
         and frame.plausible_problem
-        and (pending == "problem" and frame.intent not in ("affirm", "deny") or frame.intent == "report_problem")
+        and ((pending == "problem" and frame.intent not in ("affirm", "deny")) or frame.intent == "report_problem")
     ):
         updates.update(category=OTHER_CATEGORY, description=frame.description, category_other_words=frame.description)
     elif (

@@ -60,7 +60,8 @@ STRONG_EMERGENCY = re.compile(
             r"\b(fil|fils|cable|cables)\b.{0,30}\b(au sol|par terre|a terre|traine|trainent|pend|pendent|arrache)\b"
             r".{0,30}\b(electrique|electriques|courant|jus|etincelle|etincelles|grille|grillent)\b",
             r"\b(il|elle|ils|elles) (est|sont) (coince|coincee|coinces|coincees|bloque|bloquee|pris|prise|tombe|"
-            r"tombee) (sous|dessous|dedans|au fond)\b|\b(gens|personnes|quelqu un|enfants|passagers) (dedans|dessous)\b",
+            r"tombee) (sous|dessous|dedans|au fond)\b",
+            r"\b(gens|personnes|quelqu un|enfants|passagers) (dedans|dessous)\b",
             r"\b(un|des|deux|trois|plusieurs) (blesse|blesses|blessee|blessees)\b|\bil y a (un|des) (mort|morts)\b",
             # Something burning now, said with what burns ("les poubelles brûlent"): "le lampadaire brûlé" folds to
             # the same letters and is no fire.

@@ -650,8 +650,8 @@ def find_arrondissement(text: str) -> str | None:
 
 
 def find_street(text: str, gazetteer: Gazetteer | None = None) -> tuple[str | None, str | None]:
-    """(street number with bis/ter, street name) or (None, None): "douze bis rue de la république à marseille"
-    -> ("12 bis", "rue de la République")."""
+    """(street number with bis/ter, street name) or (None, None): "quatorze ter rue de rome à marseille"
+    -> ("14 ter", "rue de Rome")."""
     tokens = _tokens(text)
     for index, token in enumerate(tokens):
         if token not in STREET_TYPES or index + 1 >= len(tokens):
@@ -859,7 +859,7 @@ def parse_place(text: str, gazetteer: Gazetteer) -> Place:
 
 
 def format_place(place: Place) -> str:
-    """One line for the report and the read-back: "12 bis rue de la République, Marseille"."""
+    """One line for the report and the read-back: "14 ter rue de Rome, Marseille"."""
     parts = []
     street = " ".join(p for p in (place.street_number, place.street_name) if p)
     if street:
@@ -1136,7 +1136,7 @@ _DANGER = re.compile(
 
 def mentions_danger(text: str) -> bool | None:
     """Whether the caller said that it is (or is not) a danger for passers-by (the report's yes/no field, not an
-    emergency): "les gens doivent marcher sur la route" is a danger, "pas de danger immédiat" is not; hesitations
+    emergency): "on est obligé de marcher sur la chaussée" is a danger, "pas de danger immédiat" is not; hesitations
     do not split a negation ("non pas vraiment euh dangereux")."""
     folded = " ".join(w for w in fold(text).split() if w not in _HESITATIONS)
     if _NO_DANGER.search(folded):

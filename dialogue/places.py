@@ -35,7 +35,8 @@ class StreetMatcher(Protocol):
 def _sound_key(text: str) -> str:
     from dialogue.streets import phonetic_key
 
-    return phonetic_key(text)
+    key: str = phonetic_key(text)
+    return key
 
 
 class PlaceResolver:
@@ -77,7 +78,7 @@ class PlaceResolver:
             skipped = fold(skip).split()
             for start in range(len(words) - len(skipped) + 1):
                 if words[start : start + len(skipped)] == skipped:
-                    words = words[:start] + ["|"] + words[start + len(skipped) :]
+                    words = [*words[:start], "|", *words[start + len(skipped) :]]
                     break
         best: tuple[float, int, str] | None = None
         for size in (4, 3, 2, 1):
@@ -104,7 +105,9 @@ class PlaceResolver:
         found = self.streets.match(place.street_name, place.commune, place.street_number)
         if found is None:
             return place, False
-        commune = found.commune if (place.commune is None or fold(found.commune).startswith(fold(place.commune))) else (
-            place.commune
+        commune = (
+            found.commune
+            if (place.commune is None or fold(found.commune).startswith(fold(place.commune)))
+            else (place.commune)
         )
         return Place(place.street_number, found.name, commune, place.landmark), True

@@ -390,7 +390,7 @@ def describe(text: str) -> str | None:
 
 
 def asks_for_person(folded: str) -> bool:
-    """"Passez-moi un conseiller", "un humain s'il vous plaît", "pas un robot", "je voudrais une vraie personne"."""
+    """ "Passez-moi un conseiller", "un humain s'il vous plaît", "pas un robot", "je voudrais une vraie personne"."""
     content = [w for w in folded.split() if w not in _HESITATIONS]
     if _MACHINE.search(folded) and _REFUSING_MACHINE.search(folded):
         return True
@@ -402,7 +402,7 @@ def asks_for_person(folded: str) -> bool:
 
 
 def says_goodbye(folded: str) -> bool:
-    """"Au revoir", also with a hesitation inside ("au euh revoir")."""
+    """ "Au revoir", also with a hesitation inside ("au euh revoir")."""
     content = " ".join(w for w in folded.split() if w not in _HESITATIONS)
     return any(contains_phrase(content, w) for w in GOODBYE_WORDS)
 

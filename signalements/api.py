@@ -14,7 +14,8 @@ GET /api/calls/{call_id}
 GET /api/reports?status=awaiting_validation|validated|rejected&since=ISO8601&limit=&offset=
     {"items": [Report], "total", "limit", "offset"}, newest first.
     Report = {"id", "call_id", "status", "category", "category_other_words",
-              "place": {"text", "street_number", "street_name", "commune", "landmark"},
+              "place": {"text", "street_number", "street_name", "street_verified": bool|null, "commune",
+                        "landmark"},
               "description", "danger": bool, "callback": {"consent": bool, "number": str|null},
               "created_at", "review": {"by", "at", "note"}}
 GET /api/reports/{id}                      -> Report

@@ -139,6 +139,7 @@ class Report(Base):
     place: Mapped[str] = mapped_column(Text)
     street_number: Mapped[str | None] = mapped_column(String(32))
     street_name: Mapped[str | None] = mapped_column(String(255))
+    street_verified: Mapped[bool | None] = mapped_column(Boolean)  # found in the street base; None: not checked
     commune: Mapped[str | None] = mapped_column(String(128))
     landmark: Mapped[str | None] = mapped_column(Text)
     description: Mapped[str] = mapped_column(Text)
@@ -167,3 +168,28 @@ class Handoff(Base):
     fields: Mapped[dict[str, Any]]  # what the dialogue had collected, for the human agent
 
     call: Mapped[Call] = relationship(back_populates="handoffs")
+
+
+class Street(Base):
+    """A street of the Base Adresse Nationale in one commune (for Marseille, one arrondissement).
+
+    Written only by `signalements.streets.import_ban_csv`, read by the dialogue's street matcher.
+    """
+
+    __tablename__ = "streets"
+    __table_args__ = (
+        UniqueConstraint("insee_code", "name"),
+        Index("ix_streets_commune", "commune"),
+        Index("ix_streets_phonetic_key", "phonetic_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    commune: Mapped[str] = mapped_column(String(128))  # the gazetteer's official name, "Marseille 1er" in Marseille
+    postcode: Mapped[str] = mapped_column(String(5))
+    insee_code: Mapped[str] = mapped_column(String(5))
+    name: Mapped[str] = mapped_column(String(255))  # BAN nom_voie, as written there
+    folded_name: Mapped[str] = mapped_column(String(255))  # lower case, no accents: for lookups
+    phonetic_key: Mapped[str] = mapped_column(String(255))
+    numbers: Mapped[str] = mapped_column(Text)  # house numbers with their rep, sorted: "1 3 5 12bis"
+    lat: Mapped[float | None] = mapped_column(Float)  # mean of the addresses' positions
+    lon: Mapped[float | None] = mapped_column(Float)

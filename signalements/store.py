@@ -256,6 +256,7 @@ class Store:
             place=_required("place", draft.place, 10_000),
             street_number=_text("street_number", draft.street_number, 32, required=False),
             street_name=_text("street_name", draft.street_name, 255, required=False),
+            street_verified=None if draft.street_verified is None else bool(draft.street_verified),
             commune=_text("commune", draft.commune, 128, required=False),
             landmark=_text("landmark", draft.landmark, 10_000, required=False),
             description=_required("description", draft.description, 10_000),

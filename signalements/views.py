@@ -102,6 +102,7 @@ class ReportView:
     place: str
     street_number: str | None
     street_name: str | None
+    street_verified: bool | None
     commune: str | None
     landmark: str | None
     description: str
@@ -124,6 +125,7 @@ class ReportView:
             row.place,
             row.street_number,
             row.street_name,
+            row.street_verified,
             row.commune,
             row.landmark,
             row.description,
@@ -147,6 +149,7 @@ class ReportView:
                 "text": self.place,
                 "street_number": self.street_number,
                 "street_name": self.street_name,
+                "street_verified": self.street_verified,
                 "commune": self.commune,
                 "landmark": self.landmark,
             },

@@ -17,10 +17,10 @@ from urllib.parse import quote
 
 import aiohttp
 
-from dialogue.slots import REPORT_SLOTS
 from dialogue.eval.dataset import Conversation, Turn, Utterance
 from dialogue.eval.noise import AsrNoiser
 from dialogue.eval.scoring import ConversationRun, Exchange, ParsedUtterance
+from dialogue.slots import REPORT_SLOTS
 
 log = logging.getLogger(__name__)
 

@@ -38,12 +38,12 @@ def spoken(reply: DialogueReply) -> str:
 
 async def test_one_sentence_report_is_read_back_and_saved(client: DialogueClient, dialogue_server: Any) -> None:
     call = Call(client, caller_number="+33612345678")
-    reply = await call.say("euh bonjour il y a un nid de poule en face du douze bis rue de la république à marseille")
+    reply = await call.say("euh bonjour il y a un nid de poule en face du quatorze ter rue de rome à marseille")
     assert "danger" in spoken(reply)
     reply = await call.say("non")
     assert "06 12 34 56 78" in spoken(reply)
     reply = await call.say("oui")
-    assert "12 bis rue de la République, Marseille" in spoken(reply)
+    assert "14 ter rue de Rome, Marseille" in spoken(reply)
     assert "chaussée" in spoken(reply)
     reply = await call.say("oui c'est ça")
     assert reply.report_id is not None and reply.hangup
@@ -53,7 +53,7 @@ async def test_one_sentence_report_is_read_back_and_saved(client: DialogueClient
 
     report = Store(dialogue_server.database_url, dialogue_server.pseudonym_key).get_report(reply.report_id)
     assert report.category == "chaussee_trottoirs"
-    assert report.street_number == "12 bis" and report.commune == "Marseille"
+    assert report.street_number == "14 ter" and report.commune == "Marseille"
     assert report.callback_number == "06 12 34 56 78"
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from dialogue.knowledge import default_gazetteer, default_taxonomy
-from dialogue.understanding import Heard, Understanding
 from dialogue.lexicon import is_emergency, is_private_property
+from dialogue.understanding import Heard, Understanding
 
 UNDERSTAND = Understanding(default_taxonomy(), default_gazetteer())
 
@@ -137,7 +137,7 @@ def test_injury_words_about_a_person_are_emergencies(said: str) -> None:
         "je voudrais savoir si la déchetterie reprend les vieux matelas",
         "où est-ce que je peux jeter mes gravats ?",
         "comment on fait pour se débarrasser d'un vieux frigo",
-        "quel jour passent les encombrants dans ma rue",
+        "les encombrants passent quel jour dans ma rue",
         "à quelle heure ouvre la déchetterie d'Aubagne",
         "le parc Borély il est ouvert le lundi ?",
         "est-ce que vous prenez les pneus à la déchetterie",

@@ -21,13 +21,13 @@ GAZETTEER = default_gazetteer()
 
 
 def test_spoken_numbers_become_digits() -> None:
-    assert spoken_to_digits("douze bis rue de la république") == "12 bis rue de la république"
+    assert spoken_to_digits("quatorze ter rue de rome") == "14 ter rue de rome"
 
 
 @pytest.mark.parametrize(
     ("said", "number", "street", "commune"),
     [
-        ("douze bis rue de la république à marseille", "12 bis", "rue de la République", "Marseille"),
+        ("quatorze ter rue de rome à marseille", "14 ter", "rue de Rome", "Marseille"),
         ("euh il y a un trou au 3 avenue du prado marseille 8e", "3", "avenue du Prado", "Marseille 8e"),
         ("trente-deux boulevard de la libération aix", "32", "boulevard de la Libération", "Aix-en-Provence"),
         ("12 rue d'aubagne marseille", "12", "rue d'Aubagne", "Marseille"),
@@ -59,17 +59,17 @@ def test_bare_number_correction() -> None:
 @pytest.mark.parametrize(
     "said",
     [
-        "06 12 34 56 78",
-        "0612345678",
-        "+33612345678",
-        "06.12.34.56.78",
-        "mon numéro c'est le 06 12 34 56 78",
-        "zéro six douze trente-quatre cinquante-six soixante-dix-huit",
-        "zero six un deux trois quatre cinq six sept huit",
+        "06 21 43 65 87",
+        "0621436587",
+        "+33621436587",
+        "06.21.43.65.87",
+        "mon numéro c'est le 06 21 43 65 87",
+        "zéro six vingt-et-un quarante-trois soixante-cinq quatre-vingt-sept",
+        "zero six deux un quatre trois six cinq huit sept",
     ],
 )
 def test_phone_numbers(said: str) -> None:
-    assert find_phone_number(said) == "06 12 34 56 78"
+    assert find_phone_number(said) == "06 21 43 65 87"
 
 
 @pytest.mark.parametrize("said", ["douze", "06 12 34", "au 14 rue paradis", "0012345678999"])
@@ -86,7 +86,7 @@ def test_not_phone_numbers(said: str) -> None:
         ("des tags sur la façade", "tags_graffitis"),
         ("le banc est cassé", "mobilier_urbain"),
         ("une branche est tombée", "espaces_verts_arbres"),
-        ("le feu tricolore est en panne", "signalisation"),
+        ("le feu tricolore ne marche plus", "signalisation"),
         ("la bouche d'égout est bouchée", "eau_assainissement"),
         ("une épave abandonnée", "stationnement_vehicule"),
         ("un nid de guêpes", "nuisibles"),
@@ -130,7 +130,7 @@ def test_small_and_trailing_street_numbers(said: str, number: str, street: str) 
 @pytest.mark.parametrize(
     "said",
     [
-        "les piétons doivent marcher sur la route pour passer",
+        "les piétons sont obligés de passer sur la route",
         "la rue est complètement dans le noir",
         "on a du mal à traverser la place avec la poussette",
         "il y a une place handicapé occupée",
@@ -148,7 +148,7 @@ def test_streets_that_look_like_common_nouns() -> None:
 
 def test_named_landmarks_and_clipped_communes() -> None:
     gazetteer = default_gazetteer()
-    place = parse_place("une branche sur le quai devant le miroir aux oiseaux à martigues", gazetteer)
+    place = parse_place("à martigues une branche sur le quai près du miroir aux oiseaux", gazetteer)
     assert place.landmark == "Miroir aux oiseaux" and place.commune == "Martigues" and place.street_name is None
     # The caller's own name for a place is kept: it may not be the same place ("parc" vs "palais Longchamp").
     assert parse_place("près de la bonne mère", gazetteer).landmark == "Bonne Mère"
@@ -175,7 +175,7 @@ def test_phone_numbers_are_not_street_numbers() -> None:
         ("le poteau d'éclairage penche", "eclairage_public"),
         ("la borne de recharge des voitures électriques ne marche plus", "autre"),
         ("un olivier est mort sur le rond-point", "espaces_verts_arbres"),
-        ("on voit de l'eau qui sort du trottoir", "eau_assainissement"),
+        ("on voit de l'eau qui sort sous le trottoir", "eau_assainissement"),
     ],
 )
 def test_category_strength_and_endings(said: str, code: str) -> None:
@@ -202,24 +202,24 @@ def test_danger_answer_prefers_what_is_said_of_the_danger() -> None:
 @pytest.mark.parametrize(
     "said",
     [
-        "zéro sept, quatre-vingt-un, vingt-deux, soixante-trois, quarante-quatre",
-        "zéro sept. Quatre-vingt-un. Vingt-deux. Soixante-trois. Quarante-quatre.",
-        "zéro sept quatre vingt un vingt deux soixante trois quarante quatre",
-        "zéro, sept, huit, un, deux, deux, six, trois, quatre, quatre",
-        "0 7 8 1 2 2 6 3 4 4",
-        "plus trente-trois, sept, quatre-vingt-un, vingt-deux, soixante-trois, quarante-quatre",
-        "+33 7 81 22 63 44",
-        "zéro zéro trente-trois sept quatre-vingt-un vingt-deux soixante-trois quarante-quatre",
-        "c'est le zéro sept quatre-vingt-un euh vingt-deux soixante-trois et quarante-quatre",
-        "07-81-22-63-44",
-        "j'habite au 12, mon numéro c'est le 07 81 22 63 44",
+        "zéro sept, quatre-vingt-quatre, vingt-six, soixante-sept, quarante-cinq",
+        "zéro sept. Quatre-vingt-quatre. Vingt-six. Soixante-sept. Quarante-cinq.",
+        "zéro sept quatre vingt quatre vingt six soixante sept quarante cinq",
+        "zéro, sept, huit, quatre, deux, six, six, sept, quatre, cinq",
+        "0 7 8 4 2 6 6 7 4 5",
+        "plus trente-trois, sept, quatre-vingt-quatre, vingt-six, soixante-sept, quarante-cinq",
+        "+33 7 84 26 67 45",
+        "zéro zéro trente-trois sept quatre-vingt-quatre vingt-six soixante-sept quarante-cinq",
+        "c'est le zéro sept quatre-vingt-quatre euh vingt-six soixante-sept et quarante-cinq",
+        "07-84-26-67-45",
+        "j'habite au 12, mon numéro c'est le 07 84 26 67 45",
     ],
 )
 def test_phone_numbers_in_every_spoken_form(said: str) -> None:
-    assert find_phone_number(said) == "07 81 22 63 44"
+    assert find_phone_number(said) == "07 84 26 67 45"
 
 
-@pytest.mark.parametrize("said", ["j'ai quatre-vingt-deux ans", "au 12 rue de Rome", "zéro six douze"])
+@pytest.mark.parametrize("said", ["j'ai quatre-vingt-onze ans", "au 12 rue de Rome", "zéro six douze"])
 def test_what_is_not_a_phone_number(said: str) -> None:
     assert find_phone_number(said) is None
 
@@ -282,7 +282,7 @@ def test_neither_yes_nor_no(said: str) -> None:
         ("impasse des quatre vents", None, "impasse des Quatre Vents"),
         ("numéro trente boulevard des deux ponts", "30", "boulevard des Deux Ponts"),
         ("place des quatre dauphins", None, "place des Quatre Dauphins"),
-        ("boulevard du huit mai mille neuf cent quarante-cinq", None, "boulevard du Huit Mai 1945"),
+        ("boulevard du onze novembre mille neuf cent dix-huit", None, "boulevard du Onze Novembre 1918"),
         ("le lampadaire du quatre ter chemin des grives", "4 ter", "chemin des Grives"),
         ("avenue Jean Jaurès, au numéro trente", "30", "avenue Jean Jaurès"),
     ],
@@ -295,7 +295,7 @@ def test_number_words_in_names_stay_words(said: str, number: str | None, street:
 def test_number_words_in_names_are_not_digits() -> None:
     assert spoken_to_digits("square des Milles") == "square des Milles"
     assert spoken_to_digits("aux trois lucs au douze") == "aux trois lucs au 12"
-    assert spoken_to_digits("j'ai quatre-vingt-deux ans") == "j'ai 82 ans"
+    assert spoken_to_digits("j'ai quatre-vingt-onze ans") == "j'ai 91 ans"
 
 
 @pytest.mark.parametrize(
@@ -307,7 +307,7 @@ def test_number_words_in_names_are_not_digits() -> None:
         ("vers le stade", "stade"),
         ("au parking de la gare", "parking de la gare"),
         ("à la piscine municipale", "piscine municipale"),
-        ("le vieux cimetière de Gardanne, je connais pas le nom de la rue", "vieux cimetière de Gardanne"),
+        ("le vieux stade de Trets, je connais pas le nom de la rue", "vieux stade de Trets"),
         ("en face de l'école Jules Ferry", "école Jules Ferry"),
         ("au parc longchamp", "parc Longchamp"),
         ("à l'orange vélodrome", "Orange Vélodrome"),
@@ -336,7 +336,7 @@ def test_a_mere_kind_of_place_after_a_determiner_is_not_a_landmark() -> None:
         ("aux Pennes-Mirabeau", "Les Pennes-Mirabeau"),
         ("aux Pennes", "Les Pennes-Mirabeau"),
         ("à Septèmes", "Septèmes-les-Vallons"),
-        ("devant la mairie de Septèmes", "Septèmes-les-Vallons"),
+        ("en face de la mairie de Septèmes", "Septèmes-les-Vallons"),
         ("au Rove", "Le Rove"),
         ("à la Ciotat", "La Ciotat"),
         ("à Port-de-Bouc", "Port-de-Bouc"),
@@ -366,7 +366,7 @@ def test_every_commune_of_the_metropole_is_known() -> None:
 
 
 def test_place_line_does_not_repeat_the_commune_of_a_landmark() -> None:
-    place = parse_place("devant la mairie de Septèmes", default_gazetteer())
+    place = parse_place("en face de la mairie de Septèmes", default_gazetteer())
     assert format_place(place) == "mairie de Septèmes"
     place = parse_place("sur le parking de la gare à la Ciotat", default_gazetteer())
     assert format_place(place) == "parking de la gare, La Ciotat"
@@ -375,7 +375,7 @@ def test_place_line_does_not_repeat_the_commune_of_a_landmark() -> None:
 @pytest.mark.parametrize(
     ("said", "danger"),
     [
-        ("les voitures font des vagues sur le trottoir", True),
+        ("les camions font des vagues sur le trottoir", True),
         ("on se fait arroser en passant", True),
         ("un petit peu", True),
         ("faut faire gaffe surtout le soir", True),
@@ -416,7 +416,7 @@ def test_answers_are_not_corrections(said: str) -> None:
 @pytest.mark.parametrize(
     ("text", "street"),
     [
-        ("avenue Jean Jaurès elles débordent", "avenue Jean Jaurès"),
+        ("boulevard Baille elles débordent", "boulevard Baille"),
         ("cours Lieutaud vraiment c'est plein", "cours Lieutaud"),
         ("rue Paradis le trottoir est défoncé", "rue Paradis"),
         ("boulevard Chave où les poubelles traînent", "boulevard Chave"),
@@ -438,19 +438,19 @@ def test_a_commune_named_inside_a_street_is_not_its_commune() -> None:
 @pytest.mark.parametrize(
     ("text", "number"),
     [
-        ("rue Loubon, devant le neuf", "9"),
-        ("rue Loubon en face du 12", "12"),
-        ("rue Loubon devant le numéro vingt-cinq à Marseille", "25"),
+        ("rue Consolat, devant le neuf", "9"),
+        ("rue Consolat en face du 12", "12"),
+        ("rue Consolat devant le numéro dix-sept à Marseille", "17"),
     ],
 )
 def test_a_number_after_the_street_is_its_number(text: str, number: str) -> None:
     place = parse_place(text, GAZETTEER)
-    assert place.street_name == "rue Loubon" and place.street_number == number
+    assert place.street_name == "rue Consolat" and place.street_number == number
 
 
 def test_a_landmark_stops_before_what_follows_it() -> None:
     assert parse_place("dans le parc Miremont vers les jeux d'enfants", GAZETTEER).landmark == "parc Miremont"
-    assert parse_place("au marché des Capucins à Noailles", GAZETTEER).landmark == "marché des Capucins, Noailles"
+    assert parse_place("au marché de la Plaine à Noailles", GAZETTEER).landmark == "marché de la Plaine, Noailles"
 
 
 @pytest.mark.parametrize(

@@ -23,9 +23,7 @@ KNOWLEDGE = Knowledge(default_taxonomy(), default_gazetteer())
 UNDERSTAND = Understanding(KNOWLEDGE.taxonomy, KNOWLEDGE.gazetteer)
 
 
-def understood(
-    intent: str, text: str, nlu: float = 0.95, asr: float | None = 0.9, caller: str | None = None
-) -> Frame:
+def understood(intent: str, text: str, nlu: float = 0.95, asr: float | None = 0.9, caller: str | None = None) -> Frame:
     """What the action server hands the state machine: the line, understood once."""
     return UNDERSTAND(Heard(intent, text, nlu, asr, caller))
 
@@ -40,10 +38,10 @@ def turn(
 
 def test_one_sentence_fills_category_place_and_description() -> None:
     slots: dict[str, Any] = {}
-    text = "il y a un nid de poule devant le 12 bis rue de la république à marseille"
+    text = "il y a un nid de poule en face du 14 ter rue de rome à marseille"
     outcome = turn(slots, "report_problem", text, caller="+33612345678")
     assert slots["category"] == "chaussee_trottoirs" and slots["description"] == text
-    assert slots["place"] == "12 bis rue de la République, Marseille"
+    assert slots["place"] == "14 ter rue de Rome, Marseille"
     assert slots["caller_number"] == "06 12 34 56 78"
     assert outcome.said[0].response == "utter_ask_danger"
 
@@ -86,7 +84,7 @@ def test_unknown_words_do_not_open_a_report_even_if_nlu_is_sure() -> None:
 
 def test_other_category_keeps_the_callers_words() -> None:
     slots: dict[str, Any] = {}
-    turn(slots, "report_problem", "je voudrais signaler un problème")
+    turn(slots, "report_problem", "j'appelle pour signaler un problème")
     turn(slots, "inform", "le mur du stade est en train de s'effondrer")
     assert slots["category"] == "autre"
     assert slots["category_other_words"] == "le mur du stade est en train de s'effondrer"
@@ -149,7 +147,7 @@ def emergency_turn(slots: dict[str, Any], text: str) -> Outcome:
 
 def test_a_dangerous_answer_read_as_emergency_fills_the_danger_field() -> None:
     slots: dict[str, Any] = {}
-    turn(slots, "report_problem", "le feu tricolore est en panne au 3 avenue de toulon à aubagne")
+    turn(slots, "report_problem", "le feu tricolore ne marche plus au 3 avenue de toulon à aubagne")
     assert slots["pending_question"] == "danger"
     outcome = emergency_turn(slots, "oui c'est très dangereux les voitures grillent le feu")
     assert outcome.handoff_reason is None and slots["danger"] is True
@@ -163,7 +161,7 @@ def test_a_real_emergency_read_as_emergency_hands_over() -> None:
 
 def test_a_risk_in_a_first_sentence_is_a_report_with_danger() -> None:
     slots: dict[str, Any] = {}
-    outcome = emergency_turn(slots, "les buissons cachent le stop on voit plus les voitures arriver")
+    outcome = emergency_turn(slots, "les buissons cachent le stop on ne voit pas les voitures qui arrivent")
     assert outcome.handoff_reason is None and slots["category"] == "espaces_verts_arbres" and slots["danger"] is True
 
 
@@ -189,7 +187,7 @@ def test_danger_answers(answer: str, danger: bool) -> None:
 
 def test_one_sentence_report_with_low_nlu_confidence_keeps_its_place() -> None:
     slots: dict[str, Any] = {}
-    outcome = turn(slots, "inform", "un gros trou dans la chaussée au 40 boulevard chave à marseille", nlu=0.3)
+    outcome = turn(slots, "inform", "un grand trou dans la chaussée au 40 boulevard chave à marseille", nlu=0.3)
     assert slots["category"] == "chaussee_trottoirs" and slots["place"] == "40 boulevard Chave, Marseille"
     assert outcome.said[0].response == "utter_ask_danger"
 
@@ -286,7 +284,7 @@ def test_a_weaker_commune_does_not_replace_an_arrondissement() -> None:
 
 def test_a_correction_answering_the_danger_question_is_not_its_answer() -> None:
     slots: dict[str, Any] = {}
-    turn(slots, "report_problem", "le feu tricolore est en panne avenue Jean Jaurès à Martigues")
+    turn(slots, "report_problem", "le feu tricolore ne marche plus avenue Jean Jaurès à Martigues")
     assert slots["pending_question"] == "danger"
     outcome = turn(slots, "deny", "ah non c'est à Port-de-Bouc, pas à Martigues")
     assert slots["commune"] == "Port-de-Bouc" and slots.get("danger") is None
@@ -306,7 +304,7 @@ def test_a_correction_answering_the_callback_question_is_not_its_answer() -> Non
 
 def test_no_to_the_danger_question_about_a_fallen_branch_is_no_danger() -> None:
     slots: dict[str, Any] = {}
-    turn(slots, "report_problem", "une grosse branche est tombée au square Labadié à Marseille")
+    turn(slots, "report_problem", "une grosse branche a chuté au square Labadié à Marseille")
     outcome = turn(slots, "deny", "non, elle est par terre, elle bouge plus")
     assert outcome.handoff_reason is None and slots["danger"] is False
 
@@ -314,8 +312,8 @@ def test_no_to_the_danger_question_about_a_fallen_branch_is_no_danger() -> None:
 def test_a_public_place_without_a_street_is_a_place() -> None:
     slots: dict[str, Any] = {}
     turn(slots, "report_problem", "le banc est tout cassé")
-    outcome = turn(slots, "dont_know", "c'est au vieux cimetière de Gardanne, je connais pas le nom de la rue")
-    assert slots["landmark"] == "vieux cimetière de Gardanne" and slots["commune"] == "Gardanne"
+    outcome = turn(slots, "dont_know", "c'est au vieux stade de Trets, je connais pas le nom de la rue")
+    assert slots["landmark"] == "vieux stade de Trets" and slots["commune"] == "Trets"
     assert outcome.said[0].response == "utter_ask_danger"
 
 
@@ -342,8 +340,8 @@ def test_phone_number_said_in_words_with_commas() -> None:
     turn(slots, "report_problem", "un lampadaire éteint au 15 avenue des Chutes-Lavie à Marseille, pas dangereux")
     turn(slots, "affirm", "oui pourquoi pas")
     assert slots["pending_question"] == "callback_number"
-    turn(slots, "inform", "zéro sept, quatre-vingt-un, vingt-deux, soixante-trois, quarante-quatre")
-    assert slots["callback_number"] == "07 81 22 63 44" and slots["pending_question"] == "confirm"
+    turn(slots, "inform", "zéro sept, quatre-vingt-quatre, vingt-six, soixante-sept, quarante-cinq")
+    assert slots["callback_number"] == "07 84 26 67 45" and slots["pending_question"] == "confirm"
 
 
 @pytest.mark.parametrize(("answer", "consent"), [("volontiers", True), ("non ça ira", False), ("pas la peine", False)])
@@ -382,13 +380,15 @@ def test_a_yes_read_as_a_request_for_a_person_answers_the_question() -> None:
     outcome = handle_request_human(understood("request_human", "allez-y", 0.7, 0.9), slots, KNOWLEDGE)
     slots.update(outcome.slots)
     assert outcome.handoff_reason is None and slots["callback_consent"] is True
-    outcome = handle_request_human(understood("request_human", "je veux parler à quelqu'un", 0.9, 0.9), slots, KNOWLEDGE)
+    outcome = handle_request_human(
+        understood("request_human", "je veux parler avec quelqu'un", 0.9, 0.9), slots, KNOWLEDGE
+    )
     assert outcome.handoff_reason == "caller_request"
 
 
 def test_an_information_question_about_a_facility_is_out_of_scope() -> None:
     slots: dict[str, Any] = {}
-    outcome = turn(slots, "report_problem", "la déchetterie de Saint-Menet elle reprend les encombrants le dimanche ?")
+    outcome = turn(slots, "report_problem", "la déchetterie de Saint-Loup elle reprend les encombrants le dimanche ?")
     assert outcome.said[0].response == "utter_out_of_scope" and not slots.get("category")
 
 
@@ -420,7 +420,7 @@ def test_a_yes_the_nlu_could_not_place_still_answers_the_read_back() -> None:
 
 def test_no_thanks_goodbye_after_the_out_of_scope_answer_ends_the_call() -> None:
     slots: dict[str, Any] = {}
-    turn(slots, "report_problem", "y a une erreur sur ma taxe foncière")
+    turn(slots, "report_problem", "y a une erreur dans mon avis de taxe foncière")
     assert slots["pending_question"] == "offer_human"
     assert turn(slots, "deny", "non tant pis au euh revoir").hangup
 
@@ -448,7 +448,7 @@ def test_two_badly_heard_turns_hand_over_at_every_stage(stage: str, intent: str)
         turn(slots, opening_intent, text)
     handler = handlers.get(intent, handle_report_turn)
     consent_before = slots.get("callback_consent")
-    first = handler(understood(intent, "gnn ouais le truc là-bas kss", 0.9, 0.25), slots, KNOWLEDGE)
+    first = handler(understood(intent, "gnn ouais le machin là-bas kss", 0.9, 0.25), slots, KNOWLEDGE)
     slots.update(first.slots)
     assert first.said[0].response == "utter_not_understood" and not first.save_report and not first.hangup
     assert slots.get("callback_consent") is consent_before
@@ -471,16 +471,16 @@ def test_unsure_nlu_on_noise_and_silence_count_together(stage: str) -> None:
 def test_a_number_given_to_the_commune_question_is_the_streets() -> None:
     slots: dict[str, Any] = {}
     turn(slots, "report_problem", "il y a un nid de poule rue loubon")
-    turn(slots, "inform", "devant le numéro vingt-cinq")
-    assert slots["street_number"] == "25" and not slots.get("landmark")
-    assert slots["place"] == "25 rue Loubon"
+    turn(slots, "inform", "devant le numéro dix-sept")
+    assert slots["street_number"] == "17" and not slots.get("landmark")
+    assert slots["place"] == "17 rue Loubon"
 
 
 def test_a_number_after_the_street_in_an_answer() -> None:
     slots: dict[str, Any] = {}
     turn(slots, "report_problem", "il y a un nid de poule")
-    turn(slots, "inform", "rue Loubon, devant le neuf")
-    assert slots["street_number"] == "9" and slots["street_name"] == "rue Loubon"
+    turn(slots, "inform", "rue Consolat, devant le neuf")
+    assert slots["street_number"] == "9" and slots["street_name"] == "rue Consolat"
 
 
 def test_a_quarter_is_context_and_never_replaces_a_named_landmark() -> None:
@@ -492,7 +492,7 @@ def test_a_quarter_is_context_and_never_replaces_a_named_landmark() -> None:
 
 def test_a_detail_near_the_problem_adds_to_the_named_place() -> None:
     slots: dict[str, Any] = {}
-    turn(slots, "report_problem", "un banc cassé au parc Miremont")
+    turn(slots, "report_problem", "un banc abîmé au parc Miremont")
     outcome = turn(slots, "inform", "près des jeux d'enfants")
     assert slots["landmark"] == "parc Miremont, jeux d'enfants"
     assert outcome.said[0].response == "utter_ask_commune"
@@ -509,7 +509,7 @@ def test_declining_the_adviser_while_naming_the_other_service_ends_politely() ->
     slots: dict[str, Any] = {}
     first = handle_out_of_scope(understood("out_of_scope", "je voudrais payer mes impôts", 0.9, 0.9), slots, KNOWLEDGE)
     slots.update(first.slots)
-    outcome = turn(slots, "deny", "ah bon non c'est pas la peine j'appellerai les impôts au revoir")
+    outcome = turn(slots, "deny", "ah bon non c'est pas la peine je contacterai les impôts au revoir")
     assert outcome.hangup and outcome.said[0].response == "utter_goodbye" and outcome.handoff_reason is None
 
 

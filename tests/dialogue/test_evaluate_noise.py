@@ -9,9 +9,9 @@ import pytest
 from dialogue.eval.noise import AsrNoiser, french_number_words, numbers_to_words
 
 LINES = [
-    "Bonjour, il y a un gros nid-de-poule au 14 rue de la République à Marseille !",
+    "Bonjour, il y a un nid-de-poule profond au 14 rue de la République à Marseille !",
     "C'est pour signaler un lampadaire cassé, ça fait trois jours.",
-    "Oui, rappelez-moi au 06 12 34 56 78 s'il vous plaît.",
+    "Oui, rappelez-moi au 06 21 43 65 87 s'il vous plaît.",
     "Je ne sais pas, je suis perdue, il faut que quelqu'un vienne.",
 ]
 
@@ -40,24 +40,24 @@ def test_output_looks_like_a_transcript() -> None:
 
 def test_numbers_are_spoken_and_phone_numbers_go_by_pairs() -> None:
     assert numbers_to_words("au 14 bis") == "au quatorze bis"
-    assert numbers_to_words("06 12 34 56 78") == "zéro six douze trente quatre cinquante six soixante dix huit"
-    assert numbers_to_words("+33 4 91 00 10 20") == "zéro quatre quatre vingt onze zéro zéro dix vingt"
+    assert numbers_to_words("06 21 43 65 87") == "zéro six vingt et un quarante trois soixante cinq quatre vingt sept"
+    assert numbers_to_words("+33 4 86 00 10 20") == "zéro quatre quatre vingt six zéro zéro dix vingt"
     assert french_number_words(71) == "soixante et onze"
     assert french_number_words(80) == "quatre vingt"
     assert french_number_words(97) == "quatre vingt dix sept"
-    assert french_number_words(1945) == "mille neuf cent quarante cinq"
+    assert french_number_words(1987) == "mille neuf cent quatre vingt sept"
     assert french_number_words(200) == "deux cent"
     with pytest.raises(ValueError):
         french_number_words(-1)
 
 
 def test_protected_report_values_survive_every_seed() -> None:
-    line = "Bonjour, c'est au 3 bis rue de la République à Aix-en-Provence, le lampadaire est cassé."
+    line = "Bonjour, c'est au 3 bis rue Mignet à Aix-en-Provence, le lampadaire est cassé."
     for seed in range(40):
         noisy = AsrNoiser(seed=seed, drop_rate=0.9, substitution_rate=1.0).noisy(
-            line, "p", protected=["rue de la République", "3 bis", "Aix-en-Provence"]
+            line, "p", protected=["rue Mignet", "3 bis", "Aix-en-Provence"]
         )
-        for phrase in ("trois bis", "rue de la république", "aix-en-provence"):
+        for phrase in ("trois bis", "rue mignet", "aix-en-provence"):
             assert phrase in noisy, noisy
 
 

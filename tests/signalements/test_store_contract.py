@@ -20,6 +20,7 @@ def draft(**changes: object) -> ReportDraft:
         callback_number="0612345678",
         street_number="12",
         street_name="rue de la République",
+        street_verified=True,
         commune="Marseille",
         landmark="devant la boulangerie",
     )
@@ -84,6 +85,7 @@ def test_call_with_turns_handoff_and_report_reads_back(store: Store) -> None:
         "Marseille",
         "devant la boulangerie",
     )
+    assert report.street_verified is True and report.to_json()["place"]["street_verified"] is True
     assert report.callback_number == "0612345678" and report.callback_consent
     assert store.get_report(report_id) == report
     assert call.to_json()["reports"][0]["place"]["commune"] == "Marseille"

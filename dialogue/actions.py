@@ -276,3 +276,8 @@ def save_and_close(tracker: Tracker, slots: dict[str, Any], dispatcher: Collecti
     dispatcher.utter_message(json_message={"callbot": {"report_id": report_id}})
     dispatcher.utter_message(json_message={"callbot": {"action": "hangup"}})
     return [SlotSet("pending_question", None), SlotSet("report_id", report_id)]
+
+
+# The language pipeline takes seconds to load: start at once, beside rasa-sdk's own start (which is longer), so the
+# first caller's turn does not wait for it.
+threading.Thread(target=understanding, name="understanding-warm-up", daemon=True).start()

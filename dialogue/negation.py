@@ -2,7 +2,9 @@
 
 Word lists cannot say whether "dangereux" is negated in "je pense pas que ce soit dangereux" (the negation is on
 another verb), "ça craint rien" (the negation is the object) or "dangereux ? non, pas vraiment" (it comes after).
-The French spaCy pipeline (fr_core_news_md: lemmas and dependencies) gives the structure; the rules below read it.
+The French spaCy pipeline (fr_core_news_md: dependencies and word vectors) gives the structure; the rules below read
+it. Its lemmatizer is left out: its tables cost 140 MB of the action server's memory, and the few words read here
+are listed in their inflected forms.
 """
 
 from __future__ import annotations
@@ -30,13 +32,13 @@ _pipeline: Any = None
 
 
 def pipeline() -> Any:
-    """The French spaCy pipeline, loaded once per process (a few seconds; named-entity recognition left out)."""
+    """The French spaCy pipeline, loaded once per process (a few seconds; entities and lemmas left out)."""
     global _pipeline
     with _lock:
         if _pipeline is None:
             import spacy
 
-            _pipeline = spacy.load(PIPELINE, exclude=["ner"])
+            _pipeline = spacy.load(PIPELINE, exclude=["ner", "lemmatizer"])
         return _pipeline
 
 
@@ -85,10 +87,10 @@ def is_negated(doc: Any, token: Any) -> bool:
 
 
 def polarity_of(doc: Any, keys: Iterable[str]) -> bool | None:
-    """True when a word among `keys` (folded words or lemmas) is said plainly, False when every one said is negated,
-    None when none is said."""
+    """True when a word among `keys` (folded words) is said plainly, False when every one said is negated, None when
+    none is said."""
     wanted = frozenset(keys)
-    found = [t for t in doc if fold(t.text) in wanted or fold(t.lemma_) in wanted]
+    found = [t for t in doc if fold(t.text) in wanted]
     if not found:
         return None
     return any(not is_negated(doc, token) for token in found)

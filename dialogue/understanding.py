@@ -160,7 +160,10 @@ _FIELD_NAMES = (
 _HESITATIONS = {"euh", "heu", "hum", "hmm", "bah", "ben", "beh", "bon"}
 # Words the danger of the problem is said with; their negation is read from the parse.
 DANGER_KEYS = frozenset(
-    {"danger", "dangereux", "dangereuse", "dangereuses", "risque", "risquer", "grave", "craindre", "accident"}
+    {
+        *("danger", "dangers", "dangereux", "dangereuse", "dangereuses", "grave", "graves", "accident", "accidents"),
+        *("risque", "risques", "risquent", "risquer", "risquait", "craint", "crains", "craindre"),
+    }
 )
 # Where a line starts with words that only open the call ("allô oui bonjour, c'est pour vous dire que ..."):
 # the description starts after them.

@@ -6,7 +6,7 @@ import pytest
 
 from dialogue.negation import is_common_word, parse, polarity_of
 
-DANGER = {"danger", "dangereux", "risque", "risquer", "grave", "craindre"}
+DANGER = {"danger", "dangereux", "risque", "risquent", "grave", "craint"}
 
 
 @pytest.mark.parametrize(

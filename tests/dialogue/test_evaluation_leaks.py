@@ -24,7 +24,9 @@ FUNCTION_WORDS = frozenset(
     """a ai al as au aux avec c ca ce ces cet cette d dans de des du elle elles en est et etait eu il ils j je l la
     le les leur lui m ma mais me mes moi mon n ne ni nous on ont ou par pas pour qu que qui s sa se ses si son
     sont sur t ta te tes toi ton tu un une vous vos votre y oui non euh ben bah bon alors voila hein tout tres
-    plus bien fait faire avoir etre va vais peu ici la""".split()
+    plus bien fait faire avoir etre va vais peu ici la depuis devant derriere avant apres pendant chez vers entre
+    contre sous sans bonjour bonsoir allo merci monsieur madame zero deux trois quatre cinq six sept huit neuf dix
+    onze douze treize quatorze quinze seize vingt trente quarante cinquante soixante cent cents mille""".split()
 )
 EVALUATION_SETS = (
     "dialogue/eval/conversations.yaml",

@@ -33,7 +33,6 @@ STRONG_EMERGENCY = re.compile(
             r"fort |un peu le |beaucoup le )?gaz\b",
             r"\bgaz (qui|qu il) (fuit|sort|s echappe)\b|\bfuite de gaz\b|\bconduite de gaz\b",
             r"\b(fil|fils|cable|cables) (electrique|electriques|haute tension|du courant|d electricite)\b",
-            r"\b(fil|fils|cable|cables) (qui pend|qui pendent|denude|denudes|a terre|par terre|tombe|tombes)\b",
             r"\belectrocut\w*|\b(etincelle|etincelles)\b|\bcourant (a terre|qui passe dans)\b|"
             r"\bpoteau electrique tombe",
             r"\b(blesse|blessee|blesses|blessees|inconscient|inconsciente|saigne|saignent|evanoui|evanouie)\b",
@@ -73,6 +72,11 @@ STRONG_EMERGENCY = re.compile(
         )
     )
 )
+# A cable down or hanging is a live wire unless it is the telephone's: then it is a report (and one question).
+CABLE_DOWN = re.compile(
+    r"\b(fil|fils|cable|cables) (qui pend|qui pendent|denude|denudes|a terre|par terre|tombe|tombes)\b"
+)
+TELECOM = re.compile(r"\b(telephone|telephonique|telecom|fibre|internet|adsl|orange|sfr|free|bouygues|tele)\b")
 # A person in a situation that may be an emergency, without the words that say so ("quelqu'un est tombé dans le
 # trou", "un enfant a glissé"): the bot asks one direct question rather than guess either way.
 MAYBE_EMERGENCY = re.compile(
@@ -214,6 +218,8 @@ def is_emergency(text: str, nlu_says_emergency: bool = False) -> bool:
     read an emergency."""
     folded = fold(text)
     if STRONG_EMERGENCY.search(folded):
+        return True
+    if CABLE_DOWN.search(folded) and not TELECOM.search(folded):
         return True
     if AMBIGUOUS_INJURY.search(folded) and PERSON_MENTION.search(folded):
         return True

@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from dialogue.eval.dataset import Conversation, Turn, Utterance
+from dialogue.eval.dataset import NO_INPUT, Conversation, Turn, Utterance
 from dialogue.eval.noise import AsrNoiser
 from dialogue.eval.scoring import ConversationRun, Exchange, ParsedUtterance
 from dialogue.slots import REPORT_SLOTS
@@ -41,6 +41,8 @@ QUESTION_TARGETS: dict[str, tuple[str, ...]] = {
 }
 REPORT_QUESTIONS = frozenset(QUESTION_TARGETS) - {"confirm", "correction"}
 CLEAN_ASR_CONFIDENCE = 1.0
+# Silent turns sent after the script's last line while the bot still waits for an answer.
+SILENCES_AT_THE_END = 2
 
 
 class Dialogue(Protocol):
@@ -212,12 +214,18 @@ async def play_conversation(
     pending = list(enumerate(conversation.turns))
     asked: tuple[str, ...] = ()
     metadata_base = {"channel": "phone", "caller_number": conversation.caller_number}
+    silences_left = SILENCES_AT_THE_END
     try:
-        while pending:
-            position = next_turn([turn for _, turn in pending], asked)
-            if position is None:
+        while True:
+            position = next_turn([turn for _, turn in pending], asked) if pending else None
+            if position is not None:
+                index, turn = pending.pop(position)
+            elif silences_left > 0:
+                # A caller with nothing left to say goes quiet, as on a real line: the bot decides how the call ends.
+                silences_left -= 1
+                index, turn = -1, Turn(NO_INPUT)
+            else:
                 break
-            index, turn = pending.pop(position)
             text, confidence = spoken_line(conversation, index, turn, variant, noiser)
             reply = await dialogue.send(conversation_id, text, {**metadata_base, "asr_confidence": confidence})
             exchange = Exchange(caller=text, bot=list(reply.texts), asr_confidence=confidence)

@@ -304,3 +304,18 @@ async def test_a_failing_dialogue_is_a_failed_run_not_a_crash() -> None:
     run = await play_conversation(conversation, "clean", bot, bot, AsrNoiser(), "id")
     assert run.outcome == "error" and "refused" in (run.error or "")
     assert not judge(run).success
+
+
+async def test_a_caller_whose_script_is_over_goes_quiet() -> None:
+    conversation = Conversation(
+        id="c2",
+        caller_number=None,
+        tags=("out-of-scope",),
+        turns=(Turn("Une question sur ma facture."),),
+        expect=Expectation(frozenset({"ended", "handoff"})),
+    )
+    bot = ScriptedBot(questions=["offer_human", "offer_human", "offer_human", "offer_human"])
+    run = await play_conversation(conversation, "clean", bot, bot, AsrNoiser(), "id-3")
+    # The bot still asks: two silences, then the runner stops (the bot decides; here it never ends the call).
+    assert [text for text, _ in bot.received] == ["Une question sur ma facture.", "/no_input", "/no_input"]
+    assert run.outcome == "unfinished"

@@ -293,10 +293,12 @@ class Understanding:
             return Frame(heard=heard, text=heard.text)
         text = repair_asr_slips(heard.text)
         folded = fold(text)
+        # Numbers become digits once, for every reader of numbers (number words inside names are kept).
+        said = spoken_to_digits(text)
         category = self._category(text)
-        place, verified = self._place(text)
+        place, verified = self._place(said)
         yes_no = yes_or_no(text)
-        phone = find_phone_number(text)
+        phone = find_phone_number(said)
         frame = Frame(
             heard=heard,
             text=text,
@@ -306,8 +308,8 @@ class Understanding:
             description=describe(text),
             place=place,
             street_verified=verified,
-            separate_street_number=find_separate_street_number(text) if not place.street_number else None,
-            street_number_said=find_street_number(_without_negations(text)),
+            separate_street_number=find_separate_street_number(said) if not place.street_number else None,
+            street_number_said=find_street_number(_without_negations(said)),
             free_landmark=free_text_landmark(text),
             danger=self._danger(text),
             yes_no=yes_no,
@@ -331,13 +333,13 @@ class Understanding:
         code = self.taxonomy.match(text)
         return Found(code, text) if code else None
 
-    def _place(self, text: str) -> tuple[Place, bool | None]:
-        """The place in the line; a value said inside a negation ("pas au 4, au 14") gives way to the other."""
-        place = self.places.parse(text)
-        said = spoken_to_digits(text)
+    def _place(self, said: str) -> tuple[Place, bool | None]:
+        """The place in the line (numbers as digits); a value said inside a negation ("pas au 4, au 14") gives way
+        to the other."""
+        place = self.places.parse(said)
         spans = _negated_spans(said)
         if spans:
-            without = self.places.parse(_without_negations(text))
+            without = self.places.parse(_without_negations(said))
             negated = [fold(said[start:end]) for start, end in spans]
             place = Place(
                 _unless_negated(place.street_number, negated) or without.street_number,
@@ -421,9 +423,9 @@ def _negated_spans(said: str) -> list[tuple[int, int]]:
     return [m.span() for m in _NEGATED_VALUE.finditer(_fold_in_place(said))]
 
 
-def _without_negations(text: str) -> str:
+def _without_negations(said: str) -> str:
     """The line (numbers as digits) without the values said inside a negation."""
-    kept = spoken_to_digits(text)
+    kept = said
     for start, end in reversed(_negated_spans(kept)):
         kept = f"{kept[:start]} , {kept[end:]}"
     return kept

@@ -32,13 +32,21 @@ from dialogue.conversation import (
     handle_request_human,
 )
 from dialogue.knowledge import OTHER_CATEGORY, default_gazetteer, default_taxonomy
-from dialogue.slots import CALLER_NUMBER, COMMUNE_SKIPPED, PENDING, REPORT_SLOTS, REPROMPTS
+from dialogue.slots import CALLER_NUMBER, COMMUNE_SKIPPED, DESCRIPTION_WANTED, PENDING, REPORT_SLOTS, REPROMPTS
 from dialogue.understanding import Frame, Heard, Understanding
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Frame, dict[str, Any], Knowledge], Outcome]
-SLOT_NAMES = (*REPORT_SLOTS, CALLER_NUMBER, PENDING, REPROMPTS, COMMUNE_SKIPPED, "emergency_checked")
+SLOT_NAMES = (
+    *REPORT_SLOTS,
+    CALLER_NUMBER,
+    PENDING,
+    REPROMPTS,
+    COMMUNE_SKIPPED,
+    DESCRIPTION_WANTED,
+    "emergency_checked",
+)
 
 
 def knowledge() -> Knowledge:

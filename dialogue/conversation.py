@@ -15,7 +15,7 @@ from typing import Any
 
 from dialogue.knowledge import OTHER_CATEGORY, Gazetteer, Taxonomy, fold
 from dialogue.normalize import Place, format_place, is_quarter, normalize_caller_number
-from dialogue.slots import CALLER_NUMBER, PENDING, REPORT_SLOTS, REPROMPTS
+from dialogue.slots import CALLER_NUMBER, COMMUNE_SKIPPED, DESCRIPTION_WANTED, PENDING, REPORT_SLOTS, REPROMPTS
 from dialogue.understanding import Frame
 
 # Questions a yes or a no answers.
@@ -177,6 +177,8 @@ def extract(frame: Frame, slots: dict[str, Any], knowledge: Knowledge, trusted: 
             description=description,
             category_other_words=frame.description if category == OTHER_CATEGORY else None,
         )
+        if frame.says_little and slots.get(DESCRIPTION_WANTED) is None:
+            updates[DESCRIPTION_WANTED] = True
     elif (
         not slots.get("category")
         and trusted
@@ -184,6 +186,15 @@ def extract(frame: Frame, slots: dict[str, Any], knowledge: Knowledge, trusted: 
         and ((pending == "problem" and frame.intent not in ("affirm", "deny")) or frame.intent == "report_problem")
     ):
         updates.update(category=OTHER_CATEGORY, description=frame.description, category_other_words=frame.description)
+    elif (
+        pending == "description"
+        and frame.description
+        and frame.plain_words
+        and not frame.unintelligible
+        and (frame.answer is None or frame.carries_content())
+    ):
+        # What is wrong, as the caller says it ("il clignote orange"): its words need no problem vocabulary.
+        updates["description"] = _described(slots, frame)
     elif (
         slots.get("category")
         and trusted
@@ -201,7 +212,7 @@ def extract(frame: Frame, slots: dict[str, Any], knowledge: Knowledge, trusted: 
     )
 
     if pending == "danger":
-        answer = frame.danger if corrected_other else frame.danger_answer
+        answer = frame.danger if corrected_other or frame.answers_about_callback() else frame.danger_answer
         if answer is not None:
             updates["danger"] = answer
     elif frame.danger is not None and (slots.get("danger") is None or pending in ("confirm", "correction")):
@@ -223,7 +234,7 @@ def extract(frame: Frame, slots: dict[str, Any], knowledge: Knowledge, trusted: 
     elif pending == "callback_number" and (frame.intent in ("deny", "dont_know") or frame.answer is False):
         updates.update(callback_consent=False, callback_number=None)
     if pending == "commune" and (frame.intent == "dont_know" or frame.unsure) and "commune" not in updates:
-        updates["commune_skipped"] = True
+        updates[COMMUNE_SKIPPED] = True
     return {k: v for k, v in updates.items() if k not in slots or slots.get(k) != v or k == "category"}
 
 
@@ -335,9 +346,11 @@ def next_question(slots: dict[str, Any], taxonomy: Taxonomy, rephrase: bool = Fa
     prefix = "utter_reask_" if rephrase else "utter_ask_"
     if not slots.get("category"):
         return "problem", Say(prefix + "problem")
+    if slots.get(DESCRIPTION_WANTED):
+        return "description", Say(prefix + "description")
     if not (slots.get("street_name") or slots.get("landmark")):
         return "place", Say(prefix + "place")
-    if not slots.get("commune") and not slots.get("commune_skipped"):
+    if not slots.get("commune") and not slots.get(COMMUNE_SKIPPED):
         return "commune", Say(prefix + "commune")
     if slots.get("danger") is None:
         return "danger", Say(prefix + "danger")
@@ -367,6 +380,8 @@ def summary(slots: dict[str, Any], taxonomy: Taxonomy) -> str:
 
 def ask_next(slots: dict[str, Any], updates: dict[str, Any], knowledge: Knowledge, rephrase: bool = False) -> Outcome:
     pending, question = next_question(_current(slots, updates), knowledge.taxonomy, rephrase)
+    if pending == "description":
+        updates = {**updates, DESCRIPTION_WANTED: False}  # asked once, answered or not
     return Outcome(said=[question], slots={**updates, PENDING: pending})
 
 
@@ -375,7 +390,8 @@ def _safety_first(frame: Frame, slots: dict[str, Any], base: dict[str, Any]) -> 
     or when the caller says yes to the direct question asked when they only may ("quelqu'un est tombé")."""
     if frame.emergency:
         return handoff_emergency(base)
-    if slots.get(PENDING) == "emergency_check" and (frame.answer is True or frame.danger is True):
+    said_yes = frame.answer is True and not frame.answers_about_callback()
+    if slots.get(PENDING) == "emergency_check" and (said_yes or frame.danger is True):
         return handoff_emergency(base)
     return None
 
@@ -470,7 +486,7 @@ def _acceptable_without_content(frame: Frame, pending: Any, trusted: bool) -> bo
 
 
 def _changes_report(updates: dict[str, Any]) -> bool:
-    return any(name in REPORT_SLOTS or name == "commune_skipped" for name in updates)
+    return any(name in REPORT_SLOTS or name == COMMUNE_SKIPPED for name in updates)
 
 
 _FIELDS_NAMED = {
@@ -495,12 +511,27 @@ def handle_not_understood(
     base = base if base is not None else _with_caller_number(slots, frame)
     slots = _current(slots, base)
     count = int(slots.get(REPROMPTS) or 0) + 1
+    if count >= 2 and _commune_can_wait(slots) and _clearly_said(frame, knowledge):
+        return ask_next(slots, {**base, COMMUNE_SKIPPED: True, REPROMPTS: 0}, knowledge)
     if count >= 2:
         return handoff("low_confidence", base)
     outcome = _reask(slots, base, knowledge)
     outcome.said.insert(0, Say("utter_not_understood"))
     outcome.slots[REPROMPTS] = count
     return outcome
+
+
+def _commune_can_wait(slots: dict[str, Any]) -> bool:
+    """The commune asked twice and answered with something else while the street or landmark is known: the report
+    goes on without it and the person who validates it places it, rather than a handoff over one field."""
+    return slots.get(PENDING) == "commune" and bool(slots.get("street_name") or slots.get("landmark"))
+
+
+def _clearly_said(frame: Frame, knowledge: Knowledge) -> bool:
+    """Words heard well that mean something (a yes, a no, another field), only not what was asked; noise is not."""
+    if badly_heard(frame, knowledge.thresholds):
+        return False
+    return frame.yes_no is not None or frame.carries_content() or frame.intent in ("affirm", "deny", "dont_know")
 
 
 def _reask(slots: dict[str, Any], base: dict[str, Any], knowledge: Knowledge) -> Outcome:

@@ -95,7 +95,7 @@ PERSON_MENTION = re.compile(rf"\b{_PERSON}\b|\b(je|j|me|moi) (suis|me suis|ai|m)
 # Words that make DIET's "emergency" believable when no strong sign is there (only then: a caller saying "c'est
 # urgent, le trou est énorme" is reporting a danger, and the danger question is asked anyway).
 WEAK_EMERGENCY = re.compile(
-    r"\b(au secours|a l aide|urgence|pompiers|samu|ambulance|le 15|le 18|le 112|"
+    r"\b(au secours|a l aide|(?<!d )urgence|pompiers|samu|ambulance|le 15|le 18|le 112|"
     r"vite venez|venez vite|en train de mourir)\b|(?<!rat )(?<!chat )(?<!chien )(?<!pigeon )(?<!oiseau )"
     r"(?<!animal )(?<!arbre )(?<!bois )(?<!feuilles )(?<!branche )\b(mort|morte)\b"
 )
@@ -213,29 +213,31 @@ PROBLEM_PREDICATES = re.compile(
 )
 
 
+Span = tuple[int, int]
+
+
+def emergency_evidence(folded: str, nlu_says_emergency: bool = False) -> list[Span]:
+    """Where `fold`ed words say an immediate emergency: strong words always, weaker ones ("au secours",
+    "pompiers") only when the NLU also read an emergency. Whether each is said or denied is the parse's job."""
+    spans = [m.span() for m in STRONG_EMERGENCY.finditer(folded)]
+    if not TELECOM.search(folded):
+        spans += [m.span() for m in CABLE_DOWN.finditer(folded)]
+    if PERSON_MENTION.search(folded):
+        spans += [m.span() for m in AMBIGUOUS_INJURY.finditer(folded)]
+    if nlu_says_emergency:
+        spans += [m.span() for m in WEAK_EMERGENCY.finditer(folded)]
+    return spans
+
+
+def possible_emergency_evidence(folded: str) -> list[Span]:
+    """Where words say someone may be in danger now, without saying it surely: worth one direct question."""
+    patterns = (MAYBE_EMERGENCY, WEAK_EMERGENCY, AMBIGUOUS_INJURY)
+    return [m.span() for pattern in patterns for m in pattern.finditer(folded)]
+
+
 def is_emergency(text: str, nlu_says_emergency: bool = False) -> bool:
-    """An immediate emergency: strong words always, weaker ones ("au secours", "pompiers") only when the NLU also
-    read an emergency."""
-    folded = fold(text)
-    if STRONG_EMERGENCY.search(folded):
-        return True
-    if CABLE_DOWN.search(folded) and not TELECOM.search(folded):
-        return True
-    if AMBIGUOUS_INJURY.search(folded) and PERSON_MENTION.search(folded):
-        return True
-    return nlu_says_emergency and WEAK_EMERGENCY.search(folded) is not None
-
-
-def may_be_emergency(text: str, nlu_says_emergency: bool = False) -> bool:
-    """Not surely an emergency, but someone may be in danger now: worth one direct question."""
-    folded = fold(text)
-    if is_emergency(text, nlu_says_emergency):
-        return False
-    return (
-        MAYBE_EMERGENCY.search(folded) is not None
-        or WEAK_EMERGENCY.search(folded) is not None
-        or AMBIGUOUS_INJURY.search(folded) is not None
-    )
+    """Words of an immediate emergency, negated or not (the understanding step reads their polarity)."""
+    return bool(emergency_evidence(fold(text), nlu_says_emergency))
 
 
 def is_private_property(text: str) -> bool:

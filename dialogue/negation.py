@@ -10,7 +10,7 @@ are listed in their inflected forms.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from dialogue.knowledge import fold
@@ -53,7 +53,10 @@ def _is_negator(token: Any) -> bool:
 def _negates_structurally(token: Any) -> bool:
     # "non" is an answer, not a modifier: "non attendez, si, c'est dangereux" says yes. It counts only in short
     # answers (below).
-    return _is_negator(token) and fold(token.text) != "non"
+    if _is_negator(token) and fold(token.text) != "non":
+        return True
+    # "Personne n'est blessé": "personne" with a "ne" on its verb is nobody, not a person.
+    return fold(token.text) == "personne" and any(fold(c.text) in ("ne", "n") for c in token.head.children)
 
 
 def _negated_by_structure(token: Any) -> bool:
@@ -94,6 +97,41 @@ def polarity_of(doc: Any, keys: Iterable[str]) -> bool | None:
     if not found:
         return None
     return any(not is_negated(doc, token) for token in found)
+
+
+Span = tuple[int, int]
+
+
+def folded_words(doc: Any) -> tuple[str, list[tuple[int, int, Any]]]:
+    """The parsed words folded and joined by single spaces, with where each token stands in that text."""
+    parts: list[str] = []
+    index: list[tuple[int, int, Any]] = []
+    position = 0
+    for token in doc:
+        word = fold(token.text)
+        if not word:
+            continue
+        index.append((position, position + len(word), token))
+        parts.append(word)
+        position += len(word) + 1
+    return " ".join(parts), index
+
+
+def said_plainly(doc: Any, find: Callable[[str], list[Span]]) -> bool:
+    """Whether some words that `find` locates in the folded line are said, not denied: "ce n'est pas un câble
+    électrique", "personne n'est blessé" or "l'eau rentre pas chez les gens" deny what the words would say. A
+    negation the words need to say it ("il respire plus", "elle se relève pas") is no denial."""
+    text, index = folded_words(doc)
+    for start, end in find(text):
+        inside = [token for a, b, token in index if a < end and b > start]
+        kept = " ".join(fold(t.text) for t in inside if not _negates_structurally(t))
+        if not find(kept):
+            return True  # the negation is part of what is said
+        positions = {token.i for token in inside}
+        anchors = [t for t in inside if t.head.i == t.i or t.head.i not in positions]
+        if not any(is_negated(doc, token) for token in anchors):
+            return True
+    return False
 
 
 def is_common_word(word: str) -> bool:

@@ -847,6 +847,9 @@ def _strip_commune(span: list[str], gazetteer: Gazetteer) -> list[str]:
 def parse_place(text: str, gazetteer: Gazetteer) -> Place:
     number, street = find_street(text, gazetteer)
     landmark = find_landmark(text, gazetteer) if street is None else None
+    if landmark and landmark.replace(" ", "").isdigit():
+        # "devant le 42" names a house number, not a landmark.
+        number, landmark = number or landmark, None
     commune_text = text
     if street:
         # A commune's name inside the street's ("rue Jean Roque") is not where the street is.

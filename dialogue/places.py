@@ -8,6 +8,7 @@ words stay, marked unverified for the supervisor.
 
 from __future__ import annotations
 
+import re
 from typing import Protocol
 
 from rapidfuzz import fuzz
@@ -39,6 +40,20 @@ def _sound_key(text: str) -> str:
     return key
 
 
+# The Métropole's postal codes (Bouches-du-Rhône and the Var's Saint-Zacharie, 83640) as said in digits.
+POSTAL_CODE = re.compile(r"\b(?:13|83)\s?\d{3}\b")
+_MARSEILLE_POSTAL = re.compile(r"\b130(0[1-9]|1[0-6])\b")
+
+
+def marseille_postal_arrondissement(said: str) -> str | None:
+    """ "13008" -> "Marseille 8e" (Marseille's postal codes are 13001 to 13016, one per arrondissement)."""
+    found = _MARSEILLE_POSTAL.search(said)
+    if not found:
+        return None
+    number = int(found.group(1))
+    return f"Marseille {number}{'er' if number == 1 else 'e'}"
+
+
 class PlaceResolver:
     def __init__(self, gazetteer: Gazetteer, streets: StreetMatcher | None = None) -> None:
         self.gazetteer = gazetteer
@@ -49,7 +64,12 @@ class PlaceResolver:
         ]
 
     def parse(self, text: str) -> Place:
+        # A postal code is no house number nor part of a street's name; Marseille's say the arrondissement.
+        arrondissement = marseille_postal_arrondissement(text)
+        text = POSTAL_CODE.sub(" , ", text)
         place = parse_place(text, self.gazetteer)
+        if arrondissement and place.commune in (None, "Marseille"):
+            place = Place(place.street_number, place.street_name, arrondissement, place.landmark)
         heard = self.commune_by_sound(text, skip=place.street_name)
         if heard is None:
             return place

@@ -25,3 +25,4 @@ PENDING = "pending_question"  # the question the bot asked last
 REPROMPTS = "reprompt_count"  # turns in a row not understood
 CALLER_NUMBER = "caller_number"  # the caller id, in the spoken format
 COMMUNE_SKIPPED = "commune_skipped"  # the caller does not know the commune: not asked again
+DESCRIPTION_WANTED = "description_wanted"  # the problem was only named: ask once what is wrong with it

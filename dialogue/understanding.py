@@ -12,10 +12,17 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from dialogue.knowledge import Gazetteer, Taxonomy, contains_phrase, fold
-from dialogue.lexicon import is_emergency, is_private_property, may_be_emergency, names_other_service
-from dialogue.negation import parse, polarity_of
+from dialogue.lexicon import (
+    describes_problem,
+    emergency_evidence,
+    is_private_property,
+    names_other_service,
+    possible_emergency_evidence,
+)
+from dialogue.negation import parse, polarity_of, said_plainly
 from dialogue.normalize import (
     Place,
     danger_answer,
@@ -223,6 +230,8 @@ class Frame:
     plausible_problem: bool = False  # a problem is described, whether or not the taxonomy names it
     wants_to_report: bool = False
     description: str | None = None  # the line without its opening words
+    says_little: bool = False  # the problem named and no more ("un lampadaire", "le feu tricolore")
+    plain_words: bool = False  # most of its words are everyday French (not sounds, not bent names)
     place: Place = field(default_factory=Place)
     street_verified: bool | None = None  # the street was found in the street base (None: no base, or no street)
     separate_street_number: str | None = None  # "devant le numéro 25", said apart from a street
@@ -279,6 +288,23 @@ class Frame:
             or _LOCATIVE.search(fold(self.text))
         )
 
+    def answers_about_callback(self) -> bool:
+        """A yes tied to a call-back ("oui rappelez-moi au 06...", "oui au 06..."): it answers that, not a question
+        about danger. "Un peu oui, et rappelez-moi" gives two answers."""
+        if self.danger is not None or not (self.phone_number or self.names_field == "callback"):
+            return False
+        words = spoken_to_digits_folded(self.text).split()
+        yes = next((i for i, w in enumerate(words) if w in _YES_WORDS), None)
+        if yes is None:
+            return False
+        following = words[yes + 1 : yes + 4]
+        for word in following:
+            if word in ("et", "mais"):
+                return False
+            if word[:1].isdigit() or word.startswith("rappel") or word in ("numero", "telephone"):
+                return True
+        return False
+
 
 class Understanding:
     """text + confidences -> Frame, with the taxonomy, the gazetteer and the street base it reads against."""
@@ -299,6 +325,9 @@ class Understanding:
         place, verified = self._place(said)
         yes_no = yes_or_no(text)
         phone = find_phone_number(said)
+        doc = parse(text)
+        nlu_emergency = heard.intent == "emergency"
+        emergency = said_plainly(doc, lambda words: emergency_evidence(words, nlu_emergency))
         frame = Frame(
             heard=heard,
             text=text,
@@ -306,18 +335,20 @@ class Understanding:
             plausible_problem=category is not None or any(contains_phrase(folded, w) for w in PROBLEM_WORDS),
             wants_to_report=any(contains_phrase(folded, w) for w in WANTS_TO_REPORT),
             description=describe(text),
+            says_little=says_little(doc, text),
+            plain_words=in_plain_words(doc),
             place=place,
             street_verified=verified,
             separate_street_number=find_separate_street_number(said) if not place.street_number else None,
             street_number_said=find_street_number(_without_negations(said)),
             free_landmark=free_text_landmark(text),
-            danger=self._danger(text),
+            danger=self._danger(text, doc),
             yes_no=yes_no,
             phone_number=phone,
             correction=heard.intent == "correct" or sounds_like_correction(text),
             names_field=_named_field(folded),
-            emergency=is_emergency(text, heard.intent == "emergency"),
-            maybe_emergency=may_be_emergency(text, heard.intent == "emergency"),
+            emergency=emergency,
+            maybe_emergency=not emergency and said_plainly(doc, possible_emergency_evidence),
             private_property=is_private_property(text),
             other_service=names_other_service(text, category is not None),
             asks_for_person=asks_for_person(folded),
@@ -349,9 +380,9 @@ class Understanding:
             )
         return self.places.verify(place)
 
-    def _danger(self, text: str) -> bool | None:
+    def _danger(self, text: str, doc: Any) -> bool | None:
         stated = mentions_danger(text)
-        polarity = polarity_of(parse(text), DANGER_KEYS)
+        polarity = polarity_of(doc, DANGER_KEYS)
         if stated is None or polarity is None:
             return stated if stated is not None else polarity
         # The parse knows the scope of a negation the patterns cannot see ("je pense pas que ce soit dangereux").
@@ -392,6 +423,27 @@ def describe(text: str) -> str | None:
             kept.append(word)
     described = " ".join(kept).strip(" ,.;")
     return described if len(described.split()) >= 2 else text.strip() or None
+
+
+# Parts of speech that carry what a caller describes.
+_CONTENT_POS = frozenset({"NOUN", "PROPN", "ADJ", "VERB", "ADV", "NUM"})
+
+
+def spoken_to_digits_folded(text: str) -> str:
+    return fold(spoken_to_digits(text))
+
+
+def in_plain_words(doc: Any) -> bool:
+    """Most words of the line are everyday French: the pipeline has a vector for them."""
+    words = [t for t in doc if t.is_alpha]
+    return bool(words) and sum(1 for t in words if t.has_vector) * 2 > len(words)
+
+
+def says_little(doc: Any, text: str) -> bool:
+    """A line that names the thing and says nothing of what is wrong with it: two content words at most and no
+    word of a problem ("un lampadaire", "le feu tricolore"; not "abribus cassé")."""
+    content = [t for t in doc if t.pos_ in _CONTENT_POS and not t.is_stop and fold(t.text) not in _HESITATIONS]
+    return len(content) < 2 or (len(content) < 3 and not describes_problem(text))
 
 
 def asks_for_person(folded: str) -> bool:
@@ -448,6 +500,7 @@ def _unless_negated(value: str | None, negated_spans: list[str]) -> str | None:
     return None if any(contains_phrase(span, key) for span in negated_spans) else value
 
 
+_YES_WORDS = frozenset({"oui", "ouais", "ouai", "ok", "d", "volontiers"})
 _YES_NO_OPENERS = {"oui", "ouais", "ouai", "non", "nan", "si", "ok", "d", "exactement", "voila", "absolument"}
 
 

@@ -253,6 +253,9 @@ def _place_from(
         # A street corrected without its number ("non, avenue X, pas rue X"): only the name changes, the number stays.
         place = Place(slots.get("street_number"), place.street_name, place.commune, place.landmark)
     number = frame.separate_street_number if not place.street_number else None
+    if place.street_number and not place.street_name:
+        # "à Pertuis, devant le 9" after "rue Colbert": a house number without its street is the known street's.
+        number, place = place.street_number, Place(None, None, place.commune, place.landmark)
     known_street = place.street_name or slots.get("street_name")
     if number and known_street and (not slots.get("street_number") or place.street_name or reviewing or correcting):
         # A number said apart from its street ("devant le sept"), or to the next question: the street's number,
@@ -310,7 +313,15 @@ def _place_from(
                 Place(number, merged.get("street_name"), merged.get("commune"), merged.get("landmark"))
             )
             return updates
-    if place.is_empty() and pending == "place" and trusted and frame.intent != "dont_know" and frame.free_landmark:
+    about_something_else = frame.danger is not None or frame.answer is not None or frame.phone_number is not None
+    if (
+        place.is_empty()
+        and pending == "place"
+        and trusted
+        and frame.intent != "dont_know"
+        and frame.free_landmark
+        and not about_something_else
+    ):
         # No street nor known kind of place: keep the caller's words as the landmark.
         return _place_updates(slots, Place(landmark=frame.free_landmark), replace_street=False)
     return {}

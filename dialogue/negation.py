@@ -27,6 +27,8 @@ _SCOPE_RELATIONS = frozenset(
 )
 # Fillers that do not count as content in a short answer.
 _FILLERS = frozenset({"euh", "heu", "ben", "bah", "bon", "alors", "hein", "voila", "ah", "oh", "eh", "mais", "hum"})
+# Words that start another clause: a negation before them does not reach past them.
+_CLAUSE_BREAKS = frozenset({"mais", "et", "car", "parce", "puisque", "donc", "sinon"})
 _lock = threading.Lock()
 _pipeline: Any = None
 
@@ -85,8 +87,28 @@ def _negated_in_short_answer(doc: Any, token: Any) -> bool:
     return any(_is_negator(t) and abs(t.i - token.i) <= 3 for t in words)
 
 
+def _negated_nearby(doc: Any, token: Any) -> bool:
+    """A negator just before the word with only grammar words between ("pas que ce soit dangereux"), or just after
+    a word that opens the line ("dangereux non pas vraiment"): run-on spoken lines parse badly, and there the word
+    order says what the tree does not. "Pas de lumière, c'est dangereux" has a content word between."""
+    for index in range(token.i - 1, max(-1, token.i - 6), -1):
+        before = doc[index]
+        if _is_negator(before) and fold(before.text) != "non":
+            return True
+        if not (before.is_stop or before.is_punct) or fold(before.text) in _CLAUSE_BREAKS:
+            break
+    opens_line = all(t.is_punct or fold(t.text) in _FILLERS for t in doc[: token.i])
+    if opens_line:
+        for after in doc[token.i + 1 : token.i + 4]:
+            if _is_negator(after):
+                return True
+            if not (after.is_punct or fold(after.text) in _FILLERS):
+                break
+    return False
+
+
 def is_negated(doc: Any, token: Any) -> bool:
-    return _negated_by_structure(token) or _negated_in_short_answer(doc, token)
+    return _negated_by_structure(token) or _negated_in_short_answer(doc, token) or _negated_nearby(doc, token)
 
 
 def polarity_of(doc: Any, keys: Iterable[str]) -> bool | None:

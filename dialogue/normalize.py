@@ -722,7 +722,9 @@ NEAR_NUMBER_CUES = ("au", "devant le", "en face du", "pres du", "a cote du", "au
 
 def find_separate_street_number(text: str) -> str | None:
     """A street number said alone or after the street: "devant le numéro dix-sept", "au 9", "le numéro 12"."""
-    cues = tuple(f"{c} numero" for c in (*NEAR_NUMBER_CUES, "le")) + NEAR_NUMBER_CUES + ("numero", "c est au")
+    # "n°6" folds to "n 6".
+    cues = tuple(f"{c} {word}" for c in (*NEAR_NUMBER_CUES, "le") for word in ("numero", "n"))
+    cues += (*NEAR_NUMBER_CUES, "numero", "c est au")
     return find_street_number(text, cues=cues)
 
 

@@ -120,8 +120,9 @@ _PERSON_ASKED = re.compile(
     r"\b(un|une|a un|a une|le|la|l|au|votre|vos|des|d un|d une|avec un|avec une)\s?"
     r"(humain|humaine|etre humain|conseiller|conseillere|conseillers|agent|agents|operateur|operatrice|standard|"
     r"standardiste|personne|monsieur|dame|collegue|responsable|vrai|vraie|vraie personne|vrai personne|interlocuteur)"
-    r"\b|\bquelqu un\b|\bun vrai\b|\bune vraie\b"
+    r"\b|\bquelqu un\b"
 )
+_ASKED_WITHIN = 25  # characters between the asking words and the person asked for
 _ASKING = re.compile(
     r"\b(parler|parle|causer|discuter|passer|passez|passe moi|passes moi|transferer|transferez|transfere|mettre en "
     r"relation|mettez moi|joindre|avoir|veux|voudrais|voulais|aimerais|prefere|prefererais|souhaite|souhaiterais|"
@@ -291,9 +292,10 @@ class Frame:
     def answers_about_callback(self) -> bool:
         """A yes tied to a call-back ("oui rappelez-moi au 06...", "oui au 06..."): it answers that, not a question
         about danger. "Un peu oui, et rappelez-moi" gives two answers."""
-        if self.danger is not None or not (self.phone_number or self.names_field == "callback"):
-            return False
         words = spoken_to_digits_folded(self.text).split()
+        about_callback = self.phone_number or any(w.startswith("rappel") for w in words)
+        if self.danger is not None or not about_callback:
+            return False
         yes = next((i for i, w in enumerate(words) if w in _YES_WORDS), None)
         if yes is None:
             return False
@@ -317,7 +319,8 @@ class Understanding:
     def __call__(self, heard: Heard) -> Frame:
         if heard.is_command:
             return Frame(heard=heard, text=heard.text)
-        text = repair_asr_slips(heard.text)
+        # Hesitation sounds carry nothing and split what belongs together ("au numéro euh deux cent quatre-vingt").
+        text = _HESITATION_SOUNDS.sub(" ", repair_asr_slips(heard.text)).strip() or heard.text
         folded = fold(text)
         # Numbers become digits once, for every reader of numbers (number words inside names are kept).
         said = spoken_to_digits(text)
@@ -358,7 +361,11 @@ class Understanding:
             unintelligible=looks_unintelligible(text),
         )
         frame = replace(frame, out_of_scope=self._out_of_scope(frame), answer=_answering(yes_no, folded, frame))
-        return replace(frame, danger_answer=self._danger_answer(frame))
+        frame = replace(frame, danger_answer=self._danger_answer(frame))
+        if frame.maybe_emergency and (frame.danger_answer is False or frame.answer is False):
+            # "Non, elle est par terre, elle bouge plus": the caller has just said nobody is at risk.
+            frame = replace(frame, maybe_emergency=False)
+        return frame
 
     def _category(self, text: str) -> Found | None:
         code = self.taxonomy.match(text)
@@ -455,7 +462,12 @@ def asks_for_person(folded: str) -> bool:
         return False
     if re.search(r"\bquelqu un (est|a|s est|qui|se)\b|\bpersonne (ne|n|qui)\b", folded):
         return False  # "quelqu'un est tombé", "personne ne passe": about someone, not asking for someone
-    return _ASKING.search(folded) is not None or len(content) <= 5
+    if len(content) <= 5:
+        return True
+    # In a longer line the person is what the caller asks for, right after the asking words ("passez-moi une
+    # personne"), not anywhere ("ma voisine, une personne handicapée, voulait vous signaler").
+    asked_at = [m.end() for m in _ASKING.finditer(folded)]
+    return any(0 <= m.start() - end <= _ASKED_WITHIN for m in _PERSON_ASKED.finditer(folded) for end in asked_at)
 
 
 def says_goodbye(folded: str) -> bool:
@@ -500,16 +512,42 @@ def _unless_negated(value: str | None, negated_spans: list[str]) -> str | None:
     return None if any(contains_phrase(span, key) for span in negated_spans) else value
 
 
+_HESITATION_SOUNDS = re.compile(r"\b(?:e+u+h+|h+e+u+|hu+m+|hm+|mm+h*)\b[,.]?", re.IGNORECASE)
+_OPENING_ANSWERS = {"oui": True, "ouais": True, "ouai": True, "si": True, "non": False, "nan": False}
+_SENTENCE_END = re.compile(r"[.!?;…]+\s*|\s+mais\s+")
+_SURE_YES_NO = 0.8
+_SHORT_ANSWER_WORDS = 5
 _YES_WORDS = frozenset({"oui", "ouais", "ouai", "ok", "d", "volontiers"})
 _YES_NO_OPENERS = {"oui", "ouais", "ouai", "non", "nan", "si", "ok", "d", "exactement", "voila", "absolument"}
 
 
 def _answering(yes_no: bool | None, folded: str, frame: Frame) -> bool | None:
-    """A yes or no answers the pending question when it opens the line, or when the line gives nothing else: "c'est
-    pas loin de l'école" gives a place, it does not say no."""
-    if yes_no is None:
-        return None
+    """A yes or no answers the pending question when it opens the line, when it is the line's last sentence, or when
+    the line gives nothing else: "c'est pas loin de l'école" gives a place, it does not say no."""
     content = [w for w in folded.split() if w not in _HESITATIONS and w not in ("ah", "oh", "eh", "alors", "mais")]
-    if content and content[0] in _YES_NO_OPENERS:
+    if content and content[0] in _YES_NO_OPENERS and yes_no is not None:
         return yes_no
-    return None if frame.describes_something() else yes_no
+    if content and content[0] in _OPENING_ANSWERS:
+        # "Non, pas vraiment, c'est juste de l'eau": the answer opens the line, what follows explains it.
+        return _OPENING_ANSWERS[content[0]]
+    concluding = _concluding_answer(frame.text)
+    if concluding is not None:
+        # "On y voit rien le soir... oui, je dirais que oui": the last sentence concludes.
+        return concluding
+    if yes_no is not None:
+        return None if frame.describes_something() else yes_no
+    # Words no list holds ("c'est bien ça", "tout juste"): a short line that DIET reads, surely, as a plain yes or no
+    # is one.
+    heard = frame.heard
+    plain = heard.intent in ("affirm", "deny") and heard.nlu_confidence >= _SURE_YES_NO
+    if plain and len(content) <= _SHORT_ANSWER_WORDS and not frame.carries_content():
+        return heard.intent == "affirm"
+    return None
+
+
+def _concluding_answer(text: str) -> bool | None:
+    """The yes or no of a line's last sentence when that sentence is a short answer of its own."""
+    sentences = [s for s in _SENTENCE_END.split(text.strip(" .!?…")) if s.strip()]
+    if len(sentences) < 2 or len(sentences[-1].split()) > _SHORT_ANSWER_WORDS:
+        return None
+    return yes_or_no(sentences[-1])

@@ -535,3 +535,44 @@ def test_declining_the_adviser_to_call_elsewhere_ends_the_call(said: str) -> Non
     first = handle_out_of_scope(understood("out_of_scope", "je voudrais payer mes impôts", 0.9, 0.9), slots, KNOWLEDGE)
     slots.update(first.slots)
     assert turn(slots, "deny", said).hangup
+
+
+def test_a_problem_only_named_gets_one_question_about_what_is_wrong() -> None:
+    slots: dict[str, Any] = {}
+    asked = turn(slots, "report_problem", "un lampadaire")
+    assert asked.said[0].response == "utter_ask_description" and slots["pending_question"] == "description"
+    # The answer needs no problem vocabulary: it is what the caller saw.
+    turn(slots, "inform", "il reste allumé toute la journée")
+    assert "allumé toute la journée" in slots["description"]
+    assert slots["pending_question"] == "place"
+
+
+def test_a_described_problem_is_not_asked_again() -> None:
+    slots: dict[str, Any] = {}
+    asked = turn(slots, "report_problem", "le lampadaire est cassé")
+    assert asked.said[0].response == "utter_ask_place"
+
+
+def test_the_commune_twice_answered_with_something_else_waits_for_the_validator() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "il y a un nid de poule au 8 rue paradis")
+    assert slots["pending_question"] == "commune"
+    first = turn(slots, "affirm", "oui oui")
+    assert first.said[0].response == "utter_not_understood"
+    second = turn(slots, "deny", "non merci")
+    assert second.handoff_reason is None and slots["commune_skipped"] is True
+    assert slots["pending_question"] == "danger"
+
+
+def test_a_house_number_said_with_the_commune_belongs_to_the_street() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "il y a un nid de poule rue paradis")
+    turn(slots, "inform", "à marseille devant le 40")
+    assert (slots["street_number"], slots["street_name"]) == ("40", "rue Paradis")
+
+
+def test_an_answer_about_danger_is_no_landmark() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "le lampadaire est cassé")
+    turn(slots, "deny", "non non ça va c'est pas dangereux du tout")
+    assert not slots.get("landmark") and slots["pending_question"] == "place"

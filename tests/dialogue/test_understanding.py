@@ -201,3 +201,103 @@ def test_a_street_not_in_the_base_keeps_the_callers_words_unverified(with_street
 
 def test_without_a_street_base_nothing_is_verified() -> None:
     assert frame("au 3 cours belsunce à marseille").street_verified is None
+
+
+@pytest.mark.parametrize(
+    ("said", "emergency"),
+    [
+        ("aucun blessé heureusement, le mur a juste lâché", False),
+        ("personne n'est blessé mais la branche bloque la route", False),
+        ("ce n'est pas un fil électrique, c'est celui de la fibre", False),
+        ("l'eau du caniveau ne rentre pas dans les maisons", False),
+        ("un fil électrique est tombé sur le trottoir", True),
+        ("mon voisin est blessé à la jambe", True),
+        ("elle est tombée et elle respire plus", True),
+    ],
+)
+def test_emergency_words_are_read_with_their_negation(said: str, emergency: bool) -> None:
+    assert frame(said).emergency is emergency
+
+
+def test_a_yes_given_with_a_phone_number_answers_the_call_back() -> None:
+    assert frame("oui au 06 11 22 33 44").answers_about_callback()
+    assert frame("ouais rappelez moi demain").answers_about_callback()
+    # Two answers in one line: the yes is about the question, the call-back comes after.
+    assert not frame("un peu oui et rappelez-moi au 06 11 22 33 44").answers_about_callback()
+    assert not frame("oui c'est dangereux").answers_about_callback()
+
+
+def test_a_marseille_postal_code_gives_the_arrondissement_not_a_number() -> None:
+    place = frame("au 3 rue Paradis 13006").place
+    assert (place.street_number, place.street_name, place.commune) == ("3", "rue Paradis", "Marseille 6e")
+    # Another commune's code is dropped from the street's name, the commune comes from its name.
+    place = frame("avenue Jean Moulin 13600 la ciotat").place
+    assert (place.street_name, place.commune) == ("avenue Jean Moulin", "La Ciotat")
+
+
+def test_a_bare_number_after_devant_is_a_house_number() -> None:
+    place = frame("c'est devant le cinquante deux").place
+    assert (place.street_number, place.landmark) == ("52", None)
+
+
+@pytest.mark.parametrize(
+    ("said", "little"),
+    [("un lampadaire", True), ("le panneau stop", True), ("le banc est cassé", False), ("la poubelle déborde", False)],
+)
+def test_a_line_that_only_names_the_problem_says_little(said: str, little: bool) -> None:
+    assert frame(said, "report_problem").says_little is little
+
+
+def test_sounds_are_not_plain_words() -> None:
+    assert frame("il clignote depuis hier").plain_words
+    assert not frame("blorg zutik").plain_words
+
+
+@pytest.mark.parametrize(
+    ("said", "danger"),
+    [
+        # Run-on lines parse badly: the word order says the negation's scope.
+        ("oh non je crois pas que ce soit dangereux faut juste faire le tour", False),
+        ("dangereux non pas trop mais c'est moche", False),
+        ("y a pas de lumière le soir c'est dangereux", True),
+    ],
+)
+def test_a_negation_next_to_the_danger_word_in_a_run_on_line(said: str, danger: bool) -> None:
+    assert frame(said).danger is danger
+
+
+@pytest.mark.parametrize(
+    ("said", "answer"),
+    [
+        ("Non, pas vraiment, c'est juste un peu de boue.", False),
+        ("Le soir on voit rien du tout. Oui, je crois bien que oui.", True),
+        ("Oui, mais seulement quand il pleut.", True),
+    ],
+)
+def test_the_answer_opens_or_concludes_the_line(said: str, answer: bool) -> None:
+    assert frame(said).answer is answer
+
+
+def test_a_short_line_diet_is_sure_of_is_a_yes_or_no() -> None:
+    assert UNDERSTAND(Heard("affirm", "tout juste", 0.95, 0.9)).answer is True
+    assert UNDERSTAND(Heard("affirm", "tout juste", 0.5, 0.9)).answer is None
+
+
+def test_hesitations_do_not_split_a_number_from_its_cue() -> None:
+    assert frame("rue de la palud euh au numéro euh cent quatre vingt").place.street_number == "180"
+
+
+@pytest.mark.parametrize(
+    ("said", "asks"),
+    [
+        ("bonjour, une personne de mon immeuble voulait que je vous signale un trou devant l'entrée", False),
+        ("c'est un vrai danger ce trou, pas besoin de me rappeler", False),
+        ("je voudrais vraiment parler à une personne s'il vous plaît", True),
+    ],
+)
+def test_a_person_is_asked_for_only_right_after_the_asking_words(said: str, asks: bool) -> None:
+    assert frame(said).asks_for_person is asks
+
+
+def test_nobody_at_risk_is_no_reason_to_ask_about_danger_to_people() -> None:
+    assert not frame("non, il est par terre, il bouge plus").maybe_emergency

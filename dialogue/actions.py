@@ -32,7 +32,15 @@ from dialogue.conversation import (
     handle_request_human,
 )
 from dialogue.knowledge import OTHER_CATEGORY, default_gazetteer, default_taxonomy
-from dialogue.slots import CALLER_NUMBER, COMMUNE_SKIPPED, DESCRIPTION_WANTED, PENDING, REPORT_SLOTS, REPROMPTS
+from dialogue.slots import (
+    CALLER_NUMBER,
+    COMMUNE_ASKED,
+    COMMUNE_SKIPPED,
+    DESCRIPTION_WANTED,
+    PENDING,
+    REPORT_SLOTS,
+    REPROMPTS,
+)
 from dialogue.understanding import Frame, Heard, Understanding
 
 log = logging.getLogger(__name__)
@@ -44,6 +52,7 @@ SLOT_NAMES = (
     PENDING,
     REPROMPTS,
     COMMUNE_SKIPPED,
+    COMMUNE_ASKED,
     DESCRIPTION_WANTED,
     "emergency_checked",
 )

@@ -15,13 +15,22 @@ from typing import Any
 
 from dialogue.knowledge import OTHER_CATEGORY, Gazetteer, Taxonomy, fold
 from dialogue.normalize import Place, format_place, is_quarter, normalize_caller_number
-from dialogue.slots import CALLER_NUMBER, COMMUNE_SKIPPED, DESCRIPTION_WANTED, PENDING, REPORT_SLOTS, REPROMPTS
+from dialogue.slots import (
+    CALLER_NUMBER,
+    COMMUNE_ASKED,
+    COMMUNE_SKIPPED,
+    DESCRIPTION_WANTED,
+    PENDING,
+    REPORT_SLOTS,
+    REPROMPTS,
+)
 from dialogue.understanding import Frame
 
 # Questions a yes or a no answers.
 YES_NO_QUESTIONS = ("danger", "callback_consent", "confirm", "anything_else", "emergency_check")
 # Longest description kept: the first words say what the problem is; the rest is for the transcript.
 MAX_DESCRIPTION = 300
+MAX_COMMUNE_ASKS = 2
 
 
 @dataclass(frozen=True)
@@ -361,7 +370,11 @@ def next_question(slots: dict[str, Any], taxonomy: Taxonomy, rephrase: bool = Fa
         return "description", Say(prefix + "description")
     if not (slots.get("street_name") or slots.get("landmark")):
         return "place", Say(prefix + "place")
-    if not slots.get("commune") and not slots.get(COMMUNE_SKIPPED):
+    if (
+        not slots.get("commune")
+        and not slots.get(COMMUNE_SKIPPED)
+        and int(slots.get(COMMUNE_ASKED) or 0) < MAX_COMMUNE_ASKS
+    ):
         return "commune", Say(prefix + "commune")
     if slots.get("danger") is None:
         return "danger", Say(prefix + "danger")
@@ -393,6 +406,10 @@ def ask_next(slots: dict[str, Any], updates: dict[str, Any], knowledge: Knowledg
     pending, question = next_question(_current(slots, updates), knowledge.taxonomy, rephrase)
     if pending == "description":
         updates = {**updates, DESCRIPTION_WANTED: False}  # asked once, answered or not
+    elif pending == "commune":
+        # A caller who answers everything else but the commune is asked twice, not at every turn; the person who
+        # validates the report places the street.
+        updates = {**updates, COMMUNE_ASKED: int(_current(slots, updates).get(COMMUNE_ASKED) or 0) + 1}
     return Outcome(said=[question], slots={**updates, PENDING: pending})
 
 

@@ -61,6 +61,8 @@ STRONG_EMERGENCY = re.compile(
             r"\b(il|elle|ils|elles) (est|sont) (coince|coincee|coinces|coincees|bloque|bloquee|pris|prise|tombe|"
             r"tombee) (sous|dessous|dedans|au fond)\b",
             r"\b(gens|personnes|quelqu un|enfants|passagers) (dedans|dessous)\b",
+            rf"\b{_PERSON} (coince|coincee|coinces|coincees|prisonnier|prisonniere|bloque|bloquee) "
+            r"(dedans|dessous|sous|a l interieur)\b",
             r"\b(un|des|deux|trois|plusieurs) (blesse|blesses|blessee|blessees)\b|\bil y a (un|des) (mort|morts)\b",
             # Something burning now, said with what burns ("les poubelles brûlent"): "le lampadaire brûlé" folds to
             # the same letters and is no fire.
@@ -89,6 +91,7 @@ MAYBE_EMERGENCY = re.compile(
 # mal" a sick tree. They count when the same sentence names a person ("ma voisine est tombée, elle se relève pas").
 AMBIGUOUS_INJURY = re.compile(
     r"\b(bouge plus|ne bouge pas|bouge pas|bouge meme plus|se releve pas|se releve plus|peut pas se relever|"
+    r"repond plus|repond pas|reagit plus|reagit pas|"
     r"peut plus se relever|arrive pas a se relever|(a|ai) (tres |trop )?mal)\b"
 )
 PERSON_MENTION = re.compile(rf"\b{_PERSON}\b|\b(je|j|me|moi) (suis|me suis|ai|m)\b")
@@ -96,8 +99,7 @@ PERSON_MENTION = re.compile(rf"\b{_PERSON}\b|\b(je|j|me|moi) (suis|me suis|ai|m)
 # urgent, le trou est énorme" is reporting a danger, and the danger question is asked anyway).
 WEAK_EMERGENCY = re.compile(
     r"\b(au secours|a l aide|(?<!d )urgence|pompiers|samu|ambulance|le 15|le 18|le 112|"
-    r"vite venez|venez vite|en train de mourir)\b|(?<!rat )(?<!chat )(?<!chien )(?<!pigeon )(?<!oiseau )"
-    r"(?<!animal )(?<!arbre )(?<!bois )(?<!feuilles )(?<!branche )\b(mort|morte)\b"
+    r"vite venez|venez vite|en train de mourir)\b"
 )
 
 # Problems on private property: the city does not repair them (landlord, plumber, syndic, water company).

@@ -93,7 +93,7 @@ def _negated_nearby(doc: Any, token: Any) -> bool:
     order says what the tree does not. "Pas de lumière, c'est dangereux" has a content word between."""
     for index in range(token.i - 1, max(-1, token.i - 6), -1):
         before = doc[index]
-        if _is_negator(before) and fold(before.text) != "non":
+        if (_is_negator(before) and fold(before.text) != "non") or _nobody(doc, before):
             return True
         if not (before.is_stop or before.is_punct) or fold(before.text) in _CLAUSE_BREAKS:
             break
@@ -105,6 +105,12 @@ def _negated_nearby(doc: Any, token: Any) -> bool:
             if not (after.is_punct or fold(after.text) in _FILLERS):
                 break
     return False
+
+
+def _nobody(doc: Any, token: Any) -> bool:
+    """ "personne n'est", "rien ne": nobody, nothing, read from the word order alone."""
+    following = doc[token.i + 1] if token.i + 1 < len(doc) else None
+    return fold(token.text) in ("personne", "rien") and following is not None and fold(following.text) in ("ne", "n")
 
 
 def is_negated(doc: Any, token: Any) -> bool:

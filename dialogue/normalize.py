@@ -641,6 +641,8 @@ def find_arrondissement(text: str) -> str | None:
     )
     words = {"premier": 1}
     folded = re.sub(r"\bpremier\b", "1 er", folded) if "arrondissement" in folded or "marseille" in folded else folded
+    # Ordinals under three stay words after text2num ("dans le deuxième").
+    folded = re.sub(r"\b(deuxieme|second|seconde)\b", "2e", folded)
     for pattern in patterns:
         match = re.search(pattern, folded)
         if match and 1 <= int(match.group(1)) <= 16:

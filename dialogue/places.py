@@ -45,6 +45,16 @@ POSTAL_CODE = re.compile(r"\b(?:13|83)\s?\d{3}\b")
 _MARSEILLE_POSTAL = re.compile(r"\b130(0[1-9]|1[0-6])\b")
 
 
+# "58 rue Sainte (7e)": an arrondissement written after the address.
+ARRONDISSEMENT_TAG = re.compile(r"\(\s*(\d{1,2})\s*(?:e|è|ème|eme|er|ère)\s*\)", re.IGNORECASE)
+
+
+def _tagged_arrondissement(said: str) -> str | None:
+    found = ARRONDISSEMENT_TAG.search(said)
+    number = int(found.group(1)) if found else 0
+    return f"Marseille {number}{'er' if number == 1 else 'e'}" if 1 <= number <= 16 else None
+
+
 def marseille_postal_arrondissement(said: str) -> str | None:
     """ "13008" -> "Marseille 8e" (Marseille's postal codes are 13001 to 13016, one per arrondissement)."""
     found = _MARSEILLE_POSTAL.search(said)
@@ -65,8 +75,8 @@ class PlaceResolver:
 
     def parse(self, text: str) -> Place:
         # A postal code is no house number nor part of a street's name; Marseille's say the arrondissement.
-        arrondissement = marseille_postal_arrondissement(text)
-        text = POSTAL_CODE.sub(" , ", text)
+        arrondissement = marseille_postal_arrondissement(text) or _tagged_arrondissement(text)
+        text = ARRONDISSEMENT_TAG.sub(" , ", POSTAL_CODE.sub(" , ", text))
         place = parse_place(text, self.gazetteer)
         if arrondissement and place.commune in (None, "Marseille"):
             place = Place(place.street_number, place.street_name, arrondissement, place.landmark)

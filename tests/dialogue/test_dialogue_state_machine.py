@@ -576,3 +576,13 @@ def test_an_answer_about_danger_is_no_landmark() -> None:
     turn(slots, "report_problem", "le lampadaire est cassé")
     turn(slots, "deny", "non non ça va c'est pas dangereux du tout")
     assert not slots.get("landmark") and slots["pending_question"] == "place"
+
+
+def test_the_commune_is_asked_twice_not_at_every_turn() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "il y a un nid de poule au 8 rue paradis")
+    assert slots["pending_question"] == "commune"
+    turn(slots, "inform", "il est très profond, c'est dangereux")
+    assert slots["pending_question"] == "commune"
+    turn(slots, "affirm", "oui rappelez moi au 06 12 34 56 78")
+    assert slots["pending_question"] == "confirm"

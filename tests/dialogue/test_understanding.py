@@ -301,3 +301,29 @@ def test_a_person_is_asked_for_only_right_after_the_asking_words(said: str, asks
 
 def test_nobody_at_risk_is_no_reason_to_ask_about_danger_to_people() -> None:
     assert not frame("non, il est par terre, il bouge plus").maybe_emergency
+
+
+@pytest.mark.parametrize(
+    ("said", "commune"),
+    [
+        ("au 5 rue d'Italie (6e)", "Marseille 6e"),
+        ("rue de la loge dans le deuxième", "Marseille 2e"),
+    ],
+)
+def test_an_arrondissement_written_after_the_address_or_said_as_an_ordinal(said: str, commune: str) -> None:
+    place = frame(said).place
+    assert place.commune == commune and place.street_name is not None and "6e" not in place.street_name
+
+
+def test_nobody_hurt_in_a_long_line_is_no_emergency() -> None:
+    said = "non, la grue est pas tombée, personne n'est blessé, mais elle grince fort depuis hier"
+    assert not frame(said).emergency
+
+
+def test_someone_trapped_without_a_verb_is_an_emergency() -> None:
+    assert frame("le mur s'est écroulé et y a un homme coincé dessous").emergency
+
+
+def test_a_bridge_or_a_fountain_is_a_place() -> None:
+    assert frame("des graffitis sur le pont de la voie ferrée").place.landmark is not None
+    assert frame("la fontaine des quatre saisons fuit").place.landmark is not None

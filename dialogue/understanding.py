@@ -16,7 +16,6 @@ from typing import Any
 
 from dialogue.knowledge import Gazetteer, Taxonomy, contains_phrase, fold
 from dialogue.lexicon import (
-    describes_problem,
     emergency_evidence,
     is_private_property,
     names_other_service,
@@ -329,6 +328,7 @@ class Understanding:
         yes_no = yes_or_no(text)
         phone = find_phone_number(said)
         doc = parse(text)
+        description = describe(text)
         nlu_emergency = heard.intent == "emergency"
         emergency = said_plainly(doc, lambda words: emergency_evidence(words, nlu_emergency))
         frame = Frame(
@@ -337,8 +337,8 @@ class Understanding:
             category=category,
             plausible_problem=category is not None or any(contains_phrase(folded, w) for w in PROBLEM_WORDS),
             wants_to_report=any(contains_phrase(folded, w) for w in WANTS_TO_REPORT),
-            description=describe(text),
-            says_little=says_little(doc, text),
+            description=description,
+            says_little=says_little(description),
             plain_words=in_plain_words(doc),
             place=place,
             street_verified=verified,
@@ -434,6 +434,7 @@ def describe(text: str) -> str | None:
 
 # Parts of speech that carry what a caller describes.
 _CONTENT_POS = frozenset({"NOUN", "PROPN", "ADJ", "VERB", "ADV", "NUM"})
+_ENOUGH_CONTENT_WORDS = 3
 
 
 def spoken_to_digits_folded(text: str) -> str:
@@ -446,11 +447,15 @@ def in_plain_words(doc: Any) -> bool:
     return bool(words) and sum(1 for t in words if t.has_vector) * 2 > len(words)
 
 
-def says_little(doc: Any, text: str) -> bool:
-    """A line that names the thing and says nothing of what is wrong with it: two content words at most and no
-    word of a problem ("un lampadaire", "le feu tricolore"; not "abribus cassé")."""
-    content = [t for t in doc if t.pos_ in _CONTENT_POS and not t.is_stop and fold(t.text) not in _HESITATIONS]
-    return len(content) < 2 or (len(content) < 3 and not describes_problem(text))
+def says_little(description: str | None) -> bool:
+    """A description of a few words that names the thing more than it says what is wrong ("un lampadaire", "abribus
+    cassé"): worth one question for more."""
+    if not description:
+        return True
+    content = [
+        t for t in parse(description) if t.pos_ in _CONTENT_POS and not t.is_stop and fold(t.text) not in _HESITATIONS
+    ]
+    return len(content) < _ENOUGH_CONTENT_WORDS
 
 
 def asks_for_person(folded: str) -> bool:

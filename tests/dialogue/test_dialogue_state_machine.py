@@ -329,7 +329,7 @@ def test_a_generic_public_place_then_the_commune(answer: str) -> None:
 @pytest.mark.parametrize("answer", ["c'est en haut", "sait en haut là-bas", "je sais pas trop où exactement"])
 def test_vague_answers_to_the_place_question_are_asked_again(answer: str) -> None:
     slots: dict[str, Any] = {}
-    turn(slots, "report_problem", "une branche est tombée")
+    turn(slots, "report_problem", "une grosse branche de platane est tombée sur le trottoir")
     outcome = turn(slots, "inform", answer)
     assert outcome.said[0].response == "utter_not_understood" and not slots.get("street_name")
     assert not slots.get("landmark")
@@ -549,7 +549,7 @@ def test_a_problem_only_named_gets_one_question_about_what_is_wrong() -> None:
 
 def test_a_described_problem_is_not_asked_again() -> None:
     slots: dict[str, Any] = {}
-    asked = turn(slots, "report_problem", "le lampadaire est cassé")
+    asked = turn(slots, "report_problem", "le lampadaire est cassé, il penche et les fils dépassent du socle")
     assert asked.said[0].response == "utter_ask_place"
 
 

@@ -242,7 +242,12 @@ def test_a_bare_number_after_devant_is_a_house_number() -> None:
 
 @pytest.mark.parametrize(
     ("said", "little"),
-    [("un lampadaire", True), ("le panneau stop", True), ("le banc est cassé", False), ("la poubelle déborde", False)],
+    [
+        ("un lampadaire", True),
+        ("je voudrais signaler un abribus cassé", True),
+        ("le banc est cassé et les planches traînent par terre", False),
+        ("la poubelle déborde depuis trois jours sur le trottoir", False),
+    ],
 )
 def test_a_line_that_only_names_the_problem_says_little(said: str, little: bool) -> None:
     assert frame(said, "report_problem").says_little is little

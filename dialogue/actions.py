@@ -37,6 +37,7 @@ from dialogue.slots import (
     COMMUNE_ASKED,
     COMMUNE_SKIPPED,
     DESCRIPTION_WANTED,
+    NUMBER_ASKED,
     PENDING,
     REPORT_SLOTS,
     REPROMPTS,
@@ -54,6 +55,7 @@ SLOT_NAMES = (
     COMMUNE_SKIPPED,
     COMMUNE_ASKED,
     DESCRIPTION_WANTED,
+    NUMBER_ASKED,
     "emergency_checked",
 )
 

@@ -719,7 +719,18 @@ def _number_after(tokens: list[str]) -> str | None:
 
 
 # "devant le neuf", "en face du 12": where a street number is said apart from the street's name.
-NEAR_NUMBER_CUES = ("au", "devant le", "en face du", "pres du", "a cote du", "au niveau du", "juste devant le")
+NEAR_NUMBER_CUES = (
+    "au",
+    "devant le",
+    "en face du",
+    "pres du",
+    "a cote du",
+    "au niveau du",
+    "juste devant le",
+    "vers le",
+    "a hauteur du",
+    "a la hauteur du",
+)
 
 
 def find_separate_street_number(text: str) -> str | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -342,8 +343,8 @@ class Understanding:
             plain_words=in_plain_words(doc),
             place=place,
             street_verified=verified,
-            separate_street_number=find_separate_street_number(said) if not place.street_number else None,
-            street_number_said=find_street_number(_without_negations(said)),
+            separate_street_number=_last_said(find_separate_street_number, said) if not place.street_number else None,
+            street_number_said=_last_said(find_street_number, _without_negations(said)),
             free_landmark=free_text_landmark(text),
             danger=self._danger(text, doc),
             yes_no=yes_no,
@@ -374,7 +375,7 @@ class Understanding:
     def _place(self, said: str) -> tuple[Place, bool | None]:
         """The place in the line (numbers as digits); a value said inside a negation ("pas au 4, au 14") gives way
         to the other."""
-        place = self.places.parse(said)
+        place = self._place_after_self_correction(said)
         spans = _negated_spans(said)
         if spans:
             without = self.places.parse(_without_negations(said))
@@ -386,6 +387,23 @@ class Understanding:
                 place.landmark or without.landmark,
             )
         return self.places.verify(place)
+
+    def _place_after_self_correction(self, said: str) -> Place:
+        """ "Au 22, non pardon, au 32": what follows the caller's own correction wins, the rest of the line fills
+        what it does not say."""
+        place = self.places.parse(said)
+        marks = list(_SELF_CORRECTION.finditer(_fold_in_place(said)))
+        if not marks:
+            return place
+        corrected = self.places.parse(said[marks[-1].end() :])
+        if corrected.is_empty():
+            return place
+        return Place(
+            corrected.street_number or place.street_number,
+            corrected.street_name or place.street_name,
+            corrected.commune or place.commune,
+            corrected.landmark or place.landmark,
+        )
 
     def _danger(self, text: str, doc: Any) -> bool | None:
         stated = mentions_danger(text)
@@ -500,6 +518,13 @@ def _without_negations(said: str) -> str:
     return kept
 
 
+def _last_said(find: Callable[[str], str | None], said: str) -> str | None:
+    """What `find` reads in the line, from the part after the caller's last self-correction when it says it there."""
+    marks = list(_SELF_CORRECTION.finditer(_fold_in_place(said)))
+    corrected = find(said[marks[-1].end() :]) if marks else None
+    return corrected or find(said)
+
+
 def _fold_in_place(text: str) -> str:
     """Lower case without accents, every character where it was (so spans found here cut the original text)."""
     out = []
@@ -518,6 +543,11 @@ def _unless_negated(value: str | None, negated_spans: list[str]) -> str | None:
 
 
 _HESITATION_SOUNDS = re.compile(r"\b(?:e+u+h+|h+e+u+|hu+m+|hm+|mm+h*)\b[,.]?", re.IGNORECASE)
+# The caller correcting themselves inside a line ("euh non", "pardon", "qu'est-ce que je dis").
+_SELF_CORRECTION = re.compile(
+    r"\b(?:non|nan) (?:pardon|attendez|excusez moi|plutot|en fait)\b|\bpardon\b|\bje me (?:suis )?trompe\w*\b|"
+    r"\bqu est ce que je dis\b|\bje veux dire\b|\bje dis n importe quoi\b"
+)
 _OPENING_ANSWERS = {"oui": True, "ouais": True, "ouai": True, "si": True, "non": False, "nan": False}
 _SENTENCE_END = re.compile(r"[.!?;…]+\s*|\s+mais\s+")
 _SURE_YES_NO = 0.8

@@ -62,6 +62,8 @@ async def test_bit_by_bit_asks_only_what_is_missing(client: DialogueClient) -> N
     reply = await call.say("bonjour j'appelle pour signaler un problème")
     assert "problème" in spoken(reply)
     reply = await call.say("ben c'est un lampadaire qui est éteint")
+    assert "un peu plus" in spoken(reply)  # a few words only: one question for more
+    reply = await call.say("il ne s'allume plus depuis lundi soir")
     assert "Où" in spoken(reply)
     reply = await call.say("devant l'école jules ferry")
     assert "commune" in spoken(reply)

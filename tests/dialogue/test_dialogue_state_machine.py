@@ -284,7 +284,7 @@ def test_a_weaker_commune_does_not_replace_an_arrondissement() -> None:
 
 def test_a_correction_answering_the_danger_question_is_not_its_answer() -> None:
     slots: dict[str, Any] = {}
-    turn(slots, "report_problem", "le feu tricolore ne marche plus avenue Jean Jaurès à Martigues")
+    turn(slots, "report_problem", "le feu tricolore ne marche plus au 3 avenue Jean Jaurès à Martigues")
     assert slots["pending_question"] == "danger"
     outcome = turn(slots, "deny", "ah non c'est à Port-de-Bouc, pas à Martigues")
     assert slots["commune"] == "Port-de-Bouc" and slots.get("danger") is None
@@ -304,7 +304,7 @@ def test_a_correction_answering_the_callback_question_is_not_its_answer() -> Non
 
 def test_no_to_the_danger_question_about_a_fallen_branch_is_no_danger() -> None:
     slots: dict[str, Any] = {}
-    turn(slots, "report_problem", "une grosse branche a chuté au square Labadié à Marseille")
+    turn(slots, "report_problem", "une grosse branche a chuté devant le 2 square Labadié à Marseille")
     outcome = turn(slots, "deny", "non, elle est par terre, elle bouge plus")
     assert outcome.handoff_reason is None and slots["danger"] is False
 
@@ -329,7 +329,7 @@ def test_a_generic_public_place_then_the_commune(answer: str) -> None:
 @pytest.mark.parametrize("answer", ["c'est en haut", "sait en haut là-bas", "je sais pas trop où exactement"])
 def test_vague_answers_to_the_place_question_are_asked_again(answer: str) -> None:
     slots: dict[str, Any] = {}
-    turn(slots, "report_problem", "une grosse branche de platane est tombée sur le trottoir")
+    turn(slots, "report_problem", "un gros morceau de mur est tombé sur le trottoir cette nuit")
     outcome = turn(slots, "inform", answer)
     assert outcome.said[0].response == "utter_not_understood" and not slots.get("street_name")
     assert not slots.get("landmark")
@@ -394,7 +394,7 @@ def test_an_information_question_about_a_facility_is_out_of_scope() -> None:
 
 def test_a_quarter_names_the_commune() -> None:
     slots: dict[str, Any] = {}
-    outcome = turn(slots, "report_problem", "une voiture brûlée rue Fontaine des Lices aux Milles")
+    outcome = turn(slots, "report_problem", "une voiture brûlée au 12 rue Fontaine des Lices aux Milles")
     assert slots["commune"] == "Aix-en-Provence" and outcome.said[0].response == "utter_ask_danger"
 
 
@@ -586,3 +586,16 @@ def test_the_commune_is_asked_twice_not_at_every_turn() -> None:
     assert slots["pending_question"] == "commune"
     turn(slots, "affirm", "oui rappelez moi au 06 12 34 56 78")
     assert slots["pending_question"] == "confirm"
+
+
+def test_a_street_without_its_number_gets_one_question_for_it() -> None:
+    slots: dict[str, Any] = {}
+    asked = turn(slots, "report_problem", "un lampadaire est cassé et penche dangereusement rue paradis à marseille")
+    assert asked.said[0].response == "utter_ask_street_number"
+    turn(slots, "inform", "vers le soixante")
+    assert slots["street_number"] == "60" and slots["pending_question"] != "street_number"
+    slots = {}
+    turn(slots, "report_problem", "un lampadaire est cassé et penche dangereusement rue paradis à marseille")
+    outcome = turn(slots, "dont_know", "je sais pas trop")
+    assert outcome.said[0].response != "utter_not_understood" and not slots.get("street_number")
+    assert slots["pending_question"] != "street_number"

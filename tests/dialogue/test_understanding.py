@@ -332,3 +332,10 @@ def test_someone_trapped_without_a_verb_is_an_emergency() -> None:
 def test_a_bridge_or_a_fountain_is_a_place() -> None:
     assert frame("des graffitis sur le pont de la voie ferrée").place.landmark is not None
     assert frame("la fontaine des quatre saisons fuit").place.landmark is not None
+
+
+def test_the_callers_own_correction_inside_a_line_wins() -> None:
+    said = "c'est au douze rue des lilas euh non pardon au vingt et un rue des lilas à aubagne"
+    place = frame(said).place
+    assert (place.street_number, place.street_name, place.commune) == ("21", "rue des Lilas", "Aubagne")
+    assert frame("au 8 pardon au 18").street_number_said == "18"

@@ -87,8 +87,9 @@ def street_index() -> Any:
         from dialogue.streets import StreetIndex
 
         index = StreetIndex.from_store(database_url())
-    except Exception:  # no street base is a degraded mode, not a failure: places keep the caller's words
-        log.warning("street base unavailable: streets are kept as heard, unverified", exc_info=True)
+    except Exception as error:  # no street base is a degraded mode, not a failure: places keep the caller's words
+        reason = (str(error).splitlines() or [type(error).__name__])[0]
+        log.warning("street base unavailable (%s): streets are kept as heard, unverified", reason)
         return None
     return index if len(index) else None
 

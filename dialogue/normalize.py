@@ -862,6 +862,7 @@ def _strip_commune(span: list[str], gazetteer: Gazetteer) -> list[str]:
 def parse_place(text: str, gazetteer: Gazetteer) -> Place:
     number, street = find_street(text, gazetteer)
     landmark = find_landmark(text, gazetteer) if street is None else None
+    landmark = _trimmed_landmark(landmark)
     if landmark and landmark.replace(" ", "").isdigit():
         # "devant le 42" names a house number, not a landmark.
         number, landmark = number or landmark, None
@@ -874,6 +875,23 @@ def parse_place(text: str, gazetteer: Gazetteer) -> Place:
     return Place(
         street_number=number, street_name=street, commune=find_commune(commune_text, gazetteer), landmark=landmark
     )
+
+
+# Words that end a landmark's name when a sentence goes on ("au carrefour il marche plus"), and words that name no
+# public place on their own ("devant chez moi", "devant la porte").
+_LANDMARK_TAIL = frozenset({"il", "elle", "ils", "elles", "on", "ca", "je", "j", "c", "qui", "que", "et", "mais"})
+_NO_PLACE = frozenset({"chez", "moi", "porte", "maison", "entree", "immeuble", "fenetre", "la", "le", "les"})
+
+
+def _trimmed_landmark(landmark: str | None) -> str | None:
+    if not landmark:
+        return None
+    words = landmark.split()
+    while words and fold(words[-1]) in _LANDMARK_TAIL:
+        words.pop()
+    if not words or all(fold(w) in _NO_PLACE for w in words):
+        return None
+    return " ".join(words)
 
 
 def format_place(place: Place) -> str:

@@ -123,12 +123,15 @@ _PERSON_ASKED = re.compile(
     r"\b|\bquelqu un\b"
 )
 _ASKED_WITHIN = 25  # characters between the asking words and the person asked for
+_REFUSED_WITHIN = 20  # characters between a refusal and the machine refused
 _ASKING = re.compile(
     r"\b(parler|parle|causer|discuter|passer|passez|passe moi|passes moi|transferer|transferez|transfere|mettre en "
     r"relation|mettez moi|joindre|avoir|veux|voudrais|voulais|aimerais|prefere|prefererais|souhaite|souhaiterais|"
     r"demande|besoin|rappeler par)\b"
 )
-_MACHINE = re.compile(r"\b(robot|machine|repondeur|ordinateur|automate|serveur vocal|intelligence artificielle)\b")
+_MACHINE = re.compile(
+    r"\b(robots?|machines?|repondeurs?|ordinateurs?|automates?|serveur vocal|intelligence artificielle)\b"
+)
 _REFUSING_MACHINE = re.compile(r"\b(pas|marre|plus|jamais|refuse|deteste|horreur)\b")
 GOODBYE_WORDS = (
     "au revoir",
@@ -320,7 +323,7 @@ class Understanding:
         if heard.is_command:
             return Frame(heard=heard, text=heard.text)
         # Hesitation sounds carry nothing and split what belongs together ("au numéro euh deux cent quatre-vingt").
-        text = _HESITATION_SOUNDS.sub(" ", repair_asr_slips(heard.text)).strip() or heard.text
+        text = " ".join(_HESITATION_SOUNDS.sub(" ", repair_asr_slips(heard.text)).split()) or heard.text
         folded = fold(text)
         # Numbers become digits once, for every reader of numbers (number words inside names are kept).
         said = spoken_to_digits(text)
@@ -369,7 +372,10 @@ class Understanding:
         return frame
 
     def _category(self, text: str) -> Found | None:
-        code = self.taxonomy.match(text)
+        """The problem named, not the one the caller takes back: "c'est pas le lampadaire, c'est le feu" and "un
+        problème d'éclairage, non pardon, le feu tricolore" name the traffic light."""
+        kept = _NOT_THIS_ONE.sub(" , ", _fold_in_place(text))
+        code = _last_said(self.taxonomy.match, kept) or self.taxonomy.match(text)
         return Found(code, text) if code else None
 
     def _place(self, said: str) -> tuple[Place, bool | None]:
@@ -408,6 +414,10 @@ class Understanding:
     def _danger(self, text: str, doc: Any) -> bool | None:
         stated = mentions_danger(text)
         polarity = polarity_of(doc, DANGER_KEYS)
+        opening = [w for w in fold(text).split() if w not in _HESITATIONS][:1]
+        if stated and polarity is None and opening and _OPENING_ANSWERS.get(opening[0]) is False:
+            # "Non pas vraiment, un peu glissant c'est tout": the no opens the answer, the rest says how small.
+            return False
         if stated is None or polarity is None:
             return stated if stated is not None else polarity
         # The parse knows the scope of a negation the patterns cannot see ("je pense pas que ce soit dangereux").
@@ -479,8 +489,9 @@ def says_little(description: str | None) -> bool:
 def asks_for_person(folded: str) -> bool:
     """ "Passez-moi un conseiller", "un humain s'il vous plaît", "pas un robot", "je voudrais une vraie personne"."""
     content = [w for w in folded.split() if w not in _HESITATIONS]
-    if _MACHINE.search(folded) and _REFUSING_MACHINE.search(folded):
-        return True
+    refusals = [m.end() for m in _REFUSING_MACHINE.finditer(folded)]
+    if any(0 <= m.start() - end <= _REFUSED_WITHIN for m in _MACHINE.finditer(folded) for end in refusals):
+        return True  # "pas un robot", "marre de cette machine"; not "je sais pas comment marche votre machine"
     if not _PERSON_ASKED.search(folded):
         return False
     if re.search(r"\bquelqu un (est|a|s est|qui|se)\b|\bpersonne (ne|n|qui)\b", folded):
@@ -543,6 +554,10 @@ def _unless_negated(value: str | None, negated_spans: list[str]) -> str | None:
 
 
 _HESITATION_SOUNDS = re.compile(r"\b(?:e+u+h+|h+e+u+|hu+m+|hm+|mm+h*)\b[,.]?", re.IGNORECASE)
+# "C'est pas le lampadaire": the thing named there is not the problem.
+_NOT_THIS_ONE = re.compile(
+    r"\b(?:c est|ce n est|c etait) pas (?:un|une|le|la|l|les|des|du|de l|de la)\s+\w+(?:\s+(?:public|publique))?"
+)
 # The caller correcting themselves inside a line ("euh non", "pardon", "qu'est-ce que je dis").
 _SELF_CORRECTION = re.compile(
     r"\b(?:non|nan) (?:pardon|attendez|excusez moi|plutot|en fait)\b|\bpardon\b|\bje me (?:suis )?trompe\w*\b|"

@@ -339,3 +339,31 @@ def test_the_callers_own_correction_inside_a_line_wins() -> None:
     place = frame(said).place
     assert (place.street_number, place.street_name, place.commune) == ("21", "rue des Lilas", "Aubagne")
     assert frame("au 8 pardon au 18").street_number_said == "18"
+
+
+def test_a_no_that_opens_the_danger_answer_wins_over_what_follows() -> None:
+    assert frame("non, juste un peu glissant quand il pleut").danger is False
+    assert frame("dangereux bah non pas trop, faut juste faire attention").danger is False
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "c'est pas le lampadaire, c'est le feu tricolore qui reste au rouge",
+        "un souci d'éclairage, non pardon, le panneau de signalisation est plié",
+    ],
+)
+def test_the_problem_the_caller_takes_back_is_not_the_category(said: str) -> None:
+    found = frame(said, "report_problem").category
+    assert found is not None and found.value == "signalisation"
+
+
+def test_a_landmark_stops_where_the_sentence_goes_on_and_a_door_is_no_landmark() -> None:
+    assert frame("au rond-point il y a plus de lumière").place.landmark != "rond-point Il"
+    assert frame("le lampadaire devant chez moi est éteint").place.landmark is None
+
+
+def test_not_knowing_how_the_machine_works_is_no_request_for_a_person() -> None:
+    said = "excusez moi je comprends pas bien comment marche votre machine, c'est pour un trou"
+    assert not frame(said).asks_for_person
+    assert frame("j'ai horreur des robots").asks_for_person

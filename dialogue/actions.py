@@ -37,7 +37,6 @@ from dialogue.slots import (
     COMMUNE_ASKED,
     COMMUNE_SKIPPED,
     DESCRIPTION_WANTED,
-    NUMBER_ASKED,
     PENDING,
     REPORT_SLOTS,
     REPROMPTS,
@@ -55,7 +54,6 @@ SLOT_NAMES = (
     COMMUNE_SKIPPED,
     COMMUNE_ASKED,
     DESCRIPTION_WANTED,
-    NUMBER_ASKED,
     "emergency_checked",
 )
 

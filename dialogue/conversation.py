@@ -20,7 +20,6 @@ from dialogue.slots import (
     COMMUNE_ASKED,
     COMMUNE_SKIPPED,
     DESCRIPTION_WANTED,
-    NUMBER_ASKED,
     PENDING,
     REPORT_SLOTS,
     REPROMPTS,
@@ -256,15 +255,13 @@ def _place_from(
     lycée" said in passing does not replace "lycée Rimbaud")."""
     pending = slots.get(PENDING)
     reviewing = pending in ("correction", "confirm") or frame.intent == "correct"
-    may_change = reviewing or correcting or pending in ("place", "commune", "street_number")
+    may_change = reviewing or correcting or pending in ("place", "commune")
     place = frame.place
     same_street = fold(place.street_name or "") == fold(slots.get("street_name") or "")
     if place.street_name and not place.street_number and (reviewing or correcting or same_street):
         # A street corrected without its number ("non, avenue X, pas rue X"): only the name changes, the number stays.
         place = Place(slots.get("street_number"), place.street_name, place.commune, place.landmark)
     number = frame.separate_street_number if not place.street_number else None
-    if pending == "street_number" and not place.street_number:
-        number = number or frame.street_number_said  # "le soixante" answers "à quel numéro ?"
     if place.street_number and not place.street_name:
         # "à Pertuis, devant le 9" after "rue Colbert": a house number without its street is the known street's.
         number, place = place.street_number, Place(None, None, place.commune, place.landmark)
@@ -379,8 +376,6 @@ def next_question(slots: dict[str, Any], taxonomy: Taxonomy, rephrase: bool = Fa
         and int(slots.get(COMMUNE_ASKED) or 0) < MAX_COMMUNE_ASKS
     ):
         return "commune", Say(prefix + "commune")
-    if slots.get("street_name") and not slots.get("street_number") and not slots.get(NUMBER_ASKED):
-        return "street_number", Say(prefix + "street_number")
     if slots.get("danger") is None:
         return "danger", Say(prefix + "danger")
     if slots.get("callback_consent") is None:
@@ -411,8 +406,6 @@ def ask_next(slots: dict[str, Any], updates: dict[str, Any], knowledge: Knowledg
     pending, question = next_question(_current(slots, updates), knowledge.taxonomy, rephrase)
     if pending == "description":
         updates = {**updates, DESCRIPTION_WANTED: False}  # asked once, answered or not
-    elif pending == "street_number":
-        updates = {**updates, NUMBER_ASKED: True}  # asked once: a caller may not know it
     elif pending == "commune":
         # A caller who answers everything else but the commune is asked twice, not at every turn; the person who
         # validates the report places the street.
@@ -509,8 +502,6 @@ def _acceptable_without_content(frame: Frame, pending: Any, trusted: bool) -> bo
     """A turn that fills nothing but needs no reprompt: "bonjour", "oui j'ai un problème à signaler"."""
     if frame.intent in ("greet", "thank") and trusted:
         return True
-    if pending == "street_number" and (frame.intent == "dont_know" or frame.unsure or frame.answer is not None):
-        return True  # "je sais pas", "non": the number is not known, the report goes on
     opening = pending in (None, "problem", "anything_else")
     return (
         opening

@@ -351,6 +351,8 @@ _NUMBER_WORD = (
     r"vingts?|trente|quarante|cinquante|soixante|cents?|milles?)"
 )
 _NAME_NUMBER = re.compile(
+    # "au niveau du neuf", "en face du douze": after a cue of place, "du" leads a house number, not a name.
+    r"(?<!niveau )(?<!face )(?<!pres )(?<!près )(?<!cote )(?<!côté )(?<!hauteur )"
     rf"(?<![\w'])(des|les|aux|du|de|d')\s*({_NUMBER_WORD}(?:(?:[\s-]+et)?[\s-]+{_NUMBER_WORD})*)\b"
     rf"(?!(?:\s+(?:bis|ter|quater))?\s+(?:{_STREET_TYPE_PATTERN})\b)",
     re.IGNORECASE,
@@ -641,6 +643,7 @@ def find_arrondissement(text: str) -> str | None:
     )
     words = {"premier": 1}
     folded = re.sub(r"\bpremier\b", "1 er", folded) if "arrondissement" in folded or "marseille" in folded else folded
+    folded = re.sub(r"\bdans le premier\b", "dans le 1 er", folded)
     # Ordinals under three stay words after text2num ("dans le deuxième").
     folded = re.sub(r"\b(deuxieme|second|seconde)\b", "2e", folded)
     for pattern in patterns:

@@ -27,4 +27,3 @@ CALLER_NUMBER = "caller_number"  # the caller id, in the spoken format
 COMMUNE_SKIPPED = "commune_skipped"  # the caller does not know the commune: not asked again
 DESCRIPTION_WANTED = "description_wanted"  # the problem was only named: ask once what is wrong with it
 COMMUNE_ASKED = "commune_asked"  # how many times the commune was asked: callers who do not say it are not pestered
-NUMBER_ASKED = "street_number_asked"  # a street without its number: the number is asked once

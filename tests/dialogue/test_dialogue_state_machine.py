@@ -586,16 +586,3 @@ def test_the_commune_is_asked_twice_not_at_every_turn() -> None:
     assert slots["pending_question"] == "commune"
     turn(slots, "affirm", "oui rappelez moi au 06 12 34 56 78")
     assert slots["pending_question"] == "confirm"
-
-
-def test_a_street_without_its_number_gets_one_question_for_it() -> None:
-    slots: dict[str, Any] = {}
-    asked = turn(slots, "report_problem", "un lampadaire est cassé et penche dangereusement rue paradis à marseille")
-    assert asked.said[0].response == "utter_ask_street_number"
-    turn(slots, "inform", "vers le soixante")
-    assert slots["street_number"] == "60" and slots["pending_question"] != "street_number"
-    slots = {}
-    turn(slots, "report_problem", "un lampadaire est cassé et penche dangereusement rue paradis à marseille")
-    outcome = turn(slots, "dont_know", "je sais pas trop")
-    assert outcome.said[0].response != "utter_not_understood" and not slots.get("street_number")
-    assert slots["pending_question"] != "street_number"

@@ -367,3 +367,11 @@ def test_not_knowing_how_the_machine_works_is_no_request_for_a_person() -> None:
     said = "excusez moi je comprends pas bien comment marche votre machine, c'est pour un trou"
     assert not frame(said).asks_for_person
     assert frame("j'ai horreur des robots").asks_for_person
+
+
+def test_the_first_arrondissement_and_a_small_number_after_a_cue_of_place() -> None:
+    assert frame("au 4 rue de la république dans le premier").place.commune == "Marseille 1er"
+    heard = frame("boulevard des dames au niveau du neuf")
+    assert "9" in (heard.place.street_number, heard.separate_street_number)
+    # After "du" without a cue of place, a number word is part of a name.
+    assert frame("avenue du huit mai 1945 à aubagne").place.street_number is None

@@ -90,6 +90,8 @@ async def test_one_sentence_report_is_saved_awaiting_validation(
 async def test_bit_by_bit_then_a_correction(client: TestClient[web.Request, web.Application]) -> None:
     chat = await Chat(client).open()
     reply = await chat.say("c'est pour un lampadaire qui clignote")
+    assert "un peu plus" in reply["said"]  # a few words only: one question for more
+    reply = await chat.say("il s'allume et s'éteint toutes les deux secondes")
     assert "Où" in reply["said"]
     reply = await chat.say("au 3 rue d'italie")
     reply = await chat.say("à aix en provence")

@@ -1193,7 +1193,7 @@ def build_grammar(categories: Sequence[CategoryPhrases], places: Places) -> Gram
                           "vous dites", "répétez la question", "j'ai pas bien compris",
                           "qu'est-ce que vous avez dit", "c'était quoi la question",
                           "redites-moi ça", "j'ai pas suivi", "vous pouvez parler plus fort",
-                          "je n'ai pas compris la question", "pouvez-vous répéter", "ça a coupé"])  # fmt: skip
+                          "je n'ai pas compris la question", "ça a coupé", "pouvez-vous répéter"])  # fmt: skip
     g.add("repeat_tail", ["s'il vous plaît", "madame", "monsieur", "la ligne est mauvaise", "ça a coupé",
                           "il y a du bruit", "le réseau est mauvais", "j'ai un camion qui passe", "je capte mal",
                           "j'ai pas entendu la fin", "plus lentement", "une fois encore", "s'il vous plaît madame",

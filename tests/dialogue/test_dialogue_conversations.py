@@ -59,7 +59,7 @@ async def test_one_sentence_report_is_read_back_and_saved(client: DialogueClient
 
 async def test_bit_by_bit_asks_only_what_is_missing(client: DialogueClient) -> None:
     call = Call(client)
-    reply = await call.say("bonjour j'appelle pour signaler un problème")
+    reply = await call.say("bonjour je vous appelle pour un problème")
     assert "problème" in spoken(reply)
     reply = await call.say("ben c'est un lampadaire qui est éteint")
     assert "un peu plus" in spoken(reply)  # a few words only: one question for more

@@ -130,7 +130,7 @@ def test_small_and_trailing_street_numbers(said: str, number: str, street: str) 
 @pytest.mark.parametrize(
     "said",
     [
-        "les piétons sont obligés de passer sur la route",
+        "les piétons sont obligés de marcher sur la chaussée",
         "la rue est complètement dans le noir",
         "on a du mal à traverser la place avec la poussette",
         "il y a une place handicapé occupée",
@@ -396,7 +396,7 @@ def test_everyday_answers_about_the_danger(said: str, danger: bool) -> None:
     [
         "ah non c'est à Fos",
         "attendez non, c'est au 14",
-        "je me suis trompé de rue",
+        "j'ai donné la mauvaise rue",
         "c'est pas à Aix, c'est aux Milles",
     ],
 )

@@ -84,7 +84,7 @@ def test_unknown_words_do_not_open_a_report_even_if_nlu_is_sure() -> None:
 
 def test_other_category_keeps_the_callers_words() -> None:
     slots: dict[str, Any] = {}
-    turn(slots, "report_problem", "j'appelle pour signaler un problème")
+    turn(slots, "report_problem", "je vous appelle pour un problème")
     turn(slots, "inform", "le mur du stade est en train de s'effondrer")
     assert slots["category"] == "autre"
     assert slots["category_other_words"] == "le mur du stade est en train de s'effondrer"
@@ -220,7 +220,7 @@ def test_private_leak_is_out_of_scope_and_accepting_the_adviser_keeps_the_reason
 def test_a_common_noun_route_in_an_answer_keeps_the_street() -> None:
     slots: dict[str, Any] = {}
     turn(slots, "report_problem", "une branche en travers du trottoir au 5 rue de la loge à marseille")
-    turn(slots, "affirm", "oui on doit passer sur la route pour la contourner")
+    turn(slots, "affirm", "oui on doit marcher sur la chaussée pour la contourner")
     assert slots["street_name"] == "rue de la Loge" and slots["danger"] is True
 
 

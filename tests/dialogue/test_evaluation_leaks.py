@@ -15,6 +15,9 @@ from dialogue.knowledge import fold
 
 # Scanned as text: everything the repository tracks or would track, except binary and lock files.
 SKIPPED_SUFFIXES = {".wav", ".gz", ".png", ".jpg", ".lock", ".tar", ".zip", ".onnx", ".pyc"}
+# Official address data (a sample of the Base Adresse Nationale): a real street's name is nobody's line, and
+# callers in any set name real streets.
+REFERENCE_DATA = ("tests/fixtures/ban/",)
 
 
 def repository_files() -> list[Path]:
@@ -39,7 +42,8 @@ def test_no_run_of_five_evaluation_words_stands_elsewhere_in_the_repository() ->
     wanted = evaluation_words().runs
     leaks: list[str] = []
     for path in repository_files():
-        if is_evaluation_file(path) or path.suffix in SKIPPED_SUFFIXES or path == Path(__file__):
+        skipped = path.suffix in SKIPPED_SUFFIXES or path == Path(__file__) or is_evaluation_file(path)
+        if skipped or path.relative_to(REPO).as_posix().startswith(REFERENCE_DATA):
             continue
         try:
             words = fold(path.read_text(encoding="utf-8")).split()

@@ -187,7 +187,7 @@ def with_streets(tmp_path_factory: pytest.TempPathFactory) -> Understanding:
 
 
 def test_a_bent_street_snaps_to_the_official_name(with_streets: Understanding) -> None:
-    understood = with_streets(Heard("inform", "au trois cours bel sunce à marseille", 0.9, 0.8))
+    understood = with_streets(Heard("inform", "au trois cours bel sunce treize mille un", 0.9, 0.8))
     assert understood.street_verified is True
     assert understood.place.street_name == "Cours Belsunce" and understood.place.street_number == "3"
     assert understood.place.commune == "Marseille 1er"

@@ -18,6 +18,7 @@ from signalements import Store, StoreWriter
 log = logging.getLogger(__name__)
 
 NO_INPUT_MESSAGE = "/no_input"  # what the dialogue hears when the caller says nothing
+DURABLE_WAIT_S = 2.0
 
 
 def utc_now() -> datetime:
@@ -86,7 +87,12 @@ class Conversation:
         await self._write("add_turn", self.id, "caller", text, started, ended, asr_confidence)
 
     async def record_bot(self, text: str, at: datetime) -> None:
+        """Record what the bot is about to say, once all that came before it is safe from a crash."""
         await self._write("add_turn", self.id, "bot", text, at, at)
+        # In the database or fsync'd to the spill file before the caller hears it (a bounded wait: a database
+        # that hangs instead of refusing must not silence the line).
+        if not await self._writer.durable(DURABLE_WAIT_S):
+            log.warning("conversation %s: writes not yet durable after %.0f s", self.id, DURABLE_WAIT_S)
 
     async def record_handoff(self, reason: str, target: str | None, succeeded: bool) -> None:
         fields = await self.collected_fields()

@@ -82,6 +82,8 @@ class CallbotServer:
                     "CALLBOT_PSEUDONYM_KEY": pseudonym_key.hex(),
                     **settings.dialogue.action_server_environment(),
                 },
+                # beside the spill file: one state directory per callbot instance
+                pid_file=resolve_path(settings.database.spill_file).parent / "dialogue-children.json",
             )
             self._stack.push_async_callback(managed.stop)
             dialogue_url, dialogue_token = managed.url, managed.token
@@ -115,7 +117,14 @@ class CallbotServer:
         async def database_reachable() -> bool:
             return not writer.unavailable  # the writer sees outages first, and keeps the writes meanwhile
 
+        async def writer_alive() -> bool:
+            alive = writer.alive
+            writer.ensure_running()
+            return alive
+
         self.readiness.probes["database"] = database_reachable
+        self.readiness.set("store_writer")
+        self.readiness.probes["store_writer"] = writer_alive
         if managed is not None:
             await managed.start()
 

@@ -1,6 +1,10 @@
 """Runs the dialogue as child processes: the Rasa server (own Python 3.10 env) and the custom action server
 (rasa-sdk, this env). Health-checks them, restarts a dead one with backoff, prefixes their output in our log,
 stops them with SIGTERM then SIGKILL. "External" mode just points at a Rasa server someone else runs.
+
+Both listen on 127.0.0.1 only and want a secret made afresh at each start (Rasa's --auth-token; the action
+server's ACTION_SERVER_TOKEN, which Rasa sends it). They die with the callbot (dialogue.lifeline), and a pid
+file lets the next start end any that a crash left running.
 """
 
 from __future__ import annotations
@@ -13,12 +17,13 @@ import secrets
 import signal
 import socket
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
 
+from dialogue.lifeline import PARENT_PID_ENV, ChildRecord, PidFile
 from dialogue.training import DEFAULT_RASA_BIN, DIALOGUE_DIR
 
 log = logging.getLogger(__name__)
@@ -38,6 +43,7 @@ class ChildSpec:
     health_url: str
     env: dict[str, str] = field(default_factory=dict)
     cwd: Path = DIALOGUE_DIR
+    marker: str = ""  # a word of the command line that tells this child from any other process
 
 
 class ChildProcess:
@@ -51,6 +57,7 @@ class ChildProcess:
         self._stopping = False
         self._watch: asyncio.Task[None] | None = None
         self._pump: asyncio.Task[None] | None = None
+        self.on_spawn: Callable[[], None] | None = None  # told of each (re)start, to keep the pid file true
 
     async def start(self) -> None:
         self._stopping = False
@@ -58,7 +65,7 @@ class ChildProcess:
         self._watch = asyncio.create_task(self._watch_loop(), name=f"watch-{self.spec.name}")
 
     async def _spawn(self) -> None:
-        env = {**os.environ, **self.spec.env}
+        env = {**os.environ, **self.spec.env, PARENT_PID_ENV: str(os.getpid())}
         self.process = await asyncio.create_subprocess_exec(
             *self.spec.argv,
             cwd=self.spec.cwd,
@@ -69,6 +76,8 @@ class ChildProcess:
             start_new_session=True,
         )
         log.info("%s: started pid %s", self.spec.name, self.process.pid)
+        if self.on_spawn is not None:
+            self.on_spawn()
         self._pump = asyncio.create_task(self._pump_output(self.process), name=f"log-{self.spec.name}")
 
     async def _pump_output(self, process: asyncio.subprocess.Process) -> None:
@@ -143,6 +152,7 @@ class ManagedDialogue:
         external_token: str | None = None,
         extra_env: Mapping[str, str] | None = None,
         health_interval_s: float = 2.0,
+        pid_file: Path | None = None,
     ) -> None:
         """`extra_env` goes to the action server only (database URL, pseudonymisation key): Rasa needs none of it.
 
@@ -155,6 +165,7 @@ class ManagedDialogue:
         self._processes: list[ChildProcess] = []
         self._health_task: asyncio.Task[None] | None = None
         self._http: aiohttp.ClientSession | None = None
+        self._pid_file = PidFile(pid_file) if pid_file is not None else None
         if external_url is not None:
             self.url = external_url.rstrip("/")
             self.token = external_token
@@ -168,16 +179,18 @@ class ManagedDialogue:
         self.token = secrets.token_urlsafe(24)
         self._status_url = f"{self.url}/status?token={self.token}"
         action_url = f"http://127.0.0.1:{action_port}"
+        action_token = secrets.token_urlsafe(24)
         env = dict(extra_env or {})
         rasa_python = rasa_bin.parent / "python"
         launcher = [str(rasa_python), str(DIALOGUE_DIR / "rasa_ext" / "launch.py")] + (["--eager"] if eager else [])
         specs = [
             ChildSpec(
                 name="actions",
-                argv=[sys.executable, "-m", "rasa_sdk", "--actions", "dialogue.actions", "--port", str(action_port)],
+                argv=[sys.executable, "-m", "dialogue.action_server", "--port", str(action_port)],
                 health_url=action_url + "/health",
-                env={**env, "PYTHONPATH": str(REPO_ROOT)},
+                env={**env, "PYTHONPATH": str(REPO_ROOT), "ACTION_SERVER_TOKEN": action_token},
                 cwd=REPO_ROOT,
+                marker="dialogue.action_server",
             ),
             ChildSpec(
                 name="rasa",
@@ -199,9 +212,11 @@ class ManagedDialogue:
                 health_url=self._status_url,
                 env={
                     "ACTION_SERVER_URL": action_url + "/webhook",
+                    "ACTION_SERVER_TOKEN": action_token,
                     "RASA_AUTH_TOKEN": self.token,
                     "TF_CPP_MIN_LOG_LEVEL": "2",
                 },
+                marker=str(DIALOGUE_DIR / "rasa_ext" / "launch.py"),
             ),
         ]
         self._processes = [ChildProcess(spec) for spec in specs]
@@ -210,7 +225,10 @@ class ManagedDialogue:
         """Start the servers; with a timeout, wait until they are ready (TimeoutError otherwise)."""
         self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5))
         if not self.external:
+            if self._pid_file is not None:
+                await asyncio.to_thread(self._pid_file.end_stale)
             for child in self._processes:
+                child.on_spawn = self._record_children
                 await child.start()
         self._health_task = asyncio.create_task(self._health_loop(), name="dialogue-health")
         if timeout_s is not None:
@@ -242,6 +260,16 @@ class ManagedDialogue:
                 self._ready_event.clear()
             await asyncio.sleep(self._health_interval_s if healthy else 0.5)
 
+    def _record_children(self) -> None:
+        if self._pid_file is None:
+            return
+        running = [c for c in self._processes if c.process is not None and c.process.returncode is None]
+        records = [ChildRecord(c.spec.name, c.process.pid, c.spec.marker) for c in running if c.process]
+        try:
+            self._pid_file.write(records)
+        except OSError as error:  # the children run all the same; only a crash's clean-up would miss them
+            log.warning("cannot write %s: %s", self._pid_file.path, error)
+
     @property
     def restarts(self) -> int:
         return sum(child.restarts for child in self._processes)
@@ -254,5 +282,7 @@ class ManagedDialogue:
                 await self._health_task
         for child in reversed(self._processes):
             await child.stop()
+        if self._pid_file is not None and not self.external:
+            self._pid_file.path.unlink(missing_ok=True)
         if self._http:
             await self._http.close()

@@ -104,10 +104,15 @@ class SpillFile:
             return sum(1 for _ in handle)
 
     def append(self, ops: list[WriteOp]) -> None:
-        payload = "".join(op.to_line() for op in ops).encode("utf-8")
+        """Append and fsync: once this returns, the writes survive a crash of the process or the machine."""
+        if not ops:
+            return
+        # "replace": text is made storable before it is queued; this only guards the file against a bug
+        payload = "".join(op.to_line() for op in ops).encode("utf-8", "replace")
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             os.write(fd, payload)
+            os.fsync(fd)
         finally:
             os.close(fd)
 

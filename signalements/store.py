@@ -243,8 +243,8 @@ class Store:
     def save_report(self, call_id: str, draft: ReportDraft, *, created_at: datetime | None = None) -> int:
         """Store a report awaiting human validation; returns its id.
 
-        An unknown call_id gets a minimal call row (channel "text"): the action server may save a report for
-        a conversation the callbot did not record (text channel, tests). Without callback consent the
+        The call must be known (opened by the callbot): a report for a call nobody recorded is refused with
+        NotFound, so that whoever reaches the action server cannot make one up. Without callback consent the
         callback number is dropped.
         """
         public_id = _required("call_id", call_id, 128)
@@ -267,12 +267,7 @@ class Store:
             created_at=created,
         )
         with self._writing() as session:
-            call = session.scalars(select(Call).where(Call.public_id == public_id)).one_or_none()
-            if call is None:
-                call = Call(public_id=public_id, channel="text", started_at=created)
-                session.add(call)
-                session.flush()
-            report.call_id = call.id
+            report.call_id = self._call_row(session, public_id).id
             session.add(report)
             session.flush()
             return report.id

@@ -1,11 +1,18 @@
 """StoreWriter: the event loop's way to write to the Store without ever waiting on the database.
 
 `await writer.submit(store.add_turn, call_id, "caller", text, t0, t1, 0.91)` returns at once. One worker
-thread runs the writes in submission order. While the database is unavailable it retries the oldest write
-with exponential backoff and keeps the others queued: up to `max_queued` in memory, the rest appended to a
-JSON-lines spill file (nothing is lost, and order holds: once spilling, every new write goes to the file until
-the file is replayed). A spill file left by a previous process is replayed first. Writes the database refuses
-for good (bad data) are logged and kept in a `.rejected.jsonl` file next to the spill file.
+thread runs the writes in submission order. The first time the database is unavailable, every queued write
+moves to a JSON-lines spill file (fsync'd), and every later write is appended there until the file is replayed,
+oldest first, with exponential backoff: a crash during an outage loses nothing, and order holds. The memory
+queue also spills once it holds `max_queued` writes. A spill file left by a previous process is replayed first.
+Writes the database refuses for good (bad data) are logged and kept in a `.rejected.jsonl` file next to it.
+
+`await writer.durable()` returns once every write submitted so far is in the database or in the spill file:
+the call session awaits it before the bot speaks, so what was said survives a crash of the process.
+
+Text is made storable (signalements.text) when a write is queued, and the worker thread never dies of one
+write: a write that fails for an unexpected reason is set aside, and a worker that stopped anyway is
+started again on the next write (`alive` is false meanwhile, for the health page).
 
 Only the Store's write methods can be submitted (so every write can be spilled). `open_call` is queued with
 the caller's number already pseudonymised: the clear number never reaches the disk.
@@ -28,6 +35,7 @@ from typing import Any, ParamSpec
 from signalements.errors import StoreUnavailable
 from signalements.spill import SpillFile, WriteOp
 from signalements.store import Store
+from signalements.text import storable_value
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +47,8 @@ WRITE_METHODS = frozenset(
 
 @dataclass
 class _Waiter:
-    target: int
+    target: int  # the number of writes submitted when the wait began
+    durable_only: bool  # in the database or in the spill file is enough
     future: asyncio.Future[None]
     loop: asyncio.AbstractEventLoop
 
@@ -67,7 +76,7 @@ class StoreWriter:
         self._spill = SpillFile(spill_path)
         self._rejected_path = spill_path.with_name(spill_path.stem + ".rejected.jsonl")
         self._cond = threading.Condition()
-        self._memory: deque[WriteOp] = deque()
+        self._memory: deque[tuple[int, WriteOp]] = deque()  # (submission number, write), oldest first
         self._waiters: list[_Waiter] = []
         recovered = self._spill.pending_count()
         if recovered:
@@ -78,8 +87,28 @@ class StoreWriter:
         self._stopping = threading.Event()
         self._closed = False
         self.unavailable = False  # true while the database refuses writes (for health pages)
-        self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
-        self._thread.start()
+        self._failing = False  # true while the worker meets errors of its own (disk full, a bug)
+        self._thread = self._start_worker()
+
+    def _start_worker(self) -> threading.Thread:
+        thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
+        thread.start()
+        return thread
+
+    def ensure_running(self) -> None:
+        """Start the worker again if it stopped (the health probe and every write call this)."""
+        with self._cond:
+            self._ensure_running()
+
+    def _ensure_running(self) -> None:
+        if not self._thread.is_alive() and not self._stopping.is_set():
+            log.error("store writer thread had stopped: starting it again")
+            self._thread = self._start_worker()
+
+    @property
+    def alive(self) -> bool:
+        """The worker runs and meets no error of its own: false makes /healthz fail."""
+        return self._thread.is_alive() and not self._failing
 
     @property
     def pending(self) -> int:
@@ -97,23 +126,42 @@ class StoreWriter:
         with self._cond:
             if self._closed:
                 raise RuntimeError("StoreWriter is closed")
-            if self._spilling or len(self._memory) >= self._max_queued:
-                if not self._spilling:
-                    log.warning("store write queue full (%d): spilling to %s", self._max_queued, self._spill.path)
-                self._spilling = True
+            self._ensure_running()
+            if not self._spilling and len(self._memory) >= self._max_queued:
+                log.warning("store write queue full (%d): spilling to %s", self._max_queued, self._spill.path)
+                self._spill_memory()
+            self._submitted += 1
+            if self._spilling:
                 self._spill.append([op])
             else:
-                self._memory.append(op)
-            self._submitted += 1
+                self._memory.append((self._submitted, op))
             self._cond.notify_all()
+
+    def _spill_memory(self) -> None:
+        """Move every write queued in memory to the spill file (lock held): from now on they are on disk."""
+        self._spill.append([op for _, op in self._memory])
+        self._memory.clear()
+        self._spilling = True
 
     async def flush(self, timeout_s: float | None = None) -> bool:
         """Wait until every write submitted so far is written; False if `timeout_s` ran out first."""
+        return await self._wait(durable_only=False, timeout_s=timeout_s)
+
+    async def durable(self, timeout_s: float | None = None) -> bool:
+        """Wait until every write submitted so far is in the database or the spill file (False on time-out)."""
+        return await self._wait(durable_only=True, timeout_s=timeout_s)
+
+    def _satisfied(self, waiter: _Waiter) -> bool:
+        if self._completed >= waiter.target:
+            return True
+        return waiter.durable_only and (not self._memory or self._memory[0][0] > waiter.target)
+
+    async def _wait(self, *, durable_only: bool, timeout_s: float | None) -> bool:
         loop = asyncio.get_running_loop()
         with self._cond:
-            if self._completed >= self._submitted:
+            waiter = _Waiter(self._submitted, durable_only, loop.create_future(), loop)
+            if self._satisfied(waiter):
                 return True
-            waiter = _Waiter(self._submitted, loop.create_future(), loop)
             self._waiters.append(waiter)
         try:
             await asyncio.wait_for(asyncio.shield(waiter.future), timeout_s)
@@ -136,7 +184,7 @@ class StoreWriter:
         await asyncio.to_thread(self._thread.join)
         if not flushed:
             with self._cond:
-                left = list(self._memory)
+                left = [op for _, op in self._memory]
                 self._memory.clear()
                 self._spill.rewrite(left, self._spill.remaining_lines())
                 log.warning(
@@ -156,7 +204,7 @@ class StoreWriter:
             bound = inspect.signature(fn).bind(*args, **kwargs)
         except TypeError as exc:
             raise TypeError(f"bad arguments for Store.{name}: {exc}") from None
-        arguments = dict(bound.arguments)
+        arguments = storable_value(dict(bound.arguments))
         if name == "open_call":
             arguments["caller_pseudonym"] = self._store.pseudonymise(arguments.pop("caller_number"))
             name = "open_call_pseudonymised"
@@ -165,21 +213,41 @@ class StoreWriter:
     # -- worker thread -------------------------------------------------------------------------------------
 
     def _run(self) -> None:
+        backoff = self._retry_initial_s
         while True:
-            item = self._next()
-            if item is None:
-                return
-            op, spill_end = item
-            if op is not None and not self._apply_with_retry(op):
-                return  # stopping: the write stays queued, close() spills it
-            self._done(spill_end)
+            try:
+                item = self._next()
+                if item is None:
+                    return
+                op, spill_end = item
+                applied = True if op is None else self._apply(op)  # a corrupt spill entry is skipped
+                if self._failing:
+                    log.warning("store writer working again")
+                    self._failing = False
+                if applied:
+                    backoff = self._retry_initial_s
+                    self._done(spill_end)
+                    continue
+                if spill_end is None:  # first failure: what memory holds goes to disk before anything else
+                    with self._cond:
+                        self._spill_memory()
+                        self._wake()
+                    continue
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, self._retry_max_s)
+            except Exception:  # the spill file cannot be written (disk full...) or a bug: never die of it
+                if not self._failing:
+                    log.exception("store writer failed; retrying")
+                    self._failing = True
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, self._retry_max_s)
 
     def _next(self) -> tuple[WriteOp | None, int | None] | None:
         """The oldest write (from memory, then from the spill file) without removing it; None to stop."""
         with self._cond:
             while not self._stopping.is_set():
                 if self._memory:
-                    return self._memory[0], None
+                    return self._memory[0][1], None
                 if self._spilling:
                     entry = self._spill.peek()
                     if entry is not None:
@@ -202,40 +270,40 @@ class StoreWriter:
                     self._spilling = False
                     log.info("store spill file replayed")
             self._completed += 1
-            ready = [w for w in self._waiters if w.target <= self._completed]
-            self._waiters = [w for w in self._waiters if w.target > self._completed]
+            self._wake()
+
+    def _wake(self) -> None:
+        """Resolve the waits now satisfied (lock held)."""
+        ready = [w for w in self._waiters if self._satisfied(w)]
+        self._waiters = [w for w in self._waiters if not self._satisfied(w)]
         for waiter in ready:
             try:
                 waiter.loop.call_soon_threadsafe(_resolve, waiter.future)
             except RuntimeError:  # that event loop is closed: nobody is waiting any more
                 pass
 
-    def _apply_with_retry(self, op: WriteOp) -> bool:
-        delay = self._retry_initial_s
-        while not self._stopping.is_set():
-            try:
-                getattr(self._store, op.method)(**op.kwargs)
-            except StoreUnavailable as exc:
-                if not self.unavailable:
-                    log.warning("store unavailable, writes are queued: %s", exc)
-                    self.unavailable = True
-                self._stopping.wait(delay)
-                delay = min(delay * 2, self._retry_max_s)
-                continue
-            except Exception as exc:  # refused for good: keep it aside rather than block every later write
-                log.error("store refused %s: %s (kept in %s)", op.method, exc, self._rejected_path)
-                self._reject(op, exc)
-            if self.unavailable:
-                log.warning("store available again")
-                self.unavailable = False
-            return True
-        return False
+    def _apply(self, op: WriteOp) -> bool:
+        """Write `op`: True once written (or set aside for good), False while the database is unavailable."""
+        try:
+            getattr(self._store, op.method)(**op.kwargs)
+        except StoreUnavailable as exc:
+            if not self.unavailable:
+                log.warning("store unavailable, writes go to %s until it is back: %s", self._spill.path, exc)
+                self.unavailable = True
+            return False
+        except Exception as exc:  # refused for good: keep it aside rather than block every later write
+            log.error("store refused %s: %s (kept in %s)", op.method, exc, self._rejected_path)
+            self._reject(op, exc)
+        if self.unavailable:
+            log.warning("store available again")
+            self.unavailable = False
+        return True
 
     def _reject(self, op: WriteOp, error: Exception) -> None:
         record = json.loads(op.to_line())
         record["error"] = f"{type(error).__name__}: {error}"
         fd = os.open(self._rejected_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
-            os.write(fd, (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
+            os.write(fd, (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8", "replace"))
         finally:
             os.close(fd)

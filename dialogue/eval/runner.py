@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import quote
 
@@ -56,6 +57,8 @@ class Tracker(Protocol):
 
 
 class ReportStore(Protocol):
+    def open_call(self, conversation_id: str) -> None: ...
+
     def report(self, report_id: int) -> dict[str, Any] | None: ...
 
 
@@ -87,13 +90,18 @@ class RasaHttp:
 
 
 class SignalementsReports:
-    """Reads saved reports from the store the action server writes to (CALLBOT_DATABASE_URL)."""
+    """The store the action server writes to (CALLBOT_DATABASE_URL): each played conversation is recorded as a
+    call first, as the callbot does (the store refuses a report for a call nobody recorded), and the saved
+    reports are read back."""
 
     def __init__(self, database_url: str) -> None:
         from signalements import Store
 
         # Reading reports needs no pseudonymisation; the key only has to be valid.
         self._store = Store(database_url, b"evaluation-read-only-key-000000")
+
+    def open_call(self, conversation_id: str) -> None:
+        self._store.open_call(conversation_id, "text", None, datetime.now(UTC))
 
     def report(self, report_id: int) -> dict[str, Any] | None:
         try:
@@ -216,6 +224,8 @@ async def play_conversation(
     metadata_base = {"channel": "phone", "caller_number": conversation.caller_number}
     silences_left = SILENCES_AT_THE_END
     try:
+        if store is not None:
+            await asyncio.to_thread(store.open_call, conversation_id)
         while True:
             position = next_turn([turn for _, turn in pending], asked) if pending else None
             if position is not None:

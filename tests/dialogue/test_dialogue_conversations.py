@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from dialogue.client import DialogueClient, DialogueReply
+from signalements import Store
 
 PHONE = {"asr_confidence": 0.9, "channel": "phone", "caller_number": None}
 
 
 class Call:
+    """One conversation, recorded in the store first as the callbot does (reports of unknown calls are refused)."""
+
     def __init__(self, client: DialogueClient, caller_number: str | None = None) -> None:
         self.client = client
         self.id = f"test-{uuid.uuid4().hex[:12]}"
+        assert client_store is not None
+        client_store.open_call(self.id, "sip", caller_number, datetime.now(UTC))
         self.metadata: dict[str, Any] = {**PHONE, "caller_number": caller_number}
 
     async def say(self, text: str, asr_confidence: float = 0.9) -> DialogueReply:
@@ -25,11 +31,17 @@ class Call:
         return await self.client.slots(self.id)
 
 
+client_store: Store | None = None
+
+
 @pytest.fixture
 async def client(dialogue_server: Any) -> Any:
+    global client_store
+    client_store = Store(dialogue_server.database_url, dialogue_server.pseudonym_key)
     dialogue = DialogueClient(dialogue_server.url, timeout_s=30, token=dialogue_server.token)
     yield dialogue
     await dialogue.close()
+    client_store.close()
 
 
 def spoken(reply: DialogueReply) -> str:

@@ -19,8 +19,13 @@ DRAFT = ReportDraft(
 )
 
 
+def opened(store: Store, call_id: str) -> str:
+    store.open_call(call_id, "sip", None, T0)
+    return call_id
+
+
 def test_validation_records_who_when_and_note(store: Store) -> None:
-    report_id = store.save_report("call", DRAFT)
+    report_id = store.save_report(opened(store, "call"), DRAFT)
     validated = store.validate_report(report_id, "agent.durand", "transmis au service", at=T0)
     assert (validated.status, validated.reviewed_by, validated.reviewed_at, validated.review_note) == (
         "validated",
@@ -32,7 +37,7 @@ def test_validation_records_who_when_and_note(store: Store) -> None:
 
 
 def test_rejection_needs_a_note(store: Store) -> None:
-    report_id = store.save_report("call", DRAFT)
+    report_id = store.save_report(opened(store, "call"), DRAFT)
     with pytest.raises(InvalidRecord, match="note"):
         store.reject_report(report_id, "agent.durand", "  ")
     rejected = store.reject_report(report_id, "agent.durand", "hors périmètre", at=T0 + timedelta(days=1))
@@ -42,7 +47,7 @@ def test_rejection_needs_a_note(store: Store) -> None:
 @pytest.mark.parametrize("first", ["validate", "reject"])
 @pytest.mark.parametrize("second", ["validate", "reject"])
 def test_a_decided_report_cannot_change_again(store: Store, first: str, second: str) -> None:
-    report_id = store.save_report("call", DRAFT)
+    report_id = store.save_report(opened(store, "call"), DRAFT)
     getattr(store, f"{first}_report")(report_id, "agent.a", "motif")
     with pytest.raises(InvalidTransition, match="already"):
         getattr(store, f"{second}_report")(report_id, "agent.b", "motif")
@@ -51,7 +56,7 @@ def test_a_decided_report_cannot_change_again(store: Store, first: str, second: 
 
 @pytest.mark.parametrize("reviewer", ["bot", "Callbot", "rasa", "  "])
 def test_a_bot_never_validates(store: Store, reviewer: str) -> None:
-    report_id = store.save_report("call", DRAFT)
+    report_id = store.save_report(opened(store, "call"), DRAFT)
     with pytest.raises(InvalidRecord, match="reviewer"):
         store.validate_report(report_id, reviewer, None)
     assert store.get_report(report_id).status == "awaiting_validation"

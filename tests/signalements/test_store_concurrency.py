@@ -12,9 +12,11 @@ from tests.signalements.conftest import PSEUDONYM_KEY, T0
 
 ACTION_SERVER = """
 import sys
+from datetime import UTC, datetime
 from signalements import ReportDraft, Store
 store = Store(sys.argv[1], bytes.fromhex(sys.argv[2]))
 for i in range(60):
+    store.open_call(f"chat-{i % 3}", "text", None, datetime.now(UTC))
     store.save_report(f"chat-{i % 3}", ReportDraft("voirie", "rue", f"trou {i}", False, False))
 """
 

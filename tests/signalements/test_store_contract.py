@@ -137,19 +137,20 @@ def test_open_call_twice_keeps_one_call(store: Store) -> None:
     assert page.total == 1 and page.items[0].started_at == T0
 
 
-def test_report_for_unknown_conversation_creates_a_text_call(store: Store) -> None:
-    report_id = store.save_report("rasa-shell-42", draft())
-    call = store.get_call("rasa-shell-42")
-    assert call.summary.channel == "text"
-    assert [r.id for r in call.reports] == [report_id]
+def test_a_report_for_a_call_nobody_recorded_is_refused(store: Store) -> None:
+    with pytest.raises(NotFound):
+        store.save_report("made-up-call-id", draft())
+    assert store.list_reports().total == 0 and store.list_calls().total == 0
 
 
 def test_callback_number_is_dropped_without_consent(store: Store) -> None:
+    store.open_call("c", "text", None, T0)
     report_id = store.save_report("c", draft(callback_consent=False, callback_number="0699999999"))
     assert store.get_report(report_id).callback_number is None
 
 
 def test_report_needs_category_place_and_description(store: Store) -> None:
+    store.open_call("c", "text", None, T0)
     for missing in ("category", "place", "description"):
         with pytest.raises(InvalidRecord, match=missing):
             store.save_report("c", draft(**{missing: "  "}))
@@ -174,6 +175,8 @@ def test_list_calls_is_paginated_newest_first_and_filtered_by_since(store: Store
 
 
 def test_list_reports_filters_by_status_and_since(store: Store) -> None:
+    for i in range(4):
+        store.open_call(f"c{i}", "text", None, T0)
     ids = [store.save_report(f"c{i}", draft(), created_at=T0 + timedelta(hours=i)) for i in range(4)]
     store.validate_report(ids[0], "agent.martin", None)
     store.reject_report(ids[1], "agent.martin", "doublon")

@@ -88,7 +88,8 @@ async def test_sqlite_locked_by_another_process_then_released(sqlite_store: Stor
     assert not await writer.flush(timeout_s=0.2)
     assert writer.pending == 12
     spilled = (tmp_path / "spill.jsonl").read_text().splitlines()
-    assert len(spilled) == 12 - 4  # beyond the in-memory bound, on disk
+    assert len(spilled) == 12  # at the first failure, every queued write went to disk
+    assert await writer.durable(timeout_s=1)
     holder.rollback()
     holder.close()
     assert await writer.flush(timeout_s=60)
@@ -185,4 +186,54 @@ async def test_spill_file_left_by_a_crash_is_replayed_skipping_damage(sqlite_sto
     assert await writer.flush(timeout_s=60)
     assert turn_texts(sqlite_store, "c") == ["reprise"]
     assert not spill.exists()
+    await writer.close()
+
+
+async def test_text_that_cannot_be_encoded_is_cleaned_and_later_writes_still_land(
+    sqlite_store: Store, tmp_path: Path
+) -> None:
+    writer = StoreWriter(sqlite_store, spill_path=tmp_path / "spill.jsonl")
+    await writer.submit(sqlite_store.open_call, "c", "text", None, T0)
+    await submit_turns(writer, sqlite_store, "c", ["un nid \ud800 de poule\x00", "rue de rome"])
+    await writer.submit(sqlite_store.add_handoff, "c", "asked", None, False, {"place\udfff": "\ud83d"}, T0)
+    assert await writer.flush(timeout_s=10)
+    assert writer.alive
+    assert turn_texts(sqlite_store, "c") == ["un nid \ufffd de poule\ufffd", "rue de rome"]
+    assert sqlite_store.get_call("c").handoffs[0].fields == {"place\ufffd": "\ufffd"}
+    await writer.close()
+
+
+async def test_an_outage_puts_every_queued_write_on_disk_at_once(sqlite_store: Store, tmp_path: Path) -> None:
+    spill = tmp_path / "spill.jsonl"
+    writer = StoreWriter(sqlite_store, spill_path=spill, retry_initial_s=0.02, retry_max_s=0.1)
+    await writer.submit(sqlite_store.open_call, "c", "sip", NUMBER, T0)
+    assert await writer.durable(timeout_s=10)  # the database is up: durable means written
+    holder = lock_sqlite(tmp_path / "callbot.db")
+    await submit_turns(writer, sqlite_store, "c", ["premier", "deuxième"])
+    assert await writer.durable(timeout_s=10)  # far below the in-memory bound, yet on disk
+    assert [json.loads(line)["args"]["text"] for line in spill.read_text().splitlines()] == ["premier", "deuxième"]
+    await submit_turns(writer, sqlite_store, "c", ["troisième"])
+    assert await writer.durable(timeout_s=1)
+    assert len(spill.read_text().splitlines()) == 3
+    holder.rollback()
+    holder.close()
+    assert await writer.flush(timeout_s=30)
+    assert turn_texts(sqlite_store, "c") == ["premier", "deuxième", "troisième"]
+    await writer.close()
+
+
+async def test_a_worker_that_stopped_is_started_again_by_the_next_write(sqlite_store: Store, tmp_path: Path) -> None:
+    writer = StoreWriter(sqlite_store, spill_path=tmp_path / "spill.jsonl")
+    await writer.submit(sqlite_store.open_call, "c", "text", None, T0)
+    assert await writer.flush(timeout_s=10)
+    writer._stopping.set()  # stop the thread as a crash would, without closing the writer
+    with writer._cond:
+        writer._cond.notify_all()
+    await asyncio.to_thread(writer._thread.join, 5)
+    assert not writer.alive
+    writer._stopping.clear()
+    await submit_turns(writer, sqlite_store, "c", ["encore là"])
+    assert writer.alive
+    assert await writer.flush(timeout_s=10)
+    assert turn_texts(sqlite_store, "c") == ["encore là"]
     await writer.close()

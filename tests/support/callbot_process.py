@@ -46,6 +46,7 @@ class CallbotProcess:
                 "CALLBOT_SIP_RTP_PORT_MAX": str(rtp_min + 99),
                 "CALLBOT_DATABASE_URL": f"sqlite:///{self.workdir / 'callbot.sqlite3'}",
                 "CALLBOT_DATABASE_PSEUDONYM_KEY_FILE": str(self.workdir / "pseudonym.key"),
+                "CALLBOT_DATABASE_SPILL_FILE": str(self.workdir / "store-spill.jsonl"),
                 "CALLBOT_API_TOKEN": self.api_token,
             }
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -74,6 +75,11 @@ class DatabaseSettings(_Section):
     url: str
     pseudonym_key_file: Path
     spill_file: Path
+    node: str | None = Field(min_length=1, max_length=64)  # None: the host name
+
+    def node_name(self) -> str:
+        """This instance's name on its calls: at its next start it closes those a crash left open."""
+        return self.node or socket.gethostname()[:64] or "callbot"
 
     @field_validator("url")
     @classmethod

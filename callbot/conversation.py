@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dialogue.client import DialogueClient, DialogueReply, DialogueUnavailable
-from dialogue.slots import REPORT_SLOTS
+from dialogue.slots import report_fields
 from signalements import Store, StoreWriter
 
 log = logging.getLogger(__name__)
@@ -34,16 +34,20 @@ class Conversation:
         dialogue: DialogueClient,
         store: Store,
         writer: StoreWriter,
+        node: str | None = None,
     ) -> None:
+        """`node`: this callbot instance's name, so that its next start can close what a crash left open."""
         self.id = conversation_id
         self.channel = channel
         self.caller_number = caller_number
         self._dialogue = dialogue
         self._store = store
         self._writer = writer
+        self._node = node
+        self._stored_fields: dict[str, Any] = {}
 
     async def open(self) -> None:
-        await self._write("open_call", self.id, self.channel, self.caller_number, utc_now())
+        await self._write("open_call", self.id, self.channel, self.caller_number, utc_now(), self._node)
 
     async def ask(self, text: str, asr_confidence: float | None) -> DialogueReply | None:
         """The dialogue's answer to the caller's words; None when the dialogue server cannot answer."""
@@ -60,10 +64,15 @@ class Conversation:
             "caller_number": self.caller_number,
         }
         try:
-            return await self._dialogue.send(self.id, text, metadata)
+            reply = await self._dialogue.send(self.id, text, metadata)
         except DialogueUnavailable as error:
             log.error("conversation %s: dialogue unavailable: %s", self.id, error)
             return None
+        fields = report_fields(reply.fields) if reply.fields is not None else None
+        if fields is not None and fields != self._stored_fields:
+            self._stored_fields = fields
+            await self._write("update_fields", self.id, fields)
+        return reply
 
     async def collected_fields(self) -> dict[str, Any]:
         """The report fields gathered so far, for the human who takes over.
@@ -76,10 +85,7 @@ class Conversation:
             slots = await self._dialogue.slots(self.id)
         except DialogueUnavailable:
             return {}
-        fields = {name: value for name, value in slots.items() if name in REPORT_SLOTS}
-        if fields.get("callback_consent") is not True:
-            fields.pop("callback_number", None)
-        return fields
+        return report_fields(slots)
 
     async def record_caller(
         self, text: str, started: datetime, ended: datetime, asr_confidence: float | None = None

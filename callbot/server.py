@@ -68,6 +68,10 @@ class CallbotServer:
         store = Store(database_url, pseudonym_key)
         writer = StoreWriter(store, spill_path=resolve_path(settings.database.spill_file))
         self._stack.push_async_callback(writer.close)
+        # The calls this instance left open when it last stopped without closing them (kill -9, power cut):
+        # queued behind any spilled writes, so a call the spill file closes stays as it was.
+        node, now = settings.database.node_name(), datetime.now(UTC)
+        await writer.submit(store.close_interrupted_calls, node, now, now)
 
         managed: ManagedDialogue | None = None
         if settings.dialogue.mode == "managed":
@@ -92,7 +96,7 @@ class CallbotServer:
         client = DialogueClient(dialogue_url, settings.dialogue.timeout_s, dialogue_token)
         self._stack.push_async_callback(client.close)
         self.readiness.probes["dialogue"] = client.ready
-        chat = ChatService(client, store, writer, settings.prompts, settings.chat)
+        chat = ChatService(client, store, writer, settings.prompts, settings.chat, node)
         self._stack.push_async_callback(chat.close_all)
 
         metrics = CallMetrics()

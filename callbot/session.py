@@ -51,9 +51,17 @@ class CallLeg(Protocol):
     @property
     def ended(self) -> asyncio.Event: ...
 
+    @property
+    def ended_by(self) -> str | None:
+        """Who ended the line first: "caller", "bot", "shutdown" or "media_timeout" (None while it lasts)."""
+
     async def hangup(self) -> None: ...
 
     async def transfer(self, target_uri: str, headers: dict[str, str]) -> bool: ...
+
+
+# The call's outcome when the bot did not end it itself.
+OUTCOME_WHEN_ENDED_BY = {"caller": "caller_hung_up", "shutdown": "shutdown", "media_timeout": "media_timeout"}
 
 
 @dataclass
@@ -86,9 +94,15 @@ class CallSession:
         # Our own id: the transport's (a SIP Call-ID) is chosen by the caller and may repeat or carry anything.
         self.call_id = uuid.uuid4().hex
         self.conversation = Conversation(
-            self.call_id, channel, leg.caller_number, services.dialogue, services.store, services.writer
+            self.call_id,
+            channel,
+            leg.caller_number,
+            services.dialogue,
+            services.store,
+            services.writer,
+            services.settings.database.node_name(),
         )
-        self.outcome = "caller_hung_up"
+        self.outcome: str | None = None  # set when the bot ends the call; otherwise the leg says who did
         # caller turns, key presses, None once the caller hung up, in the order they happened; or the error
         # that stopped a helper task (a deaf or mute call must end, not go on in silence)
         self._events: asyncio.Queue[CallerTurn | str | BaseException | None] = asyncio.Queue()
@@ -130,6 +144,8 @@ class CallSession:
                 task.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
             metrics.calls_active -= 1
+            if self.outcome is None:
+                self.outcome = OUTCOME_WHEN_ENDED_BY.get(self.leg.ended_by or "caller", "caller_hung_up")
             metrics.record_outcome(self.outcome)
             await self.conversation.close(self.outcome)
             log.info("call %s ended: %s", self.call_id, self.outcome)

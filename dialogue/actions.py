@@ -40,6 +40,7 @@ from dialogue.slots import (
     PENDING,
     REPORT_SLOTS,
     REPROMPTS,
+    report_fields,
 )
 from dialogue.understanding import Frame, Heard, Understanding
 
@@ -137,6 +138,8 @@ class _HandlerAction(Action, abc.ABC):  # type: ignore[misc]
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         slots = {name: tracker.get_slot(name) for name in SLOT_NAMES}
         outcome = type(self).handler(understanding()(heard_from(tracker)), slots, knowledge())
+        # The fields so far go with every reply: the callbot stores them at once, so a crash loses none.
+        dispatcher.utter_message(json_message={"callbot": {"fields": report_fields({**slots, **outcome.slots})}})
         if outcome.save_report:
             return emit(outcome, dispatcher) + save_and_close(tracker, {**slots, **outcome.slots}, dispatcher)
         return emit(outcome, dispatcher)

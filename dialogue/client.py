@@ -19,6 +19,7 @@ class DialogueReply:
     hangup: bool = False
     handoff_reason: str | None = None
     report_id: int | None = None
+    fields: dict[str, Any] | None = None  # the report's fields collected so far, when the dialogue says them
 
 
 def parse_reply(messages: Any) -> DialogueReply:
@@ -42,6 +43,8 @@ def parse_reply(messages: Any) -> DialogueReply:
             reply.handoff_reason = str(control.get("reason") or "technical")
         if isinstance(control.get("report_id"), int):
             reply.report_id = control["report_id"]
+        if isinstance(control.get("fields"), dict):
+            reply.fields = control["fields"]
     return reply
 
 

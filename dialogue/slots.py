@@ -6,6 +6,8 @@ dialogue's understanding (its lexicons and language pipeline).
 
 from __future__ import annotations
 
+from typing import Any
+
 # The report's fields, as Rasa slots (domain.yml) and as the store's report draft.
 REPORT_SLOTS = (
     "category",
@@ -21,6 +23,17 @@ REPORT_SLOTS = (
     "callback_consent",
     "callback_number",
 )
+
+
+def report_fields(slots: dict[str, Any]) -> dict[str, Any]:
+    """The report's fields among `slots`, as they may be stored: the callback number only with consent (the
+    dialogue also holds the caller's number, to offer a call back on it, which must not reach the store)."""
+    fields = {name: slots.get(name) for name in REPORT_SLOTS if slots.get(name) is not None}
+    if fields.get("callback_consent") is not True:
+        fields.pop("callback_number", None)
+    return fields
+
+
 PENDING = "pending_question"  # the question the bot asked last
 REPROMPTS = "reprompt_count"  # turns in a row not understood
 CALLER_NUMBER = "caller_number"  # the caller id, in the spoken format

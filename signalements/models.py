@@ -88,6 +88,9 @@ class Call(Base):
     started_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(String(32))
+    node: Mapped[str | None] = mapped_column(String(64))  # the callbot instance that took the call
+    # the report fields as the dialogue collected them, turn by turn (what a crash mid-call must not lose)
+    collected_fields: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     turns: Mapped[list[Turn]] = relationship(
         back_populates="call", order_by="Turn.seq", cascade="all, delete-orphan", passive_deletes=True

@@ -162,11 +162,13 @@ class Store:
 
     # -- writes (the call session and the action server) ---------------------------------------------------
 
-    def open_call(self, call_id: str, channel: str, caller_number: str | None, started_at: datetime) -> None:
-        self.open_call_pseudonymised(call_id, channel, self.pseudonymise(caller_number), started_at)
+    def open_call(
+        self, call_id: str, channel: str, caller_number: str | None, started_at: datetime, node: str | None = None
+    ) -> None:
+        self.open_call_pseudonymised(call_id, channel, self.pseudonymise(caller_number), started_at, node)
 
     def open_call_pseudonymised(
-        self, call_id: str, channel: str, caller_pseudonym: str | None, started_at: datetime
+        self, call_id: str, channel: str, caller_pseudonym: str | None, started_at: datetime, node: str | None = None
     ) -> None:
         """`open_call` with the number already pseudonymised (StoreWriter spills only this form to disk).
 
@@ -184,7 +186,10 @@ class Store:
                 if existing.caller_pseudonym is None:
                     existing.caller_pseudonym = pseudonym
                 return
-            session.add(Call(public_id=public_id, channel=channel, caller_pseudonym=pseudonym, started_at=started))
+            node_name = _text("node", node, 64, required=False)
+            call = Call(public_id=public_id, channel=channel, caller_pseudonym=pseudonym, started_at=started)
+            call.node = node_name
+            session.add(call)
 
     def add_turn(
         self,
@@ -225,6 +230,23 @@ class Store:
         with self._writing() as session:
             call = self._call_row(session, call_id)
             call.outcome, call.ended_at = outcome_text, ended
+
+    def update_fields(self, call_id: str, fields: dict[str, Any]) -> None:
+        """The report fields collected so far for this call (replaces the previous ones)."""
+        collected = _json_object(fields)
+        with self._writing() as session:
+            self._call_row(session, call_id).collected_fields = collected
+
+    def close_interrupted_calls(self, node: str, before: datetime, at: datetime) -> int:
+        """Close as "interrupted" the calls `node` opened before `before` and never closed (it crashed)."""
+        node_name = _required("node", node, 64)
+        cutoff, ended = _aware("before", before), _aware("at", at)
+        with self._writing() as session:
+            query = select(Call).where(Call.node == node_name, Call.ended_at.is_(None), Call.started_at < cutoff)
+            calls = list(session.scalars(query))
+            for call in calls:
+                call.outcome, call.ended_at = "interrupted", max(ended, call.started_at)
+            return len(calls)
 
     def add_handoff(
         self, call_id: str, reason: str, target: str | None, succeeded: bool, fields: dict[str, Any], at: datetime
@@ -344,6 +366,7 @@ class Store:
                 [TurnView.of(t) for t in call.turns],
                 [HandoffView.of(h) for h in call.handoffs],
                 [ReportView.of(r, call.public_id) for r in call.reports],
+                call.collected_fields,
             )
 
     def list_reports(

@@ -207,10 +207,12 @@ class CallDetail:
     turns: list[TurnView]
     handoffs: list[HandoffView]
     reports: list[ReportView]
+    collected_fields: dict[str, Any] | None = None  # the report as far as the dialogue got
 
     def to_json(self) -> dict[str, Any]:
         return {
             **self.summary.to_json(),
+            "collected_fields": self.collected_fields,
             "turns": [t.to_json() for t in self.turns],
             "handoffs": [h.to_json() for h in self.handoffs],
             "reports": [r.to_json() for r in self.reports],

@@ -41,7 +41,16 @@ log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 WRITE_METHODS = frozenset(
-    {"open_call", "open_call_pseudonymised", "add_turn", "close_call", "add_handoff", "save_report"}
+    {
+        "open_call",
+        "open_call_pseudonymised",
+        "add_turn",
+        "update_fields",
+        "close_call",
+        "close_interrupted_calls",
+        "add_handoff",
+        "save_report",
+    }
 )
 
 

@@ -70,6 +70,7 @@ class SipCall:
         self.caller_number = caller_number_of(invite_tx.request.from_addr.uri.user)
         self.state = CallState.EARLY
         self.ended = asyncio.Event()
+        self.ended_by: str | None = None  # "caller", "bot", "shutdown" or "media_timeout": the first to end it
         self.confirmed = asyncio.Event()
         self._pending_2xx: tuple[int, bytes] | None = None  # (INVITE CSeq, serialised 200)
         self._retransmit_handle: asyncio.TimerHandle | None = None
@@ -180,6 +181,7 @@ class SipCall:
         """CANCEL before our final response: 487 to the INVITE."""
         if self.state is not CallState.EARLY:
             return False
+        self.ended_by = self.ended_by or "caller"
         self.invite_tx.respond(487, to_tag=self.dialog.local_tag)
         self._finish("cancelled")
         return True
@@ -192,6 +194,7 @@ class SipCall:
     # --- ending ----------------------------------------------------------------------------------
     def on_bye(self) -> None:
         self.log.info("[%s] caller hung up", self.call_id)
+        self.ended_by = self.ended_by or "caller"
         if self.state is CallState.EARLY:  # BYE on an early dialog: the INVITE still needs its final answer
             self.invite_tx.respond(487, to_tag=self.dialog.local_tag)
         self._finish("remote BYE")
@@ -208,11 +211,12 @@ class SipCall:
         self._endpoint.call_over(self)
         self.spawn(self.media.close(), "media-close")
 
-    async def hangup(self) -> None:
+    async def hangup(self, by: str = "bot") -> None:
         """Send BYE (idempotent). Before the answer, reject the INVITE instead."""
         async with self._hangup_lock:
             if self.state is CallState.ENDED:
                 return
+            self.ended_by = self.ended_by or by
             if self.state is CallState.EARLY:
                 self.reject(480)
                 return
@@ -233,7 +237,7 @@ class SipCall:
         await self.media.media_timeout.wait()
         if self.state is not CallState.ENDED:
             self.log.warning("[%s] no RTP received: hanging up", self.call_id)
-            await self.hangup()
+            await self.hangup(by="media_timeout")
 
     # --- transfer (RFC 3515) ---------------------------------------------------------------------
     async def transfer(self, target_uri: str, headers: dict[str, str], timeout_s: float | None = None) -> bool:

@@ -108,7 +108,7 @@ class SipEndpoint:
         self._stopping = True
         calls = list(self._calls.values())
         if calls:
-            await asyncio.wait([asyncio.ensure_future(c.hangup()) for c in calls], timeout=self.timers.b)
+            await asyncio.wait([asyncio.ensure_future(c.hangup(by="shutdown")) for c in calls], timeout=self.timers.b)
         for call in calls:
             for task in list(call.tasks):
                 task.cancel()

@@ -44,7 +44,9 @@ class ChatService:
         writer: StoreWriter,
         prompts: Prompts,
         limits: ChatSettings,
+        node: str | None = None,
     ) -> None:
+        self._node = node  # this instance's name on its conversations (see Conversation)
         self._dialogue = dialogue
         self._store = store
         self._writer = writer
@@ -68,7 +70,7 @@ class ChatService:
             )
         recent.append(now)
         session_id = secrets.token_hex(16)
-        conversation = Conversation(session_id, "text", None, self._dialogue, self._store, self._writer)
+        conversation = Conversation(session_id, "text", None, self._dialogue, self._store, self._writer, self._node)
         await conversation.open()
         greeting = self._prompts.chat_greeting
         await conversation.record_bot(greeting, utc_now())

@@ -88,6 +88,7 @@ class FakeLeg:
     caller_number: str | None = "+33491000000"
     dtmf: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
     ended: asyncio.Event = field(default_factory=asyncio.Event)
+    ended_by: str | None = None
     transfers: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     transfer_result: bool = True
     hung_up: bool = False
@@ -394,3 +395,23 @@ async def test_speech_without_recognisable_words_is_re_asked_at_once(store: Stor
     assert [text for text, _ in dialogue.sent] == ["/no_input"]
     assert session.outcome == "completed"
     assert [turn.speaker for turn in store.get_call(session.call_id).turns] == ["bot", "bot"]
+
+
+@pytest.mark.parametrize(
+    ("ended_by", "outcome"),
+    [("caller", "caller_hung_up"), ("media_timeout", "media_timeout"), ("shutdown", "shutdown")],
+)
+async def test_the_outcome_says_who_ended_a_call_the_bot_did_not_end(
+    store: Store, tmp_path: Path, ended_by: str, outcome: str
+) -> None:
+    class EndingAudio(FakeAudio):
+        def play(self, pcm: bytes) -> None:
+            super().play(pcm)
+            leg.ended_by = ended_by  # the line ends while the greeting plays
+            leg.ended.set()
+            self.closed.set()
+
+    leg = FakeLeg(EndingAudio([*silence_frames(1.0)]))
+    session = await run_call(store, tmp_path, leg, FakeDialogue([]), settings())
+    assert session.outcome == outcome
+    assert store.get_call(session.call_id).summary.outcome == outcome

@@ -193,3 +193,27 @@ def test_handoff_fields_that_are_not_json_keep_their_text(store: Store) -> None:
     record_call(store)
     store.add_handoff("call-1", "emergency", None, True, {"when": T0}, T0)
     assert store.get_call("call-1").handoffs[0].fields == {"when": str(T0)}
+
+
+def test_collected_fields_follow_the_dialogue_turn_by_turn(store: Store) -> None:
+    store.open_call("c", "sip", None, T0, node="node-a")
+    store.update_fields("c", {"category": "voirie"})
+    store.update_fields("c", {"category": "voirie", "commune": "Marseille 3e"})
+    assert store.get_call("c").collected_fields == {"category": "voirie", "commune": "Marseille 3e"}
+    with pytest.raises(NotFound):
+        store.update_fields("unknown", {"category": "voirie"})
+
+
+def test_a_restart_closes_only_its_own_calls_left_open(store: Store) -> None:
+    store.open_call("left-open", "sip", None, T0, node="node-a")
+    store.open_call("closed", "sip", None, T0, node="node-a")
+    store.close_call("closed", "completed", T0 + timedelta(minutes=1))
+    store.open_call("other-node", "sip", None, T0, node="node-b")
+    store.open_call("after-start", "sip", None, T0 + timedelta(hours=2), node="node-a")
+    restart = T0 + timedelta(hours=1)
+    assert store.close_interrupted_calls("node-a", restart, restart) == 1
+    assert store.get_call("left-open").summary.outcome == "interrupted"
+    assert store.get_call("left-open").summary.ended_at == restart
+    assert store.get_call("closed").summary.outcome == "completed"
+    assert store.get_call("other-node").summary.outcome is None
+    assert store.get_call("after-start").summary.outcome is None

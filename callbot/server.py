@@ -95,7 +95,15 @@ class CallbotServer:
             dialogue_url, dialogue_token = settings.dialogue.url, settings.dialogue.token
         client = DialogueClient(dialogue_url, settings.dialogue.timeout_s, dialogue_token)
         self._stack.push_async_callback(client.close)
-        self.readiness.probes["dialogue"] = client.ready
+        if managed is not None:
+            supervised = managed
+
+            async def dialogue_ready() -> bool:  # Rasa answers, and the action server (which saves) too
+                return supervised.ready and await client.ready()
+
+            self.readiness.probes["dialogue"] = dialogue_ready
+        else:
+            self.readiness.probes["dialogue"] = client.ready
         chat = ChatService(client, store, writer, settings.prompts, settings.chat, node)
         self._stack.push_async_callback(chat.close_all)
 

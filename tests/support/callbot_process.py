@@ -88,6 +88,35 @@ class CallbotProcess:
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read())
 
+    def post(self, path: str, body: bytes | dict[str, object] | None = None) -> tuple[int, dict[str, object]]:
+        """POST JSON (or raw bytes, sent as they are) without a token: the chat's routes; (status, JSON body)."""
+        data = body if isinstance(body, bytes) else json.dumps(body or {}).encode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.http_port}{path}",
+            data=data,
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return response.status, json.loads(response.read() or b"{}")
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"{}")
+
+    def dialogue_children(self) -> list[int]:
+        """Pids of the Rasa and action servers this callbot started (its pid file, managed mode)."""
+        path = Path(self.env().get("CALLBOT_DATABASE_SPILL_FILE", "")).parent / "dialogue-children.json"
+        try:
+            return [int(child["pid"]) for child in json.loads(path.read_text())]
+        except (OSError, ValueError):
+            return []
+
+    def kill(self) -> None:
+        """kill -9, as a crash would: nothing of ours runs on the way out."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
+
     def metrics(self) -> str:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/metrics", timeout=5) as response:
             return str(response.read().decode())

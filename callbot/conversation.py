@@ -83,8 +83,8 @@ class Conversation:
         """
         try:
             slots = await self._dialogue.slots(self.id)
-        except DialogueUnavailable:
-            return {}
+        except DialogueUnavailable:  # a dialogue that died forgot them: the last ones it told us were stored
+            return dict(self._stored_fields)
         return report_fields(slots)
 
     async def record_caller(

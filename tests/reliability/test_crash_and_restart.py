@@ -141,6 +141,29 @@ def test_kill_9_of_the_action_server_mid_conversation_it_comes_back(callbot: Cal
     assert status == 200 and reply["messages"]
 
 
+def test_kill_9_of_rasa_mid_conversation_keeps_what_was_collected(callbot: CallbotProcess) -> None:
+    status, opened = callbot.post("/chat/sessions")
+    session = str(opened["session"])
+    status, _ = callbot.post(f"/chat/sessions/{session}/messages", {"text": "un lampadaire ne s'allume plus"})
+    assert status == 200
+    rasa = [pid for pid in callbot.dialogue_children() if "rasa_ext/launch.py" in cmdline(pid)]
+    assert len(rasa) == 1
+    os.kill(rasa[0], signal.SIGKILL)
+    status, reply = callbot.post(f"/chat/sessions/{session}/messages", {"text": "devant la poste de la canebière"})
+    assert status == 503 and "error" in reply  # a clear answer, and the conversation is closed
+    wait_until(lambda: stored_call(callbot, session).summary.outcome == "error", 20, "the conversation closed")
+    call = stored_call(callbot, session)
+    assert call.collected_fields and call.collected_fields.get("category") == "eclairage_public"
+    assert [t.text for t in call.turns if t.speaker == "caller"] == [
+        "un lampadaire ne s'allume plus",
+        "devant la poste de la canebière",
+    ]
+    wait_until(lambda: callbot.health()[0] == 200, 180, "Rasa started again by the supervisor")
+    status, opened = callbot.post("/chat/sessions")
+    status, reply = callbot.post(f"/chat/sessions/{opened['session']}/messages", {"text": "un banc cassé"})
+    assert status == 200 and reply["messages"]
+
+
 def cmdline(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")

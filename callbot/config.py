@@ -47,11 +47,29 @@ class SipSettings(_Section):
     max_calls: int = Field(ge=1, le=1000)
     answer_delay_s: float = Field(ge=0, le=30)
     user_agent: str
+    # 64·T1 = 32 s is the most RFC 3261 §13.3.1.4 / RFC 6026 (Timer L) allow a 2xx to wait for its ACK
+    ack_timeout_s: float = Field(gt=0, le=32)
+    max_transactions: int = Field(ge=1, le=1_000_000)
+    max_transactions_per_source: int = Field(ge=1)
+    max_tcp_connections: int = Field(ge=1, le=100_000)
+    max_tcp_connections_per_source: int = Field(ge=1)
+    tcp_idle_timeout_s: float = Field(gt=0, le=3600)
+    tcp_message_timeout_s: float = Field(gt=0, le=300)
 
     @model_validator(mode="after")
     def _rtp_range(self) -> SipSettings:
         if self.rtp_port_min > self.rtp_port_max:
             raise ValueError("rtp_port_min must not exceed rtp_port_max")
+        return self
+
+    @model_validator(mode="after")
+    def _per_source_within_total(self) -> SipSettings:
+        if self.max_transactions_per_source > self.max_transactions:
+            raise ValueError("max_transactions_per_source must not exceed max_transactions")
+        if self.max_tcp_connections_per_source > self.max_tcp_connections:
+            raise ValueError("max_tcp_connections_per_source must not exceed max_tcp_connections")
+        if self.tcp_message_timeout_s > self.tcp_idle_timeout_s:
+            raise ValueError("tcp_message_timeout_s must not exceed tcp_idle_timeout_s")
         return self
 
 

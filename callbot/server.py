@@ -17,7 +17,8 @@ from asr import AsrEngine, SpeechModel
 from callbot.config import Settings, resolve_path
 from callbot.metrics import CallMetrics
 from callbot.session import CallServices, CallSession
-from callbot.sip import SipCall, SipEndpoint
+from callbot.sip import SipCall, SipEndpoint, SipTimers
+from callbot.sip.limits import SipLimits
 from callbot.sip.media import bind_rtp_session
 from callbot.web.app import Readiness, create_app
 from callbot.web.chat import ChatService, add_chat_routes
@@ -183,6 +184,15 @@ class CallbotServer:
             answer_delay=sip.answer_delay_s,
             transfer_timeout=settings.transfer.timeout_s,
             media_binder=functools.partial(bind_rtp_session, rtp_timeout=sip.rtp_timeout_s),
+            timers=SipTimers(ack_timeout=sip.ack_timeout_s),
+            limits=SipLimits(
+                max_transactions=sip.max_transactions,
+                max_transactions_per_source=sip.max_transactions_per_source,
+                max_tcp_connections=sip.max_tcp_connections,
+                max_tcp_connections_per_source=sip.max_tcp_connections_per_source,
+                tcp_idle_timeout_s=sip.tcp_idle_timeout_s,
+                tcp_message_timeout_s=sip.tcp_message_timeout_s,
+            ),
         )
         await self.sip.start()
         self._stack.push_async_callback(self._stop_sip)

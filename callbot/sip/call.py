@@ -147,7 +147,7 @@ class SipCall:
         self._retransmit_handle = asyncio.get_running_loop().call_later(interval, fire)
 
     async def _expire_2xx(self, cseq: int) -> None:
-        await asyncio.sleep(self._endpoint.timers.b)
+        await asyncio.sleep(self._endpoint.timers.ack_wait)  # ≤ 64·T1: an unacknowledged call frees its slot
         if self._pending_2xx is not None and self._pending_2xx[0] == cseq:
             self.log.warning("[%s] no ACK for the 200 OK: hanging up", self.call_id)
             self._stop_2xx()
@@ -223,7 +223,7 @@ class SipCall:
             if self.state is CallState.ANSWERED:
                 # RFC 3261 §15: no BYE before the ACK (or its timeout)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.confirmed.wait(), self._endpoint.timers.b)
+                    await asyncio.wait_for(self.confirmed.wait(), self._endpoint.timers.ack_wait)
                 if self.ended.is_set():
                     return
             self._stop_2xx()
@@ -234,8 +234,16 @@ class SipCall:
             self._finish("local BYE")
 
     async def watch_media(self) -> None:
-        await self.media.media_timeout.wait()
-        if self.state is not CallState.ENDED:
+        # Returns when the call ends too: a watcher left waiting on a closed session's event would be
+        # collected with the call, pending ("Task was destroyed but it is pending!").
+        timed_out = asyncio.ensure_future(self.media.media_timeout.wait())
+        ended = asyncio.ensure_future(self.ended.wait())
+        try:
+            await asyncio.wait({timed_out, ended}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            timed_out.cancel()
+            ended.cancel()
+        if self.media.media_timeout.is_set() and not self.ended.is_set():
             self.log.warning("[%s] no RTP received: hanging up", self.call_id)
             await self.hangup(by="media_timeout")
 

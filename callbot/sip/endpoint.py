@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import secrets
 import time
@@ -12,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from callbot.sip.call import CallState, SipCall
 from callbot.sip.dialog import Dialog
 from callbot.sip.errors import SipParseError
+from callbot.sip.limits import SipLimits, SourceQuota
 from callbot.sip.media import CodecMaker, MediaBinder, bind_rtp_session, make_rtp_codec
 from callbot.sip.message import (
     SipRequest,
@@ -20,6 +22,7 @@ from callbot.sip.message import (
     make_response,
     parse_message,
 )
+from callbot.sip.refusals import RefusalLog
 from callbot.sip.sdp import NegotiatedMedia, SdpError, SessionDescription, build_answer, negotiate, parse_sdp
 from callbot.sip.transaction import (
     InviteServerTransaction,
@@ -37,7 +40,6 @@ log = logging.getLogger(__name__)
 ALLOWED_METHODS = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "NOTIFY")
 # Methods other UAs use that we understand enough to refuse with 405 rather than 501.
 KNOWN_METHODS = frozenset(("REGISTER", "SUBSCRIBE", "PUBLISH", "MESSAGE", "INFO", "UPDATE", "PRACK", "REFER"))
-MAX_SERVER_TRANSACTIONS = 5_000
 BAD_LOG_PER_S = 10
 
 CallHandler = Callable[[SipCall], Awaitable[None]]
@@ -63,6 +65,7 @@ class SipEndpoint:
         transfer_timeout: float = 30.0,
         media_binder: MediaBinder = bind_rtp_session,
         codec_maker: CodecMaker = make_rtp_codec,
+        limits: SipLimits | None = None,
     ) -> None:
         self.host = host
         self.public_host = public_host or host
@@ -78,7 +81,10 @@ class SipEndpoint:
         self.transfer_timeout = transfer_timeout
         self._bind_media = media_binder
         self._make_codec = codec_maker
-        self._transport = SipTransport(host, port, self._on_raw, tcp)
+        self.limits = limits or SipLimits()
+        self.refusals = RefusalLog(log)  # busy and limits: counted, one line per interval
+        self._transport = SipTransport(host, port, self._on_raw, tcp, self.limits, self.refusals)
+        self._tx_quota = SourceQuota(self.limits.max_transactions, self.limits.max_transactions_per_source)
         self._server_txs: dict[tuple[str, ...], ServerTransaction] = {}
         self._client_txs: dict[tuple[str, str], NonInviteClientTransaction] = {}
         self._calls: dict[tuple[str, str], SipCall] = {}  # (Call-ID, our tag)
@@ -98,7 +104,10 @@ class SipEndpoint:
 
     @property
     def active_calls(self) -> int:
-        return self._binding + sum(1 for call in self._calls.values() if call.state is not CallState.ENDED)
+        # a call the bot has given up (BYE sent, e.g. never ACKed) frees its slot without waiting for the answer
+        return self._binding + sum(
+            1 for call in self._calls.values() if call.state is not CallState.ENDED and not call.ended.is_set()
+        )
 
     async def start(self) -> None:
         await self._transport.start()
@@ -119,6 +128,7 @@ class SipEndpoint:
         for ctx in list(self._client_txs.values()):
             ctx.close()
         await self._transport.close()
+        self.refusals.close()
 
     def _spawn(self, coro: Awaitable[None], name: str) -> None:
         async def guarded() -> None:
@@ -252,6 +262,7 @@ class SipEndpoint:
             self._transport.send(data, target)
 
         def forget(tx: ServerTransaction) -> None:
+            self._tx_quota.release(peer.addr[0])
             if self._server_txs.get(tx.key) is tx:
                 del self._server_txs[tx.key]
 
@@ -260,6 +271,7 @@ class SipEndpoint:
             tx = InviteServerTransaction(request, send, peer.reliable, self.timers, forget)
         else:
             tx = NonInviteServerTransaction(request, send, peer.reliable, self.timers, forget)
+        self._tx_quota.acquire(peer.addr[0])
         self._server_txs[tx.key] = tx
         return tx
 
@@ -272,10 +284,14 @@ class SipEndpoint:
         if existing is not None:
             existing.on_retransmission()
             return
-        if len(self._server_txs) >= MAX_SERVER_TRANSACTIONS:
+        to_tag = request.to_addr.tag
+        if self._answer_statelessly(request, peer, to_tag):
+            return
+        refusal = self._tx_quota.refusal(peer.addr[0])
+        if refusal is not None:  # a few sources cannot fill the table: the others can still call
+            self.refusals.note(f"transaction {refusal} (503)", peer.addr[0])
             self._send_response(make_response(request, 503, extra=[("Retry-After", "5")]), request, peer)
             return
-        to_tag = request.to_addr.tag
         if to_tag is None and request.method == "INVITE":
             merged_key = (request.call_id, request.from_addr.tag or "", request.cseq[0])
             if merged_key in self._invites:  # RFC 3261 §8.2.2.2: same request by another path
@@ -301,6 +317,45 @@ class SipEndpoint:
             tx.respond(405, extra=self.allow_headers())
         else:
             tx.respond(501, extra=self.allow_headers())
+
+    def _answer_statelessly(self, request: SipRequest, peer: Peer, to_tag: str | None) -> bool:
+        """Answer at once, keeping no transaction, what needs no state (RFC 3261 §8.2.7): junk and probes
+        must not hold transaction slots for 64·T1. A retransmission gets the same answer again."""
+        if request.method == "INVITE":
+            return False
+        extra: list[tuple[str, str]] = []
+        unsupported = [opt for opt in request.headers.get_all("Require") if opt]
+        if unsupported and request.method != "CANCEL":
+            status, extra = 420, [("Unsupported", ", ".join(unsupported))]
+        elif request.method == "CANCEL":
+            if self._invite_tx_for(request) is not None:
+                return False
+            status = 481
+        elif to_tag is not None:
+            call = self._calls.get((request.call_id, to_tag))
+            if call is not None and call.state is not CallState.ENDED:
+                return False
+            status = 481
+        elif request.method == "OPTIONS":
+            status, extra = 200, [*self.allow_headers(), ("Accept", "application/sdp")]
+        elif request.method in ("BYE", "NOTIFY"):
+            status = 481
+        elif request.method in KNOWN_METHODS:
+            status, extra = 405, self.allow_headers()
+        else:
+            status, extra = 501, self.allow_headers()
+        # §8.2.7: the same request always gets the same To tag
+        tag = to_tag or hashlib.blake2s(repr(server_key(request)).encode(), digest_size=6).hexdigest()
+        self._send_response(make_response(request, status, to_tag=tag, extra=extra), request, peer)
+        return True
+
+    def _invite_tx_for(self, cancel: SipRequest) -> InviteServerTransaction | None:
+        """The INVITE transaction a CANCEL targets: same branch (RFC 3261 §9.2); legacy keys differ by method."""
+        key = server_key(cancel)
+        invite_tx = self._server_txs.get((*key[:-1], "INVITE"))
+        if invite_tx is None and key[0] == "legacy":
+            invite_tx = self._server_txs.get((*key[:-2], "INVITE", key[-1]))
+        return invite_tx if isinstance(invite_tx, InviteServerTransaction) else None
 
     def _on_ack(self, ack: SipRequest) -> None:
         tx = self._server_txs.get(server_key(ack))
@@ -330,12 +385,8 @@ class SipEndpoint:
                 await asyncio.shield(call.hangup())
 
     def _on_cancel(self, cancel: SipRequest, tx: ServerTransaction) -> None:
-        # the CANCEL carries the INVITE's branch (RFC 3261 §9.2); legacy keys differ only by method too
-        invite_tx = self._server_txs.get((*server_key(cancel)[:-1], "INVITE"))
-        if invite_tx is None and server_key(cancel)[0] == "legacy":
-            key = server_key(cancel)
-            invite_tx = self._server_txs.get((*key[:-2], "INVITE", key[-1]))
-        if not isinstance(invite_tx, InviteServerTransaction):
+        invite_tx = self._invite_tx_for(cancel)
+        if invite_tx is None:
             tx.respond(481)
             return
         tx.respond(200)
@@ -381,7 +432,7 @@ class SipEndpoint:
             tx.respond(503, to_tag=secrets.token_hex(6), extra=[("Retry-After", "30")])
             return
         if self.active_calls >= self.max_calls:
-            call_log.warning("[%s] busy: %d calls", invite.call_id, self.active_calls)
+            self.refusals.note("busy (486)", peer.addr[0])
             tx.respond(486, to_tag=secrets.token_hex(6))
             return
         try:

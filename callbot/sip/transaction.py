@@ -24,10 +24,17 @@ class SipTimers:
     t1: float = 0.5
     t2: float = 4.0
     t4: float = 5.0
+    ack_timeout: float | None = None  # how long a 2xx waits for its ACK before the call is given up; None: 64·T1
 
     @property
     def b(self) -> float:  # also F, H, J, L
         return 64 * self.t1
+
+    @property
+    def ack_wait(self) -> float:
+        """RFC 3261 §13.3.1.4 retransmits a 2xx for 64·T1 at most (Timer L, RFC 6026); a shorter wait frees the
+        call slot sooner from callers that never ACK."""
+        return self.b if self.ack_timeout is None else min(self.ack_timeout, self.b)
 
 
 def new_branch() -> str:

@@ -9,12 +9,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from callbot.sip.errors import SipParseError
+from callbot.sip.limits import SipLimits, SourceQuota
 from callbot.sip.message import MAX_MESSAGE_BYTES, StreamFramer
+from callbot.sip.refusals import RefusalLog
 
 log = logging.getLogger(__name__)
-
-MAX_TCP_CONNECTIONS = 256
-TCP_IDLE_TIMEOUT_S = 600.0
 
 
 @dataclass(frozen=True)
@@ -58,16 +57,34 @@ class _TcpConnection:
         self.framer = StreamFramer()
 
     async def run(self) -> None:
+        limits = self.owner.limits
+        loop = asyncio.get_running_loop()
+        # One deadline: the idle timeout after each complete message, cut to the message timeout when a
+        # message starts. Bytes that complete nothing never push it back, so trickling cannot hold a slot.
+        deadline = loop.time() + limits.tcp_idle_timeout_s
         try:
             while True:
-                data = await asyncio.wait_for(self.reader.read(16384), TCP_IDLE_TIMEOUT_S)
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise TimeoutError
+                data = await asyncio.wait_for(self.reader.read(16384), remaining)
                 if not data:
                     break
-                for raw in self.framer.feed(data):
+                was_between_messages = not self.framer.buffer
+                messages = self.framer.feed(data)
+                now = loop.time()
+                if messages:
+                    deadline = now + limits.tcp_idle_timeout_s
+                if self.framer.buffer and (was_between_messages or messages):
+                    deadline = min(deadline, now + limits.tcp_message_timeout_s)
+                for raw in messages:
                     self.owner.sink(raw, self.peer)
         except SipParseError as exc:
             log.warning("closing TCP connection from %s: %s", self.peer.addr, exc.reason)
-        except (TimeoutError, ConnectionError, OSError):
+        except TimeoutError:
+            reason = "TCP message timeout" if self.framer.buffer else "TCP idle timeout"
+            self.owner.refusals.note(reason, self.peer.addr[0])
+        except (ConnectionError, OSError):
             pass
         finally:
             self.owner.forget(self)
@@ -79,11 +96,24 @@ class _TcpConnection:
 class SipTransport:
     """One UDP socket and (optionally) a TCP listener on the same port; symmetric replies."""
 
-    def __init__(self, host: str, port: int, sink: MessageSink, tcp: bool) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        sink: MessageSink,
+        tcp: bool,
+        limits: SipLimits | None = None,
+        refusals: RefusalLog | None = None,
+    ) -> None:
         self.host = host
         self.port = port
         self.sink = sink
         self.tcp = tcp
+        self.limits = limits or SipLimits()
+        self.refusals = refusals or RefusalLog(log)
+        self._connection_quota = SourceQuota(
+            self.limits.max_tcp_connections, self.limits.max_tcp_connections_per_source
+        )
         self._udp: asyncio.DatagramTransport | None = None
         self._server: asyncio.Server | None = None
         self._connections: dict[tuple[str, int], _TcpConnection] = {}
@@ -111,16 +141,27 @@ class SipTransport:
         raise OSError("could not bind UDP and TCP on the same port")
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if len(self._connections) >= MAX_TCP_CONNECTIONS:
+        source = str(writer.get_extra_info("peername")[0])
+        if not self._connection_quota.acquire(source):
+            self.refusals.note(f"TCP connection {self._connection_quota.refusal(source)}", source)
             writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
             return
         connection = _TcpConnection(self, reader, writer)
         self._connections[connection.peer.addr] = connection
-        await connection.run()
+        try:
+            await connection.run()
+        finally:
+            self._connection_quota.release(source)
 
     def forget(self, connection: _TcpConnection) -> None:
         if self._connections.get(connection.peer.addr) is connection:
             del self._connections[connection.peer.addr]
+
+    def connections_from(self, source: str) -> int:
+        """Inbound TCP connections held for `source` now."""
+        return self._connection_quota.held_by(source)
 
     def send(self, data: bytes, peer: Peer) -> None:
         if peer.transport == "UDP":

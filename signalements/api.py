@@ -24,34 +24,33 @@ POST /api/reports/{id}/reject    {"reviewer": str, "note": str}        -> Report
 
 Timestamps are ISO 8601 UTC ("2026-11-23T18:09:40.024612+00:00"); a `since` without a zone is taken as UTC.
 Errors: {"error": "message"} with 400 (bad parameter or body), 404 (unknown call or report),
-409 (report not awaiting validation), 503 (database unavailable).
+409 (report not awaiting validation), 413 (body over 16 KiB), 415 (body not UTF-8), 503 (database unavailable).
+Parameters are checked by `signalements.http_input`: integers within the database's range (an offset below
+2^63, an id below 2^31), `since` normalised to UTC, bodies bounded in size and nesting.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
 
 from aiohttp import web
 
-from signalements.errors import InvalidRecord, InvalidTransition, NotFound, StoreError, StoreUnavailable
-from signalements.store import Store
+from signalements.errors import InvalidRecord, InvalidTransition, NotFound, StoreUnavailable
+from signalements.http_input import InputError, path_id, path_text, query_datetime, query_int, read_json
+from signalements.store import MAX_PAGE_SIZE, Store
 
 STORE_KEY = web.AppKey("signalements_store", Store)
 routes = web.RouteTableDef()
 T = TypeVar("T")
+CALL_ID_MAX_CHARS = 128  # calls.public_id is a String(128)
 
 
 def add_routes(app: web.Application, store: Store) -> None:
     app[STORE_KEY] = store
     app.add_routes(routes)
-
-
-class _BadRequest(Exception):
-    pass
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -69,7 +68,7 @@ def _handled(
     async def wrapper(request: web.Request) -> web.Response:
         try:
             return await handler(request)
-        except (_BadRequest, InvalidRecord) as exc:
+        except InvalidRecord as exc:
             return _error(400, str(exc))
         except NotFound as exc:
             return _error(404, str(exc))
@@ -77,40 +76,10 @@ def _handled(
             return _error(409, str(exc))
         except StoreUnavailable as exc:
             return _error(503, str(exc))
-        except StoreError as exc:
-            return _error(500, str(exc))
+        # any other StoreError is unexpected: the web app's error middleware logs it as a 500 with a request id
 
     wrapper.__name__ = handler.__name__
     return wrapper
-
-
-def _int_param(request: web.Request, name: str, default: int) -> int:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise _BadRequest(f"{name} must be an integer, got {raw!r}") from None
-
-
-def _since(request: web.Request) -> datetime | None:
-    raw = request.query.get("since")
-    if raw is None or raw == "":
-        return None
-    try:
-        value = datetime.fromisoformat(raw.replace(" ", "+"))  # a "+" in a query string arrives as a space
-    except ValueError:
-        raise _BadRequest(f"since must be an ISO 8601 date or time, got {raw!r}") from None
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-def _report_id(request: web.Request) -> int:
-    raw = request.match_info["report_id"]
-    try:
-        return int(raw)
-    except ValueError:
-        raise _BadRequest(f"report id must be an integer, got {raw!r}") from None
 
 
 @routes.get("/api/calls")
@@ -119,9 +88,9 @@ async def list_calls(request: web.Request) -> web.Response:
     store = request.app[STORE_KEY]
     page = await _call_store(
         store.list_calls,
-        limit=_int_param(request, "limit", 50),
-        offset=_int_param(request, "offset", 0),
-        since=_since(request),
+        limit=query_int(request, "limit", default=50, minimum=1, maximum=MAX_PAGE_SIZE),
+        offset=query_int(request, "offset", default=0, minimum=0),
+        since=query_datetime(request, "since"),
     )
     return web.json_response(page.to_json())
 
@@ -130,7 +99,7 @@ async def list_calls(request: web.Request) -> web.Response:
 @_handled
 async def get_call(request: web.Request) -> web.Response:
     store = request.app[STORE_KEY]
-    detail = await _call_store(store.get_call, request.match_info["call_id"])
+    detail = await _call_store(store.get_call, path_text(request, "call_id", "call", max_chars=CALL_ID_MAX_CHARS))
     return web.json_response(detail.to_json())
 
 
@@ -141,9 +110,9 @@ async def list_reports(request: web.Request) -> web.Response:
     page = await _call_store(
         store.list_reports,
         status=request.query.get("status") or None,
-        since=_since(request),
-        limit=_int_param(request, "limit", 50),
-        offset=_int_param(request, "offset", 0),
+        since=query_datetime(request, "since"),
+        limit=query_int(request, "limit", default=50, minimum=1, maximum=MAX_PAGE_SIZE),
+        offset=query_int(request, "offset", default=0, minimum=0),
     )
     return web.json_response(page.to_json())
 
@@ -152,22 +121,19 @@ async def list_reports(request: web.Request) -> web.Response:
 @_handled
 async def get_report(request: web.Request) -> web.Response:
     store = request.app[STORE_KEY]
-    report = await _call_store(store.get_report, _report_id(request))
+    report = await _call_store(store.get_report, path_id(request, "report_id", "report id"))
     return web.json_response(report.to_json())
 
 
 async def _review_body(request: web.Request) -> tuple[str, str | None]:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise _BadRequest('body must be JSON: {"reviewer": "...", "note": "..."}') from None
+    body = await read_json(request, '{"reviewer": "...", "note": "..."}')
     if not isinstance(body, dict):
-        raise _BadRequest("body must be a JSON object")
+        raise InputError(400, "body must be a JSON object")
     reviewer, note = body.get("reviewer"), body.get("note")
     if not isinstance(reviewer, str) or not reviewer.strip():
-        raise _BadRequest("reviewer (the person deciding) is required")
+        raise InputError(400, "reviewer (the person deciding) is required")
     if note is not None and not isinstance(note, str):
-        raise _BadRequest("note must be a string")
+        raise InputError(400, "note must be a string")
     return reviewer, note
 
 
@@ -176,7 +142,7 @@ async def _review_body(request: web.Request) -> tuple[str, str | None]:
 async def review_report(request: web.Request) -> web.Response:
     """A person's decision on a report; the store enforces which transitions are legal."""
     store = request.app[STORE_KEY]
-    report_id = _report_id(request)
+    report_id = path_id(request, "report_id", "report id")
     reviewer, note = await _review_body(request)
     decide = store.validate_report if request.match_info["decision"] == "validate" else store.reject_report
     report = await _call_store(decide, report_id, reviewer, note)

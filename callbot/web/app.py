@@ -12,10 +12,9 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from callbot.metrics import CallMetrics
+from callbot.web.errors import Handler, json_errors
 
 log = logging.getLogger(__name__)
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @dataclass
@@ -53,7 +52,8 @@ def create_app(
     api_token: str | None,
     add_api_routes: Callable[[web.Application], None] | None = None,
 ) -> web.Application:
-    middlewares: list[Middleware] = [_security_headers, _bearer_auth(api_token)]
+    # outermost first: security headers on every response, errors as JSON, then the token check
+    middlewares: list[Middleware] = [_security_headers, json_errors, _bearer_auth(api_token)]
     app = web.Application(middlewares=middlewares, client_max_size=64 * 1024)
     app[READINESS_KEY] = readiness
     app[METRICS_KEY] = metrics
@@ -116,7 +116,7 @@ def _bearer_auth(token: str | None) -> Middleware:
             return web.json_response({"error": "the API is disabled: set CALLBOT_API_TOKEN"}, status=503)
         offered = request.headers.get("Authorization", "")
         scheme, _, credential = offered.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(credential.encode(), token.encode()):
+        if scheme.lower() != "bearer" or not hmac.compare_digest(_as_bytes(credential), _as_bytes(token)):
             return web.json_response(
                 {"error": "missing or wrong bearer token"},
                 status=401,
@@ -125,3 +125,8 @@ def _bearer_auth(token: str | None) -> Middleware:
         return await handler(request)
 
     return middleware
+
+
+def _as_bytes(text: str) -> bytes:
+    """`text` as bytes whatever it holds: header bytes that are not UTF-8 arrive as lone surrogates."""
+    return text.encode("utf-8", "surrogatepass")

@@ -6,8 +6,9 @@
                                                    "report_id": int | null}
     GET  /chat                             -> the web chat page
 
-Errors are JSON {"error": "..."}: 400 bad body, 404 unknown session, 409 conversation over, 413 text too long,
-429 too many open conversations, 503 dialogue unavailable.
+Errors are JSON {"error": "..."}: 400 bad body, 404 unknown session, 409 conversation over, 413 text or body too
+long, 415 body not UTF-8, 429 too many open conversations, 503 dialogue unavailable. Bodies are read by
+`signalements.http_input.read_json` (bounded; a lone surrogate in the text is stored as U+FFFD).
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from callbot.config import ChatSettings, Prompts
 from callbot.conversation import Conversation, utc_now
 from dialogue.client import DialogueClient
 from signalements import Store, StoreWriter
+from signalements.http_input import InputError, read_json
 
 MAX_TEXT_CHARS = 500
 STATIC = Path(__file__).parent / "static"
+STATIC_FILES = {path.name: path for path in STATIC.iterdir() if path.is_file()}
 
 
 @dataclass
@@ -146,7 +149,7 @@ def add_chat_routes(app: web.Application, service: ChatService) -> None:
     app.router.add_post("/chat/sessions", _open)
     app.router.add_post("/chat/sessions/{session_id}/messages", _message)
     app.router.add_get("/chat", _page)
-    app.router.add_static("/chat/static", STATIC)
+    app.router.add_get("/chat/static/{name}", _static)
 
 
 async def _open(request: web.Request) -> web.Response:
@@ -157,10 +160,7 @@ async def _open(request: web.Request) -> web.Response:
 async def _message(request: web.Request) -> web.Response:
     service = request.app[CHAT_KEY]
     session = service.get(request.match_info["session_id"])
-    try:
-        body = await request.json()
-    except ValueError:
-        return web.json_response({"error": 'the body must be JSON: {"text": "..."}'}, status=400)
+    body = await read_json(request, '{"text": "..."}')  # strings already made storable
     text = body.get("text") if isinstance(body, dict) else None
     if not isinstance(text, str):
         return web.json_response({"error": '"text" must be a string ("" when the user said nothing)'}, status=400)
@@ -171,3 +171,11 @@ async def _message(request: web.Request) -> web.Response:
 
 async def _page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "chat.html")
+
+
+async def _static(request: web.Request) -> web.FileResponse:
+    # Only the files shipped: no name from the request reaches the file system (too long, "..", NUL...).
+    path = STATIC_FILES.get(request.match_info["name"])
+    if path is None:
+        raise InputError(404, "no such file")
+    return web.FileResponse(path)

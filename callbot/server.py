@@ -69,10 +69,7 @@ class CallbotServer:
         store = Store(database_url, pseudonym_key)
         writer = StoreWriter(store, spill_path=resolve_path(settings.database.spill_file))
         self._stack.push_async_callback(writer.close)
-        # The calls this instance left open when it last stopped without closing them (kill -9, power cut):
-        # queued behind any spilled writes, so a call the spill file closes stays as it was.
-        node, now = settings.database.node_name(), datetime.now(UTC)
-        await writer.submit(store.close_interrupted_calls, node, now, now)
+        node, started_at = settings.database.node_name(), datetime.now(UTC)
 
         managed: ManagedDialogue | None = None
         if settings.dialogue.mode == "managed":
@@ -123,6 +120,9 @@ class CallbotServer:
         log.info("HTTP on %s:%s", settings.http.host, self.http_port)
 
         await asyncio.to_thread(store.migrate)
+        # The calls this instance left open when it last stopped without closing them (kill -9, power cut):
+        # queued behind any spilled writes, so a call the spill file closes stays as it was.
+        await writer.submit(store.close_interrupted_calls, node, started_at, started_at)
         self.readiness.set("database")
         purging = asyncio.create_task(self._purge_periodically(store), name="retention-purge")
         self._stack.push_async_callback(_cancel, purging)

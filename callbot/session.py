@@ -142,13 +142,15 @@ class CallSession:
         finally:
             for task in helpers:
                 task.cancel()
-            await asyncio.gather(*helpers, return_exceptions=True)
             metrics.calls_active -= 1
             if self.outcome is None:
                 self.outcome = OUTCOME_WHEN_ENDED_BY.get(self.leg.ended_by or "caller", "caller_hung_up")
             metrics.record_outcome(self.outcome)
+            # Recorded before anything that can wait: a server stopping cancels this task, and the call must
+            # not stay open in the store (queuing a write never waits, so the cancellation cannot cut it).
             await self.conversation.close(self.outcome)
             log.info("call %s ended: %s", self.call_id, self.outcome)
+            await asyncio.gather(*helpers, return_exceptions=True)
 
     async def _converse(self) -> None:
         # The charter: the caller hears at once that an automated assistant answers; not interruptible.

@@ -122,8 +122,9 @@ class ChatService:
         return session
 
     async def close_all(self) -> None:
+        """The server stops: its open conversations end as "shutdown" (not as if the user had left)."""
         for session in list(self._sessions.values()):
-            await self._end(session, "abandoned")
+            await self._end(session, "shutdown")
 
     async def _end(self, session: ChatSession, outcome: str) -> None:
         if not session.ended:

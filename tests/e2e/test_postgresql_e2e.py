@@ -60,4 +60,4 @@ def test_the_server_runs_on_postgresql(dialogue_server: Any, postgres_server: Po
     # Read back with our own connection: the rows are in PostgreSQL, not in some local file.
     call = Store(database_url, dialogue_server.pseudonym_key).get_call(session)
     assert call.summary.channel == "text" and call.turns[1].text == "il y a des tags sur l'abribus"
-    assert call.summary.outcome == "abandoned"  # the server closed the open chat when it stopped
+    assert call.summary.outcome == "shutdown"  # the server closed the open chat when it stopped

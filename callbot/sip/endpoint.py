@@ -116,8 +116,10 @@ class SipEndpoint:
     async def stop(self) -> None:
         self._stopping = True
         calls = list(self._calls.values())
-        if calls:
-            await asyncio.wait([asyncio.ensure_future(c.hangup(by="shutdown")) for c in calls], timeout=self.timers.b)
+        # calls already given up (BYE sent, e.g. never ACKed) are not waited for: their peer may never answer
+        live = [c for c in calls if not c.ended.is_set()]
+        if live:
+            await asyncio.wait([asyncio.ensure_future(c.hangup(by="shutdown")) for c in live], timeout=self.timers.b)
         for call in calls:
             for task in list(call.tasks):
                 task.cancel()

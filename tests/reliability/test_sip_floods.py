@@ -178,7 +178,7 @@ async def test_invites_never_acked_release_their_call_slots(callbot: CallbotProc
         local = silent_caller.getsockname()[1]
         for _ in range(3):  # max_calls: every slot answered, none acknowledged
             silent_caller.sendto(request("INVITE", port, local_port=local, body=OFFER), ("127.0.0.1", port))
-        answered = set()
+        answered: set[bytes] = set()
         silent_caller.settimeout(2.0)
         while len(answered) < 3:
             data = silent_caller.recv(65535)

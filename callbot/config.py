@@ -34,6 +34,7 @@ class _Section(BaseModel):
 
 
 Port = Field(ge=1, le=65535)
+MAX_CALLS = 1000  # concurrent calls one process may be configured for
 
 
 class SipSettings(_Section):
@@ -44,7 +45,9 @@ class SipSettings(_Section):
     rtp_port_min: int = Field(ge=0, le=65535)
     rtp_port_max: int = Field(ge=0, le=65535)
     rtp_timeout_s: float = Field(gt=0)
-    max_calls: int = Field(ge=1, le=1000)
+    # "auto": os.cpu_count() x calls_per_core (the capacity benchmarks/capacity.py measures), or a number of calls
+    max_calls: int | Literal["auto"]
+    calls_per_core: int = Field(ge=1, le=MAX_CALLS)
     answer_delay_s: float = Field(ge=0, le=30)
     user_agent: str
     # 64·T1 = 32 s is the most RFC 3261 §13.3.1.4 / RFC 6026 (Timer L) allow a 2xx to wait for its ACK
@@ -55,6 +58,31 @@ class SipSettings(_Section):
     max_tcp_connections_per_source: int = Field(ge=1)
     tcp_idle_timeout_s: float = Field(gt=0, le=3600)
     tcp_message_timeout_s: float = Field(gt=0, le=300)
+
+    @field_validator("max_calls", mode="before")
+    @classmethod
+    def _auto_or_count(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower() == "auto":
+            return "auto"
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_CALLS:
+            return value
+        raise ValueError(f"must be auto (cores x sip.calls_per_core) or a whole number of calls from 1 to {MAX_CALLS}")
+
+    def call_limit(self) -> int:
+        """Calls answered at once (more get 486): max_calls, or with auto the cores x calls_per_core, at least 1."""
+        if self.max_calls != "auto":
+            return self.max_calls
+        return max(1, min(MAX_CALLS, (os.cpu_count() or 1) * self.calls_per_core))
+
+    def describe_call_limit(self) -> str:
+        if self.max_calls != "auto":
+            return f"at most {self.max_calls} calls at once (sip.max_calls)"
+        return (
+            f"at most {self.call_limit()} calls at once "
+            f"(sip.max_calls auto: {os.cpu_count() or 1} cores x sip.calls_per_core {self.calls_per_core})"
+        )
 
     @model_validator(mode="after")
     def _rtp_range(self) -> SipSettings:

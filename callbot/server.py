@@ -178,7 +178,7 @@ class CallbotServer:
             rtp_port_min=sip.rtp_port_min,
             rtp_port_max=sip.rtp_port_max,
             user_agent=sip.user_agent,
-            max_calls=sip.max_calls,
+            max_calls=sip.call_limit(),
             tcp=sip.tcp,
             public_host=sip.public_host,
             answer_delay=sip.answer_delay_s,
@@ -197,7 +197,7 @@ class CallbotServer:
         await self.sip.start()
         self._stack.push_async_callback(self._stop_sip)
         self.readiness.set("sip")
-        log.info("ready: SIP on %s:%s", sip.host, self.sip.port)
+        log.info("ready: SIP on %s:%s, %s", sip.host, self.sip.port, sip.describe_call_limit())
 
     async def _wait_dialogue(self, client: DialogueClient) -> None:
         deadline = asyncio.get_running_loop().time() + self.settings.dialogue.start_timeout_s

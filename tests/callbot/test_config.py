@@ -91,3 +91,66 @@ def test_package_paths_resolve_to_the_installed_demo_models() -> None:
 def test_unknown_package_is_a_clear_error() -> None:
     with pytest.raises(ConfigError, match="not installed"):
         resolve_path("package:no_such_model_package/model")
+
+
+def test_max_calls_defaults_to_cores_times_calls_per_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    sip = load_settings(environ={}).sip
+    assert sip.max_calls == "auto"
+    assert sip.calls_per_core >= 1
+    monkeypatch.setattr("callbot.config.os.cpu_count", lambda: 2)
+    assert sip.call_limit() == 2 * sip.calls_per_core
+    assert "2 cores" in sip.describe_call_limit()
+    monkeypatch.setattr("callbot.config.os.cpu_count", lambda: 8)
+    assert sip.call_limit() == 8 * sip.calls_per_core
+    monkeypatch.setattr("callbot.config.os.cpu_count", lambda: None)  # unknown: one core
+    assert sip.call_limit() == sip.calls_per_core
+
+
+@pytest.mark.parametrize(
+    ("environ", "cores", "limit"),
+    [
+        ({"CALLBOT_SIP_MAX_CALLS": "7"}, 2, 7),  # an explicit number overrides auto
+        ({"CALLBOT_SIP_MAX_CALLS": "7", "CALLBOT_SIP_CALLS_PER_CORE": "5"}, 2, 7),
+        ({"CALLBOT_SIP_MAX_CALLS": "auto", "CALLBOT_SIP_CALLS_PER_CORE": "3"}, 4, 12),
+        ({"CALLBOT_SIP_MAX_CALLS": "AUTO", "CALLBOT_SIP_CALLS_PER_CORE": "1"}, 1, 1),
+        ({"CALLBOT_SIP_CALLS_PER_CORE": "400"}, 64, 1000),  # never above what the key itself accepts
+    ],
+)
+def test_max_calls_explicit_or_auto(
+    monkeypatch: pytest.MonkeyPatch, environ: dict[str, str], cores: int, limit: int
+) -> None:
+    monkeypatch.setattr("callbot.config.os.cpu_count", lambda: cores)
+    sip = load_settings(environ=environ).sip
+    assert sip.call_limit() == limit
+    assert str(limit) in sip.describe_call_limit()
+
+
+def test_max_calls_in_an_overlay(tmp_path: Path) -> None:
+    overlay = tmp_path / "site.yaml"
+    overlay.write_text("sip:\n  max_calls: 12\n")
+    assert load_settings(overlay, environ={}).sip.call_limit() == 12
+    overlay.write_text("sip:\n  max_calls: auto\n  calls_per_core: 1\n")
+    assert load_settings(overlay, environ={}).sip.max_calls == "auto"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("CALLBOT_SIP_MAX_CALLS", "many", "must be auto"),
+        ("CALLBOT_SIP_MAX_CALLS", "0", "must be auto"),
+        ("CALLBOT_SIP_MAX_CALLS", "1001", "from 1 to 1000"),
+        ("CALLBOT_SIP_MAX_CALLS", "-3", "must be auto"),
+        ("CALLBOT_SIP_MAX_CALLS", "2.5", "whole number"),
+        ("CALLBOT_SIP_MAX_CALLS", "true", "must be auto"),
+        ("CALLBOT_SIP_MAX_CALLS", "", "must be auto"),
+        ("CALLBOT_SIP_CALLS_PER_CORE", "0", "greater than or equal to 1"),
+        ("CALLBOT_SIP_CALLS_PER_CORE", "auto", "valid integer"),
+    ],
+)
+def test_bad_call_limits_are_clear(variable: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_settings(environ={variable: value})
+    key = variable.removeprefix("CALLBOT_").lower().replace("sip_", "sip.", 1)
+    assert f"{key} (or {variable})" in str(error.value)
+    assert message in str(error.value)
+    assert str(error.value).count("\n") == 1  # one line for the key, not one per type it could have been

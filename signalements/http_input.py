@@ -118,7 +118,11 @@ async def read_json(request: web.Request, expected: str) -> Any:
         raise InputError(415, f"the body must be UTF-8 JSON, not {request.charset[:40]!r}")
     if request.content_length is not None and request.content_length > MAX_JSON_BODY_BYTES:
         raise InputError(413, f"the body is limited to {MAX_JSON_BODY_BYTES} bytes")
-    return parse_json(await request.read(), expected)
+    try:
+        raw = await request.read()
+    except web.RequestPayloadError:  # the body cannot be decoded as its Content-Encoding says
+        raise InputError(400, "the body cannot be read as its Content-Encoding says") from None
+    return parse_json(raw, expected)
 
 
 def _refuse_constant(name: str) -> Any:

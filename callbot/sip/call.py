@@ -74,6 +74,7 @@ class SipCall:
         self.confirmed = asyncio.Event()
         self._pending_2xx: tuple[int, bytes] | None = None  # (INVITE CSeq, serialised 200)
         self._retransmit_handle: asyncio.TimerHandle | None = None
+        self._ack_deadline: asyncio.TimerHandle | None = None  # a timer, not a task: nothing pending after the ACK
         self._hangup_lock = asyncio.Lock()
         self._transfer_result: asyncio.Future[bool] | None = None
         self._transfer_started = False
@@ -134,7 +135,11 @@ class SipCall:
         self._pending_2xx = (tx.request.cseq[0], response.to_bytes())
         if not self.dialog.peer.reliable:
             self._schedule_2xx(self._endpoint.timers.t1, 0.0)
-        self.spawn(self._expire_2xx(tx.request.cseq[0]), "2xx-timeout")
+        if self._ack_deadline is not None:
+            self._ack_deadline.cancel()
+        self._ack_deadline = asyncio.get_running_loop().call_later(
+            self._endpoint.timers.ack_wait, self._no_ack, tx.request.cseq[0]
+        )
 
     def _schedule_2xx(self, interval: float, elapsed: float) -> None:
         # RFC 3261 §13.3.1.4: the TU retransmits its 2xx, T1 doubling up to T2, until the ACK
@@ -146,20 +151,23 @@ class SipCall:
 
         self._retransmit_handle = asyncio.get_running_loop().call_later(interval, fire)
 
-    async def _expire_2xx(self, cseq: int) -> None:
-        await asyncio.sleep(self._endpoint.timers.ack_wait)  # ≤ 64·T1: an unacknowledged call frees its slot
+    def _no_ack(self, cseq: int) -> None:
+        """ack_wait (≤ 64·T1) after the 2xx and still no ACK: give the call up, which frees its slot."""
         if self._pending_2xx is not None and self._pending_2xx[0] == cseq:
             self.log.warning("[%s] no ACK for the 200 OK: hanging up", self.call_id)
             self._stop_2xx()
             if self.state is CallState.ANSWERED:
                 self.state = CallState.CONFIRMED  # §13.3.1.4: the dialog is confirmed, then ended by BYE
-            await self.hangup()
+            self.spawn(self.hangup(), "no-ack-hangup")
 
     def _stop_2xx(self) -> None:
         self._pending_2xx = None
         if self._retransmit_handle is not None:
             self._retransmit_handle.cancel()
             self._retransmit_handle = None
+        if self._ack_deadline is not None:
+            self._ack_deadline.cancel()
+            self._ack_deadline = None
 
     def on_ack(self, ack: SipRequest) -> bool:
         """True when this ACK confirms the initial INVITE (the endpoint then starts the handler)."""

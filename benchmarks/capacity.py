@@ -1,0 +1,846 @@
+"""Capacity: how many simultaneous calls per core the real callbot holds with its audio and recognition intact.
+
+    .venv/bin/python benchmarks/capacity.py [--max-calls 10] [--also 20] [--reply-bound 5] [--eager]
+
+Starts the dialogue (Rasa + action server, traced graph unless --eager, as benchmarks/turn_latency.py does), then
+the real `python -m callbot run` with the demo models, then for N = 1, 2, 3, ... places N simultaneous SIP calls
+(UDP, G.711 u-law) from callers of its own: an asyncio SIP user agent per call and one media thread that sends
+every caller's RTP at absolute 20 ms deadlines and timestamps every packet from the bot in the kernel
+(SO_TIMESTAMPNS), so the benchmark's own scheduling does not blur the gaps it reports. Each caller waits for the
+greeting to end, says one real speech clip (tests/e2e/audio, ones the Korean demo model hears words in), listens
+for the reply for a few seconds and hangs up. The calls start together (a quarter second apart) and so speak at
+the same moment: the worst case of a busy hour, not its average.
+
+For each N it prints:
+  cadence    gaps between the RTP packets the callers received from the bot, p50/p99/max over every call
+             (target: p99 < 40 ms; the bot sends every 20 ms, silence included)
+  heard      end of the caller's speech (as sent) to the first sound of the bot's reply (as received): includes
+             the VAD's end-of-turn silence, recognition, the dialogue and the first sentence of Piper
+  written    end of the caller's speech to the end time of the caller's turn in the store (the recogniser's
+             result), from GET /api/calls/{id}; "n/N" callers whose words were transcribed at all
+  CPU        the callbot process, the dialogue (Rasa + action server), this benchmark, and the rest of the
+             machine (other users: a figure taken under someone else's load is not a capacity figure), in % of one
+             core over the round
+and "holds" when the cadence p99 is below 40 ms and every caller's turn was transcribed and answered within
+--reply-bound seconds. It stops at the first N that does not hold, runs --also (the old default of 20 calls)
+once, and prints the highest N that held, per core: the figure for sip.calls_per_core. Figures only, no
+assertions; run it on a quiet machine (it prints the load average before each round).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import math
+import os
+import secrets
+import selectors
+import socket
+import statistics
+import struct
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from callbot.config import load_settings  # noqa: E402
+from callbot.rtp.g711 import ULAW_SILENCE, ulaw_decode, ulaw_encode  # noqa: E402
+from signalements.pseudonym import pseudonymise  # noqa: E402
+from tests.conftest import _SupervisorThread  # noqa: E402
+from tests.e2e.conftest import AUDIO, RATE, render  # noqa: E402
+from tests.support.audio_match import envelope, read_wav  # noqa: E402
+from tests.support.callbot_process import CallbotProcess  # noqa: E402
+
+CLIPS = ["stp_fr_01.wav", "stp_fr_05.wav", "stp_fr_07.wav"]
+FRAME_S = 0.020
+FRAME_SAMPLES = 160
+CADENCE_TARGET_MS = 40.0
+LOUD_DB = 30.0  # a received frame louder than this (dB re 1 LSB, RMS) is the bot speaking
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux; the receive time the kernel stamped
+TIMESPEC = struct.Struct("@qq")
+
+
+def frame_db(payload: bytes) -> float:
+    pcm = np.frombuffer(ulaw_decode(payload), dtype="<i2").astype(np.float64)
+    return float(10 * math.log10(float(np.mean(pcm**2)) + 1.0)) if len(pcm) else 0.0
+
+
+@dataclass(frozen=True)
+class Clip:
+    name: str
+    frames: list[bytes]  # u-law payloads, 20 ms each
+    speech_end_frame: int  # index of the frame holding the end of the speech
+
+
+def load_clip(name: str) -> Clip:
+    import soxr
+
+    samples, rate = read_wav(AUDIO / name)
+    pcm = soxr.resample(samples.astype(np.int16), rate, RATE).astype("<i2")
+    level = 10 * envelope(pcm.astype(np.float64), RATE)  # every 10 ms
+    loud = np.flatnonzero(level > LOUD_DB)
+    speech_end_s = float(loud[-1] + 1) * 0.01 if len(loud) else len(pcm) / RATE
+    pcm = np.concatenate([pcm, np.zeros(-len(pcm) % FRAME_SAMPLES, dtype="<i2")])
+    data = ulaw_encode(pcm.tobytes())
+    frames = [data[i : i + FRAME_SAMPLES] for i in range(0, len(data), FRAME_SAMPLES)]
+    return Clip(name, frames, min(len(frames) - 1, math.ceil(speech_end_s / FRAME_S) - 1))
+
+
+# ---- media: one thread sends every caller's RTP and timestamps what the bot sends ---------------------------
+
+
+@dataclass
+class Media:
+    """One caller's RTP socket. The media thread writes `arrivals`/`payloads`/`speech_end_at`; others read."""
+
+    sock: socket.socket
+    remote: tuple[str, int] | None = None
+    arrivals: list[float] = field(default_factory=list)  # kernel receive times, epoch seconds
+    payloads: list[bytes] = field(default_factory=list)
+    queued: list[bytes] = field(default_factory=list)  # frames to say; silence when empty
+    speech_end_index: int | None = None  # index in `queued` whose sending ends the speech
+    speech_end_at: float | None = None  # epoch seconds that frame was sent
+    sequence: int = field(default_factory=lambda: secrets.randbelow(1 << 16))
+    timestamp: int = field(default_factory=lambda: secrets.randbelow(1 << 32))
+    ssrc: int = field(default_factory=lambda: secrets.randbelow(1 << 32))
+
+    @classmethod
+    def open(cls) -> Media:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        sock.bind(("127.0.0.1", 0))
+        sock.setblocking(False)
+        return cls(sock)
+
+    @property
+    def port(self) -> int:
+        return int(self.sock.getsockname()[1])
+
+    def say(self, clip: Clip) -> None:
+        self.speech_end_at = None
+        self.speech_end_index = clip.speech_end_frame
+        self.queued = list(clip.frames)
+
+    def next_packet(self) -> bytes:
+        if self.queued:
+            payload = self.queued.pop(0)
+            if self.speech_end_index is not None:
+                self.speech_end_index -= 1
+        else:
+            payload = bytes([ULAW_SILENCE]) * FRAME_SAMPLES
+        header = struct.pack("!BBHII", 0x80, 0, self.sequence, self.timestamp, self.ssrc)
+        self.sequence = (self.sequence + 1) & 0xFFFF
+        self.timestamp = (self.timestamp + FRAME_SAMPLES) & 0xFFFFFFFF
+        return header + payload
+
+
+class MediaThread(threading.Thread):
+    def __init__(self) -> None:
+        super().__init__(name="callers-media", daemon=True)
+        self.lock = threading.Lock()
+        self.media: list[Media] = []
+        self.selector = selectors.DefaultSelector()
+        self.running = True
+        self.lateness: list[float] = []  # how late each send tick ran (s): this benchmark's own pacing
+
+    def add(self, media: Media) -> None:
+        with self.lock:
+            self.media.append(media)
+            self.selector.register(media.sock, selectors.EVENT_READ, media)
+
+    def remove(self, media: Media) -> None:
+        with self.lock:
+            if media in self.media:
+                self.media.remove(media)
+                self.selector.unregister(media.sock)
+        media.sock.close()
+
+    def run(self) -> None:
+        start = time.monotonic()
+        tick = 0
+        while self.running:
+            deadline = start + tick * FRAME_S
+            if not self.media:
+                time.sleep(max(0.0, deadline - time.monotonic()))
+            ready = self.selector.select(max(0.0, deadline - time.monotonic())) if self.media else []
+            with self.lock:
+                for key, _ in ready:
+                    if key.data in self.media:
+                        self._drain(key.data)
+                if time.monotonic() < deadline:
+                    continue
+                self.lateness.append(time.monotonic() - deadline)
+                for media in self.media:
+                    if media.remote is None:
+                        continue
+                    try:
+                        media.sock.sendto(media.next_packet(), media.remote)
+                    except OSError:
+                        continue
+                    if media.speech_end_index is not None and media.speech_end_index < 0:
+                        media.speech_end_index = None
+                        media.speech_end_at = time.time()
+            tick += 1
+
+    @staticmethod
+    def _drain(media: Media) -> None:
+        while True:
+            try:
+                data, ancillary, _, _ = media.sock.recvmsg(2048, socket.CMSG_SPACE(TIMESPEC.size))
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            arrived = time.time()
+            for level, kind, value in ancillary:
+                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(value) >= TIMESPEC.size:
+                    seconds, nanoseconds = TIMESPEC.unpack(value[: TIMESPEC.size])
+                    arrived = seconds + nanoseconds / 1e9
+            if len(data) > 12:
+                media.arrivals.append(arrived)
+                media.payloads.append(data[12:])
+
+
+# ---- signalling: a minimal SIP user agent (UDP) --------------------------------------------------------------
+
+
+@dataclass
+class SipMessage:
+    first_line: str
+    headers: dict[str, list[str]]
+    body: bytes
+
+    @property
+    def status(self) -> int:
+        parts = self.first_line.split()
+        return int(parts[1]) if self.first_line.startswith("SIP/2.0") and len(parts) > 1 else 0
+
+    def header(self, name: str) -> str:
+        return self.headers.get(name.lower(), [""])[0]
+
+
+COMPACT = {"v": "via", "f": "from", "t": "to", "i": "call-id", "m": "contact", "l": "content-length"}
+
+
+def parse_sip(data: bytes) -> SipMessage | None:
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("utf-8", "replace").split("\r\n")
+    if not lines or not lines[0]:
+        return None
+    headers: dict[str, list[str]] = {}
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if sep:
+            key = name.strip().lower()
+            headers.setdefault(COMPACT.get(key, key), []).append(value.strip())
+    return SipMessage(lines[0], headers, body)
+
+
+class SipLeg(asyncio.DatagramProtocol):
+    """One caller's dialog with the bot: INVITE, ACK, BYE either way."""
+
+    def __init__(self, bot: tuple[str, int], number: str, rtp_port: int) -> None:
+        self.bot = bot
+        self.number = number
+        self.rtp_port = rtp_port
+        self.transport: asyncio.DatagramTransport | None = None
+        self.call_id = secrets.token_hex(10)
+        self.from_tag = secrets.token_hex(4)
+        self.to_header = f"<sip:bot@{bot[0]}:{bot[1]}>"
+        self.remote_target = f"sip:bot@{bot[0]}:{bot[1]}"
+        self.responses: asyncio.Queue[SipMessage] = asyncio.Queue()
+        self.bot_hung_up = asyncio.Event()
+        self.answer: SipMessage | None = None
+
+    @property
+    def port(self) -> int:
+        assert self.transport is not None
+        return int(self.transport.get_extra_info("sockname")[1])
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)  # a selector transport is not a subclass
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        message = parse_sip(data)
+        if message is None:
+            return
+        if message.status:
+            if message.status == 200 and message.header("cseq").endswith("INVITE") and self.answer is not None:
+                self._send(self._request("ACK", 1))  # our ACK was lost: the 200 comes again
+            else:
+                self.responses.put_nowait(message)
+            return
+        method = message.first_line.split()[0]
+        if method == "ACK":
+            return
+        response = [
+            "SIP/2.0 200 OK",
+            *(f"Via: {via}" for via in message.headers.get("via", [])),
+            f"From: {message.header('from')}",
+            f"To: {message.header('to')}",
+            f"Call-ID: {message.header('call-id')}",
+            f"CSeq: {message.header('cseq')}",
+            "Content-Length: 0",
+        ]
+        self._send(("\r\n".join(response) + "\r\n\r\n").encode())
+        if method == "BYE":
+            self.bot_hung_up.set()
+
+    def _send(self, data: bytes) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.sendto(data, self.bot)
+
+    def _request(self, method: str, cseq: int, body: str = "", branch: str | None = None) -> bytes:
+        uri = self.remote_target if method != "INVITE" else f"sip:bot@{self.bot[0]}:{self.bot[1]}"
+        lines = [
+            f"{method} {uri} SIP/2.0",
+            f"Via: SIP/2.0/UDP 127.0.0.1:{self.port};branch={branch or 'z9hG4bK' + secrets.token_hex(8)};rport",
+            "Max-Forwards: 70",
+            f"From: <sip:{self.number}@127.0.0.1:{self.port}>;tag={self.from_tag}",
+            f"To: {self.to_header}",
+            f"Call-ID: {self.call_id}",
+            f"CSeq: {cseq} {method}",
+            f"Contact: <sip:{self.number}@127.0.0.1:{self.port}>",
+            "User-Agent: capacity-benchmark",
+        ]
+        if body:
+            lines.append("Content-Type: application/sdp")
+        lines.append(f"Content-Length: {len(body.encode())}")
+        return ("\r\n".join(lines) + "\r\n\r\n" + body).encode()
+
+    async def _transaction(self, data: bytes, cseq_method: str, timeout_s: float) -> SipMessage | None:
+        """Send (again at 0.5, 1, 2, 4 s until something answers); the final response, or None."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        interval, next_send, provisional = 0.5, loop.time(), False
+        while loop.time() < deadline:
+            if not provisional and loop.time() >= next_send:
+                self._send(data)
+                next_send, interval = loop.time() + interval, min(interval * 2, 4.0)
+            wait = max(0.01, min(deadline, next_send if not provisional else deadline) - loop.time())
+            try:
+                response = await asyncio.wait_for(self.responses.get(), wait)
+            except TimeoutError:
+                continue
+            if not response.header("cseq").endswith(cseq_method):
+                continue
+            if response.status < 200:
+                provisional = True
+                continue
+            return response
+        return None
+
+    async def invite(self) -> int:
+        """The final status of the INVITE (0: none); on 200 the dialog is confirmed and media can flow."""
+        sdp = "\r\n".join(
+            [
+                "v=0",
+                f"o=caller {secrets.randbelow(1 << 31)} 1 IN IP4 127.0.0.1",
+                "s=capacity",
+                "c=IN IP4 127.0.0.1",
+                "t=0 0",
+                f"m=audio {self.rtp_port} RTP/AVP 0 101",
+                "a=rtpmap:0 PCMU/8000",
+                "a=rtpmap:101 telephone-event/8000",
+                "a=ptime:20",
+                "a=sendrecv",
+                "",
+            ]
+        )
+        branch = "z9hG4bK" + secrets.token_hex(8)
+        response = await self._transaction(self._request("INVITE", 1, sdp, branch), "INVITE", 32.0)
+        if response is None:
+            return 0
+        self.to_header = response.header("to")
+        if response.status >= 300:  # the ACK of a failure belongs to the INVITE's transaction
+            self._send(self._request("ACK", 1, branch=branch))
+            return response.status
+        contact = response.header("contact")
+        if "<" in contact:
+            self.remote_target = contact.split("<", 1)[1].split(">", 1)[0]
+        self.answer = response
+        self._send(self._request("ACK", 1))
+        return response.status
+
+    def media_address(self) -> tuple[str, int] | None:
+        if self.answer is None:
+            return None
+        host, port = "127.0.0.1", 0
+        for line in self.answer.body.decode("utf-8", "replace").splitlines():
+            if line.startswith("c=IN IP4 "):
+                host = line.split()[-1]
+            elif line.startswith("m=audio "):
+                port = int(line.split()[1])
+        return (host, port) if port else None
+
+    async def bye(self) -> None:
+        if not self.bot_hung_up.is_set():
+            await self._transaction(self._request("BYE", 2), "BYE", 8.0)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
+# ---- one caller, one round -----------------------------------------------------------------------------------
+
+
+@dataclass
+class CallResult:
+    number: str
+    status: int = 0
+    greeting_heard: bool = False
+    speech_end_at: float | None = None
+    reply_at: float | None = None  # first loud frame after the speech (epoch s, kernel time)
+    hangup_at: float | None = None
+    gaps_ms: list[float] = field(default_factory=list)
+    transcribed_at: float | None = None  # the caller turn's end time in the store
+    words: str = ""
+
+    @property
+    def heard_s(self) -> float | None:
+        if self.reply_at is None or self.speech_end_at is None:
+            return None
+        return self.reply_at - self.speech_end_at
+
+    @property
+    def written_s(self) -> float | None:
+        if self.transcribed_at is None or self.speech_end_at is None:
+            return None
+        return self.transcribed_at - self.speech_end_at
+
+
+@dataclass(frozen=True)
+class RoundPlan:
+    bot: tuple[str, int]
+    greeting_frames: int
+    give_up_s: float
+    listen_s: float
+
+
+async def _wait_until(predicate: Any, timeout_s: float, poll_s: float = 0.05) -> bool:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while loop.time() < deadline:
+        if predicate():
+            return True
+        await asyncio.sleep(poll_s)
+    return bool(predicate())
+
+
+async def one_call(plan: RoundPlan, pump: MediaThread, number: str, clip: Clip, delay_s: float) -> CallResult:
+    await asyncio.sleep(delay_s)
+    result = CallResult(number)
+    media = Media.open()
+    loop = asyncio.get_running_loop()
+    _, leg = await loop.create_datagram_endpoint(
+        lambda: SipLeg(plan.bot, number, media.port), local_addr=("127.0.0.1", 0)
+    )
+    try:
+        pump.add(media)
+        result.status = await leg.invite()
+        remote = leg.media_address()
+        if result.status != 200 or remote is None:
+            return result
+        media.remote = remote
+        checked = 0  # received frames already looked at
+        greeting_start: int | None = None
+
+        def greeting_over() -> bool:
+            nonlocal checked, greeting_start
+            count = len(media.payloads)
+            if greeting_start is None:
+                for index in range(checked, count):
+                    if frame_db(media.payloads[index]) > LOUD_DB:
+                        greeting_start = index
+                        break
+                checked = count
+                return False
+            # the greeting's length (rendered as the bot renders it, noise off), then 0.3 s of quiet
+            if count < greeting_start + plan.greeting_frames + 15:
+                return False
+            return all(frame_db(p) <= LOUD_DB for p in media.payloads[count - 15 : count])
+
+        if not await _wait_until(lambda: greeting_over() or leg.bot_hung_up.is_set(), plan.give_up_s + 30):
+            return result
+        if leg.bot_hung_up.is_set():
+            return result
+        result.greeting_heard = True
+        with pump.lock:
+            media.say(clip)
+        await _wait_until(lambda: media.speech_end_at is not None, 30)
+        spoken = media.speech_end_at
+        if spoken is None:
+            return result
+        result.speech_end_at = spoken
+        first_after = len(media.arrivals)
+
+        def reply_started() -> bool:
+            nonlocal first_after
+            count = len(media.payloads)
+            for index in range(first_after, count):
+                if media.arrivals[index] > spoken and frame_db(media.payloads[index]) > LOUD_DB:
+                    result.reply_at = media.arrivals[index]
+                    return True
+            first_after = count
+            return leg.bot_hung_up.is_set()
+
+        await _wait_until(reply_started, plan.give_up_s)
+        if result.reply_at is not None:
+            await _wait_until(leg.bot_hung_up.is_set, plan.listen_s)
+    finally:
+        result.hangup_at = time.time()
+        await leg.bye()
+        pump.remove(media)
+        leg.close()
+        arrivals = np.array([t for t in media.arrivals if t <= result.hangup_at])
+        if len(arrivals) > 1:
+            result.gaps_ms = list(np.diff(arrivals) * 1000.0)
+    return result
+
+
+# ---- CPU -----------------------------------------------------------------------------------------------------
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_stat(pid: int) -> tuple[int, float] | None:
+    """(parent pid, CPU seconds) of a process, None if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / TICK
+
+
+def _descendants(root: int) -> Iterator[int]:
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            stat = _proc_stat(int(entry.name))
+            if stat is not None:
+                parents.setdefault(stat[0], []).append(int(entry.name))
+    stack = [root]
+    while stack:
+        pid = stack.pop()
+        yield pid
+        stack.extend(parents.get(pid, []))
+
+
+def _machine_busy() -> float:
+    """CPU seconds (all cores) the machine spent not idle since boot."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return (sum(values[:8]) - idle) / TICK
+
+
+@dataclass(frozen=True)
+class CpuSample:
+    at: float
+    callbot: float
+    dialogue: float
+    own: float
+    machine: float
+
+
+def cpu_sample(callbot_pid: int) -> CpuSample:
+    callbot_tree = set(_descendants(callbot_pid))
+    own_tree = set(_descendants(os.getpid()))
+
+    def total(pids: set[int]) -> float:
+        return sum(stat[1] for stat in map(_proc_stat, pids) if stat is not None)
+
+    times = os.times()
+    own = times.user + times.system
+    return CpuSample(
+        time.monotonic(),
+        total(callbot_tree),
+        total(own_tree - callbot_tree - {os.getpid()}),
+        own,
+        _machine_busy(),
+    )
+
+
+# ---- the servers ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Dialogue:
+    runner: _SupervisorThread
+    url: str
+    token: str
+    database_url: str
+    key: bytes
+
+
+def start_dialogue(workdir: Path, eager: bool) -> Dialogue:
+    """The dialogue servers (Rasa + action server), supervised from a thread, as benchmarks/turn_latency.py."""
+    from dialogue.supervisor import ManagedDialogue
+    from dialogue.training import ensure_model
+    from signalements import Store
+
+    database_url = f"sqlite:///{workdir / 'callbot.sqlite3'}"
+    key = secrets.token_bytes(32)
+    Store(database_url, key).migrate()
+    dialogue = ManagedDialogue(
+        ensure_model(),
+        eager=eager,
+        extra_env={"CALLBOT_DATABASE_URL": database_url, "CALLBOT_PSEUDONYM_KEY": key.hex()},
+    )
+    runner = _SupervisorThread(dialogue)
+    runner.start()
+    assert dialogue.token is not None
+    return Dialogue(runner, dialogue.url, dialogue.token, database_url, key)
+
+
+# ---- the rounds ------------------------------------------------------------------------------------------------
+
+
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def fill_from_store(callbot: CallbotProcess, key: bytes, results: list[CallResult]) -> None:
+    """The caller turn of each call, from the API: its text and its end time (when the recogniser finished)."""
+    wanted = {pseudonymise(key, r.number): r for r in results if r.status == 200}
+    page: Any = callbot.api(f"/api/calls?limit={min(500, 2 * len(results) + 10)}")
+    for item in page["items"]:
+        result = wanted.get(item.get("caller_pseudonym"))
+        if result is None:
+            continue
+        call: Any = callbot.api(f"/api/calls/{item['call_id']}")
+        turns = [t for t in call["turns"] if t["speaker"] == "caller" and t["text"] and t["ended_at"]]
+        if turns and result.speech_end_at is not None:
+            after = [t for t in turns if _epoch(t["ended_at"]) >= result.speech_end_at - 10]
+            if after:
+                result.transcribed_at = _epoch(after[0]["ended_at"])
+                result.words = after[0]["text"]
+
+
+def _metric(text: str, name: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return float("nan")
+
+
+def _ms(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def _s(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+@dataclass(frozen=True)
+class RoundFigures:
+    calls: int
+    holds: bool
+    gap_p99_ms: float
+
+
+async def run_round(
+    calls: int,
+    round_index: int,
+    plan: RoundPlan,
+    callbot: CallbotProcess,
+    key: bytes,
+    clips: list[Clip],
+    reply_bound_s: float,
+    stagger_s: float,
+) -> RoundFigures:
+    # A previous round's calls must have ended before this one is measured.
+    for _ in range(120):
+        if _metric(callbot.metrics(), "callbot_calls_active") == 0:
+            break
+        await asyncio.sleep(0.5)
+    await asyncio.sleep(1.0)
+    load = os.getloadavg()
+    pump = MediaThread()
+    pump.start()
+    callbot_pid = callbot.process.pid if callbot.process else 0
+    before = cpu_sample(callbot_pid)
+    samples = [before]
+
+    async def sample_every_second() -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            samples.append(await asyncio.to_thread(cpu_sample, callbot_pid))
+
+    sampler = asyncio.create_task(sample_every_second())
+    numbers = [f"+3349199{round_index:02d}{i:03d}" for i in range(calls)]
+    results = await asyncio.gather(
+        *(one_call(plan, pump, numbers[i], clips[i % len(clips)], i * stagger_s) for i in range(calls))
+    )
+    sampler.cancel()
+    after = cpu_sample(callbot_pid)
+    samples.append(after)
+    peak_callbot = max(
+        (100 * (b.callbot - a.callbot) / (b.at - a.at) for a, b in itertools.pairwise(samples) if b.at - a.at > 0.5),
+        default=float("nan"),
+    )
+    peak_machine = max(
+        (100 * (b.machine - a.machine) / (b.at - a.at) for a, b in itertools.pairwise(samples) if b.at - a.at > 0.5),
+        default=float("nan"),
+    )
+    pump.running = False
+    pump.join()
+    await asyncio.sleep(1.0)  # the store writer's queue
+    await asyncio.to_thread(fill_from_store, callbot, key, results)
+
+    wall = after.at - before.at
+    callbot_cpu = 100 * (after.callbot - before.callbot) / wall
+    dialogue_cpu = 100 * (after.dialogue - before.dialogue) / wall
+    own_cpu = 100 * (after.own - before.own) / wall
+    machine_cpu = 100 * (after.machine - before.machine) / wall
+    others_cpu = max(0.0, machine_cpu - callbot_cpu - dialogue_cpu - own_cpu)
+    gaps = [gap for r in results for gap in r.gaps_ms]
+    answered = [r for r in results if r.status == 200]
+    heard = [r.heard_s for r in results if r.heard_s is not None]
+    written = [r.written_s for r in results if r.written_s is not None]
+    in_time = [
+        r
+        for r in results
+        if r.heard_s is not None
+        and r.written_s is not None
+        and r.heard_s <= reply_bound_s
+        and r.written_s <= reply_bound_s
+    ]
+    gap_p99 = _ms(gaps, 99)
+    holds = len(in_time) == calls and gap_p99 < CADENCE_TARGET_MS
+    lateness = [1000 * v for v in pump.lateness]
+    statuses = sorted({r.status for r in results if r.status != 200})
+    print(
+        f"N={calls:2d}  load before {load[0]:.2f}  answered {len(answered)}/{calls}"
+        + (f" (others got {statuses})" if statuses else "")
+        + f"  greeting heard {sum(r.greeting_heard for r in results)}/{calls}\n"
+        f"      cadence   gap p50 {_ms(gaps, 50):.1f} ms, p99 {gap_p99:.1f} ms, max {max(gaps, default=0.0):.0f} ms"
+        f" over {len(gaps)} gaps (callers' own send lateness p99 {_ms(lateness, 99):.1f} ms)\n"
+        f"      heard     speech end -> reply sound: "
+        + (
+            f"median {statistics.median(heard):.2f} s, max {max(heard):.2f} s, {len(heard)}/{calls} replied"
+            if heard
+            else f"0/{calls} replied"
+        )
+        + "\n      written   speech end -> caller turn in the store: "
+        + (
+            f"median {statistics.median(written):.2f} s, max {max(written):.2f} s, {len(written)}/{calls} transcribed"
+            if written
+            else f"0/{calls} transcribed"
+        )
+        + f"\n      CPU       callbot {callbot_cpu:.0f} %, dialogue {dialogue_cpu:.0f} %, benchmark {own_cpu:.0f} %,"
+        f" other processes {others_cpu:.0f} % (of one core; machine {machine_cpu:.0f} % of {os.cpu_count()} cores"
+        f" over {wall:.0f} s); busiest second: callbot {peak_callbot:.0f} %, machine {peak_machine:.0f} %\n"
+        f"      per call  "
+        + "; ".join(f"{r.number[-3:]}: heard {_s(r.heard_s)} s written {_s(r.written_s)} s" for r in results[:6])
+        + (" ..." if len(results) > 6 else "")
+        + f"\n      {'HOLDS' if holds else 'does not hold'}: cadence p99 {gap_p99:.1f} ms "
+        f"{'<' if gap_p99 < CADENCE_TARGET_MS else '>='} {CADENCE_TARGET_MS:.0f} ms, "
+        f"{len(in_time)}/{calls} callers transcribed and answered within {reply_bound_s:g} s",
+        flush=True,
+    )
+    return RoundFigures(calls, holds, gap_p99)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--max-calls", type=int, default=10, help="largest N of the sweep 1, 2, 3, ...")
+    parser.add_argument("--calls", type=int, nargs="+", help="these N only, instead of the sweep")
+    parser.add_argument("--also", type=int, nargs="*", default=[20], help="N to measure once after the sweep")
+    parser.add_argument("--reply-bound", type=float, default=5.0, help="seconds from speech end, to hold")
+    parser.add_argument("--give-up", type=float, default=25.0, help="seconds a caller waits for a reply")
+    parser.add_argument("--listen", type=float, default=3.0, help="seconds of the reply heard before BYE")
+    parser.add_argument("--stagger", type=float, default=0.25, help="seconds between the calls' INVITEs")
+    parser.add_argument("--keep-going", action="store_true", help="do not stop the sweep at the first failure")
+    parser.add_argument("--eager", action="store_true", help="TensorFlow eager mode for Rasa (slower per message)")
+    args = parser.parse_args()
+
+    print(f"{os.cpu_count()} cores, load average {' '.join(f'{v:.2f}' for v in os.getloadavg())} before start")
+    if os.getloadavg()[0] > 0.5:
+        print("  warning: the machine is not quiet; figures below are not capacity figures", flush=True)
+    workdir = Path(tempfile.mkdtemp(prefix="capacity-"))
+    clips = [load_clip(name) for name in CLIPS]
+    greeting = await render(load_settings(environ={}).prompts.greeting)
+    greeting_frames = math.ceil(len(greeting) / FRAME_SAMPLES)
+    started = time.monotonic()
+    dialogue = start_dialogue(workdir, args.eager)
+    key = dialogue.key
+    print(f"dialogue ready in {time.monotonic() - started:.1f} s (eager={args.eager})", flush=True)
+    (workdir / "pseudonym.key").write_text(key.hex())
+    sweep = args.calls or list(range(1, args.max_calls + 1))
+    callbot = CallbotProcess(
+        workdir,
+        env_overrides={
+            "CALLBOT_DATABASE_URL": dialogue.database_url,
+            "CALLBOT_DIALOGUE_MODE": "external",
+            "CALLBOT_DIALOGUE_URL": dialogue.url,
+            "CALLBOT_DIALOGUE_TOKEN": dialogue.token,
+            "CALLBOT_DIALOGUE_TIMEOUT_S": "30",
+            "CALLBOT_VAD_NO_INPUT_TIMEOUT_S": "30",
+            "CALLBOT_SIP_MAX_CALLS": str(max([*sweep, *args.also, 1])),  # the bot must not refuse what is measured
+            # Piper without its random noise: the greeting lasts exactly as long as its rendering here (the
+            # callers wait for its end); synthesis costs the same.
+            "CALLBOT_TTS_NOISE_SCALE": "0",
+            "CALLBOT_TTS_NOISE_W_SCALE": "0",
+        },
+    )
+    callbot.start()
+    print(f"callbot ready (log: {callbot.log_path}); greeting {greeting_frames * FRAME_S:.1f} s", flush=True)
+    plan = RoundPlan(("127.0.0.1", callbot.sip_port), greeting_frames, args.give_up, args.listen)
+    figures: list[RoundFigures] = []
+    try:
+        # One call nobody measures: the first message to Rasa, the first synthesis and recognition are slow.
+        pump = MediaThread()
+        pump.start()
+        warm = await one_call(plan, pump, "+33491990000", clips[0], 0.0)
+        pump.running = False
+        pump.join()
+        print(f"warm-up call: heard the reply {_s(warm.heard_s)} s after the speech", flush=True)
+        round_index = 0
+        for calls in sweep:
+            round_index += 1
+            figure = await run_round(calls, round_index, plan, callbot, key, clips, args.reply_bound, args.stagger)
+            figures.append(figure)
+            if not figure.holds and not args.keep_going:
+                break
+        for calls in args.also:
+            if any(f.calls == calls for f in figures):
+                continue
+            round_index += 1
+            print(f"once more with {calls} calls (the former default of sip.max_calls):", flush=True)
+            figures.append(
+                await run_round(calls, round_index, plan, callbot, key, clips, args.reply_bound, args.stagger)
+            )
+    finally:
+        callbot.stop()
+        dialogue.runner.stop()
+
+    holding = [f.calls for f in figures if f.holds]
+    # The highest N below which every N measured held: one lucky N after a failure does not count.
+    best = 0
+    for f in sorted(figures, key=lambda f: f.calls):
+        if not f.holds:
+            break
+        best = f.calls
+    cores = os.cpu_count() or 1
+    print(
+        f"held at N = {holding or 'none'}; highest N with every smaller N holding: {best} on {cores} cores = "
+        f"{best / cores:.2f} calls per core (cadence p99 < {CADENCE_TARGET_MS:.0f} ms, every caller transcribed and "
+        f"answered within {args.reply_bound:g} s); sip.calls_per_core = {max(1, best // cores)}"
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

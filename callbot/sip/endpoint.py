@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 ALLOWED_METHODS = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "NOTIFY")
 # Methods other UAs use that we understand enough to refuse with 405 rather than 501.
+SHUTDOWN_BYE_WAIT_S = 5.0  # at shutdown, the BYEs' answers are awaited this long, not Timer F (64·T1)
 KNOWN_METHODS = frozenset(("REGISTER", "SUBSCRIBE", "PUBLISH", "MESSAGE", "INFO", "UPDATE", "PRACK", "REFER"))
 BAD_LOG_PER_S = 10
 
@@ -119,7 +120,8 @@ class SipEndpoint:
         # calls already given up (BYE sent, e.g. never ACKed) are not waited for: their peer may never answer
         live = [c for c in calls if not c.ended.is_set()]
         if live:
-            await asyncio.wait([asyncio.ensure_future(c.hangup(by="shutdown")) for c in live], timeout=self.timers.b)
+            byes = [asyncio.ensure_future(c.hangup(by="shutdown")) for c in live]
+            await asyncio.wait(byes, timeout=min(self.timers.b, SHUTDOWN_BYE_WAIT_S))
         for call in calls:
             for task in list(call.tasks):
                 task.cancel()
@@ -227,6 +229,8 @@ class SipEndpoint:
     def _note_source(request: SipRequest, peer: Peer) -> None:
         """RFC 3261 §18.2.1 received, RFC 3581 rport on the top Via."""
         vias = request.headers.get_all("Via")
+        if not vias:  # found by the fuzzer: a request with no Via cannot be answered
+            raise SipParseError("no Via")
         via = Via.parse(vias[0])
         if via.host.strip("[]") != peer.addr[0] or "rport" in via.params:
             via.params["received"] = peer.addr[0]

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
+from callbot.config import ConfigError, load_settings
 from callbot.sip import SipCall, SipEndpoint, SipTimers
 from callbot.sip.limits import SipLimits, SourceQuota
 from callbot.sip.refusals import RefusalLog
@@ -239,3 +240,26 @@ async def test_tcp_connections_are_capped_per_source(make_endpoint: MakeEndpoint
     finally:
         for _, writer in [*opened, other]:
             writer.close()
+
+
+# --- settings ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("CALLBOT_SIP_MAX_TRANSACTIONS_PER_SOURCE", "6000", "must not exceed max_transactions"),
+        ("CALLBOT_SIP_MAX_TCP_CONNECTIONS_PER_SOURCE", "300", "must not exceed max_tcp_connections"),
+        ("CALLBOT_SIP_TCP_MESSAGE_TIMEOUT_S", "90", "must not exceed tcp_idle_timeout_s"),
+        ("CALLBOT_SIP_ACK_TIMEOUT_S", "64", "sip.ack_timeout_s"),
+        ("CALLBOT_SIP_TCP_IDLE_TIMEOUT_S", "0", "sip.tcp_idle_timeout_s"),
+    ],
+)
+def test_bad_limits_are_refused_at_start_with_the_key_named(variable: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(environ={variable: value})
+
+
+def test_the_default_limits_load() -> None:
+    sip = load_settings(environ={}).sip
+    assert sip.ack_timeout_s <= 32 and sip.max_transactions_per_source <= sip.max_transactions

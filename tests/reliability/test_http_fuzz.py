@@ -124,6 +124,8 @@ def authorised(headers: dict[str, str] | None = None) -> dict[str, str]:
 def assert_healthy(callbot: CallbotProcess) -> None:
     status, health = callbot.health()
     assert status == 200, health
+    # Every exception past a route is logged by callbot.web.errors. (aiohttp's "Error handling request" is
+    # also its line for a request its parser refuses with a 400: the status codes say those are no 500.)
     assert "unexpected error" not in callbot.log_path.read_text(errors="replace"), callbot.tail_log()
 
 

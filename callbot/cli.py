@@ -45,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per migration plugin otherwise
+    # aiohttp answers a request its parser rejects with a 400 itself, but logs a traceback for each: anyone
+    # could fill the log with them. Our own errors go through callbot.web.errors, logged once with a request id.
+    logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
     try:
         settings = load_settings(config_file)
     except ConfigError as error:

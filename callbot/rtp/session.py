@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import secrets
 import socket
@@ -48,6 +49,23 @@ def _address(addr: Any) -> Address:
     return (str(addr[0]), int(addr[1]))
 
 
+def _sdp_address(remote: tuple[str, int]) -> Address:
+    """The SDP's (IP, port), checked: sending to a host name would resolve it for every packet."""
+    host, port = str(remote[0]), int(remote[1])
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(f"RTP remote {host!r} is not an IP address") from None
+    if not 0 <= port <= 65535:
+        raise ValueError(f"RTP remote port {port} is out of range")
+    return (str(ip), port)
+
+
+def _can_send_to(remote: Address) -> bool:
+    # port 0: the stream is refused; 0.0.0.0 / ::: hold, send nothing (RFC 3264 §8.4)
+    return remote[1] != 0 and not ipaddress.ip_address(remote[0]).is_unspecified
+
+
 class RtpSession(asyncio.DatagramProtocol, AudioPort):
     """An AudioPort over RTP with G.711 (8 kHz).
 
@@ -88,11 +106,14 @@ class RtpSession(asyncio.DatagramProtocol, AudioPort):
         self._codec: RtpCodec | None = None
         self._dtmf_payload_type: int | None = None
         self._sdp_remote: Address | None = None
+        self._sdp_sendable = False
         self._latched: Address | None = None
         self._latch_candidate: tuple[Address, int] | None = None
         self._latch_candidate_count = 0
         self._started = False
         self._closed = False
+        self._sending = True  # our SDP direction lets us send (sendrecv/sendonly): off while the caller holds
+        self._expect_media = True  # the caller should be sending (sendrecv): the RTP timeout only counts then
         self._started_or_closed = asyncio.Event()
         self._read_clock_base = 0.0
         self._frames_read = 0
@@ -143,12 +164,13 @@ class RtpSession(asyncio.DatagramProtocol, AudioPort):
         """Begin media with the negotiated remote address and codec; called again (re-INVITE), update them."""
         if self._closed:
             raise RuntimeError("RTP session is closed")
-        new_remote = _address(remote)
+        new_remote = _sdp_address(remote)
         if new_remote != self._sdp_remote:
             self._latched = None
             self._latch_candidate = None
             self._latch_candidate_count = 0
         self._sdp_remote = new_remote
+        self._sdp_sendable = _can_send_to(new_remote)
         self._codec = codec
         self._silent_payload = bytes([codec.silence_byte]) * self._samples_per_frame
         self._dtmf_payload_type = dtmf_payload_type
@@ -164,6 +186,18 @@ class RtpSession(asyncio.DatagramProtocol, AudioPort):
             loop.create_task(self._watch_media(), name=f"rtp-watch-{self.local_port}"),
         ]
         self._started_or_closed.set()
+
+    def set_direction(self, direction: str) -> None:
+        """Our SDP direction: a held call (recvonly/inactive) gets no RTP from us and no RTP timeout."""
+        self._sending = direction in ("sendrecv", "sendonly")
+        expect = direction == "sendrecv"  # on hold a caller may send music or nothing at all
+        if expect and not self._expect_media:
+            self._last_received = asyncio.get_running_loop().time()  # the timeout restarts at the resume
+        self._expect_media = expect
+
+    @property
+    def sending(self) -> bool:
+        return self._sending
 
     async def close(self) -> None:
         if self._closed:
@@ -323,7 +357,7 @@ class RtpSession(asyncio.DatagramProtocol, AudioPort):
         period = min(1.0, self.rtp_timeout / 4)
         while not self._closed:
             await asyncio.sleep(period)
-            if loop.time() - self._last_received >= self.rtp_timeout:
+            if self._expect_media and loop.time() - self._last_received >= self.rtp_timeout:
                 logger.info("no RTP on port %d for %.1f s", self.local_port, self.rtp_timeout)
                 self.media_timeout.set()
                 return
@@ -355,9 +389,14 @@ class RtpSession(asyncio.DatagramProtocol, AudioPort):
             self._send_frame(frame, timestamp, marker=not talking)
             talking = True
 
+    def _send_target(self) -> Address | None:
+        if self._latched is not None:
+            return self._latched  # a datagram's source: always an IP address
+        return self._sdp_remote if self._sdp_sendable else None
+
     def _send_frame(self, pcm: bytes | None, timestamp: int, marker: bool) -> None:
-        codec, remote, transport = self._codec, self.remote, self._transport
-        if codec is None or remote is None or transport is None or remote[1] == 0 or transport.is_closing():
+        codec, remote, transport = self._codec, self._send_target(), self._transport
+        if not self._sending or codec is None or remote is None or transport is None or transport.is_closing():
             return
         if pcm is None:
             payload = self._silent_payload

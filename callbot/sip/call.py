@@ -13,7 +13,9 @@ from typing import Protocol
 from callbot.sip.dialog import Dialog
 from callbot.sip.media import MediaSession
 from callbot.sip.message import SipRequest, SipResponse, make_response
-from callbot.sip.transaction import InviteServerTransaction, SipTimers
+from callbot.sip.offer_answer import MediaNegotiation, PreparedAnswer
+from callbot.sip.sdp import SdpError
+from callbot.sip.transaction import InviteServerTransaction, ServerTransaction, SipTimers
 from callbot.sip.uri import SipUri
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,7 @@ class CallEndpoint(Protocol):
 
     timers: SipTimers
     transfer_timeout: float
+    public_host: str
 
     def contact(self, transport: str) -> str: ...
     def send_to(self, data: bytes, call: SipCall) -> None: ...
@@ -59,13 +62,15 @@ class SipCall:
         invite_tx: InviteServerTransaction,
         dialog: Dialog,
         media: MediaSession,
-        answer_sdp: bytes,
+        negotiation: MediaNegotiation,
+        initial_answer: PreparedAnswer | None,
     ) -> None:
         self._endpoint = endpoint
         self.invite_tx = invite_tx
         self.dialog = dialog
         self.media = media
-        self.answer_sdp = answer_sdp
+        self.negotiation = negotiation
+        self._initial_answer = initial_answer  # None: the INVITE had no offer, our 200 carries one
         self.call_id = dialog.call_id
         self.caller_number = caller_number_of(invite_tx.request.from_addr.uri.user)
         self.state = CallState.EARLY
@@ -114,21 +119,26 @@ class SipCall:
         routes = [("Record-Route", value) for value in source.headers.get_all("Record-Route")]
         return [*routes, ("Contact", self._endpoint.contact(self.dialog.peer.transport))]
 
-    def answer(self, remote: tuple[str, int], codec: object, dtmf_payload_type: int | None) -> None:
+    def answer(self) -> None:
+        """200 to the INVITE: with our answer (media starts now), or with our offer (media starts at the ACK)."""
         if self.state is not CallState.EARLY:
             return
-        self.media.start(remote, codec, dtmf_payload_type)
+        if self._initial_answer is not None:
+            self.negotiation.apply(self._initial_answer)
+            body = self._initial_answer.sdp
+        else:
+            body = self.negotiation.make_offer()
         self.state = CallState.ANSWERED
-        self._send_2xx(self.invite_tx)
+        self._send_2xx(self.invite_tx, body)
 
-    def _send_2xx(self, tx: InviteServerTransaction) -> None:
+    def _send_2xx(self, tx: InviteServerTransaction, sdp: bytes) -> None:
         extra = self._contact_headers(tx.request) + self._endpoint.allow_headers()
         response = make_response(
             tx.request,
             200,
             to_tag=self.dialog.local_tag,
             extra=extra,
-            body=self.answer_sdp,
+            body=sdp,
             content_type="application/sdp",
         )
         tx.send_response(response)
@@ -174,16 +184,77 @@ class SipCall:
         if self._pending_2xx is None or ack.cseq[0] != self._pending_2xx[0]:
             return False  # retransmitted ACK, or ACK for something else
         self._stop_2xx()
-        if self.state is CallState.ANSWERED:
+        first = self.state is CallState.ANSWERED
+        if first:
             self.state = CallState.CONFIRMED
             self.confirmed.set()
-            return True
-        return False
+        if self.negotiation.offer_pending:
+            try:
+                self.negotiation.take_answer(ack.body)
+            except SdpError as exc:
+                # RFC 3264 §5: our offer got no usable answer, so there is no agreed media: end the call
+                self.log.warning("[%s] no usable SDP answer in the ACK (%s): hanging up", self.call_id, exc)
+                self.spawn(self.hangup(), "bad-answer-hangup")
+                return False
+        return first
 
     def on_reinvite(self, tx: InviteServerTransaction) -> None:
-        """Same SDP again: we change nothing on hold or refresh."""
-        self.dialog.update_target(tx.request)
-        self._send_2xx(tx)
+        """A re-INVITE (RFC 3261 §14.2): its offer is applied, or refused with 488 and the old media kept."""
+        if self.negotiation.offer_pending:
+            tx.respond(491, extra=[("Retry-After", "1")])  # our offer is still unanswered (RFC 3261 §14.2)
+            return
+        sdp = self._answer_in_dialog_offer(tx)
+        if sdp is not None:
+            self.dialog.update_target(tx.request)
+            self._send_2xx(tx, sdp)
+
+    def on_update(self, tx: ServerTransaction) -> None:
+        """UPDATE (RFC 3311 §5.2): an offer in it is handled as a re-INVITE's, answered in the 200."""
+        if self.state is CallState.EARLY:
+            tx.respond(500, extra=[("Retry-After", "1")])  # the INVITE's offer is not answered yet
+            return
+        if self.negotiation.offer_pending:
+            tx.respond(491)
+            return
+        request = tx.request
+        if not request.body.strip():
+            self.dialog.update_target(request)
+            tx.respond(200, to_tag=self.dialog.local_tag, extra=self._contact_headers(request))
+            return
+        sdp = self._answer_in_dialog_offer(tx)
+        if sdp is not None:
+            self.dialog.update_target(request)
+            extra = self._contact_headers(request) + self._endpoint.allow_headers()
+            tx.send_response(
+                make_response(
+                    request, 200, to_tag=self.dialog.local_tag, extra=extra, body=sdp, content_type="application/sdp"
+                )
+            )
+
+    def _answer_in_dialog_offer(self, tx: ServerTransaction) -> bytes | None:
+        """Our SDP for a re-INVITE or UPDATE: the answer to its offer, or our offer when it has none (the
+        answer then comes in the ACK). None once a 488 is sent: the call keeps the media it had."""
+        request = tx.request
+        if not request.body.strip():
+            if request.method == "INVITE":
+                return self.negotiation.make_offer()
+            return None
+        try:
+            if request.content_type != "application/sdp":
+                raise SdpError(f"unsupported body type {request.content_type!r}", 399)
+            sdp = self.negotiation.answer_offer(request.body)
+        except SdpError as exc:
+            self.log.warning("[%s] %s offer refused (488): %s", self.call_id, request.method, exc)
+            reason = str(exc).replace('"', "'")
+            warning = f'{exc.warning} {self._endpoint.public_host} "{reason}"'
+            tx.respond(488, to_tag=self.dialog.local_tag, extra=[("Warning", warning)])
+            return None
+        current = self.negotiation.current
+        if current is not None:
+            self.log.info(
+                "[%s] media now %s to %s:%d (%s)", self.call_id, current.codec_name, *current.remote, current.direction
+            )
+        return sdp
 
     def cancel(self) -> bool:
         """CANCEL before our final response: 487 to the INVITE."""

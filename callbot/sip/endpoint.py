@@ -22,8 +22,9 @@ from callbot.sip.message import (
     make_response,
     parse_message,
 )
+from callbot.sip.offer_answer import LocalSdp, MediaNegotiation
 from callbot.sip.refusals import RefusalLog
-from callbot.sip.sdp import NegotiatedMedia, SdpError, SessionDescription, build_answer, negotiate, parse_sdp
+from callbot.sip.sdp import SdpError, negotiate, parse_sdp
 from callbot.sip.transaction import (
     InviteServerTransaction,
     NonInviteClientTransaction,
@@ -37,10 +38,11 @@ from callbot.sip.uri import Via
 
 log = logging.getLogger(__name__)
 
-ALLOWED_METHODS = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "NOTIFY")
+ALLOWED_METHODS = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "NOTIFY", "UPDATE")
 # Methods other UAs use that we understand enough to refuse with 405 rather than 501.
 SHUTDOWN_BYE_WAIT_S = 5.0  # at shutdown, the BYEs' answers are awaited this long, not Timer F (64·T1)
-KNOWN_METHODS = frozenset(("REGISTER", "SUBSCRIBE", "PUBLISH", "MESSAGE", "INFO", "UPDATE", "PRACK", "REFER"))
+KNOWN_METHODS = frozenset(("REGISTER", "SUBSCRIBE", "PUBLISH", "MESSAGE", "INFO", "PRACK", "REFER"))
+IN_DIALOG_ONLY = ("BYE", "NOTIFY", "UPDATE")  # outside a dialog: 481
 BAD_LOG_PER_S = 10
 
 CallHandler = Callable[[SipCall], Awaitable[None]]
@@ -317,7 +319,7 @@ class SipEndpoint:
             self._on_invite(request, tx, peer)
         elif request.method == "OPTIONS":
             tx.respond(200, to_tag=secrets.token_hex(6), extra=[*self.allow_headers(), ("Accept", "application/sdp")])
-        elif request.method in ("BYE", "NOTIFY"):
+        elif request.method in IN_DIALOG_ONLY:
             tx.respond(481)
         elif request.method in KNOWN_METHODS:
             tx.respond(405, extra=self.allow_headers())
@@ -344,7 +346,7 @@ class SipEndpoint:
             status = 481
         elif request.method == "OPTIONS":
             status, extra = 200, [*self.allow_headers(), ("Accept", "application/sdp")]
-        elif request.method in ("BYE", "NOTIFY"):
+        elif request.method in IN_DIALOG_ONLY:
             status = 481
         elif request.method in KNOWN_METHODS:
             status, extra = 405, self.allow_headers()
@@ -423,6 +425,8 @@ class SipEndpoint:
                 call.on_reinvite(tx)
         elif request.method == "NOTIFY":
             tx.respond(call.on_notify(request))
+        elif request.method == "UPDATE":
+            call.on_update(tx)
         elif request.method == "OPTIONS":
             tx.respond(200, extra=[*self.allow_headers(), ("Accept", "application/sdp")])
         elif request.method in KNOWN_METHODS:
@@ -441,14 +445,16 @@ class SipEndpoint:
             self.refusals.note("busy (486)", peer.addr[0])
             tx.respond(486, to_tag=secrets.token_hex(6))
             return
+        has_offer = bool(invite.body.strip())  # none: delayed offer, ours goes in the 200 (RFC 3261 §13.2.1)
         try:
-            if invite.content_type != "application/sdp" or not invite.body.strip():
-                raise SdpError("an SDP offer is required", 399)
-            offer = parse_sdp(invite.body)
-            index, negotiated = negotiate(offer)
+            if has_offer:
+                if invite.content_type != "application/sdp":
+                    raise SdpError("the offer must be application/sdp", 399)
+                negotiate(parse_sdp(invite.body))  # refused here, before an RTP port is bound for it
         except SdpError as exc:
             call_log.warning("[%s] 488: %s", invite.call_id, exc)
-            warning = f'{exc.warning} {self.public_host} "{exc}"'
+            reason = str(exc).replace('"', "'")
+            warning = f'{exc.warning} {self.public_host} "{reason}"'
             tx.respond(488, to_tag=secrets.token_hex(6), extra=[("Warning", warning)])
             return
         try:
@@ -458,16 +464,14 @@ class SipEndpoint:
             return
         self._invites[merged_key] = None
         self._binding += 1  # counted now: a burst of INVITEs must not all pass the max_calls check
-        self._spawn(self._answer(invite, tx, dialog, offer, index, negotiated), f"answer:{invite.call_id}")
+        self._spawn(self._answer(invite, tx, dialog, has_offer), f"answer:{invite.call_id}")
 
     async def _answer(
         self,
         invite: SipRequest,
         tx: InviteServerTransaction,
         dialog: Dialog,
-        offer: SessionDescription,
-        index: int,
-        negotiated: NegotiatedMedia,
+        has_offer: bool,
     ) -> None:
         merged_key = (invite.call_id, invite.from_addr.tag or "", invite.cseq[0])
         try:
@@ -481,17 +485,17 @@ class SipEndpoint:
                 self._binding -= 1  # from here the call is in _calls (no await until it is added)
             media_host = self.public_host if media.local_host in ("0.0.0.0", "::") else media.local_host
             self._session_id += 1
-            answer = build_answer(
-                offer, index, negotiated, media_host, media.local_port, self._session_id, 1, self.user_agent
-            )
-            call = SipCall(self, tx, dialog, media, answer)
+            local_sdp = LocalSdp(media_host, media.local_port, self._session_id, self.user_agent)
+            negotiation = MediaNegotiation(media, self._make_codec, local_sdp)
+            initial_answer = negotiation.prepare_answer(invite.body) if has_offer else None
+            call = SipCall(self, tx, dialog, media, negotiation, initial_answer)
             self._calls[(call.call_id, dialog.local_tag)] = call
             # Never the number itself: logs are kept and read far more widely than the pseudonymised store.
             call.log.info(
                 "[%s] incoming call (%s), codec %s",
                 call.call_id,
                 "number given" if call.caller_number else "anonymous",
-                negotiated.codec_name,
+                initial_answer.negotiated.codec_name if initial_answer else "offered in the 200",
             )
             if self.ringing:
                 call.ring()
@@ -500,8 +504,7 @@ class SipEndpoint:
             if call.state is not CallState.EARLY:  # cancelled while ringing
                 return
             try:
-                codec = self._make_codec(negotiated.codec_name, negotiated.payload_type, negotiated.clock_rate)
-                call.answer(negotiated.remote, codec, negotiated.dtmf_payload_type)
+                call.answer()
             except Exception:
                 call.log.exception("[%s] could not start media", call.call_id)
                 call.reject(500)

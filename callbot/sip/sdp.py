@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 
 _STATIC_PAYLOADS = {0: ("PCMU", 8000), 8: ("PCMA", 8000)}
@@ -14,6 +15,9 @@ _ANSWER_DIRECTION = {
     "inactive": "inactive",
 }
 PTIME_MS = 20
+# What we offer when the INVITE has none (delayed offer): both G.711 laws and RFC 4733 events.
+OFFER_DTMF_PAYLOAD_TYPE = 101
+_OFFER_CODECS = ((0, "PCMU"), (8, "PCMA"))
 
 
 class SdpError(ValueError):
@@ -70,17 +74,14 @@ def parse_sdp(body: bytes) -> SessionDescription:
         if kind == "v":
             seen_version = True
         elif kind == "c":
-            parts = value.split()
-            if len(parts) != 3 or parts[0] != "IN" or parts[1] not in ("IP4", "IP6"):
-                raise SdpError(f"bad c= line {value!r}", 300)
-            address = parts[2].split("/")[0]
+            address = _connection_address(value)
             if current is None:
                 session.connection = address
             else:
                 current.connection = address
         elif kind == "m":
             parts = value.split()
-            if len(parts) < 4 or not parts[1].split("/")[0].isdigit():
+            if len(parts) < 4 or not parts[1].split("/")[0].isdigit() or int(parts[1].split("/")[0]) > 65535:
                 raise SdpError(f"bad m= line {value!r}")
             current = SdpMedia(parts[0], int(parts[1].split("/")[0]), parts[2], parts[3:])
             session.media.append(current)
@@ -89,6 +90,24 @@ def parse_sdp(body: bytes) -> SessionDescription:
     if not seen_version:
         raise SdpError("SDP without v= line")
     return session
+
+
+def _connection_address(value: str) -> str:
+    """The c= address, which must be an IP literal: a host name would have to be resolved, and resolving it
+    (per packet, on the event loop) let one caller stall every call behind a slow DNS server."""
+    parts = value.split()
+    if len(parts) != 3 or parts[0] != "IN" or parts[1] not in ("IP4", "IP6"):
+        raise SdpError(f"bad c= line {value[:60]!r}", 300)
+    text = parts[2].split("/")[0]
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        raise SdpError(f"c= address {text[:60]!r} is not an IP address (host names are not accepted)", 301) from None
+    if address.version != (4 if parts[1] == "IP4" else 6):
+        raise SdpError(f"c= address {text[:60]!r} is not {parts[1]}", 301)
+    if address.is_multicast:
+        raise SdpError("multicast media is not supported", 301)
+    return str(address)
 
 
 def _parse_attribute(value: str, session: SessionDescription, media: SdpMedia | None) -> None:
@@ -137,9 +156,49 @@ def negotiate(offer: SessionDescription) -> tuple[int, NegotiatedMedia]:
         if host is None:
             raise SdpError("no c= line for the audio stream", 300)
         direction = _ANSWER_DIRECTION[media.direction or offer.direction]
+        if ipaddress.ip_address(host).is_unspecified:
+            # RFC 3264 §8.4 (RFC 2543 hold): c=0.0.0.0 means send the peer nothing, whatever a= says
+            direction = {"sendrecv": "recvonly", "sendonly": "inactive"}.get(direction, direction)
         pt, name, rate = chosen
         return index, NegotiatedMedia(name, pt, rate, dtmf, (host, media.port), direction)
     raise SdpError("no common audio codec (PCMU or PCMA over RTP/AVP required)", 305)
+
+
+def _session_lines(local_host: str, session_id: int, session_version: int, user_agent: str) -> list[str]:
+    family = "IP6" if ":" in local_host else "IP4"
+    return [
+        "v=0",
+        f"o=- {session_id} {session_version} IN {family} {local_host}",
+        f"s={user_agent}",
+        f"c=IN {family} {local_host}",
+        "t=0 0",
+    ]
+
+
+def build_offer(
+    local_host: str, local_port: int, session_id: int, session_version: int, user_agent: str = "callbot"
+) -> bytes:
+    """Our offer when the caller made none (RFC 3261 §13.2.1 delayed offer): G.711 both laws, DTMF events."""
+    lines = _session_lines(local_host, session_id, session_version, user_agent)
+    formats = [str(pt) for pt, _ in _OFFER_CODECS] + [str(OFFER_DTMF_PAYLOAD_TYPE)]
+    lines.append(f"m=audio {local_port} RTP/AVP {' '.join(formats)}")
+    lines += [f"a=rtpmap:{pt} {name}/8000" for pt, name in _OFFER_CODECS]
+    lines.append(f"a=rtpmap:{OFFER_DTMF_PAYLOAD_TYPE} telephone-event/8000")
+    lines.append(f"a=fmtp:{OFFER_DTMF_PAYLOAD_TYPE} 0-16")
+    lines.append(f"a=ptime:{PTIME_MS}")
+    lines.append("a=sendrecv")
+    return ("\r\n".join(lines) + "\r\n").encode("ascii")
+
+
+def accept_answer(answer: SessionDescription) -> NegotiatedMedia:
+    """The media an answer to our offer settles (RFC 3264 §5): its audio stream, codec and direction."""
+    media = [m for m in answer.media if m.media == "audio"]
+    if not media or media[0].port == 0:
+        raise SdpError("the answer refuses the audio stream", 304)
+    _, negotiated = negotiate(answer)
+    if negotiated.payload_type not in {pt for pt, _ in _OFFER_CODECS}:
+        raise SdpError("the answer picks a codec we did not offer", 305)
+    return negotiated
 
 
 def build_answer(
@@ -152,14 +211,7 @@ def build_answer(
     session_version: int,
     user_agent: str = "callbot",
 ) -> bytes:
-    family = "IP6" if ":" in local_host else "IP4"
-    lines = [
-        "v=0",
-        f"o=- {session_id} {session_version} IN {family} {local_host}",
-        f"s={user_agent}",
-        f"c=IN {family} {local_host}",
-        "t=0 0",
-    ]
+    lines = _session_lines(local_host, session_id, session_version, user_agent)
     for index, media in enumerate(offer.media):
         if index != chosen_index:  # RFC 3264 §6: reject other streams with port 0, same m-line count
             lines.append(f"m={media.media} 0 {media.proto} {media.formats[0]}")

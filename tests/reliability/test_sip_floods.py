@@ -160,7 +160,8 @@ async def test_a_flood_from_one_source_does_not_refuse_another(callbot: CallbotP
     seen = flood_udp("127.0.0.3", port, probes)
     rate = len(probes) / (time.monotonic() - started)
     assert seen.get(200, 0) > 5500 and 503 not in seen, seen  # a few datagrams may be lost, not refused
-    junk_invites = [request("INVITE", port, local_port=5999) for _ in range(120)]  # no SDP: 488, kept for Timer H
+    # an offer with no codec we know: 488, kept for Timer H (an INVITE without SDP would be answered 200)
+    junk_invites = [request("INVITE", port, local_port=5999, body=OFFER.replace(" 0 101", " 18")) for _ in range(120)]
     seen = flood_udp("127.0.0.3", port, junk_invites, batch=40)
     assert seen.get(503, 0) >= 60, seen  # beyond its own share, that source is refused
     # another source probes and calls

@@ -33,10 +33,14 @@ class FakeMedia:
         self.dtmf: asyncio.Queue[str] = asyncio.Queue()
         self.media_timeout = asyncio.Event()
         self.started: tuple[tuple[str, int], Any, int | None] | None = None
+        self.direction = "sendrecv"
         self.closed = asyncio.Event()
 
     def start(self, remote: tuple[str, int], codec: Any, dtmf_payload_type: int | None) -> None:
         self.started = (remote, codec, dtmf_payload_type)
+
+    def set_direction(self, direction: str) -> None:
+        self.direction = direction
 
     async def close(self) -> None:
         self.closed.set()

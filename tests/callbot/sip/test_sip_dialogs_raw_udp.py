@@ -10,7 +10,7 @@ from callbot.sip.message import SipResponse
 from callbot.sip.sdp import parse_sdp
 from callbot.sip.uri import NameAddr
 
-from .conftest import MediaRecorder, RawPeer
+from .conftest import OFFER_PCMU, MediaRecorder, RawPeer
 
 MakeEndpoint = Callable[..., Awaitable[SipEndpoint]]
 MakePeer = Callable[[SipEndpoint], Awaitable[RawPeer]]
@@ -201,9 +201,10 @@ async def test_a_burst_of_invites_cannot_exceed_max_calls(
 async def test_offer_problems_give_488_with_warning(make_endpoint: MakeEndpoint, make_peer: MakePeer) -> None:
     endpoint = await make_endpoint(wait_for_end)
     peer = await make_peer(endpoint)
-    peer.send(peer.invite("sdp-1", body=""))
-    no_sdp = await peer.expect_response(488)
-    assert (no_sdp.headers.get("Warning") or "").startswith("399 ")
+    hostname = OFFER_PCMU.replace("c=IN IP4 127.0.0.1", "c=IN IP4 media.example")
+    peer.send(peer.invite("sdp-1", body=hostname))
+    not_an_ip = await peer.expect_response(488)
+    assert (not_an_ip.headers.get("Warning") or "").startswith("301 ")
     g729 = (
         "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
         "m=audio 40000 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n"

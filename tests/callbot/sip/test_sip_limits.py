@@ -21,6 +21,8 @@ from .conftest import FAST_TIMERS, RawPeer, _Receiver
 
 MakeEndpoint = Callable[..., Awaitable[SipEndpoint]]
 MakePeer = Callable[[SipEndpoint], Awaitable[RawPeer]]
+# An offer refused with 488 (an INVITE without SDP is a delayed offer, answered 200).
+G729_ONLY = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 18\r\n"
 
 
 async def peer_from(source: str, endpoint: SipEndpoint) -> RawPeer:
@@ -89,10 +91,10 @@ async def test_one_source_at_its_transaction_limit_does_not_refuse_another(make_
     endpoint = await make_endpoint(handler, limits=limits)
     flooder, caller = await peer_from("127.0.0.2", endpoint), await peer_from("127.0.0.3", endpoint)
     try:
-        for n in range(3):  # no SDP: 488, held until the ACK that never comes
-            flooder.send(flooder.invite(f"junk-{n}", body=""))
+        for n in range(3):  # no codec we know: 488, held until the ACK that never comes
+            flooder.send(flooder.invite(f"junk-{n}", body=G729_ONLY))
             await flooder.expect_response(488)
-        flooder.send(flooder.invite("junk-4", body=""))
+        flooder.send(flooder.invite("junk-4", body=G729_ONLY))
         assert (await flooder.expect_response(503)).headers.get("Retry-After") == "5"
         caller.send(caller.invite("real-call"))
         await caller.expect_response(200)

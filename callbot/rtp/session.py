@@ -110,6 +110,7 @@ class RtpSession(asyncio.DatagramProtocol, AudioPort):
         self._latched: Address | None = None
         self._latch_candidate: tuple[Address, int] | None = None
         self._latch_candidate_count = 0
+        self._left_sources: set[Address] = set()  # addresses the media moved away from (re-INVITE)
         self._started = False
         self._closed = False
         self._sending = True  # our SDP direction lets us send (sendrecv/sendonly): off while the caller holds
@@ -166,6 +167,9 @@ class RtpSession(asyncio.DatagramProtocol, AudioPort):
             raise RuntimeError("RTP session is closed")
         new_remote = _sdp_address(remote)
         if new_remote != self._sdp_remote:
+            # The caller moved its media: its packets still in flight from the old address must not latch the
+            # stream back there.
+            self._left_sources = {a for a in (self._sdp_remote, self._latched) if a is not None and a != new_remote}
             self._latched = None
             self._latch_candidate = None
             self._latch_candidate_count = 0
@@ -337,6 +341,9 @@ class RtpSession(asyncio.DatagramProtocol, AudioPort):
         if source == self._sdp_remote:
             self._latch(source)
             return True
+        if source in self._left_sources:
+            self.stats.strangers += 1
+            return False
         if self._latch_candidate == (source, ssrc):
             self._latch_candidate_count += 1
         else:

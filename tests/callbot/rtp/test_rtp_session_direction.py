@@ -100,6 +100,20 @@ async def test_a_new_address_is_used_at_once(
     assert session.remote == address(second)
 
 
+async def test_packets_still_coming_from_the_old_address_do_not_take_the_stream_back(
+    rtp_session_factory: SessionFactory, listener: Callable[[], socket.socket]
+) -> None:
+    first, second = listener(), listener()
+    session = await rtp_session_factory()
+    session.start(address(first), PCMU, None)
+    session.start(address(second), PCMU, None)  # re-INVITE, while the caller's old leg still sends
+    for seq in range(5):
+        first.sendto(bytes([0x80, 0, 0, seq, 0, 0, 0, 0, 0, 0, 0, 1]) + b"\xff" * 160, address_of(session))
+    await asyncio.sleep(0.1)
+    assert not session.latched and session.stats.strangers == 5
+    assert await packets_within(second, 0.3) >= 8
+
+
 async def test_no_media_timeout_while_held(rtp_session_factory: SessionFactory) -> None:
     session = await rtp_session_factory(rtp_timeout=0.2)
     session.start(("127.0.0.1", 9), PCMU, None)

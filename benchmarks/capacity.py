@@ -1,6 +1,6 @@
 """Capacity: how many simultaneous calls per core the real callbot holds with its audio and recognition intact.
 
-    .venv/bin/python benchmarks/capacity.py [--max-calls 10] [--also 20] [--reply-bound 5] [--eager]
+    .venv/bin/python benchmarks/capacity.py [--max-calls 10] [--repeat 1] [--also 20] [--reply-bound 5] [--eager]
 
 Starts the dialogue (Rasa + action server, traced graph unless --eager, as benchmarks/turn_latency.py does), then
 the real `python -m callbot run` with the demo models, then for N = 1, 2, 3, ... places N simultaneous SIP calls
@@ -22,8 +22,9 @@ For each N it prints:
              machine (other users: a figure taken under someone else's load is not a capacity figure), in % of one
              core over the round
 and "holds" when the cadence p99 is below 40 ms and every caller's turn was transcribed and answered within
---reply-bound seconds. It stops at the first N that does not hold, runs --also (the old default of 20 calls)
-once, and prints the highest N that held, per core: the figure for sip.calls_per_core. Figures only, no
+--reply-bound seconds (with --repeat R, in each of its R rounds). It stops at the first N that does not hold,
+runs --also (the old default of 20 calls) once, and prints the highest N that held with every smaller N, per
+core: the figure for sip.calls_per_core. Figures only, no
 assertions; run it on a quiet machine (it prints the load average before each round).
 """
 
@@ -667,7 +668,6 @@ async def run_round(
             break
         await asyncio.sleep(0.5)
     await asyncio.sleep(1.0)
-    load = os.getloadavg()
     pump = MediaThread()
     pump.start()
     callbot_pid = callbot.process.pid if callbot.process else 0
@@ -723,7 +723,7 @@ async def run_round(
     lateness = [1000 * v for v in pump.lateness]
     statuses = sorted({r.status for r in results if r.status != 200})
     print(
-        f"N={calls:2d}  load before {load[0]:.2f}  answered {len(answered)}/{calls}"
+        f"N={calls:2d}  answered {len(answered)}/{calls}"
         + (f" (others got {statuses})" if statuses else "")
         + f"  greeting heard {sum(r.greeting_heard for r in results)}/{calls}\n"
         f"      cadence   gap p50 {_ms(gaps, 50):.1f} ms, p99 {gap_p99:.1f} ms, max {max(gaps, default=0.0):.0f} ms"
@@ -763,6 +763,7 @@ async def main() -> None:
     parser.add_argument("--give-up", type=float, default=25.0, help="seconds a caller waits for a reply")
     parser.add_argument("--listen", type=float, default=3.0, help="seconds of the reply heard before BYE")
     parser.add_argument("--stagger", type=float, default=0.25, help="seconds between the calls' INVITEs")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds per N of the sweep; N holds if all hold")
     parser.add_argument("--keep-going", action="store_true", help="do not stop the sweep at the first failure")
     parser.add_argument("--eager", action="store_true", help="TensorFlow eager mode for Rasa (slower per message)")
     args = parser.parse_args()
@@ -810,10 +811,13 @@ async def main() -> None:
         print(f"warm-up call: heard the reply {_s(warm.heard_s)} s after the speech", flush=True)
         round_index = 0
         for calls in sweep:
-            round_index += 1
-            figure = await run_round(calls, round_index, plan, callbot, key, clips, args.reply_bound, args.stagger)
-            figures.append(figure)
-            if not figure.holds and not args.keep_going:
+            held = True
+            for _ in range(args.repeat):
+                round_index += 1
+                figure = await run_round(calls, round_index, plan, callbot, key, clips, args.reply_bound, args.stagger)
+                figures.append(figure)
+                held = held and figure.holds
+            if not held and not args.keep_going:
                 break
         for calls in args.also:
             if any(f.calls == calls for f in figures):
@@ -827,13 +831,14 @@ async def main() -> None:
         callbot.stop()
         dialogue.runner.stop()
 
-    holding = [f.calls for f in figures if f.holds]
-    # The highest N below which every N measured held: one lucky N after a failure does not count.
+    measured = sorted({f.calls for f in figures})
+    holding = [n for n in measured if all(f.holds for f in figures if f.calls == n)]
+    # The highest N such that it and every smaller N held in every round: one lucky N after a failure does not count.
     best = 0
-    for f in sorted(figures, key=lambda f: f.calls):
-        if not f.holds:
+    for n in measured:
+        if n not in holding:
             break
-        best = f.calls
+        best = n
     cores = os.cpu_count() or 1
     print(
         f"held at N = {holding or 'none'}; highest N with every smaller N holding: {best} on {cores} cores = "

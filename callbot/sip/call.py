@@ -210,16 +210,16 @@ class SipCall:
 
     def on_update(self, tx: ServerTransaction) -> None:
         """UPDATE (RFC 3311 §5.2): an offer in it is handled as a re-INVITE's, answered in the 200."""
+        request = tx.request
+        if not request.body.strip():  # a target refresh only
+            self.dialog.update_target(request)
+            tx.respond(200, to_tag=self.dialog.local_tag, extra=self._contact_headers(request))
+            return
         if self.state is CallState.EARLY:
             tx.respond(500, extra=[("Retry-After", "1")])  # the INVITE's offer is not answered yet
             return
         if self.negotiation.offer_pending:
-            tx.respond(491)
-            return
-        request = tx.request
-        if not request.body.strip():
-            self.dialog.update_target(request)
-            tx.respond(200, to_tag=self.dialog.local_tag, extra=self._contact_headers(request))
+            tx.respond(491)  # our offer (in a 200) still waits for its answer
             return
         sdp = self._answer_in_dialog_offer(tx)
         if sdp is not None:

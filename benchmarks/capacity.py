@@ -9,7 +9,8 @@ every caller's RTP at absolute 20 ms deadlines and timestamps every packet from 
 (SO_TIMESTAMPNS), so the benchmark's own scheduling does not blur the gaps it reports. Each caller waits for the
 greeting to end, says one real speech clip (tests/e2e/audio, ones the Korean demo model hears words in), listens
 for the reply for a few seconds and hangs up. The calls start together (a quarter second apart) and so speak at
-the same moment: the worst case of a busy hour, not its average.
+the same moment: the worst case of a busy hour, not its average (--spread S spreads the callers' speech over S
+seconds after the greeting, all calls still up).
 
 For each N it prints:
   cadence    gaps between the RTP packets the callers received from the bot, p50/p99/max over every call
@@ -429,6 +430,7 @@ class RoundPlan:
     greeting_frames: int
     give_up_s: float
     listen_s: float
+    spread_s: float  # the callers speak this many seconds apart in all, after the greeting (0: at once)
 
 
 async def _wait_until(predicate: Any, timeout_s: float, poll_s: float = 0.05) -> bool:
@@ -441,7 +443,9 @@ async def _wait_until(predicate: Any, timeout_s: float, poll_s: float = 0.05) ->
     return bool(predicate())
 
 
-async def one_call(plan: RoundPlan, pump: MediaThread, number: str, clip: Clip, delay_s: float) -> CallResult:
+async def one_call(
+    plan: RoundPlan, pump: MediaThread, number: str, clip: Clip, delay_s: float, speak_after_s: float = 0.0
+) -> CallResult:
     await asyncio.sleep(delay_s)
     result = CallResult(number)
     media = Media.open()
@@ -479,6 +483,7 @@ async def one_call(plan: RoundPlan, pump: MediaThread, number: str, clip: Clip, 
         if leg.bot_hung_up.is_set():
             return result
         result.greeting_heard = True
+        await asyncio.sleep(speak_after_s)
         with pump.lock:
             media.say(clip)
         await _wait_until(lambda: media.speech_end_at is not None, 30)
@@ -682,7 +687,10 @@ async def run_round(
     sampler = asyncio.create_task(sample_every_second())
     numbers = [f"+3349199{round_index:02d}{i:03d}" for i in range(calls)]
     results = await asyncio.gather(
-        *(one_call(plan, pump, numbers[i], clips[i % len(clips)], i * stagger_s) for i in range(calls))
+        *(
+            one_call(plan, pump, numbers[i], clips[i % len(clips)], i * stagger_s, i * plan.spread_s / calls)
+            for i in range(calls)
+        )
     )
     sampler.cancel()
     after = cpu_sample(callbot_pid)
@@ -762,6 +770,9 @@ async def main() -> None:
     parser.add_argument("--reply-bound", type=float, default=5.0, help="seconds from speech end, to hold")
     parser.add_argument("--give-up", type=float, default=25.0, help="seconds a caller waits for a reply")
     parser.add_argument("--listen", type=float, default=3.0, help="seconds of the reply heard before BYE")
+    parser.add_argument(
+        "--spread", type=float, default=0.0, help="the callers' speech spread over this many seconds (0: all at once)"
+    )
     parser.add_argument("--stagger", type=float, default=0.25, help="seconds between the calls' INVITEs")
     parser.add_argument("--repeat", type=int, default=1, help="rounds per N of the sweep; N holds if all hold")
     parser.add_argument("--keep-going", action="store_true", help="do not stop the sweep at the first failure")
@@ -799,7 +810,7 @@ async def main() -> None:
     )
     callbot.start()
     print(f"callbot ready (log: {callbot.log_path}); greeting {greeting_frames * FRAME_S:.1f} s", flush=True)
-    plan = RoundPlan(("127.0.0.1", callbot.sip_port), greeting_frames, args.give_up, args.listen)
+    plan = RoundPlan(("127.0.0.1", callbot.sip_port), greeting_frames, args.give_up, args.listen, args.spread)
     figures: list[RoundFigures] = []
     try:
         # One call nobody measures: the first message to Rasa, the first synthesis and recognition are slow.

@@ -408,6 +408,8 @@ class CallResult:
     reply_at: float | None = None  # first loud frame after the speech (epoch s, kernel time)
     hangup_at: float | None = None
     gaps_ms: list[float] = field(default_factory=list)
+    worst_gap_at: float = 0.0  # seconds from the first packet received to the end of the longest gap
+    speech_end_from_first: float | None = None  # the same clock: when the caller's speech ended
     transcribed_at: float | None = None  # the caller turn's end time in the store
     words: str = ""
 
@@ -513,7 +515,11 @@ async def one_call(
         leg.close()
         arrivals = np.array([t for t in media.arrivals if t <= result.hangup_at])
         if len(arrivals) > 1:
-            result.gaps_ms = list(np.diff(arrivals) * 1000.0)
+            gaps = np.diff(arrivals)
+            result.gaps_ms = list(gaps * 1000.0)
+            result.worst_gap_at = float(arrivals[int(np.argmax(gaps)) + 1] - arrivals[0])
+            if result.speech_end_at is not None:
+                result.speech_end_from_first = result.speech_end_at - float(arrivals[0])
     return result
 
 
@@ -729,13 +735,20 @@ async def run_round(
     gap_p99 = _ms(gaps, 99)
     holds = len(in_time) == calls and gap_p99 < CADENCE_TARGET_MS
     lateness = [1000 * v for v in pump.lateness]
+    worst = max((r for r in results if r.gaps_ms), key=lambda r: max(r.gaps_ms), default=None)
+    where = (
+        f"; the longest at {worst.worst_gap_at:.1f} s into its call"
+        + (f" (speech ended at {worst.speech_end_from_first:.1f} s)" if worst.speech_end_from_first else "")
+        if worst is not None
+        else ""
+    )
     statuses = sorted({r.status for r in results if r.status != 200})
     print(
         f"N={calls:2d}  answered {len(answered)}/{calls}"
         + (f" (others got {statuses})" if statuses else "")
         + f"  greeting heard {sum(r.greeting_heard for r in results)}/{calls}\n"
         f"      cadence   gap p50 {_ms(gaps, 50):.1f} ms, p99 {gap_p99:.1f} ms, max {max(gaps, default=0.0):.0f} ms"
-        f" over {len(gaps)} gaps (callers' own send lateness p99 {_ms(lateness, 99):.1f} ms)\n"
+        f" over {len(gaps)} gaps{where} (callers' own send lateness p99 {_ms(lateness, 99):.1f} ms)\n"
         f"      heard     speech end -> reply sound: "
         + (
             f"median {statistics.median(heard):.2f} s, max {max(heard):.2f} s, {len(heard)}/{calls} replied"

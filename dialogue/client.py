@@ -64,7 +64,7 @@ class DialogueClient:
     async def _request(self, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
         url = self.base_url + path
         try:
-            params = self._api_params if not path.startswith("/webhooks/") else {}
+            params = self._api_params  # the API's token; our managed Rasa's channel wants it too
             async with self._http().request(method, url, json=payload, params=params) as response:
                 if response.status >= 500:
                     raise DialogueUnavailable(f"{method} {url}: HTTP {response.status}")

@@ -214,6 +214,7 @@ class ManagedDialogue:
                     "ACTION_SERVER_URL": action_url + "/webhook",
                     "ACTION_SERVER_TOKEN": action_token,
                     "RASA_AUTH_TOKEN": self.token,
+                    "RASA_CHANNEL_TOKEN": self.token,  # its REST channel too (dialogue/rasa_ext/secured_rest.py)
                     "TF_CPP_MIN_LOG_LEVEL": "2",
                 },
                 marker=str(DIALOGUE_DIR / "rasa_ext" / "launch.py"),

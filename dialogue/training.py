@@ -30,8 +30,9 @@ def project_files(project_dir: Path) -> list[Path]:
     domain = project_dir / "domain.yml"
     files += [domain] if domain.exists() else sorted((project_dir / "domain").rglob("*.yml"))
     files += sorted((project_dir / "data").rglob("*.yml"))
-    # Custom NLU components shape the model; the launcher does not.
-    files += [p for p in sorted((project_dir / "rasa_ext").rglob("*.py")) if p.name != "launch.py"]
+    # Custom NLU components shape the model; the launcher and the channel do not.
+    runtime_only = {"launch.py", "secured_rest.py"}
+    files += [p for p in sorted((project_dir / "rasa_ext").rglob("*.py")) if p.name not in runtime_only]
     if TAXONOMY_FILE.exists():
         files.append(TAXONOMY_FILE)
     return files

@@ -36,6 +36,7 @@ def main() -> None:
     if token:
         args += ["--auth-token", token]
     sys.argv = ["rasa", *args]
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # credentials.yml names rasa_ext.secured_rest
     rasa_main()
 
 

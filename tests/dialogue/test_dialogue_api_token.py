@@ -31,8 +31,10 @@ async def test_the_client_talks_with_the_token_and_is_refused_without(dialogue_s
     with_token = DialogueClient(dialogue_server.url, timeout_s=30, token=dialogue_server.token)
     without = DialogueClient(dialogue_server.url, timeout_s=30)
     try:
-        reply = await without.send("token-check", "il y a un trou dans la route", {"asr_confidence": 0.9})
-        assert reply.texts  # the REST channel itself needs no token
+        with pytest.raises(DialogueUnavailable, match="401"):  # nobody else talks as a caller
+            await without.send("token-check", "il y a un trou dans la route", {"asr_confidence": 0.9})
+        reply = await with_token.send("token-check", "il y a un trou dans la route", {"asr_confidence": 0.9})
+        assert reply.texts
         assert await with_token.ready() and not await without.ready()
         assert (await with_token.slots("token-check")).get("category") == "chaussee_trottoirs"
         with pytest.raises(DialogueUnavailable, match="401"):

@@ -1,7 +1,7 @@
 """The real callbot, managing its own Rasa and action servers, under attack and crashes.
 
-- the action server (which saves reports) and Rasa listen on 127.0.0.1 only, and the action server wants the
-  secret that only the callbot knows;
+- the action server (which saves reports) and Rasa listen on 127.0.0.1 only, and both want a secret that only
+  the callbot knows (Rasa for its API and for its REST channel);
 - text that no database can hold (a lone UTF-16 surrogate) is cleaned, and every later conversation is stored;
 - kill -9 of the callbot takes its children with it; the next start works, and closes the conversation the
   crash left open as "interrupted", with its turns and the report fields collected so far;
@@ -105,6 +105,15 @@ def test_the_dialogue_servers_listen_on_loopback_only_and_the_action_server_want
         assert refused.value.code == 401
     with pytest.raises(Exception, match="no call"):
         stored_call(callbot, "made-up")
+    # Rasa's channel, through which one talks as a caller, wants the secret too.
+    talk = b'{"sender": "made-up", "message": "bonjour"}'
+    for query in ("", "?token=guessed-secret-0123456789"):
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook{query}", data=talk, method="POST"
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code == 401
 
 
 def test_text_no_database_can_hold_is_cleaned_and_later_conversations_are_stored(callbot: CallbotProcess) -> None:

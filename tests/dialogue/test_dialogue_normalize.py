@@ -396,7 +396,7 @@ def test_everyday_answers_about_the_danger(said: str, danger: bool) -> None:
     [
         "ah non c'est à Fos",
         "attendez non, c'est au 14",
-        "j'ai donné la mauvaise rue",
+        "je me suis trompée de boulevard",
         "c'est pas à Aix, c'est aux Milles",
     ],
 )

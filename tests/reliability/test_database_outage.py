@@ -20,7 +20,7 @@ from tests.support.postgres import running_postgres
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
 LINES = [
-    "il y a un gros nid de poule sur la chaussée",
+    "la chaussée est défoncée devant chez moi",
     "c'est au 12 rue de la république à marseille",
     "non ce n'est pas dangereux",
 ]

@@ -598,23 +598,11 @@ class Dialogue:
 
 
 def start_dialogue(workdir: Path, eager: bool) -> Dialogue:
-    """The dialogue servers (Rasa + action server), supervised from a thread, as benchmarks/turn_latency.py."""
-    from dialogue.supervisor import ManagedDialogue
-    from dialogue.training import ensure_model
-    from signalements import Store
+    """The dialogue servers (Rasa + action server), supervised from a thread: benchmarks/turn_latency.py's."""
+    from benchmarks.turn_latency import start_dialogue as start_supervised
 
-    database_url = f"sqlite:///{workdir / 'callbot.sqlite3'}"
-    key = secrets.token_bytes(32)
-    Store(database_url, key).migrate()
-    dialogue = ManagedDialogue(
-        ensure_model(),
-        eager=eager,
-        extra_env={"CALLBOT_DATABASE_URL": database_url, "CALLBOT_PSEUDONYM_KEY": key.hex()},
-    )
-    runner = _SupervisorThread(dialogue)
-    runner.start()
-    assert dialogue.token is not None
-    return Dialogue(runner, dialogue.url, dialogue.token, database_url, key)
+    runner, url, database_url, key, token = start_supervised(workdir, eager)
+    return Dialogue(cast(_SupervisorThread, runner), url, token, database_url, key)
 
 
 # ---- the rounds ------------------------------------------------------------------------------------------------

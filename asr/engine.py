@@ -12,7 +12,7 @@ import vosk
 
 from asr.model import SpeechModel
 from asr.transcript import Transcript, Word, make_transcript, parse_vosk_result
-from callbot.audio import Resampler
+from audio import Resampler
 
 _BYTES_PER_SAMPLE = 2
 _BLOCK_MS = 100  # decoding granularity; bounds the delay of partial results

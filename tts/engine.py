@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from piper import SynthesisConfig
 
-from callbot.audio import Resampler
+from audio import Resampler
 from tts.sentences import split_sentences
 from tts.voice import Voice
 

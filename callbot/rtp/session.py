@@ -10,7 +10,8 @@ import socket
 from dataclasses import dataclass
 from typing import Any, cast
 
-from callbot.audio import FRAME_MS, AudioPort, frame_bytes
+from audio import FRAME_MS, frame_bytes
+from callbot.audio import AudioPort
 from callbot.rtp.codec import RtpCodec
 from callbot.rtp.dtmf import DtmfDetector
 from callbot.rtp.jitter import JitterBuffer, JitterStats

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from callbot.audio import FRAME_MS, Resampler, frame_bytes
+from audio import FRAME_MS, Resampler, frame_bytes
 
 
 def tone(rate: int, seconds: float, frequency: float = 440.0) -> bytes:

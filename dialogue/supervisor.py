@@ -44,6 +44,21 @@ class ChildSpec:
     env: dict[str, str] = field(default_factory=dict)
     cwd: Path = DIALOGUE_DIR
     marker: str = ""  # a word of the command line that tells this child from any other process
+    port: int = 0  # the loopback port it listens on (0: none to check)
+
+
+class PortInUseError(RuntimeError):
+    """A managed child's port is held by a process that is not ours: starting it would only crash-loop."""
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a port in TIME_WAIT is free for a server
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 class ChildProcess:
@@ -58,6 +73,7 @@ class ChildProcess:
         self._watch: asyncio.Task[None] | None = None
         self._pump: asyncio.Task[None] | None = None
         self.on_spawn: Callable[[], None] | None = None  # told of each (re)start, to keep the pid file true
+        self.on_exit: Callable[[], None] | None = None  # told at once when it dies: readiness must not lag
 
     async def start(self) -> None:
         self._stopping = False
@@ -94,6 +110,8 @@ class ChildProcess:
             code = await self.process.wait()
             if self._stopping:
                 return
+            if self.on_exit is not None:
+                self.on_exit()
             log.error("%s exited with code %s; restarting in %.0f s", self.spec.name, code, backoff)
             await asyncio.sleep(backoff)
             if self._stopping:
@@ -191,6 +209,7 @@ class ManagedDialogue:
                 env={**env, "PYTHONPATH": str(REPO_ROOT), "ACTION_SERVER_TOKEN": action_token},
                 cwd=REPO_ROOT,
                 marker="dialogue.action_server",
+                port=action_port,
             ),
             ChildSpec(
                 name="rasa",
@@ -218,6 +237,7 @@ class ManagedDialogue:
                     "TF_CPP_MIN_LOG_LEVEL": "2",
                 },
                 marker=str(DIALOGUE_DIR / "rasa_ext" / "launch.py"),
+                port=rasa_port,
             ),
         ]
         self._processes = [ChildProcess(spec) for spec in specs]
@@ -228,12 +248,30 @@ class ManagedDialogue:
         if not self.external:
             if self._pid_file is not None:
                 await asyncio.to_thread(self._pid_file.end_stale)
+            await self._check_ports()
             for child in self._processes:
                 child.on_spawn = self._record_children
+                child.on_exit = self._child_exited
                 await child.start()
         self._health_task = asyncio.create_task(self._health_loop(), name="dialogue-health")
         if timeout_s is not None:
             await self.wait_ready(timeout_s)
+
+    async def _check_ports(self, grace_s: float = 10.0) -> None:
+        """Fail at once, and say why, when another program holds a child's port (stale children just ended
+        may take a moment to release theirs)."""
+        deadline = asyncio.get_running_loop().time() + grace_s
+        while True:
+            held = [c.spec for c in self._processes if c.spec.port and not port_is_free(c.spec.port)]
+            if not held:
+                return
+            if asyncio.get_running_loop().time() >= deadline:
+                names = ", ".join(f"{spec.name} port {spec.port}" for spec in held)
+                raise PortInUseError(
+                    f"{names} already in use by another program: stop it, or set dialogue.rasa_port / "
+                    "dialogue.action_port to free ones"
+                )
+            await asyncio.sleep(0.5)
 
     async def wait_ready(self, timeout_s: float) -> None:
         await asyncio.wait_for(self._ready_event.wait(), timeout_s)
@@ -260,6 +298,13 @@ class ManagedDialogue:
             else:
                 self._ready_event.clear()
             await asyncio.sleep(self._health_interval_s if healthy else 0.5)
+
+    def _child_exited(self) -> None:
+        # Not ready from this instant, until the health loop sees the restarted child answer again.
+        if self.ready:
+            log.info("dialogue not ready")
+        self.ready = False
+        self._ready_event.clear()
 
     def _record_children(self) -> None:
         if self._pid_file is None:

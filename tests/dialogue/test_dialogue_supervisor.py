@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import sys
+from pathlib import Path
 
 import aiohttp
+import pytest
 
-from dialogue.supervisor import ChildProcess, ChildSpec, free_port
+from dialogue.supervisor import ChildProcess, ChildSpec, ManagedDialogue, PortInUseError, free_port
 
 CHILD = """
 import http.server, sys
@@ -45,3 +48,20 @@ async def test_child_is_restarted_after_a_crash_and_stopped_cleanly() -> None:
         finally:
             await child.stop(grace_s=5)
         assert not child.running
+
+
+async def test_a_port_held_by_another_program_fails_the_start_at_once_and_says_which(tmp_path: Path) -> None:
+    holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    taken = holder.getsockname()[1]
+    model = tmp_path / "model.tar.gz"
+    model.write_bytes(b"")
+    dialogue = ManagedDialogue(model, rasa_port=taken, action_port=free_port())
+    try:
+        with pytest.raises(PortInUseError, match=f"rasa port {taken}"):
+            await dialogue._check_ports(grace_s=0.2)
+        holder.close()
+        await dialogue._check_ports(grace_s=0.2)  # free again: no error
+    finally:
+        holder.close()

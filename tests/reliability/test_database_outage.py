@@ -17,7 +17,7 @@ from signalements import Store
 from tests.support.callbot_process import CallbotProcess
 from tests.support.postgres import running_postgres
 
-pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
+pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.timeout(600)]  # two starts of Rasa
 
 LINES = [
     "la chaussée est défoncée devant chez moi",

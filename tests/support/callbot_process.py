@@ -24,6 +24,8 @@ class CallbotProcess:
     env_overrides: Mapping[str, str] = field(default_factory=dict)
     sip_port: int = field(default_factory=free_port)
     http_port: int = field(default_factory=free_port)
+    rasa_port: int = field(default_factory=free_port)
+    action_port: int = field(default_factory=free_port)
     api_token: str = "e2e-test-token-0123456789"
     process: subprocess.Popen[bytes] | None = None
 
@@ -48,12 +50,15 @@ class CallbotProcess:
                 "CALLBOT_DATABASE_PSEUDONYM_KEY_FILE": str(self.workdir / "pseudonym.key"),
                 "CALLBOT_DATABASE_SPILL_FILE": str(self.workdir / "store-spill.jsonl"),
                 "CALLBOT_API_TOKEN": self.api_token,
+                # managed dialogue servers on ports of their own: the defaults may be held by anything
+                "CALLBOT_DIALOGUE_RASA_PORT": str(self.rasa_port),
+                "CALLBOT_DIALOGUE_ACTION_PORT": str(self.action_port),
             }
         )
         env.update(self.env_overrides)
         return env
 
-    def start(self, timeout_s: float = 300) -> None:
+    def start(self, timeout_s: float = 240) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(

@@ -40,6 +40,7 @@ from dialogue.slots import (
     PENDING,
     REPORT_SLOTS,
     REPROMPTS,
+    expected_answer,
     report_fields,
 )
 from dialogue.understanding import Frame, Heard, Understanding
@@ -138,8 +139,11 @@ class _HandlerAction(Action, abc.ABC):  # type: ignore[misc]
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         slots = {name: tracker.get_slot(name) for name in SLOT_NAMES}
         outcome = type(self).handler(understanding()(heard_from(tracker)), slots, knowledge())
-        # The fields so far go with every reply: the callbot stores them at once, so a crash loses none.
-        dispatcher.utter_message(json_message={"callbot": {"fields": report_fields({**slots, **outcome.slots})}})
+        after = {**slots, **outcome.slots}
+        # The fields so far go with every reply: the callbot stores them at once, so a crash loses none; and
+        # the kind of answer the next question calls for, so its end of turn can wait the right time.
+        control = {"fields": report_fields(after), "expects": expected_answer(after.get(PENDING))}
+        dispatcher.utter_message(json_message={"callbot": control})
         if outcome.save_report:
             return emit(outcome, dispatcher) + save_and_close(tracker, {**slots, **outcome.slots}, dispatcher)
         return emit(outcome, dispatcher)

@@ -20,6 +20,7 @@ class DialogueReply:
     handoff_reason: str | None = None
     report_id: int | None = None
     fields: dict[str, Any] | None = None  # the report's fields collected so far, when the dialogue says them
+    expects: str = "free"  # the kind of answer the bot's last question calls for (dialogue.slots.expected_answer)
 
 
 def parse_reply(messages: Any) -> DialogueReply:
@@ -45,6 +46,8 @@ def parse_reply(messages: Any) -> DialogueReply:
             reply.report_id = control["report_id"]
         if isinstance(control.get("fields"), dict):
             reply.fields = control["fields"]
+        if control.get("expects") in ("yes_no", "number", "place", "free"):
+            reply.expects = str(control["expects"])
     return reply
 
 

@@ -23,11 +23,11 @@ from dialogue.slots import (
     PENDING,
     REPORT_SLOTS,
     REPROMPTS,
+    YES_NO_QUESTIONS,
 )
 from dialogue.understanding import Frame
 
 # Questions a yes or a no answers.
-YES_NO_QUESTIONS = ("danger", "callback_consent", "confirm", "anything_else", "emergency_check")
 # Longest description kept: the first words say what the problem is; the rest is for the transcript.
 MAX_DESCRIPTION = 300
 MAX_COMMUNE_ASKS = 2
@@ -590,7 +590,7 @@ def handle_fallback(frame: Frame, slots: dict[str, Any], knowledge: Knowledge) -
         and frame.out_of_scope
     ):
         return _answer_out_of_scope(frame, slots, knowledge, base)
-    if asr_ok and current.get(PENDING) in (*YES_NO_QUESTIONS, "offer_human") and frame.yes_no is not None:
+    if asr_ok and current.get(PENDING) in YES_NO_QUESTIONS and frame.yes_no is not None:
         # "C'est sa" (c'est ça) at the read-back: a yes or no DIET could not place still answers the question.
         return handle_report_turn(frame.with_intent("inform"), slots, knowledge)
     # DIET unsure, but the words themselves may answer: a taxonomy term to open a report, or the pending field.

@@ -40,3 +40,21 @@ CALLER_NUMBER = "caller_number"  # the caller id, in the spoken format
 COMMUNE_SKIPPED = "commune_skipped"  # the caller does not know the commune: not asked again
 DESCRIPTION_WANTED = "description_wanted"  # the problem was only named: ask once what is wrong with it
 COMMUNE_ASKED = "commune_asked"  # how many times the commune was asked: callers who do not say it are not pestered
+
+
+# Questions a yes or a no answers.
+YES_NO_QUESTIONS = ("danger", "callback_consent", "confirm", "anything_else", "emergency_check", "offer_human")
+PLACE_QUESTIONS = ("place", "commune")
+NUMBER_QUESTIONS = ("callback_number",)
+
+
+def expected_answer(pending: object) -> str:
+    """What kind of answer the pending question calls for ("yes_no", "number", "place" or "free"): the voice
+    session waits longer for the end of a phone number or an address than for a yes."""
+    if pending in YES_NO_QUESTIONS:
+        return "yes_no"
+    if pending in NUMBER_QUESTIONS:
+        return "number"
+    if pending in PLACE_QUESTIONS:
+        return "place"
+    return "free"

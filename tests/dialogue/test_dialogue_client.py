@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from dialogue.client import DialogueClient, DialogueUnavailable
+from dialogue.client import DialogueClient, DialogueUnavailable, parse_reply
+from dialogue.slots import expected_answer
 
 
 @pytest.fixture
@@ -87,3 +88,21 @@ async def test_connection_refused_raises_dialogue_unavailable() -> None:
         assert not await client.ready()
     finally:
         await client.close()
+
+
+def test_the_kind_of_answer_expected_comes_with_the_reply_and_junk_is_ignored() -> None:
+    said = [{"custom": {"callbot": {"fields": {}, "expects": "number"}}}]
+    assert parse_reply(said).expects == "number"
+    assert parse_reply([{"custom": {"callbot": {"expects": "<script>"}}}]).expects == "free"
+    assert parse_reply([{"text": "Bonjour."}]).expects == "free"
+
+
+def test_each_pending_question_maps_to_the_answer_it_calls_for() -> None:
+    assert [expected_answer(p) for p in ("confirm", "danger", "callback_number", "commune", "description", None)] == [
+        "yes_no",
+        "yes_no",
+        "number",
+        "place",
+        "free",
+        "free",
+    ]

@@ -1,10 +1,18 @@
-"""End-of-turn detection with webrtcvad: keeps audio away from the recogniser when nobody speaks."""
+"""Voice activity with webrtcvad: opens and closes the caller's turns, and keeps audio away from the recogniser
+when nobody speaks.
+
+How long a silence closes a turn is not fixed: the detector raises PAUSE once a short silence has passed, and
+its owner then sets `end_silence_ms` for this turn (asr.endpointing: from what the dialogue expects and what
+the recogniser heard so far). The caller speaking again before that cancels the pause.
+"""
 
 from __future__ import annotations
 
 import enum
+import math
 from collections import deque
 
+import numpy as np
 import webrtcvad
 
 _BYTES_PER_SAMPLE = 2
@@ -12,16 +20,28 @@ _BYTES_PER_SAMPLE = 2
 
 class TurnEvent(enum.Enum):
     SPEECH_START = "speech_start"
+    PAUSE = "pause"  # the caller stopped for pause_ms: time to decide how long this turn's end may take
     SPEECH_END = "speech_end"
+
+
+def frame_dbfs(frame: bytes) -> float:
+    """Level of a PCM16 frame in dB relative to full scale (-inf for digital silence)."""
+    samples = np.frombuffer(frame, dtype="<i2").astype(np.float32)
+    if not samples.size:
+        return -math.inf
+    rms = float(np.sqrt(np.mean(samples * samples)))
+    return 20 * math.log10(rms / 32768.0) if rms > 0 else -math.inf
 
 
 class TurnDetector:
     """Feed it every caller frame (10, 20 or 30 ms of PCM16 at 8, 16, 32 or 48 kHz).
 
-    SPEECH_START once `start_ms` of consecutive voiced audio arrived; `pre_roll()` then holds the audio
-    from up to `pre_roll_ms` before that point, so the first syllable reaches the recogniser.
+    SPEECH_START once `start_ms` of consecutive voiced audio at `min_dbfs` or louder arrived (line noise and a
+    faint echo of the bot's own voice do not open a turn); `pre_roll()` then holds the audio from up to
+    `pre_roll_ms` before that point, so the first syllable reaches the recogniser.
+    PAUSE once per pause after `pause_ms` of unvoiced audio (if shorter than `end_silence_ms`).
     SPEECH_END after `end_silence_ms` of consecutive unvoiced audio, or when the turn reaches
-    `max_turn_s` (`ended_by_cap` tells which).
+    `max_turn_s` (`ended_by_cap` tells which). `end_silence_ms` may change mid-turn; it applies at once.
     """
 
     def __init__(
@@ -32,18 +52,23 @@ class TurnDetector:
         end_silence_ms: int = 700,
         max_turn_s: float = 15.0,
         pre_roll_ms: int = 300,
+        pause_ms: int = 250,
+        min_dbfs: float = -50.0,
     ) -> None:
         if sample_rate not in (8000, 16000, 32000, 48000):
             raise ValueError(f"webrtcvad needs 8, 16, 32 or 48 kHz audio, got {sample_rate} Hz")
         if not 0 <= aggressiveness <= 3:
             raise ValueError(f"aggressiveness must be 0..3, got {aggressiveness}")
-        if start_ms <= 0 or end_silence_ms <= 0 or max_turn_s <= 0 or pre_roll_ms < 0:
-            raise ValueError("start_ms, end_silence_ms and max_turn_s must be positive, pre_roll_ms >= 0")
+        if start_ms <= 0 or end_silence_ms <= 0 or max_turn_s <= 0 or pre_roll_ms < 0 or pause_ms <= 0:
+            raise ValueError("start_ms, end_silence_ms, pause_ms and max_turn_s must be positive, pre_roll_ms >= 0")
         self.sample_rate = sample_rate
         self.start_ms = start_ms
         self.end_silence_ms = end_silence_ms
         self.max_turn_s = max_turn_s
         self.pre_roll_ms = pre_roll_ms
+        self.pause_ms = pause_ms
+        self.min_dbfs = min_dbfs
+        self._paused = False
         self._vad = webrtcvad.Vad(aggressiveness)
         self._buffer: deque[tuple[bytes, float]] = deque()
         self._buffered_ms: float
@@ -64,6 +89,8 @@ class TurnDetector:
     def push(self, frame: bytes) -> TurnEvent | None:
         frame_ms = self._frame_ms(frame)
         voiced = self._vad.is_speech(frame, self.sample_rate)
+        if voiced and not self.in_speech and frame_dbfs(frame) < self.min_dbfs:
+            voiced = False  # too faint to be someone talking to us
         if self.in_speech:
             return self._push_in_speech(frame_ms, voiced)
         return self._push_idle(frame, frame_ms, voiced)
@@ -90,14 +117,25 @@ class TurnDetector:
     def _push_in_speech(self, frame_ms: float, voiced: bool) -> TurnEvent | None:
         self._turn_ms += frame_ms
         self._silent_run_ms = 0.0 if voiced else self._silent_run_ms + frame_ms
+        if voiced:
+            self._paused = False
         if self._silent_run_ms >= self.end_silence_ms:
             return self._end(by_cap=False)
         if self._turn_ms >= self.max_turn_s * 1000.0:
             return self._end(by_cap=True)
+        if not self._paused and self._silent_run_ms >= self.pause_ms:
+            self._paused = True
+            return TurnEvent.PAUSE
         return None
+
+    @property
+    def silence_ms(self) -> float:
+        """Unvoiced audio since the caller last spoke, in the current turn."""
+        return self._silent_run_ms
 
     def _end(self, by_cap: bool) -> TurnEvent:
         self.in_speech = False
+        self._paused = False
         self.ended_by_cap = by_cap
         self._voiced_run_ms = 0.0
         self._silent_run_ms = 0.0
@@ -117,3 +155,4 @@ class TurnDetector:
         self._turn_ms = 0.0
         self.in_speech = False
         self.ended_by_cap = False
+        self._paused = False

@@ -42,7 +42,7 @@ def test_one_utterance_gives_start_then_end(clip_8k: Callable[[str], bytes]) -> 
     lead, tail = bytes(8000 * 2), bytes(int(8000 * 2 * 1.5))
     pcm = lead + speech + tail
     detector = TurnDetector(sample_rate=8000, start_ms=100, end_silence_ms=600, pre_roll_ms=300)
-    events = run(detector, pcm)
+    events = [(index, e) for index, e in run(detector, pcm) if e is not TurnEvent.PAUSE]
     assert [e for _, e in events] == [TurnEvent.SPEECH_START, TurnEvent.SPEECH_END]
     (start_index, _), (end_index, _) = events
     onset = first_loud_frame(pcm)
@@ -66,7 +66,7 @@ def test_long_speech_is_cut_at_the_cap(clip_8k: Callable[[str], bytes]) -> None:
     events = []
     for index, frame in enumerate(frames(speech)):
         event = detector.push(frame)
-        if event is not None:
+        if event is not None and event is not TurnEvent.PAUSE:
             events.append((index, event, detector.ended_by_cap))
     assert [(e, cap) for _, e, cap in events[:2]] == [
         (TurnEvent.SPEECH_START, False),
@@ -94,3 +94,33 @@ def test_bad_frames_and_settings_are_refused() -> None:
         TurnDetector(sample_rate=22050)
     with pytest.raises(ValueError, match="aggressiveness"):
         TurnDetector(aggressiveness=5)
+
+
+def tone(ms: int, amplitude: float, hz: float = 440.0) -> bytes:
+    t = np.arange(8 * ms) / 8000
+    voiced = amplitude * (np.sin(2 * np.pi * hz * t) + 0.5 * np.sin(2 * np.pi * 3 * hz * t))
+    return voiced.astype(np.int16).tobytes()
+
+
+def test_end_silence_changed_at_a_pause_applies_to_that_turn() -> None:
+    loud = tone(600, 8000)
+    detector = TurnDetector(sample_rate=8000, start_ms=100, end_silence_ms=2000, pause_ms=200)
+    ended_at = None
+    for index, frame in enumerate(frames(loud + bytes(8000 * 2 * 3))):
+        event = detector.push(frame)
+        if event is TurnEvent.PAUSE:
+            detector.end_silence_ms = 400
+        if event is TurnEvent.SPEECH_END:
+            ended_at = index
+    assert ended_at is not None
+    kinds = [e for _, e in run(TurnDetector(sample_rate=8000, start_ms=100, pause_ms=200), loud + bytes(16000))]
+    assert kinds == [TurnEvent.SPEECH_START, TurnEvent.PAUSE, TurnEvent.SPEECH_END]  # one pause, told once
+    silence_frames = ended_at - len(loud) // FRAME + 1
+    assert 400 // 20 - 2 <= silence_frames <= 400 // 20 + 8  # VAD hangover of a few frames, not 2 s
+
+
+def test_faint_voice_below_the_floor_opens_no_turn_but_a_normal_one_does() -> None:
+    faint = tone(800, 60)  # about -52 dBFS: an echo or crosstalk, not someone talking to the bot
+    assert run(TurnDetector(sample_rate=8000, start_ms=100, min_dbfs=-45), faint) == []
+    events = run(TurnDetector(sample_rate=8000, start_ms=100, min_dbfs=-45), tone(800, 6000))
+    assert events and events[0][1] is TurnEvent.SPEECH_START

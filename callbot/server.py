@@ -16,6 +16,7 @@ from aiohttp import web
 from asr import AsrEngine, SpeechModel
 from callbot.config import Settings, resolve_path
 from callbot.metrics import CallMetrics
+from callbot.memory import release_free_memory
 from callbot.session import CallServices, CallSession
 from callbot.sip import SipCall, SipEndpoint, SipTimers
 from callbot.sip.limits import SipLimits
@@ -228,6 +229,9 @@ class CallbotServer:
         finally:
             if task is not None:
                 self._calls.discard(task)
+            if not self._calls:
+                # The last call is over: what its buffers and the pools' arenas held goes back to the system.
+                await asyncio.to_thread(release_free_memory)
 
     async def _stop_sip(self) -> None:
         if self.sip is not None:

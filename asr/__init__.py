@@ -1,17 +1,23 @@
-"""Speech recognition: a Vosk model shared per process, streams fed off the event loop, turn detection."""
+"""Speech recognition: a Vosk model shared per process, streams decoded off the event loop, turn detection."""
 
-from asr.engine import AsrEngine, AsrStream
+from asr.engine import AsrEngine, AsrStream, VoskRecognizer, VoskStream
 from asr.model import ModelLoadError, SpeechModel
+from asr.stream import Hypothesis, Recognizer, RecognizerStream
 from asr.transcript import Transcript, Word
 from asr.vad import TurnDetector, TurnEvent
 
 __all__ = [
     "AsrEngine",
     "AsrStream",
+    "Hypothesis",
     "ModelLoadError",
+    "Recognizer",
+    "RecognizerStream",
     "SpeechModel",
     "Transcript",
     "TurnDetector",
     "TurnEvent",
+    "VoskRecognizer",
+    "VoskStream",
     "Word",
 ]

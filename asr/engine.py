@@ -1,160 +1,292 @@
-"""Streaming recognition on a shared thread pool, so the event loop never runs Vosk."""
+"""Vosk recognition for every call on one shared thread pool, so the event loop never runs Vosk."""
 
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import Callable
+import logging
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from dataclasses import dataclass
 
-import vosk
-
+from asr.decoder import Decoder
 from asr.model import SpeechModel
-from asr.transcript import Transcript, Word, make_transcript, parse_vosk_result
-from audio import Resampler
+from asr.recognizer_pool import RecognizerPool
+from asr.stream import Hypothesis
+from asr.transcript import Transcript
+from audio import SAMPLE_WIDTH
 
-_BYTES_PER_SAMPLE = 2
-_BLOCK_MS = 100  # decoding granularity; bounds the delay of partial results
-T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+_MAX_JOB_BLOCKS = 10  # a stream that fell behind decodes at most 1 s per job, so the others get their turn
 
 
-class AsrEngine:
-    """Owns the thread pool every call's recogniser runs on."""
+class VoskRecognizer:
+    """Owns the thread pool every call's audio is decoded on, and the recognisers kept between utterances.
 
-    def __init__(self, model: SpeechModel, workers: int) -> None:
+    A Vosk decoding call runs on one thread (Kaldi here has no intra-op threads), so `workers` is the number
+    of streams decoding at once: the cores given to recognition.
+    """
+
+    def __init__(
+        self,
+        model: SpeechModel,
+        workers: int,
+        *,
+        idle_recognizers: int | None = None,
+        linger_s: float = 60.0,
+        max_backlog_s: float = 10.0,
+    ) -> None:
+        """`idle_recognizers` (default: `workers`) stay ready when no one speaks; more are freed after `linger_s`.
+
+        A stream more than `max_backlog_s` behind is logged and counted in `overflows`; its audio is kept.
+        """
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
+        if max_backlog_s <= 0:
+            raise ValueError(f"max_backlog_s must be positive, got {max_backlog_s}")
         self.model = model
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="asr")
+        self.max_backlog_s = max_backlog_s
+        self.overflows = 0  # streams that went over max_backlog_s
+        self.recognizers = RecognizerPool(model, workers if idle_recognizers is None else idle_recognizers, linger_s)
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="asr")
+        self._eviction: asyncio.TimerHandle | None = None
+        self._eviction_loop: asyncio.AbstractEventLoop | None = None
 
-    def open_stream(self, input_rate: int) -> AsrStream:
-        return AsrStream(self, input_rate)
+    def open_stream(self, input_rate: int) -> VoskStream:
+        return VoskStream(self, input_rate)
 
-    @property
-    def pool(self) -> ThreadPoolExecutor:
-        return self._pool
+    async def prewarm(self, count: int) -> None:
+        """Build `count` recognisers ahead of the first calls (off the event loop)."""
+
+        def build() -> None:
+            leased = [self.recognizers.acquire() for _ in range(count)]
+            for recognizer in leased:
+                self.recognizers.release(recognizer)
+
+        await asyncio.get_running_loop().run_in_executor(self.executor, build)
 
     def close(self) -> None:
-        """Stop the pool once running jobs end; streams cannot be fed afterwards."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Stop the pool once running jobs end; streams fail from then on."""
+        if self._eviction is not None:
+            self._eviction.cancel()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.recognizers.clear()
 
-
-class _Recognition:
-    """Blocking state of one stream: resampler + recogniser. Used only from pool threads, one at a time.
-
-    Input is cut into fixed blocks before resampling and decoding: Vosk's result depends on how audio
-    is chunked (i-vector updates, endpoint checks), and this keeps it independent of packetisation.
-    """
-
-    def __init__(self, model: SpeechModel, input_rate: int) -> None:
-        self._model = model
-        self._input_rate = input_rate
-        self.block_bytes = input_rate * _BLOCK_MS // 1000 * _BYTES_PER_SAMPLE
-        self._recognizer: vosk.KaldiRecognizer = model.new_recognizer()
-        self._resampler = Resampler(input_rate, model.sample_rate)
-        self._pending = bytearray()
-        self._segments: list[tuple[Word, ...]] = []
-        self._input_bytes = 0
-        # Vosk's word times run on across utterances: count model samples to make them utterance-relative.
-        self._model_samples = 0
-        self._utterance_start_samples = 0
-
-    def _shift(self, words: tuple[Word, ...]) -> tuple[Word, ...]:
-        offset = self._utterance_start_samples / self._model.sample_rate
-        return tuple(
-            Word(word=w.word, start=max(0.0, w.start - offset), end=max(0.0, w.end - offset), confidence=w.confidence)
-            for w in words
-        )
-
-    def _accept(self, model_pcm: bytes) -> None:
-        if not model_pcm:
+    def _recognizer_released(self) -> None:
+        """On the loop, after a stream gave a recogniser back: free the surplus once it has lingered."""
+        if not self.recognizers.surplus:
             return
-        self._model_samples += len(model_pcm) // _BYTES_PER_SAMPLE
-        if self._recognizer.AcceptWaveform(model_pcm):
-            # Vosk found an endpoint inside the utterance: keep that segment, carry on.
-            self._segments.append(self._shift(parse_vosk_result(self._recognizer.Result())))
+        loop = asyncio.get_running_loop()
+        if self._eviction is not None and self._eviction_loop is loop:
+            return  # already due
+        self._eviction_loop = loop
+        self._eviction = loop.call_later(self.recognizers.linger_s, self._evict)
 
-    def feed(self, pcm: bytes) -> None:
-        self._input_bytes += len(pcm)
-        self._pending += pcm
-        whole = len(self._pending) - len(self._pending) % self.block_bytes
-        for start in range(0, whole, self.block_bytes):
-            self._accept(self._resampler.process(bytes(self._pending[start : start + self.block_bytes])))
-        del self._pending[:whole]
-
-    def partial(self) -> str:
-        done = [w.word for segment in self._segments for w in segment]
-        pending = str(json.loads(self._recognizer.PartialResult()).get("partial", ""))
-        return " ".join([*done, pending] if pending else done)
-
-    def finish(self) -> Transcript:
-        self._accept(self._resampler.process(bytes(self._pending)) + self._resampler.flush())
-        self._pending.clear()
-        self._segments.append(self._shift(parse_vosk_result(self._recognizer.FinalResult())))
-        self._recognizer.Reset()
-        words = tuple(w for segment in self._segments for w in segment)
-        seconds = self._input_bytes / _BYTES_PER_SAMPLE / self._input_rate
-        self._segments = []
-        self._input_bytes = 0
-        self._utterance_start_samples = self._model_samples
-        return make_transcript(words, seconds)
+    def _evict(self) -> None:
+        self._eviction = None
+        try:
+            job = asyncio.get_running_loop().run_in_executor(self.executor, self.recognizers.evict_stale)
+        except RuntimeError:
+            return  # engine closed
+        job.add_done_callback(lambda _: self._recognizer_released())  # the younger ones, later
 
 
-class AsrStream:
-    """Recognition of one caller, one utterance at a time.
+@dataclass
+class _Decode:
+    pcm: bytearray  # whole blocks
 
-    feed() PCM16 mono at `input_rate`; finish() returns the utterance's Transcript and readies the
-    stream for the next one. Calls are serialised, so concurrent feed() tasks keep their order.
-    Audio reaches the pool in whole decoding blocks: a thread round trip per 20 ms frame would be wasted.
+
+@dataclass
+class _Finish:
+    pcm: bytes  # the utterance's last bytes, up to a block
+    done: asyncio.Future[Transcript]
+
+
+@dataclass
+class _Barrier:
+    done: asyncio.Future[Hypothesis]
+
+
+@dataclass
+class _Release:
+    pass
+
+
+_Work = _Decode | _Finish | _Barrier | _Release
+
+
+@dataclass
+class _Counters:
+    pushed: int = 0
+    decoded: int = 0
+    overflow: int = 0  # bytes pushed while more than max_backlog_s behind
+    warned: bool = False
+
+
+class VoskStream:
+    """A RecognizerStream on Vosk: push() queues work, a task per stream runs it on the pool, in order.
+
+    Whole 100 ms blocks go to the pool as soon as they are complete; one job at a time per stream keeps
+    the decoding order, and a thread round trip per 20 ms frame would be wasted.
     """
 
-    def __init__(self, engine: AsrEngine, input_rate: int) -> None:
+    def __init__(self, engine: VoskRecognizer, input_rate: int) -> None:
         if input_rate <= 0:
             raise ValueError(f"input_rate must be positive, got {input_rate}")
         self.input_rate = input_rate
         self._engine = engine
-        self._lock = asyncio.Lock()
-        self._state = _Recognition(engine.model, input_rate)
-        self._unsent = bytearray()  # fed, not yet handed to the pool
+        self._decoder = Decoder(engine.recognizers, engine.model.sample_rate, input_rate)
+        self._block = self._decoder.block_bytes
+        self._open = bytearray()  # pushed, not a whole block yet
+        self._work: deque[_Work] = deque()
+        self._pump: asyncio.Task[None] | None = None
+        self._hypothesis = Hypothesis()
+        self._count = _Counters()
+        self._error: BaseException | None = None
         self._closed = False
 
-    async def feed(self, pcm: bytes) -> None:
-        if len(pcm) % _BYTES_PER_SAMPLE:
-            raise ValueError(f"PCM16 needs an even number of bytes, got {len(pcm)}")
-        self._check_open()
-        self._unsent += pcm
-        if len(self._unsent) >= self._state.block_bytes:
-            await self._in_pool(_return_none)
+    @property
+    def pushed_bytes(self) -> int:
+        return self._count.pushed
 
-    async def partial(self) -> str:
-        return await self._in_pool(self._state.partial)
+    @property
+    def decoded_bytes(self) -> int:
+        return self._count.decoded
+
+    @property
+    def overflow_bytes(self) -> int:
+        return self._count.overflow
+
+    @property
+    def backlog_seconds(self) -> float:
+        return (self._count.pushed - self._count.decoded) / SAMPLE_WIDTH / self.input_rate
+
+    @property
+    def cpu_seconds(self) -> float:
+        """CPU time the pool spent on this stream (recogniser construction included)."""
+        return self._decoder.cpu_seconds
+
+    def push(self, pcm: bytes) -> None:
+        if len(pcm) % SAMPLE_WIDTH:
+            raise ValueError(f"PCM16 needs an even number of bytes, got {len(pcm)}")
+        self._check_usable()
+        self._count.pushed += len(pcm)
+        self._open += pcm
+        whole = len(self._open) - len(self._open) % self._block
+        if whole:
+            self._queue_blocks(self._open[:whole])
+            del self._open[:whole]
+            self._start_pump()
+        if self.backlog_seconds > self._engine.max_backlog_s:
+            self._note_overflow(len(pcm))
+
+    async def feed(self, pcm: bytes) -> None:
+        """Transition only, for callers that still await it: push() now, so this returns at once."""
+        self.push(pcm)
+
+    async def partial(self) -> Hypothesis:
+        self._check_usable()
+        if self._pump is None:
+            return self._hypothesis  # nothing queued or in flight
+        done: asyncio.Future[Hypothesis] = asyncio.get_running_loop().create_future()
+        self._work.append(_Barrier(done))
+        return await done
 
     async def finish(self) -> Transcript:
-        return await self._in_pool(self._state.finish)
-
-    async def _in_pool(self, then: Callable[[], T]) -> T:
-        """In a pool thread: decode the audio not sent yet, then `then()`."""
-        async with self._lock:
-            self._check_open()
-            pcm = bytes(self._unsent)
-            self._unsent.clear()
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._engine.pool, _fed_then, self._state, pcm, then)
+        self._check_usable()
+        done: asyncio.Future[Transcript] = asyncio.get_running_loop().create_future()
+        self._work.append(_Finish(bytes(self._open), done))
+        self._open.clear()
+        self._start_pump()
+        return await done
 
     def close(self) -> None:
+        if self._closed:
+            return
         self._closed = True
+        self._fail_waiting(RuntimeError("AsrStream is closed"))
+        self._open.clear()
+        self._work.append(_Release())
+        try:
+            self._start_pump()
+        except RuntimeError:
+            # No running loop: nothing can be in flight either, so the recogniser is given back here.
+            if self._pump is None:
+                self._decoder.release()
 
-    def _check_open(self) -> None:
+    def _queue_blocks(self, pcm: bytearray) -> None:
+        last = self._work[-1] if self._work else None  # never the job in flight: that one left the queue
+        if isinstance(last, _Decode) and len(last.pcm) + len(pcm) <= _MAX_JOB_BLOCKS * self._block:
+            last.pcm += pcm
+        else:
+            self._work.append(_Decode(bytearray(pcm)))
+
+    def _start_pump(self) -> None:
+        if self._pump is None:
+            self._pump = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._work:
+                item = self._work.popleft()
+                try:
+                    await self._do(loop, item)
+                except Exception as error:
+                    if not isinstance(item, _Release):
+                        self._error = error
+                        _fail(item, error)
+                        self._fail_waiting(error)
+        finally:
+            self._pump = None
+
+    async def _do(self, loop: asyncio.AbstractEventLoop, item: _Work) -> None:
+        if isinstance(item, _Decode):
+            pcm = bytes(item.pcm)
+            self._hypothesis = await loop.run_in_executor(self._engine.executor, self._decoder.feed, pcm)
+            self._count.decoded += len(pcm)
+        elif isinstance(item, _Finish):
+            transcript = await loop.run_in_executor(self._engine.executor, self._decoder.finish, item.pcm)
+            self._count.decoded += len(item.pcm)
+            self._hypothesis = Hypothesis()
+            if not item.done.done():
+                item.done.set_result(transcript)
+            self._engine._recognizer_released()
+        elif isinstance(item, _Barrier):
+            if not item.done.done():
+                item.done.set_result(self._hypothesis)
+        else:
+            await loop.run_in_executor(self._engine.executor, self._decoder.release)
+            self._engine._recognizer_released()
+
+    def _fail_waiting(self, error: BaseException) -> None:
+        for item in self._work:
+            _fail(item, error)
+        # A release still runs: the recogniser goes back to the pool whatever happened.
+        self._work = deque(item for item in self._work if isinstance(item, _Release))
+
+    def _note_overflow(self, size: int) -> None:
+        self._count.overflow += size
+        if not self._count.warned:
+            self._count.warned = True
+            self._engine.overflows += 1
+            log.warning(
+                "ASR stream %.1f s behind (limit %.0f s): audio kept, decoded late; more workers needed",
+                self.backlog_seconds,
+                self._engine.max_backlog_s,
+            )
+
+    def _check_usable(self) -> None:
         if self._closed:
             raise RuntimeError("AsrStream is closed")
+        if self._error is not None:
+            raise RuntimeError("AsrStream failed") from self._error
 
 
-def _fed_then(state: _Recognition, pcm: bytes, then: Callable[[], T]) -> T:
-    if pcm:
-        state.feed(pcm)
-    return then()
+def _fail(item: _Work, error: BaseException) -> None:
+    if isinstance(item, _Finish | _Barrier) and not item.done.done():
+        item.done.set_exception(error)
 
 
-def _return_none() -> None:
-    return None
+AsrEngine = VoskRecognizer  # the name callbot/server.py, the benchmarks and the tests know
+AsrStream = VoskStream

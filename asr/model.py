@@ -86,4 +86,5 @@ class SpeechModel:
     def new_recognizer(self) -> vosk.KaldiRecognizer:
         recognizer = vosk.KaldiRecognizer(self.vosk_model, float(self.sample_rate))
         recognizer.SetWords(True)
+        recognizer.SetPartialWords(True)  # confidences and times in partial hypotheses too
         return recognizer

@@ -29,9 +29,17 @@ class Transcript:
 
 def parse_vosk_result(raw: str) -> tuple[Word, ...]:
     """Words of one Vosk Result()/FinalResult() JSON document (SetWords(True))."""
-    document: dict[str, Any] = json.loads(raw)
+    return _words(json.loads(raw), "result", "text")
+
+
+def parse_vosk_partial(raw: str) -> tuple[Word, ...]:
+    """Words of one Vosk PartialResult() JSON document (SetPartialWords(True) adds their details)."""
+    return _words(json.loads(raw), "partial_result", "partial")
+
+
+def _words(document: dict[str, Any], details_key: str, text_key: str) -> tuple[Word, ...]:
     words = []
-    for item in document.get("result", ()):
+    for item in document.get(details_key, ()):
         words.append(
             Word(
                 word=str(item["word"]),
@@ -40,9 +48,9 @@ def parse_vosk_result(raw: str) -> tuple[Word, ...]:
                 confidence=float(item["conf"]),
             )
         )
-    if not words and document.get("text"):
+    if not words and document.get(text_key):
         # Vosk gave text without word details: keep the text, with no confidence to report.
-        return tuple(Word(word=w, start=0.0, end=0.0, confidence=0.0) for w in document["text"].split())
+        return tuple(Word(word=w, start=0.0, end=0.0, confidence=0.0) for w in document[text_key].split())
     return tuple(words)
 
 

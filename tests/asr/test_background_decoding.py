@@ -147,6 +147,22 @@ async def test_recognisers_are_built_in_pool_threads_not_on_the_event_loop(
     assert stalls.longest < 0.05
 
 
+async def test_partial_asks_the_pool_only_when_audio_was_decoded_since(
+    one_worker: VoskRecognizer, clip_8k: Callable[[str], bytes]
+) -> None:
+    stream = one_worker.open_stream(8000)
+    stream.push(clip_8k(PHONE_CLIP)[:SECOND_8K])
+    heard = await stream.partial()
+    busy = occupy(one_worker)
+    try:
+        assert await asyncio.wait_for(stream.partial(), 1.0) is heard
+        stream.push(bytes(FRAME_8K))  # less than a decoding block: nothing new to decode
+        assert await asyncio.wait_for(stream.partial(), 1.0) is heard
+    finally:
+        busy.set()
+    stream.close()
+
+
 async def test_a_reused_recogniser_gives_the_transcript_of_a_new_one(
     repeatable_model: SpeechModel, clip_8k: Callable[[str], bytes]
 ) -> None:

@@ -115,7 +115,7 @@ async def test_two_sessions_exchange_a_tone(rtp_session_factory: SessionFactory)
     alice.play(tone(1.0))
     assert alice.playback_pending() == pytest.approx(1.0)
 
-    frames = [await bob.read_frame() for _ in range(75)]  # 1.5 s of clocked playout
+    frames = [await bob.read_frame() for _ in range(75)]  # 1.5 s of alice's stream
     await asyncio.wait_for(alice.wait_played(), 5)
     assert alice.playback_pending() == 0
     assert all(f is not None and len(f) == 320 for f in frames)
@@ -187,14 +187,18 @@ async def test_clear_playback_stops_the_bot_at_once(
     assert after and all(p.payload == b"\xff" * 160 for p in after)
 
 
-async def test_read_frame_is_clocked_silence_without_rtp_and_none_after_close(
+async def test_read_frame_is_silence_in_real_time_without_rtp_and_none_after_close(
     rtp_session_factory: SessionFactory, udp_peer_factory: PeerFactory
 ) -> None:
     peer = await udp_peer_factory()
     session = await rtp_session_factory()
     session.start(peer.address, PCMU, None)
-    frames = [await session.read_frame() for _ in range(10)]
-    assert frames == [bytes(320)] * 10
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    frames = [await session.read_frame() for _ in range(25)]
+    assert frames == [bytes(320)] * 25
+    assert loop.time() - began > 0.4  # one frame per 20 ms tick, not a burst
+    assert session.stats.silence_filled == session.stats.frames_released >= 25
     pending = asyncio.create_task(session.read_frame())
     await asyncio.sleep(0)
     await session.close()

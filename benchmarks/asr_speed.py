@@ -111,6 +111,9 @@ async def run(model_path: Path, stream_counts: list[int], workers: int, paced: b
             f"recognisers built {pool.created} (mean {pool.construction_seconds / pool.created * 1000:.0f} ms), "
             f"RSS {rss_mb():.0f} MB (peak {peak_rss_mb():.0f} MB)"
         )
+    loaded = rss_mb()
+    freed = await asyncio.get_running_loop().run_in_executor(engine.executor, engine.recognizers.clear)
+    print(f"after load   {freed} idle recognisers freed (as by linger_s): RSS {rss_mb():.0f} MB (was {loaded:.0f} MB)")
     engine.close()
 
 

@@ -242,3 +242,16 @@ async def test_the_old_awaitable_feed_still_works(one_worker: VoskRecognizer, cl
     stream = one_worker.open_stream(8000)
     await stream.feed(pcm)
     assert_same_transcript(await stream.finish(), await transcribe(one_worker, pcm))
+
+
+async def test_prewarm_builds_recognisers_before_the_first_call(
+    repeatable_model: SpeechModel, clip_8k: Callable[[str], bytes]
+) -> None:
+    engine = VoskRecognizer(repeatable_model, workers=1)
+    try:
+        await engine.prewarm(2)
+        assert (engine.recognizers.created, engine.recognizers.idle) == (2, 2)
+        assert (await transcribe(engine, clip_8k(PHONE_CLIP))).text
+        assert (engine.recognizers.created, engine.recognizers.reused) == (2, 1)
+    finally:
+        engine.close()

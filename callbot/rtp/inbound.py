@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections import deque
 
 from audio import FRAME_MS
@@ -72,7 +73,7 @@ class InboundAudio:
         if last:
             # A 60 ms packet covers this tick and the next two. Only the last packet counts: a burst (after a
             # stall) stands for time already past, and must not delay the silence of a pause that follows.
-            self._idle = 1 - -(-last // self._spf)
+            self._idle = 1 - math.ceil(last / self._spf)
         elif self._idle > self._fill_after:
             self._fill()
 

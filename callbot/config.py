@@ -150,12 +150,24 @@ class AsrSettings(_Section):
     workers: int = Field(ge=1, le=64)
 
 
+class EndOfTurnSettings(_Section):
+    """The silence that ends a caller's turn, by the kind of answer the bot's question calls for."""
+
+    yes_no_ms: int = Field(ge=200, le=5000)
+    free_ms: int = Field(ge=200, le=5000)
+    place_ms: int = Field(ge=200, le=5000)
+    number_ms: int = Field(ge=200, le=5000)
+    unfinished_extra_ms: int = Field(ge=0, le=5000)  # the words so far stop on "de", "et", "euh"...
+
+
 class VadSettings(_Section):
     aggressiveness: int = Field(ge=0, le=3)
     start_ms: int = Field(ge=20, le=2000)
-    end_silence_ms: int = Field(ge=100, le=5000)
+    end_of_turn: EndOfTurnSettings
     max_turn_s: float = Field(gt=0, le=120)
+    min_dbfs: float = Field(ge=-90, le=0)
     barge_in: bool
+    barge_in_min_dbfs: float = Field(ge=-90, le=0)
     no_input_timeout_s: float = Field(gt=0, le=120)
 
 
@@ -209,6 +221,7 @@ class ChatSettings(_Section):
 
 class CallSettings(_Section):
     max_duration_s: float = Field(gt=0)
+    repeat_dtmf: str = Field(pattern=r"^[0-9*#]$")
 
 
 class Prompts(_Section):

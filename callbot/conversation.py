@@ -11,7 +11,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from dialogue.client import DialogueClient, DialogueReply, DialogueUnavailable
+from dialogue.client import DialogueReply, DialogueService, DialogueUnavailable
 from dialogue.slots import report_fields
 from signalements import Store, StoreWriter
 
@@ -31,7 +31,7 @@ class Conversation:
         conversation_id: str,
         channel: str,
         caller_number: str | None,
-        dialogue: DialogueClient,
+        dialogue: DialogueService,
         store: Store,
         writer: StoreWriter,
         node: str | None = None,

@@ -15,6 +15,11 @@ class CallMetrics:
     outcomes: dict[str, int] = field(default_factory=dict)
     # seconds from the end of the caller's speech to the dialogue's reply, before synthesis (not on /metrics)
     reply_latencies: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
+    # seconds from the end of the caller's speech to the reply's first audio queued on the line
+    first_audio_latencies: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
+    caller_frames_total: int = 0  # 20 ms frames the legs gave the listeners
+    recognised_frames_total: int = 0  # of which reached a recogniser (speech only)
+    barge_ins_total: int = 0
 
     def record_outcome(self, outcome: str) -> None:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1

@@ -15,8 +15,8 @@ from aiohttp import web
 
 from asr import AsrEngine, SpeechModel
 from callbot.config import Settings, resolve_path
-from callbot.metrics import CallMetrics
 from callbot.memory import release_free_memory
+from callbot.metrics import CallMetrics
 from callbot.session import CallServices, CallSession
 from callbot.sip import SipCall, SipEndpoint, SipTimers
 from callbot.sip.limits import SipLimits
@@ -24,6 +24,7 @@ from callbot.sip.media import bind_rtp_session
 from callbot.web.app import Readiness, create_app
 from callbot.web.chat import ChatService, add_chat_routes
 from dialogue.client import DialogueClient
+from dialogue.responses import fixed_texts
 from dialogue.supervisor import ManagedDialogue
 from dialogue.training import ensure_model
 from signalements import Store, StoreError, StoreWriter
@@ -163,6 +164,10 @@ class CallbotServer:
         fixed = [prompts.greeting, prompts.transferring, prompts.transfer_failed, prompts.technical_problem]
         await tts.warm([*fixed, prompts.call_too_long], sample_rate=SIP_SAMPLE_RATE)
         self.readiness.set("tts")
+        # The dialogue's questions, reprompts and farewells too, in the background: a first call before they
+        # are ready gets them streamed, as any other text.
+        warming = asyncio.create_task(_warm_quietly(tts, fixed_texts()), name="tts-warm")
+        self._stack.callback(warming.cancel)
 
         await self._wait_dialogue(client)
         self.readiness.set("dialogue")
@@ -256,6 +261,13 @@ def absolute_sqlite_url(url: str) -> str:
         path.parent.mkdir(parents=True, exist_ok=True)
         return prefix + str(path)
     return url
+
+
+async def _warm_quietly(tts: TtsEngine, texts: list[str]) -> None:
+    try:
+        await tts.warm(texts, sample_rate=SIP_SAMPLE_RATE)
+    except Exception as error:  # a cache only: the lines are synthesised when first said
+        log.warning("could not synthesise the dialogue's fixed lines ahead: %s", error)
 
 
 async def serve(settings: Settings) -> None:

@@ -1,9 +1,10 @@
 """One call, one CallSession: listen, understand, answer, hand over, hang up.
 
-Read top to bottom: ``run`` greets, then handles one event at a time (a caller turn, a key press, silence,
-the caller hanging up) until the dialogue ends the call or hands it to a human. A second task, ``_listen``,
-turns the caller's audio into turns: voice activity opens a turn, audio reaches the recogniser only while
-someone speaks, and the caller speaking over the bot stops the bot (barge-in).
+The media path, one stage each: leg (SIP/RTP, WebRTC) → Listener (voice activity → recogniser → end of
+turn) → Conversation (dialogue, store) → Speaker (synthesiser → leg). ``run`` greets, then handles one event
+at a time (a caller turn, a key press, silence, the caller hanging up) until the dialogue ends the call or
+hands it to a human. Interruptions act at once, whatever the bot is doing: the caller's voice cuts an
+interruptible message (barge-in), a key cuts any message and is handled immediately, a hang-up ends it all.
 Every turn is written to the store as it happens, so a crash loses nothing already said.
 """
 
@@ -15,22 +16,21 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Protocol
 
-from asr import AsrEngine, Transcript
-from asr.vad import TurnDetector, TurnEvent
+from asr.endpointing import AdaptiveEndOfTurn, EndOfTurn
+from asr.stream import Recognizer
 from callbot.audio import AudioPort
 from callbot.config import Settings
 from callbot.conversation import NO_INPUT_MESSAGE, Conversation, utc_now
+from callbot.listener import CallerTurn, Listener, VoiceSettings
 from callbot.metrics import CallMetrics
-from dialogue.client import DialogueClient, DialogueReply
+from callbot.speaker import Speaker
+from dialogue.client import DialogueReply, DialogueService
 from signalements import Store, StoreWriter
-from tts import TtsEngine
+from tts.stream import Synthesizer
 
 log = logging.getLogger(__name__)
-
-UNINTELLIGIBLE_MIN_S = 0.5  # a voiced turn this long without a recognised word counts as unintelligible
 
 
 class CallLeg(Protocol):
@@ -69,20 +69,13 @@ class CallServices:
     """Process-wide resources shared by every call."""
 
     settings: Settings
-    asr: AsrEngine
-    tts: TtsEngine
-    dialogue: DialogueClient
+    asr: Recognizer
+    tts: Synthesizer
+    dialogue: DialogueService
     store: Store
     writer: StoreWriter
     metrics: CallMetrics = field(default_factory=lambda: CallMetrics())
-
-
-@dataclass(frozen=True)
-class CallerTurn:
-    transcript: Transcript
-    started_at: datetime
-    ended_at: datetime
-    speech_ended: float  # monotonic time the caller stopped speaking
+    end_of_turn: EndOfTurn | None = None  # None: AdaptiveEndOfTurn with the settings' vad.end_of_turn
 
 
 class CallSession:
@@ -103,13 +96,31 @@ class CallSession:
             services.settings.database.node_name(),
         )
         self.outcome: str | None = None  # set when the bot ends the call; otherwise the leg says who did
-        # caller turns, key presses, None once the caller hung up, in the order they happened; or the error
-        # that stopped a helper task (a deaf or mute call must end, not go on in silence)
+        # caller turns, key presses, NO_INPUT_MESSAGE, None once the caller hung up, in the order they
+        # happened; or the error that stopped a stage (a deaf or mute call must end, not go on in silence)
         self._events: asyncio.Queue[CallerTurn | str | BaseException | None] = asyncio.Queue()
-        self._speaking = False  # the bot's audio is queued or playing
-        self._interruptible = True
-        self._barged_in = asyncio.Event()
-        self._caller_speaking = False
+        self.speaker = Speaker(
+            leg.audio, services.tts, self._before_speaking, self._events.put_nowait, on_audio=self._audio_started
+        )
+        vad = services.settings.vad
+        self.listener = Listener(
+            leg.audio,
+            services.asr,
+            services.end_of_turn or AdaptiveEndOfTurn(**vad.end_of_turn.model_dump()),
+            VoiceSettings(
+                aggressiveness=vad.aggressiveness,
+                start_ms=vad.start_ms,
+                max_turn_s=vad.max_turn_s,
+                min_dbfs=vad.min_dbfs,
+                barge_in_min_dbfs=vad.barge_in_min_dbfs,
+            ),
+            bot_speaking=lambda: self.speaker.speaking,
+            on_onset=self._caller_cut_in,
+            on_turn=self._caller_turn,
+            on_unintelligible=lambda: self._events.put(NO_INPUT_MESSAGE),
+        )
+        self._last_said: list[str] = []  # the bot's last reply, for the repeat key
+        self._turn_speech_ended: float | None = None  # when the caller turn being answered ended
 
     # ---- the conversation -------------------------------------------------------------------------
 
@@ -119,8 +130,9 @@ class CallSession:
         metrics.calls_active += 1
         log.info("call %s started (%s call id %r)", self.call_id, self.channel, self.leg.call_id)
         await self.conversation.open()
+        self.speaker.start()
         helpers = [
-            asyncio.create_task(self._listen(), name=f"listen-{self.call_id}"),
+            asyncio.create_task(self.listener.run(), name=f"listen-{self.call_id}"),
             asyncio.create_task(self._pump_keys(), name=f"keys-{self.call_id}"),
             asyncio.create_task(self._watch_hangup(), name=f"hangup-{self.call_id}"),
         ]
@@ -131,18 +143,23 @@ class CallSession:
                 await self._converse()
         except TimeoutError:
             self.outcome = "too_long"
-            await self._say(self.settings.prompts.call_too_long, interruptible=False, cached=True)
+            self.speaker.interrupt(force=True)
+            await self._say(self.settings.prompts.call_too_long, interruptible=False)
             await self._hangup()
         except Exception:
             log.exception("call %s: session failed", self.call_id)
             self.outcome = "error"
             with contextlib.suppress(Exception):
-                await self._say(self.settings.prompts.technical_problem, interruptible=False, cached=True)
+                self.speaker.interrupt(force=True)
+                await self._say(self.settings.prompts.technical_problem, interruptible=False)
             await self._hangup()
         finally:
             for task in helpers:
                 task.cancel()
             metrics.calls_active -= 1
+            metrics.caller_frames_total += self.listener.frames_heard
+            metrics.recognised_frames_total += self.listener.frames_to_recogniser
+            metrics.barge_ins_total += self.speaker.interruptions
             if self.outcome is None:
                 self.outcome = OUTCOME_WHEN_ENDED_BY.get(self.leg.ended_by or "caller", "caller_hung_up")
             metrics.record_outcome(self.outcome)
@@ -151,10 +168,11 @@ class CallSession:
             await self.conversation.close(self.outcome)
             log.info("call %s ended: %s", self.call_id, self.outcome)
             await asyncio.gather(*helpers, return_exceptions=True)
+            await self.speaker.close()
 
     async def _converse(self) -> None:
         # The charter: the caller hears at once that an automated assistant answers; not interruptible.
-        await self._say(self.settings.prompts.greeting, interruptible=False, cached=True)
+        await self._say(self.settings.prompts.greeting, interruptible=False)
         while not self.leg.ended.is_set():
             event = await self._next_event()
             if event is None:  # the caller hung up
@@ -162,13 +180,19 @@ class CallSession:
             if isinstance(event, BaseException):
                 raise event
             if isinstance(event, CallerTurn):
+                self._turn_speech_ended = event.speech_ended
                 reply = await self._ask_dialogue(event)
             elif event == NO_INPUT_MESSAGE:
+                self._turn_speech_ended = None
                 reply = await self.conversation.ask_after_silence()
-            else:  # a key press
-                if event == self.settings.transfer.on_dtmf:
-                    await self._handoff("dtmf")
-                    return
+            elif event == self.settings.transfer.on_dtmf:
+                await self._handoff("dtmf")
+                return
+            elif event == self.settings.call.repeat_dtmf and self._last_said:
+                for text in self._last_said:
+                    self.speaker.say(text)
+                continue
+            else:  # another key: nothing to do
                 continue
             if reply is None:  # the dialogue is unreachable
                 await self._handoff("technical")
@@ -177,15 +201,18 @@ class CallSession:
                 return
 
     async def _next_event(self) -> CallerTurn | str | BaseException | None:
-        """The next thing to react to: a caller turn, a key, NO_INPUT_MESSAGE after silence, None on hang-up,
-        or the error that stopped a helper task."""
+        """The next thing to react to, at once (a key press mid-sentence acts mid-sentence); NO_INPUT_MESSAGE
+        after `no_input_timeout_s` of silence from both sides."""
         while True:
-            await self.leg.audio.wait_played()
             try:
-                return await asyncio.wait_for(self._events.get(), self.settings.vad.no_input_timeout_s)
+                return await asyncio.wait_for(self._events.get(), self._quiet_wait())
             except TimeoutError:
-                if not (self._caller_speaking or self._speaking):
+                if not (self.listener.caller_speaking or self.speaker.speaking):
                     return NO_INPUT_MESSAGE
+
+    def _quiet_wait(self) -> float:
+        # While the bot speaks the silence has not started: look again shortly.
+        return 0.5 if self.speaker.speaking else self.settings.vad.no_input_timeout_s
 
     def _helper_done(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:
@@ -193,11 +220,26 @@ class CallSession:
 
     async def _pump_keys(self) -> None:
         while True:
-            await self._events.put(await self.leg.dtmf.get())
+            key = await self.leg.dtmf.get()
+            if key in (self.settings.transfer.on_dtmf, self.settings.call.repeat_dtmf):
+                self.speaker.interrupt(force=True)  # the key acts now, not after the sentence
+            await self._events.put(key)
 
     async def _watch_hangup(self) -> None:
         await self.leg.ended.wait()
+        self.speaker.interrupt(force=True)
         await self._events.put(None)
+
+    async def _caller_turn(self, turn: CallerTurn) -> None:
+        self.services.metrics.caller_turns_total += 1
+        text, confidence = turn.transcript.text, turn.transcript.confidence
+        await self.conversation.record_caller(text, turn.started_at, turn.ended_at, confidence)
+        await self._events.put(turn)
+
+    def _caller_cut_in(self) -> None:
+        """The caller started speaking: barge-in, if the bot is saying something it may be cut in."""
+        if self.settings.vad.barge_in and self.speaker.interrupt():
+            log.info("call %s: barge-in", self.call_id)
 
     async def _ask_dialogue(self, turn: CallerTurn) -> DialogueReply | None:
         reply = await self.conversation.ask(turn.transcript.text, turn.transcript.confidence)
@@ -207,8 +249,11 @@ class CallSession:
 
     async def _act_on(self, reply: DialogueReply) -> bool:
         """Speak the reply and carry out what it asks; True when the call is over for the bot."""
+        self.listener.expects = reply.expects
         if reply.report_id is not None:
             self.outcome = "report_saved"
+        if reply.texts:
+            self._last_said = list(reply.texts)
         for text in reply.texts:
             await self._say(text)
         if reply.handoff_reason is not None:
@@ -226,6 +271,8 @@ class CallSession:
         prompts = self.settings.prompts
         target = self.settings.transfer.uri
         self.services.metrics.handoffs_total += 1
+        if reason != "dtmf":
+            await self._finish_speaking()  # the reply that announces it is heard first (or the caller hangs up)
         if self.leg.ended.is_set():
             # The caller hung up first (e.g. during the reply): nobody to transfer, but the request stays on record.
             await self.conversation.record_handoff(reason, target, False)
@@ -233,15 +280,16 @@ class CallSession:
         succeeded = False
         if target is not None:
             if announce:
-                await self._say(prompts.transferring, interruptible=False, cached=True)
-            await self.leg.audio.wait_played()
+                await self._say(prompts.transferring, interruptible=False)
+            if reason != "dtmf":  # a key asks for a person now: the PBX moves the call during the announcement
+                await self._finish_speaking()
             succeeded = await self.leg.transfer(target, {"X-Callbot-Call-Id": self.call_id})
         if succeeded:
             self.outcome = "transferred"
         else:
             self.outcome = "transfer_failed" if target is not None else "handoff_unavailable"
             apology = prompts.technical_problem if reason == "technical" else prompts.transfer_failed
-            await self._say(apology, interruptible=False, cached=True)
+            await self._say(apology, interruptible=False)
         await self._hangup()
         # Once the line is closed: asking a dialogue that is down for the fields takes its whole timeout,
         # which the caller would otherwise hear as silence before the apology.
@@ -249,88 +297,32 @@ class CallSession:
 
     async def _hangup(self) -> None:
         if not self.leg.ended.is_set():
-            await self.leg.audio.wait_played()
+            await self._finish_speaking()
         await self.leg.hangup()
 
     # ---- speaking ---------------------------------------------------------------------------------
 
-    async def _say(self, text: str, interruptible: bool = True, cached: bool = False) -> None:
-        """Queue the bot's words on the line, sentence by sentence; the caller may cut in when interruptible."""
+    async def _say(self, text: str, interruptible: bool = True) -> None:
+        """Queue the bot's words; the Speaker plays them after what is already queued."""
         if self.leg.ended.is_set():
             return
-        await self.conversation.record_bot(text, utc_now())
-        audio = self.leg.audio
-        self._barged_in.clear()
-        self._interruptible = interruptible and self.settings.vad.barge_in
-        self._speaking = True
+        self.speaker.say(text, interruptible=interruptible)
+
+    async def _finish_speaking(self) -> None:
+        """Until what the bot said has been heard, or the line closed."""
+        done = asyncio.create_task(self.speaker.wait_done())
+        ended = asyncio.create_task(self.leg.ended.wait())
         try:
-            if cached:
-                audio.play(await self.services.tts.render(text, audio.sample_rate))
-            else:
-                # Closed on leaving, not when collected: the next sentence, if not started, is dropped at once.
-                async with contextlib.aclosing(self.services.tts.synthesize(text, audio.sample_rate)) as chunks:
-                    async for chunk in chunks:
-                        if self._barged_in.is_set() or self.leg.ended.is_set():
-                            break
-                        audio.play(chunk)
-            played = asyncio.create_task(audio.wait_played())
-            barged = asyncio.create_task(self._barged_in.wait())
-            ended = asyncio.create_task(self.leg.ended.wait())
-            await asyncio.wait({played, barged, ended}, return_when=asyncio.FIRST_COMPLETED)
-            for task in (played, barged, ended):
-                task.cancel()
+            await asyncio.wait({done, ended}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            self._speaking = False
-            self._interruptible = True
+            done.cancel()
+            ended.cancel()
 
-    # ---- listening --------------------------------------------------------------------------------
+    async def _before_speaking(self, text: str) -> None:
+        """Each message is in the transcript (and safe from a crash) before the caller hears it."""
+        await self.conversation.record_bot(text, utc_now())
 
-    async def _listen(self) -> None:
-        vad = self.settings.vad
-        audio = self.leg.audio
-        detector = TurnDetector(
-            sample_rate=audio.sample_rate,
-            aggressiveness=vad.aggressiveness,
-            start_ms=vad.start_ms,
-            end_silence_ms=vad.end_silence_ms,
-            max_turn_s=vad.max_turn_s,
-        )
-        stream = self.services.asr.open_stream(audio.sample_rate)
-        turn_started = utc_now()
-        while True:
-            frame = await audio.read_frame()
-            if frame is None:
-                return
-            event = detector.push(frame)
-            if event is TurnEvent.SPEECH_START:
-                turn_started = utc_now()
-                self._caller_speaking = True
-                if self._speaking and self._interruptible:
-                    audio.clear_playback()
-                    self._barged_in.set()
-                await stream.feed(detector.pre_roll())
-            elif event is TurnEvent.SPEECH_END:
-                speech_ended = time.monotonic()
-                self._caller_speaking = False
-                transcript = await stream.finish()
-                # Sizes and confidence only: the words themselves go to the store, not to the logs.
-                log.info(
-                    "call %s: caller turn of %.1f s, %d words, confidence %.2f",
-                    self.call_id,
-                    transcript.audio_seconds,
-                    len(transcript.text.split()),
-                    transcript.confidence,
-                )
-                if transcript.text:
-                    await self._record_caller_turn(transcript, turn_started, speech_ended)
-                elif transcript.audio_seconds >= UNINTELLIGIBLE_MIN_S:
-                    # Someone spoke but no word came out: re-ask now rather than after the silence timeout.
-                    await self._events.put(NO_INPUT_MESSAGE)
-            elif detector.in_speech:
-                await stream.feed(frame)
-
-    async def _record_caller_turn(self, transcript: Transcript, started: datetime, speech_ended: float) -> None:
-        ended = utc_now()
-        self.services.metrics.caller_turns_total += 1
-        await self.conversation.record_caller(transcript.text, started, ended, transcript.confidence)
-        await self._events.put(CallerTurn(transcript, started, ended, speech_ended))
+    def _audio_started(self) -> None:
+        if self._turn_speech_ended is not None:  # the first sound of the answer to a caller turn
+            self.services.metrics.first_audio_latencies.append(time.monotonic() - self._turn_speech_ended)
+            self._turn_speech_ended = None

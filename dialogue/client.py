@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import aiohttp
@@ -49,6 +49,16 @@ def parse_reply(messages: Any) -> DialogueReply:
         if control.get("expects") in ("yes_no", "number", "place", "free"):
             reply.expects = str(control["expects"])
     return reply
+
+
+class DialogueService(Protocol):
+    """What a conversation needs of the dialogue: DialogueClient (Rasa over HTTP) or dialogue.fake's."""
+
+    async def send(self, conversation_id: str, text: str, metadata: dict[str, Any]) -> DialogueReply: ...
+
+    async def slots(self, conversation_id: str) -> dict[str, Any]: ...
+
+    async def ready(self) -> bool: ...
 
 
 class DialogueClient:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,12 +15,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from asr import Transcript
+from asr.fake import FakeRecognizer, FakeRecognizerStream
 from callbot.config import Settings, load_settings
 from callbot.metrics import CallMetrics
 from callbot.session import CallServices, CallSession
 from dialogue.client import DialogueReply, DialogueUnavailable
+from dialogue.fake import FakeDialogue as ScriptedDialogue
 from signalements import Store, StoreWriter
+from tts.fake import FakeSynthesizer
 
 RATE = 8000
 FRAME = RATE * 20 // 1000  # samples per 20 ms
@@ -105,54 +107,27 @@ class FakeLeg:
         return self.transfer_result
 
 
-class FakeAsrStream:
-    def __init__(self, words: str) -> None:
-        self.fed = 0
-        self.words = words
-
-    async def feed(self, pcm: bytes) -> None:
-        self.fed += len(pcm)
-
-    async def finish(self) -> Transcript:
-        seconds = self.fed / 2 / RATE
-        self.fed = 0
-        if seconds < 0.3:
-            return Transcript("", 0.0, (), seconds)
-        return Transcript(self.words, 0.82 if self.words else 0.0, (), seconds)
+WORDS = "il y a un trou rue de rome"
 
 
-class FakeAsr:
-    def __init__(self, words: str = "il y a un trou rue de rome") -> None:
-        self.words = words  # what it "recognises" in any turn long enough
-
-    def open_stream(self, input_rate: int) -> FakeAsrStream:
-        assert input_rate == RATE
-        return FakeAsrStream(self.words)
+def fake_asr(words: str = WORDS) -> FakeRecognizer:
+    """Recognises `words` in every turn long enough (a click or a cough gives nothing)."""
+    return FakeRecognizer([words] * 20 if words else [], confidence=0.82, min_audio_s=0.3)
 
 
-class FakeTts:
-    async def render(self, text: str, sample_rate: int) -> bytes:
-        return b"\x00\x00" * (sample_rate // 10)
+class FakeDialogue(ScriptedDialogue):
+    """dialogue.fake's, answering "Pardon ?" once the script is done, with a few fields to hand over."""
 
-    async def synthesize(self, text: str, sample_rate: int) -> AsyncIterator[bytes]:
-        for _sentence in text.split("."):
-            yield b"\x00\x00" * (sample_rate // 10)
-
-
-class FakeDialogue:
     def __init__(self, replies: list[DialogueReply | Exception]) -> None:
-        self.replies = list(replies)
-        self.sent: list[tuple[str, dict[str, Any]]] = []
+        super().__init__(slots={"category": "voirie", "place": "rue de Rome"})
+        self.script = list(replies)
 
     async def send(self, conversation_id: str, text: str, metadata: dict[str, Any]) -> DialogueReply:
         self.sent.append((text, metadata))
-        reply = self.replies.pop(0) if self.replies else DialogueReply(texts=["Pardon ?"])
+        reply = self.script.pop(0) if self.script else DialogueReply(texts=["Pardon ?"])
         if isinstance(reply, Exception):
             raise reply
         return reply
-
-    async def slots(self, conversation_id: str) -> dict[str, Any]:
-        return {"category": "voirie", "place": "rue de Rome"}
 
 
 @pytest.fixture
@@ -174,14 +149,14 @@ async def run_call(
     leg: FakeLeg,
     dialogue: FakeDialogue,
     config: Settings | None = None,
-    asr: FakeAsr | None = None,
+    asr: FakeRecognizer | None = None,
 ) -> CallSession:
     writer = StoreWriter(store, spill_path=tmp_path / "spill.jsonl")
     services = CallServices(
         settings=config or settings(),
-        asr=asr or FakeAsr(),  # type: ignore[arg-type]
-        tts=FakeTts(),  # type: ignore[arg-type]
-        dialogue=dialogue,  # type: ignore[arg-type]
+        asr=asr or fake_asr(),
+        tts=FakeSynthesizer(),
+        dialogue=dialogue,
         store=store,
         writer=writer,
         metrics=CallMetrics(),
@@ -201,7 +176,7 @@ async def test_a_caller_turn_is_stored_answered_and_the_dialogue_ends_the_call(s
     assert session.outcome == "report_saved"
     text, metadata = dialogue.sent[0]
     assert text == "il y a un trou rue de rome"
-    assert metadata == {"asr_confidence": 0.82, "channel": "phone", "caller_number": "+33491000000"}
+    assert metadata == {"asr_confidence": pytest.approx(0.82), "channel": "phone", "caller_number": "+33491000000"}
     call = store.get_call(session.call_id)
     speakers = [(turn.speaker, turn.text) for turn in call.turns]
     assert speakers[0][0] == "bot" and "assistant automatique" in speakers[0][1]
@@ -248,7 +223,7 @@ async def test_no_transfer_once_the_caller_hung_up_during_the_reply(store: Store
     class HangingUpAudio(FakeAudio):
         def play(self, pcm: bytes) -> None:
             super().play(pcm)
-            if len(self.played) == 2:  # the greeting, then the reply: the caller hangs up while it plays
+            if dialogue.sent:  # the reply's first audio: the caller hangs up while it plays
                 leg.ended.set()
                 self.closed.set()
 
@@ -320,22 +295,22 @@ async def test_a_dialogue_outage_apologises_before_asking_the_dialogue_for_the_f
 
 
 async def test_a_recogniser_failure_ends_the_call_as_an_error(store: Store, tmp_path: Path) -> None:
-    class BrokenStream(FakeAsrStream):
-        async def feed(self, pcm: bytes) -> None:
+    class BrokenStream(FakeRecognizerStream):
+        def push(self, pcm: bytes) -> None:
             raise RuntimeError("cannot schedule new futures after shutdown")
 
-    class BrokenAsr(FakeAsr):
-        def open_stream(self, input_rate: int) -> FakeAsrStream:
-            return BrokenStream(self.words)
+    class BrokenAsr(FakeRecognizer):
+        def open_stream(self, input_rate: int) -> FakeRecognizerStream:
+            return BrokenStream(self, input_rate)
 
     leg = FakeLeg(FakeAudio([*tone_frames(1.0), *silence_frames(1.5)]))
     dialogue = FakeDialogue([])
     writer = StoreWriter(store, spill_path=tmp_path / "spill.jsonl")
     services = CallServices(
         settings=settings(CALLBOT_VAD_NO_INPUT_TIMEOUT_S="30"),
-        asr=BrokenAsr(),  # type: ignore[arg-type]
-        tts=FakeTts(),  # type: ignore[arg-type]
-        dialogue=dialogue,  # type: ignore[arg-type]
+        asr=BrokenAsr(),
+        tts=FakeSynthesizer(),
+        dialogue=dialogue,
         store=store,
         writer=writer,
     )
@@ -391,7 +366,7 @@ async def test_speech_without_recognisable_words_is_re_asked_at_once(store: Stor
     leg = FakeLeg(FakeAudio([*tone_frames(1.5), *silence_frames(1.2)]))
     dialogue = FakeDialogue([DialogueReply(texts=["Pouvez-vous répéter ?"], hangup=True)])
     config = settings(CALLBOT_VAD_NO_INPUT_TIMEOUT_S="60")  # so only the unintelligible turn can prompt it
-    session = await run_call(store, tmp_path, leg, dialogue, config, asr=FakeAsr(words=""))
+    session = await run_call(store, tmp_path, leg, dialogue, config, asr=fake_asr(words=""))
     assert [text for text, _ in dialogue.sent] == ["/no_input"]
     assert session.outcome == "completed"
     assert [turn.speaker for turn in store.get_call(session.call_id).turns] == ["bot", "bot"]
@@ -415,3 +390,82 @@ async def test_the_outcome_says_who_ended_a_call_the_bot_did_not_end(
     session = await run_call(store, tmp_path, leg, FakeDialogue([]), settings())
     assert session.outcome == outcome
     assert store.get_call(session.call_id).summary.outcome == outcome
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    while not condition():  # noqa: ASYNC110 (the fakes expose states, not events)
+        await asyncio.sleep(0.005)
+
+
+class LongPlayingAudio(FakeAudio):
+    """Each piece of the bot's audio takes 1 s to play out, unless cleared (barge-in, a key)."""
+
+    busy_until = 0.0
+
+    def play(self, pcm: bytes) -> None:
+        super().play(pcm)
+        now = asyncio.get_running_loop().time()
+        self.busy_until = max(now, self.busy_until) + 1.0
+
+    def clear_playback(self) -> None:
+        super().clear_playback()
+        self.busy_until = 0.0
+
+    def playback_pending(self) -> float:
+        return max(0.0, self.busy_until - asyncio.get_running_loop().time())
+
+    async def wait_played(self) -> None:
+        while self.playback_pending() > 0:  # noqa: ASYNC110 (a clock, not an event)
+            await asyncio.sleep(0.01)
+
+
+async def test_key_0_acts_mid_sentence_even_during_the_greeting(store: Store, tmp_path: Path) -> None:
+    leg = FakeLeg(LongPlayingAudio([*silence_frames(3.0)]))
+    pressed_at: list[float] = []
+
+    async def press_while_the_greeting_plays() -> None:
+        await until(lambda: bool(leg.audio.played))
+        pressed_at.append(asyncio.get_running_loop().time())
+        leg.dtmf.put_nowait("0")
+
+    transfers_at: list[float] = []
+
+    async def transfer(target_uri: str, headers: dict[str, str]) -> bool:
+        transfers_at.append(asyncio.get_running_loop().time())
+        await leg.hangup()
+        return True
+
+    leg.transfer = transfer  # type: ignore[method-assign]
+    presser = asyncio.create_task(press_while_the_greeting_plays())
+    config = settings(CALLBOT_TRANSFER_URI="sip:agents@pbx.example.org")
+    session = await run_call(store, tmp_path, leg, FakeDialogue([]), config)
+    await presser
+    assert session.outcome == "transferred" and leg.audio.cleared >= 1
+    # The greeting has seconds to go: the key cuts it, and the transfer starts at once (the announcement
+    # plays while the PBX moves the call).
+    assert transfers_at[0] - pressed_at[0] < 0.3
+
+
+async def test_barge_in_drops_the_rest_of_the_reply(store: Store, tmp_path: Path) -> None:
+    tts = FakeSynthesizer(chunk_delay=0.01)
+    # greeting; the caller's turn; once the reply's first audio is queued, the caller talks over it.
+    caller: list[bytes | int] = [*tone_frames(1.0), *silence_frames(1.2)]
+    leg = FakeLeg(LongPlayingAudio(caller))
+    reply = DialogueReply(texts=["Première partie de la réponse.", "Deuxième partie.", "Troisième partie."])
+    dialogue = FakeDialogue([reply, DialogueReply(texts=["Bien."], hangup=True)])
+
+    async def talk_over_the_reply() -> None:
+        await until(lambda: bool(dialogue.sent) and "Première partie de la réponse." in tts.texts)
+        leg.audio.caller.extend([*tone_frames(1.0), *silence_frames(1.5)])
+
+    talker = asyncio.create_task(talk_over_the_reply())
+    writer = StoreWriter(store, spill_path=tmp_path / "spill.jsonl")
+    services = CallServices(settings=settings(), asr=fake_asr(), tts=tts, dialogue=dialogue, store=store, writer=writer)
+    session = CallSession(leg, "sip", services)
+    await asyncio.wait_for(session.run(), 30)
+    await writer.close()
+    await talker
+    assert session.speaker.interruptions >= 1
+    assert "Troisième partie." not in tts.texts  # dropped, never synthesised nor played over the caller
+    said = [turn.text for turn in store.get_call(session.call_id).turns if turn.speaker == "bot"]
+    assert "Troisième partie." not in said and said[-1] == "Bien."

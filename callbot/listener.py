@@ -1,0 +1,129 @@
+"""The caller's audio on one call, turned into turns: leg → voice activity → recogniser → end of turn.
+
+Every 20 ms frame the leg gives is read and counted; voice activity opens a turn (and tells the session at
+once, for barge-in), the recogniser gets the audio only while someone speaks, and at each pause the end-of-turn
+policy sets how much silence ends this turn. Nothing here waits on the recogniser per frame: `push` never
+blocks, so the loop keeps pace with the line however busy the recognisers are.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from asr.endpointing import EndOfTurn
+from asr.stream import Recognizer
+from asr.transcript import Transcript
+from asr.vad import TurnDetector, TurnEvent
+from audio import frame_bytes
+from callbot.audio import AudioPort
+
+log = logging.getLogger(__name__)
+
+UNINTELLIGIBLE_MIN_S = 0.5  # a voiced turn this long without a recognised word counts as unintelligible
+
+
+@dataclass(frozen=True)
+class CallerTurn:
+    transcript: Transcript
+    started_at: datetime
+    ended_at: datetime
+    speech_ended: float  # monotonic time the caller stopped speaking (before the closing silence)
+
+
+@dataclass(frozen=True)
+class VoiceSettings:
+    aggressiveness: int = 2
+    start_ms: int = 160
+    max_turn_s: float = 20.0
+    min_dbfs: float = -50.0  # quieter voiced audio is line noise
+    barge_in_min_dbfs: float = -38.0  # while the bot speaks: its own echo comes back quieter than a caller
+
+
+class Listener:
+    def __init__(
+        self,
+        audio: AudioPort,
+        recognizer: Recognizer,
+        end_of_turn: EndOfTurn,
+        settings: VoiceSettings,
+        *,
+        bot_speaking: Callable[[], bool],
+        on_onset: Callable[[], None],
+        on_turn: Callable[[CallerTurn], Awaitable[None]],
+        on_unintelligible: Callable[[], Awaitable[None]],
+    ) -> None:
+        self._audio = audio
+        self._recognizer = recognizer
+        self._end_of_turn = end_of_turn
+        self._settings = settings
+        self._bot_speaking = bot_speaking
+        self._on_onset = on_onset
+        self._on_turn = on_turn
+        self._on_unintelligible = on_unintelligible
+        self.expects = "free"  # what the dialogue's last question calls for (dialogue.slots.expected_answer)
+        self.frames_heard = 0  # every frame the leg gave
+        self.frames_to_recogniser = 0
+        self._detector = TurnDetector(
+            sample_rate=audio.sample_rate,
+            aggressiveness=settings.aggressiveness,
+            start_ms=settings.start_ms,
+            end_silence_ms=end_of_turn.silence_ms("free", ""),
+            max_turn_s=settings.max_turn_s,
+            min_dbfs=settings.min_dbfs,
+        )
+
+    @property
+    def caller_speaking(self) -> bool:
+        return self._detector.in_speech
+
+    async def run(self) -> None:
+        audio, detector = self._audio, self._detector
+        stream = self._recognizer.open_stream(audio.sample_rate)
+        frame_size = frame_bytes(audio.sample_rate)
+        turn_started = datetime.now(UTC)
+        try:
+            while True:
+                frame = await audio.read_frame()
+                if frame is None:
+                    return
+                self.frames_heard += 1
+                if not detector.in_speech:
+                    # The bot's own voice comes back on many lines: only a caller louder than it cuts in.
+                    speaking = self._bot_speaking()
+                    detector.min_dbfs = self._settings.barge_in_min_dbfs if speaking else self._settings.min_dbfs
+                event = detector.push(frame)
+                if event is TurnEvent.SPEECH_START:
+                    turn_started = datetime.now(UTC)
+                    detector.end_silence_ms = self._end_of_turn.silence_ms(self.expects, "")
+                    self._on_onset()
+                    pre_roll = detector.pre_roll()
+                    stream.push(pre_roll)
+                    self.frames_to_recogniser += len(pre_roll) // frame_size
+                elif event is TurnEvent.SPEECH_END:
+                    speech_ended = time.monotonic() - detector.end_silence_ms / 1000
+                    await self._close_turn(await stream.finish(), turn_started, speech_ended)
+                elif detector.in_speech:
+                    stream.push(frame)
+                    self.frames_to_recogniser += 1
+                    if event is TurnEvent.PAUSE:
+                        heard = (await stream.partial()).text
+                        detector.end_silence_ms = self._end_of_turn.silence_ms(self.expects, heard)
+        finally:
+            stream.close()
+
+    async def _close_turn(self, transcript: Transcript, started: datetime, speech_ended: float) -> None:
+        # Sizes and confidence only: the words themselves go to the store, not to the logs.
+        log.info(
+            "caller turn of %.1f s, %d words, confidence %.2f",
+            transcript.audio_seconds,
+            len(transcript.text.split()),
+            transcript.confidence,
+        )
+        if transcript.text:
+            await self._on_turn(CallerTurn(transcript, started, datetime.now(UTC), speech_ended))
+        elif transcript.audio_seconds >= UNINTELLIGIBLE_MIN_S:
+            await self._on_unintelligible()  # someone spoke but no word came out: re-ask now

@@ -1,0 +1,108 @@
+"""The Listener: every frame the leg gives is heard, the turn ends on the silence the expected answer needs,
+and the caller's onset is told at once (barge-in) unless it is too faint to be more than an echo."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+
+from asr.endpointing import AdaptiveEndOfTurn
+from asr.fake import FakeRecognizer
+from callbot.listener import CallerTurn, Listener, VoiceSettings
+
+RATE = 8000
+FRAME = RATE // 50
+
+
+def voiced(seconds: float, level: float = 6000) -> list[bytes]:
+    """Speech-like: harmonics of a gliding pitch, in syllables (a steady tone would soon be taken for noise)."""
+    t = np.arange(int(RATE * seconds)) / RATE
+    phase = 2 * np.pi * np.cumsum(120 + 60 * np.sin(2 * np.pi * 1.5 * t)) / RATE
+    wave = sum(np.sin(k * phase) / k for k in range(1, 8)) * (0.6 + 0.4 * np.sin(2 * np.pi * 4 * t))
+    pcm = (level * wave / np.max(np.abs(wave))).astype("<i2")
+    return [pcm[i : i + FRAME].tobytes() for i in range(0, len(pcm) - FRAME + 1, FRAME)]
+
+
+def silence(seconds: float) -> list[bytes]:
+    return [bytes(2 * FRAME)] * int(seconds * 50)
+
+
+class ScriptedAudio:
+    sample_rate = RATE
+
+    def __init__(self, frames: list[bytes]) -> None:
+        self.frames = list(frames)
+        self.given = 0
+
+    async def read_frame(self) -> bytes | None:
+        await asyncio.sleep(0)
+        if not self.frames:
+            return None
+        self.given += 1
+        return self.frames.pop(0)
+
+    def play(self, pcm: bytes) -> None: ...
+
+    def clear_playback(self) -> None: ...
+
+    def playback_pending(self) -> float:
+        return 0.0
+
+    async def wait_played(self) -> None: ...
+
+
+async def listen(
+    frames: list[bytes], expects: str = "free", words: str = "oui", bot_speaking: bool = False
+) -> tuple[Listener, ScriptedAudio, list[tuple[int, CallerTurn]], list[int]]:
+    audio = ScriptedAudio(frames)
+    turns: list[tuple[int, CallerTurn]] = []
+    onsets: list[int] = []
+
+    async def on_turn(turn: CallerTurn) -> None:
+        turns.append((audio.given, turn))
+
+    async def nothing() -> None: ...
+
+    listener = Listener(
+        audio,
+        FakeRecognizer([words] * 5),
+        AdaptiveEndOfTurn(yes_no_ms=400, free_ms=700, number_ms=1200),
+        VoiceSettings(start_ms=100),
+        bot_speaking=lambda: bot_speaking,
+        on_onset=lambda: onsets.append(audio.given),
+        on_turn=on_turn,
+        on_unintelligible=nothing,
+    )
+    listener.expects = expects
+    await asyncio.wait_for(listener.run(), 10)
+    return listener, audio, turns, onsets
+
+
+async def test_every_frame_is_heard_and_the_speech_reaches_the_recogniser() -> None:
+    frames = [*silence(0.5), *voiced(1.0), *silence(1.5)]
+    listener, audio, turns, _ = await listen(frames)
+    assert listener.frames_heard == audio.given == len(frames)
+    # the voiced second (plus pre-roll and the closing silence) went to the recogniser, the leading silence not
+    assert 50 <= listener.frames_to_recogniser <= 50 + 20 + 40
+    assert len(turns) == 1 and turns[0][1].transcript.text == "oui"
+
+
+async def test_a_yes_no_answer_ends_sooner_than_a_phone_number() -> None:
+    frames = [*silence(0.3), *voiced(0.6), *silence(2.0)]
+    speech_end = int(0.3 * 50) + int(0.6 * 50)
+    _, _, yes_turns, _ = await listen(frames, expects="yes_no", words="oui")
+    _, _, number_turns, _ = await listen(frames, expects="number", words="zéro six")
+    yes_wait = (yes_turns[0][0] - speech_end) * 20
+    number_wait = (number_turns[0][0] - speech_end) * 20
+    assert 400 <= yes_wait < 650, yes_wait  # the policy's 400 ms, plus the VAD's hangover
+    assert number_wait - yes_wait >= 700, (yes_wait, number_wait)
+
+
+async def test_the_onset_is_told_within_the_start_time_but_a_faint_voice_over_the_bot_is_not() -> None:
+    frames = [*silence(0.3), *voiced(0.8), *silence(1.0)]
+    _, _, _, onsets = await listen(frames)
+    assert onsets and (onsets[0] - 15) * 20 <= 100 + 40  # start_ms, a frame or two of VAD latency
+    faint = [*silence(0.3), *voiced(0.8, level=1000), *silence(1.0)]  # -50 to -38 dBFS: an echo
+    assert (await listen(faint, bot_speaking=True))[3] == []
+    assert (await listen(faint, bot_speaking=False))[3] != []

@@ -8,6 +8,10 @@ which reads the French as English: its timings stand for a medium Piper voice, n
 
 A "gap" is a moment a caller would hear silence inside a reply: a chunk arriving after the audio before it
 has finished playing (playback starting with the first chunk).
+
+By default each call asks for its next prompt as soon as the last chunk of the previous one is out (the worst
+case: every call synthesising all the time). --paced: a call waits for its reply to play out, then for the
+caller's turn (TURN_S), as on a real line; slower to run, closer to what callers hear.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from memory import peak_rss_mb, rss_mb  # benchmarks/memory.py, beside this scri
 from tts import TtsEngine, Voice
 
 RATE = 8000
+TURN_S = 2.0  # --paced: the caller speaking between two bot replies
 DEFAULTS = Path(__file__).resolve().parents[1] / "config" / "defaults.yaml"
 
 
@@ -40,7 +45,7 @@ class Replies:
     gaps: list[float] = field(default_factory=list)  # seconds of silence inside replies
 
 
-async def speak(engine: TtsEngine, text: str, replies: Replies) -> None:
+async def speak(engine: TtsEngine, text: str, replies: Replies, paced: bool) -> None:
     began = time.perf_counter()
     playing_until = 0.0  # when the audio received so far has played out
     async for chunk in engine.stream(text, RATE):
@@ -54,12 +59,14 @@ async def speak(engine: TtsEngine, text: str, replies: Replies) -> None:
         seconds = len(chunk) / 2 / RATE
         playing_until += seconds
         replies.audio += seconds
+    if paced:
+        await asyncio.sleep(max(0.0, began + playing_until + TURN_S - time.perf_counter()))
 
 
-async def call(engine: TtsEngine, texts: list[str], rounds: int, offset: int, replies: Replies) -> None:
+async def call(engine: TtsEngine, texts: list[str], rounds: int, offset: int, replies: Replies, paced: bool) -> None:
     """One call saying the prompts one after the other (each call starting at a different one)."""
     for index in range(rounds * len(texts)):
-        await speak(engine, texts[(index + offset) % len(texts)], replies)
+        await speak(engine, texts[(index + offset) % len(texts)], replies, paced)
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -67,7 +74,9 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-async def run(model: Path, config: Path | None, counts: list[int], workers: int, threads: int, rounds: int) -> None:
+async def run(
+    model: Path, config: Path | None, counts: list[int], workers: int, threads: int, rounds: int, paced: bool
+) -> None:
     texts = bot_prompts()
     before = rss_mb()
     began = time.perf_counter()
@@ -78,6 +87,7 @@ async def run(model: Path, config: Path | None, counts: list[int], workers: int,
     for text in texts:  # warm-up: ONNX Runtime's allocations, espeak's data
         await engine.render(text, RATE)
     print(f"texts      {len(texts)} prompts, {workers} worker(s), ONNX threads {threads or 'default (all cores)'}")
+    print(f"calls      {'paced: reply played, then a caller turn' if paced else 'flat out: next prompt at once'}")
 
     spent = 0.0
     audio = 0.0
@@ -90,7 +100,7 @@ async def run(model: Path, config: Path | None, counts: list[int], workers: int,
     for count in counts:
         replies = [Replies() for _ in range(count)]
         began = time.perf_counter()
-        await asyncio.gather(*(call(engine, texts, rounds, i, replies[i]) for i in range(count)))
+        await asyncio.gather(*(call(engine, texts, rounds, i, replies[i], paced) for i in range(count)))
         wall = time.perf_counter() - began
         firsts = [s for r in replies for s in r.first_chunk]
         gaps = [g for r in replies for g in r.gaps]
@@ -98,7 +108,7 @@ async def run(model: Path, config: Path | None, counts: list[int], workers: int,
         print(
             f"{count} call(s)  first chunk p50 {percentile(firsts, 0.5) * 1000:4.0f} ms, "
             f"p95 {percentile(firsts, 0.95) * 1000:4.0f} ms (n={len(firsts)}); "
-            f"throughput {speech / wall:5.1f} s of speech per s; "
+            f"{speech / wall:5.1f} s of speech per s; "
             f"gaps {len(gaps)} in {len(firsts)} replies"
             + (f" (median {statistics.median(gaps) * 1000:.0f} ms, max {max(gaps) * 1000:.0f} ms)" if gaps else "")
             + f"; RSS {rss_mb():.0f} MB (peak {peak_rss_mb():.0f} MB)"
@@ -125,8 +135,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads per synthesis (0: all cores)")
     parser.add_argument("--rounds", type=int, default=3, help="times each call says every prompt")
+    parser.add_argument("--paced", action="store_true", help="calls wait for their reply to play (see above)")
     args = parser.parse_args()
-    asyncio.run(run(args.model, args.config, args.calls, args.workers, args.threads, args.rounds))
+    asyncio.run(run(args.model, args.config, args.calls, args.workers, args.threads, args.rounds, args.paced))
 
 
 if __name__ == "__main__":

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 from collections.abc import AsyncGenerator, Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 from piper import SynthesisConfig
 
-from audio import SAMPLE_WIDTH, Resampler
+from audio import Resampler
 from tts.cache import RenderCache
 from tts.pool import DeadlinePool
 from tts.sentences import speech_pieces
+from tts.utterance import Samples, SpeechPace, speak_pieces
 from tts.voice import Voice
 
 
@@ -32,45 +33,24 @@ class TtsEngine:
         self.synthesis = synthesis
         self._cache = RenderCache(cache_size)
         self._pool = DeadlinePool(workers)
+        # Resampling a piece takes well under a millisecond: one thread for every call, apart from the
+        # synthesis threads so it never waits behind a synthesis.
+        self._resampling = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tts-resample")
+        self._pace = SpeechPace()
 
-    def _speak(self, piece: str, resampler: Resampler, last: bool) -> bytes:
-        """Worker thread: one piece at the line's rate. The utterance's pieces go through one resampler, in
-        turn (the next is submitted once this one is done), so the joins have no clicks."""
-        pcm = resampler.process(self.voice.speak(piece, self.synthesis).astype("<i2").tobytes())
-        return pcm + resampler.flush() if last else pcm
+    def _speak(self, piece: str) -> Samples:
+        return self.voice.speak(piece, self.synthesis)
 
-    async def _synthesize(self, text: str, sample_rate: int, played: bool) -> AsyncGenerator[bytes, None]:
+    def _synthesize(self, text: str, sample_rate: int, played: bool) -> AsyncGenerator[bytes, None]:
         if sample_rate <= 0:
             raise ValueError(f"sample_rate must be positive, got {sample_rate}")
+        resampler = Resampler(self.voice.sample_rate, sample_rate)  # one per utterance: no click at the joins
         pieces = speech_pieces(text)
-        if not pieces:
-            return
-        loop = asyncio.get_running_loop()
-        resampler = Resampler(self.voice.sample_rate, sample_rate)
-
-        def submit(index: int, deadline: float) -> asyncio.Future[bytes]:
-            job = functools.partial(self._speak, pieces[index], resampler, index == len(pieces) - 1)
-            return asyncio.wrap_future(self._pool.submit(deadline, job))
-
-        # Deadline of a piece: when the caller would run out of audio without it. The first one is due now;
-        # a played stream's later pieces can wait for the audio already sent (render's cannot).
-        audio_until = loop.time()
-        upcoming = submit(0, audio_until)
-        try:
-            for index in range(len(pieces)):
-                pcm = await upcoming
-                if index + 1 < len(pieces):
-                    now = loop.time()
-                    audio_until = max(audio_until, now) + len(pcm) / SAMPLE_WIDTH / sample_rate if played else now
-                    upcoming = submit(index + 1, audio_until)
-                if pcm:
-                    yield pcm
-        finally:
-            upcoming.cancel()  # closed early (barge-in): the next piece, if not started, is dropped
+        return speak_pieces(pieces, self._speak, self._pool, self._resampling, resampler, self._pace, played)
 
     def stream(self, text: str, sample_rate: int) -> AsyncGenerator[bytes, None]:
-        """PCM16 mono at `sample_rate`, piece by piece (see tts.sentences); piece k+1 is synthesised while
-        the caller hears piece k. A cached text comes as one chunk."""
+        """PCM16 mono at `sample_rate`, piece by piece (see tts.sentences); later pieces are synthesised
+        while the caller hears the first. A cached text comes as one chunk."""
         cached = self._cache.get((text, sample_rate))
         if cached is not None:
             return _one(cached)
@@ -94,7 +74,9 @@ class TtsEngine:
         await asyncio.gather(*(self.render(text, sample_rate) for text in texts))
 
     def close(self) -> None:
+        """Drop the pieces not started; wait for those being synthesised (well under a second)."""
         self._pool.close()
+        self._resampling.shutdown(wait=True, cancel_futures=True)
 
 
 async def _one(pcm: bytes) -> AsyncGenerator[bytes, None]:

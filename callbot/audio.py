@@ -11,8 +11,13 @@ class AudioPort(Protocol):
     sample_rate: int  # rate of the frames read and of the PCM played
 
     async def read_frame(self) -> bytes | None:
-        """The next 20 ms of caller audio, one every 20 ms while the call lives (silence on loss/DTX);
-        None once closed."""
+        """The next 20 ms of caller audio, in order: one every 20 ms on average while the call lives (silence
+        on loss/DTX), and a reader that fell behind gets the backlog at once, nothing dropped. None once closed."""
+        ...
+
+    @property
+    def frames_dropped(self) -> int:
+        """Caller frames dropped before they were read (a reader stalled longer than the buffer): 0 normally."""
         ...
 
     def play(self, pcm: bytes) -> None:

@@ -19,6 +19,7 @@ class CallMetrics:
     first_audio_latencies: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
     caller_frames_total: int = 0  # 20 ms frames the legs gave the listeners
     recognised_frames_total: int = 0  # of which reached a recogniser (speech only)
+    caller_frames_dropped_total: int = 0  # lost before the listener read them (0 unless a reader stalled > 10 s)
     barge_ins_total: int = 0
 
     def record_outcome(self, outcome: str) -> None:

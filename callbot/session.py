@@ -60,6 +60,8 @@ class CallLeg(Protocol):
     async def transfer(self, target_uri: str, headers: dict[str, str]) -> bool: ...
 
 
+QUIET_CHECK_S = 0.25  # while someone speaks, how often the wait for silence looks again
+
 # The call's outcome when the bot did not end it itself.
 OUTCOME_WHEN_ENDED_BY = {"caller": "caller_hung_up", "shutdown": "shutdown", "media_timeout": "media_timeout"}
 
@@ -159,6 +161,7 @@ class CallSession:
             metrics.calls_active -= 1
             metrics.caller_frames_total += self.listener.frames_heard
             metrics.recognised_frames_total += self.listener.frames_to_recogniser
+            metrics.caller_frames_dropped_total += self.leg.audio.frames_dropped
             metrics.barge_ins_total += self.speaker.interruptions
             if self.outcome is None:
                 self.outcome = OUTCOME_WHEN_ENDED_BY.get(self.leg.ended_by or "caller", "caller_hung_up")
@@ -202,17 +205,21 @@ class CallSession:
 
     async def _next_event(self) -> CallerTurn | str | BaseException | None:
         """The next thing to react to, at once (a key press mid-sentence acts mid-sentence); NO_INPUT_MESSAGE
-        after `no_input_timeout_s` of silence from both sides."""
+        once both sides have been silent for `no_input_timeout_s`."""
+        loop = asyncio.get_running_loop()
+        quiet_since: float | None = None
         while True:
-            try:
-                return await asyncio.wait_for(self._events.get(), self._quiet_wait())
-            except TimeoutError:
-                if not (self.listener.caller_speaking or self.speaker.speaking):
+            if self.listener.caller_speaking or self.speaker.speaking:
+                quiet_since, wait = None, QUIET_CHECK_S  # the silence has not started: look again shortly
+            else:
+                quiet_since = loop.time() if quiet_since is None else quiet_since
+                wait = quiet_since + self.settings.vad.no_input_timeout_s - loop.time()
+                if wait <= 0:
                     return NO_INPUT_MESSAGE
-
-    def _quiet_wait(self) -> float:
-        # While the bot speaks the silence has not started: look again shortly.
-        return 0.5 if self.speaker.speaking else self.settings.vad.no_input_timeout_s
+            try:
+                return await asyncio.wait_for(self._events.get(), wait)
+            except TimeoutError:
+                continue
 
     def _helper_done(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:

@@ -226,6 +226,10 @@ class RtpSession(asyncio.DatagramProtocol, AudioPort):
         return await self._inbound.read()
 
     @property
+    def frames_dropped(self) -> int:
+        return self.stats.inbound_overflow
+
+    @property
     def inbound_backlog(self) -> int:
         """Frames of caller audio waiting for read_frame()."""
         return self._inbound.backlog

@@ -6,24 +6,20 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
+from callbot.audio import AudioPort
 
-class MediaSession(Protocol):
-    """The RtpSession contract (CONTRACTS.md) seen from SIP; it is also the call's AudioPort."""
+
+class MediaSession(AudioPort, Protocol):
+    """The RtpSession seen from SIP: the call's AudioPort, plus what the SIP dialog drives."""
 
     local_host: str
     local_port: int
-    sample_rate: int
     dtmf: asyncio.Queue[str]
     media_timeout: asyncio.Event
 
     def start(self, remote: tuple[str, int], codec: Any, dtmf_payload_type: int | None) -> None: ...
     def set_direction(self, direction: str) -> None: ...  # ours, as in our SDP: sendrecv, recvonly…
     async def close(self) -> None: ...
-    async def read_frame(self) -> bytes | None: ...
-    def play(self, pcm: bytes) -> None: ...
-    def clear_playback(self) -> None: ...
-    def playback_pending(self) -> float: ...
-    async def wait_played(self) -> None: ...
 
 
 MediaBinder = Callable[[str, int, int], Awaitable[MediaSession]]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -84,14 +84,28 @@ async def _metrics(request: web.Request) -> web.Response:
         "# TYPE callbot_call_outcomes_total counter",
     ]
     lines += [f'callbot_call_outcomes_total{{outcome="{k}"}} {v}' for k, v in sorted(metrics.outcomes.items())]
-    latencies = sorted(metrics.reply_latencies)
-    if latencies:
-        lines.append("# TYPE callbot_reply_latency_seconds summary")
-        for quantile in (0.5, 0.95):
-            value = latencies[max(0, math.ceil(quantile * len(latencies)) - 1)]  # nearest rank
-            lines.append(f'callbot_reply_latency_seconds{{quantile="{quantile}"}} {value:.3f}')
-        lines.append(f"callbot_reply_latency_seconds_count {len(latencies)}")
+    counters = {
+        "callbot_caller_frames_total": metrics.caller_frames_total,
+        "callbot_recognised_frames_total": metrics.recognised_frames_total,
+        "callbot_caller_frames_dropped_total": metrics.caller_frames_dropped_total,
+        "callbot_barge_ins_total": metrics.barge_ins_total,
+    }
+    for name, value in counters.items():
+        lines += [f"# TYPE {name} counter", f"{name} {value}"]
+    lines += _summary("callbot_reply_latency_seconds", metrics.reply_latencies)
+    lines += _summary("callbot_first_audio_latency_seconds", metrics.first_audio_latencies)
     return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
+
+
+def _summary(name: str, values: Iterable[float]) -> list[str]:
+    ordered = sorted(values)
+    if not ordered:
+        return []
+    lines = [f"# TYPE {name} summary"]
+    for quantile in (0.5, 0.95):
+        value = ordered[max(0, math.ceil(quantile * len(ordered)) - 1)]  # nearest rank
+        lines.append(f'{name}{{quantile="{quantile}"}} {value:.3f}')
+    return [*lines, f"{name}_count {len(ordered)}"]
 
 
 @web.middleware

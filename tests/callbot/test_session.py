@@ -47,6 +47,7 @@ class FakeAudio:
     """
 
     sample_rate = RATE
+    frames_dropped = 0
 
     def __init__(self, caller: list[bytes | int]) -> None:
         self.caller = list(caller)
@@ -469,3 +470,26 @@ async def test_barge_in_drops_the_rest_of_the_reply(store: Store, tmp_path: Path
     assert "Troisième partie." not in tts.texts  # dropped, never synthesised nor played over the caller
     said = [turn.text for turn in store.get_call(session.call_id).turns if turn.speaker == "bot"]
     assert "Troisième partie." not in said and said[-1] == "Bien."
+
+
+async def test_silence_is_counted_from_the_end_of_the_bot_s_words_not_from_their_start(
+    store: Store, tmp_path: Path
+) -> None:
+    leg = FakeLeg(LongPlayingAudio([]))  # the greeting's pieces take seconds to play
+    dialogue = FakeDialogue([DialogueReply(texts=["Je ne vous entends pas. Au revoir."], hangup=True)])
+    config = settings(CALLBOT_VAD_NO_INPUT_TIMEOUT_S="1.5")
+    asked_at: list[float] = []
+    greeting_done: list[float] = []
+
+    async def watch() -> None:
+        await until(lambda: bool(leg.audio.played))
+        await leg.audio.wait_played()
+        greeting_done.append(asyncio.get_running_loop().time())
+        await until(lambda: bool(dialogue.sent))
+        asked_at.append(asyncio.get_running_loop().time())
+
+    watcher = asyncio.create_task(watch())
+    await run_call(store, tmp_path, leg, dialogue, config)
+    await watcher
+    assert [text for text, _ in dialogue.sent] == ["/no_input"]
+    assert asked_at[0] - greeting_done[0] >= 1.4  # the whole timeout after the greeting, not at its end

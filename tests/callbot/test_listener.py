@@ -30,6 +30,7 @@ def silence(seconds: float) -> list[bytes]:
 
 class ScriptedAudio:
     sample_rate = RATE
+    frames_dropped = 0
 
     def __init__(self, frames: list[bytes]) -> None:
         self.frames = list(frames)

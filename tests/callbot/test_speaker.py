@@ -14,6 +14,7 @@ class PacedAudio:
     """An audio port that plays queued PCM in real time (scaled), like the RTP sender."""
 
     sample_rate = RATE
+    frames_dropped = 0
 
     def __init__(self, speed: float = 10.0) -> None:
         self.speed = speed

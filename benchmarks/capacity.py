@@ -1,32 +1,42 @@
-"""Capacity: how many simultaneous calls per core the real callbot holds with its audio and recognition intact.
+"""Capacity: how many simultaneous calls the real callbot holds with its audio, recognition and turn times intact.
 
-    .venv/bin/python benchmarks/capacity.py [--max-calls 10] [--repeat 1] [--also 20] [--reply-bound 5] [--eager]
+    .venv/bin/python benchmarks/capacity.py [--max-calls 16] [--calls N ...] [--search] [--repeat 1] [--also 20]
+        [--reply-bound 5] [--turn-p95 1.2] [--spread 0] [--eager]
 
 Starts the dialogue (Rasa + action server, traced graph unless --eager, as benchmarks/turn_latency.py does), then
-the real `python -m callbot run` with the demo models, then for N = 1, 2, 3, ... places N simultaneous SIP calls
-(UDP, G.711 u-law) from callers of its own: an asyncio SIP user agent per call and one media thread that sends
-every caller's RTP at absolute 20 ms deadlines and timestamps every packet from the bot in the kernel
-(SO_TIMESTAMPNS), so the benchmark's own scheduling does not blur the gaps it reports. Each caller waits for the
-greeting to end, says one real speech clip (tests/e2e/audio, ones the Korean demo model hears words in), listens
-for the reply for a few seconds and hangs up. The calls start together (a quarter second apart) and so speak at
-the same moment: the worst case of a busy hour, not its average (--spread S spreads the callers' speech over S
-seconds after the greeting, all calls still up).
+the real `python -m callbot run` with the demo models, then for N = 1, 2, 3, ... (--search: 1, 2, 4, 8, ... then
+a bisection of the first failure; --calls: those N) places N simultaneous SIP calls (UDP, G.711 u-law) from
+callers of its own: an asyncio SIP user agent per call and one media thread that sends every caller's RTP at
+absolute 20 ms deadlines and timestamps every packet from the bot in the kernel (SO_TIMESTAMPNS), so the
+benchmark's own scheduling does not blur the gaps it reports. Each caller waits for the greeting to end, says one
+real speech clip (tests/e2e/audio, ones the Korean demo model hears words in; cut 20 ms after the words unless
+--noise-tail: the room noise after them is voiced for the bot's VAD), listens for the reply for a few seconds and
+hangs up. The calls start together (a quarter second apart) and so speak at the same moment: the
+worst case of a busy hour, not its average (--spread S spreads the callers' speech over S seconds after the
+greeting, all calls still up). After the sweep it measures --also and the default capacity (sip.max_calls auto:
+cores x sip.calls_per_core) once each if not measured yet.
 
-For each N it prints:
+For each N it prints, with the load average before and after:
   cadence    gaps between the RTP packets the callers received from the bot, p50/p99/max over every call
              (target: p99 < 40 ms; the bot sends every 20 ms, silence included)
-  heard      end of the caller's speech (as sent) to the first sound of the bot's reply (as received): includes
-             the VAD's end-of-turn silence, recognition, the dialogue and the first sentence of Piper
+  turn       end of the caller's speech (the clip's last 10 ms within 30 dB of its peak, as sent) to the first
+             sound of the bot's reply (as received), p50/p95: includes the end-of-turn silence (free_ms: the
+             greeting asks a free question), recognition, the dialogue and the first clause of Piper
   written    end of the caller's speech to the end time of the caller's turn in the store (the recogniser's
              result), from GET /api/calls/{id}; "n/N" callers whose words were transcribed at all
   CPU        the callbot process, the dialogue (Rasa + action server), this benchmark, and the rest of the
              machine (other users: a figure taken under someone else's load is not a capacity figure), in % of one
-             core over the round
-and "holds" when the cadence p99 is below 40 ms and every caller's turn was transcribed and answered within
---reply-bound seconds (with --repeat R, in each of its R rounds). It stops at the first N that does not hold,
-runs --also (the old default of 20 calls) once, and prints the highest N that held with every smaller N, per
-core: the figure for sip.calls_per_core. Figures only, no
-assertions; run it on a quiet machine (it prints the load average before each round).
+             core over the round; and CPU-seconds per call-minute (callbot, dialogue), over the calls' durations
+  memory     the callbot's RSS (/proc/PID/status) before the round, its peak, MB per call, and once the calls ended
+  frames     audio packets the callers sent, and the server's caller-audio counters over the round from /metrics
+             (read by the listeners, sent to a recogniser, dropped before being read, barge-ins), with the log's
+             inbound-overflow warnings
+and "holds" when the cadence p99 is below 40 ms, every caller's turn was transcribed and answered within
+--reply-bound seconds and the turn p95 is at most --turn-p95 (with --repeat R, in each of its R rounds). It stops
+at the first N that does not hold (unless --keep-going), then prints the highest N that held with every smaller
+measured N, per core (the figure for sip.calls_per_core), the memory per extra call fitted over the rounds, and
+the callbot's RSS --settle seconds after the last round against its idle level after the warm-up call. Figures
+only, no assertions; run it on a quiet machine.
 """
 
 from __future__ import annotations
@@ -45,7 +55,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -57,6 +67,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from callbot.config import load_settings  # noqa: E402
+from callbot.rtp.dtmf import EVENT_DIGITS, TelephoneEvent, build_telephone_event  # noqa: E402
 from callbot.rtp.g711 import ULAW_SILENCE, ulaw_decode, ulaw_encode  # noqa: E402
 from signalements.pseudonym import pseudonymise  # noqa: E402
 from tests.conftest import _SupervisorThread  # noqa: E402
@@ -69,6 +80,8 @@ FRAME_S = 0.020
 FRAME_SAMPLES = 160
 CADENCE_TARGET_MS = 40.0
 LOUD_DB = 30.0  # a received frame louder than this (dB re 1 LSB, RMS) is the bot speaking
+SPEECH_BELOW_PEAK_DB = 30.0  # a caller's clip: speech is what comes within this of its loudest 10 ms
+DTMF_PAYLOAD_TYPE = 101  # telephone-event, as the callers' SDP offers it
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux; the receive time the kernel stamped
 TIMESPEC = struct.Struct("@qq")
 
@@ -78,25 +91,63 @@ def frame_db(payload: bytes) -> float:
     return float(10 * math.log10(float(np.mean(pcm**2)) + 1.0)) if len(pcm) else 0.0
 
 
+def speech_span(pcm: np.ndarray, rate: int = RATE) -> tuple[float, float]:
+    """(start, end) of the speech in a recording, in seconds: the first and last 10 ms louder than the recording's
+    peak less SPEECH_BELOW_PEAK_DB (the clips' room noise, 35 to 55 dB re 1 LSB, is not speech)."""
+    level = 10 * envelope(np.asarray(pcm, dtype=np.float64), rate)  # every 10 ms
+    if not len(level):
+        return 0.0, 0.0
+    loud = np.flatnonzero(level > max(LOUD_DB, float(level.max()) - SPEECH_BELOW_PEAK_DB))
+    if not len(loud):
+        return 0.0, len(pcm) / rate
+    return float(loud[0]) * 0.01, float(loud[-1] + 1) * 0.01
+
+
 @dataclass(frozen=True)
 class Clip:
     name: str
     frames: list[bytes]  # u-law payloads, 20 ms each
-    speech_end_frame: int  # index of the frame holding the end of the speech
+    speech_start_s: float  # where the speech starts and ends in the clip (speech_span)
+    speech_end_s: float
+
+    @property
+    def speech_start_frame(self) -> int:
+        return min(len(self.frames) - 1, int(self.speech_start_s / FRAME_S))
+
+    @property
+    def speech_end_frame(self) -> int:
+        """Index of the frame holding the end of the speech."""
+        return min(len(self.frames) - 1, max(0, math.ceil(self.speech_end_s / FRAME_S) - 1))
 
 
-def load_clip(name: str) -> Clip:
+def clip_pcm(name: str) -> np.ndarray:
+    """A clip of tests/e2e/audio at the phone's rate, PCM16."""
     import soxr
 
     samples, rate = read_wav(AUDIO / name)
-    pcm = soxr.resample(samples.astype(np.int16), rate, RATE).astype("<i2")
-    level = 10 * envelope(pcm.astype(np.float64), RATE)  # every 10 ms
-    loud = np.flatnonzero(level > LOUD_DB)
-    speech_end_s = float(loud[-1] + 1) * 0.01 if len(loud) else len(pcm) / RATE
-    pcm = np.concatenate([pcm, np.zeros(-len(pcm) % FRAME_SAMPLES, dtype="<i2")])
+    return np.asarray(soxr.resample(samples.astype(np.int16), rate, RATE).astype("<i2"))
+
+
+def make_clip(name: str, pcm: np.ndarray) -> Clip:
+    start_s, end_s = speech_span(pcm)
+    pcm = np.concatenate([pcm.astype("<i2"), np.zeros(-len(pcm) % FRAME_SAMPLES, dtype="<i2")])
     data = ulaw_encode(pcm.tobytes())
     frames = [data[i : i + FRAME_SAMPLES] for i in range(0, len(data), FRAME_SAMPLES)]
-    return Clip(name, frames, min(len(frames) - 1, math.ceil(speech_end_s / FRAME_S) - 1))
+    return Clip(name, frames, start_s, end_s)
+
+
+def without_noise_tail(pcm: np.ndarray) -> np.ndarray:
+    """The clip cut 20 ms after its speech ends (10 ms fade): the clips' room noise after the words (0.4 to 0.9 s at
+    -45 to -35 dBFS) is voiced for the bot's VAD, which would end the turn only after it."""
+    _, end_s = speech_span(pcm)
+    cut = pcm[: int((end_s + 0.02) * RATE)].astype(np.float64)
+    cut[-80:] *= np.linspace(1.0, 0.0, min(80, len(cut)))
+    return np.asarray(cut.astype("<i2"))
+
+
+def load_clip(name: str, noise_tail: bool = False) -> Clip:
+    pcm = clip_pcm(name)
+    return make_clip(name, pcm if noise_tail else without_noise_tail(pcm))
 
 
 # ---- media: one thread sends every caller's RTP and timestamps what the bot sends ---------------------------
@@ -104,18 +155,29 @@ def load_clip(name: str) -> Clip:
 
 @dataclass
 class Media:
-    """One caller's RTP socket. The media thread writes `arrivals`/`payloads`/`speech_end_at`; others read."""
+    """One caller's RTP socket. The media thread writes `arrivals`/`payloads`, the times and counts; others read.
+
+    Sending times: the frame holding clip time x is sent once captured, 20 ms after it began, so speech that
+    starts x into frame k of a clip sent at t began at t - 20 ms + (x - 20 ms k), to the media thread's own
+    pacing (printed as its lateness).
+    """
 
     sock: socket.socket
     remote: tuple[str, int] | None = None
     arrivals: list[float] = field(default_factory=list)  # kernel receive times, epoch seconds
     payloads: list[bytes] = field(default_factory=list)
     queued: list[bytes] = field(default_factory=list)  # frames to say; silence when empty
-    speech_end_index: int | None = None  # index in `queued` whose sending ends the speech
-    speech_end_at: float | None = None  # epoch seconds that frame was sent
+    clip: Clip | None = None  # what is being said
+    said: int = 0  # frames of `clip` sent so far
+    speech_start_at: float | None = None  # epoch seconds the clip's speech began (as sent)
+    speech_end_at: float | None = None  # ... and ended
+    audio_sent: int = 0  # audio packets (speech or silence) sent to the bot
+    dtmf_queued: list[bytes] = field(default_factory=list)  # telephone-event packets to send instead of audio
+    dtmf_sent_at: float | None = None  # epoch seconds the first packet of the last key press was sent
     sequence: int = field(default_factory=lambda: secrets.randbelow(1 << 16))
     timestamp: int = field(default_factory=lambda: secrets.randbelow(1 << 32))
     ssrc: int = field(default_factory=lambda: secrets.randbelow(1 << 32))
+    _sending: str = ""  # what the packet just built holds: "clip", "dtmf-start", "dtmf" or "silence"
 
     @classmethod
     def open(cls) -> Media:
@@ -131,21 +193,68 @@ class Media:
         return int(self.sock.getsockname()[1])
 
     def say(self, clip: Clip) -> None:
+        """Call with the media thread's lock held."""
+        self.speech_start_at = None
         self.speech_end_at = None
-        self.speech_end_index = clip.speech_end_frame
+        self.clip = clip
+        self.said = 0
         self.queued = list(clip.frames)
 
+    def press(self, digit: str, duration_ms: int = 100) -> None:
+        """An RFC 4733 key press from the next tick: updates every 20 ms, the end packet three times (call with the
+        media thread's lock held). The audio's timestamps go on meanwhile, as a phone's do."""
+        event = EVENT_DIGITS.index(digit)
+        steps = max(1, duration_ms // 20)
+        start = self.timestamp
+        packets = []
+        for step in range(1, steps + 1):
+            end = step == steps
+            payload = build_telephone_event(TelephoneEvent(event, end, 10, step * FRAME_SAMPLES))
+            for _ in range(3 if end else 1):
+                packets.append((start, step == 1, payload))
+        self.dtmf_sent_at = None
+        self.dtmf_queued = [
+            struct.pack("!BBHII", 0x80, (0x80 if marker else 0) | DTMF_PAYLOAD_TYPE, 0, ts, 0) + payload
+            for ts, marker, payload in packets
+        ]
+
     def next_packet(self) -> bytes:
+        if self.dtmf_queued:
+            packet = bytearray(self.dtmf_queued.pop(0))
+            self._sending = "dtmf-start" if packet[1] & 0x80 else "dtmf"
+            struct.pack_into("!H", packet, 2, self.sequence)
+            struct.pack_into("!I", packet, 8, self.ssrc)
+            self.sequence = (self.sequence + 1) & 0xFFFF
+            self.timestamp = (self.timestamp + FRAME_SAMPLES) & 0xFFFFFFFF
+            return bytes(packet)
         if self.queued:
             payload = self.queued.pop(0)
-            if self.speech_end_index is not None:
-                self.speech_end_index -= 1
+            self._sending = "clip"
         else:
             payload = bytes([ULAW_SILENCE]) * FRAME_SAMPLES
+            self._sending = "silence"
         header = struct.pack("!BBHII", 0x80, 0, self.sequence, self.timestamp, self.ssrc)
         self.sequence = (self.sequence + 1) & 0xFFFF
         self.timestamp = (self.timestamp + FRAME_SAMPLES) & 0xFFFFFFFF
         return header + payload
+
+    def sent(self, at: float) -> None:
+        """The packet next_packet() built left at `at` (epoch seconds)."""
+        if self._sending == "dtmf-start":
+            self.dtmf_sent_at = at
+            return
+        if self._sending == "dtmf":
+            return
+        self.audio_sent += 1
+        if self._sending != "clip" or self.clip is None:
+            return
+        index, clip = self.said, self.clip
+        self.said += 1
+        began = at - FRAME_S - index * FRAME_S  # when the clip's first frame began, on this frame's clock
+        if index == clip.speech_start_frame:
+            self.speech_start_at = began + clip.speech_start_s
+        if index == clip.speech_end_frame:
+            self.speech_end_at = began + clip.speech_end_s
 
 
 class MediaThread(threading.Thread):
@@ -191,9 +300,7 @@ class MediaThread(threading.Thread):
                         media.sock.sendto(media.next_packet(), media.remote)
                     except OSError:
                         continue
-                    if media.speech_end_index is not None and media.speech_end_index < 0:
-                        media.speech_end_index = None
-                        media.speech_end_at = time.time()
+                    media.sent(time.time())
             tick += 1
 
     @staticmethod
@@ -251,7 +358,8 @@ def parse_sip(data: bytes) -> SipMessage | None:
 
 
 class SipLeg(asyncio.DatagramProtocol):
-    """One caller's dialog with the bot: INVITE, ACK, BYE either way."""
+    """One caller's dialog with the bot: INVITE, ACK, BYE either way; a REFER from the bot is accepted (202) and
+    timed as it arrives (`refer_at`), and `notify_transfer()` reports the transfer's outcome (RFC 3515)."""
 
     def __init__(self, bot: tuple[str, int], number: str, rtp_port: int) -> None:
         self.bot = bot
@@ -265,6 +373,10 @@ class SipLeg(asyncio.DatagramProtocol):
         self.responses: asyncio.Queue[SipMessage] = asyncio.Queue()
         self.bot_hung_up = asyncio.Event()
         self.answer: SipMessage | None = None
+        self.cseq = 1  # of our last request in the dialog
+        self.refer_at: float | None = None  # epoch seconds the bot's first REFER reached this socket
+        self.refer_to = ""
+        self.referred = asyncio.Event()
 
     @property
     def port(self) -> int:
@@ -275,6 +387,7 @@ class SipLeg(asyncio.DatagramProtocol):
         self.transport = cast(asyncio.DatagramTransport, transport)  # a selector transport is not a subclass
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        arrived = time.time()
         message = parse_sip(data)
         if message is None:
             return
@@ -287,8 +400,12 @@ class SipLeg(asyncio.DatagramProtocol):
         method = message.first_line.split()[0]
         if method == "ACK":
             return
+        if method == "REFER" and self.refer_at is None:
+            self.refer_at = arrived
+            self.refer_to = message.header("refer-to")
+            self.referred.set()
         response = [
-            "SIP/2.0 200 OK",
+            "SIP/2.0 202 Accepted" if method == "REFER" else "SIP/2.0 200 OK",
             *(f"Via: {via}" for via in message.headers.get("via", [])),
             f"From: {message.header('from')}",
             f"To: {message.header('to')}",
@@ -304,7 +421,15 @@ class SipLeg(asyncio.DatagramProtocol):
         if self.transport is not None and not self.transport.is_closing():
             self.transport.sendto(data, self.bot)
 
-    def _request(self, method: str, cseq: int, body: str = "", branch: str | None = None) -> bytes:
+    def _request(
+        self,
+        method: str,
+        cseq: int,
+        body: str = "",
+        branch: str | None = None,
+        extra: tuple[str, ...] = (),
+        content_type: str = "application/sdp",
+    ) -> bytes:
         uri = self.remote_target if method != "INVITE" else f"sip:bot@{self.bot[0]}:{self.bot[1]}"
         lines = [
             f"{method} {uri} SIP/2.0",
@@ -316,9 +441,10 @@ class SipLeg(asyncio.DatagramProtocol):
             f"CSeq: {cseq} {method}",
             f"Contact: <sip:{self.number}@127.0.0.1:{self.port}>",
             "User-Agent: capacity-benchmark",
+            *extra,
         ]
         if body:
-            lines.append("Content-Type: application/sdp")
+            lines.append(f"Content-Type: {content_type}")
         lines.append(f"Content-Length: {len(body.encode())}")
         return ("\r\n".join(lines) + "\r\n\r\n" + body).encode()
 
@@ -387,9 +513,20 @@ class SipLeg(asyncio.DatagramProtocol):
                 port = int(line.split()[1])
         return (host, port) if port else None
 
+    async def notify_transfer(self, status: str = "200 OK") -> int:
+        """The REFER's final NOTIFY: the transfer ended with `status`; the bot's answer (0: none)."""
+        self.cseq += 1
+        headers = ("Event: refer", "Subscription-State: terminated;reason=noresource")
+        request = self._request(
+            "NOTIFY", self.cseq, f"SIP/2.0 {status}\r\n", extra=headers, content_type="message/sipfrag;version=2.0"
+        )
+        response = await self._transaction(request, "NOTIFY", 8.0)
+        return response.status if response is not None else 0
+
     async def bye(self) -> None:
         if not self.bot_hung_up.is_set():
-            await self._transaction(self._request("BYE", 2), "BYE", 8.0)
+            self.cseq += 1
+            await self._transaction(self._request("BYE", self.cseq), "BYE", 8.0)
 
     def close(self) -> None:
         if self.transport is not None:
@@ -404,9 +541,11 @@ class CallResult:
     number: str
     status: int = 0
     greeting_heard: bool = False
+    answered_at: float | None = None  # the 200 OK (epoch s)
     speech_end_at: float | None = None
     reply_at: float | None = None  # first loud frame after the speech (epoch s, kernel time)
     hangup_at: float | None = None
+    audio_sent: int = 0  # 20 ms audio packets this caller sent the bot, speech and silence
     gaps_ms: list[float] = field(default_factory=list)
     worst_gap_at: float = 0.0  # seconds from the first packet received to the end of the longest gap
     speech_end_from_first: float | None = None  # the same clock: when the caller's speech ended
@@ -435,7 +574,7 @@ class RoundPlan:
     spread_s: float  # the callers speak this many seconds apart in all, after the greeting (0: at once)
 
 
-async def _wait_until(predicate: Any, timeout_s: float, poll_s: float = 0.05) -> bool:
+async def wait_until(predicate: Any, timeout_s: float, poll_s: float = 0.05) -> bool:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     while loop.time() < deadline:
@@ -443,6 +582,47 @@ async def _wait_until(predicate: Any, timeout_s: float, poll_s: float = 0.05) ->
             return True
         await asyncio.sleep(poll_s)
     return bool(predicate())
+
+
+def greeting_watch(media: Media, greeting_frames: int, hung_up: Callable[[], bool]) -> Callable[[], bool]:
+    """A predicate: the greeting has been heard (its first loud frame, its length as the bot renders it with the
+    noise off, then 0.3 s of quiet), or `hung_up()`."""
+    checked = 0  # received frames already looked at
+    greeting_start: int | None = None
+
+    def over() -> bool:
+        nonlocal checked, greeting_start
+        if hung_up():
+            return True
+        count = len(media.payloads)
+        if greeting_start is None:
+            for index in range(checked, count):
+                if frame_db(media.payloads[index]) > LOUD_DB:
+                    greeting_start = index
+                    break
+            checked = count
+            return False
+        if count < greeting_start + greeting_frames + 15:
+            return False
+        return all(frame_db(p) <= LOUD_DB for p in media.payloads[count - 15 : count])
+
+    return over
+
+
+def loud_watch(media: Media, after: float, from_index: int = 0) -> Callable[[], float | None]:
+    """A probe: the arrival time of the first loud frame received after `after` (epoch s), None while none."""
+    checked = max(0, from_index)
+
+    def probe() -> float | None:
+        nonlocal checked
+        count = len(media.payloads)
+        for index in range(checked, count):
+            if media.arrivals[index] > after and frame_db(media.payloads[index]) > LOUD_DB:
+                return media.arrivals[index]
+        checked = count
+        return None
+
+    return probe
 
 
 async def one_call(
@@ -461,26 +641,11 @@ async def one_call(
         remote = leg.media_address()
         if result.status != 200 or remote is None:
             return result
+        result.answered_at = time.time()
         media.remote = remote
-        checked = 0  # received frames already looked at
-        greeting_start: int | None = None
-
-        def greeting_over() -> bool:
-            nonlocal checked, greeting_start
-            count = len(media.payloads)
-            if greeting_start is None:
-                for index in range(checked, count):
-                    if frame_db(media.payloads[index]) > LOUD_DB:
-                        greeting_start = index
-                        break
-                checked = count
-                return False
-            # the greeting's length (rendered as the bot renders it, noise off), then 0.3 s of quiet
-            if count < greeting_start + plan.greeting_frames + 15:
-                return False
-            return all(frame_db(p) <= LOUD_DB for p in media.payloads[count - 15 : count])
-
-        if not await _wait_until(lambda: greeting_over() or leg.bot_hung_up.is_set(), plan.give_up_s + 30):
+        if not await wait_until(
+            greeting_watch(media, plan.greeting_frames, leg.bot_hung_up.is_set), plan.give_up_s + 30
+        ):
             return result
         if leg.bot_hung_up.is_set():
             return result
@@ -488,31 +653,26 @@ async def one_call(
         await asyncio.sleep(speak_after_s)
         with pump.lock:
             media.say(clip)
-        await _wait_until(lambda: media.speech_end_at is not None, 30)
+        await wait_until(lambda: media.speech_end_at is not None, 30)
         spoken = media.speech_end_at
         if spoken is None:
             return result
         result.speech_end_at = spoken
-        first_after = len(media.arrivals)
+        reply = loud_watch(media, spoken, len(media.arrivals) - 60)  # the packets of the last 1.2 s or more
 
         def reply_started() -> bool:
-            nonlocal first_after
-            count = len(media.payloads)
-            for index in range(first_after, count):
-                if media.arrivals[index] > spoken and frame_db(media.payloads[index]) > LOUD_DB:
-                    result.reply_at = media.arrivals[index]
-                    return True
-            first_after = count
-            return leg.bot_hung_up.is_set()
+            result.reply_at = reply()
+            return result.reply_at is not None or leg.bot_hung_up.is_set()
 
-        await _wait_until(reply_started, plan.give_up_s)
+        await wait_until(reply_started, plan.give_up_s)
         if result.reply_at is not None:
-            await _wait_until(leg.bot_hung_up.is_set, plan.listen_s)
+            await wait_until(leg.bot_hung_up.is_set, plan.listen_s)
     finally:
         result.hangup_at = time.time()
         await leg.bye()
         pump.remove(media)
         leg.close()
+        result.audio_sent = media.audio_sent
         arrivals = np.array([t for t in media.arrivals if t <= result.hangup_at])
         if len(arrivals) > 1:
             gaps = np.diff(arrivals)
@@ -558,6 +718,21 @@ def _machine_busy() -> float:
     return (sum(values[:8]) - idle) / TICK
 
 
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process (VmRSS in /proc/PID/status), NaN if it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def load_average() -> str:
+    return "load average " + " ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
 @dataclass(frozen=True)
 class CpuSample:
     at: float
@@ -565,6 +740,7 @@ class CpuSample:
     dialogue: float
     own: float
     machine: float
+    callbot_rss_mb: float
 
 
 def cpu_sample(callbot_pid: int) -> CpuSample:
@@ -582,6 +758,7 @@ def cpu_sample(callbot_pid: int) -> CpuSample:
         total(own_tree - callbot_tree - {os.getpid()}),
         own,
         _machine_busy(),
+        rss_mb(callbot_pid),
     )
 
 
@@ -603,6 +780,62 @@ def start_dialogue(workdir: Path, eager: bool) -> Dialogue:
 
     runner, url, database_url, key, token = start_supervised(workdir, eager)
     return Dialogue(cast(_SupervisorThread, runner), url, token, database_url, key)
+
+
+def start_callbot(
+    workdir: Path, dialogue: Dialogue, max_calls: int, extra_env: dict[str, str] | None = None
+) -> CallbotProcess:
+    """The real `python -m callbot run` (demo models) on the dialogue, taking up to `max_calls` calls."""
+    (workdir / "pseudonym.key").write_text(dialogue.key.hex())
+    callbot = CallbotProcess(
+        workdir,
+        env_overrides={
+            "CALLBOT_DATABASE_URL": dialogue.database_url,
+            "CALLBOT_DIALOGUE_MODE": "external",
+            "CALLBOT_DIALOGUE_URL": dialogue.url,
+            "CALLBOT_DIALOGUE_TOKEN": dialogue.token,
+            "CALLBOT_DIALOGUE_TIMEOUT_S": "30",
+            "CALLBOT_VAD_NO_INPUT_TIMEOUT_S": "30",
+            "CALLBOT_SIP_MAX_CALLS": str(max_calls),  # the bot must not refuse what is measured
+            # Piper without its random noise: the greeting lasts exactly as long as its rendering here (the
+            # callers wait for its end); synthesis costs the same.
+            "CALLBOT_TTS_NOISE_SCALE": "0",
+            "CALLBOT_TTS_NOISE_W_SCALE": "0",
+            **(extra_env or {}),
+        },
+    )
+    callbot.start()
+    return callbot
+
+
+async def greeting_frames() -> int:
+    greeting = await render(load_settings(environ={}).prompts.greeting)
+    return math.ceil(len(greeting) / FRAME_SAMPLES)
+
+
+def metrics_values(callbot: CallbotProcess) -> dict[str, float]:
+    """Every sample on /metrics, by name with its labels ({} if it does not answer)."""
+    try:
+        text = callbot.metrics()
+    except OSError:
+        return {}
+    values: dict[str, float] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            try:
+                values[name.strip()] = float(value)
+            except ValueError:
+                continue
+    return values
+
+
+async def wait_calls_over(callbot: CallbotProcess, timeout_s: float = 60.0) -> None:
+    """Until /metrics shows no call in progress (the previous calls' sessions have ended)."""
+    for _ in range(int(timeout_s / 0.5)):
+        if metrics_values(callbot).get("callbot_calls_active", 0.0) == 0:
+            return
+        await asyncio.sleep(0.5)
 
 
 # ---- the rounds ------------------------------------------------------------------------------------------------
@@ -629,13 +862,6 @@ def fill_from_store(callbot: CallbotProcess, key: bytes, results: list[CallResul
                 result.words = after[0]["text"]
 
 
-def _metric(text: str, name: str) -> float:
-    for line in text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    return float("nan")
-
-
 def _ms(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
@@ -644,11 +870,57 @@ def _s(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
+# Caller-audio counters of the server, printed when /metrics shows them (callbot/metrics.py; added at each call's
+# end); every callbot_rtp_* sample is printed as well.
+FRAME_COUNTERS = {
+    "callbot_caller_frames_total": "read by the listeners",
+    "callbot_recognised_frames_total": "of which to a recogniser",
+    "callbot_caller_frames_dropped_total": "dropped before the listener read them",
+    "callbot_barge_ins_total": "barge-ins",
+}
+
+
+def frame_figures(before: dict[str, float], after: dict[str, float], sent: int) -> str:
+    """The server's caller-audio counters over a round, against the `sent` frames the callers sent."""
+    names = [n for n in FRAME_COUNTERS if n in after]
+    names += sorted(n for n in after if n.startswith("callbot_rtp_"))
+    if not names:
+        return "the server's caller-audio counters are not on /metrics (lost frames cannot be counted there)"
+    parts = []
+    for name in names:
+        delta = after[name] - before.get(name, 0.0)
+        parts.append(
+            f"{name.removeprefix('callbot_')} +{delta:.0f}"
+            + (f" ({FRAME_COUNTERS[name]})" if name in FRAME_COUNTERS else "")
+        )
+    read = after.get("callbot_caller_frames_total")
+    if read is not None:
+        read_delta = read - before.get("callbot_caller_frames_total", 0.0)
+        parts.append(
+            f"sent - read = {sent - read_delta:+.0f} (frames the bot had not started or had stopped reading, less "
+            "the silence its clock inserted)"
+        )
+    return "; ".join(parts)
+
+
 @dataclass(frozen=True)
 class RoundFigures:
     calls: int
     holds: bool
     gap_p99_ms: float
+    heard_p50_s: float
+    heard_p95_s: float
+    idle_rss_mb: float
+    peak_rss_mb: float
+    settled_rss_mb: float
+    cpu_s_per_call_minute: float
+    load: tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class Targets:
+    reply_bound_s: float  # every caller transcribed and answered within this
+    turn_p95_s: float  # speech end -> reply sound, p95 over the round's callers
 
 
 async def run_round(
@@ -658,15 +930,15 @@ async def run_round(
     callbot: CallbotProcess,
     key: bytes,
     clips: list[Clip],
-    reply_bound_s: float,
+    targets: Targets,
     stagger_s: float,
 ) -> RoundFigures:
     # A previous round's calls must have ended before this one is measured.
-    for _ in range(120):
-        if _metric(callbot.metrics(), "callbot_calls_active") == 0:
-            break
-        await asyncio.sleep(0.5)
+    await wait_calls_over(callbot)
     await asyncio.sleep(1.0)
+    load = os.getloadavg()
+    counters_before = metrics_values(callbot)
+    log_offset = callbot.log_path.stat().st_size
     pump = MediaThread()
     pump.start()
     callbot_pid = callbot.process.pid if callbot.process else 0
@@ -697,10 +969,18 @@ async def run_round(
         (100 * (b.machine - a.machine) / (b.at - a.at) for a, b in itertools.pairwise(samples) if b.at - a.at > 0.5),
         default=float("nan"),
     )
+    peak_rss = max(sample.callbot_rss_mb for sample in samples)
     pump.running = False
     pump.join()
+    await wait_calls_over(callbot)
     await asyncio.sleep(1.0)  # the store writer's queue
     await asyncio.to_thread(fill_from_store, callbot, key, results)
+    counters_after = metrics_values(callbot)
+    settled_rss = rss_mb(callbot_pid)
+    load_after = os.getloadavg()
+    with callbot.log_path.open("rb") as log_file:
+        log_file.seek(log_offset)
+        log_text = log_file.read().decode(errors="replace")
 
     wall = after.at - before.at
     callbot_cpu = 100 * (after.callbot - before.callbot) / wall
@@ -708,8 +988,11 @@ async def run_round(
     own_cpu = 100 * (after.own - before.own) / wall
     machine_cpu = 100 * (after.machine - before.machine) / wall
     others_cpu = max(0.0, machine_cpu - callbot_cpu - dialogue_cpu - own_cpu)
-    gaps = [gap for r in results for gap in r.gaps_ms]
     answered = [r for r in results if r.status == 200]
+    call_minutes = sum((r.hangup_at or 0.0) - (r.answered_at or 0.0) for r in answered if r.answered_at) / 60
+    per_minute = (after.callbot - before.callbot) / call_minutes if call_minutes else float("nan")
+    per_minute_dialogue = (after.dialogue - before.dialogue) / call_minutes if call_minutes else float("nan")
+    gaps = [gap for r in results for gap in r.gaps_ms]
     heard = [r.heard_s for r in results if r.heard_s is not None]
     written = [r.written_s for r in results if r.written_s is not None]
     in_time = [
@@ -717,11 +1000,12 @@ async def run_round(
         for r in results
         if r.heard_s is not None
         and r.written_s is not None
-        and r.heard_s <= reply_bound_s
-        and r.written_s <= reply_bound_s
+        and r.heard_s <= targets.reply_bound_s
+        and r.written_s <= targets.reply_bound_s
     ]
     gap_p99 = _ms(gaps, 99)
-    holds = len(in_time) == calls and gap_p99 < CADENCE_TARGET_MS
+    heard_p95 = _ms(heard, 95)
+    holds = len(in_time) == calls and gap_p99 < CADENCE_TARGET_MS and heard_p95 <= targets.turn_p95_s
     lateness = [1000 * v for v in pump.lateness]
     worst = max((r for r in results if r.gaps_ms), key=lambda r: max(r.gaps_ms), default=None)
     where = (
@@ -731,15 +1015,20 @@ async def run_round(
         else ""
     )
     statuses = sorted({r.status for r in results if r.status != 200})
+    sent = sum(r.audio_sent for r in results)
+    overflow = log_text.count("dropping the oldest frames")
+    turns_logged = log_text.count("caller turn of ")
     print(
         f"N={calls:2d}  answered {len(answered)}/{calls}"
         + (f" (others got {statuses})" if statuses else "")
-        + f"  greeting heard {sum(r.greeting_heard for r in results)}/{calls}\n"
+        + f"  greeting heard {sum(r.greeting_heard for r in results)}/{calls}"
+        f"  ({'load average ' + ' '.join(f'{v:.2f}' for v in load)} before, "
+        f"{' '.join(f'{v:.2f}' for v in load_after)} after)\n"
         f"      cadence   gap p50 {_ms(gaps, 50):.1f} ms, p99 {gap_p99:.1f} ms, max {max(gaps, default=0.0):.0f} ms"
         f" over {len(gaps)} gaps{where} (callers' own send lateness p99 {_ms(lateness, 99):.1f} ms)\n"
-        f"      heard     speech end -> reply sound: "
+        f"      turn      speech end -> reply sound: "
         + (
-            f"median {statistics.median(heard):.2f} s, max {max(heard):.2f} s, {len(heard)}/{calls} replied"
+            f"p50 {_ms(heard, 50):.2f} s, p95 {heard_p95:.2f} s, max {max(heard):.2f} s, {len(heard)}/{calls} replied"
             if heard
             else f"0/{calls} replied"
         )
@@ -752,97 +1041,40 @@ async def run_round(
         + f"\n      CPU       callbot {callbot_cpu:.0f} %, dialogue {dialogue_cpu:.0f} %, benchmark {own_cpu:.0f} %,"
         f" other processes {others_cpu:.0f} % (of one core; machine {machine_cpu:.0f} % of {os.cpu_count()} cores"
         f" over {wall:.0f} s); busiest second: callbot {peak_callbot:.0f} %, machine {peak_machine:.0f} %\n"
+        f"      CPU-s     per call-minute: callbot {per_minute:.2f}, dialogue {per_minute_dialogue:.2f}, both "
+        f"{per_minute + per_minute_dialogue:.2f} (over {call_minutes:.2f} call-minutes)\n"
+        f"      memory    callbot RSS {before.callbot_rss_mb:.0f} MB before, peak {peak_rss:.0f} MB "
+        f"(+{peak_rss - before.callbot_rss_mb:.0f} MB, {(peak_rss - before.callbot_rss_mb) / calls:.1f} MB per call),"
+        f" {settled_rss:.0f} MB once the calls ended\n"
+        f"      frames    callers sent {sent} audio frames; {frame_figures(counters_before, counters_after, sent)};"
+        f" log: {overflow} inbound-overflow warnings, {turns_logged} caller turns\n"
         f"      per call  "
         + "; ".join(f"{r.number[-3:]}: heard {_s(r.heard_s)} s written {_s(r.written_s)} s" for r in results[:6])
         + (" ..." if len(results) > 6 else "")
         + f"\n      {'HOLDS' if holds else 'does not hold'}: cadence p99 {gap_p99:.1f} ms "
         f"{'<' if gap_p99 < CADENCE_TARGET_MS else '>='} {CADENCE_TARGET_MS:.0f} ms, "
-        f"{len(in_time)}/{calls} callers transcribed and answered within {reply_bound_s:g} s",
+        f"{len(in_time)}/{calls} callers transcribed and answered within {targets.reply_bound_s:g} s, "
+        f"turn p95 {heard_p95:.2f} s {'<=' if heard_p95 <= targets.turn_p95_s else '>'} {targets.turn_p95_s:g} s",
         flush=True,
     )
-    return RoundFigures(calls, holds, gap_p99)
-
-
-async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--max-calls", type=int, default=10, help="largest N of the sweep 1, 2, 3, ...")
-    parser.add_argument("--calls", type=int, nargs="+", help="these N only, instead of the sweep")
-    parser.add_argument("--also", type=int, nargs="*", default=[20], help="N to measure once after the sweep")
-    parser.add_argument("--reply-bound", type=float, default=5.0, help="seconds from speech end, to hold")
-    parser.add_argument("--give-up", type=float, default=25.0, help="seconds a caller waits for a reply")
-    parser.add_argument("--listen", type=float, default=3.0, help="seconds of the reply heard before BYE")
-    parser.add_argument(
-        "--spread", type=float, default=0.0, help="the callers' speech spread over this many seconds (0: all at once)"
+    return RoundFigures(
+        calls,
+        holds,
+        gap_p99,
+        _ms(heard, 50),
+        heard_p95,
+        before.callbot_rss_mb,
+        peak_rss,
+        settled_rss,
+        per_minute,
+        load,
     )
-    parser.add_argument("--stagger", type=float, default=0.25, help="seconds between the calls' INVITEs")
-    parser.add_argument("--repeat", type=int, default=1, help="rounds per N of the sweep; N holds if all hold")
-    parser.add_argument("--keep-going", action="store_true", help="do not stop the sweep at the first failure")
-    parser.add_argument("--eager", action="store_true", help="TensorFlow eager mode for Rasa (slower per message)")
-    args = parser.parse_args()
 
-    print(f"{os.cpu_count()} cores, load average {' '.join(f'{v:.2f}' for v in os.getloadavg())} before start")
-    if os.getloadavg()[0] > 0.5:
-        print("  warning: the machine is not quiet; figures below are not capacity figures", flush=True)
-    workdir = Path(tempfile.mkdtemp(prefix="capacity-"))
-    clips = [load_clip(name) for name in CLIPS]
-    greeting = await render(load_settings(environ={}).prompts.greeting)
-    greeting_frames = math.ceil(len(greeting) / FRAME_SAMPLES)
-    started = time.monotonic()
-    dialogue = start_dialogue(workdir, args.eager)
-    key = dialogue.key
-    print(f"dialogue ready in {time.monotonic() - started:.1f} s (eager={args.eager})", flush=True)
-    (workdir / "pseudonym.key").write_text(key.hex())
-    sweep = args.calls or list(range(1, args.max_calls + 1))
-    callbot = CallbotProcess(
-        workdir,
-        env_overrides={
-            "CALLBOT_DATABASE_URL": dialogue.database_url,
-            "CALLBOT_DIALOGUE_MODE": "external",
-            "CALLBOT_DIALOGUE_URL": dialogue.url,
-            "CALLBOT_DIALOGUE_TOKEN": dialogue.token,
-            "CALLBOT_DIALOGUE_TIMEOUT_S": "30",
-            "CALLBOT_VAD_NO_INPUT_TIMEOUT_S": "30",
-            "CALLBOT_SIP_MAX_CALLS": str(max([*sweep, *args.also, 1])),  # the bot must not refuse what is measured
-            # Piper without its random noise: the greeting lasts exactly as long as its rendering here (the
-            # callers wait for its end); synthesis costs the same.
-            "CALLBOT_TTS_NOISE_SCALE": "0",
-            "CALLBOT_TTS_NOISE_W_SCALE": "0",
-        },
-    )
-    callbot.start()
-    print(f"callbot ready (log: {callbot.log_path}); greeting {greeting_frames * FRAME_S:.1f} s", flush=True)
-    plan = RoundPlan(("127.0.0.1", callbot.sip_port), greeting_frames, args.give_up, args.listen, args.spread)
-    figures: list[RoundFigures] = []
-    try:
-        # One call nobody measures: the first message to Rasa, the first synthesis and recognition are slow.
-        pump = MediaThread()
-        pump.start()
-        warm = await one_call(plan, pump, "+33491990000", clips[0], 0.0)
-        pump.running = False
-        pump.join()
-        print(f"warm-up call: heard the reply {_s(warm.heard_s)} s after the speech", flush=True)
-        round_index = 0
-        for calls in sweep:
-            held = True
-            for _ in range(args.repeat):
-                round_index += 1
-                figure = await run_round(calls, round_index, plan, callbot, key, clips, args.reply_bound, args.stagger)
-                figures.append(figure)
-                held = held and figure.holds
-            if not held and not args.keep_going:
-                break
-        for calls in args.also:
-            if any(f.calls == calls for f in figures):
-                continue
-            round_index += 1
-            print(f"once more with {calls} calls (the former default of sip.max_calls):", flush=True)
-            figures.append(
-                await run_round(calls, round_index, plan, callbot, key, clips, args.reply_bound, args.stagger)
-            )
-    finally:
-        callbot.stop()
-        dialogue.runner.stop()
 
+def summary(
+    figures: list[RoundFigures], default_calls: int, idle_rss: float, final_rss: float, settle_s: float
+) -> None:
+    cores = os.cpu_count() or 1
     measured = sorted({f.calls for f in figures})
     holding = [n for n in measured if all(f.holds for f in figures if f.calls == n)]
     # The highest N such that it and every smaller N held in every round: one lucky N after a failure does not count.
@@ -851,12 +1083,143 @@ async def main() -> None:
         if n not in holding:
             break
         best = n
-    cores = os.cpu_count() or 1
     print(
-        f"held at N = {holding or 'none'}; highest N with every smaller N holding: {best} on {cores} cores = "
-        f"{best / cores:.2f} calls per core (cadence p99 < {CADENCE_TARGET_MS:.0f} ms, every caller transcribed and "
-        f"answered within {args.reply_bound:g} s); sip.calls_per_core = {max(1, best // cores)}"
+        f"held at N = {holding or 'none'} (measured {measured}); highest N with every smaller measured N holding: "
+        f"{best} on {cores} cores = {best / cores:.2f} calls per core; sip.calls_per_core = {max(1, best // cores)}"
     )
+    at_default = [f for f in figures if f.calls == default_calls]
+    for f in at_default:
+        print(
+            f"at the default capacity ({default_calls} calls: sip.max_calls auto, {cores} cores x calls_per_core): "
+            f"turn p50 {f.heard_p50_s:.2f} s, p95 {f.heard_p95_s:.2f} s, cadence p99 {f.gap_p99_ms:.1f} ms "
+            f"({'load average ' + ' '.join(f'{v:.2f}' for v in f.load)})"
+        )
+    many = [f for f in figures if f.calls > 1]
+    if many:
+        counts = np.array([f.calls for f in many], dtype=float)
+        extra = np.array([f.peak_rss_mb - f.idle_rss_mb for f in many])
+        slope = float(np.polyfit(counts, extra, 1)[0]) if len(set(counts)) > 1 else float(extra[0] / counts[0])
+        print(
+            "memory per extra call (callbot peak RSS over its idle level, fitted over N): "
+            f"{slope:.1f} MB; per round: "
+            + ", ".join(f"N={f.calls}: {(f.peak_rss_mb - f.idle_rss_mb) / f.calls:.1f}" for f in many)
+        )
+    print(
+        f"callbot RSS idle after the warm-up call {idle_rss:.0f} MB; {settle_s:g} s after the last round "
+        f"{final_rss:.0f} MB ({final_rss - idle_rss:+.0f} MB); {load_average()}"
+    )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--max-calls", type=int, default=16, help="largest N of the sweep 1, 2, 3, ... (or search)")
+    parser.add_argument("--calls", type=int, nargs="+", help="these N only, instead of the sweep")
+    parser.add_argument(
+        "--search", action="store_true", help="N = 1, 2, 4, 8 ... up to --max-calls, then bisect the first failure"
+    )
+    parser.add_argument(
+        "--also", type=int, nargs="*", default=[20], help="N to measure once after the sweep (the default capacity too)"
+    )
+    parser.add_argument("--reply-bound", type=float, default=5.0, help="seconds from speech end, to hold")
+    parser.add_argument("--turn-p95", type=float, default=1.2, help="turn p95 (s) a round must not exceed to hold")
+    parser.add_argument("--give-up", type=float, default=25.0, help="seconds a caller waits for a reply")
+    parser.add_argument("--listen", type=float, default=3.0, help="seconds of the reply heard before BYE")
+    parser.add_argument(
+        "--spread", type=float, default=0.0, help="the callers' speech spread over this many seconds (0: all at once)"
+    )
+    parser.add_argument("--stagger", type=float, default=0.25, help="seconds between the calls' INVITEs")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds per N of the sweep; N holds if all hold")
+    parser.add_argument("--keep-going", action="store_true", help="do not stop the sweep at the first failure")
+    parser.add_argument("--settle", type=float, default=10.0, help="seconds after the last round before its RSS")
+    parser.add_argument(
+        "--noise-tail", action="store_true", help="keep the clips' room noise after the words (see without_noise_tail)"
+    )
+    parser.add_argument("--eager", action="store_true", help="TensorFlow eager mode for Rasa (slower per message)")
+    args = parser.parse_args()
+
+    print(f"{os.cpu_count()} cores, {load_average()} before start")
+    if os.getloadavg()[0] > 0.5:
+        print("  warning: the machine is not quiet; figures below are not capacity figures", flush=True)
+    default_calls = load_settings(environ={}).sip.call_limit()
+    workdir = Path(tempfile.mkdtemp(prefix="capacity-"))
+    clips = [load_clip(name, args.noise_tail) for name in CLIPS]
+    frames = await greeting_frames()
+    started = time.monotonic()
+    dialogue = start_dialogue(workdir, args.eager)
+    key = dialogue.key
+    print(f"dialogue ready in {time.monotonic() - started:.1f} s (eager={args.eager})", flush=True)
+    sweep = args.calls or list(range(1, args.max_calls + 1))
+    also = [*args.also, default_calls]
+    callbot = start_callbot(workdir, dialogue, max([*sweep, *also, args.max_calls, 1]))
+    print(
+        f"callbot ready (log: {callbot.log_path}); greeting {frames * FRAME_S:.1f} s; default capacity "
+        f"{default_calls} calls",
+        flush=True,
+    )
+    plan = RoundPlan(("127.0.0.1", callbot.sip_port), frames, args.give_up, args.listen, args.spread)
+    targets = Targets(args.reply_bound, args.turn_p95)
+    callbot_pid = callbot.process.pid if callbot.process else 0
+    figures: list[RoundFigures] = []
+    round_index = 0
+
+    async def measure(calls: int, times: int) -> bool:
+        nonlocal round_index
+        held = True
+        for _ in range(times):
+            round_index += 1
+            figure = await run_round(calls, round_index, plan, callbot, key, clips, targets, args.stagger)
+            figures.append(figure)
+            held = held and figure.holds
+        return held
+
+    try:
+        # One call nobody measures: the first message to Rasa, the first synthesis and recognition are slow.
+        pump = MediaThread()
+        pump.start()
+        warm = await one_call(plan, pump, "+33491990000", clips[0], 0.0)
+        pump.running = False
+        pump.join()
+        await wait_calls_over(callbot)
+        await asyncio.sleep(3.0)
+        idle_rss = rss_mb(callbot_pid)
+        print(
+            f"warm-up call: heard the reply {_s(warm.heard_s)} s after the speech; callbot RSS idle {idle_rss:.0f} MB",
+            flush=True,
+        )
+        if args.search and not args.calls:
+            held_n, failed_n = 0, None
+            n = 1
+            while n <= args.max_calls:
+                if await measure(n, args.repeat):
+                    held_n = n
+                    n = n * 2 if n * 2 <= args.max_calls or n == args.max_calls else args.max_calls
+                    if held_n == args.max_calls:
+                        break
+                else:
+                    failed_n = n
+                    break
+            while failed_n is not None and failed_n - held_n > 1:
+                middle = (held_n + failed_n) // 2
+                if await measure(middle, args.repeat):
+                    held_n = middle
+                else:
+                    failed_n = middle
+        else:
+            for calls in sweep:
+                if not await measure(calls, args.repeat) and not args.keep_going:
+                    break
+        for calls in also:
+            if any(f.calls == calls for f in figures):
+                continue
+            print(f"once more with {calls} calls:", flush=True)
+            await measure(calls, 1)
+        await wait_calls_over(callbot)
+        await asyncio.sleep(args.settle)
+        final_rss = rss_mb(callbot_pid)
+    finally:
+        callbot.stop()
+        dialogue.runner.stop()
+    summary(figures, default_calls, idle_rss, final_rss, args.settle)
 
 
 if __name__ == "__main__":

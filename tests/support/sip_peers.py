@@ -186,7 +186,9 @@ class BaresipResult:
     sent_wavs: list[Path] = field(default_factory=list)  # what it sent (dump-*-enc.wav)
 
 
-def _baresip_config(workdir: Path, sip_port: int, ctrl_port: int, microphone: Path, record_dir: Path) -> None:
+def _baresip_config(
+    workdir: Path, sip_port: int, ctrl_port: int, microphone: Path, record_dir: Path, user: str = "caller"
+) -> None:
     _make_dir(record_dir)
     microphone = microphone.resolve()
     modules = ["g711", "aufile", "alsa", "sndfile", "account", "menu", "ctrl_tcp"]
@@ -203,7 +205,7 @@ def _baresip_config(workdir: Path, sip_port: int, ctrl_port: int, microphone: Pa
         "rtp_ports 10000-60000",
     ]
     (workdir / "config").write_text("\n".join(lines) + "\n")
-    (workdir / "accounts").write_text(f"<sip:caller@127.0.0.1:{sip_port}>;regint=0;audio_codecs=pcmu,pcma\n")
+    (workdir / "accounts").write_text(f"<sip:{user}@127.0.0.1:{sip_port}>;regint=0;audio_codecs=pcmu,pcma\n")
     (workdir / "contacts").write_text("")
 
 
@@ -232,14 +234,16 @@ async def run_baresip_call(
     duration_s: int = 15,
     dtmf: str | None = None,
     dtmf_after_s: float = 2.0,
+    user: str = "caller",
 ) -> BaresipResult:
     """Dial `target_uri` with `microphone` (8 kHz mono s16 WAV) as input; hang up after `duration_s`.
 
-    With `dtmf`, sends those digits (RFC 4733) `dtmf_after_s` seconds after starting.
+    With `dtmf`, sends those digits (RFC 4733) `dtmf_after_s` seconds after starting. `user` is the From's user
+    part (a phone number there makes the call's caller_pseudonym in the store).
     """
     record_dir = workdir / "recordings"
     ctrl_port = free_port(tcp_too=True)
-    _baresip_config(workdir, free_port(), ctrl_port, microphone, record_dir)
+    _baresip_config(workdir, free_port(), ctrl_port, microphone, record_dir, user)
     proc = await asyncio.create_subprocess_exec(
         BARESIP,
         "-f",

@@ -26,11 +26,15 @@ class FakeRecognizer:
         confidence: float = 0.9,
         min_audio_s: float = 0.0,
         decode_delay: float = 0.0,
+        sound_only: bool = False,
     ) -> None:
+        """`sound_only`: only audio with sound in it (not digital silence) counts toward `min_audio_s`, as
+        a recogniser hears no words in silence; pieces of an utterance closed at a pause then behave."""
         self.script: deque[str | Transcript] = deque(transcripts)
         self.confidence = confidence
         self.min_audio_s = min_audio_s
         self.decode_delay = decode_delay
+        self.sound_only = sound_only
         self.streams: list[FakeRecognizerStream] = []
 
     def open_stream(self, input_rate: int) -> FakeRecognizerStream:
@@ -68,6 +72,7 @@ class FakeRecognizerStream:
         self.closed = False
         self._owner = owner
         self._utterance_bytes = 0
+        self._sound_bytes = 0  # of the utterance, in 20 ms frames that are not digital silence
 
     @property
     def backlog_seconds(self) -> float:
@@ -81,9 +86,11 @@ class FakeRecognizerStream:
         self.pushes += 1
         self.pushed_bytes += len(pcm)
         self._utterance_bytes += len(pcm)
+        if any(pcm):
+            self._sound_bytes += len(pcm)
 
     async def partial(self) -> Hypothesis:
-        heard = self._utterance_bytes > 0
+        heard = (self._sound_bytes if self._owner.sound_only else self._utterance_bytes) > 0
         await self._decode(self.pushed_bytes)
         return Hypothesis(text=self._owner.next_text()) if heard else Hypothesis()
 
@@ -91,8 +98,13 @@ class FakeRecognizerStream:
         if self.closed:
             raise RuntimeError("stream is closed")
         size, self._utterance_bytes = self._utterance_bytes, 0  # later pushes are the next utterance
+        sound, self._sound_bytes = self._sound_bytes, 0
         await self._decode(self.pushed_bytes)
-        transcript = self._owner.take(size / SAMPLE_WIDTH / self.input_rate)
+        seconds = size / SAMPLE_WIDTH / self.input_rate
+        if self._owner.sound_only and sound / SAMPLE_WIDTH / self.input_rate < self._owner.min_audio_s:
+            transcript = make_transcript((), seconds)  # silence only: no words, the script waits
+        else:
+            transcript = self._owner.take(seconds)
         self.transcripts.append(transcript)
         return transcript
 

@@ -62,3 +62,19 @@ def make_transcript(words: tuple[Word, ...], audio_seconds: float) -> Transcript
         words=words,
         audio_seconds=audio_seconds,
     )
+
+
+def join_transcripts(parts: list[Transcript]) -> Transcript:
+    """One utterance recognised in pieces (closed early at a pause, then continued): words in order, each
+    piece's times shifted by the audio before it."""
+    words: list[Word] = []
+    offset = 0.0
+    for part in parts:
+        words += [Word(w.word, w.start + offset, w.end + offset, w.confidence) for w in part.words]
+        offset += part.audio_seconds
+    if all(not part.words for part in parts) and any(part.text for part in parts):
+        # recognisers that give text without word details (fakes)
+        text = " ".join(part.text for part in parts if part.text)
+        confidence = min((part.confidence for part in parts if part.text), default=0.0)
+        return Transcript(text, confidence, (), offset)
+    return make_transcript(tuple(words), offset)

@@ -21,6 +21,7 @@ _BYTES_PER_SAMPLE = 2
 class TurnEvent(enum.Enum):
     SPEECH_START = "speech_start"
     PAUSE = "pause"  # the caller stopped for pause_ms: time to decide how long this turn's end may take
+    RESUME = "resume"  # the caller spoke again after a PAUSE, in the same turn
     SPEECH_END = "speech_end"
 
 
@@ -39,7 +40,8 @@ class TurnDetector:
     SPEECH_START once `start_ms` of consecutive voiced audio at `min_dbfs` or louder arrived (line noise and a
     faint echo of the bot's own voice do not open a turn); `pre_roll()` then holds the audio from up to
     `pre_roll_ms` before that point, so the first syllable reaches the recogniser.
-    PAUSE once per pause after `pause_ms` of unvoiced audio (if shorter than `end_silence_ms`).
+    PAUSE once per pause after `pause_ms` of unvoiced audio (if shorter than `end_silence_ms`), RESUME if the
+    caller then speaks again before the turn ends.
     SPEECH_END after `end_silence_ms` of consecutive unvoiced audio, or when the turn reaches
     `max_turn_s` (`ended_by_cap` tells which). `end_silence_ms` may change mid-turn; it applies at once.
     """
@@ -117,12 +119,15 @@ class TurnDetector:
     def _push_in_speech(self, frame_ms: float, voiced: bool) -> TurnEvent | None:
         self._turn_ms += frame_ms
         self._silent_run_ms = 0.0 if voiced else self._silent_run_ms + frame_ms
+        resumed = voiced and self._paused
         if voiced:
             self._paused = False
         if self._silent_run_ms >= self.end_silence_ms:
             return self._end(by_cap=False)
         if self._turn_ms >= self.max_turn_s * 1000.0:
             return self._end(by_cap=True)
+        if resumed:
+            return TurnEvent.RESUME
         if not self._paused and self._silent_run_ms >= self.pause_ms:
             self._paused = True
             return TurnEvent.PAUSE

@@ -168,6 +168,7 @@ class VadSettings(_Section):
     min_dbfs: float = Field(ge=-90, le=0)
     barge_in: bool
     barge_in_min_dbfs: float = Field(ge=-90, le=0)
+    preview: bool  # prepare the answer at a pause, taken back (dialogue rewind) if the caller goes on
     no_input_timeout_s: float = Field(gt=0, le=120)
 
 

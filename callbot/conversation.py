@@ -51,11 +51,37 @@ class Conversation:
 
     async def ask(self, text: str, asr_confidence: float | None) -> DialogueReply | None:
         """The dialogue's answer to the caller's words; None when the dialogue server cannot answer."""
+        reply = await self.preview(text, asr_confidence)
+        if reply is not None:
+            await self.commit(reply)
+        return reply
+
+    async def preview(self, text: str, asr_confidence: float | None) -> DialogueReply | None:
+        """The answer, without recording what it collected: `commit` it, or `rewind` the dialogue."""
         # Rasa reads "/intent" as an intent, not words: a caller must not be able to inject one.
         return await self._send(text.lstrip("/ "), asr_confidence)
 
+    async def commit(self, reply: DialogueReply) -> None:
+        """Store the fields the answer says were collected (when they changed)."""
+        fields = report_fields(reply.fields) if reply.fields is not None else None
+        if fields is not None and fields != self._stored_fields:
+            self._stored_fields = fields
+            await self._write("update_fields", self.id, fields)
+
+    async def rewind(self) -> bool:
+        """Take back a previewed answer; False if the dialogue could not (it then holds that turn)."""
+        try:
+            await self._dialogue.rewind(self.id)
+        except DialogueUnavailable as error:
+            log.error("conversation %s: dialogue rewind failed: %s", self.id, error)
+            return False
+        return True
+
     async def ask_after_silence(self) -> DialogueReply | None:
-        return await self._send(NO_INPUT_MESSAGE, None)
+        reply = await self._send(NO_INPUT_MESSAGE, None)
+        if reply is not None:
+            await self.commit(reply)
+        return reply
 
     async def _send(self, text: str, asr_confidence: float | None) -> DialogueReply | None:
         metadata = {
@@ -64,15 +90,10 @@ class Conversation:
             "caller_number": self.caller_number,
         }
         try:
-            reply = await self._dialogue.send(self.id, text, metadata)
+            return await self._dialogue.send(self.id, text, metadata)
         except DialogueUnavailable as error:
             log.error("conversation %s: dialogue unavailable: %s", self.id, error)
             return None
-        fields = report_fields(reply.fields) if reply.fields is not None else None
-        if fields is not None and fields != self._stored_fields:
-            self._stored_fields = fields
-            await self._write("update_fields", self.id, fields)
-        return reply
 
     async def collected_fields(self) -> dict[str, Any]:
         """The report fields gathered so far, for the human who takes over.

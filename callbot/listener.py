@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 from asr.endpointing import EndOfTurn
 from asr.stream import Recognizer
-from asr.transcript import Transcript
+from asr.transcript import Transcript, join_transcripts
 from asr.vad import TurnDetector, TurnEvent
 from audio import frame_bytes
 from callbot.audio import AudioPort
@@ -55,7 +55,11 @@ class Listener:
         on_onset: Callable[[], None],
         on_turn: Callable[[CallerTurn], Awaitable[None]],
         on_unintelligible: Callable[[], Awaitable[None]],
+        on_tentative_end: Callable[[CallerTurn], None] | None = None,
+        on_resumed: Callable[[], None] | None = None,
     ) -> None:
+        """`on_tentative_end(turn)`: at a pause, when `preview` is on, the turn as if it ended there (the
+        session may start answering it); `on_resumed()`: the caller went on after all."""
         self._audio = audio
         self._recognizer = recognizer
         self._end_of_turn = end_of_turn
@@ -64,6 +68,9 @@ class Listener:
         self._on_onset = on_onset
         self._on_turn = on_turn
         self._on_unintelligible = on_unintelligible
+        self._on_tentative_end = on_tentative_end
+        self._on_resumed = on_resumed
+        self.preview = False  # whether the answer to this turn may be tried at a pause (dialogue says)
         self.expects = "free"  # what the dialogue's last question calls for (dialogue.slots.expected_answer)
         self.frames_heard = 0  # every frame the leg gave
         self.frames_to_recogniser = 0
@@ -85,6 +92,8 @@ class Listener:
         stream = self._recognizer.open_stream(audio.sample_rate)
         frame_size = frame_bytes(audio.sample_rate)
         turn_started = datetime.now(UTC)
+        held: list[Transcript] = []  # pieces of the current turn recognised at pauses
+        tentative = False
         try:
             while True:
                 frame = await audio.read_frame()
@@ -105,13 +114,27 @@ class Listener:
                     self.frames_to_recogniser += len(pre_roll) // frame_size
                 elif event is TurnEvent.SPEECH_END:
                     speech_ended = time.monotonic() - detector.end_silence_ms / 1000
-                    await self._close_turn(await stream.finish(), turn_started, speech_ended)
+                    pieces = [*held, await stream.finish()]
+                    held, tentative = [], False
+                    await self._close_turn(join_transcripts(pieces), turn_started, speech_ended)
                 elif detector.in_speech:
                     stream.push(frame)
                     self.frames_to_recogniser += 1
                     if event is TurnEvent.PAUSE:
                         heard = (await stream.partial()).text
                         detector.end_silence_ms = self._end_of_turn.silence_ms(self.expects, heard)
+                        if heard and self.preview and self._on_tentative_end is not None:
+                            # Close the recognition here, so the answer can be prepared during the silence
+                            # that confirms the end; if the caller goes on, the next piece joins this one.
+                            held.append(await stream.finish())
+                            tentative = True
+                            ended = time.monotonic() - detector.silence_ms / 1000
+                            turn = CallerTurn(join_transcripts(held), turn_started, datetime.now(UTC), ended)
+                            self._on_tentative_end(turn)
+                    elif event is TurnEvent.RESUME and tentative:
+                        tentative = False
+                        if self._on_resumed is not None:
+                            self._on_resumed()
         finally:
             stream.close()
 

@@ -21,6 +21,8 @@ class CallMetrics:
     recognised_frames_total: int = 0  # of which reached a recogniser (speech only)
     caller_frames_dropped_total: int = 0  # lost before the listener read them (0 unless a reader stalled > 10 s)
     barge_ins_total: int = 0
+    previews_total: int = 0  # answers prepared at a pause, before the end of the turn was sure
+    previews_taken_back_total: int = 0  # of which the caller went on speaking: the dialogue rewound
 
     def record_outcome(self, outcome: str) -> None:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1

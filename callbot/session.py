@@ -67,6 +67,15 @@ OUTCOME_WHEN_ENDED_BY = {"caller": "caller_hung_up", "shutdown": "shutdown", "me
 
 
 @dataclass
+class Preview:
+    """An answer prepared during the silence that may end the caller's turn."""
+
+    text: str  # what the caller had said at the pause
+    answer: asyncio.Task[DialogueReply | None]
+    first_audio: asyncio.Task[bytes] | None = None
+
+
+@dataclass
 class CallServices:
     """Process-wide resources shared by every call."""
 
@@ -120,9 +129,15 @@ class CallSession:
             on_onset=self._caller_cut_in,
             on_turn=self._caller_turn,
             on_unintelligible=lambda: self._events.put(NO_INPUT_MESSAGE),
+            on_tentative_end=self._tentative_end,
+            on_resumed=self._resumed,
         )
+        self.listener.preview = services.settings.vad.preview  # the greeting's question may be answered ahead
+        self._preview: Preview | None = None  # the answer being prepared at the caller's pause
+        self._taking_back: asyncio.Task[None] | None = None  # a previewed answer being rewound
         self._last_said: list[str] = []  # the bot's last reply, for the repeat key
         self._turn_speech_ended: float | None = None  # when the caller turn being answered ended
+        self._prepared_audio: asyncio.Task[bytes] | None = None  # the committed preview's first message
 
     # ---- the conversation -------------------------------------------------------------------------
 
@@ -184,9 +199,10 @@ class CallSession:
                 raise event
             if isinstance(event, CallerTurn):
                 self._turn_speech_ended = event.speech_ended
-                reply = await self._ask_dialogue(event)
+                reply = await self._answer(event)
             elif event == NO_INPUT_MESSAGE:
                 self._turn_speech_ended = None
+                await self._settle_previews()
                 reply = await self.conversation.ask_after_silence()
             elif event == self.settings.transfer.on_dtmf:
                 await self._handoff("dtmf")
@@ -248,21 +264,79 @@ class CallSession:
         if self.settings.vad.barge_in and self.speaker.interrupt():
             log.info("call %s: barge-in", self.call_id)
 
-    async def _ask_dialogue(self, turn: CallerTurn) -> DialogueReply | None:
-        reply = await self.conversation.ask(turn.transcript.text, turn.transcript.confidence)
+    async def _answer(self, turn: CallerTurn) -> DialogueReply | None:
+        """The dialogue's answer to a caller turn: the one prepared at the pause if the caller said nothing
+        more, else asked now (a preview made obsolete is taken back first)."""
+        preview, self._preview = self._preview, None
+        if preview is not None and preview.text == turn.transcript.text:
+            reply = await preview.answer
+            if reply is not None:
+                await self.conversation.commit(reply)
+                self._prepared_audio = preview.first_audio
+        else:
+            if preview is not None:
+                self._take_back(preview)
+            await self._settle_previews()
+            reply = await self.conversation.ask(turn.transcript.text, turn.transcript.confidence)
         if reply is not None:
             self.services.metrics.reply_latencies.append(time.monotonic() - turn.speech_ended)
         return reply
 
+    def _tentative_end(self, turn: CallerTurn) -> None:
+        """The caller paused long enough to have finished: prepare the answer (dialogue, first audio) while
+        the silence confirms it. Nothing is said or recorded before the end of the turn."""
+        if self._preview is not None or self.leg.ended.is_set():
+            return
+        self.services.metrics.previews_total += 1
+        preview = Preview(turn.transcript.text, asyncio.create_task(self._prepare(turn)))
+        self._preview = preview
+
+    async def _prepare(self, turn: CallerTurn) -> DialogueReply | None:
+        await self._settle_previews()
+        reply = await self.conversation.preview(turn.transcript.text, turn.transcript.confidence)
+        preview = self._preview
+        if reply is not None and reply.texts and preview is not None and preview.answer is asyncio.current_task():
+            render = self.services.tts.render(reply.texts[0], self.leg.audio.sample_rate)
+            preview.first_audio = asyncio.create_task(render)
+        return reply
+
+    def _resumed(self) -> None:
+        """The caller went on speaking: the prepared answer is taken back."""
+        preview, self._preview = self._preview, None
+        if preview is not None:
+            self._take_back(preview)
+
+    def _take_back(self, preview: Preview) -> None:
+        self.services.metrics.previews_taken_back_total += 1
+        earlier = self._taking_back
+
+        async def take_back() -> None:
+            if earlier is not None:
+                await earlier
+            if preview.first_audio is not None:
+                preview.first_audio.cancel()
+            # Let the dialogue finish the message (cancelling the request would not stop Rasa), then rewind.
+            if await preview.answer is not None:
+                await self.conversation.rewind()
+
+        self._taking_back = asyncio.create_task(take_back())
+
+    async def _settle_previews(self) -> None:
+        """Until every taken-back preview is rewound: the dialogue must see the turns in order."""
+        while self._taking_back is not None and not self._taking_back.done():
+            await asyncio.wait({self._taking_back})
+
     async def _act_on(self, reply: DialogueReply) -> bool:
         """Speak the reply and carry out what it asks; True when the call is over for the bot."""
         self.listener.expects = reply.expects
+        self.listener.preview = reply.previewable and self.settings.vad.preview
         if reply.report_id is not None:
             self.outcome = "report_saved"
         if reply.texts:
             self._last_said = list(reply.texts)
-        for text in reply.texts:
-            await self._say(text)
+        prepared, self._prepared_audio = self._prepared_audio, None
+        for index, text in enumerate(reply.texts):
+            await self._say(text, prepared=prepared if index == 0 else None)
         if reply.handoff_reason is not None:
             await self._handoff(reply.handoff_reason, announce=not reply.texts)
             return True
@@ -309,11 +383,11 @@ class CallSession:
 
     # ---- speaking ---------------------------------------------------------------------------------
 
-    async def _say(self, text: str, interruptible: bool = True) -> None:
+    async def _say(self, text: str, interruptible: bool = True, prepared: asyncio.Task[bytes] | None = None) -> None:
         """Queue the bot's words; the Speaker plays them after what is already queued."""
         if self.leg.ended.is_set():
             return
-        self.speaker.say(text, interruptible=interruptible)
+        self.speaker.say(text, interruptible=interruptible, prepared=prepared)
 
     async def _finish_speaking(self) -> None:
         """Until what the bot said has been heard, or the line closed."""

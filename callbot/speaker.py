@@ -30,6 +30,7 @@ LOOKAHEAD_S = 1.5
 class Message:
     text: str
     interruptible: bool
+    prepared: asyncio.Task[bytes] | None = None  # its audio, already being synthesised
 
 
 class Speaker:
@@ -68,8 +69,8 @@ class Speaker:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._work
 
-    def say(self, text: str, interruptible: bool = True) -> None:
-        self._queue.append(Message(text, interruptible))
+    def say(self, text: str, interruptible: bool = True, prepared: asyncio.Task[bytes] | None = None) -> None:
+        self._queue.append(Message(text, interruptible, prepared))
         self._idle.clear()
         self._wake.set()
 
@@ -77,6 +78,11 @@ class Speaker:
     def speaking(self) -> bool:
         """A message is being synthesised or played, or waits its turn."""
         return not self._idle.is_set()
+
+    @property
+    def saying(self) -> str | None:
+        """The message being synthesised or played (the last one, until the line has played it out)."""
+        return self._current.text if self._current is not None and self.speaking else None
 
     @property
     def interruptible(self) -> bool:
@@ -145,6 +151,10 @@ class Speaker:
     async def _speak(self, message: Message) -> None:
         await self._before_speaking(message.text)
         rate = self._audio.sample_rate
+        if message.prepared is not None:
+            self._audio.play(await message.prepared)
+            self._on_audio()
+            return
         if self._synthesizer.cached(message.text, rate):
             self._audio.play(await self._synthesizer.render(message.text, rate))
             self._on_audio()

@@ -41,6 +41,7 @@ from dialogue.slots import (
     REPORT_SLOTS,
     REPROMPTS,
     expected_answer,
+    previewable,
     report_fields,
 )
 from dialogue.understanding import Frame, Heard, Understanding
@@ -142,7 +143,10 @@ class _HandlerAction(Action, abc.ABC):  # type: ignore[misc]
         after = {**slots, **outcome.slots}
         # The fields so far go with every reply: the callbot stores them at once, so a crash loses none; and
         # the kind of answer the next question calls for, so its end of turn can wait the right time.
-        control = {"fields": report_fields(after), "expects": expected_answer(after.get(PENDING))}
+        pending = after.get(PENDING)
+        control: dict[str, object] = {"fields": report_fields(after), "expects": expected_answer(pending)}
+        if previewable(pending) and not outcome.save_report:
+            control["previewable"] = True
         dispatcher.utter_message(json_message={"callbot": control})
         if outcome.save_report:
             return emit(outcome, dispatcher) + save_and_close(tracker, {**slots, **outcome.slots}, dispatcher)

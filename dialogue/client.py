@@ -21,6 +21,9 @@ class DialogueReply:
     report_id: int | None = None
     fields: dict[str, Any] | None = None  # the report's fields collected so far, when the dialogue says them
     expects: str = "free"  # the kind of answer the bot's last question calls for (dialogue.slots.expected_answer)
+    # Whether the answer to it may be tried ahead and taken back (rewind) if the caller goes on speaking: not
+    # when answering may save a report (the read-back), which cannot be taken back.
+    previewable: bool = False
 
 
 def parse_reply(messages: Any) -> DialogueReply:
@@ -48,7 +51,12 @@ def parse_reply(messages: Any) -> DialogueReply:
             reply.fields = control["fields"]
         if control.get("expects") in ("yes_no", "number", "place", "free"):
             reply.expects = str(control["expects"])
+        if control.get("previewable") is True:
+            reply.previewable = True
     return reply
+
+
+REWIND = {"event": "rewind"}
 
 
 class DialogueService(Protocol):
@@ -57,6 +65,9 @@ class DialogueService(Protocol):
     async def send(self, conversation_id: str, text: str, metadata: dict[str, Any]) -> DialogueReply: ...
 
     async def slots(self, conversation_id: str) -> dict[str, Any]: ...
+
+    async def rewind(self, conversation_id: str) -> None:
+        """Take back the last message and everything the dialogue did after it."""
 
     async def ready(self) -> bool: ...
 
@@ -97,6 +108,11 @@ class DialogueClient:
         tracker = await self._request("GET", f"/conversations/{quote(conversation_id, safe='')}/tracker")
         slots = tracker.get("slots") if isinstance(tracker, dict) else None
         return dict(slots) if isinstance(slots, dict) else {}
+
+    async def rewind(self, conversation_id: str) -> None:
+        """Rasa's UserUtteranceReverted: the tracker forgets the last user message, the actions that followed
+        and the slots they set (a turn answered ahead, which the caller turned out not to have finished)."""
+        await self._request("POST", f"/conversations/{quote(conversation_id, safe='')}/tracker/events", REWIND)
 
     async def ready(self) -> bool:
         """True when the server answers and has a model loaded."""

@@ -17,6 +17,7 @@ class FakeDialogue:
         self.replies = deque(replies)
         self.sent: list[tuple[str, dict[str, Any]]] = []  # (text, metadata), in order
         self.down = False
+        self.rewinds = 0
         self._slots = dict(slots or {})
 
     async def send(self, conversation_id: str, text: str, metadata: dict[str, Any]) -> DialogueReply:
@@ -29,6 +30,11 @@ class FakeDialogue:
         if self.down:
             raise DialogueUnavailable("fake dialogue: down")
         return dict(self._slots)
+
+    async def rewind(self, conversation_id: str) -> None:
+        if self.down:
+            raise DialogueUnavailable("fake dialogue: down")
+        self.rewinds += 1
 
     async def ready(self) -> bool:
         return not self.down

@@ -48,6 +48,15 @@ PLACE_QUESTIONS = ("place", "commune")
 NUMBER_QUESTIONS = ("callback_number",)
 
 
+# Answering these may save the report or close the call: never tried ahead of the caller's end of turn.
+NOT_PREVIEWABLE = ("confirm", "correction", "anything_else")
+
+
+def previewable(pending: object) -> bool:
+    """Whether the answer to the pending question may be computed ahead and taken back (dialogue rewind)."""
+    return pending not in NOT_PREVIEWABLE
+
+
 def expected_answer(pending: object) -> str:
     """What kind of answer the pending question calls for ("yes_no", "number", "place" or "free"): the voice
     session waits longer for the end of a phone number or an address than for a yes."""

@@ -89,6 +89,8 @@ async def _metrics(request: web.Request) -> web.Response:
         "callbot_recognised_frames_total": metrics.recognised_frames_total,
         "callbot_caller_frames_dropped_total": metrics.caller_frames_dropped_total,
         "callbot_barge_ins_total": metrics.barge_ins_total,
+        "callbot_previews_total": metrics.previews_total,
+        "callbot_previews_taken_back_total": metrics.previews_taken_back_total,
     }
     for name, value in counters.items():
         lines += [f"# TYPE {name} counter", f"{name} {value}"]

@@ -42,7 +42,7 @@ def test_one_utterance_gives_start_then_end(clip_8k: Callable[[str], bytes]) -> 
     lead, tail = bytes(8000 * 2), bytes(int(8000 * 2 * 1.5))
     pcm = lead + speech + tail
     detector = TurnDetector(sample_rate=8000, start_ms=100, end_silence_ms=600, pre_roll_ms=300)
-    events = [(index, e) for index, e in run(detector, pcm) if e is not TurnEvent.PAUSE]
+    events = [(index, e) for index, e in run(detector, pcm) if e in (TurnEvent.SPEECH_START, TurnEvent.SPEECH_END)]
     assert [e for _, e in events] == [TurnEvent.SPEECH_START, TurnEvent.SPEECH_END]
     (start_index, _), (end_index, _) = events
     onset = first_loud_frame(pcm)
@@ -66,7 +66,7 @@ def test_long_speech_is_cut_at_the_cap(clip_8k: Callable[[str], bytes]) -> None:
     events = []
     for index, frame in enumerate(frames(speech)):
         event = detector.push(frame)
-        if event is not None and event is not TurnEvent.PAUSE:
+        if event in (TurnEvent.SPEECH_START, TurnEvent.SPEECH_END):
             events.append((index, event, detector.ended_by_cap))
     assert [(e, cap) for _, e, cap in events[:2]] == [
         (TurnEvent.SPEECH_START, False),
@@ -124,3 +124,16 @@ def test_faint_voice_below_the_floor_opens_no_turn_but_a_normal_one_does() -> No
     assert run(TurnDetector(sample_rate=8000, start_ms=100, min_dbfs=-45), faint) == []
     events = run(TurnDetector(sample_rate=8000, start_ms=100, min_dbfs=-45), tone(800, 6000))
     assert events and events[0][1] is TurnEvent.SPEECH_START
+
+
+def test_speaking_again_after_a_pause_is_told_and_the_turn_goes_on() -> None:
+    detector = TurnDetector(sample_rate=8000, start_ms=100, end_silence_ms=800, pause_ms=200)
+    pcm = tone(600, 8000) + bytes(16 * 400) + tone(600, 8000) + bytes(16 * 1200)
+    kinds = [e for _, e in run(detector, pcm)]
+    assert kinds == [
+        TurnEvent.SPEECH_START,
+        TurnEvent.PAUSE,
+        TurnEvent.RESUME,
+        TurnEvent.PAUSE,
+        TurnEvent.SPEECH_END,
+    ]

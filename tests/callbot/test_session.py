@@ -113,7 +113,7 @@ WORDS = "il y a un trou rue de rome"
 
 def fake_asr(words: str = WORDS) -> FakeRecognizer:
     """Recognises `words` in every turn long enough (a click or a cough gives nothing)."""
-    return FakeRecognizer([words] * 20 if words else [], confidence=0.82, min_audio_s=0.3)
+    return FakeRecognizer([words] * 20 if words else [], confidence=0.82, min_audio_s=0.3, sound_only=True)
 
 
 class FakeDialogue(ScriptedDialogue):
@@ -456,18 +456,19 @@ async def test_barge_in_drops_the_rest_of_the_reply(store: Store, tmp_path: Path
     dialogue = FakeDialogue([reply, DialogueReply(texts=["Bien."], hangup=True)])
 
     async def talk_over_the_reply() -> None:
-        await until(lambda: bool(dialogue.sent) and "Première partie de la réponse." in tts.texts)
+        await until(lambda: session.speaker.saying == "Première partie de la réponse.")
         leg.audio.caller.extend([*tone_frames(1.0), *silence_frames(1.5)])
 
-    talker = asyncio.create_task(talk_over_the_reply())
     writer = StoreWriter(store, spill_path=tmp_path / "spill.jsonl")
     services = CallServices(settings=settings(), asr=fake_asr(), tts=tts, dialogue=dialogue, store=store, writer=writer)
     session = CallSession(leg, "sip", services)
+    talker = asyncio.create_task(talk_over_the_reply())
     await asyncio.wait_for(session.run(), 30)
     await writer.close()
     await talker
     assert session.speaker.interruptions >= 1
     assert "Troisième partie." not in tts.texts  # dropped, never synthesised nor played over the caller
+    assert dialogue.rewinds == 0  # the turn was answered ahead (at its pause) and that answer kept
     said = [turn.text for turn in store.get_call(session.call_id).turns if turn.speaker == "bot"]
     assert "Troisième partie." not in said and said[-1] == "Bien."
 
@@ -493,3 +494,34 @@ async def test_silence_is_counted_from_the_end_of_the_bot_s_words_not_from_their
     await watcher
     assert [text for text, _ in dialogue.sent] == ["/no_input"]
     assert asked_at[0] - greeting_done[0] >= 1.4  # the whole timeout after the greeting, not at its end
+
+
+async def test_the_answer_prepared_at_the_pause_is_the_one_given_when_the_caller_has_finished(
+    store: Store, tmp_path: Path
+) -> None:
+    leg = FakeLeg(FakeAudio([*tone_frames(1.0), *silence_frames(1.5)]))
+    dialogue = FakeDialogue([DialogueReply(texts=["C'est noté. Au revoir."], hangup=True)])
+    session = await run_call(store, tmp_path, leg, dialogue)
+    assert [text for text, _ in dialogue.sent] == [WORDS] and dialogue.rewinds == 0
+    assert session.services.metrics.previews_total == 1
+    assert session.services.metrics.previews_taken_back_total == 0
+    said = [(turn.speaker, turn.text) for turn in store.get_call(session.call_id).turns]
+    assert said[1:] == [("caller", WORDS), ("bot", "C'est noté. Au revoir.")]
+
+
+async def test_a_caller_who_goes_on_after_the_pause_has_the_prepared_answer_taken_back(
+    store: Store, tmp_path: Path
+) -> None:
+    # Speech, a pause long enough to try an answer but not to end the turn, then more speech.
+    caller: list[bytes | int] = [*tone_frames(1.0), *silence_frames(0.4), *tone_frames(0.8), *silence_frames(1.5)]
+    leg = FakeLeg(FakeAudio(caller))
+    dialogue = FakeDialogue(
+        [DialogueReply(texts=["Réponse trop tôt."]), DialogueReply(texts=["Bien compris. Au revoir."], hangup=True)]
+    )
+    asr = FakeRecognizer(["il y a un trou", "rue de rome"], confidence=0.82, min_audio_s=0.3, sound_only=True)
+    session = await run_call(store, tmp_path, leg, dialogue, asr=asr)
+    assert [text for text, _ in dialogue.sent] == ["il y a un trou", "il y a un trou rue de rome"]
+    assert dialogue.rewinds == 1 and session.services.metrics.previews_taken_back_total == 1
+    said = [(turn.speaker, turn.text) for turn in store.get_call(session.call_id).turns]
+    assert ("bot", "Réponse trop tôt.") not in said  # never said, never recorded
+    assert said[1:] == [("caller", "il y a un trou rue de rome"), ("bot", "Bien compris. Au revoir.")]

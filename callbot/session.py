@@ -187,6 +187,7 @@ class CallSession:
             log.info("call %s ended: %s", self.call_id, self.outcome)
             await asyncio.gather(*helpers, return_exceptions=True)
             await self.speaker.close()
+            await self._drop_previews()
 
     async def _converse(self) -> None:
         # The charter: the caller hears at once that an automated assistant answers; not interruptible.
@@ -320,6 +321,15 @@ class CallSession:
                 await self.conversation.rewind()
 
         self._taking_back = asyncio.create_task(take_back())
+
+    async def _drop_previews(self) -> None:
+        """The call is over: answers still being prepared or taken back are of no use to anyone."""
+        pending = [t for t in (self._taking_back, self._prepared_audio) if t is not None]
+        if self._preview is not None:
+            pending += [t for t in (self._preview.answer, self._preview.first_audio) if t is not None]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
 
     async def _settle_previews(self) -> None:
         """Until every taken-back preview is rewound: the dialogue must see the turns in order."""

@@ -16,7 +16,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from asr.endpointing import AdaptiveEndOfTurn, EndOfTurn
 from asr.stream import Recognizer
@@ -324,7 +324,7 @@ class CallSession:
 
     async def _drop_previews(self) -> None:
         """The call is over: answers still being prepared or taken back are of no use to anyone."""
-        pending = [t for t in (self._taking_back, self._prepared_audio) if t is not None]
+        pending: list[asyncio.Task[Any]] = [t for t in (self._taking_back, self._prepared_audio) if t is not None]
         if self._preview is not None:
             pending += [t for t in (self._preview.answer, self._preview.first_audio) if t is not None]
         for task in pending:

@@ -35,7 +35,7 @@ and "holds" when the cadence p99 is below 40 ms, every caller's turn was transcr
 --reply-bound seconds and the turn p95 is at most --turn-p95 (with --repeat R, in each of its R rounds). It stops
 at the first N that does not hold (unless --keep-going), then prints the highest N that held with every smaller
 measured N, per core (the figure for sip.calls_per_core), the memory per extra call fitted over the rounds, and
-the callbot's RSS --settle seconds after the last round against its idle level after the warm-up call. Figures
+the callbot's RSS at --settle seconds after the last round against its idle level after the warm-up call. Figures
 only, no assertions; run it on a quiet machine.
 """
 
@@ -1072,7 +1072,7 @@ async def run_round(
 
 
 def summary(
-    figures: list[RoundFigures], default_calls: int, idle_rss: float, final_rss: float, settle_s: float
+    figures: list[RoundFigures], default_calls: int, idle_rss: float, settled: list[tuple[float, float]]
 ) -> None:
     cores = os.cpu_count() or 1
     measured = sorted({f.calls for f in figures})
@@ -1105,8 +1105,9 @@ def summary(
             + ", ".join(f"N={f.calls}: {(f.peak_rss_mb - f.idle_rss_mb) / f.calls:.1f}" for f in many)
         )
     print(
-        f"callbot RSS idle after the warm-up call {idle_rss:.0f} MB; {settle_s:g} s after the last round "
-        f"{final_rss:.0f} MB ({final_rss - idle_rss:+.0f} MB); {load_average()}"
+        f"callbot RSS idle after the warm-up call {idle_rss:.0f} MB; after the last round: "
+        + ", ".join(f"{rss:.0f} MB at {at:g} s ({rss - idle_rss:+.0f} MB)" for at, rss in settled)
+        + f"; {load_average()}"
     )
 
 
@@ -1130,7 +1131,13 @@ async def main() -> None:
     parser.add_argument("--stagger", type=float, default=0.25, help="seconds between the calls' INVITEs")
     parser.add_argument("--repeat", type=int, default=1, help="rounds per N of the sweep; N holds if all hold")
     parser.add_argument("--keep-going", action="store_true", help="do not stop the sweep at the first failure")
-    parser.add_argument("--settle", type=float, default=10.0, help="seconds after the last round before its RSS")
+    parser.add_argument(
+        "--settle",
+        type=float,
+        nargs="+",
+        default=[10.0, 70.0, 130.0],
+        help="seconds after the last round at which the callbot's RSS is read (idle recognisers linger 60 s)",
+    )
     parser.add_argument(
         "--noise-tail", action="store_true", help="keep the clips' room noise after the words (see without_noise_tail)"
     )
@@ -1214,12 +1221,15 @@ async def main() -> None:
             print(f"once more with {calls} calls:", flush=True)
             await measure(calls, 1)
         await wait_calls_over(callbot)
-        await asyncio.sleep(args.settle)
-        final_rss = rss_mb(callbot_pid)
+        settled: list[tuple[float, float]] = []
+        ended = time.monotonic()
+        for checkpoint in sorted(args.settle):
+            await asyncio.sleep(max(0.0, ended + checkpoint - time.monotonic()))
+            settled.append((checkpoint, rss_mb(callbot_pid)))
     finally:
         callbot.stop()
         dialogue.runner.stop()
-    summary(figures, default_calls, idle_rss, final_rss, args.settle)
+    summary(figures, default_calls, idle_rss, settled)
 
 
 if __name__ == "__main__":

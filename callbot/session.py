@@ -289,11 +289,13 @@ class CallSession:
         if self._preview is not None or self.leg.ended.is_set():
             return
         self.services.metrics.previews_total += 1
-        preview = Preview(turn.transcript.text, asyncio.create_task(self._prepare(turn)))
+        # Only after the take-backs already under way (not one of this preview: that one waits for us).
+        preview = Preview(turn.transcript.text, asyncio.create_task(self._prepare(turn, self._taking_back)))
         self._preview = preview
 
-    async def _prepare(self, turn: CallerTurn) -> DialogueReply | None:
-        await self._settle_previews()
+    async def _prepare(self, turn: CallerTurn, after: asyncio.Task[None] | None) -> DialogueReply | None:
+        if after is not None:
+            await asyncio.wait({after})
         reply = await self.conversation.preview(turn.transcript.text, turn.transcript.confidence)
         preview = self._preview
         if reply is not None and reply.texts and preview is not None and preview.answer is asyncio.current_task():

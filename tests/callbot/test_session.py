@@ -525,3 +525,38 @@ async def test_a_caller_who_goes_on_after_the_pause_has_the_prepared_answer_take
     said = [(turn.speaker, turn.text) for turn in store.get_call(session.call_id).turns]
     assert ("bot", "Réponse trop tôt.") not in said  # never said, never recorded
     assert said[1:] == [("caller", "il y a un trou rue de rome"), ("bot", "Bien compris. Au revoir.")]
+
+
+async def test_a_preview_taken_back_before_it_started_does_not_lock_the_call(store: Store, tmp_path: Path) -> None:
+    # Two pauses in one turn, the caller going on after each: the second preview is taken back while the
+    # first one's rewind may still be under way.
+    caller: list[bytes | int] = [
+        *tone_frames(0.8),
+        *silence_frames(0.55),
+        *tone_frames(0.4),
+        *silence_frames(0.55),
+        *tone_frames(0.6),
+        *silence_frames(1.5),
+    ]
+
+    class BurstAudio(FakeAudio):
+        """A backlog read at once (a listener that was late): frames come without the loop turning."""
+
+        async def read_frame(self) -> bytes | None:
+            if self.caller and isinstance(self.caller[0], bytes):
+                frame = self.caller.pop(0)
+                assert isinstance(frame, bytes)
+                return frame
+            return await super().read_frame()
+
+    leg = FakeLeg(BurstAudio(caller))
+    dialogue = FakeDialogue(
+        [DialogueReply(texts=["Un."]), DialogueReply(texts=["Deux."]), DialogueReply(texts=["Fin."], hangup=True)]
+    )
+    asr = FakeRecognizer(["a", "b", "c"], confidence=0.82, min_audio_s=0.3, sound_only=True)
+    session = await run_call(store, tmp_path, leg, dialogue, asr=asr)
+    assert session.outcome == "completed"
+    assert dialogue.sent[-1][0] == "a b c" and dialogue.rewinds == len(dialogue.sent) - 1, (
+        dialogue.sent,
+        dialogue.rewinds,
+    )

@@ -133,13 +133,12 @@ def _epoch(iso: str) -> float:
 
 
 async def one_call(
-    callbot: CallbotProcess, key: bytes, workdir: Path, index: int, said: Utterance, speak_at: float
+    callbot: CallbotProcess, key: bytes, workdir: Path, number: str, index: int, said: Utterance, speak_at: float
 ) -> Turn:
     from benchmarks.capacity import speech_span
     from signalements.pseudonym import pseudonymise
 
     turn = Turn(index, said.gap_ms)
-    number = f"+334919{os.getpid() % 1000:03d}{index:04d}"
     microphone = write_silence_padded_wav(said.pcm.tobytes(), workdir / "caller.wav", lead_s=speak_at, tail_s=8.0)
     started = time.time()
     result = await run_baresip_call(
@@ -177,7 +176,7 @@ async def one_call(
     for item in page["items"]:
         if item.get("caller_pseudonym") == wanted:
             call: Any = callbot.api(f"/api/calls/{item['call_id']}")
-            turn.caller_turns = sum(
+            turn.caller_turns += sum(
                 1 for t in call["turns"] if t["speaker"] == "caller" and _epoch(t["started_at"]) >= started
             )
     return turn
@@ -202,7 +201,8 @@ async def measure(
             call_dir.mkdir()
             pausing = pausing_every > 0 and index % pausing_every == pausing_every - 1
             said = utterance(index, pausing, args.gaps, args.noise_tail)
-            turn = await one_call(callbot, key, call_dir, index, said, greeting_s + 1.5)
+            number = f"+3349{parallel:02d}{os.getpid() % 1000:03d}{index:04d}"  # one caller_pseudonym per call
+            turn = await one_call(callbot, key, call_dir, number, index, said, greeting_s + 1.5)
             turns.append(turn)
             what = (
                 turn.failed
@@ -277,7 +277,7 @@ async def main() -> None:
         warm_dir = workdir / "warm-up"
         warm_dir.mkdir()
         greeting_s = len(await render(load_settings(environ={}).prompts.greeting)) / RATE
-        await one_call(callbot, key, warm_dir, 9999, utterance(0, False, args.gaps), greeting_s + 1.5)
+        await one_call(callbot, key, warm_dir, "+33491999999", 0, utterance(0, False, args.gaps), greeting_s + 1.5)
         for parallel in levels:
             await measure(callbot, key, workdir, args.calls, parallel, args)
     finally:

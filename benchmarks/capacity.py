@@ -932,10 +932,11 @@ async def run_round(
     clips: list[Clip],
     targets: Targets,
     stagger_s: float,
+    rest_s: float = 1.0,
 ) -> RoundFigures:
     # A previous round's calls must have ended before this one is measured.
     await wait_calls_over(callbot)
-    await asyncio.sleep(1.0)
+    await asyncio.sleep(rest_s)
     load = os.getloadavg()
     counters_before = metrics_values(callbot)
     log_offset = callbot.log_path.stat().st_size
@@ -1130,6 +1131,13 @@ async def main() -> None:
     )
     parser.add_argument("--stagger", type=float, default=0.25, help="seconds between the calls' INVITEs")
     parser.add_argument("--repeat", type=int, default=1, help="rounds per N of the sweep; N holds if all hold")
+    parser.add_argument(
+        "--rest",
+        type=float,
+        default=1.0,
+        help="seconds between rounds; over 60 the surplus recognisers are freed first, so each round's memory "
+        "per call is counted from the idle level",
+    )
     parser.add_argument("--keep-going", action="store_true", help="do not stop the sweep at the first failure")
     parser.add_argument(
         "--settle",
@@ -1174,7 +1182,7 @@ async def main() -> None:
         held = True
         for _ in range(times):
             round_index += 1
-            figure = await run_round(calls, round_index, plan, callbot, key, clips, targets, args.stagger)
+            figure = await run_round(calls, round_index, plan, callbot, key, clips, targets, args.stagger, args.rest)
             figures.append(figure)
             held = held and figure.holds
         return held

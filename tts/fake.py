@@ -48,17 +48,23 @@ class FakeSynthesizer:
         return b"".join(self.chunk(piece, sample_rate) for piece in speech_pieces(text))
 
     def stream(self, text: str, sample_rate: int) -> AsyncGenerator[bytes, None]:
+        """As the engine: a rendered (cached) text comes as one chunk, at once."""
         return self._chunks(Request("stream", text, sample_rate))
 
     async def _chunks(self, request: Request) -> AsyncGenerator[bytes, None]:
         if request.sample_rate <= 0:
             raise ValueError(f"sample_rate must be positive, got {request.sample_rate}")
         self.requests.append(request)
+        cached = self._cache.get((request.text, request.sample_rate))
         try:
-            for piece in speech_pieces(request.text):
-                await asyncio.sleep(self.chunk_delay)
+            if cached is not None:
                 request.chunks += 1
-                yield self.chunk(piece, request.sample_rate)
+                yield cached
+            else:
+                for piece in speech_pieces(request.text):
+                    await asyncio.sleep(self.chunk_delay)
+                    request.chunks += 1
+                    yield self.chunk(piece, request.sample_rate)
             request.finished = True
         finally:
             request.closed_early = not request.finished

@@ -48,6 +48,10 @@ async def test_cache_and_warm() -> None:
     assert fake.cached("Au revoir.", 8000) and not fake.cached("Au revoir.", 16000)
     await fake.render("Au revoir.", 8000)
     assert fake.texts == ["Au revoir."]  # the second render came from the cache
+    # Streamed, a cached text comes as one chunk, as from the engine.
+    text = "Merci de patienter. Au revoir."
+    await fake.render(text, 8000)
+    assert [c async for c in fake.stream(text, 8000)] == [fake.expected(text, 8000)]
 
 
 async def test_chunk_delay_and_cancellation() -> None:

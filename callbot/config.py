@@ -174,6 +174,7 @@ class VadSettings(_Section):
 
 class TtsSettings(_Section):
     workers: int = Field(ge=1, le=16)
+    onnx_threads: int = Field(ge=1, le=64)
     cache_size: int = Field(ge=0)
     length_scale: float | None = Field(gt=0.5, le=2.0)
     noise_scale: float | None = Field(ge=0, le=2.0)

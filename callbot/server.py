@@ -145,7 +145,7 @@ class CallbotServer:
 
         speech_model, voice = await asyncio.gather(
             asyncio.to_thread(SpeechModel.load, resolve_path(settings.models.asr)),
-            asyncio.to_thread(Voice.load, resolve_path(settings.models.tts), None),
+            asyncio.to_thread(Voice.load, resolve_path(settings.models.tts), None, settings.tts.onnx_threads),
         )
         asr = AsrEngine(speech_model, workers=settings.asr.workers)
         self._stack.callback(asr.close)

@@ -56,8 +56,6 @@ class TtsEngine:
             return _one(cached)
         return self._synthesize(text, sample_rate, played=True)
 
-    synthesize = stream  # the name callbot/session.py still uses
-
     async def render(self, text: str, sample_rate: int) -> bytes:
         """The whole text as one PCM16 block, the same samples as stream() gives; kept in an LRU cache."""
 

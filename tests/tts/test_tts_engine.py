@@ -141,8 +141,3 @@ async def test_bad_arguments(voice: Voice, tts_engine: TtsEngine) -> None:
         await tts_engine.render("Hello.", 0)
     with pytest.raises(ValueError):
         await anext(tts_engine.stream("Hello.", -8000))
-
-
-async def test_old_name_still_streams(tts_engine: TtsEngine) -> None:
-    # callbot/session.py calls synthesize(); it is stream() under its former name.
-    assert [c async for c in tts_engine.synthesize("Hello.", 8000)] == [await tts_engine.render("Hello.", 8000)]

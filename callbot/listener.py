@@ -8,6 +8,7 @@ blocks, so the loop keeps pace with the line however busy the recognisers are.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from asr.endpointing import EndOfTurn
-from asr.stream import Recognizer
+from asr.stream import Hypothesis, Recognizer, RecognizerStream
 from asr.transcript import Transcript, join_transcripts
 from asr.vad import TurnDetector, TurnEvent
 from audio import frame_bytes
@@ -89,7 +90,7 @@ class Listener:
 
     async def run(self) -> None:
         audio, detector = self._audio, self._detector
-        stream = self._recognizer.open_stream(audio.sample_rate)
+        feed = _RecognitionFeed(self._recognizer.open_stream(audio.sample_rate))
         frame_size = frame_bytes(audio.sample_rate)
         turn_started = datetime.now(UTC)
         held: list[Transcript] = []  # pieces of the current turn recognised at pauses
@@ -110,23 +111,35 @@ class Listener:
                     detector.end_silence_ms = self._end_of_turn.silence_ms(self.expects, "")
                     self._on_onset()
                     pre_roll = detector.pre_roll()
-                    stream.push(pre_roll)
+                    feed.push(pre_roll)
                     self.frames_to_recogniser += len(pre_roll) // frame_size
                 elif event is TurnEvent.SPEECH_END:
                     speech_ended = time.monotonic() - detector.end_silence_ms / 1000
-                    pieces = [*held, await stream.finish()]
+                    pieces, started = held, turn_started
                     held, tentative = [], False
-                    await self._close_turn(join_transcripts(pieces), turn_started, speech_ended)
+
+                    async def close(
+                        last: Transcript,
+                        pieces: list[Transcript] = pieces,
+                        started: datetime = started,
+                        ended: float = speech_ended,
+                    ) -> None:
+                        await self._close_turn(join_transcripts([*pieces, last]), started, ended)
+
+                    # Beside the loop: the caller's next frames are read (and barge-in heard) meanwhile.
+                    feed.close_utterance(close)
                 elif detector.in_speech:
-                    stream.push(frame)
+                    feed.push(frame)
                     self.frames_to_recogniser += 1
                     if event is TurnEvent.PAUSE:
-                        heard = (await stream.partial()).text
+                        heard = await feed.partial_soon()
+                        if heard is None:  # the recogniser is behind: no adaptation, no answer ahead
+                            continue
                         detector.end_silence_ms = self._end_of_turn.silence_ms(self.expects, heard)
                         if heard and self.preview and self._on_tentative_end is not None:
                             # Close the recognition here, so the answer can be prepared during the silence
                             # that confirms the end; if the caller goes on, the next piece joins this one.
-                            held.append(await stream.finish())
+                            held.append(await feed.stream.finish())
                             tentative = True
                             ended = time.monotonic() - detector.silence_ms / 1000
                             turn = CallerTurn(join_transcripts(held), turn_started, datetime.now(UTC), ended)
@@ -136,7 +149,7 @@ class Listener:
                         if self._on_resumed is not None:
                             self._on_resumed()
         finally:
-            stream.close()
+            await feed.close()
 
     async def _close_turn(self, transcript: Transcript, started: datetime, speech_ended: float) -> None:
         # Sizes and confidence only: the words themselves go to the store, not to the logs.
@@ -150,3 +163,79 @@ class Listener:
             await self._on_turn(CallerTurn(transcript, started, datetime.now(UTC), speech_ended))
         elif transcript.audio_seconds >= UNINTELLIGIBLE_MIN_S:
             await self._on_unintelligible()  # someone spoke but no word came out: re-ask now
+
+
+PARTIAL_WAIT_S = 0.2  # at a pause, how long the loop waits for the words so far before it goes on without them
+CLOSE_WAIT_S = 10.0  # at hang-up, how long the last turn may take to be recognised
+
+
+class _RecognitionFeed:
+    """The recogniser as the listening loop sees it: nothing here makes the loop wait long.
+
+    Closing an utterance (the recogniser's finish) runs beside the loop; audio pushed meanwhile is held back and
+    given to the recogniser once that utterance is cut, so it goes to the next one, in order.
+    """
+
+    def __init__(self, stream: RecognizerStream) -> None:
+        self.stream = stream
+        self._held: list[bytes] = []
+        self._closing: asyncio.Task[None] | None = None
+
+    @property
+    def _busy(self) -> bool:
+        if self._closing is not None and self._closing.done() and not self._closing.cancelled():
+            failure = self._closing.exception()
+            if failure is not None:  # a recogniser that failed stops the listening, as it would inline
+                raise failure
+        return self._closing is not None and not self._closing.done()
+
+    def push(self, pcm: bytes) -> None:
+        if self._busy:
+            self._held.append(pcm)
+            return
+        self._release(self._held)
+        self._held = []
+        self.stream.push(pcm)
+
+    def _release(self, frames: list[bytes]) -> None:
+        for pcm in frames:
+            self.stream.push(pcm)
+
+    def close_utterance(self, then: Callable[[Transcript], Awaitable[None]]) -> None:
+        """Cut the utterance after everything pushed so far, and hand its transcript to `then`."""
+        _ = self._busy  # raises the previous closing's failure, if any
+        previous, mine = self._closing, self._held
+        self._held = []  # what comes from now on belongs to the next utterance
+
+        async def close() -> None:
+            if previous is not None:
+                await asyncio.wait({previous})
+            self._release(mine)
+            await then(await self.stream.finish())
+
+        self._closing = asyncio.create_task(close(), name="listener-close-turn")
+
+    async def partial_soon(self) -> str | None:
+        """The words so far, or None if the recogniser cannot say within PARTIAL_WAIT_S (it is behind)."""
+        if self._busy:
+            return None
+        asking = asyncio.create_task(self.stream.partial())
+        done, _ = await asyncio.wait({asking}, timeout=PARTIAL_WAIT_S)
+        if not done:
+            asking.add_done_callback(_ignore_outcome)  # finishes in the background; nobody needs it now
+            return None
+        return asking.result().text
+
+    async def close(self) -> None:
+        if self._closing is not None:  # the caller's last words before hanging up still reach the record
+            try:
+                await asyncio.wait_for(asyncio.shield(self._closing), CLOSE_WAIT_S)
+            except TimeoutError:
+                log.warning("the last caller turn was not recognised within %.0f s", CLOSE_WAIT_S)
+                self._closing.cancel()
+        self.stream.close()
+
+
+def _ignore_outcome(task: asyncio.Task[Hypothesis]) -> None:
+    if not task.cancelled():
+        task.exception()

@@ -23,7 +23,7 @@ from callbot.sip.limits import SipLimits
 from callbot.sip.media import bind_rtp_session
 from callbot.web.app import Readiness, create_app
 from callbot.web.chat import ChatService, add_chat_routes
-from dialogue.client import DialogueClient
+from dialogue.client import DialogueClient, DialogueUnavailable
 from dialogue.responses import fixed_texts
 from dialogue.supervisor import ManagedDialogue
 from dialogue.training import ensure_model
@@ -171,6 +171,7 @@ class CallbotServer:
         self._stack.callback(warming.cancel)
 
         await self._wait_dialogue(client)
+        await self._warm_dialogue(client)
         self.readiness.set("dialogue")
 
         self.services = CallServices(
@@ -212,6 +213,17 @@ class CallbotServer:
             if asyncio.get_running_loop().time() > deadline:
                 raise RuntimeError(f"the dialogue server at {client.base_url} did not become ready")
             await asyncio.sleep(0.5)
+
+    async def _warm_dialogue(self, client: DialogueClient) -> None:
+        """One message through Rasa and the action server before the first caller: their first answer builds
+        graphs and loads the language pipeline (seconds), which a caller would otherwise hear as silence."""
+        started = asyncio.get_running_loop().time()
+        try:
+            await client.send(f"warm-up-{secrets.token_hex(8)}", WARM_UP_TEXT, {"channel": "text"})
+        except DialogueUnavailable as error:
+            log.warning("dialogue warm-up failed (the first call will be slower): %s", error)
+            return
+        log.info("dialogue warmed up in %.1f s", asyncio.get_running_loop().time() - started)
 
     async def _purge_periodically(self, store: Store) -> None:
         """The retention limits, applied at start and then every `retention.purge_interval_h`."""
@@ -262,6 +274,9 @@ def absolute_sqlite_url(url: str) -> str:
         path.parent.mkdir(parents=True, exist_ok=True)
         return prefix + str(path)
     return url
+
+
+WARM_UP_TEXT = "bonjour"  # a greeting: answered by the dialogue, no report can come of it
 
 
 async def _warm_quietly(tts: TtsEngine, texts: list[str]) -> None:

@@ -136,6 +136,7 @@ class CallSession:
         self._preview: Preview | None = None  # the answer being prepared at the caller's pause
         self._taking_back: asyncio.Task[None] | None = None  # a previewed answer being rewound
         self._last_said: list[str] = []  # the bot's last reply, for the repeat key
+        self.barge_ins = 0  # the caller's voice cut the bot (not keys or hang-ups)
         self._turn_speech_ended: float | None = None  # when the caller turn being answered ended
         self._prepared_audio: asyncio.Task[bytes] | None = None  # the committed preview's first message
 
@@ -177,7 +178,7 @@ class CallSession:
             metrics.caller_frames_total += self.listener.frames_heard
             metrics.recognised_frames_total += self.listener.frames_to_recogniser
             metrics.caller_frames_dropped_total += self.leg.audio.frames_dropped
-            metrics.barge_ins_total += self.speaker.interruptions
+            metrics.barge_ins_total += self.barge_ins
             if self.outcome is None:
                 self.outcome = OUTCOME_WHEN_ENDED_BY.get(self.leg.ended_by or "caller", "caller_hung_up")
             metrics.record_outcome(self.outcome)
@@ -263,6 +264,7 @@ class CallSession:
     def _caller_cut_in(self) -> None:
         """The caller started speaking: barge-in, if the bot is saying something it may be cut in."""
         if self.settings.vad.barge_in and self.speaker.interrupt():
+            self.barge_ins += 1
             log.info("call %s: barge-in", self.call_id)
 
     async def _answer(self, turn: CallerTurn) -> DialogueReply | None:

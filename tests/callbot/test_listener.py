@@ -4,6 +4,7 @@ and the caller's onset is told at once (barge-in) unless it is too faint to be m
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import numpy as np
 
@@ -107,3 +108,41 @@ async def test_the_onset_is_told_within_the_start_time_but_a_faint_voice_over_th
     faint = [*silence(0.3), *voiced(0.8, level=1000), *silence(1.0)]  # -50 to -38 dBFS: an echo
     assert (await listen(faint, bot_speaking=True))[3] == []
     assert (await listen(faint, bot_speaking=False))[3] != []
+
+
+async def test_a_slow_recogniser_never_stops_the_listening() -> None:
+    """The recogniser 1 s behind (a busy machine): frames are still read as they come, the next caller onset is
+    still told at once, and every turn still arrives, in order."""
+    frames = [*silence(0.3), *voiced(0.8), *silence(1.2), *voiced(0.8), *silence(1.5)]
+    read_at: list[float] = []
+
+    class TimedAudio(ScriptedAudio):
+        async def read_frame(self) -> bytes | None:
+            await asyncio.sleep(0.005)
+            read_at.append(asyncio.get_running_loop().time())
+            return await super().read_frame()
+
+    audio = TimedAudio(frames)
+    turns: list[str] = []
+    onsets: list[int] = []
+
+    async def on_turn(turn: CallerTurn) -> None:
+        turns.append(turn.transcript.text)
+
+    async def nothing() -> None: ...
+
+    listener = Listener(
+        audio,
+        FakeRecognizer(["premier", "second"], decode_delay=1.0),
+        AdaptiveEndOfTurn(),
+        VoiceSettings(start_ms=100),
+        bot_speaking=lambda: False,
+        on_onset=lambda: onsets.append(audio.given),
+        on_turn=on_turn,
+        on_unintelligible=nothing,
+    )
+    await asyncio.wait_for(listener.run(), 20)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(read_at)]
+    assert max(gaps) < 0.5, max(gaps)  # never the recogniser's 1 s
+    assert turns == ["premier", "second"] and len(onsets) == 2
+    assert listener.frames_heard == len(frames)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -35,10 +36,13 @@ class VoskRecognizer:
         idle_recognizers: int | None = None,
         linger_s: float = 60.0,
         max_backlog_s: float = 10.0,
+        after_free: Callable[[], object] | None = None,
     ) -> None:
         """`idle_recognizers` (default: `workers`) stay ready when no one speaks; more are freed after `linger_s`.
 
-        A stream more than `max_backlog_s` behind is logged and counted in `overflows`; its audio is kept.
+        `after_free` runs once idle recognisers are freed (callbot.memory.release_free_memory gives the memory
+        back to the system). A stream more than `max_backlog_s` behind is logged and counted in `overflows`;
+        its audio is kept.
         """
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
@@ -47,7 +51,8 @@ class VoskRecognizer:
         self.model = model
         self.max_backlog_s = max_backlog_s
         self.overflows = 0  # streams that went over max_backlog_s
-        self.recognizers = RecognizerPool(model, workers if idle_recognizers is None else idle_recognizers, linger_s)
+        keep = workers if idle_recognizers is None else idle_recognizers
+        self.recognizers = RecognizerPool(model, keep, linger_s, after_free)
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="asr")
         self._eviction: asyncio.TimerHandle | None = None
         self._eviction_loop: asyncio.AbstractEventLoop | None = None

@@ -8,14 +8,10 @@ The pool keeps `keep` of them idle; more are kept for `linger_s` after a burst, 
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import functools
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import cast
 
 import numpy as np
 import vosk
@@ -41,12 +37,16 @@ class PooledRecognizer:
 class RecognizerPool:
     """Thread-safe; acquire() and release() block (Vosk work), so they run in the ASR thread pool."""
 
-    def __init__(self, model: SpeechModel, keep: int, linger_s: float) -> None:
+    def __init__(
+        self, model: SpeechModel, keep: int, linger_s: float, after_free: Callable[[], object] | None = None
+    ) -> None:
+        """`after_free` runs (in the freeing thread) once recognisers are freed: to give the memory back."""
         if keep < 0 or linger_s < 0:
             raise ValueError(f"keep and linger_s must be >= 0, got {keep} and {linger_s}")
         self._model = model
         self.keep = keep
         self.linger_s = linger_s
+        self._after_free = after_free
         self._idle: list[PooledRecognizer] = []  # oldest release first
         self._lock = threading.Lock()
         self.created = 0
@@ -96,37 +96,19 @@ class RecognizerPool:
             dropped = self._idle[:stale]
             del self._idle[:stale]
             self.evicted += stale
-        return _free(dropped)
+        return _free(dropped, self._after_free)
 
     def clear(self) -> int:
         with self._lock:
             dropped, self._idle = self._idle, []
-        return _free(dropped)
+        return _free(dropped, self._after_free)
 
 
-def _free(recognizers: list[PooledRecognizer]) -> int:
+def _free(recognizers: list[PooledRecognizer], after_free: Callable[[], object] | None) -> int:
     count = len(recognizers)
     recognizers.clear()  # the last references: Vosk frees each recogniser here
-    if count:
-        _return_freed_heap()
+    if count and after_free is not None:
+        # glibc keeps freed heap pages mapped: without giving them back (callbot.memory), freeing recognisers
+        # after a burst of calls would leave the process at its peak RSS (330 MB for 8 warm recognisers).
+        after_free()
     return count
-
-
-@functools.cache
-def _malloc_trim() -> Callable[[int], int] | None:
-    name = ctypes.util.find_library("c")
-    try:
-        trim = ctypes.CDLL(name or "libc.so.6").malloc_trim
-    except (OSError, AttributeError):  # not glibc: nothing to trim
-        return None
-    trim.argtypes = [ctypes.c_size_t]
-    trim.restype = ctypes.c_int
-    return cast(Callable[[int], int], trim)
-
-
-def _return_freed_heap() -> None:
-    # glibc keeps freed heap pages mapped: without this, freeing recognisers after a burst of calls
-    # would leave the process at its peak RSS (measured: 330 MB given back for 8 warm recognisers).
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)

@@ -21,6 +21,7 @@ import soxr
 from memory import peak_rss_mb, rss_mb  # benchmarks/memory.py, beside this script
 
 from asr import SpeechModel, VoskRecognizer
+from callbot.memory import release_free_memory
 
 CLIPS = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "audio"
 FRAME = 320  # 20 ms at 8 kHz
@@ -86,7 +87,9 @@ async def run(model_path: Path, stream_counts: list[int], workers: int, paced: b
     audio = phone_audio()
     seconds = len(audio) / 2 / 8000
     # The backlog is measured and printed: no overflow warnings (pushed at once, a stream is all behind).
-    engine = VoskRecognizer(model, workers, idle_recognizers=max(stream_counts), max_backlog_s=3600.0)
+    engine = VoskRecognizer(
+        model, workers, idle_recognizers=max(stream_counts), max_backlog_s=3600.0, after_free=release_free_memory
+    )
     cold = await one_call(engine, audio, paced=False)
     warm = await one_call(engine, audio, paced=False)
     print(

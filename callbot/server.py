@@ -147,7 +147,7 @@ class CallbotServer:
             asyncio.to_thread(SpeechModel.load, resolve_path(settings.models.asr)),
             asyncio.to_thread(Voice.load, resolve_path(settings.models.tts), None, settings.tts.onnx_threads),
         )
-        asr = AsrEngine(speech_model, workers=settings.asr.workers)
+        asr = AsrEngine(speech_model, workers=settings.asr.workers, after_free=release_free_memory)
         self._stack.callback(asr.close)
         await asr.prewarm(settings.asr.workers)  # the first calls do not wait for a recogniser to be built
         self.readiness.set("asr")

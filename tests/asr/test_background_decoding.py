@@ -189,7 +189,10 @@ async def test_a_reused_recogniser_gives_the_transcript_of_a_new_one(
 async def test_memory_of_a_burst_goes_back_once_it_has_lingered(
     repeatable_model: SpeechModel, clip_8k: Callable[[str], bytes]
 ) -> None:
-    engine = VoskRecognizer(repeatable_model, workers=2, idle_recognizers=1, linger_s=0.05)
+    freed: list[int] = []
+    engine = VoskRecognizer(
+        repeatable_model, workers=2, idle_recognizers=1, linger_s=0.05, after_free=lambda: freed.append(1)
+    )
     pcm = clip_8k(PHONE_CLIP)[:SECOND_8K]
     try:
         await asyncio.gather(*(transcribe(engine, pcm) for _ in range(3)))
@@ -199,6 +202,7 @@ async def test_memory_of_a_burst_goes_back_once_it_has_lingered(
                 break
             await asyncio.sleep(0.02)
         assert (engine.recognizers.idle, engine.recognizers.evicted) == (1, 2)
+        assert freed  # told, so the freed memory can go back to the system
         await transcribe(engine, pcm)  # the one kept serves the next call
         assert engine.recognizers.created == 3
     finally:

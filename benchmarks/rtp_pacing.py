@@ -12,46 +12,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
-import struct
-import threading
+import sys
 import time
-from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 
-from callbot.rtp import PCMU, RtpSession
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 
-
-class Receiver(threading.Thread):
-    """Blocking UDP receiver in its own thread, so arrival times do not depend on the event loop's load."""
-
-    def __init__(self) -> None:
-        super().__init__(daemon=True)
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.2)
-        self.arrivals: dict[int, list[float]] = defaultdict(list)
-        self.running = True
-
-    @property
-    def address(self) -> tuple[str, int]:
-        host, port = self.sock.getsockname()
-        return (host, port)
-
-    def run(self) -> None:
-        while self.running:
-            try:
-                data = self.sock.recv(2048)
-            except TimeoutError:
-                continue
-            ssrc = struct.unpack_from("!I", data, 8)[0]
-            self.arrivals[ssrc].append(time.monotonic())
+from callbot.rtp import PCMU, RtpSession  # noqa: E402
+from tests.support.rtp_receiver import RtpReceiver  # noqa: E402
 
 
 async def measure(sessions_count: int, seconds: float) -> None:
-    receiver = Receiver()
+    receiver = RtpReceiver()
     receiver.start()
     t = np.arange(int(8000 * seconds)) / 8000
     speech = (6000 * np.sin(2 * np.pi * 300 * t)).astype("<i2").tobytes()
@@ -79,7 +54,10 @@ async def measure(sessions_count: int, seconds: float) -> None:
     receiver.join()
     receiver.sock.close()
 
-    intervals = np.concatenate([np.diff(times) for times in receiver.arrivals.values() if len(times) > 1]) * 1000
+    intervals = (
+        np.concatenate([np.diff([at for _, at in times]) for times in receiver.arrivals.values() if len(times) > 1])
+        * 1000
+    )
     deviation = np.abs(intervals - 20.0)
     packets = sum(len(times) for times in receiver.arrivals.values())
     print(

@@ -10,10 +10,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import socket
-import struct
 import threading
 import time
-from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterator
 
 import numpy as np
@@ -22,6 +20,7 @@ import pytest
 from callbot.rtp import PCMU, MediaClock, RtpSession
 from callbot.rtp.clock import default_clock
 from callbot.rtp.packet import RtpPacket, build_rtp, parse_rtp
+from tests.support.rtp_receiver import RtpReceiver
 
 SessionFactory = Callable[..., Awaitable[RtpSession]]
 LEVEL = 8000
@@ -205,35 +204,8 @@ async def test_silence_flows_in_real_time_while_the_caller_pauses(
     assert labels[last:] == [("audio", i) for i in range(25, 50)]
 
 
-class Receiver(threading.Thread):
-    """Timestamps every datagram as it arrives, in its own thread."""
-
-    def __init__(self) -> None:
-        super().__init__(daemon=True)
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.1)
-        self.arrivals: dict[int, list[tuple[int, float]]] = defaultdict(list)
-        self.running = True
-
-    @property
-    def address(self) -> tuple[str, int]:
-        host, port = self.sock.getsockname()[:2]
-        return (host, port)
-
-    def run(self) -> None:
-        while self.running:
-            try:
-                data = self.sock.recv(2048)
-            except TimeoutError:
-                continue
-            sequence, _, ssrc = struct.unpack_from("!HII", data, 2)
-            self.arrivals[ssrc].append((sequence, time.monotonic()))
-
-
 async def test_fifty_sessions_share_one_timer_and_send_paced(rtp_session_factory: SessionFactory) -> None:
-    receiver = Receiver()
+    receiver = RtpReceiver()
     receiver.start()
     try:
         clock = MediaClock()

@@ -301,9 +301,17 @@ class CallSession:
         reply = await self.conversation.preview(turn.transcript.text, turn.transcript.confidence)
         preview = self._preview
         if reply is not None and reply.texts and preview is not None and preview.answer is asyncio.current_task():
-            render = self.services.tts.render(reply.texts[0], self.leg.audio.sample_rate)
-            preview.first_audio = asyncio.create_task(render)
+            preview.first_audio = asyncio.create_task(self._synthesise(reply.texts[0]))
         return reply
+
+    async def _synthesise(self, text: str) -> bytes:
+        """The whole audio of `text`; a fixed line comes from the synthesiser's cache, other text is not put in
+        it (answers vary: they would push the fixed lines out)."""
+        tts, rate = self.services.tts, self.leg.audio.sample_rate
+        if tts.cached(text, rate):
+            return await tts.render(text, rate)
+        async with contextlib.aclosing(tts.stream(text, rate)) as chunks:
+            return b"".join([chunk async for chunk in chunks])
 
     def _resumed(self) -> None:
         """The caller went on speaking: the prepared answer is taken back."""

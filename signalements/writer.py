@@ -88,6 +88,7 @@ class StoreWriter:
         self._memory: deque[tuple[int, WriteOp]] = deque()  # (submission number, write), oldest first
         self._waiters: list[_Waiter] = []
         recovered = self._spill.pending_count()
+        self.recovered = recovered  # writes found on disk at start (the worker replays them at once)
         if recovered:
             log.warning("replaying %d store writes left in %s", recovered, spill_path)
         self._spilling = recovered > 0

@@ -104,6 +104,34 @@ class SipSettings(_Section):
 class HttpSettings(_Section):
     host: str
     port: int = Field(ge=0, le=65535)
+    metrics_public: bool  # /metrics without a login (a scraper on the same network); false: a session or the token
+
+
+class ConsoleSettings(_Section):
+    """The supervisors' console at /console."""
+
+    session_hours: float = Field(gt=0, le=24 * 7)  # a login lasts at most this long
+    idle_minutes: float = Field(gt=0, le=24 * 60)  # and ends after this long without a request
+    secure_cookies: bool  # Secure cookies (HTTPS, or http://localhost); false only behind a TLS proxy on a LAN
+    max_failed_logins: int = Field(ge=1, le=100)  # then the account is locked for lockout_minutes
+    lockout_minutes: float = Field(gt=0, le=24 * 60)
+    low_confidence: float = Field(ge=0, le=1)  # recognised words below this are marked for the supervisor
+    page_size: int = Field(ge=10, le=500)
+
+
+class EnergySettings(_Section):
+    """The charter's carbon calculator: CPU-seconds per call x watts per core -> Wh, x grid intensity -> gCO2e."""
+
+    watts_per_core: float = Field(gt=0, le=1000)
+    grid_gco2e_per_kwh: float = Field(ge=0, le=2000)
+    grid_source: str  # shown beside the figure
+    sample_interval_s: float = Field(gt=0, le=60)
+
+
+class RecordingSettings(_Section):
+    enabled: bool  # off by default: no audio is kept
+    directory: Path
+    retention_days: int = Field(ge=1, le=3650)
 
 
 class ApiSettings(_Section):
@@ -138,6 +166,7 @@ class DatabaseSettings(_Section):
 class RetentionSettings(_Section):
     transcript_days: int = Field(ge=1)
     report_days: int = Field(ge=1)
+    audit_days: int = Field(ge=1)  # the supervisors' audit trail (its personal values go at report_days)
     purge_interval_h: float = Field(gt=0)
 
 
@@ -206,6 +235,11 @@ class TransferSettings(_Section):
     uri: str | None
     timeout_s: float = Field(gt=0)
     on_dtmf: str = Field(pattern=r"^[0-9*#]$")
+    # When agents take calls, Europe/Paris time: {"mon": ["08:30-12:00", "13:30-17:30"], ...}; a day not named
+    # is closed. Outside these hours, and on public holidays, a caller who asks for a person is offered a call back.
+    hours: dict[str, list[str]]
+    timezone: str
+    holidays: str | None  # country (and subdivision: "FR") whose public holidays close the centre; None: none
 
     @field_validator("uri")
     @classmethod
@@ -234,6 +268,7 @@ class Prompts(_Section):
     call_too_long: str
     chat_greeting: str
     chat_handoff: str
+    recording_notice: str  # said right after the greeting's disclosure when recording.enabled
 
 
 class Settings(_Section):
@@ -250,6 +285,9 @@ class Settings(_Section):
     transfer: TransferSettings
     call: CallSettings
     chat: ChatSettings
+    console: ConsoleSettings
+    energy: EnergySettings
+    recording: RecordingSettings
     prompts: Prompts
 
 

@@ -34,6 +34,8 @@ STATUS_AWAITING = "awaiting_validation"
 STATUS_VALIDATED = "validated"
 STATUS_REJECTED = "rejected"
 REPORT_STATUSES = (STATUS_AWAITING, STATUS_VALIDATED, STATUS_REJECTED)
+ROLES = ("superviseur", "agent", "admin")
+CALLBACK_STATUSES = ("pending", "done", "no_answer")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -79,6 +81,7 @@ class Call(Base):
     __table_args__ = (
         CheckConstraint(_in_list("channel", CHANNELS), name="channel"),
         Index("ix_calls_started_at_id", "started_at", "id"),
+        Index("ix_calls_outcome_started_at", "outcome", "started_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -91,6 +94,10 @@ class Call(Base):
     node: Mapped[str | None] = mapped_column(String(64))  # the callbot instance that took the call
     # the report fields as the dialogue collected them, turn by turn (what a crash mid-call must not lose)
     collected_fields: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # measured by the session, written when the call closes (the dashboard's figures)
+    cpu_seconds: Mapped[float | None] = mapped_column(Float)  # the server's and its children's share
+    reply_latencies_ms: Mapped[list[int] | None] = mapped_column(JSON)  # end of caller speech -> bot's first sound
+    mean_asr_confidence: Mapped[float | None] = mapped_column(Float)  # over the caller's recognised turns
 
     turns: Mapped[list[Turn]] = relationship(
         back_populates="call", order_by="Turn.seq", cascade="all, delete-orphan", passive_deletes=True
@@ -119,6 +126,8 @@ class Turn(Base):
     asr_confidence: Mapped[float | None] = mapped_column(Float)
     intent: Mapped[str | None] = mapped_column(String(64))
     intent_confidence: Mapped[float | None] = mapped_column(Float)
+    # the recogniser's words with their confidences, [[word, confidence], ...] (supervisors see the doubtful ones)
+    words: Mapped[list[Any] | None] = mapped_column(JSON)
     started_at: Mapped[datetime]
     ended_at: Mapped[datetime]
 
@@ -154,6 +163,8 @@ class Report(Base):
     reviewed_by: Mapped[str | None] = mapped_column(String(128))
     reviewed_at: Mapped[datetime | None]
     review_note: Mapped[str | None] = mapped_column(Text)
+    # bumped by every change: a supervisor's action names the version they saw, a stale one is a conflict
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     call: Mapped[Call] = relationship(back_populates="reports")
 
@@ -196,3 +207,77 @@ class Street(Base):
     numbers: Mapped[str] = mapped_column(Text)  # house numbers with their rep, sorted: "1 3 5 12bis"
     lat: Mapped[float | None] = mapped_column(Float)  # mean of the addresses' positions
     lon: Mapped[float | None] = mapped_column(Float)
+
+
+class Account(Base):
+    """A named person who uses the console (passwords hashed with argon2id, never stored in clear)."""
+
+    __tablename__ = "accounts"
+    __table_args__ = (CheckConstraint(_in_list("role", ROLES), name="role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)  # wrong passwords since the last good one
+    locked_until: Mapped[datetime | None]
+    last_login_at: Mapped[datetime | None]
+
+
+class ConsoleSession(Base):
+    """A login: the browser holds the token, the store only its SHA-256 (a stolen database opens nothing)."""
+
+    __tablename__ = "console_sessions"
+    __table_args__ = (Index("ix_console_sessions_expires_at", "expires_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime]  # the earlier of the absolute and the idle limit, moved on by each request
+
+    account: Mapped[Account] = relationship()
+
+
+class AuditEntry(Base):
+    """Who did what to a report, when, and what changed. Written once, never updated (the store has no method
+    for it); outlives the report's personal data, whose values are blanked here when the report's are."""
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (Index("ix_audit_entries_report_id", "report_id"), Index("ix_audit_entries_at", "at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(64))  # the account's name at the time
+    action: Mapped[str] = mapped_column(String(32))  # validated, corrected, rejected, callback_done...
+    report_id: Mapped[int | None] = mapped_column(Integer)  # no foreign key: the entry outlives the report
+    callback_id: Mapped[int | None] = mapped_column(Integer)
+    changes: Mapped[dict[str, Any]]  # {"field": [before, after]}
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class CallbackRequest(Base):
+    """A caller who wanted a person when none could take the call, to be called back by an agent."""
+
+    __tablename__ = "callback_requests"
+    __table_args__ = (
+        CheckConstraint(_in_list("status", CALLBACK_STATUSES), name="status"),
+        Index("ix_callback_requests_status_requested_at", "status", "requested_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
+    requested_at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(String(32))  # outside_hours, transfer_failed, no_transfer
+    number: Mapped[str | None] = mapped_column(String(32))  # given with consent; erased at retention.report_days
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    note: Mapped[str | None] = mapped_column(Text)
+    handled_by: Mapped[str | None] = mapped_column(String(64))
+    handled_at: Mapped[datetime | None]
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+    call: Mapped[Call] = relationship()

@@ -30,6 +30,7 @@ from signalements.models import (
     STATUS_REJECTED,
     STATUS_VALIDATED,
     Call,
+    CallbackRequest,
     Handoff,
     Report,
     Turn,
@@ -261,6 +262,21 @@ class Store:
         with self._writing() as session:
             handoff.call_id = self._call_row(session, call_id).id
             session.add(handoff)
+
+    def request_callback(self, call_id: str, reason: str, number: str | None, at: datetime) -> int:
+        """A caller who wanted a person and could not have one now asks to be called back (with consent to
+        `number`, None if they gave none); it waits in the agents' call-back queue. Returns its id."""
+        request = CallbackRequest(
+            reason=_required("reason", reason, 32),
+            number=_text("number", number, 32, required=False),
+            requested_at=_aware("at", at),
+            status="pending",
+        )
+        with self._writing() as session:
+            request.call_id = self._call_row(session, call_id).id
+            session.add(request)
+            session.flush()
+            return request.id
 
     def save_report(self, call_id: str, draft: ReportDraft, *, created_at: datetime | None = None) -> int:
         """Store a report awaiting human validation; returns its id.

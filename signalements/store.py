@@ -89,6 +89,17 @@ def _confidence(name: str, value: float | None) -> float | None:
     return float(value)
 
 
+def _words(words: list[tuple[str, float]] | None) -> list[list[Any]] | None:
+    if words is None:
+        return None
+    checked: list[list[Any]] = []
+    for item in words:
+        if not (isinstance(item, (list, tuple)) and len(item) == 2 and isinstance(item[0], str)):
+            raise InvalidRecord("words must be [word, confidence] pairs")
+        checked.append([item[0][:200], _confidence("word confidence", item[1])])
+    return checked[:2000]
+
+
 def _json_object(value: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidRecord(f"fields must be a dict, got {type(value).__name__}")
@@ -202,7 +213,9 @@ class Store:
         asr_confidence: float | None = None,
         intent: str | None = None,
         intent_confidence: float | None = None,
+        words: list[tuple[str, float]] | None = None,
     ) -> None:
+        """`words`: the recogniser's words with their confidence (0..1), for the supervisors' transcript."""
         if speaker not in SPEAKERS:
             raise InvalidRecord(f"speaker must be one of {', '.join(SPEAKERS)}, got {speaker!r}")
         if not isinstance(text, str):
@@ -218,6 +231,7 @@ class Store:
             asr_confidence=_confidence("asr_confidence", asr_confidence),
             intent=_text("intent", intent, 64, required=False),
             intent_confidence=_confidence("intent_confidence", intent_confidence),
+            words=_words(words),
         )
         with self._writing() as session:
             call = self._call_row(session, call_id, lock=True)
@@ -225,12 +239,37 @@ class Store:
             turn.call_id, turn.seq = call.id, int(last or 0) + 1
             session.add(turn)
 
-    def close_call(self, call_id: str, outcome: str, ended_at: datetime) -> None:
+    def close_call(
+        self,
+        call_id: str,
+        outcome: str,
+        ended_at: datetime,
+        cpu_seconds: float | None = None,
+        reply_latencies_ms: list[int] | None = None,
+    ) -> None:
+        """End the call; with what the session measured: its share of the server's CPU time (energy) and
+        each reply's latency (end of the caller's speech to the bot's first sound)."""
         outcome_text = _required("outcome", outcome, 32)
         ended = _aware("ended_at", ended_at)
+        if cpu_seconds is not None and not (isinstance(cpu_seconds, (int, float)) and 0 <= cpu_seconds < 1e7):
+            raise InvalidRecord("cpu_seconds must be a non-negative number")
+        latencies = None
+        if reply_latencies_ms is not None:
+            if not all(
+                isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 3_600_000 for v in reply_latencies_ms
+            ):
+                raise InvalidRecord("reply_latencies_ms must be whole milliseconds")
+            latencies = list(reply_latencies_ms)[:10_000]
         with self._writing() as session:
             call = self._call_row(session, call_id)
             call.outcome, call.ended_at = outcome_text, ended
+            call.cpu_seconds = None if cpu_seconds is None else float(cpu_seconds)
+            call.reply_latencies_ms = latencies
+            call.mean_asr_confidence = session.scalar(
+                select(func.avg(Turn.asr_confidence)).where(
+                    Turn.call_id == call.id, Turn.speaker == "caller", Turn.asr_confidence.is_not(None)
+                )
+            )
 
     def update_fields(self, call_id: str, fields: dict[str, Any]) -> None:
         """The report fields collected so far for this call (replaces the previous ones)."""

@@ -21,3 +21,11 @@ class InvalidRecord(StoreError, ValueError):
 
 class InvalidTransition(StoreError):
     """The report workflow does not allow this change (e.g. validating a rejected report)."""
+
+
+class Conflict(StoreError):
+    """Someone else changed the record since the version the caller read: nothing was overwritten."""
+
+
+class LoginRefused(StoreError):
+    """Wrong name or password, or a locked or disabled account (the message never says which of the first two)."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -19,6 +18,7 @@ from alembic import command
 from sqlalchemy import String, cast, delete, func, select, text, update
 from sqlalchemy.orm import Session, selectinload
 
+from signalements.checks import check_aware, check_confidence, check_required, check_text
 from signalements.database import SQLITE_IMMEDIATE, build_engine, describe, normalise_url, translated_errors
 from signalements.errors import InvalidRecord, InvalidTransition, NotFound
 from signalements.migrations import alembic_config
@@ -54,41 +54,6 @@ MAX_PAGE_SIZE = 500
 NON_HUMAN_REVIEWERS = frozenset({"bot", "callbot", "assistant", "rasa", "system", "action_server"})
 
 
-def _aware(name: str, value: datetime) -> datetime:
-    if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidRecord(f"{name} must be a timezone-aware datetime, got {value!r}")
-    return value.astimezone(UTC)
-
-
-def _text(name: str, value: str | None, max_len: int, *, required: bool = True) -> str | None:
-    if value is None:
-        if required:
-            raise InvalidRecord(f"{name} is required")
-        return None
-    if not isinstance(value, str):
-        raise InvalidRecord(f"{name} must be a string, got {type(value).__name__}")
-    value = value.strip()
-    if required and not value:
-        raise InvalidRecord(f"{name} must not be empty")
-    if len(value) > max_len:
-        raise InvalidRecord(f"{name} is longer than {max_len} characters")
-    return value or None
-
-
-def _required(name: str, value: str | None, max_len: int) -> str:
-    checked = _text(name, value, max_len)
-    assert checked is not None
-    return checked
-
-
-def _confidence(name: str, value: float | None) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0 or math.isnan(value):
-        raise InvalidRecord(f"{name} must be between 0 and 1, got {value!r}")
-    return float(value)
-
-
 def _words(words: list[tuple[str, float]] | None) -> list[list[Any]] | None:
     if words is None:
         return None
@@ -96,7 +61,7 @@ def _words(words: list[tuple[str, float]] | None) -> list[list[Any]] | None:
     for item in words:
         if not (isinstance(item, (list, tuple)) and len(item) == 2 and isinstance(item[0], str)):
             raise InvalidRecord("words must be [word, confidence] pairs")
-        checked.append([item[0][:200], _confidence("word confidence", item[1])])
+        checked.append([item[0][:200], check_confidence("word confidence", item[1])])
     return checked[:2000]
 
 
@@ -149,7 +114,9 @@ class Store:
         return pseudonymise(self._key, phone_number)
 
     @contextmanager
-    def _writing(self) -> Iterator[Session]:
+    def writing(self) -> Iterator[Session]:
+        """A write transaction (BEGIN IMMEDIATE on SQLite), with the database's errors as StoreErrors; for the
+        store's own modules (accounts, review, console queries)."""
         with (
             translated_errors(self._where),
             Session(self._write_engine, expire_on_commit=False) as session,
@@ -158,7 +125,8 @@ class Store:
             yield session
 
     @contextmanager
-    def _reading(self) -> Iterator[Session]:
+    def reading(self) -> Iterator[Session]:
+        """A read transaction, with the database's errors as StoreErrors."""
         with translated_errors(self._where), Session(self._engine) as session, session.begin():
             yield session
 
@@ -187,18 +155,18 @@ class Store:
         Idempotent: opening a call that exists (replayed write, report saved first) leaves it as it is,
         except that a missing pseudonym is filled in.
         """
-        public_id = _required("call_id", call_id, 128)
+        public_id = check_required("call_id", call_id, 128)
         if channel not in CHANNELS:
             raise InvalidRecord(f"channel must be one of {', '.join(CHANNELS)}, got {channel!r}")
-        pseudonym = _text("caller_pseudonym", caller_pseudonym, 64, required=False)
-        started = _aware("started_at", started_at)
-        with self._writing() as session:
+        pseudonym = check_text("caller_pseudonym", caller_pseudonym, 64, required=False)
+        started = check_aware("started_at", started_at)
+        with self.writing() as session:
             existing = session.scalars(select(Call).where(Call.public_id == public_id)).one_or_none()
             if existing is not None:
                 if existing.caller_pseudonym is None:
                     existing.caller_pseudonym = pseudonym
                 return
-            node_name = _text("node", node, 64, required=False)
+            node_name = check_text("node", node, 64, required=False)
             call = Call(public_id=public_id, channel=channel, caller_pseudonym=pseudonym, started_at=started)
             call.node = node_name
             session.add(call)
@@ -220,7 +188,7 @@ class Store:
             raise InvalidRecord(f"speaker must be one of {', '.join(SPEAKERS)}, got {speaker!r}")
         if not isinstance(text, str):
             raise InvalidRecord("text must be a string")
-        started, ended = _aware("started_at", started_at), _aware("ended_at", ended_at)
+        started, ended = check_aware("started_at", started_at), check_aware("ended_at", ended_at)
         if ended < started:
             raise InvalidRecord("ended_at is before started_at")
         turn = Turn(
@@ -228,12 +196,12 @@ class Store:
             text=text,
             started_at=started,
             ended_at=ended,
-            asr_confidence=_confidence("asr_confidence", asr_confidence),
-            intent=_text("intent", intent, 64, required=False),
-            intent_confidence=_confidence("intent_confidence", intent_confidence),
+            asr_confidence=check_confidence("asr_confidence", asr_confidence),
+            intent=check_text("intent", intent, 64, required=False),
+            intent_confidence=check_confidence("intent_confidence", intent_confidence),
             words=_words(words),
         )
-        with self._writing() as session:
+        with self.writing() as session:
             call = self._call_row(session, call_id, lock=True)
             last = session.scalar(select(func.coalesce(func.max(Turn.seq), 0)).where(Turn.call_id == call.id))
             turn.call_id, turn.seq = call.id, int(last or 0) + 1
@@ -249,8 +217,8 @@ class Store:
     ) -> None:
         """End the call; with what the session measured: its share of the server's CPU time (energy) and
         each reply's latency (end of the caller's speech to the bot's first sound)."""
-        outcome_text = _required("outcome", outcome, 32)
-        ended = _aware("ended_at", ended_at)
+        outcome_text = check_required("outcome", outcome, 32)
+        ended = check_aware("ended_at", ended_at)
         if cpu_seconds is not None and not (isinstance(cpu_seconds, (int, float)) and 0 <= cpu_seconds < 1e7):
             raise InvalidRecord("cpu_seconds must be a non-negative number")
         latencies = None
@@ -260,7 +228,7 @@ class Store:
             ):
                 raise InvalidRecord("reply_latencies_ms must be whole milliseconds")
             latencies = list(reply_latencies_ms)[:10_000]
-        with self._writing() as session:
+        with self.writing() as session:
             call = self._call_row(session, call_id)
             call.outcome, call.ended_at = outcome_text, ended
             call.cpu_seconds = None if cpu_seconds is None else float(cpu_seconds)
@@ -274,14 +242,14 @@ class Store:
     def update_fields(self, call_id: str, fields: dict[str, Any]) -> None:
         """The report fields collected so far for this call (replaces the previous ones)."""
         collected = _json_object(fields)
-        with self._writing() as session:
+        with self.writing() as session:
             self._call_row(session, call_id).collected_fields = collected
 
     def close_interrupted_calls(self, node: str, before: datetime, at: datetime) -> int:
         """Close as "interrupted" the calls `node` opened before `before` and never closed (it crashed)."""
-        node_name = _required("node", node, 64)
-        cutoff, ended = _aware("before", before), _aware("at", at)
-        with self._writing() as session:
+        node_name = check_required("node", node, 64)
+        cutoff, ended = check_aware("before", before), check_aware("at", at)
+        with self.writing() as session:
             query = select(Call).where(Call.node == node_name, Call.ended_at.is_(None), Call.started_at < cutoff)
             calls = list(session.scalars(query))
             for call in calls:
@@ -292,13 +260,13 @@ class Store:
         self, call_id: str, reason: str, target: str | None, succeeded: bool, fields: dict[str, Any], at: datetime
     ) -> None:
         handoff = Handoff(
-            reason=_required("reason", reason, 32),
-            target=_text("target", target, 255, required=False),
+            reason=check_required("reason", reason, 32),
+            target=check_text("target", target, 255, required=False),
             succeeded=bool(succeeded),
             fields=_json_object(fields),
-            at=_aware("at", at),
+            at=check_aware("at", at),
         )
-        with self._writing() as session:
+        with self.writing() as session:
             handoff.call_id = self._call_row(session, call_id).id
             session.add(handoff)
 
@@ -306,12 +274,12 @@ class Store:
         """A caller who wanted a person and could not have one now asks to be called back (with consent to
         `number`, None if they gave none); it waits in the agents' call-back queue. Returns its id."""
         request = CallbackRequest(
-            reason=_required("reason", reason, 32),
-            number=_text("number", number, 32, required=False),
-            requested_at=_aware("at", at),
+            reason=check_required("reason", reason, 32),
+            number=check_text("number", number, 32, required=False),
+            requested_at=check_aware("at", at),
             status="pending",
         )
-        with self._writing() as session:
+        with self.writing() as session:
             request.call_id = self._call_row(session, call_id).id
             session.add(request)
             session.flush()
@@ -324,26 +292,27 @@ class Store:
         NotFound, so that whoever reaches the action server cannot make one up. Without callback consent the
         callback number is dropped.
         """
-        public_id = _required("call_id", call_id, 128)
-        created = _aware("created_at", created_at) if created_at is not None else datetime.now(UTC)
+        public_id = check_required("call_id", call_id, 128)
+        created = check_aware("created_at", created_at) if created_at is not None else datetime.now(UTC)
         consent = bool(draft.callback_consent)
+        number = check_text("callback_number", draft.callback_number, 32, required=False) if consent else None
         report = Report(
-            category=_required("category", draft.category, 64),
-            category_other_words=_text("category_other_words", draft.category_other_words, 10_000, required=False),
-            place=_required("place", draft.place, 10_000),
-            street_number=_text("street_number", draft.street_number, 32, required=False),
-            street_name=_text("street_name", draft.street_name, 255, required=False),
+            category=check_required("category", draft.category, 64),
+            category_other_words=check_text("category_other_words", draft.category_other_words, 10_000, required=False),
+            place=check_required("place", draft.place, 10_000),
+            street_number=check_text("street_number", draft.street_number, 32, required=False),
+            street_name=check_text("street_name", draft.street_name, 255, required=False),
             street_verified=None if draft.street_verified is None else bool(draft.street_verified),
-            commune=_text("commune", draft.commune, 128, required=False),
-            landmark=_text("landmark", draft.landmark, 10_000, required=False),
-            description=_required("description", draft.description, 10_000),
+            commune=check_text("commune", draft.commune, 128, required=False),
+            landmark=check_text("landmark", draft.landmark, 10_000, required=False),
+            description=check_required("description", draft.description, 10_000),
             danger=bool(draft.danger),
             callback_consent=consent,
-            callback_number=_text("callback_number", draft.callback_number, 32, required=False) if consent else None,
+            callback_number=number,
             status=STATUS_AWAITING,
             created_at=created,
         )
-        with self._writing() as session:
+        with self.writing() as session:
             report.call_id = self._call_row(session, public_id).id
             session.add(report)
             session.flush()
@@ -364,14 +333,14 @@ class Store:
     def _review(
         self, report_id: int, new_status: str, reviewer: str, note: str | None, at: datetime | None
     ) -> ReportView:
-        who = _required("reviewer", reviewer, 128)
+        who = check_required("reviewer", reviewer, 128)
         if who.lower() in NON_HUMAN_REVIEWERS:
             raise InvalidRecord(f"reviewer {who!r} is not a person: a human validates reports")
-        note_text = _text("note", note, 10_000, required=False)
+        note_text = check_text("note", note, 10_000, required=False)
         if new_status == STATUS_REJECTED and note_text is None:
             raise InvalidRecord("a rejection needs a note saying why")
-        when = _aware("at", at) if at is not None else datetime.now(UTC)
-        with self._writing() as session:
+        when = check_aware("at", at) if at is not None else datetime.now(UTC)
+        with self.writing() as session:
             row = session.get(Report, report_id, with_for_update=True)
             if row is None:
                 raise NotFound(f"no report {report_id}")
@@ -388,12 +357,12 @@ class Store:
     def list_calls(self, *, limit: int = 50, offset: int = 0, since: datetime | None = None) -> Page[CallSummary]:
         """Calls, newest first; `since` keeps calls started at or after it."""
         _page_bounds(limit, offset)
-        conditions = [Call.started_at >= _aware("since", since)] if since is not None else []
+        conditions = [Call.started_at >= check_aware("since", since)] if since is not None else []
         counts = [
             select(func.count(model.id)).where(model.call_id == Call.id).correlate(Call).scalar_subquery()
             for model in (Turn, Report, Handoff)
         ]
-        with self._reading() as session:
+        with self.reading() as session:
             total = session.scalar(select(func.count(Call.id)).where(*conditions)) or 0
             rows = session.execute(
                 select(Call, *counts)
@@ -406,7 +375,7 @@ class Store:
         return Page(items, total, limit, offset)
 
     def get_call(self, call_id: str) -> CallDetail:
-        with self._reading() as session:
+        with self.reading() as session:
             query = (
                 select(Call)
                 .where(Call.public_id == call_id)
@@ -435,8 +404,8 @@ class Store:
                 raise InvalidRecord(f"status must be one of {', '.join(REPORT_STATUSES)}, got {status!r}")
             conditions.append(Report.status == status)
         if since is not None:
-            conditions.append(Report.created_at >= _aware("since", since))
-        with self._reading() as session:
+            conditions.append(Report.created_at >= check_aware("since", since))
+        with self.reading() as session:
             total = session.scalar(select(func.count(Report.id)).where(*conditions)) or 0
             rows = session.execute(
                 select(Report, Call.public_id)
@@ -450,7 +419,7 @@ class Store:
         return Page(items, total, limit, offset)
 
     def get_report(self, report_id: int) -> ReportView:
-        with self._reading() as session:
+        with self.reading() as session:
             row = session.execute(select(Report, Call.public_id).join(Call).where(Report.id == report_id)).one_or_none()
             if row is None:
                 raise NotFound(f"no report {report_id}")
@@ -468,10 +437,10 @@ class Store:
         for name, days in (("transcript_days", transcript_days), ("report_days", report_days)):
             if isinstance(days, bool) or not isinstance(days, int) or days < 0:
                 raise InvalidRecord(f"{name} must be a non-negative number of days")
-        reference = _aware("now", now)
+        reference = check_aware("now", now)
         transcript_cutoff = reference - timedelta(days=transcript_days)
         report_cutoff = reference - timedelta(days=report_days)
-        with self._writing() as session:
+        with self.writing() as session:
             turns = session.execute(delete(Turn).where(Turn.started_at < transcript_cutoff))
             handoffs = session.execute(
                 update(Handoff)

@@ -98,9 +98,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name="pk_callback_requests"),
     )
-    op.create_index(
-        "ix_callback_requests_status_requested_at", "callback_requests", ["status", "requested_at"]
-    )
+    op.create_index("ix_callback_requests_status_requested_at", "callback_requests", ["status", "requested_at"])
 
 
 def downgrade() -> None:

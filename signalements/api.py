@@ -5,10 +5,12 @@
 GET /api/calls?limit=50&offset=0&since=ISO8601
     {"items": [CallSummary], "total": int, "limit": int, "offset": int}, newest first.
     CallSummary = {"call_id", "channel": "sip"|"webrtc"|"text", "caller_pseudonym": hex|null, "started_at",
-                   "ended_at"|null, "outcome"|null, "turn_count", "report_count", "handoff_count"}
+                   "ended_at"|null, "outcome"|null, "turn_count", "report_count", "handoff_count",
+                   "cpu_seconds"|null, "reply_latencies_ms": [int]|null, "mean_asr_confidence"|null}
 GET /api/calls/{call_id}
     CallSummary + {"turns": [{"seq", "speaker": "caller"|"bot"|"system", "text", "started_at", "ended_at",
-                              "asr_confidence", "intent", "intent_confidence"}],
+                              "asr_confidence", "intent", "intent_confidence",
+                              "words": [[word, confidence]]|null}],
                    "handoffs": [{"id", "at", "reason", "target", "succeeded", "fields": {...}}],
                    "reports": [Report]}
 GET /api/reports?status=awaiting_validation|validated|rejected&since=ISO8601&limit=&offset=
@@ -17,7 +19,7 @@ GET /api/reports?status=awaiting_validation|validated|rejected&since=ISO8601&lim
               "place": {"text", "street_number", "street_name", "street_verified": bool|null, "commune",
                         "landmark"},
               "description", "danger": bool, "callback": {"consent": bool, "number": str|null},
-              "created_at", "review": {"by", "at", "note"}}
+              "created_at", "review": {"by", "at", "note"}, "version": int}
 GET /api/reports/{id}                      -> Report
 POST /api/reports/{id}/validate  {"reviewer": str, "note": str|null}   -> Report (status "validated")
 POST /api/reports/{id}/reject    {"reviewer": str, "note": str}        -> Report (status "rejected")

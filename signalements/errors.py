@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class StoreError(Exception):
     """Base class of every error raised by `signalements`."""
@@ -29,3 +31,7 @@ class Conflict(StoreError):
 
 class LoginRefused(StoreError):
     """Wrong name or password, or a locked or disabled account (the message never says which of the first two)."""
+
+    def __init__(self, message: str, *, locked_until: datetime | None = None) -> None:
+        super().__init__(message)
+        self.locked_until = locked_until

@@ -41,6 +41,7 @@ class TurnView:
     asr_confidence: float | None
     intent: str | None
     intent_confidence: float | None
+    words: list[tuple[str, float]] | None = None  # the recogniser's words and their confidences
 
     @classmethod
     def of(cls, row: Turn) -> TurnView:
@@ -53,6 +54,7 @@ class TurnView:
             row.asr_confidence,
             row.intent,
             row.intent_confidence,
+            [(str(word), float(confidence)) for word, confidence in row.words] if row.words else None,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -65,6 +67,7 @@ class TurnView:
             "asr_confidence": self.asr_confidence,
             "intent": self.intent,
             "intent_confidence": self.intent_confidence,
+            "words": [list(pair) for pair in self.words] if self.words is not None else None,
         }
 
 
@@ -113,6 +116,7 @@ class ReportView:
     reviewed_by: str | None
     reviewed_at: datetime | None
     review_note: str | None
+    version: int = 1  # a change names the version it was made on (a stale one is a conflict)
 
     @classmethod
     def of(cls, row: Report, call_public_id: str) -> ReportView:
@@ -136,6 +140,7 @@ class ReportView:
             row.reviewed_by,
             row.reviewed_at,
             row.review_note,
+            row.version,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -158,6 +163,7 @@ class ReportView:
             "callback": {"consent": self.callback_consent, "number": self.callback_number},
             "created_at": _iso(self.created_at),
             "review": {"by": self.reviewed_by, "at": _iso(self.reviewed_at), "note": self.review_note},
+            "version": self.version,
         }
 
 
@@ -172,6 +178,9 @@ class CallSummary:
     turn_count: int
     report_count: int
     handoff_count: int
+    cpu_seconds: float | None = None
+    reply_latencies_ms: list[int] | None = None
+    mean_asr_confidence: float | None = None
 
     @classmethod
     def of(cls, row: Call, turn_count: int, report_count: int, handoff_count: int) -> CallSummary:
@@ -185,6 +194,9 @@ class CallSummary:
             turn_count,
             report_count,
             handoff_count,
+            row.cpu_seconds,
+            list(row.reply_latencies_ms) if row.reply_latencies_ms is not None else None,
+            row.mean_asr_confidence,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -198,6 +210,9 @@ class CallSummary:
             "turn_count": self.turn_count,
             "report_count": self.report_count,
             "handoff_count": self.handoff_count,
+            "cpu_seconds": self.cpu_seconds,
+            "reply_latencies_ms": self.reply_latencies_ms,
+            "mean_asr_confidence": self.mean_asr_confidence,
         }
 
 

@@ -65,6 +65,7 @@ async def test_list_and_get_calls(client: TestClient[web.Request, web.Applicatio
         "asr_confidence": None,
         "intent": None,
         "intent_confidence": None,
+        "words": None,
     }
     assert detail["handoffs"][0]["fields"] == {"commune": "Marseille"}
     assert detail["reports"][0]["callback"] == {"consent": True, "number": "0611223344"}

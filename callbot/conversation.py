@@ -109,9 +109,17 @@ class Conversation:
         return report_fields(slots)
 
     async def record_caller(
-        self, text: str, started: datetime, ended: datetime, asr_confidence: float | None = None
+        self,
+        text: str,
+        started: datetime,
+        ended: datetime,
+        asr_confidence: float | None = None,
+        words: list[tuple[str, float]] | None = None,
     ) -> None:
-        await self._write("add_turn", self.id, "caller", text, started, ended, asr_confidence)
+        """`words`: the recogniser's words with their confidences, for the supervisors' transcript."""
+        if words is not None:  # kept within 0..1: the store refuses a turn with a confidence out of bounds
+            words = [(word, round(min(1.0, max(0.0, confidence)), 3)) for word, confidence in words]
+        await self._write("add_turn", self.id, "caller", text, started, ended, asr_confidence, words=words)
 
     async def record_bot(self, text: str, at: datetime) -> None:
         """Record what the bot is about to say, once all that came before it is safe from a crash."""
@@ -125,8 +133,13 @@ class Conversation:
         fields = await self.collected_fields()
         await self._write("add_handoff", self.id, reason, target, succeeded, fields, utc_now())
 
-    async def close(self, outcome: str) -> None:
-        await self._write("close_call", self.id, outcome, utc_now())
+    async def close(
+        self, outcome: str, cpu_seconds: float | None = None, reply_latencies_ms: list[int] | None = None
+    ) -> None:
+        """`cpu_seconds`: the conversation's share of the server's CPU time (callbot.energy); `reply_latencies_ms`:
+        each answered turn's end of the caller's speech to the bot's first sound."""
+        cpu = None if cpu_seconds is None else round(max(0.0, cpu_seconds), 4)
+        await self._write("close_call", self.id, outcome, utc_now(), cpu, reply_latencies_ms)
 
-    async def _write(self, method: str, *args: Any) -> None:
-        await self._writer.submit(getattr(self._store, method), *args)
+    async def _write(self, method: str, *args: Any, **kwargs: Any) -> None:
+        await self._writer.submit(getattr(self._store, method), *args, **kwargs)

@@ -23,6 +23,9 @@ class CallMetrics:
     barge_ins_total: int = 0
     previews_total: int = 0  # answers prepared at a pause, before the end of the turn was sure
     previews_taken_back_total: int = 0  # of which the caller went on speaking: the dialogue rewound
+    # CPU-seconds of the server and its children (callbot.energy), while calls were active / while none was
+    cpu_calls_seconds: float = 0.0
+    cpu_idle_seconds: float = 0.0
 
     def record_outcome(self, outcome: str) -> None:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1

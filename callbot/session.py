@@ -23,6 +23,7 @@ from asr.stream import Recognizer
 from callbot.audio import AudioPort
 from callbot.config import Settings
 from callbot.conversation import NO_INPUT_MESSAGE, Conversation, utc_now
+from callbot.energy import CpuMeter
 from callbot.listener import CallerTurn, Listener, VoiceSettings
 from callbot.metrics import CallMetrics
 from callbot.speaker import Speaker
@@ -87,6 +88,7 @@ class CallServices:
     writer: StoreWriter
     metrics: CallMetrics = field(default_factory=lambda: CallMetrics())
     end_of_turn: EndOfTurn | None = None  # None: AdaptiveEndOfTurn with the settings' vad.end_of_turn
+    cpu_meter: CpuMeter | None = None  # shares the server's CPU time among the calls (None: not measured)
 
 
 class CallSession:
@@ -139,6 +141,7 @@ class CallSession:
         self.barge_ins = 0  # the caller's voice cut the bot (not keys or hang-ups)
         self._turn_speech_ended: float | None = None  # when the caller turn being answered ended
         self._prepared_audio: asyncio.Task[bytes] | None = None  # the committed preview's first message
+        self.reply_latencies_ms: list[int] = []  # each answered turn: end of the caller's speech to first sound
 
     # ---- the conversation -------------------------------------------------------------------------
 
@@ -146,6 +149,8 @@ class CallSession:
         metrics = self.services.metrics
         metrics.calls_total += 1
         metrics.calls_active += 1
+        if self.services.cpu_meter is not None:
+            self.services.cpu_meter.register(self.call_id)
         log.info("call %s started (%s call id %r)", self.call_id, self.channel, self.leg.call_id)
         await self.conversation.open()
         self.speaker.start()
@@ -184,7 +189,7 @@ class CallSession:
             metrics.record_outcome(self.outcome)
             # Recorded before anything that can wait: a server stopping cancels this task, and the call must
             # not stay open in the store (queuing a write never waits, so the cancellation cannot cut it).
-            await self.conversation.close(self.outcome)
+            await self.conversation.close(self.outcome, self._cpu_seconds(), self.reply_latencies_ms)
             log.info("call %s ended: %s", self.call_id, self.outcome)
             await asyncio.gather(*helpers, return_exceptions=True)
             await self.speaker.close()
@@ -258,7 +263,8 @@ class CallSession:
     async def _caller_turn(self, turn: CallerTurn) -> None:
         self.services.metrics.caller_turns_total += 1
         text, confidence = turn.transcript.text, turn.transcript.confidence
-        await self.conversation.record_caller(text, turn.started_at, turn.ended_at, confidence)
+        words = [(word.word, word.confidence) for word in turn.transcript.words]
+        await self.conversation.record_caller(text, turn.started_at, turn.ended_at, confidence, words)
         await self._events.put(turn)
 
     def _caller_cut_in(self) -> None:
@@ -427,5 +433,12 @@ class CallSession:
 
     def _audio_started(self) -> None:
         if self._turn_speech_ended is not None:  # the first sound of the answer to a caller turn
-            self.services.metrics.first_audio_latencies.append(time.monotonic() - self._turn_speech_ended)
+            latency = time.monotonic() - self._turn_speech_ended
+            self.services.metrics.first_audio_latencies.append(latency)
+            self.reply_latencies_ms.append(min(3_599_999, max(0, round(latency * 1000))))
             self._turn_speech_ended = None
+
+    def _cpu_seconds(self) -> float | None:
+        """The call is over: its share of the server's CPU time (None when nothing measures it)."""
+        meter = self.services.cpu_meter
+        return None if meter is None else meter.unregister(self.call_id)

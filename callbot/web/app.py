@@ -94,6 +94,11 @@ async def _metrics(request: web.Request) -> web.Response:
     }
     for name, value in counters.items():
         lines += [f"# TYPE {name} counter", f"{name} {value}"]
+    lines += [
+        "# TYPE callbot_cpu_seconds_total counter",  # the server and its children; energy: callbot.energy
+        f'callbot_cpu_seconds_total{{share="calls"}} {metrics.cpu_calls_seconds:.3f}',
+        f'callbot_cpu_seconds_total{{share="idle"}} {metrics.cpu_idle_seconds:.3f}',
+    ]
     lines += _summary("callbot_reply_latency_seconds", metrics.reply_latencies)
     lines += _summary("callbot_first_audio_latency_seconds", metrics.first_audio_latencies)
     return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from asr import AsrEngine, SpeechModel
 from callbot.config import Settings, resolve_path
+from callbot.energy import CpuMeter
 from callbot.memory import release_free_memory
 from callbot.metrics import CallMetrics
 from callbot.session import CallServices, CallSession
@@ -108,6 +109,10 @@ class CallbotServer:
         self._stack.push_async_callback(chat.close_all)
 
         metrics = CallMetrics()
+        # From now on: the dialogue's start counts as idle CPU, each call's share goes to its record.
+        cpu_meter = CpuMeter(settings.energy.sample_interval_s, metrics)
+        cpu_meter.start()
+        self._stack.push_async_callback(cpu_meter.stop)
 
         def add_routes(app: web.Application) -> None:
             add_api_routes(app, store)
@@ -175,7 +180,14 @@ class CallbotServer:
         self.readiness.set("dialogue")
 
         self.services = CallServices(
-            settings=settings, asr=asr, tts=tts, dialogue=client, store=store, writer=writer, metrics=metrics
+            settings=settings,
+            asr=asr,
+            tts=tts,
+            dialogue=client,
+            store=store,
+            writer=writer,
+            metrics=metrics,
+            cpu_meter=cpu_meter,
         )
         sip = settings.sip
         self.sip = SipEndpoint(

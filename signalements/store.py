@@ -15,22 +15,22 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from alembic import command
-from sqlalchemy import String, cast, delete, func, select, text, update
+from sqlalchemy import String, cast, delete, func, or_, select, text, update
 from sqlalchemy.orm import Session, selectinload
 
 from signalements.checks import check_aware, check_confidence, check_required, check_text
 from signalements.database import SQLITE_IMMEDIATE, build_engine, describe, normalise_url, translated_errors
-from signalements.errors import InvalidRecord, InvalidTransition, NotFound
+from signalements.errors import InvalidRecord, NotFound
 from signalements.migrations import alembic_config
 from signalements.models import (
     CHANNELS,
     REPORT_STATUSES,
     SPEAKERS,
     STATUS_AWAITING,
-    STATUS_REJECTED,
-    STATUS_VALIDATED,
+    AuditEntry,
     Call,
     CallbackRequest,
+    ConsoleSession,
     Handoff,
     Report,
     Turn,
@@ -52,6 +52,10 @@ log = logging.getLogger(__name__)
 MAX_PAGE_SIZE = 500
 # A report made by the bot waits for a person: these reviewer names are refused.
 NON_HUMAN_REVIEWERS = frozenset({"bot", "callbot", "assistant", "rasa", "system", "action_server"})
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _words(words: list[tuple[str, float]] | None) -> list[list[Any]] | None:
@@ -323,34 +327,17 @@ class Store:
     def validate_report(
         self, report_id: int, reviewer: str, note: str | None = None, *, at: datetime | None = None
     ) -> ReportView:
-        return self._review(report_id, STATUS_VALIDATED, reviewer, note, at)
+        """The integrators' validation (no version: their API has no form to go stale); see Decisions."""
+        from signalements.decisions import Decisions
+
+        return Decisions(self).decide(report_id, "validate", reviewer, version=None, note=note, at=at or _now())
 
     def reject_report(
         self, report_id: int, reviewer: str, note: str | None = None, *, at: datetime | None = None
     ) -> ReportView:
-        return self._review(report_id, STATUS_REJECTED, reviewer, note, at)
+        from signalements.decisions import Decisions
 
-    def _review(
-        self, report_id: int, new_status: str, reviewer: str, note: str | None, at: datetime | None
-    ) -> ReportView:
-        who = check_required("reviewer", reviewer, 128)
-        if who.lower() in NON_HUMAN_REVIEWERS:
-            raise InvalidRecord(f"reviewer {who!r} is not a person: a human validates reports")
-        note_text = check_text("note", note, 10_000, required=False)
-        if new_status == STATUS_REJECTED and note_text is None:
-            raise InvalidRecord("a rejection needs a note saying why")
-        when = check_aware("at", at) if at is not None else datetime.now(UTC)
-        with self.writing() as session:
-            row = session.get(Report, report_id, with_for_update=True)
-            if row is None:
-                raise NotFound(f"no report {report_id}")
-            if row.status != STATUS_AWAITING:
-                raise InvalidTransition(
-                    f"report {report_id} is already {row.status}; only a report "
-                    f"awaiting validation can become {new_status}"
-                )
-            row.status, row.reviewed_by, row.reviewed_at, row.review_note = new_status, who, when, note_text
-            return ReportView.of(row, row.call.public_id)
+        return Decisions(self).decide(report_id, "reject", reviewer, version=None, note=note, at=at or _now())
 
     # -- reads (JSON API) ----------------------------------------------------------------------------------
 
@@ -427,14 +414,20 @@ class Store:
 
     # -- retention -----------------------------------------------------------------------------------------
 
-    def purge_expired(self, now: datetime, transcript_days: int, report_days: int) -> PurgeResult:
+    def purge_expired(
+        self, now: datetime, transcript_days: int, report_days: int, audit_days: int | None = None
+    ) -> PurgeResult:
         """Apply the retention limits.
 
         Older than `transcript_days`: turns are deleted and hand-off fields emptied (they copy what the caller
-        said). Older than `report_days`: reports lose their callback number and calls their caller
-        pseudonym; the reports themselves (the public-space record) stay.
+        said). Older than `report_days`: reports and call-back requests lose their number (the audit trail's
+        copies of it too) and calls their caller pseudonym; the reports themselves (the public-space record)
+        stay. Older than `audit_days`: audit entries go. Expired console sessions go at once.
         """
-        for name, days in (("transcript_days", transcript_days), ("report_days", report_days)):
+        limits = {"transcript_days": transcript_days, "report_days": report_days, "audit_days": audit_days}
+        for name, days in limits.items():
+            if days is None and name == "audit_days":
+                continue
             if isinstance(days, bool) or not isinstance(days, int) or days < 0:
                 raise InvalidRecord(f"{name} must be a non-negative number of days")
         reference = check_aware("now", now)
@@ -452,19 +445,57 @@ class Store:
                 .where(Report.created_at < report_cutoff, Report.callback_number.is_not(None))
                 .values(callback_number=None)
             )
+            callbacks = session.execute(
+                update(CallbackRequest)
+                .where(CallbackRequest.requested_at < report_cutoff, CallbackRequest.number.is_not(None))
+                .values(number=None)
+            )
             calls = session.execute(
                 update(Call)
                 .where(Call.started_at < report_cutoff, Call.caller_pseudonym.is_not(None))
                 .values(caller_pseudonym=None)
             )
+            redacted = self._redact_audit(session, report_cutoff)
+            audit_deleted = 0
+            if audit_days is not None:
+                audit_cutoff = reference - timedelta(days=audit_days)
+                audit_deleted = _rowcount(session.execute(delete(AuditEntry).where(AuditEntry.at < audit_cutoff)))
+            sessions = session.execute(delete(ConsoleSession).where(ConsoleSession.expires_at <= reference))
             result = PurgeResult(
                 turns_deleted=_rowcount(turns),
                 handoff_fields_cleared=_rowcount(handoffs),
-                callback_numbers_cleared=_rowcount(reports),
+                callback_numbers_cleared=_rowcount(reports) + _rowcount(callbacks),
                 caller_pseudonyms_cleared=_rowcount(calls),
+                audit_values_redacted=redacted,
+                audit_entries_deleted=audit_deleted,
+                sessions_deleted=_rowcount(sessions),
             )
         log.info("retention purge: %s", result)
         return result
+
+    @staticmethod
+    def _redact_audit(session: Session, cutoff: datetime) -> int:
+        """Blank the personal values (callback numbers) that audit entries copied from records now past
+        `report_days`; who decided what, and when, stays."""
+        from signalements.decisions import PERSONAL_FIELDS, REDACTED
+
+        old_reports = select(Report.id).where(Report.created_at < cutoff)
+        old_callbacks = select(CallbackRequest.id).where(CallbackRequest.requested_at < cutoff)
+        entries = session.scalars(
+            select(AuditEntry).where(
+                (AuditEntry.report_id.in_(old_reports)) | (AuditEntry.callback_id.in_(old_callbacks)),
+                or_(*(cast(AuditEntry.changes, String).like(f"%{name}%") for name in PERSONAL_FIELDS)),
+            )
+        )
+        count = 0
+        for entry in entries:
+            changes = dict(entry.changes)
+            for name in PERSONAL_FIELDS:
+                if name in changes and any(v not in (None, REDACTED) for v in changes[name]):
+                    changes[name] = [None if v is None else REDACTED for v in changes[name]]
+                    count += 1
+            entry.changes = changes
+        return count
 
 
 def _rowcount(result: Any) -> int:

@@ -259,3 +259,6 @@ class PurgeResult:
     handoff_fields_cleared: int = 0
     callback_numbers_cleared: int = 0
     caller_pseudonyms_cleared: int = 0
+    audit_values_redacted: int = 0
+    audit_entries_deleted: int = 0
+    sessions_deleted: int = 0

@@ -16,8 +16,10 @@ from signalements import PurgeResult, Store
 class WatchedStore(Store):
     purged = threading.Event()
 
-    def purge_expired(self, now: datetime, transcript_days: int, report_days: int) -> PurgeResult:
-        result = super().purge_expired(now, transcript_days, report_days)
+    def purge_expired(
+        self, now: datetime, transcript_days: int, report_days: int, audit_days: int | None = None
+    ) -> PurgeResult:
+        result = super().purge_expired(now, transcript_days, report_days, audit_days)
         self.purged.set()
         return result
 

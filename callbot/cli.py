@@ -97,6 +97,7 @@ def _database(args: argparse.Namespace, settings: Settings) -> int:
     from datetime import UTC, datetime
 
     from callbot.config import resolve_path
+    from callbot.recording import purge_recordings
     from callbot.server import absolute_sqlite_url, load_pseudonym_key
     from signalements import Store
 
@@ -107,7 +108,11 @@ def _database(args: argparse.Namespace, settings: Settings) -> int:
     store.migrate()
     if args.action == "purge":
         retention = settings.retention
-        print(store.purge_expired(datetime.now(UTC), retention.transcript_days, retention.report_days))
+        now = datetime.now(UTC)
+        print(store.purge_expired(now, retention.transcript_days, retention.report_days, retention.audit_days))
+        recording = settings.recording
+        deleted = purge_recordings(resolve_path(recording.directory), recording.retention_days, datetime.now(UTC))
+        print(f"recordings deleted: {deleted}")
     return 0
 
 

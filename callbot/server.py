@@ -18,6 +18,7 @@ from callbot.config import Settings, resolve_path
 from callbot.energy import CpuMeter
 from callbot.memory import release_free_memory
 from callbot.metrics import CallMetrics
+from callbot.recording import purge_recordings
 from callbot.session import CallServices, CallSession
 from callbot.sip import SipCall, SipEndpoint, SipTimers
 from callbot.sip.limits import SipLimits
@@ -243,10 +244,23 @@ class CallbotServer:
         while True:
             try:
                 await asyncio.to_thread(
-                    store.purge_expired, datetime.now(UTC), retention.transcript_days, retention.report_days
+                    store.purge_expired,
+                    datetime.now(UTC),
+                    retention.transcript_days,
+                    retention.report_days,
+                    retention.audit_days,
                 )
             except StoreError as error:
                 log.warning("retention purge failed, next attempt in %s h: %s", retention.purge_interval_h, error)
+            recording = self.settings.recording  # purged even when off: it may have been on before
+            try:
+                deleted = await asyncio.to_thread(
+                    purge_recordings, resolve_path(recording.directory), recording.retention_days, datetime.now(UTC)
+                )
+                if deleted:
+                    log.info("deleted %d recordings past the retention limit", deleted)
+            except OSError as error:
+                log.warning("recordings purge failed, next attempt in %s h: %s", retention.purge_interval_h, error)
             await asyncio.sleep(retention.purge_interval_h * 3600)
 
     async def _handle_call(self, call: SipCall) -> None:

@@ -21,11 +21,12 @@ from typing import Any, Protocol
 from asr.endpointing import AdaptiveEndOfTurn, EndOfTurn
 from asr.stream import Recognizer
 from callbot.audio import AudioPort
-from callbot.config import Settings
+from callbot.config import Settings, resolve_path
 from callbot.conversation import NO_INPUT_MESSAGE, Conversation, utc_now
 from callbot.energy import CpuMeter
 from callbot.listener import CallerTurn, Listener, VoiceSettings
 from callbot.metrics import CallMetrics
+from callbot.recording import CallRecorder
 from callbot.speaker import Speaker
 from dialogue.client import DialogueReply, DialogueService
 from signalements import Store, StoreWriter
@@ -112,12 +113,14 @@ class CallSession:
         # caller turns, key presses, NO_INPUT_MESSAGE, None once the caller hung up, in the order they
         # happened; or the error that stopped a stage (a deaf or mute call must end, not go on in silence)
         self._events: asyncio.Queue[CallerTurn | str | BaseException | None] = asyncio.Queue()
+        self.recorder = self._recorder()  # None unless recording.enabled (then the greeting says so)
+        audio = self.recorder or leg.audio
         self.speaker = Speaker(
-            leg.audio, services.tts, self._before_speaking, self._events.put_nowait, on_audio=self._audio_started
+            audio, services.tts, self._before_speaking, self._events.put_nowait, on_audio=self._audio_started
         )
         vad = services.settings.vad
         self.listener = Listener(
-            leg.audio,
+            audio,
             services.asr,
             services.end_of_turn or AdaptiveEndOfTurn(**vad.end_of_turn.model_dump()),
             VoiceSettings(
@@ -194,10 +197,14 @@ class CallSession:
             await asyncio.gather(*helpers, return_exceptions=True)
             await self.speaker.close()
             await self._drop_previews()
+            if self.recorder is not None:  # last: the call is closed in the store, encoding takes a while
+                await self.recorder.finish()
 
     async def _converse(self) -> None:
         # The charter: the caller hears at once that an automated assistant answers; not interruptible.
         await self._say(self.settings.prompts.greeting, interruptible=False)
+        if self.recorder is not None:
+            await self._say(self.settings.prompts.recording_notice, interruptible=False)
         while not self.leg.ended.is_set():
             event = await self._next_event()
             if event is None:  # the caller hung up
@@ -225,6 +232,18 @@ class CallSession:
                 return
             if await self._act_on(reply):
                 return
+
+    def _recorder(self) -> CallRecorder | None:
+        """The recorder of this call's audio, when recording is on (if it cannot start, the call goes on
+        unrecorded, and the greeting does not say it is recorded)."""
+        recording = self.settings.recording
+        if not recording.enabled:
+            return None
+        try:
+            return CallRecorder(self.leg.audio, resolve_path(recording.directory), self.call_id)
+        except (OSError, ValueError) as error:
+            log.error("call %s: cannot record the call: %s", self.call_id, error)
+            return None
 
     async def _next_event(self) -> CallerTurn | str | BaseException | None:
         """The next thing to react to, at once (a key press mid-sentence acts mid-sentence); NO_INPUT_MESSAGE

@@ -23,6 +23,8 @@ DEFAULTS_FILE = REPO_ROOT / "config" / "defaults.yaml"
 ENV_PREFIX = "CALLBOT_"
 # Variables the callbot itself sets for its child processes or reads elsewhere: not configuration keys.
 NON_CONFIG_ENV = {"CALLBOT_CONFIG", "CALLBOT_PSEUDONYM_KEY"}
+# Mappings that are one value, replaced whole by an overlay (its days replace the default week), not merged key by key.
+WHOLE_VALUES = {"transfer.hours"}
 
 
 class ConfigError(Exception):
@@ -248,6 +250,34 @@ class TransferSettings(_Section):
             raise ValueError("must be a sip: or sips: URI")
         return uri
 
+    @field_validator("hours", mode="before")
+    @classmethod
+    def _opening_hours(cls, hours: Any) -> Any:
+        from callbot.hours import parse_hours  # what callbot.hours reads, checked as it reads it
+
+        if hours is None:
+            return {}  # no hours at all: always closed, every request for a person is offered a call back
+        if not isinstance(hours, Mapping):
+            raise ValueError("must map days (mon..sun) to lists of ranges like 08:30-17:30")
+        parse_hours(hours)
+        return hours
+
+    @field_validator("timezone")
+    @classmethod
+    def _time_zone(cls, name: str) -> str:
+        from callbot.hours import time_zone
+
+        time_zone(name)
+        return name
+
+    @field_validator("holidays")
+    @classmethod
+    def _holidays(cls, spec: str | None) -> str | None:
+        from callbot.hours import holiday_calendar
+
+        holiday_calendar(spec)
+        return spec
+
 
 class ChatSettings(_Section):
     max_open: int = Field(ge=1, le=100_000)
@@ -340,7 +370,7 @@ def _merge(base: dict[str, Any], overlay: dict[str, Any], source: str, prefix: s
         name = f"{prefix}{key}"
         if key not in base:
             raise ConfigError(f"{name}: unknown key (in {source})")
-        if isinstance(base[key], dict):
+        if isinstance(base[key], dict) and name not in WHOLE_VALUES:
             if not isinstance(value, dict):
                 raise ConfigError(f"{name}: must be a mapping (in {source})")
             _merge(base[key], value, source, prefix=f"{name}.")

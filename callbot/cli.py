@@ -35,6 +35,19 @@ def main(argv: list[str] | None = None) -> int:
     place_actions = places.add_subparsers(dest="action", required=True)
     place_import = place_actions.add_parser("import", help="import a Base Adresse Nationale CSV (adresses-13.csv.gz)")
     place_import.add_argument("file", type=Path, help="the BAN addresses CSV, plain or .gz")
+    users = commands.add_parser("users", help="console accounts", parents=[common])
+    user_actions = users.add_subparsers(dest="action", required=True)
+    user_add = user_actions.add_parser("add", help="create an account (the password is asked, never an argument)")
+    user_add.add_argument("name")
+    user_add.add_argument("--role", required=True, choices=["superviseur", "agent", "admin"])
+    user_actions.add_parser("list", help="list the accounts")
+    for action, text in (
+        ("passwd", "set a new password (ends the account's sessions, lifts a lockout)"),
+        ("disable", "stop an account from logging in (ends its sessions)"),
+        ("enable", "let a disabled account log in again"),
+        ("unlock", "lift a lockout after failed logins"),
+    ):
+        user_actions.add_parser(action, help=text).add_argument("name")
     args = parser.parse_args(argv)
     config_file: Path | None = getattr(args, "config", None)
     log_level: str = getattr(args, "log_level", "INFO")
@@ -62,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         return _models(args)
     if args.command == "places":
         return _places(args, settings)
+    if args.command == "users":
+        return _users(args, settings)
     return _database(args, settings)
 
 
@@ -113,6 +128,56 @@ def _database(args: argparse.Namespace, settings: Settings) -> int:
         recording = settings.recording
         deleted = purge_recordings(resolve_path(recording.directory), recording.retention_days, datetime.now(UTC))
         print(f"recordings deleted: {deleted}")
+    return 0
+
+
+def _ask_password() -> str:
+    """Typed twice without echo: a password never appears in the shell history, the process list or a log."""
+    import getpass
+
+    first = getpass.getpass("Mot de passe : ")
+    if getpass.getpass("Mot de passe (encore) : ") != first:
+        raise ValueError("the two passwords differ")
+    return first
+
+
+def _users(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import UTC, datetime
+
+    from callbot.config import resolve_path
+    from callbot.server import absolute_sqlite_url, load_pseudonym_key
+    from signalements import Store, StoreError
+    from signalements.accounts import Accounts
+
+    try:
+        store = Store(
+            absolute_sqlite_url(settings.database.url),
+            load_pseudonym_key(resolve_path(settings.database.pseudonym_key_file)),
+        )
+        try:
+            store.migrate()
+            accounts = Accounts(store)
+            if args.action == "add":
+                account = accounts.add(args.name, args.role, _ask_password(), now=datetime.now(UTC))
+                print(f"account {account.name} ({account.role}) created")
+            elif args.action == "list":
+                for account in accounts.list():
+                    state = "disabled" if account.disabled else "active"
+                    print(f"{account.name}\t{account.role}\t{state}\tlast login {account.last_login_at or '-'}")
+            elif args.action == "passwd":
+                accounts.set_password(args.name, _ask_password())
+                print(f"password of {args.name} changed")
+            elif args.action in ("disable", "enable"):
+                accounts.set_disabled(args.name, args.action == "disable")
+                print(f"account {args.name} {args.action}d")
+            else:
+                accounts.unlock(args.name)
+                print(f"account {args.name} unlocked")
+        finally:
+            store.close()
+    except (StoreError, ValueError, OSError, EOFError) as error:
+        print(f"callbot users: {error}", file=sys.stderr)
+        return 1
     return 0
 
 

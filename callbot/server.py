@@ -15,6 +15,7 @@ from aiohttp import web
 
 from asr import AsrEngine, SpeechModel
 from callbot.config import Settings, resolve_path
+from callbot.console import Console, add_console_routes
 from callbot.energy import CpuMeter
 from callbot.memory import release_free_memory
 from callbot.metrics import CallMetrics
@@ -106,7 +107,7 @@ class CallbotServer:
             self.readiness.probes["dialogue"] = dialogue_ready
         else:
             self.readiness.probes["dialogue"] = client.ready
-        chat = ChatService(client, store, writer, settings.prompts, settings.chat, node)
+        chat = ChatService(client, store, writer, settings.prompts, settings.chat, node, transfer=settings.transfer)
         self._stack.push_async_callback(chat.close_all)
 
         metrics = CallMetrics()
@@ -115,11 +116,23 @@ class CallbotServer:
         cpu_meter.start()
         self._stack.push_async_callback(cpu_meter.stop)
 
+        console = Console.build(store, settings)
+
         def add_routes(app: web.Application) -> None:
             add_api_routes(app, store)
             add_chat_routes(app, chat)
+            add_console_routes(app, console)
 
-        runner = web.AppRunner(create_app(self.readiness, metrics, settings.api.token, add_routes), access_log=None)
+        app = create_app(
+            self.readiness,
+            metrics,
+            settings.api.token,
+            add_routes,
+            accounts=console.accounts,
+            console=settings.console,
+            metrics_public=settings.http.metrics_public,
+        )
+        runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         self._stack.push_async_callback(runner.cleanup)
         site = web.TCPSite(runner, settings.http.host, settings.http.port)

@@ -1,8 +1,8 @@
-"""The HTTP side of the callbot: health, metrics, and the integrators' JSON API behind a bearer token."""
+"""The HTTP side of the callbot: health, metrics, the integrators' JSON API, the chat and the console; who may
+reach which is callbot.console.access."""
 
 from __future__ import annotations
 
-import hmac
 import logging
 import math
 from collections.abc import Awaitable, Callable, Iterable
@@ -11,8 +11,11 @@ from dataclasses import dataclass, field
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from callbot.config import ConsoleSettings
+from callbot.console.access import access_control
 from callbot.metrics import CallMetrics
 from callbot.web.errors import Handler, json_errors
+from signalements.accounts import Accounts
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +54,15 @@ def create_app(
     metrics: CallMetrics,
     api_token: str | None,
     add_api_routes: Callable[[web.Application], None] | None = None,
+    *,
+    accounts: Accounts | None = None,
+    console: ConsoleSettings | None = None,
+    metrics_public: bool = True,
 ) -> web.Application:
-    # outermost first: security headers on every response, errors as JSON, then the token check
-    middlewares: list[Middleware] = [_security_headers, json_errors, _bearer_auth(api_token)]
+    """`accounts` and `console`: console logins also open the API and /metrics (without them, only the token)."""
+    # outermost first: security headers on every response, errors as JSON (pages under /console), then access
+    access = access_control(api_token, accounts, console, metrics_public)
+    middlewares: list[Middleware] = [_security_headers, json_errors, access]
     app = web.Application(middlewares=middlewares, client_max_size=64 * 1024)
     app[READINESS_KEY] = readiness
     app[METRICS_KEY] = metrics
@@ -126,28 +135,3 @@ async def _security_headers(request: web.Request, handler: Handler) -> web.Strea
         "Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; base-uri 'none'"
     )
     return response
-
-
-def _bearer_auth(token: str | None) -> Middleware:
-    @web.middleware
-    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not request.path.startswith("/api/"):
-            return await handler(request)
-        if token is None:
-            return web.json_response({"error": "the API is disabled: set CALLBOT_API_TOKEN"}, status=503)
-        offered = request.headers.get("Authorization", "")
-        scheme, _, credential = offered.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(_as_bytes(credential), _as_bytes(token)):
-            return web.json_response(
-                {"error": "missing or wrong bearer token"},
-                status=401,
-                headers={"WWW-Authenticate": 'Bearer realm="callbot"'},
-            )
-        return await handler(request)
-
-    return middleware
-
-
-def _as_bytes(text: str) -> bytes:
-    """`text` as bytes whatever it holds: header bytes that are not UTF-8 arrive as lone surrogates."""
-    return text.encode("utf-8", "surrogatepass")

@@ -1,0 +1,57 @@
+"""The supervisors' console at /console: server-rendered French pages where people validate the bot's reports,
+read calls, work call-backs and see the dashboard. Every action works without JavaScript.
+
+    console = Console.build(store, settings)
+    add_console_routes(app, console)       # the app's access middleware (callbot.console.access) guards it
+
+Pages by job: `login` (log in/out, accounts), `reports` (queue, report page, decisions), `calls` (list, search,
+call page, recording), `callbacks`, `dashboard` (figures, CSV exports).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from callbot.config import Settings, resolve_path
+from signalements import Store
+from signalements.accounts import Accounts
+from signalements.decisions import Decisions
+from signalements.queries import ConsoleQueries
+
+STATIC = Path(__file__).parent / "static"
+
+
+@dataclass(frozen=True)
+class Console:
+    store: Store
+    accounts: Accounts
+    decisions: Decisions
+    queries: ConsoleQueries
+    settings: Settings
+    recordings: Path
+
+    @classmethod
+    def build(cls, store: Store, settings: Settings) -> Console:
+        return cls(
+            store,
+            Accounts(store),
+            Decisions(store),
+            ConsoleQueries(store),
+            settings,
+            resolve_path(settings.recording.directory),
+        )
+
+
+CONSOLE_KEY = web.AppKey("console", Console)
+
+
+def add_console_routes(app: web.Application, console: Console) -> None:
+    from callbot.console import callbacks, calls, dashboard, login, reports
+
+    app[CONSOLE_KEY] = console
+    for module in (login, reports, calls, callbacks, dashboard):
+        app.add_routes(module.routes)
+    app.router.add_static("/console/static", STATIC, append_version=True)

@@ -1,0 +1,156 @@
+"""Who may reach what: the console's login session, the integrators' bearer token, CSRF, roles.
+
+Open to anyone: /healthz, /chat (and its API), the login page, the console's stylesheet and script, and
+/metrics when `http.metrics_public`. Everything else needs a console session (cookie) or, under /api/, the
+integrators' token. A request that changes something with a session cookie must also carry the session's CSRF
+token (form field `csrf_token` or header X-CSRF-Token) and must not come from another site (Origin,
+Sec-Fetch-Site); the token alone suffices for the integrators, whose requests carry no cookie.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+
+from callbot.config import ConsoleSettings
+from signalements import StoreError
+from signalements.accounts import Accounts, SessionUser
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# request[USER_KEY]: the SessionUser when a console session is open (absent: public page or integrator token)
+USER_KEY = web.RequestKey("console_user", SessionUser)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+PUBLIC_PATHS = frozenset({"/healthz", "/chat", "/console/login"})
+PUBLIC_PREFIXES = ("/chat/", "/console/static/")
+
+# What each role may do. A supervisor decides on reports; an agent works the call-back and handoff queue;
+# an admin manages accounts. Callers' numbers are shown only to those who call back or check a report.
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "superviseur": frozenset({"read", "review", "callbacks", "numbers", "export"}),
+    "agent": frozenset({"read", "callbacks", "numbers"}),
+    "admin": frozenset({"read", "accounts", "export"}),
+}
+
+
+def may(user: SessionUser | None, permission: str) -> bool:
+    return user is not None and permission in PERMISSIONS.get(user.role, frozenset())
+
+
+def current_user(request: web.Request) -> SessionUser | None:
+    return request.get(USER_KEY)
+
+
+def require(request: web.Request, permission: str) -> SessionUser:
+    """The logged-in user if their role allows `permission`; else 403 (the page says what is missing)."""
+    user = current_user(request)
+    if user is None or not may(user, permission):
+        raise web.HTTPForbidden(text=f"Votre rôle ne permet pas cette action ({permission}).")
+    return user
+
+
+@dataclass(frozen=True)
+class CookieNames:
+    session: str
+    login: str  # the login form's CSRF token (double submit: there is no session yet)
+
+    @classmethod
+    def for_settings(cls, settings: ConsoleSettings) -> CookieNames:
+        # __Host-: the browser refuses it unless Secure, Path=/ and no Domain (no subdomain can plant one)
+        prefix = "__Host-" if settings.secure_cookies else ""
+        return cls(f"{prefix}callbot_session", f"{prefix}callbot_login")
+
+
+def set_cookie(response: web.StreamResponse, name: str, value: str, settings: ConsoleSettings, max_age: int) -> None:
+    response.set_cookie(
+        name, value, max_age=max_age, path="/", secure=settings.secure_cookies, httponly=True, samesite="Strict"
+    )
+
+
+def sessions_config(settings: ConsoleSettings) -> dict[str, timedelta]:
+    return {"lasting": timedelta(hours=settings.session_hours), "idle": timedelta(minutes=settings.idle_minutes)}
+
+
+def access_control(
+    api_token: str | None, accounts: Accounts | None, settings: ConsoleSettings | None, metrics_public: bool
+) -> Middleware:
+    async def session_user(request: web.Request) -> SessionUser | None:
+        if accounts is None or settings is None:
+            return None
+        token = request.cookies.get(CookieNames.for_settings(settings).session)
+        limits = sessions_config(settings)
+        if not token or len(token) > 256:
+            return None
+        try:
+            return await asyncio.to_thread(accounts.session, token, datetime.now(UTC), **limits)
+        except StoreError as error:
+            log.warning("console session check failed: %s", error)
+            unavailable = "La base de données est indisponible ; réessayez dans un instant."
+            raise web.HTTPServiceUnavailable(text=unavailable) from None
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        path = request.path
+        if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES) or (path == "/metrics" and metrics_public):
+            return await handler(request)
+        if path.startswith("/api/") or path == "/metrics":
+            if _bearer_ok(request, api_token):
+                return await handler(request)
+            user = await session_user(request)
+            if user is None:
+                if api_token is None and accounts is None:
+                    raise web.HTTPServiceUnavailable(text="the API is disabled: set CALLBOT_API_TOKEN")
+                raise web.HTTPUnauthorized(
+                    text="missing or wrong bearer token", headers={"WWW-Authenticate": 'Bearer realm="callbot"'}
+                )
+            request[USER_KEY] = user
+            await _check_same_origin_and_csrf(request, user)
+            return await handler(request)
+        if path == "/console" or path.startswith("/console/"):
+            user = await session_user(request)
+            if user is None:
+                if request.method in SAFE_METHODS:
+                    raise web.HTTPSeeOther("/console/login")
+                raise web.HTTPUnauthorized(text="Votre session a expiré : reconnectez-vous.")
+            request[USER_KEY] = user
+            await _check_same_origin_and_csrf(request, user)
+            return await handler(request)
+        return await handler(request)  # unknown paths: the router's 404
+
+    return middleware
+
+
+def _bearer_ok(request: web.Request, token: str | None) -> bool:
+    if token is None:
+        return False
+    scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(_as_bytes(credential), _as_bytes(token))
+
+
+async def _check_same_origin_and_csrf(request: web.Request, user: SessionUser) -> None:
+    if request.method in SAFE_METHODS:
+        return
+    if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+        raise web.HTTPForbidden(text="Requête refusée : elle vient d'un autre site.")
+    origin = request.headers.get("Origin")
+    if origin is not None and origin != f"{request.scheme}://{request.host}":
+        raise web.HTTPForbidden(text="Requête refusée : elle vient d'un autre site.")
+    offered = request.headers.get("X-CSRF-Token")
+    if offered is None and request.content_type == "application/x-www-form-urlencoded":
+        offered_field = (await request.post()).get("csrf_token")
+        offered = offered_field if isinstance(offered_field, str) else None
+    if not offered or not hmac.compare_digest(_as_bytes(offered), _as_bytes(user.csrf_token)):
+        raise web.HTTPForbidden(text="Jeton de sécurité (CSRF) absent ou invalide : rechargez la page et recommencez.")
+
+
+def _as_bytes(text: str) -> bytes:
+    """`text` as bytes whatever it holds: header bytes that are not UTF-8 arrive as lone surrogates."""
+    return text.encode("utf-8", "surrogatepass")

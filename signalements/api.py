@@ -22,6 +22,8 @@ GET /api/reports?status=awaiting_validation|validated|rejected&since=ISO8601&lim
               "created_at", "review": {"by", "at", "note"}, "version": int}
 GET /api/reports/{id}                      -> Report
 POST /api/reports/{id}/validate  {"reviewer": str, "note": str|null}   -> Report (status "validated")
+    (with a console session instead of the token, the reviewer is the logged-in person and the session's CSRF
+    token goes in X-CSRF-Token)
 POST /api/reports/{id}/reject    {"reviewer": str, "note": str}        -> Report (status "rejected")
 
 Timestamps are ISO 8601 UTC ("2026-11-23T18:09:40.024612+00:00"); a `since` without a zone is taken as UTC.
@@ -45,6 +47,9 @@ from signalements.http_input import InputError, path_id, path_text, query_dateti
 from signalements.store import MAX_PAGE_SIZE, Store
 
 STORE_KEY = web.AppKey("signalements_store", Store)
+# Set by the web app's access control when a console user (not the integrators' token) makes the request: the
+# decision is then theirs, whatever name the body gives.
+AUTHENTICATED_PERSON = web.RequestKey("authenticated_person", str)
 routes = web.RouteTableDef()
 T = TypeVar("T")
 CALL_ID_MAX_CHARS = 128  # calls.public_id is a String(128)
@@ -131,7 +136,7 @@ async def _review_body(request: web.Request) -> tuple[str, str | None]:
     body = await read_json(request, '{"reviewer": "...", "note": "..."}')
     if not isinstance(body, dict):
         raise InputError(400, "body must be a JSON object")
-    reviewer, note = body.get("reviewer"), body.get("note")
+    reviewer, note = request.get(AUTHENTICATED_PERSON) or body.get("reviewer"), body.get("note")
     if not isinstance(reviewer, str) or not reviewer.strip():
         raise InputError(400, "reviewer (the person deciding) is required")
     if note is not None and not isinstance(note, str):

@@ -22,6 +22,7 @@ from aiohttp.typedefs import Middleware
 from callbot.config import ConsoleSettings
 from signalements import StoreError
 from signalements.accounts import Accounts, SessionUser
+from signalements.api import AUTHENTICATED_PERSON
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,10 @@ def access_control(
                 )
             request[USER_KEY] = user
             await _check_same_origin_and_csrf(request, user)
+            if request.method not in SAFE_METHODS:
+                if not may(user, "review"):
+                    raise web.HTTPForbidden(text="your role cannot decide on reports")
+                request[AUTHENTICATED_PERSON] = user.name
             return await handler(request)
         if path == "/console" or path.startswith("/console/"):
             user = await session_user(request)

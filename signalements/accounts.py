@@ -72,7 +72,7 @@ class Login:
 
 
 def check_name(name: str) -> str:
-    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):  # match's '$' lets a final newline in
         raise InvalidRecord(
             "an account name is 2 to 64 characters: lower-case letters, digits, '.', '_' or '-' (e.g. m.durand)"
         )
@@ -177,34 +177,41 @@ class Accounts:
         if not isinstance(password, str) or len(password) > MAX_PASSWORD_CHARS:
             password = ""
         with self._store.writing() as session:
-            row = session.scalar(select(Account).where(Account.name == name)) if isinstance(name, str) else None
+            # Locked: parallel guesses on PostgreSQL would otherwise overwrite each other's failure count.
+            query = select(Account).where(Account.name == name).with_for_update()
+            row = session.scalar(query) if isinstance(name, str) else None
             if row is None:
                 _verify(_DUMMY_HASH, password)  # the same time as a wrong password
                 raise LoginRefused("identifiant ou mot de passe incorrect")
             if row.locked_until is not None and row.locked_until > now:
                 raise LoginRefused("compte verrouillé", locked_until=row.locked_until)
+            login: Login | None = None
             if row.disabled or not _verify(row.password_hash, password):
+                # Counted, and LoginRefused raised once the transaction commits: raising here would roll it back.
                 row.failed_logins += 1
                 if row.failed_logins >= max_failed:
                     row.locked_until, row.failed_logins = now + lockout, 0
                     log.warning("console account %d locked after %d failed logins", row.id, max_failed)
-                raise LoginRefused("identifiant ou mot de passe incorrect")
-            if _hasher.check_needs_rehash(row.password_hash):
-                row.password_hash = _hasher.hash(password)
-            row.failed_logins, row.locked_until, row.last_login_at = 0, None, now
-            token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-            session.add(
-                ConsoleSession(
-                    token_hash=_token_hash(token),
-                    account_id=row.id,
-                    csrf_token=csrf,
-                    created_at=now,
-                    last_seen_at=now,
-                    expires_at=min(now + idle, now + lasting),
+            else:
+                if _hasher.check_needs_rehash(row.password_hash):
+                    row.password_hash = _hasher.hash(password)
+                row.failed_logins, row.locked_until, row.last_login_at = 0, None, now
+                token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+                session.add(
+                    ConsoleSession(
+                        token_hash=_token_hash(token),
+                        account_id=row.id,
+                        csrf_token=csrf,
+                        created_at=now,
+                        last_seen_at=now,
+                        expires_at=min(now + idle, now + lasting),
+                    )
                 )
-            )
-            log.info("console account %d logged in", row.id)
-            return Login(token, SessionUser(row.id, row.name, row.role, csrf))
+                log.info("console account %d logged in", row.id)
+                login = Login(token, SessionUser(row.id, row.name, row.role, csrf))
+        if login is None:
+            raise LoginRefused("identifiant ou mot de passe incorrect")
+        return login
 
     def failed_logins_left(self, name: str, max_failed: int) -> int | None:
         with self._store.reading() as session:

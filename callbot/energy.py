@@ -173,6 +173,11 @@ class CpuMeter:
         """The CPU-seconds of a registered call so far."""
         return self._shares.get(call_id, 0.0)
 
+    @property
+    def calls(self) -> list[str]:
+        """The calls registered."""
+        return list(self._shares)
+
     # ---- sampling ---------------------------------------------------------------------------------
 
     def start(self) -> None:

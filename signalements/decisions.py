@@ -157,14 +157,14 @@ class Decisions:
                     f"report {report_id} is already {row.status}; only a report "
                     f"awaiting validation can become {new_status}"
                 )
+            if not corrected.get("callback_consent", row.callback_consent):
+                # No number without consent, whoever edits (before the diff: it shows the number that was kept).
+                corrected["callback_number"] = None
             diff = {
                 name: [getattr(row, name), value] for name, value in corrected.items() if getattr(row, name) != value
             }
             for name, (_, value) in diff.items():
                 setattr(row, name, value)
-            if not row.callback_consent and row.callback_number is not None:
-                diff["callback_number"] = [row.callback_number, None]
-                row.callback_number = None  # no number without consent, whoever edits
             action = "rejected" if decision == "reject" else ("corrected" if diff else "validated")
             row.status = STATUS_REJECTED if decision == "reject" else STATUS_VALIDATED
             row.reviewed_by, row.reviewed_at, row.review_note = who, when, note_text

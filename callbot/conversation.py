@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dialogue.client import DialogueReply, DialogueService, DialogueUnavailable
-from dialogue.slots import report_fields
+from dialogue.slots import OFFER_CALLBACK_MESSAGE, report_fields
 from signalements import Store, StoreWriter
 
 log = logging.getLogger(__name__)
@@ -83,11 +83,22 @@ class Conversation:
             await self.commit(reply)
         return reply
 
-    async def _send(self, text: str, asr_confidence: float | None) -> DialogueReply | None:
+    async def offer_callback(self, reason: str, when: str) -> DialogueReply | None:
+        """Nobody can take the call (`reason`: outside_hours, transfer_failed, no_transfer): the dialogue offers a
+        call back, agents calling `when` ("à partir de lundi 8 heures 30"). None when the dialogue cannot answer."""
+        reply = await self._send(OFFER_CALLBACK_MESSAGE, None, {"callback_reason": reason, "callback_when": when})
+        if reply is not None:
+            await self.commit(reply)
+        return reply
+
+    async def _send(
+        self, text: str, asr_confidence: float | None, extra: dict[str, Any] | None = None
+    ) -> DialogueReply | None:
         metadata = {
             "asr_confidence": asr_confidence,
             "channel": "phone" if self.channel != "text" else "text",
             "caller_number": self.caller_number,
+            **(extra or {}),
         }
         try:
             return await self._dialogue.send(self.id, text, metadata)
@@ -132,6 +143,10 @@ class Conversation:
     async def record_handoff(self, reason: str, target: str | None, succeeded: bool) -> None:
         fields = await self.collected_fields()
         await self._write("add_handoff", self.id, reason, target, succeeded, fields, utc_now())
+
+    async def record_callback(self, reason: str, number: str) -> None:
+        """The caller accepted a call back at `number` (their consent): it waits in the agents' call-back queue."""
+        await self._write("request_callback", self.id, reason, number, utc_now())
 
     async def close(
         self, outcome: str, cpu_seconds: float | None = None, reply_latencies_ms: list[int] | None = None

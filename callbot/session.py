@@ -15,7 +15,9 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from asr.endpointing import AdaptiveEndOfTurn, EndOfTurn
@@ -24,6 +26,7 @@ from callbot.audio import AudioPort
 from callbot.config import Settings, resolve_path
 from callbot.conversation import NO_INPUT_MESSAGE, Conversation, utc_now
 from callbot.energy import CpuMeter
+from callbot.hours import OpeningHours, spoken_next_opening
 from callbot.listener import CallerTurn, Listener, VoiceSettings
 from callbot.metrics import CallMetrics
 from callbot.recording import CallRecorder
@@ -90,6 +93,8 @@ class CallServices:
     metrics: CallMetrics = field(default_factory=lambda: CallMetrics())
     end_of_turn: EndOfTurn | None = None  # None: AdaptiveEndOfTurn with the settings' vad.end_of_turn
     cpu_meter: CpuMeter | None = None  # shares the server's CPU time among the calls (None: not measured)
+    clock: Callable[[], datetime] = utc_now  # the time for the opening hours (tests set another day)
+    opening_hours: OpeningHours | None = None  # None: built from settings.transfer at the first handoff
 
 
 class CallSession:
@@ -219,8 +224,9 @@ class CallSession:
                 await self._settle_previews()
                 reply = await self.conversation.ask_after_silence()
             elif event == self.settings.transfer.on_dtmf:
-                await self._handoff("dtmf")
-                return
+                if await self._handoff("dtmf"):
+                    return
+                continue  # nobody can take the call: a call back is offered, the conversation goes on
             elif event == self.settings.call.repeat_dtmf and self._last_said:
                 for text in self._last_said:
                     self.speaker.say(text)
@@ -373,55 +379,94 @@ class CallSession:
         while self._taking_back is not None and not self._taking_back.done():
             await asyncio.wait({self._taking_back})
 
+    # Why a call back was offered in this call (outside_hours, transfer_failed, no_transfer), None until it is.
+    _callback_offer: str | None = None
+
     async def _act_on(self, reply: DialogueReply) -> bool:
         """Speak the reply and carry out what it asks; True when the call is over for the bot."""
         self.listener.expects = reply.expects
         self.listener.preview = reply.previewable and self.settings.vad.preview
         if reply.report_id is not None:
             self.outcome = "report_saved"
+        if reply.callback_number is not None and self._callback_offer is not None:
+            # In the queue before the caller hears that it is noted (the writes keep their order).
+            await self.conversation.record_callback(self._callback_offer, reply.callback_number)
+            self.outcome = "callback_requested"
         if reply.texts:
             self._last_said = list(reply.texts)
         prepared, self._prepared_audio = self._prepared_audio, None
         for index, text in enumerate(reply.texts):
             await self._say(text, prepared=prepared if index == 0 else None)
         if reply.handoff_reason is not None:
-            await self._handoff(reply.handoff_reason, announce=not reply.texts)
-            return True
+            return await self._handoff(reply.handoff_reason)
         if reply.hangup:
-            if self.outcome != "report_saved":
+            if self.outcome is None:  # not a report saved, a call back requested or declined
                 self.outcome = "completed"
             await self._hangup()
             return True
         return False
 
-    async def _handoff(self, reason: str, announce: bool = True) -> None:
-        """Hand the caller to a human, with what was collected so far; end politely if nobody can take it."""
+    async def _handoff(self, reason: str) -> bool:
+        """Hand the caller to a human, with what was collected so far. When nobody can take the call (outside the
+        opening hours, no agents' line, the transfer failed), a call back is offered instead of a dead end: the
+        dialogue asks, and the conversation goes on (False). True when the call is over for the bot."""
         prompts = self.settings.prompts
         target = self.settings.transfer.uri
+        if self._callback_offer is not None:
+            # A person asked for again while a call back is offered (key 0, words): the offer's question stands.
+            for text in self._last_said:
+                self.speaker.say(text)
+            return False
         self.services.metrics.handoffs_total += 1
         if reason != "dtmf":
-            await self._finish_speaking()  # the reply that announces it is heard first (or the caller hangs up)
+            await self._finish_speaking()  # the reply that leads to it is heard first (or the caller hangs up)
         if self.leg.ended.is_set():
             # The caller hung up first (e.g. during the reply): nobody to transfer, but the request stays on record.
             await self.conversation.record_handoff(reason, target, False)
-            return
-        succeeded = False
-        if target is not None:
-            if announce:
-                await self._say(prompts.transferring, interruptible=False)
+            return True
+        # A dialogue that failed cannot hold a conversation about a call back: the technical apology, as ever.
+        offer = None if reason == "technical" else self._nobody_available()
+        succeeded = attempted = False
+        if target is not None and offer is None:
+            await self._say(prompts.transferring, interruptible=False)
             if reason != "dtmf":  # a key asks for a person now: the PBX moves the call during the announcement
                 await self._finish_speaking()
+            attempted = True
             succeeded = await self.leg.transfer(target, {"X-Callbot-Call-Id": self.call_id})
+            if not succeeded and reason != "technical":
+                offer = "transfer_failed"
         if succeeded:
             self.outcome = "transferred"
         else:
-            self.outcome = "transfer_failed" if target is not None else "handoff_unavailable"
+            self.outcome = "transfer_failed" if attempted else "handoff_unavailable"
+            if offer is not None and not self.leg.ended.is_set():
+                reply = await self.conversation.offer_callback(offer, self._when_agents_call())
+                if reply is not None and reply.texts:
+                    self._callback_offer = offer
+                    # The handoff as it stands, with the report's fields so far, whatever the caller answers.
+                    await self.conversation.record_handoff(reason, target, False)
+                    return await self._act_on(reply)
             apology = prompts.technical_problem if reason == "technical" else prompts.transfer_failed
             await self._say(apology, interruptible=False)
         await self._hangup()
         # Once the line is closed: asking a dialogue that is down for the fields takes its whole timeout,
         # which the caller would otherwise hear as silence before the apology.
         await self.conversation.record_handoff(reason, target, succeeded)
+        return True
+
+    def _opening_hours(self) -> OpeningHours:
+        if self.services.opening_hours is None:  # shared by the calls: built once
+            self.services.opening_hours = OpeningHours.from_settings(self.settings.transfer)
+        return self.services.opening_hours
+
+    def _nobody_available(self) -> str | None:
+        """Why no agent can take the call now (outside_hours, no_transfer: no agents' line), None if one may."""
+        if not self._opening_hours().is_open(self.services.clock()):
+            return "outside_hours"
+        return "no_transfer" if self.settings.transfer.uri is None else None
+
+    def _when_agents_call(self) -> str:
+        return spoken_next_opening(self._opening_hours(), self.services.clock())
 
     async def _hangup(self) -> None:
         if not self.leg.ended.is_set():

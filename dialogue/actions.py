@@ -27,16 +27,21 @@ from dialogue.conversation import (
     handle_fallback,
     handle_goodbye,
     handle_no_input,
+    handle_offer_answer,
+    handle_offer_callback,
     handle_out_of_scope,
     handle_report_turn,
     handle_request_human,
 )
 from dialogue.knowledge import OTHER_CATEGORY, default_gazetteer, default_taxonomy
 from dialogue.slots import (
+    CALLBACK_OFFER,
+    CALLBACK_WHEN,
     CALLER_NUMBER,
     COMMUNE_ASKED,
     COMMUNE_SKIPPED,
     DESCRIPTION_WANTED,
+    OFFER_QUESTIONS,
     PENDING,
     REPORT_SLOTS,
     REPROMPTS,
@@ -58,6 +63,8 @@ SLOT_NAMES = (
     COMMUNE_ASKED,
     DESCRIPTION_WANTED,
     "emergency_checked",
+    CALLBACK_OFFER,
+    CALLBACK_WHEN,
 )
 
 
@@ -123,6 +130,8 @@ def emit(outcome: Outcome, dispatcher: CollectingDispatcher) -> list[EventType]:
         dispatcher.utter_message(response=say.response, **say.variables)
     if outcome.handoff_reason:
         dispatcher.utter_message(json_message={"callbot": {"action": "handoff", "reason": outcome.handoff_reason}})
+    if outcome.callback_number:
+        dispatcher.utter_message(json_message={"callbot": {"callback_number": outcome.callback_number}})
     if outcome.hangup:
         dispatcher.utter_message(json_message={"callbot": {"action": "hangup"}})
     return [SlotSet(name, value) for name, value in outcome.slots.items()]
@@ -137,9 +146,16 @@ class _HandlerAction(Action, abc.ABC):  # type: ignore[misc]
     @abc.abstractmethod
     def name(self) -> str: ...
 
+    def given(self, tracker: Tracker) -> dict[str, Any]:
+        """Slot values the message itself brings (a command's metadata), before the handler reads the slots."""
+        return {}
+
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        slots = {name: tracker.get_slot(name) for name in SLOT_NAMES}
-        outcome = type(self).handler(understanding()(heard_from(tracker)), slots, knowledge())
+        slots = {name: tracker.get_slot(name) for name in SLOT_NAMES} | self.given(tracker)
+        handler = type(self).handler
+        if slots.get(PENDING) in OFFER_QUESTIONS and not isinstance(self, ActionOfferCallback):
+            handler = handle_offer_answer  # the call-back offer takes every answer, whatever DIET read
+        outcome = handler(understanding()(heard_from(tracker)), slots, knowledge())
         after = {**slots, **outcome.slots}
         # The fields so far go with every reply: the callbot stores them at once, so a crash loses none; and
         # the kind of answer the next question calls for, so its end of turn can wait the right time.
@@ -207,6 +223,21 @@ class ActionGoodbye(_HandlerAction):
 
     def name(self) -> str:
         return self.action_name
+
+
+class ActionOfferCallback(_HandlerAction):
+    """/offer_callback from the callbot: nobody can take the call now, offer a call back. Its metadata says why
+    (callback_reason) and when agents will call (callback_when, in words)."""
+
+    action_name = "action_offer_callback"
+    handler = staticmethod(handle_offer_callback)
+
+    def name(self) -> str:
+        return self.action_name
+
+    def given(self, tracker: Tracker) -> dict[str, Any]:
+        metadata = latest_metadata(tracker)
+        return {CALLBACK_OFFER: metadata.get("callback_reason"), CALLBACK_WHEN: metadata.get("callback_when")}
 
 
 class ActionRepeat(Action):  # type: ignore[misc]

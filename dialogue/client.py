@@ -24,6 +24,8 @@ class DialogueReply:
     # Whether the answer to it may be tried ahead and taken back (rewind) if the caller goes on speaking: not
     # when answering may save a report (the read-back), which cannot be taken back.
     previewable: bool = False
+    # The caller accepted a call back at this number (after the callbot's /offer_callback): the callbot stores it.
+    callback_number: str | None = None
 
 
 def parse_reply(messages: Any) -> DialogueReply:
@@ -53,6 +55,9 @@ def parse_reply(messages: Any) -> DialogueReply:
             reply.expects = str(control["expects"])
         if control.get("previewable") is True:
             reply.previewable = True
+        number = control.get("callback_number")
+        if isinstance(number, str) and number.strip():
+            reply.callback_number = number.strip()[:32]
     return reply
 
 

@@ -16,6 +16,9 @@ from typing import Any
 from dialogue.knowledge import OTHER_CATEGORY, Gazetteer, Taxonomy, fold
 from dialogue.normalize import Place, format_place, is_quarter, normalize_caller_number
 from dialogue.slots import (
+    CALLBACK_OFFER,
+    CALLBACK_REASONS,
+    CALLBACK_WHEN,
     CALLER_NUMBER,
     COMMUNE_ASKED,
     COMMUNE_SKIPPED,
@@ -70,6 +73,7 @@ class Outcome:
     handoff_reason: str | None = None
     hangup: bool = False
     save_report: bool = False  # the action stores the report, then says the reference and hangs up
+    callback_number: str | None = None  # the caller accepted a call back at this number: the callbot stores it
 
 
 @dataclass(frozen=True)
@@ -694,4 +698,117 @@ def handle_goodbye(frame: Frame, slots: dict[str, Any], knowledge: Knowledge) ->
 
 
 def handoff(reason: str, base: dict[str, Any]) -> Outcome:
-    return Outcome(said=[Say("utter_handoff")], slots={**base, PENDING: None}, handoff_reason=reason)
+    """A person is needed. The channel says what happens next (a phone call is put through to an agent, a chat is
+    passed on, or a call back is offered when nobody can take it): the dialogue cannot know which."""
+    return Outcome(slots={**base, PENDING: None}, handoff_reason=reason)
+
+
+# -- the call-back offer ----------------------------------------------------------------------------------------
+# A person was wanted and none can take the call (outside opening hours, no agents' line, the transfer failed):
+# the callbot sends /offer_callback and the dialogue offers a call back, confirms the number (the line's, read back,
+# or one the caller gives) and says when agents will call. The callbot stores the request from the reply.
+
+MAX_OFFER_REPROMPTS = 2
+ASAP = "dès que possible"
+
+
+def handle_offer_callback(frame: Frame, slots: dict[str, Any], knowledge: Knowledge) -> Outcome:
+    """/offer_callback: offer a call back. The report in progress keeps its fields (the callbot has recorded them
+    with the handoff); `slots` carry the reason and the "when" the callbot sent."""
+    base = _with_caller_number(slots, frame)
+    reason = slots.get(CALLBACK_OFFER) if slots.get(CALLBACK_OFFER) in CALLBACK_REASONS else "no_transfer"
+    when = slots.get(CALLBACK_WHEN) if isinstance(slots.get(CALLBACK_WHEN), str) else None
+    return Outcome(
+        said=[Say("utter_offer_callback")],
+        slots={
+            **base,
+            CALLBACK_OFFER: reason,
+            CALLBACK_WHEN: (when or ASAP)[:100],
+            PENDING: "offer_callback",
+            REPROMPTS: 0,
+        },
+    )
+
+
+def handle_offer_answer(frame: Frame, slots: dict[str, Any], knowledge: Knowledge) -> Outcome:
+    """Every caller turn while the call back is offered, whatever DIET read: yes, no, a number, silence."""
+    base = _with_caller_number(slots, frame)
+    slots = _current(slots, base)
+    pending = slots.get(PENDING)
+    if frame.is_command:  # silence
+        return _offer_not_answered(slots, base, said_nothing=True)
+    if frame.emergency:
+        outcome = _offer_not_answered(slots, base, said_nothing=True, count=False)
+        outcome.said.insert(0, Say("utter_emergency"))
+        return outcome
+    if badly_heard(frame, knowledge.thresholds):
+        return _offer_not_answered(slots, base)
+    if frame.phone_number:  # "oui, au 06...", "non, plutôt au 07...": the number given is the one to call
+        return _callback_accepted(slots, base, frame.phone_number)
+    yes = frame.answer is True or (frame.answer is None and _asks_to_be_called(frame))
+    no = frame.answer is False or (frame.answer is None and frame.goodbye)
+    if pending == "offer_callback":
+        if yes:
+            if slots.get(CALLER_NUMBER):
+                return Outcome(
+                    said=[Say("utter_ask_offer_callback_known", {"number": slots[CALLER_NUMBER]})],
+                    slots={**base, PENDING: "offer_callback_known", REPROMPTS: 0},
+                )
+            return _ask_callback_number(base)
+        if no:
+            return Outcome(said=[Say("utter_callback_declined")], slots={**base, PENDING: None}, hangup=True)
+        if frame.asks_for_person:  # a person again: nobody can answer now; the offer stands
+            return Outcome(said=[Say("utter_offer_callback_nobody_now")], slots={**base, PENDING: pending})
+    elif pending == "offer_callback_known":
+        if yes and slots.get(CALLER_NUMBER):
+            return _callback_accepted(slots, base, str(slots[CALLER_NUMBER]))
+        if frame.answer is False:  # not this number: which one?
+            return _ask_callback_number(base)
+        if no:
+            return Outcome(said=[Say("utter_callback_declined")], slots={**base, PENDING: None}, hangup=True)
+    elif pending == "offer_callback_number" and (
+        no or frame.intent in ("deny", "dont_know") or frame.unsure or frame.yes_no is False
+    ):
+        return Outcome(said=[Say("utter_callback_declined")], slots={**base, PENDING: None}, hangup=True)
+    return _offer_not_answered(slots, base)
+
+
+def _asks_to_be_called(frame: Frame) -> bool:
+    """ "Rappelez-moi", "je veux bien qu'on me rappelle": a yes in words of its own (not "ne me rappelez pas")."""
+    words = fold(frame.text).split()
+    return any(word.startswith("rappel") for word in words) and not any(w in ("pas", "jamais") for w in words)
+
+
+def _ask_callback_number(base: dict[str, Any]) -> Outcome:
+    return Outcome(
+        said=[Say("utter_ask_callback_number")], slots={**base, PENDING: "offer_callback_number", REPROMPTS: 0}
+    )
+
+
+def _callback_accepted(slots: dict[str, Any], base: dict[str, Any], number: str) -> Outcome:
+    when = slots.get(CALLBACK_WHEN) or ASAP
+    return Outcome(
+        said=[Say("utter_callback_accepted", {"number": number, "when": when})],
+        slots={**base, PENDING: None, REPROMPTS: 0},
+        hangup=True,
+        callback_number=number,
+    )
+
+
+def _offer_not_answered(
+    slots: dict[str, Any], base: dict[str, Any], said_nothing: bool = False, count: bool = True
+) -> Outcome:
+    """Ask the offer's question again, rephrased; after two turns that answer nothing, end politely without a call
+    back (a caller who cannot be understood cannot give a number either)."""
+    pending = slots.get(PENDING)
+    reprompts = int(slots.get(REPROMPTS) or 0) + (1 if count else 0)
+    if reprompts >= MAX_OFFER_REPROMPTS:
+        return Outcome(said=[Say("utter_callback_not_taken")], slots={**base, PENDING: None}, hangup=True)
+    if pending == "offer_callback_known" and slots.get(CALLER_NUMBER):
+        question = Say("utter_reask_callback_known", {"number": slots[CALLER_NUMBER]})
+    elif pending == "offer_callback_number":
+        question = Say("utter_reask_callback_number")
+    else:
+        question = Say("utter_reask_offer_callback")
+    said = [question] if said_nothing else [Say("utter_not_understood"), question]
+    return Outcome(said=said, slots={**base, PENDING: pending, REPROMPTS: reprompts})

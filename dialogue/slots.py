@@ -40,16 +40,33 @@ CALLER_NUMBER = "caller_number"  # the caller id, in the spoken format
 COMMUNE_SKIPPED = "commune_skipped"  # the caller does not know the commune: not asked again
 DESCRIPTION_WANTED = "description_wanted"  # the problem was only named: ask once what is wrong with it
 COMMUNE_ASKED = "commune_asked"  # how many times the commune was asked: callers who do not say it are not pestered
+# A person was wanted and none can take the call now: the callbot asks the dialogue to offer a call back
+# (OFFER_CALLBACK_MESSAGE, with the reason and when agents call back in its metadata).
+CALLBACK_OFFER = "callback_offer"  # why: outside_hours, transfer_failed or no_transfer
+CALLBACK_WHEN = "callback_when"  # when, as the callbot words it ("à partir de lundi 8 heures 30", "dès que possible")
+CALLBACK_REASONS = ("outside_hours", "transfer_failed", "no_transfer")
+OFFER_CALLBACK_MESSAGE = "/offer_callback"  # a command: the session strips a leading "/" from the caller's words
+# The offer's questions: would you like a call back, at the line's number, at which number.
+OFFER_QUESTIONS = ("offer_callback", "offer_callback_known", "offer_callback_number")
 
 
 # Questions a yes or a no answers.
-YES_NO_QUESTIONS = ("danger", "callback_consent", "confirm", "anything_else", "emergency_check", "offer_human")
+YES_NO_QUESTIONS = (
+    "danger",
+    "callback_consent",
+    "confirm",
+    "anything_else",
+    "emergency_check",
+    "offer_human",
+    "offer_callback",
+    "offer_callback_known",
+)
 PLACE_QUESTIONS = ("place", "commune")
-NUMBER_QUESTIONS = ("callback_number",)
+NUMBER_QUESTIONS = ("callback_number", "offer_callback_number")
 
 
 # Answering these may save the report or close the call: never tried ahead of the caller's end of turn.
-NOT_PREVIEWABLE = ("confirm", "correction", "anything_else")
+NOT_PREVIEWABLE = ("confirm", "correction", "anything_else", *OFFER_QUESTIONS)
 
 
 def previewable(pending: object) -> bool:

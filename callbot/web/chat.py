@@ -16,13 +16,16 @@ from __future__ import annotations
 import secrets
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from aiohttp import web
 
-from callbot.config import ChatSettings, Prompts
+from callbot.config import ChatSettings, Prompts, TransferSettings
 from callbot.conversation import Conversation, utc_now
+from callbot.hours import OpeningHours, spoken_next_opening
 from dialogue.client import DialogueClient
 from signalements import Store, StoreWriter
 from signalements.http_input import InputError, read_json
@@ -37,6 +40,7 @@ class ChatSession:
     conversation: Conversation
     last_active: float = field(default_factory=time.monotonic)
     ended: bool = False
+    callback_offer: str | None = None  # why a call back was offered (outside_hours, no_transfer), once it is
 
 
 class ChatService:
@@ -48,8 +52,15 @@ class ChatService:
         prompts: Prompts,
         limits: ChatSettings,
         node: str | None = None,
+        transfer: TransferSettings | None = None,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
+        """`transfer`: the agents' line and opening hours; when nobody can take a chat handed over (closed, or
+        no agents' line), a call back is offered. None: a handoff is only recorded for the call centre."""
         self._node = node  # this instance's name on its conversations (see Conversation)
+        self._transfer = transfer
+        self._hours = OpeningHours.from_settings(transfer) if transfer is not None else None
+        self._clock = clock
         self._dialogue = dialogue
         self._store = store
         self._writer = writer
@@ -95,23 +106,62 @@ class ChatService:
                 text='{"error": "the assistant is unavailable, please try again later"}',
                 content_type="application/json",
             )
+        requested = False
+        if reply.callback_number is not None and session.callback_offer is not None:
+            # In the agents' queue before the user reads that it is noted.
+            await conversation.record_callback(session.callback_offer, reply.callback_number)
+            requested = True
         messages = list(reply.texts)
         for message in messages:
             await conversation.record_bot(message, utc_now())
-        if reply.handoff_reason is not None:
+        offer = await self._offer_callback(session, reply.handoff_reason) if reply.handoff_reason else None
+        if offer is not None:
+            messages += offer  # the conversation goes on: would they like to be called back, at which number
+        elif reply.handoff_reason is not None:
             # No line to transfer in a chat: the handoff is recorded for the call centre, who follow it up.
             await conversation.record_handoff(reply.handoff_reason, None, False)
             messages.append(self._prompts.chat_handoff)
             await conversation.record_bot(self._prompts.chat_handoff, utc_now())
             await self._end(session, "handoff_requested")
         elif reply.hangup:
-            await self._end(session, "report_saved" if reply.report_id is not None else "completed")
+            if reply.report_id is not None:
+                outcome = "report_saved"
+            elif session.callback_offer is not None:
+                outcome = "callback_requested" if requested else "handoff_unavailable"
+            else:
+                outcome = "completed"
+            await self._end(session, outcome)
         return {
             "messages": messages,
             "ended": session.ended,
             "handoff": reply.handoff_reason,
             "report_id": reply.report_id,
         }
+
+    async def _offer_callback(self, session: ChatSession, reason: str) -> list[str] | None:
+        """When nobody could take the conversation up now (outside the opening hours, or no agents' line), the
+        dialogue offers a call back: its question, or None to hand over as usual (agents reachable, a technical
+        failure, or a dialogue that cannot answer). The handoff is recorded either way, with the fields so far."""
+        if self._transfer is None or self._hours is None or session.callback_offer is not None:
+            return None
+        if reason == "technical":
+            return None
+        now = self._clock()
+        if not self._hours.is_open(now):
+            why = "outside_hours"
+        elif self._transfer.uri is None:
+            why = "no_transfer"
+        else:
+            return None
+        conversation = session.conversation
+        reply = await conversation.offer_callback(why, spoken_next_opening(self._hours, now))
+        if reply is None or not reply.texts:
+            return None
+        session.callback_offer = why
+        await conversation.record_handoff(reason, None, False)
+        for message in reply.texts:
+            await conversation.record_bot(message, utc_now())
+        return list(reply.texts)
 
     def get(self, session_id: str) -> ChatSession:
         session = self._sessions.get(session_id)

@@ -9,6 +9,7 @@ import asyncio
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +139,9 @@ def store(tmp_path: Path) -> Store:
     return store
 
 
+OPEN = datetime(2027, 1, 6, 10, 0, tzinfo=UTC)  # a Wednesday morning, within the default opening hours
+
+
 def settings(**environ: str) -> Settings:
     # A long no-input timeout: the fake caller runs on the wall clock, and a loaded machine must not make
     # silence win the race against a turn. The silence test sets its own.
@@ -161,6 +165,7 @@ async def run_call(
         store=store,
         writer=writer,
         metrics=CallMetrics(),
+        clock=lambda: OPEN,  # agents take calls (the call-back offer outside hours: test_session_callback.py)
     )
     session = CallSession(leg, "sip", services)
     await asyncio.wait_for(session.run(), 30)
@@ -240,10 +245,11 @@ async def test_no_transfer_once_the_caller_hung_up_during_the_reply(store: Store
 
 
 async def test_a_failed_transfer_ends_politely(store: Store, tmp_path: Path) -> None:
+    # (A call back is offered first: the dialogue cannot, here.)
     leg = FakeLeg(FakeAudio([*silence_frames(0.5)]), transfer_result=False)
     leg.dtmf.put_nowait("0")
     config = settings(CALLBOT_TRANSFER_URI="sip:agents@pbx.example.org")
-    session = await run_call(store, tmp_path, leg, FakeDialogue([]), config)
+    session = await run_call(store, tmp_path, leg, FakeDialogue([DialogueUnavailable("down")]), config)
 
     assert session.outcome == "transfer_failed"
     assert leg.hung_up

@@ -146,9 +146,10 @@ async def test_gibberish_starts_no_report(client: DialogueClient) -> None:
     reply = DialogueReply()
     for text in ("qsdf blorg zutik pataflop", "frmbl grzt plouk", "zogzog brlm tchak"):
         reply = await call.say(text)
-        assert reply.texts and not (await call.slots()).get("category")
-        if reply.handoff_reason:
+        assert not (await call.slots()).get("category")
+        if reply.handoff_reason:  # said by the channel (a transfer announced, a call back offered)
             break
+        assert reply.texts
     assert reply.handoff_reason == "low_confidence"
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import yaml
 
 from callbot.config import load_settings, resolve_path
 from tests.support.callbot_process import CallbotProcess
@@ -31,8 +32,16 @@ def callbot(
 ) -> Iterator[CallbotProcess]:
     workdir = tmp_path_factory.mktemp("callbot")
     (workdir / "pseudonym.key").write_text(dialogue_server.pseudonym_key.hex())
+    # The demo models, and agents who take calls at any hour: the transfer test must not meet a call-back offer
+    # because it runs at night or on a holiday.
+    config = workdir / "config.yaml"
+    overlay = yaml.safe_load(resolve_path("config/demo-models.yaml").read_text(encoding="utf-8"))
+    days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    overlay["transfer"] = {"hours": {day: ["00:00-24:00"] for day in days}, "holidays": None}
+    config.write_text(yaml.safe_dump(overlay), encoding="utf-8")
     process = CallbotProcess(
         workdir,
+        config=config,
         env_overrides={
             "CALLBOT_DATABASE_URL": dialogue_server.database_url,
             "CALLBOT_DIALOGUE_MODE": "external",

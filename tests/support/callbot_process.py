@@ -28,6 +28,7 @@ class CallbotProcess:
     action_port: int = field(default_factory=free_port)
     api_token: str = "e2e-test-token-0123456789"
     process: subprocess.Popen[bytes] | None = None
+    config: Path = REPO / "config" / "demo-models.yaml"  # the --config overlay (the demo models at least)
 
     @property
     def log_path(self) -> Path:
@@ -62,7 +63,7 @@ class CallbotProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "callbot", "--config", str(REPO / "config" / "demo-models.yaml"), "run"],
+            [sys.executable, "-m", "callbot", "--config", str(self.config), "run"],
             cwd=REPO,
             env=self.env(),
             stdout=log,

@@ -24,7 +24,12 @@ from signalements.store import Store
 from signalements.views import ReportView
 
 MAX_PAGE = 500
-OUTCOMES_DONE = ("report_saved", "transferred", "completed")  # the caller got what they called for
+OUTCOMES_DONE = (
+    "report_saved",
+    "transferred",
+    "completed",
+    "callback_requested",
+)  # the caller got what they called for
 
 
 @dataclass(frozen=True)
@@ -108,8 +113,11 @@ def _parse_cursor(cursor: str | None) -> tuple[datetime, int] | None:
         return None
     at_text, _, id_text = cursor.partition("~")
     try:
+        # a row id as this module writes it (int() would also take "1_0", " 7" or a number no column holds)
+        if not (id_text.isascii() and id_text.isdigit() and len(id_text) <= 10 and int(id_text) < 2**31):
+            raise ValueError(id_text)
         return check_aware("cursor", datetime.fromisoformat(at_text)), int(id_text)
-    except (ValueError, InvalidRecord):
+    except (ValueError, OverflowError, InvalidRecord):  # OverflowError: year 1 or 9999 moved to UTC
         raise InvalidRecord("the page cursor is not one this console gave") from None
 
 
@@ -216,8 +224,10 @@ class ConsoleQueries:
                 )
                 for c in page
             ]
-        last = page[-1] if len(calls) > limit else None
-        return KeysetPage(rows, _cursor(last.started_at, last.id) if last else None)
+            last = page[-1] if len(calls) > limit else None
+            # inside the session: its rows expire when it ends
+            next_cursor = _cursor(last.started_at, last.id) if last else None
+        return KeysetPage(rows, next_cursor)
 
     @staticmethod
     def _filtered_calls(query: Select[Any], where: CallFilter) -> Select[Any]:

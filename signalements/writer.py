@@ -50,6 +50,7 @@ WRITE_METHODS = frozenset(
         "close_interrupted_calls",
         "add_handoff",
         "save_report",
+        "request_callback",
     }
 )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -41,6 +42,7 @@ OUTCOME_LABELS = {
     "report_saved": "Signalement enregistré",
     "completed": "Terminé",
     "transferred": "Transféré à un conseiller",
+    "callback_requested": "Rappel demandé",
     "transfer_failed": "Transfert échoué",
     "handoff_unavailable": "Aucun conseiller",
     "caller_hung_up": "Raccroché par l'appelant",
@@ -68,6 +70,21 @@ ACTION_LABELS = {
     "rejected": "a rejeté",
     "callback_done": "a rappelé",
     "callback_no_answer": "a tenté de rappeler (pas de réponse)",
+}
+# A report's fields as the report page names them (the audit trail shows what changed by these names)
+FIELD_LABELS = {
+    "category": "Catégorie",
+    "category_other_words": "Précision (catégorie « autre »)",
+    "place": "Lieu",
+    "street_number": "N°",
+    "street_name": "Voie",
+    "street_verified": "Voie trouvée",
+    "commune": "Commune",
+    "landmark": "Repère",
+    "description": "Description",
+    "danger": "Danger",
+    "callback_consent": "Rappel accepté",
+    "callback_number": "Numéro de rappel",
 }
 CALLBACK_STATUS_LABELS = {"pending": "À rappeler", "done": "Rappelé", "no_answer": "Pas de réponse"}
 
@@ -119,6 +136,7 @@ def _environment() -> Environment:
         REASON_LABELS=REASON_LABELS,
         ACTION_LABELS=ACTION_LABELS,
         CALLBACK_STATUS_LABELS=CALLBACK_STATUS_LABELS,
+        FIELD_LABELS=FIELD_LABELS,
         label=label,
         age=age,
     )
@@ -137,10 +155,29 @@ def render(request: web.Request, template: str, *, status: int = 200, **context:
         path=request.path,
         **context,
     )
-    return web.Response(text=page, status=status, content_type="text/html", charset="utf-8")
+    response = web.Response(text=page, status=status, content_type="text/html", charset="utf-8")
+    # Not the app's "no-referrer": under it browsers send "Origin: null" with the page's own forms, which the
+    # same-origin check (callbot.console.access) refuses. Other sites still get no referrer.
+    response.headers["Referrer-Policy"] = "same-origin"
+    return response
+
+
+# aiohttp's own errors (unknown address, wrong method, body over the limit) say it in English
+AIOHTTP_MESSAGES = {
+    400: "Requête invalide.",
+    404: "Cette page n'existe pas.",
+    405: "Cette adresse ne s'utilise pas ainsi (méthode non permise).",
+    413: "Les données envoyées sont trop volumineuses.",
+}
 
 
 def error_page(status: int, message: str) -> str:
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = None
+    if message == phrase or message.startswith("Maximum request body size"):
+        message = AIOHTTP_MESSAGES.get(status, f"Erreur {status}.")
     return ENVIRONMENT.get_template("error.html").render(
         user=None, can=frozenset(), csrf_token="", path="", status=status, message=message
     )

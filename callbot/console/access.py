@@ -76,6 +76,11 @@ def set_cookie(response: web.StreamResponse, name: str, value: str, settings: Co
     )
 
 
+def drop_cookie(response: web.StreamResponse, name: str, settings: ConsoleSettings) -> None:
+    """Deletes a cookie set by `set_cookie`: browsers ignore a __Host- cookie's deletion that is not Secure."""
+    response.del_cookie(name, path="/", secure=settings.secure_cookies, httponly=True, samesite="Strict")
+
+
 def sessions_config(settings: ConsoleSettings) -> dict[str, timedelta]:
     return {"lasting": timedelta(hours=settings.session_hours), "idle": timedelta(minutes=settings.idle_minutes)}
 
@@ -146,7 +151,8 @@ async def _check_same_origin_and_csrf(request: web.Request, user: SessionUser) -
     if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
         raise web.HTTPForbidden(text="Requête refusée : elle vient d'un autre site.")
     origin = request.headers.get("Origin")
-    if origin is not None and origin != f"{request.scheme}://{request.host}":
+    # Either scheme: behind a TLS proxy the browser's origin is https:// while this server is reached over http.
+    if origin is not None and origin not in (f"http://{request.host}", f"https://{request.host}"):
         raise web.HTTPForbidden(text="Requête refusée : elle vient d'un autre site.")
     offered = request.headers.get("X-CSRF-Token")
     if offered is None and request.content_type == "application/x-www-form-urlencoded":

@@ -20,6 +20,7 @@ from signalements.errors import Conflict
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_FIELD_CHARS = 10_000
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2999, 12, 31)
 
 
 def console_of(request: web.Request) -> Console:
@@ -79,9 +80,12 @@ def day(text: str | None, name: str) -> date | None:
     if not text:
         return None
     try:
-        return date.fromisoformat(text.strip())
+        parsed = date.fromisoformat(text.strip())
     except ValueError:
         raise web.HTTPBadRequest(text=f"{name} : date attendue au format AAAA-MM-JJ.") from None
+    if not FIRST_DAY <= parsed <= LAST_DAY:  # year 1 or 9999 overflow once moved to UTC or a day on
+        raise web.HTTPBadRequest(text=f"{name} : date attendue entre {FIRST_DAY.year} et {LAST_DAY.year}.")
+    return parsed
 
 
 def day_range(query: dict[str, str] | Any, default_days: int | None) -> tuple[date | None, date | None]:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
-from callbot.console.access import CookieNames, current_user, require, sessions_config, set_cookie
+from callbot.console.access import CookieNames, current_user, drop_cookie, require, sessions_config, set_cookie
 from callbot.console.forms import console_of, form_of, in_thread, store_errors
 from callbot.console.render import render
 from signalements import InvalidRecord, NotFound, StoreUnavailable
@@ -102,7 +102,7 @@ async def log_in(request: web.Request) -> web.StreamResponse:
         return _login_page(request, "La base de données est indisponible : réessayez dans un instant.", status=503)
     response = web.HTTPSeeOther("/console/")
     set_cookie(response, cookies.session, login.token, settings, max_age=int(settings.session_hours * 3600))
-    response.del_cookie(cookies.login, path="/")
+    drop_cookie(response, cookies.login, settings)
     raise response
 
 
@@ -114,7 +114,7 @@ async def log_out(request: web.Request) -> web.StreamResponse:
     if token:
         await in_thread(console.accounts.log_out, token)
     response = web.HTTPSeeOther("/console/login")
-    response.del_cookie(cookies.session, path="/")
+    drop_cookie(response, cookies.session, console.settings.console)
     raise response
 
 

@@ -63,8 +63,8 @@ def _words(words: list[tuple[str, float]] | None) -> list[list[Any]] | None:
         return None
     checked: list[list[Any]] = []
     for item in words:
-        if not (isinstance(item, (list, tuple)) and len(item) == 2 and isinstance(item[0], str)):
-            raise InvalidRecord("words must be [word, confidence] pairs")
+        if not (isinstance(item, (list, tuple)) and len(item) == 2 and isinstance(item[0], str)) or item[1] is None:
+            raise InvalidRecord("words must be [word, confidence] pairs")  # a None confidence breaks TurnView
         checked.append([item[0][:200], check_confidence("word confidence", item[1])])
     return checked[:2000]
 
@@ -223,7 +223,9 @@ class Store:
         each reply's latency (end of the caller's speech to the bot's first sound)."""
         outcome_text = check_required("outcome", outcome, 32)
         ended = check_aware("ended_at", ended_at)
-        if cpu_seconds is not None and not (isinstance(cpu_seconds, (int, float)) and 0 <= cpu_seconds < 1e7):
+        if cpu_seconds is not None and (
+            isinstance(cpu_seconds, bool) or not (isinstance(cpu_seconds, (int, float)) and 0 <= cpu_seconds < 1e7)
+        ):
             raise InvalidRecord("cpu_seconds must be a non-negative number")
         latencies = None
         if reply_latencies_ms is not None:

@@ -61,6 +61,25 @@ rasa_env() {
     echo "$want" > "$stamp"
 }
 
+axe_core() {
+    # axe-core's accessibility rules, run on every console page by tests/callbot/console/test_console_browser.py
+    # (which checks only the basics when it is missing). The npm client fetches and verifies the package.
+    local version=4.14.1 dest=var/axe-core
+    [ "$what" = test ] || return 0
+    [ -f "$dest/axe.min.js" ] && [ "$(cat "$dest/VERSION" 2>/dev/null)" = "$version" ] && return 0
+    if ! command -v npm >/dev/null 2>&1; then
+        say "npm not found: the console's browser tests run without axe-core"
+        return 0
+    fi
+    say "axe-core $version (accessibility rules for the console's browser tests)"
+    local scratch; scratch=$(mktemp -d)
+    (cd "$scratch" && npm pack --silent "axe-core@$version" >/dev/null && tar -xzf "axe-core-$version.tgz" package/axe.min.js)
+    mkdir -p "$dest"
+    mv "$scratch/package/axe.min.js" "$dest/axe.min.js"
+    echo "$version" > "$dest/VERSION"
+    rm -rf "$scratch"
+}
+
 dialogue_model() {
     say "dialogue model (trained only when the dialogue files changed)"
     .venv/bin/python -m dialogue.training
@@ -70,4 +89,5 @@ debian_packages
 uv_tool
 server_env
 rasa_env
+axe_core
 dialogue_model

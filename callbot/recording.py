@@ -4,10 +4,14 @@ the conversation as it happened, overlaps and barge-ins included.
 
 `CallRecorder` wraps a call's AudioPort. Each caller frame read and each piece of bot audio queued is appended,
 with its place on the timeline, to a temporary file (a few bytes per 20 ms: nothing else happens on the event
-loop during the call). The caller's frames are one after the other, in order, from the first one read; the bot's
-audio goes where the line will actually send it (now, plus what is still queued before it), and a barge-in
-(`clear_playback`) cuts what had not been sent. `finish()` encodes the file in a thread at the end of the call,
-then removes the temporary one.
+loop during the call). The caller's frames are one after the other, in order, from where the first one was read
+(a reader that fell behind gets its backlog later: its place is kept); frames the line dropped leave their
+gap, and silence the line added beyond real time (a late packet after the silence that stood in for it) is
+left out, so the caller's side keeps to the clock. The bot's audio goes where the line will actually send it
+(now, plus what is still queued before it), and a barge-in (`clear_playback`) cuts what had not been sent. A
+line that fell behind (the media clock skips the slots of a stalled event loop: what was queued goes out that
+much later) is seen at the next caller frame, from how much is still queued, and the bot's audio not yet sent
+moves with it. `finish()` encodes the file in a thread at the end of the call, then removes the temporary one.
 
 Files, in `recording.directory` (0700; each file 0600), named by our own call id (never the caller's SIP
 Call-ID): `<call id>.ogg` the finished recording; `<call id>.raw` the call under way, locked by its recorder;
@@ -27,7 +31,7 @@ import re
 import struct
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -53,9 +57,14 @@ _CALL_ID = re.compile(r"[0-9a-f]{32}")  # CallSession.call_id: uuid4().hex
 _MAGIC = b"CBREC1\n"
 _HEADER = struct.Struct("<I")  # after the magic: the sample rate
 _RECORD = struct.Struct("<cQI")  # kind, position on the timeline (samples), payload length (bytes)
-_CALLER, _BOT, _CUT = b"C", b"B", b"X"
+_CALLER, _BOT = b"C", b"B"  # audio: its PCM follows
+_CUT = b"X"  # the bot's audio queued so far stops at the position (barge-in, hang-up)
+_SLIP = b"S"  # the bot's audio queued so far, from the position on, goes out `length` samples later
 _WRITE_BUFFER = 16 * 1024  # about half a second of the call between writes to the disk
 _CONTIGUOUS_SLACK_FRAMES = 2  # bot audio queued this close to the end of the previous piece follows it exactly
+# The line sending this much later than the recorder placed the bot's audio: a stall it skipped (the media
+# clock catches up on lateness below 0.2 s at once, and skips the slots of a longer one).
+_SLIP_S = 0.15
 _MAX_HOURS = 12  # a timeline position beyond this is damage in a leftover file, not audio
 _BLOCK_S = 10  # the encoder renders the timeline this much at a time
 
@@ -109,8 +118,10 @@ class CallRecorder:
             raise
         self._origin = clock()
         self._caller_next: int | None = None  # where the next caller frame goes
+        self._caller_dropped = inner.frames_dropped
         self._bot_end = 0  # where the bot audio queued so far ends
         self._slack = _CONTIGUOUS_SLACK_FRAMES * self.sample_rate // 50
+        self._slip = round(_SLIP_S * self.sample_rate)
         self._recording = True  # until finish(), or a write failed
         self._finishing: asyncio.Task[Path | None] | None = None
         self._write(_MAGIC + _HEADER.pack(self.sample_rate))
@@ -120,11 +131,24 @@ class CallRecorder:
     async def read_frame(self) -> bytes | None:
         frame = await self._inner.read_frame()
         if frame is not None and self._recording:
-            if self._caller_next is None:
-                self._caller_next = self._now()
-            self._record(_CALLER, self._caller_next, frame)
-            self._caller_next += len(frame) // 2
+            now = self._now()
+            self._place_caller(frame, now)
+            self._follow_the_line(now)
         return frame
+
+    def _place_caller(self, frame: bytes, now: int) -> None:
+        samples = len(frame) // 2
+        latest = now - samples  # a frame read now came in by now
+        if self._caller_next is None:
+            self._caller_next = max(0, latest)
+        dropped = self._inner.frames_dropped
+        if dropped > self._caller_dropped:  # lost before this one was read: their time went by all the same
+            self._caller_next += (dropped - self._caller_dropped) * samples
+            self._caller_dropped = dropped
+        if self._caller_next > latest + self._slack and not any(frame):
+            return  # silence beyond real time: the line's filler, not the caller
+        self._record(_CALLER, self._caller_next, frame)
+        self._caller_next += samples
 
     @property
     def frames_dropped(self) -> int:
@@ -138,6 +162,16 @@ class CallRecorder:
             self._record(_BOT, start, pcm)
             self._bot_end = start + len(pcm) // 2
         self._inner.play(pcm)
+
+    def _follow_the_line(self, now: int) -> None:
+        """If the line sends the bot's queued audio later than placed (it skipped a stall), move it."""
+        if self._bot_end <= now:
+            return  # nothing queued, as far as the recorder knows
+        queued = round(self._inner.playback_pending() * self.sample_rate)
+        late = now + queued - self._bot_end
+        if queued > 0 and late >= self._slip:
+            self._write(_RECORD.pack(_SLIP, self._bot_end - queued, late))
+            self._bot_end += late
 
     def clear_playback(self) -> None:
         if self._recording:
@@ -241,8 +275,8 @@ def encode_recording(raw_path: Path, final_path: Path, mtime: float | None = Non
 
 
 def _read_timeline(raw: BinaryIO) -> tuple[int, list[_Piece], int]:
-    """(sample rate, the audio pieces with barge-in cuts applied, length in samples) of a temporary recording;
-    a record cut short by a crash is ignored."""
+    """(sample rate, the audio pieces where they were heard, length in samples) of a temporary recording; a
+    record cut short by a crash (or damage) ends it."""
     head = raw.read(len(_MAGIC) + _HEADER.size)
     if len(head) < len(_MAGIC) + _HEADER.size or not head.startswith(_MAGIC):
         raise ValueError(f"{raw.name}: not a call recording")
@@ -251,34 +285,46 @@ def _read_timeline(raw: BinaryIO) -> tuple[int, list[_Piece], int]:
         raise ValueError(f"{raw.name}: unexpected sample rate {rate}")
     limit = rate * 3600 * _MAX_HOURS
     size = os.fstat(raw.fileno()).st_size
-    records: list[tuple[bytes, int, int, int]] = []  # kind, position, offset, bytes
+    caller: list[_Piece] = []
+    bot: list[_Piece] = []
+    length = 0
     offset = raw.tell()
+    order = 0
     while offset + _RECORD.size <= size:
-        kind, position, length = _RECORD.unpack(raw.read(_RECORD.size))
+        kind, position, value = _RECORD.unpack(raw.read(_RECORD.size))
         offset += _RECORD.size
-        if kind not in (_CALLER, _BOT, _CUT) or length % 2 or offset + length > size:
-            break  # the tail a crash cut, or damage: keep what came before
-        if position + length // 2 <= limit:
-            records.append((kind, position, offset, length))
-        offset += length
+        payload = value if kind in (_CALLER, _BOT) else 0
+        if kind not in (_CALLER, _BOT, _CUT, _SLIP) or payload % 2 or offset + payload > size or position > limit:
+            break
+        order += 1
+        if kind == _CALLER:
+            caller.append(_Piece(0, position, position + payload // 2, offset, order))
+        elif kind == _BOT:
+            bot.append(_Piece(1, position, position + payload // 2, offset, order))
+        elif kind == _CUT:  # what a barge-in (or the hang-up) stopped was never sent
+            bot = [replace(p, end=min(p.end, position)) for p in bot if p.start < position]
+            length = max(length, position)
+        else:
+            bot = _slipped(bot, position, min(value, limit))
+        offset += payload
         raw.seek(offset)
-    pieces: list[_Piece] = []
-    length_samples = 0
-    cut = limit  # the earliest cut made after the record being looked at
-    for order in range(len(records) - 1, -1, -1):
-        kind, position, offset, size_bytes = records[order]
-        if kind == _CUT:
-            cut = min(cut, position)
-            length_samples = max(length_samples, position)
+    pieces = sorted(caller + bot, key=lambda piece: piece.start)
+    length = max([length, *(piece.end for piece in pieces)])
+    return rate, pieces, min(length, limit)
+
+
+def _slipped(pieces: list[_Piece], position: int, delay: int) -> list[_Piece]:
+    """`pieces` with what lies from `position` on moved `delay` samples later."""
+    moved: list[_Piece] = []
+    for piece in pieces:
+        if piece.end <= position:
+            moved.append(piece)
             continue
-        end = position + size_bytes // 2
-        if kind == _BOT:
-            end = min(end, cut)  # what a barge-in (or the hang-up) stopped was never sent
-        if end > position:
-            pieces.append(_Piece(0 if kind == _CALLER else 1, position, end, offset, order))
-            length_samples = max(length_samples, end)
-    pieces.sort(key=lambda piece: piece.start)
-    return rate, pieces, length_samples
+        if piece.start < position:  # sent partly before the line fell behind
+            moved.append(replace(piece, end=position))
+            piece = replace(piece, start=position, offset=piece.offset + (position - piece.start) * 2)
+        moved.append(replace(piece, start=piece.start + delay, end=piece.end + delay))
+    return moved
 
 
 def _render(fd: int, pieces: list[_Piece], length: int, block: int) -> Iterator[npt.NDArray[np.int16]]:

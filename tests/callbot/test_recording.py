@@ -519,7 +519,7 @@ async def test_with_recording_on_the_greeting_says_so_and_the_call_is_kept(store
 
     bot = [turn.text for turn in store.get_call(session.call_id).turns if turn.speaker == "bot"]
     assert "assistant automatique" in bot[0]
-    assert bot[1] == "Cet appel est enregistré."
+    assert bot[1] == load_settings(environ={}).prompts.recording_notice
     path = recording_file(tmp_path / "recordings", session.call_id)
     assert path is not None
     assert os.listdir(tmp_path / "recordings") == [f"{session.call_id}.ogg"]

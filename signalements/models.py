@@ -142,6 +142,8 @@ class Report(Base):
         Index("ix_reports_status_created_at", "status", "created_at"),
         Index("ix_reports_created_at", "created_at"),
         Index("ix_reports_call_id", "call_id"),
+        Index("ix_reports_category", "category"),  # the queue's filter choices (DISTINCT) and filters
+        Index("ix_reports_commune", "commune"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

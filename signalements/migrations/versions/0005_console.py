@@ -5,9 +5,9 @@ Revises: 0004
 Create Date: 2026-12-05
 
 Reports gain a `version` (a supervisor's action names the version seen: a stale one is a conflict, never a
-silent overwrite); turns keep the recogniser's word confidences; calls keep their CPU time, reply latencies and
-mean recognition confidence for the dashboard. Written against signalements.models at that date; it does not
-import the models.
+silent overwrite) and indexes on category and commune (the queue's filters); turns keep the recogniser's word
+confidences; calls keep their CPU time, reply latencies and mean recognition confidence for the dashboard.
+Written against signalements.models at that date; it does not import the models.
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ def upgrade() -> None:
         turns.add_column(sa.Column("words", sa.JSON(), nullable=True))
     with op.batch_alter_table("reports") as reports:
         reports.add_column(sa.Column("version", sa.Integer(), nullable=False, server_default="1"))
+        reports.create_index("ix_reports_category", ["category"])
+        reports.create_index("ix_reports_commune", ["commune"])
     op.create_table(
         "accounts",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -107,6 +109,8 @@ def downgrade() -> None:
     op.drop_table("console_sessions")
     op.drop_table("accounts")
     with op.batch_alter_table("reports") as reports:
+        reports.drop_index("ix_reports_commune")
+        reports.drop_index("ix_reports_category")
         reports.drop_column("version")
     with op.batch_alter_table("turns") as turns:
         turns.drop_column("words")

@@ -67,7 +67,7 @@ CALLER_LINES = [
     "un tag sur le mur de l'école",
     "un banc cassé dans le parc",
     "une branche est tombée sur la route",
-    "le panneau stop a été arraché",
+    "on a arraché le panneau du carrefour",
     "une fuite d'eau sur la chaussée",
     "une voiture ventouse garée depuis des semaines",
     "des rats près des conteneurs",

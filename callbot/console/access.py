@@ -118,6 +118,9 @@ def access_control(
                     text="missing or wrong bearer token", headers={"WWW-Authenticate": 'Bearer realm="callbot"'}
                 )
             request[USER_KEY] = user
+            if path.startswith("/api/") and not may(user, "numbers"):
+                # the JSON API shows callback numbers whole: only roles that may see them read it with a session
+                raise web.HTTPForbidden(text="your role cannot read callers' numbers, which the API shows")
             await _check_same_origin_and_csrf(request, user)
             if request.method not in SAFE_METHODS:
                 if not may(user, "review"):

@@ -493,6 +493,10 @@ async def test_an_admin_manages_accounts_but_sees_no_number_and_decides_nothing(
     called_back = await admin.post(f"/console/rappels/{seeded.callback_id}", {"resultat": "done", "version": "1"})
     assert called_back.status == 403
     assert report_status(store, seeded.report_id) == "awaiting_validation"
+    for path in (f"/api/reports/{seeded.report_id}", f"/api/calls/{seeded.call_id}", "/api/reports"):
+        api = await admin.client.get(path)  # the JSON API shows numbers whole: not for this role
+        assert api.status == 403, path
+        assert CALLBACK_NUMBER not in await api.text(), path
 
 
 async def test_a_supervisor_decides_exports_and_sees_numbers_but_manages_no_account(

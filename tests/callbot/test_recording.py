@@ -26,6 +26,7 @@ import soundfile
 from callbot.config import load_settings
 from callbot.recording import MEDIA_TYPE, CallRecorder, purge_recordings, recording_file
 from signalements import Store
+from tests.support.chromium import needs_chromium, start_chromium
 
 RATE = 8000
 FRAME = RATE // 50  # 20 ms
@@ -342,14 +343,10 @@ async function inspect() {
 </script></body></html>"""
 
 
-@pytest.mark.skipif(
-    shutil.which("chromium") is None or shutil.which("chromedriver") is None, reason="needs chromium + chromedriver"
-)
+@needs_chromium
 async def test_chromium_plays_a_recording_and_hears_each_side_on_its_channel(tmp_path: Path) -> None:
     from aiohttp import web
     from aiohttp.test_utils import TestServer
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
 
     clock = Clock()
     line = Line(clock, frames(silence(1.0) + tone(300, 1.0) + silence(2.0)))
@@ -369,19 +366,10 @@ async def test_chromium_plays_a_recording_and_hears_each_side_on_its_channel(tmp
     app.router.add_get("/call.ogg", call)
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--autoplay-policy=no-user-gesture-required",  # a person would press play
-        f"--user-data-dir={tmp_path / 'chromium'}",
-    ):
-        options.add_argument(flag)
 
     def in_the_browser() -> dict[str, Any]:
-        driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+        # autoplay: a person would press play
+        driver = start_chromium(tmp_path / "chromium", flags=["--autoplay-policy=no-user-gesture-required"])
         try:
             driver.set_script_timeout(30)
             driver.get(str(server.make_url("/")))

@@ -12,7 +12,6 @@ import asyncio
 import base64
 import http.client
 import json
-import shutil
 import tempfile
 import threading
 import urllib.parse
@@ -39,10 +38,9 @@ from callbot.web.chat import ChatService, add_chat_routes
 from dialogue.client import DialogueClient
 from signalements import Store, StoreWriter
 from signalements.models import AuditEntry
+from tests.support.chromium import needs_chromium, start_chromium
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("chromium") is None or shutil.which("chromedriver") is None, reason="needs chromium + chromedriver"
-)
+pytestmark = needs_chromium
 T = TypeVar("T")
 SCREENSHOTS = Path(tempfile.gettempdir()) / "callbot-console-screenshots"
 AXE = REPO_ROOT / "var" / "axe-core" / "axe.min.js"  # scripts/setup.sh test puts it there
@@ -250,26 +248,7 @@ def _hidden(html: str, name: str) -> str:
 
 @pytest.fixture(scope="module")
 def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--window-size=1280,800",
-        f"--user-data-dir={tmp_path_factory.mktemp('chromium')}",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-    driver.implicitly_wait(0)
+    driver = start_chromium(tmp_path_factory.mktemp("chromium"))
     yield driver
     driver.quit()
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -19,10 +18,9 @@ from callbot.web.app import Readiness, create_app
 from callbot.web.chat import ChatService, add_chat_routes
 from dialogue.client import DialogueClient
 from signalements import Store, StoreWriter
+from tests.support.chromium import needs_chromium, start_chromium
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("chromium") is None or shutil.which("chromedriver") is None, reason="needs chromium + chromedriver"
-)
+pytestmark = needs_chromium
 SCREENSHOTS = Path(tempfile.gettempdir()) / "callbot-screenshots"
 
 
@@ -47,25 +45,7 @@ async def chat_server(dialogue_server: Any, tmp_path: Path) -> AsyncIterator[Tes
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[Any]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--window-size=900,900",
-        f"--user-data-dir={tmp_path / 'chromium'}",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-    driver.implicitly_wait(0)
+    driver = start_chromium(tmp_path / "chromium", window="900,900")
     yield driver
     driver.quit()
 

@@ -36,6 +36,14 @@ STATUS_REJECTED = "rejected"
 REPORT_STATUSES = (STATUS_AWAITING, STATUS_VALIDATED, STATUS_REJECTED)
 ROLES = ("superviseur", "agent", "admin")
 CALLBACK_STATUSES = ("pending", "done", "no_answer")
+DELIVERY_STATUSES = ("pending", "delivered", "dead")
+WEBHOOK_EVENTS = (
+    "report.created",
+    "report.validated",
+    "report.rejected",
+    "call.handoff",
+    "callback.requested",
+)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -283,3 +291,57 @@ class CallbackRequest(Base):
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     call: Mapped[Call] = relationship()
+
+
+class ApiKey(Base):
+    """An integrator's key for the JSON API and Open311; the store keeps only its SHA-256."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)  # the integrator, e.g. "gmao-voirie"
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+
+class WebhookSubscription(Base):
+    """An integrator's URL that receives signed POSTs for some events (Standard Webhooks)."""
+
+    __tablename__ = "webhook_subscriptions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    events: Mapped[list[str]] = mapped_column(JSON)  # among WEBHOOK_EVENTS
+    secret: Mapped[str] = mapped_column(String(128))  # "whsec_" + base64: needed in clear to sign
+    created_at: Mapped[datetime]
+    disabled_at: Mapped[datetime | None]
+
+
+class WebhookDelivery(Base):
+    """One event for one subscription: written in the same transaction as what it reports (nothing lost),
+    delivered with retries and backoff, dead after the last attempt (shown in the console)."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        CheckConstraint(_in_list("status", DELIVERY_STATUSES), name="status"),
+        Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_subscription_id", "subscription_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"))
+    message_id: Mapped[str] = mapped_column(String(64), unique=True)  # webhook-id: the receiver's dedup key
+    event_type: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime]
+    last_attempt_at: Mapped[datetime | None]
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None]
+
+    subscription: Mapped[WebhookSubscription] = relationship()

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from callbot.config import ConfigError, Settings, load_settings
+from callbot.logs import configure as configure_logs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,11 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     config_file: Path | None = getattr(args, "config", None)
     log_level: str = getattr(args, "log_level", "INFO")
 
-    logging.basicConfig(
-        level=log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    configure_logs(log_level, "text")
     logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per migration plugin otherwise
     # aiohttp answers a request its parser rejects with a 400 itself, but logs a traceback for each: anyone
     # could fill the log with them. Our own errors go through callbot.web.errors, logged once with a request id.
@@ -66,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"callbot: {error}", file=sys.stderr)
         return 2
+    configure_logs(log_level, settings.logs.format)
     if args.command == "run":
         return _run(settings)
     if args.command == "check-config":

@@ -130,10 +130,66 @@ class EnergySettings(_Section):
     sample_interval_s: float = Field(gt=0, le=60)
 
 
+class LogSettings(_Section):
+    format: Literal["text", "json"]  # json: one event per line with the call id, for a log shipper
+
+
 class RecordingSettings(_Section):
     enabled: bool  # off by default: no audio is kept
     directory: Path
     retention_days: int = Field(ge=1, le=3650)
+
+
+class IceServer(_Section):
+    """A STUN or TURN server for WebRTC calls (the browser and the callbot both use it)."""
+
+    urls: list[str] = Field(min_length=1)  # stun:host:port, turn:host:port?transport=udp, turns:...
+    username: str | None = None  # TURN only
+    credential: str | None = None
+
+    @field_validator("urls", mode="before")
+    @classmethod
+    def _one_or_more(cls, urls: object) -> object:
+        return [urls] if isinstance(urls, str) else urls
+
+    @field_validator("urls")
+    @classmethod
+    def _ice_scheme(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            if not url.startswith(("stun:", "stuns:", "turn:", "turns:")):
+                raise ValueError(f"{url!r} is not a stun:, stuns:, turn: or turns: URL")
+        return urls
+
+
+class WebRtcSettings(_Section):
+    """Calls from a browser: the page at /call and its WebSocket /call/ws (callbot.webrtc)."""
+
+    enabled: bool
+    ice_servers: list[IceServer]  # none: host candidates only (one machine, a LAN, or a public address)
+    # The addresses host candidates are gathered on; empty: every interface but loopback (aioice's choice).
+    ice_addresses: list[str]
+    max_message_bytes: int = Field(ge=1024, le=1024 * 1024)  # a browser's offer is 3-8 KB
+    offer_timeout_s: float = Field(gt=0, le=600)  # an open socket that sends no offer (or never connects) is closed
+    media_timeout_s: float = Field(gt=0, le=600)  # no audio from the browser for this long: the call is over
+
+    @field_validator("ice_addresses", mode="before")
+    @classmethod
+    def _comma_separated(cls, addresses: object) -> object:  # CALLBOT_WEBRTC_ICE_ADDRESSES=127.0.0.1,::1
+        if isinstance(addresses, str):
+            return [part.strip() for part in addresses.split(",") if part.strip()]
+        return addresses
+
+    @field_validator("ice_addresses")
+    @classmethod
+    def _ip_literals(cls, addresses: list[str]) -> list[str]:
+        import ipaddress
+
+        for address in addresses:
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                raise ValueError(f"{address!r} is not an IP address") from None
+        return addresses
 
 
 class ApiSettings(_Section):
@@ -318,6 +374,8 @@ class Settings(_Section):
     console: ConsoleSettings
     energy: EnergySettings
     recording: RecordingSettings
+    webrtc: WebRtcSettings
+    logs: LogSettings
     prompts: Prompts
 
 

@@ -28,6 +28,7 @@ from callbot.conversation import NO_INPUT_MESSAGE, Conversation, utc_now
 from callbot.energy import CpuMeter
 from callbot.hours import OpeningHours, spoken_next_opening
 from callbot.listener import CallerTurn, Listener, VoiceSettings
+from callbot.logs import CALL_ID
 from callbot.metrics import CallMetrics
 from callbot.recording import CallRecorder
 from callbot.speaker import Speaker
@@ -39,7 +40,7 @@ log = logging.getLogger(__name__)
 
 
 class CallLeg(Protocol):
-    """What a transport (SIP today, WebRTC later) gives a session."""
+    """What a transport (SIP, WebRTC) gives a session."""
 
     @property
     def call_id(self) -> str: ...
@@ -98,8 +99,16 @@ class CallServices:
 
 
 class CallSession:
-    def __init__(self, leg: CallLeg, channel: str, services: CallServices) -> None:
+    def __init__(
+        self,
+        leg: CallLeg,
+        channel: str,
+        services: CallServices,
+        on_turn: Callable[[str, str], None] | None = None,
+    ) -> None:
+        """`on_turn(who, text)`: each turn as it is recorded, "bot" or "caller" (a transport that shows captions)."""
         self.leg = leg
+        self._on_turn = on_turn
         self.channel = channel
         self.services = services
         self.settings = services.settings
@@ -154,6 +163,7 @@ class CallSession:
     # ---- the conversation -------------------------------------------------------------------------
 
     async def run(self) -> None:
+        CALL_ID.set(self.call_id)  # every log line of this call, in this task and those it starts, names it
         metrics = self.services.metrics
         metrics.calls_total += 1
         metrics.calls_active += 1
@@ -290,6 +300,7 @@ class CallSession:
         text, confidence = turn.transcript.text, turn.transcript.confidence
         words = [(word.word, word.confidence) for word in turn.transcript.words]
         await self.conversation.record_caller(text, turn.started_at, turn.ended_at, confidence, words)
+        self._turn_said("caller", text)
         await self._events.put(turn)
 
     def _caller_cut_in(self) -> None:
@@ -313,7 +324,7 @@ class CallSession:
             await self._settle_previews()
             reply = await self.conversation.ask(turn.transcript.text, turn.transcript.confidence)
         if reply is not None:
-            self.services.metrics.reply_latencies.append(time.monotonic() - turn.speech_ended)
+            self.services.metrics.reply_latency.observe(time.monotonic() - turn.speech_ended)
         return reply
 
     def _tentative_end(self, turn: CallerTurn) -> None:
@@ -494,11 +505,19 @@ class CallSession:
     async def _before_speaking(self, text: str) -> None:
         """Each message is in the transcript (and safe from a crash) before the caller hears it."""
         await self.conversation.record_bot(text, utc_now())
+        self._turn_said("bot", text)
+
+    def _turn_said(self, who: str, text: str) -> None:
+        if self._on_turn is not None:
+            try:
+                self._on_turn(who, text)
+            except Exception:  # a caption lost must not end the call
+                log.exception("call %s: on_turn failed", self.call_id)
 
     def _audio_started(self) -> None:
         if self._turn_speech_ended is not None:  # the first sound of the answer to a caller turn
             latency = time.monotonic() - self._turn_speech_ended
-            self.services.metrics.first_audio_latencies.append(latency)
+            self.services.metrics.first_audio_latency.observe(latency)
             self.reply_latencies_ms.append(min(3_599_999, max(0, round(latency * 1000))))
             self._turn_speech_ended = None
 

@@ -4,8 +4,7 @@ reach which is callbot.console.access."""
 from __future__ import annotations
 
 import logging
-import math
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -13,7 +12,7 @@ from aiohttp.typedefs import Middleware
 
 from callbot.config import ConsoleSettings
 from callbot.console.access import access_control
-from callbot.metrics import CallMetrics
+from callbot.metrics import CallMetrics, Histogram
 from callbot.web.errors import Handler, json_errors
 from signalements.accounts import Accounts
 
@@ -108,20 +107,15 @@ async def _metrics(request: web.Request) -> web.Response:
         f'callbot_cpu_seconds_total{{share="calls"}} {metrics.cpu_calls_seconds:.3f}',
         f'callbot_cpu_seconds_total{{share="idle"}} {metrics.cpu_idle_seconds:.3f}',
     ]
-    lines += _summary("callbot_reply_latency_seconds", metrics.reply_latencies)
-    lines += _summary("callbot_first_audio_latency_seconds", metrics.first_audio_latencies)
+    lines += _histogram("callbot_reply_latency_seconds", metrics.reply_latency)
+    lines += _histogram("callbot_first_audio_latency_seconds", metrics.first_audio_latency)
     return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
 
 
-def _summary(name: str, values: Iterable[float]) -> list[str]:
-    ordered = sorted(values)
-    if not ordered:
-        return []
-    lines = [f"# TYPE {name} summary"]
-    for quantile in (0.5, 0.95):
-        value = ordered[max(0, math.ceil(quantile * len(ordered)) - 1)]  # nearest rank
-        lines.append(f'{name}{{quantile="{quantile}"}} {value:.3f}')
-    return [*lines, f"{name}_count {len(ordered)}"]
+def _histogram(name: str, histogram: Histogram) -> list[str]:
+    lines = [f"# TYPE {name} histogram"]
+    lines += [f'{name}_bucket{{le="{bound}"}} {count}' for bound, count in histogram.cumulative()]
+    return [*lines, f"{name}_sum {histogram.total:.3f}", f"{name}_count {histogram.count}"]
 
 
 @web.middleware

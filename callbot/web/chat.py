@@ -26,6 +26,7 @@ from aiohttp import web
 from callbot.config import ChatSettings, Prompts, TransferSettings
 from callbot.conversation import Conversation, utc_now
 from callbot.hours import OpeningHours, spoken_next_opening
+from callbot.logs import CALL_ID
 from dialogue.client import DialogueClient
 from signalements import Store, StoreWriter
 from signalements.http_input import InputError, read_json
@@ -94,6 +95,7 @@ class ChatService:
     async def say(self, session: ChatSession, text: str) -> dict[str, object]:
         """Answer the user's text; an empty text means they said nothing (the page's idle timer sends it)."""
         conversation = session.conversation
+        CALL_ID.set(conversation.id)  # the log lines of this request name the conversation
         session.last_active = time.monotonic()
         if text:
             await conversation.record_caller(text, utc_now(), utc_now())

@@ -16,7 +16,8 @@ def _app(readiness: Readiness, token: str | None = TOKEN) -> web.Application:
 
     metrics = CallMetrics(calls_total=3, calls_active=1)
     metrics.record_outcome("report_saved")
-    metrics.reply_latencies.extend([0.9, 1.1, 1.0, 3.0])
+    for latency in (0.9, 1.1, 1.0, 3.0):
+        metrics.reply_latency.observe(latency)
     return create_app(readiness, metrics, token, add_routes)
 
 
@@ -75,5 +76,16 @@ async def test_metrics_are_prometheus_text(aiohttp_client) -> None:  # type: ign
     text = await (await client.get("/metrics")).text()
     assert "callbot_calls_total 3" in text
     assert 'callbot_call_outcomes_total{outcome="report_saved"} 1' in text
-    assert 'callbot_reply_latency_seconds{quantile="0.5"} 1.000' in text
+    assert "# TYPE callbot_reply_latency_seconds histogram" in text
+    # cumulative: 0.9 and 1.0 are <= 1, 1.1 is <= 1.25, 3.0 only <= 3 and beyond
+    assert 'callbot_reply_latency_seconds_bucket{le="0.75"} 0' in text
+    assert 'callbot_reply_latency_seconds_bucket{le="1"} 2' in text
+    assert 'callbot_reply_latency_seconds_bucket{le="1.25"} 3' in text
+    assert 'callbot_reply_latency_seconds_bucket{le="2"} 3' in text
+    assert 'callbot_reply_latency_seconds_bucket{le="3"} 4' in text
+    assert 'callbot_reply_latency_seconds_bucket{le="+Inf"} 4' in text
+    assert "callbot_reply_latency_seconds_sum 6.000" in text
     assert "callbot_reply_latency_seconds_count 4" in text
+    for line in text.splitlines():  # Prometheus naming: counters end in _total, no personal label values
+        if line.startswith("# TYPE") and line.endswith(" counter"):
+            assert line.split()[2].endswith("_total"), line

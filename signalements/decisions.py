@@ -29,6 +29,7 @@ from signalements.models import (
 )
 from signalements.store import NON_HUMAN_REVIEWERS, Store
 from signalements.views import ReportView
+from signalements.webhooks import enqueue, report_decided
 
 Decision = Literal["validate", "correct", "reject"]
 
@@ -172,6 +173,8 @@ class Decisions:
             session.add(
                 AuditEntry(at=when, actor=who, action=action, report_id=report_id, changes=diff, note=note_text)
             )
+            event = "report.rejected" if decision == "reject" else "report.validated"
+            enqueue(session, event, report_decided(row, row.call.public_id, action), when)  # same transaction
             return ReportView.of(row, row.call.public_id)
 
     @staticmethod

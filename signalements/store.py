@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from alembic import command
-from sqlalchemy import String, cast, delete, func, or_, select, text, update
+from sqlalchemy import String, and_, cast, delete, func, or_, select, text, update
 from sqlalchemy.orm import Session, selectinload
 
 from signalements.checks import check_aware, check_confidence, check_required, check_text
@@ -46,6 +46,7 @@ from signalements.views import (
     ReportView,
     TurnView,
 )
+from signalements.webhooks import call_handoff, callback_requested, enqueue, purge_delivered, report_created
 
 log = logging.getLogger(__name__)
 
@@ -273,8 +274,11 @@ class Store:
             at=check_aware("at", at),
         )
         with self.writing() as session:
-            handoff.call_id = self._call_row(session, call_id).id
+            call = self._call_row(session, call_id)
+            handoff.call_id = call.id
             session.add(handoff)
+            session.flush()
+            enqueue(session, "call.handoff", call_handoff(handoff, call.public_id), handoff.at)  # same transaction
 
     def request_callback(self, call_id: str, reason: str, number: str | None, at: datetime) -> int:
         """A caller who wanted a person and could not have one now asks to be called back (with consent to
@@ -286,9 +290,11 @@ class Store:
             status="pending",
         )
         with self.writing() as session:
-            request.call_id = self._call_row(session, call_id).id
+            call = self._call_row(session, call_id)
+            request.call_id = call.id
             session.add(request)
             session.flush()
+            enqueue(session, "callback.requested", callback_requested(request, call.public_id), request.requested_at)
             return request.id
 
     def save_report(self, call_id: str, draft: ReportDraft, *, created_at: datetime | None = None) -> int:
@@ -322,6 +328,7 @@ class Store:
             report.call_id = self._call_row(session, public_id).id
             session.add(report)
             session.flush()
+            enqueue(session, "report.created", report_created(report, public_id), created)  # same transaction
             return report.id
 
     # -- report workflow (supervisors) ---------------------------------------------------------------------
@@ -343,25 +350,41 @@ class Store:
 
     # -- reads (JSON API) ----------------------------------------------------------------------------------
 
-    def list_calls(self, *, limit: int = 50, offset: int = 0, since: datetime | None = None) -> Page[CallSummary]:
-        """Calls, newest first; `since` keeps calls started at or after it."""
+    def list_calls(
+        self,
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        since: datetime | None = None,
+        after: tuple[datetime, int] | None = None,
+    ) -> Page[CallSummary]:
+        """Calls, newest first; `since` keeps calls started at or after it; `after` (started_at, call row id)
+        starts the page after that call (keyset: stable while calls are added)."""
         _page_bounds(limit, offset)
         conditions = [Call.started_at >= check_aware("since", since)] if since is not None else []
+        keyset = []
+        if after is not None:
+            at, row_id = check_aware("cursor", after[0]), after[1]
+            keyset.append(or_(Call.started_at < at, and_(Call.started_at == at, Call.id < row_id)))
         counts = [
             select(func.count(model.id)).where(model.call_id == Call.id).correlate(Call).scalar_subquery()
             for model in (Turn, Report, Handoff)
         ]
         with self.reading() as session:
             total = session.scalar(select(func.count(Call.id)).where(*conditions)) or 0
-            rows = session.execute(
-                select(Call, *counts)
-                .where(*conditions)
-                .order_by(Call.started_at.desc(), Call.id.desc())
-                .limit(limit)
-                .offset(offset)
+            rows = list(
+                session.execute(
+                    select(Call, *counts)
+                    .where(*conditions, *keyset)
+                    .order_by(Call.started_at.desc(), Call.id.desc())
+                    .limit(limit + 1)
+                    .offset(offset)
+                )
             )
-            items = [CallSummary.of(call, turns, reports, handoffs) for call, turns, reports, handoffs in rows]
-        return Page(items, total, limit, offset)
+            items = [CallSummary.of(call, turns, reports, handoffs) for call, turns, reports, handoffs in rows[:limit]]
+            last = rows[limit - 1][0] if len(rows) > limit else None
+            next_after = (last.started_at, last.id) if last is not None else None  # read inside the session
+        return Page(items, total, limit, offset, next_after)
 
     def get_call(self, call_id: str) -> CallDetail:
         with self.reading() as session:
@@ -383,9 +406,16 @@ class Store:
             )
 
     def list_reports(
-        self, *, status: str | None = None, since: datetime | None = None, limit: int = 50, offset: int = 0
+        self,
+        *,
+        status: str | None = None,
+        since: datetime | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        after: tuple[datetime, int] | None = None,
     ) -> Page[ReportView]:
-        """Reports, newest first, optionally of one status and created at or after `since`."""
+        """Reports, newest first, optionally of one status and created at or after `since`; `after`
+        (created_at, report id) starts the page after that report."""
         _page_bounds(limit, offset)
         conditions = []
         if status is not None:
@@ -394,18 +424,25 @@ class Store:
             conditions.append(Report.status == status)
         if since is not None:
             conditions.append(Report.created_at >= check_aware("since", since))
+        keyset = []
+        if after is not None:
+            at, row_id = check_aware("cursor", after[0]), after[1]
+            keyset.append(or_(Report.created_at < at, and_(Report.created_at == at, Report.id < row_id)))
         with self.reading() as session:
             total = session.scalar(select(func.count(Report.id)).where(*conditions)) or 0
-            rows = session.execute(
-                select(Report, Call.public_id)
-                .join(Call)
-                .where(*conditions)
-                .order_by(Report.created_at.desc(), Report.id.desc())
-                .limit(limit)
-                .offset(offset)
+            rows = list(
+                session.execute(
+                    select(Report, Call.public_id)
+                    .join(Call)
+                    .where(*conditions, *keyset)
+                    .order_by(Report.created_at.desc(), Report.id.desc())
+                    .limit(limit + 1)
+                    .offset(offset)
+                )
             )
-            items = [ReportView.of(report, public_id) for report, public_id in rows]
-        return Page(items, total, limit, offset)
+            items = [ReportView.of(report, public_id) for report, public_id in rows[:limit]]
+        last = items[-1] if len(rows) > limit else None
+        return Page(items, total, limit, offset, (last.created_at, last.id) if last is not None else None)
 
     def get_report(self, report_id: int) -> ReportView:
         with self.reading() as session:
@@ -422,9 +459,10 @@ class Store:
         """Apply the retention limits.
 
         Older than `transcript_days`: turns are deleted and hand-off fields emptied (they copy what the caller
-        said). Older than `report_days`: reports and call-back requests lose their number (the audit trail's
-        copies of it too) and calls their caller pseudonym; the reports themselves (the public-space record)
-        stay. Older than `audit_days`: audit entries go. Expired console sessions go at once.
+        said), delivered webhook messages deleted. Older than `report_days`: reports and call-back requests lose
+        their number (the audit trail's copies of it too) and calls their caller pseudonym; the reports themselves
+        (the public-space record) stay. Older than `audit_days`: audit entries go. Expired console sessions go at
+        once.
         """
         limits = {"transcript_days": transcript_days, "report_days": report_days, "audit_days": audit_days}
         for name, days in limits.items():
@@ -463,6 +501,7 @@ class Store:
                 audit_cutoff = reference - timedelta(days=audit_days)
                 audit_deleted = _rowcount(session.execute(delete(AuditEntry).where(AuditEntry.at < audit_cutoff)))
             sessions = session.execute(delete(ConsoleSession).where(ConsoleSession.expires_at <= reference))
+            webhook_deliveries = purge_delivered(session, transcript_cutoff)
             result = PurgeResult(
                 turns_deleted=_rowcount(turns),
                 handoff_fields_cleared=_rowcount(handoffs),
@@ -472,7 +511,7 @@ class Store:
                 audit_entries_deleted=audit_deleted,
                 sessions_deleted=_rowcount(sessions),
             )
-        log.info("retention purge: %s", result)
+        log.info("retention purge: %s, delivered webhook messages deleted: %d", result, webhook_deliveries)
         return result
 
     @staticmethod

@@ -243,6 +243,8 @@ class Page(Generic[ItemT]):
     total: int  # matching rows, all pages together
     limit: int
     offset: int
+    # When rows follow this page: the key (time, row id) of its last item, where the next page starts
+    next_after: tuple[datetime, int] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {

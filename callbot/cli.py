@@ -49,6 +49,25 @@ def main(argv: list[str] | None = None) -> int:
         ("unlock", "lift a lockout after failed logins"),
     ):
         user_actions.add_parser(action, help=text).add_argument("name")
+    apikeys = commands.add_parser("apikeys", help="integrators' keys for /api/ and /open311/", parents=[common])
+    key_actions = apikeys.add_subparsers(dest="action", required=True)
+    key_actions.add_parser("add", help="make an integrator's key (printed once, never stored)").add_argument("name")
+    key_actions.add_parser("list", help="list the integrators and their keys' state (never the keys)")
+    key_actions.add_parser("revoke", help="refuse an integrator's key from now on").add_argument("name")
+    webhooks = commands.add_parser("webhooks", help="integrators' webhook subscriptions", parents=[common])
+    webhook_actions = webhooks.add_subparsers(dest="action", required=True)
+    webhook_add = webhook_actions.add_parser("add", help="subscribe a URL (its signing secret is shown once)")
+    webhook_add.add_argument("url")
+    webhook_add.add_argument("--events", required=True, help="comma-separated, e.g. report.validated,call.handoff")
+    webhook_actions.add_parser("list", help="list the subscriptions")
+    webhook_actions.add_parser(
+        "disable", help="stop a subscription (its undelivered messages are dropped)"
+    ).add_argument("id", type=int)
+    webhook_log = webhook_actions.add_parser("deliveries", help="the delivery log, newest first")
+    webhook_log.add_argument("--dead", action="store_true", help="only the dead messages (all attempts failed)")
+    webhook_log.add_argument("--subscription", type=int, help="only this subscription's")
+    webhook_log.add_argument("--limit", type=int, default=50)
+    webhook_actions.add_parser("retry", help="send a dead message again now").add_argument("delivery_id", type=int)
     args = parser.parse_args(argv)
     config_file: Path | None = getattr(args, "config", None)
     log_level: str = getattr(args, "log_level", "INFO")
@@ -75,6 +94,10 @@ def main(argv: list[str] | None = None) -> int:
         return _places(args, settings)
     if args.command == "users":
         return _users(args, settings)
+    if args.command == "apikeys":
+        return _apikeys(args, settings)
+    if args.command == "webhooks":
+        return _webhooks(args, settings)
     return _database(args, settings)
 
 
@@ -175,6 +198,93 @@ def _users(args: argparse.Namespace, settings: Settings) -> int:
             store.close()
     except (StoreError, ValueError, OSError, EOFError) as error:
         print(f"callbot users: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _webhooks(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import UTC, datetime
+
+    from callbot.config import resolve_path
+    from callbot.server import absolute_sqlite_url, load_pseudonym_key
+    from signalements import Store, StoreError
+    from signalements.webhooks import Webhooks
+
+    try:
+        store = Store(
+            absolute_sqlite_url(settings.database.url),
+            load_pseudonym_key(resolve_path(settings.database.pseudonym_key_file)),
+        )
+        try:
+            store.migrate()
+            webhooks = Webhooks(store)
+            now = datetime.now(UTC)
+            if args.action == "add":
+                created = webhooks.add(args.url, args.events.split(","), now=now)
+                print(f"subscription {created.subscription.id}: {', '.join(created.subscription.events)}")
+                print(f"secret (shown once, keep it to verify signatures): {created.secret}")
+            elif args.action == "list":
+                for sub in webhooks.subscriptions():
+                    state = "active" if sub.active else f"disabled {sub.disabled_at:%Y-%m-%d %H:%M}"
+                    counts = f"pending {sub.pending}, delivered {sub.delivered}, dead {sub.dead}"
+                    print(f"{sub.id}\t{sub.shown_url}\t{','.join(sub.events)}\t{state}\t{counts}")
+            elif args.action == "disable":
+                webhooks.disable(args.id, now=now)
+                print(f"subscription {args.id} disabled")
+            elif args.action == "deliveries":
+                if not 1 <= args.limit <= 1000:
+                    raise ValueError("--limit must be between 1 and 1000")
+                status = "dead" if args.dead else None
+                for d in webhooks.deliveries(subscription_id=args.subscription, status=status, limit=args.limit):
+                    when = d.delivered_at if d.status == "delivered" else d.last_attempt_at
+                    error = d.last_error or "-"
+                    print(
+                        f"{d.id}\t{d.message_id}\t{d.event_type}\tsubscription {d.subscription_id}\t{d.status}\t"
+                        f"attempts {d.attempts}\t{when or '-'}\t{error}"
+                    )
+            else:
+                retried = webhooks.retry(args.delivery_id, now=now)
+                print(f"delivery {retried.id} ({retried.message_id}) queued: the running callbot sends it now")
+        finally:
+            store.close()
+    except (StoreError, ValueError, OSError) as error:
+        print(f"callbot webhooks: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _apikeys(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import UTC, datetime
+
+    from callbot.config import resolve_path
+    from callbot.server import absolute_sqlite_url, load_pseudonym_key
+    from signalements import Store, StoreError
+    from signalements.api_keys import ApiKeys
+
+    try:
+        store = Store(
+            absolute_sqlite_url(settings.database.url),
+            load_pseudonym_key(resolve_path(settings.database.pseudonym_key_file)),
+        )
+        try:
+            store.migrate()
+            keys = ApiKeys(store)
+            if args.action == "add":
+                _, key = keys.add(args.name, now=datetime.now(UTC))
+                print(f"key of {args.name} (shown once: hand it over now, it is not stored):", file=sys.stderr)
+                print(key)
+            elif args.action == "list":
+                for view in keys.list():
+                    state = "active" if view.active else f"revoked {view.revoked_at:%Y-%m-%d %H:%M}"
+                    used = f"{view.last_used_at:%Y-%m-%d %H:%M}" if view.last_used_at else "-"
+                    print(f"{view.name}\t{state}\tcreated {view.created_at:%Y-%m-%d %H:%M}\tlast used {used}")
+            else:
+                keys.revoke(args.name, now=datetime.now(UTC))
+                print(f"key of {args.name} revoked")
+        finally:
+            store.close()
+    except (StoreError, ValueError, OSError) as error:
+        print(f"callbot apikeys: {error}", file=sys.stderr)
         return 1
     return 0
 

@@ -26,12 +26,14 @@ from callbot.sip.limits import SipLimits
 from callbot.sip.media import bind_rtp_session
 from callbot.web.app import Readiness, create_app
 from callbot.web.chat import ChatService, add_chat_routes
+from callbot.webhooks import WebhookSender
 from dialogue.client import DialogueClient, DialogueUnavailable
 from dialogue.responses import fixed_texts
 from dialogue.supervisor import ManagedDialogue
 from dialogue.training import ensure_model
 from signalements import Store, StoreError, StoreWriter
 from signalements.api import add_routes as add_api_routes
+from signalements.webhooks import Webhooks
 from tts import SynthesisConfig, TtsEngine, Voice
 
 log = logging.getLogger(__name__)
@@ -147,6 +149,11 @@ class CallbotServer:
         self.readiness.set("database")
         purging = asyncio.create_task(self._purge_periodically(store), name="retention-purge")
         self._stack.push_async_callback(_cancel, purging)
+        # Integrators' webhooks, from the queue in the store (what an earlier run left is sent now); at the stop,
+        # attempts under way finish or go back to the queue.
+        webhook_sender = WebhookSender(Webhooks(store))
+        webhook_sender.start()
+        self._stack.push_async_callback(webhook_sender.stop)
 
         async def database_reachable() -> bool:
             return not writer.unavailable  # the writer sees outages first, and keeps the writes meanwhile

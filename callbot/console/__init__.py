@@ -5,7 +5,7 @@ read calls, work call-backs and see the dashboard. Every action works without Ja
     add_console_routes(app, console)       # the app's access middleware (callbot.console.access) guards it
 
 Pages by job: `login` (log in/out, accounts), `reports` (queue, report page, decisions), `calls` (list, search,
-call page, recording), `callbacks`, `dashboard` (figures, CSV exports).
+call page, recording), `callbacks`, `dashboard` (figures, CSV exports), `webhooks` (integrators' deliveries).
 """
 
 from __future__ import annotations
@@ -49,9 +49,9 @@ CONSOLE_KEY = web.AppKey("console", Console)
 
 
 def add_console_routes(app: web.Application, console: Console) -> None:
-    from callbot.console import callbacks, calls, dashboard, login, reports
+    from callbot.console import callbacks, calls, dashboard, login, reports, webhooks
 
     app[CONSOLE_KEY] = console
-    for module in (login, reports, calls, callbacks, dashboard):
+    for module in (login, reports, calls, callbacks, dashboard, webhooks):
         app.add_routes(module.routes)
     app.router.add_static("/console/static", STATIC, append_version=True)

@@ -35,10 +35,11 @@ PUBLIC_PREFIXES = ("/chat/", "/console/static/")
 
 # What each role may do. A supervisor decides on reports; an agent works the call-back and handoff queue;
 # an admin manages accounts. Callers' numbers are shown only to those who call back or check a report.
+# "webhooks": the integrators' deliveries (no personal data in them), and sending a dead one again.
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "superviseur": frozenset({"read", "review", "callbacks", "numbers", "export"}),
+    "superviseur": frozenset({"read", "review", "callbacks", "numbers", "export", "webhooks"}),
     "agent": frozenset({"read", "callbacks", "numbers"}),
-    "admin": frozenset({"read", "accounts", "export"}),
+    "admin": frozenset({"read", "accounts", "export", "webhooks"}),
 }
 
 

@@ -412,9 +412,9 @@ async def test_the_api_takes_the_token_or_a_session_and_a_session_posts_with_its
 
 def test_the_roles_rights() -> None:
     assert PERMISSIONS == {
-        "superviseur": {"read", "review", "callbacks", "numbers", "export"},
+        "superviseur": {"read", "review", "callbacks", "numbers", "export", "webhooks"},
         "agent": {"read", "callbacks", "numbers"},
-        "admin": {"read", "accounts", "export"},
+        "admin": {"read", "accounts", "export", "webhooks"},
     }
 
 

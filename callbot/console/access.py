@@ -30,8 +30,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # request[USER_KEY]: the SessionUser when a console session is open (absent: public page or integrator token)
 USER_KEY = web.RequestKey("console_user", SessionUser)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-PUBLIC_PATHS = frozenset({"/healthz", "/chat", "/console/login"})
-PUBLIC_PREFIXES = ("/chat/", "/console/static/")
+PUBLIC_PATHS = frozenset({"/healthz", "/chat", "/console/login", "/api/docs"})
+PUBLIC_PREFIXES = ("/chat/", "/console/static/", "/api/docs/")
 
 # What each role may do. A supervisor decides on reports; an agent works the call-back and handoff queue;
 # an admin manages accounts. Callers' numbers are shown only to those who call back or check a report.

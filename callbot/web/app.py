@@ -1,5 +1,5 @@
-"""The HTTP side of the callbot: health, metrics, the integrators' JSON API, the chat and the console; who may
-reach which is callbot.console.access."""
+"""The HTTP side of the callbot: health, metrics, the integrators' JSON API, the chat and the console, and their
+OpenAPI document (/openapi.json, /api/docs); who may reach which is callbot.console.access."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from callbot.config import ConsoleSettings
 from callbot.console.access import access_control
 from callbot.metrics import CallMetrics, Histogram
 from callbot.web.errors import Handler, json_errors
+from callbot.web.openapi import add_openapi_routes
 from signalements.accounts import Accounts
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ def create_app(
     app.router.add_get("/metrics", _metrics)
     if add_api_routes is not None:
         add_api_routes(app)
+    add_openapi_routes(app)  # last: its document lists the routes above
     return app
 
 

@@ -33,6 +33,8 @@ from dialogue.supervisor import ManagedDialogue
 from dialogue.training import ensure_model
 from signalements import Store, StoreError, StoreWriter
 from signalements.api import add_routes as add_api_routes
+from signalements.api_keys import API_KEYS, ApiKeys
+from signalements.open311 import add_routes as add_open311_routes
 from signalements.webhooks import Webhooks
 from tts import SynthesisConfig, TtsEngine, Voice
 
@@ -122,6 +124,8 @@ class CallbotServer:
 
         def add_routes(app: web.Application) -> None:
             add_api_routes(app, store)
+            app[API_KEYS] = ApiKeys(store)  # integrators' keys: /api/ and /open311/ (callbot.console.access)
+            add_open311_routes(app, store)
             add_chat_routes(app, chat)
             add_console_routes(app, console)
 

@@ -5,6 +5,10 @@ Open to anyone: /healthz, /chat (and its API), the login page, the console's sty
 integrators' token. A request that changes something with a session cookie must also carry the session's CSRF
 token (form field `csrf_token` or header X-CSRF-Token) and must not come from another site (Origin,
 Sec-Fetch-Site); the token alone suffices for the integrators, whose requests carry no cookie.
+
+Integrators' keys (signalements.api_keys): under /api/ an integrator's key opens as the token does (bearer header);
+/open311/ takes keys only (GeoReport's `api_key` parameter or the bearer header) and refuses in GeoReport's error
+format (403). A refused credential is logged as whose key it was or "unknown key", never itself.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from callbot.config import ConsoleSettings
 from signalements import StoreError
 from signalements.accounts import Accounts, SessionUser
 from signalements.api import AUTHENTICATED_PERSON
+from signalements.api_keys import API_KEYS, INTEGRATOR
+from signalements.open311 import OPEN311_PREFIX, error_response
 
 log = logging.getLogger(__name__)
 
@@ -108,12 +114,14 @@ def access_control(
         path = request.path
         if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES) or (path == "/metrics" and metrics_public):
             return await handler(request)
+        if path.startswith(OPEN311_PREFIX):
+            return await _open311_access(request, handler)
         if path.startswith("/api/") or path == "/metrics":
-            if _bearer_ok(request, api_token):
+            if _bearer_ok(request, api_token) or await _integrator_key_ok(request):
                 return await handler(request)
             user = await session_user(request)
             if user is None:
-                if api_token is None and accounts is None:
+                if api_token is None and accounts is None and API_KEYS not in request.app:
                     raise web.HTTPServiceUnavailable(text="the API is disabled: set CALLBOT_API_TOKEN")
                 raise web.HTTPUnauthorized(
                     text="missing or wrong bearer token", headers={"WWW-Authenticate": 'Bearer realm="callbot"'}
@@ -140,6 +148,58 @@ def access_control(
         return await handler(request)  # unknown paths: the router's 404
 
     return middleware
+
+
+def _bearer_credential(request: web.Request) -> str:
+    scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
+    return credential.strip() if scheme.lower() == "bearer" else ""
+
+
+async def _integrator_key_ok(request: web.Request) -> bool:
+    """An integrator's key as the bearer credential opens /api/ as the token does. Any other credential is logged
+    (whose key, or "unknown key") and the request goes on to the session check."""
+    keys, credential = request.app.get(API_KEYS), _bearer_credential(request)
+    if keys is None or not credential:
+        return False
+    try:
+        found = await asyncio.to_thread(keys.identify, credential)
+    except StoreError as error:
+        log.warning("integrator key check failed: %s", error)
+        raise web.HTTPServiceUnavailable(text="the database is unavailable: try again in a moment") from None
+    if found.integrator is None or not found.valid:
+        log.warning("refused %s %s from %s: %s", request.method, request.path[:200], request.remote, found.describe())
+        return False
+    request[INTEGRATOR] = found.integrator
+    return True
+
+
+async def _open311_access(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """GeoReport's reads need an integrator's key; refusals are answered in GeoReport's error format, returned
+    rather than raised (the JSON error middleware would rewrite an XML body)."""
+    keys = request.app.get(API_KEYS)
+    offered = request.query.get("api_key", "").strip() or _bearer_credential(request)
+    where = f"{request.method} {request.path[:200]} from {request.remote}"
+    if keys is None:
+        log.warning("open311: refused %s: no integrator keys on this server", where)
+        return error_response(request.path, 503, "Open311 is not available on this server.")
+    if not offered:
+        log.warning("open311: refused %s: no key", where)
+        return error_response(
+            request.path, 403, "api_key missing: give your integrator key as api_key=... or Authorization: Bearer ..."
+        )
+    try:
+        found = await asyncio.to_thread(keys.identify, offered)
+    except StoreError as error:
+        log.warning("open311: key check failed on %s: %s", where, error)
+        return error_response(request.path, 503, "The database is unavailable; try again in a moment.")
+    if found.integrator is None or not found.valid:
+        log.warning("open311: refused %s: %s", where, found.describe())
+        revoked = found.integrator is not None
+        return error_response(
+            request.path, 403, "api_key revoked: ask the Métropole for a new one" if revoked else "Invalid api_key"
+        )
+    request[INTEGRATOR] = found.integrator
+    return await handler(request)
 
 
 def _bearer_ok(request: web.Request, token: str | None) -> bool:

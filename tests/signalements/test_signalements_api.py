@@ -135,3 +135,98 @@ async def test_database_down_gives_503() -> None:
         assert response.status == 503
     finally:
         await client.close()
+
+
+async def test_errors_are_rfc9457_problems(client: TestClient[web.Request, web.Application]) -> None:
+    response = await client.get("/api/reports/999")
+    assert response.status == 404 and response.content_type == "application/problem+json"
+    assert await response.json() == {
+        "type": "about:blank",
+        "title": "Not Found",
+        "status": 404,
+        "detail": "no report 999",
+        "error": "no report 999",
+    }
+    response = await client.post("/api/reports/1/validate", json={"reviewer": ["a"]})
+    assert response.status == 400 and response.content_type == "application/problem+json"
+    assert "reviewer" in (await response.json())["detail"]
+
+
+async def test_reads_carry_an_etag_and_answer_304_when_it_matches(
+    client: TestClient[web.Request, web.Application],
+) -> None:
+    for path in ("/api/reports", "/api/calls", "/api/calls/call-a", "/api/reports/1"):
+        first = await client.get(path)
+        etag = first.headers["ETag"]
+        assert first.status == 200 and etag.startswith('"') and not etag.startswith("W/")
+        again = await client.get(path, headers={"If-None-Match": etag})
+        assert again.status == 304 and again.headers["ETag"] == etag and await again.read() == b""
+        for other in ('"0123"', f'"x", W/{etag}', "*"):  # weak comparison, lists, and *
+            expected = 200 if other == '"0123"' else 304
+            assert (await client.get(path, headers={"If-None-Match": other})).status == expected, other
+    etag = (await client.get("/api/reports/1")).headers["ETag"]
+    await client.post("/api/reports/1/validate", json={"reviewer": "agent.roux"})
+    changed = await client.get("/api/reports/1", headers={"If-None-Match": etag})
+    assert changed.status == 200 and changed.headers["ETag"] != etag  # the report changed: a new body, a new tag
+
+
+async def _walk(client: TestClient[web.Request, web.Application], path: str, key: str, limit: int) -> list[str]:
+    seen: list[str] = []
+    params = {"limit": str(limit)}
+    while True:
+        page = await (await client.get(path, params=params)).json()
+        assert len(page["items"]) <= limit
+        seen += [str(item[key]) for item in page["items"]]
+        if page["next_cursor"] is None:
+            return seen
+        params = {"limit": str(limit), "cursor": page["next_cursor"]}
+
+
+async def test_cursor_pages_cover_every_row_once(
+    store: Store, client: TestClient[web.Request, web.Application]
+) -> None:
+    for n in range(7):  # three calls share a start time: the cursor's tie-break is the row id
+        at = T0 + timedelta(minutes=5 if n < 3 else 10 + n)
+        store.open_call(f"call-{n}", "sip", None, at)
+        store.save_report(f"call-{n}", DRAFT, created_at=at)
+    everything = await (await client.get("/api/calls", params={"limit": "500"})).json()
+    assert everything["next_cursor"] is None and everything["total"] == 9
+    for limit in (1, 2, 4, 9, 10):
+        calls = await _walk(client, "/api/calls", "call_id", limit)
+        assert calls == [item["call_id"] for item in everything["items"]], limit
+    reports = await _walk(client, "/api/reports", "id", 2)
+    assert len(reports) == len(set(reports)) == 9
+
+    # rows added while paging do not shift the pages (an offset would repeat one)
+    first = await (await client.get("/api/reports", params={"limit": "3"})).json()
+    store.open_call("call-new", "text", None, T0 + timedelta(days=1))
+    store.save_report("call-new", DRAFT, created_at=T0 + timedelta(days=1))
+    rest = await _walk_from(client, first["next_cursor"])
+    ids = [item["id"] for item in first["items"]] + rest
+    assert len(ids) == len(set(ids)) == 9
+
+
+async def _walk_from(client: TestClient[web.Request, web.Application], cursor: str) -> list[int]:
+    page = await (await client.get("/api/reports", params={"limit": "500", "cursor": cursor})).json()
+    return [item["id"] for item in page["items"]]
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    ["nope", "", "x" * 300, "MjAyNi0xMS0yM1QwOTozMDowMHw5OTk5OTk5OTk5OQ", "MjAyNi0xMS0yM1QwOTozMDowMHwx", "é"],
+)
+async def test_a_cursor_not_given_by_the_api_is_a_400(
+    client: TestClient[web.Request, web.Application], cursor: str
+) -> None:
+    response = await client.get("/api/calls", params={"cursor": cursor})
+    if cursor == "":
+        assert response.status == 200  # no cursor: the first page
+        return
+    assert response.status == 400 and response.content_type == "application/problem+json"
+    assert "cursor" in (await response.json())["detail"]
+
+
+async def test_cursor_and_offset_do_not_mix(client: TestClient[web.Request, web.Application]) -> None:
+    cursor = (await (await client.get("/api/calls", params={"limit": "1"})).json())["next_cursor"]
+    response = await client.get("/api/calls", params={"cursor": cursor, "offset": "1"})
+    assert response.status == 400 and "either cursor or offset" in (await response.json())["detail"]

@@ -373,7 +373,7 @@ async def test_the_api_takes_the_token_or_a_session_and_a_session_posts_with_its
     refused = await anonymous.get("/api/reports")
     assert refused.status == 401
     assert refused.headers["WWW-Authenticate"] == 'Bearer realm="callbot"'
-    assert (await refused.json()) == {"error": "missing or wrong bearer token"}
+    assert (await refused.json())["error"] == "missing or wrong bearer token"  # an RFC 9457 problem
     assert (await anonymous.get("/api/reports", headers={"Authorization": "Bearer nope"})).status == 401
     with_token = await anonymous.get("/api/reports", headers={"Authorization": f"Bearer {TOKEN}"})
     assert with_token.status == 200
@@ -972,8 +972,8 @@ async def test_console_errors_are_french_pages_and_api_errors_stay_json(make_sit
             client = supervisor.client if not headers else await site.client()
             response = await client.get(path, headers=headers)
             assert response.status == status, path
-            assert response.content_type == "application/json"
-            assert set(await response.json()) == {"error"}
+            assert response.content_type == "application/problem+json"
+            assert set(await response.json()) == {"type", "title", "status", "detail", "error"}
 
 
 async def _locked_out(site: Site, supervisor: Person) -> None:

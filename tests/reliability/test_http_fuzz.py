@@ -167,13 +167,16 @@ SIX_REPORTED = {
 }
 
 
+PROBLEM_OR_JSON = ("application/problem+json", "application/json")  # Open311 errors are GeoReport's JSON
+
+
 @pytest.mark.parametrize("case", list(SIX_REPORTED))
 async def test_the_inputs_that_gave_a_500_get_a_json_4xx(callbot: CallbotProcess, chat_session: str, case: str) -> None:
     method, target, headers, body = SIX_REPORTED[case]
     reply = await send(callbot.http_port, request_head(method, target.format(session=chat_session), headers), body)
     assert 400 <= reply.status < 500, (reply, callbot.tail_log())
-    assert reply.headers["content-type"].startswith("application/json")
-    assert reply.json()["error"]
+    assert reply.headers["content-type"].startswith("application/problem+json")  # RFC 9457
+    assert reply.json()["error"] and reply.json()["detail"]
     assert_healthy(callbot)
 
 
@@ -409,7 +412,7 @@ async def test_seeded_fuzz_over_every_route_gives_no_500(callbot: CallbotProcess
             head, body = queue.get_nowait()
             reply = await send(callbot.http_port, head, body)
             statuses[reply.status] += 1
-            json_error = reply.status < 400 or reply.headers.get("content-type", "").startswith("application/json")
+            json_error = reply.status < 400 or reply.headers.get("content-type", "").startswith(PROBLEM_OR_JSON)
             # aiohttp answers a malformed request itself, before any middleware (a plain 400), and a static
             # file its Range (416)
             if reply.status >= 500 or reply.status == 0 or not (json_error or reply.status in (400, 416)):

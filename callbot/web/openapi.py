@@ -40,7 +40,8 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
     "bearerToken": {
         "type": "http",
         "scheme": "bearer",
-        "description": "The integrators' token (CALLBOT_API_TOKEN): `Authorization: Bearer <token>`.",
+        "description": "The integrators' token (CALLBOT_API_TOKEN), or an integrator's API key: "
+        "`Authorization: Bearer <token>`.",
     },
     "consoleSession": {
         "type": "apiKey",

@@ -1,4 +1,4 @@
-"""Dialog state on the UAS side (RFC 3261 §12) and building in-dialog requests."""
+"""Dialog state (RFC 3261 §12), on the UAS side and on the UAC side of the calls we place, and in-dialog requests."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from callbot.sip.errors import SipParseError
 from callbot.sip.headers import Headers
-from callbot.sip.message import SipRequest
+from callbot.sip.message import SipRequest, SipResponse
 from callbot.sip.transaction import new_branch
 from callbot.sip.transport import Peer
 from callbot.sip.uri import NameAddr, SipUri
@@ -53,6 +53,25 @@ class Dialog:
             peer=peer,
         )
 
+    @classmethod
+    def from_response(cls, invite: SipRequest, response: SipResponse, peer: Peer) -> Dialog:
+        """The dialog a 2xx to our INVITE creates (RFC 3261 §12.1.2): the route set is the Record-Route in reverse,
+        the remote target the 2xx's Contact (a peer that gives none is reached at the INVITE's Request-URI)."""
+        contacts = response.headers.get_all("Contact")
+        target = NameAddr.parse(contacts[0]).uri if contacts else SipUri.parse(invite.uri)
+        return cls(
+            call_id=invite.call_id,
+            local_tag=invite.from_addr.tag or "",
+            remote_tag=response.to_addr.tag or "",
+            local_addr=invite.headers.get("From") or "",
+            remote_addr=response.headers.get("To") or "",
+            remote_target=target,
+            route_set=list(reversed(response.headers.get_all("Record-Route"))),
+            remote_cseq=0,  # none yet: the peer's first request sets it
+            peer=peer,
+            local_cseq=invite.cseq[0],
+        )
+
     def update_target(self, request: SipRequest) -> None:
         """A target-refresh request (re-INVITE) may change the remote Contact."""
         contacts = request.headers.get_all("Contact")
@@ -79,8 +98,12 @@ class Dialog:
         extra: list[tuple[str, str]] | None = None,
         body: bytes = b"",
         content_type: str | None = None,
+        cseq: int | None = None,
     ) -> SipRequest:
-        self.local_cseq += 1
+        """The next request of the dialog; `cseq` given (the ACK of a 2xx: its INVITE's), the count is left alone."""
+        if cseq is None:
+            self.local_cseq += 1
+            cseq = self.local_cseq
         routes = list(self.route_set)
         target = str(self.remote_target)
         if routes and "lr" not in NameAddr.parse(routes[0]).uri.params:
@@ -94,7 +117,7 @@ class Dialog:
         headers.add("From", self.local_addr)
         headers.add("To", self.remote_addr)
         headers.add("Call-ID", self.call_id)
-        headers.add("CSeq", f"{self.local_cseq} {method}")
+        headers.add("CSeq", f"{cseq} {method}")
         for route in routes:
             headers.add("Route", route)
         headers.add("Contact", contact)

@@ -1,4 +1,4 @@
-"""The SIP user agent server: dispatches messages to transactions, calls and the application."""
+"""The SIP endpoint: dispatches messages to transactions, calls and the application; places calls (outbound.py)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ import hashlib
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from callbot.sip.call import CallState, SipCall
 from callbot.sip.dialog import Dialog
 from callbot.sip.errors import SipParseError
 from callbot.sip.limits import SipLimits, SourceQuota
-from callbot.sip.media import CodecMaker, MediaBinder, bind_rtp_session, make_rtp_codec
+from callbot.sip.media import CodecMaker, MediaBinder, MediaSession, bind_rtp_session, make_rtp_codec
 from callbot.sip.message import (
     SipRequest,
     SipResponse,
@@ -23,9 +23,11 @@ from callbot.sip.message import (
     parse_message,
 )
 from callbot.sip.offer_answer import LocalSdp, MediaNegotiation
+from callbot.sip.outbound import CallFailed, OutboundCall, place_call
 from callbot.sip.refusals import RefusalLog
 from callbot.sip.sdp import SdpError, negotiate, parse_sdp
 from callbot.sip.transaction import (
+    InviteClientTransaction,
     InviteServerTransaction,
     NonInviteClientTransaction,
     NonInviteServerTransaction,
@@ -46,6 +48,7 @@ IN_DIALOG_ONLY = ("BYE", "NOTIFY", "UPDATE")  # outside a dialog: 481
 BAD_LOG_PER_S = 10
 
 CallHandler = Callable[[SipCall], Awaitable[None]]
+ClientTransaction = NonInviteClientTransaction | InviteClientTransaction
 
 
 class SipEndpoint:
@@ -89,10 +92,11 @@ class SipEndpoint:
         self._transport = SipTransport(host, port, self._on_raw, tcp, self.limits, self.refusals)
         self._tx_quota = SourceQuota(self.limits.max_transactions, self.limits.max_transactions_per_source)
         self._server_txs: dict[tuple[str, ...], ServerTransaction] = {}
-        self._client_txs: dict[tuple[str, str], NonInviteClientTransaction] = {}
-        self._calls: dict[tuple[str, str], SipCall] = {}  # (Call-ID, our tag)
+        self._client_txs: dict[tuple[str, str], ClientTransaction] = {}
+        self._calls: dict[tuple[str, str], SipCall | OutboundCall] = {}  # (Call-ID, our tag): answered or placed
         self._invites: dict[tuple[str, str, int], SipCall | None] = {}  # merged-request detection
         self._binding = 0  # INVITEs accepted whose media is still being bound (not yet in _calls)
+        self._placing = 0  # calls we are placing, not yet answered (not yet in _calls)
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._session_id = int(time.time())
@@ -108,8 +112,10 @@ class SipEndpoint:
     @property
     def active_calls(self) -> int:
         # a call the bot has given up (BYE sent, e.g. never ACKed) frees its slot without waiting for the answer
-        return self._binding + sum(
-            1 for call in self._calls.values() if call.state is not CallState.ENDED and not call.ended.is_set()
+        return (
+            self._binding
+            + self._placing
+            + sum(1 for call in self._calls.values() if call.state is not CallState.ENDED and not call.ended.is_set())
         )
 
     async def start(self) -> None:
@@ -160,12 +166,17 @@ class SipEndpoint:
     def send_to(self, data: bytes, call: SipCall) -> None:
         self._transport.send(data, self._response_peer(call.invite_tx.request, call.dialog.peer))
 
-    def call_over(self, call: SipCall) -> None:
+    def call_over(self, call: SipCall | OutboundCall) -> None:
         self._calls.pop((call.call_id, call.dialog.local_tag), None)
 
-    async def send_request(self, call: SipCall, method: str, extra: list[tuple[str, str]]) -> SipResponse:
-        hop = call.dialog.next_hop()
-        request = call.dialog.build_request(
+    async def send_request(
+        self, call: SipCall | OutboundCall, method: str, extra: list[tuple[str, str]]
+    ) -> SipResponse:
+        return await self.send_in_dialog(call.dialog, method, extra)
+
+    async def send_in_dialog(self, dialog: Dialog, method: str, extra: list[tuple[str, str]]) -> SipResponse:
+        hop = dialog.next_hop()
+        request = dialog.build_request(
             method, self.public_host, self.port, self.contact(hop.transport), self.user_agent, extra
         )
         tx = NonInviteClientTransaction(
@@ -173,15 +184,56 @@ class SipEndpoint:
             lambda data: self._transport.send(data, hop),
             hop.reliable,
             self.timers,
-            self._forget_client_tx,
+            self.forget_client_tx,
         )
-        self._client_txs[tx.key] = tx
-        tx.start()
+        self.start_client_transaction(tx)
         return await tx.final
 
-    def _forget_client_tx(self, tx: NonInviteClientTransaction) -> None:
+    def forget_client_tx(self, tx: ClientTransaction) -> None:
         if self._client_txs.get(tx.key) is tx:
             del self._client_txs[tx.key]
+
+    # --- what a call we place asks of its endpoint (callbot.sip.outbound) -------------------------
+    async def place_call(self, target_uri: str, headers: Mapping[str, str], timeout_s: float) -> OutboundCall:
+        """Call `target_uri`; the answered call, or CallFailed (no answer within `timeout_s`, 3xx-6xx, no RTP port).
+        Counts in `active_calls` from the INVITE on, like a call answered."""
+        if self._stopping:
+            raise CallFailed(503, "the endpoint is stopping")
+        self._placing += 1
+        try:
+            return await place_call(self, target_uri, headers, timeout_s)
+        finally:
+            self._placing -= 1  # answered, the call is in _calls already (adopt)
+
+    def identity(self) -> str:
+        """Our address of record in the From of the calls we place."""
+        return f"sip:callbot@{self.public_host}"
+
+    async def bind_media(self) -> MediaSession:
+        """An RTP session from the same port range as the answered calls'."""
+        return await self._bind_media(self.rtp_host, self.rtp_port_min, self.rtp_port_max)
+
+    def make_codec(self, name: str, payload_type: int, clock_rate: int) -> object:
+        return self._make_codec(name, payload_type, clock_rate)
+
+    def new_session_id(self) -> int:
+        self._session_id += 1
+        return self._session_id
+
+    def send_message(self, data: bytes, peer: Peer) -> None:
+        self._transport.send(data, peer)
+
+    def resend_response(self, data: bytes, request: SipRequest, peer: Peer) -> None:
+        """A response sent again outside its transaction: our 2xx to a re-INVITE, until the ACK."""
+        self._transport.send(data, self._response_peer(request, peer))
+
+    def start_client_transaction(self, tx: ClientTransaction) -> None:
+        self._client_txs[tx.key] = tx
+        tx.start()
+
+    def adopt(self, call: OutboundCall) -> None:
+        """A call we placed is answered: the agent's requests in its dialog reach it from now on."""
+        self._calls[(call.call_id, call.dialog.local_tag)] = call
 
     # --- receiving -------------------------------------------------------------------------------
     def _on_raw(self, data: bytes, peer: Peer) -> None:
@@ -376,7 +428,7 @@ class SipEndpoint:
             tx.on_ack()
             return
         call = self._calls.get((ack.call_id, ack.to_addr.tag or ""))
-        if call is not None and call.on_ack(ack):
+        if call is not None and call.on_ack(ack) and isinstance(call, SipCall):
             call.log.info("[%s] confirmed by ACK", call.call_id)
             call.spawn(self._run_handler(call), "call-handler")
             call.spawn(call.watch_media(), "media-watch")
@@ -398,7 +450,7 @@ class SipEndpoint:
             tx.respond(481)
             return
         tx.respond(200)
-        call = next((c for c in self._calls.values() if c.invite_tx is invite_tx), None)
+        call = next((c for c in self._calls.values() if isinstance(c, SipCall) and c.invite_tx is invite_tx), None)
         if call is not None:
             call.cancel()
         elif not invite_tx.final_sent:

@@ -1,4 +1,4 @@
-"""RFC 3261 §17 transactions: INVITE and non-INVITE server, non-INVITE client (with RFC 6026 fixes)."""
+"""RFC 3261 §17 transactions: INVITE and non-INVITE server, INVITE and non-INVITE client (with RFC 6026 fixes)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
+from callbot.sip.headers import Headers
 from callbot.sip.message import SipRequest, SipResponse, make_response
 from callbot.sip.uri import BRANCH_COOKIE
 
@@ -60,6 +61,7 @@ def server_key(request: SipRequest) -> ServerKey:
 
 
 class State(Enum):
+    CALLING = "calling"
     TRYING = "trying"
     PROCEEDING = "proceeding"
     COMPLETED = "completed"
@@ -282,6 +284,125 @@ class NonInviteClientTransaction:
         self._timers.cancel("F")
         self._resolve(response)
         self._timers.start("K", 0 if self.reliable else self.timers.t4, self._terminate)
+
+    def _resolve(self, response: SipResponse) -> None:
+        if not self.final.done():
+            self.final.set_result(response)
+
+    def _terminate(self) -> None:
+        if self.state is not State.TERMINATED:
+            self.state = State.TERMINATED
+            self._timers.cancel_all()
+            self._resolve(timeout_response(self.request, 408))
+            self._on_terminated(self)
+
+    def close(self) -> None:
+        self._terminate()
+
+
+def request_for_invite(invite: SipRequest, method: str, to: str) -> SipRequest:
+    """The CANCEL of an INVITE (RFC 3261 §9.1), or the ACK of a non-2xx final answer to it (§17.1.1.3): the INVITE's
+    Request-URI, top Via (same branch: same transaction), From, Call-ID, CSeq number and Route set; `to` as given."""
+    headers = Headers()
+    headers.add("Via", invite.headers.get_all("Via")[0])
+    headers.add("Max-Forwards", "70")
+    headers.add("From", invite.headers.get("From") or "")
+    headers.add("To", to)
+    headers.add("Call-ID", invite.call_id)
+    headers.add("CSeq", f"{invite.cseq[0]} {method}")
+    for route in invite.headers.get_all("Route"):
+        headers.add("Route", route)
+    return SipRequest(headers, b"", method=method, uri=invite.uri)
+
+
+class InviteClientTransaction:
+    """Calling [A, B] → Proceeding → (2xx) Accepted [M] | (3xx-6xx) Completed [D] → Terminated (RFC 3261 §17.1.1,
+    RFC 6026).
+
+    `final` resolves with the first final response (a 408 made here when Timer B fires, or when the transaction
+    is closed before any). Every 2xx, the first and each retransmission, goes to `on_2xx`: its ACK is the dialog's
+    (RFC 3261 §13.2.2.4), not the transaction's. A 3xx-6xx is acknowledged here, and again at each retransmission.
+    Each 1xx before the final answer goes to `on_provisional`; `provisional` tells whether one came, for only then
+    may the INVITE be cancelled (RFC 3261 §9.1).
+    """
+
+    def __init__(
+        self,
+        request: SipRequest,
+        send: Sender,
+        reliable: bool,
+        timers: SipTimers,
+        on_terminated: Callable[[InviteClientTransaction], None],
+        on_2xx: Callable[[SipResponse], None],
+        on_provisional: Callable[[SipResponse], None] | None = None,
+    ) -> None:
+        self.request = request
+        self.branch = request.top_via.branch or ""
+        self.key = (self.branch, "INVITE")
+        self._send = send
+        self.reliable = reliable
+        self.timers = timers
+        self._on_terminated = on_terminated
+        self._on_2xx = on_2xx
+        self._on_provisional = on_provisional
+        self._timers = _Timers()
+        self.state = State.CALLING
+        self._bytes = request.to_bytes()
+        self._ack = b""
+        self._a_interval = timers.t1
+        self.provisional = False
+        self.final: asyncio.Future[SipResponse] = asyncio.get_running_loop().create_future()
+
+    def start(self) -> None:
+        self._send(self._bytes)
+        if not self.reliable:
+            self._timers.start("A", self._a_interval, self._timer_a)
+        self._timers.start("B", self.timers.b, self._timer_b)
+
+    def _timer_a(self) -> None:
+        if self.state is not State.CALLING:
+            return
+        self._send(self._bytes)
+        self._a_interval *= 2  # Timer A doubles without the T2 cap of non-INVITE requests
+        self._timers.start("A", self._a_interval, self._timer_a)
+
+    def _timer_b(self) -> None:
+        if self.state is State.CALLING:
+            self._terminate()  # resolves `final` with a 408
+
+    def on_response(self, response: SipResponse) -> None:
+        status = response.status
+        early = self.state in (State.CALLING, State.PROCEEDING)
+        if status < 200:
+            if early:
+                self.state = State.PROCEEDING
+                self._timers.cancel("A")
+                self._timers.cancel("B")
+                self.provisional = True
+                if self._on_provisional is not None:
+                    self._on_provisional(response)
+            return
+        if status < 300:
+            if early:
+                self.state = State.ACCEPTED
+                self._timers.cancel("A")
+                self._timers.cancel("B")
+                self._timers.start("M", self.timers.b, self._terminate)  # absorbs the 2xx of other forks too
+                self._resolve(response)
+            if self.state is State.ACCEPTED:
+                self._on_2xx(response)
+            return
+        if early:
+            self.state = State.COMPLETED
+            self._timers.cancel("A")
+            self._timers.cancel("B")
+            self._ack = request_for_invite(self.request, "ACK", response.headers.get("To") or "").to_bytes()
+            self._send(self._ack)
+            self._resolve(response)
+            # Timer D: at least 32 s over UDP (64·T1 with the default T1), to ACK retransmitted answers
+            self._timers.start("D", 0 if self.reliable else self.timers.b, self._terminate)
+        elif self.state is State.COMPLETED:
+            self._send(self._ack)  # our ACK was lost: the answer came again
 
     def _resolve(self, response: SipResponse) -> None:
         if not self.final.done():

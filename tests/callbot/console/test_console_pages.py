@@ -303,6 +303,8 @@ CONSOLE_ROUTES = {
     ("POST", "/console/comptes"): "/console/comptes",
     ("POST", "/console/comptes/{account_id}/{change}"): "/console/comptes/1/desactiver",
     ("POST", "/console/logout"): "/console/logout",
+    ("GET", "/console/webhooks"): "/console/webhooks",
+    ("POST", "/console/webhooks/livraisons/{delivery_id}/relancer"): "/console/webhooks/livraisons/1/relancer",
 }
 
 

@@ -21,6 +21,9 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="start the server", parents=[common])
     commands.add_parser("check-config", help="validate the configuration and print it", parents=[common])
+    commands.add_parser(
+        "drain", help="tell the running server to take no new call and stop once its calls end", parents=[common]
+    )
     models = commands.add_parser("models", help="production models").add_subparsers(dest="action", required=True)
     pull = models.add_parser("pull", help="download and verify the French models")
     pull.add_argument("names", nargs="*", help="models to pull (default: all)")
@@ -85,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     configure_logs(log_level, settings.logs.format)
     if args.command == "run":
         return _run(settings)
+    if args.command == "drain":
+        return _drain(settings)
     if args.command == "check-config":
         print(settings.model_dump_json(indent=2, exclude={"api": {"token"}}))
         return 0
@@ -111,6 +116,24 @@ def _run(settings: Settings) -> int:
     except Exception as error:  # a start-up failure: say what, not a traceback
         logging.getLogger("callbot").exception("the callbot stopped: %s", error)
         return 1
+    return 0
+
+
+def _drain(settings: Settings) -> int:
+    """SIGUSR1 to the server whose pid file this configuration names."""
+    import os
+    import signal
+
+    from callbot.server import pid_file_of
+
+    pid_file = pid_file_of(settings)
+    try:
+        pid = int(pid_file.read_text().strip())
+        os.kill(pid, signal.SIGUSR1)
+    except (OSError, ValueError) as error:
+        print(f"callbot drain: no running server found through {pid_file}: {error}", file=sys.stderr)
+        return 1
+    print(f"callbot drain: server {pid} takes no new call and stops once its calls end")
     return 0
 
 

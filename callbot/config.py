@@ -51,6 +51,8 @@ class SipSettings(_Section):
     max_calls: int | Literal["auto"]
     calls_per_core: int = Field(ge=1, le=MAX_CALLS)
     answer_delay_s: float = Field(ge=0, le=30)
+    busy_status: Literal[486, 503]  # the answer at max_calls (and 503 always while draining)
+    busy_retry_after_s: int = Field(ge=1, le=3600)
     user_agent: str
     # 64·T1 = 32 s is the most RFC 3261 §13.3.1.4 / RFC 6026 (Timer L) allow a 2xx to wait for its ACK
     ack_timeout_s: float = Field(gt=0, le=32)

@@ -14,6 +14,7 @@ from pathlib import Path
 from aiohttp import web
 
 from asr import AsrEngine, SpeechModel
+from callbot.bridge import AgentBridge
 from callbot.config import Settings, resolve_path
 from callbot.console import Console, add_console_routes
 from callbot.energy import CpuMeter
@@ -27,6 +28,15 @@ from callbot.sip.media import bind_rtp_session
 from callbot.web.app import Readiness, create_app
 from callbot.web.chat import ChatService, add_chat_routes
 from callbot.webhooks import WebhookSender
+from callbot.webrtc import (
+    WEBRTC_SAMPLE_RATE,
+    BridgeFunction,
+    CallSlots,
+    WebRtcCalls,
+    WebRtcLeg,
+    add_webrtc_routes,
+    use_host_addresses,
+)
 from dialogue.client import DialogueClient, DialogueUnavailable
 from dialogue.responses import fixed_texts
 from dialogue.supervisor import ManagedDialogue
@@ -69,6 +79,9 @@ class CallbotServer:
         self.services: CallServices | None = None
         self.sip: SipEndpoint | None = None
         self.http_port: int | None = None
+        # One limit for SIP and browser calls together (sip.max_calls); browser calls (callbot.webrtc).
+        self.slots = CallSlots(settings.sip.call_limit())
+        self.webrtc = WebRtcCalls(settings.webrtc, self.slots, self._run_webrtc_call)
 
     async def start(self) -> None:
         """Serve /healthz at once (503 until ready), then bring up storage, models and dialogue, then SIP."""
@@ -128,6 +141,8 @@ class CallbotServer:
             add_open311_routes(app, store)
             add_chat_routes(app, chat)
             add_console_routes(app, console)
+            if settings.webrtc.enabled:
+                add_webrtc_routes(app, self.webrtc)  # the page answers "unavailable" until the calls are taken
 
         app = create_app(
             self.readiness,
@@ -199,6 +214,11 @@ class CallbotServer:
         # are ready gets them streamed, as any other text.
         warming = asyncio.create_task(_warm_quietly(tts, fixed_texts()), name="tts-warm")
         self._stack.callback(warming.cancel)
+        if settings.webrtc.enabled:  # browser calls speak at their own rate
+            browser_warming = asyncio.create_task(
+                _warm_quietly(tts, [*fixed, *fixed_texts()], WEBRTC_SAMPLE_RATE), name="tts-warm-webrtc"
+            )
+            self._stack.callback(browser_warming.cancel)
 
         await self._wait_dialogue(client)
         await self._warm_dialogue(client)
@@ -227,6 +247,8 @@ class CallbotServer:
             tcp=sip.tcp,
             public_host=sip.public_host,
             answer_delay=sip.answer_delay_s,
+            busy_status=sip.busy_status,
+            busy_retry_after_s=sip.busy_retry_after_s,
             transfer_timeout=settings.transfer.timeout_s,
             media_binder=functools.partial(bind_rtp_session, rtp_timeout=sip.rtp_timeout_s),
             timers=SipTimers(ack_timeout=sip.ack_timeout_s),
@@ -242,6 +264,12 @@ class CallbotServer:
         await self.sip.start()
         self._stack.push_async_callback(self._stop_sip)
         self.readiness.set("sip")
+        self.slots.attach(self.sip)
+        if settings.webrtc.enabled:
+            use_host_addresses(settings.webrtc.ice_addresses)
+            self.webrtc.bridge = self.browser_bridge()
+            self.webrtc.accepting = True
+            self._stack.push_async_callback(self.webrtc.stop)  # before SIP stops: each call ends "shutdown"
         log.info("ready: SIP on %s:%s, %s", sip.host, self.sip.port, sip.describe_call_limit())
 
     async def _wait_dialogue(self, client: DialogueClient) -> None:
@@ -287,13 +315,25 @@ class CallbotServer:
                 log.warning("recordings purge failed, next attempt in %s h: %s", retention.purge_interval_h, error)
             await asyncio.sleep(retention.purge_interval_h * 3600)
 
+    def browser_bridge(self) -> BridgeFunction | None:
+        """How a browser call reaches the agents (a SIP call placed by the callbot, audio relayed both ways);
+        None: a browser caller who wants a person is offered a call back."""
+        return AgentBridge(self.sip, self.settings) if self.sip is not None else None
+
     async def _handle_call(self, call: SipCall) -> None:
         assert self.services is not None
+        await self._run_session(CallSession(call, "sip", self.services))
+
+    async def _run_webrtc_call(self, leg: WebRtcLeg) -> None:
+        assert self.services is not None
+        await self._run_session(CallSession(leg, "webrtc", self.services, on_turn=leg.caption))
+
+    async def _run_session(self, session: CallSession) -> None:
         task = asyncio.current_task()
         if task is not None:
             self._calls.add(task)
         try:
-            await CallSession(call, "sip", self.services).run()
+            await session.run()
         finally:
             if task is not None:
                 self._calls.discard(task)
@@ -309,6 +349,17 @@ class CallbotServer:
 
     async def stop(self) -> None:
         await self._stack.aclose()
+
+    def drain(self) -> None:
+        """For a rolling upgrade: take no new call (SIP answers 503, OPTIONS too, so a dispatcher moves on; the
+        call page says all lines are busy); the calls up go on. `serve` stops once they have all ended."""
+        if self.sip is not None:
+            self.sip.drain()
+        self.webrtc.accepting = False
+
+    @property
+    def calls_up(self) -> int:
+        return self.slots.active
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:
@@ -329,9 +380,9 @@ def absolute_sqlite_url(url: str) -> str:
 WARM_UP_TEXT = "bonjour"  # a greeting: answered by the dialogue, no report can come of it
 
 
-async def _warm_quietly(tts: TtsEngine, texts: list[str]) -> None:
+async def _warm_quietly(tts: TtsEngine, texts: list[str], sample_rate: int = SIP_SAMPLE_RATE) -> None:
     try:
-        await tts.warm(texts, sample_rate=SIP_SAMPLE_RATE)
+        await tts.warm(texts, sample_rate=sample_rate)
     except Exception as error:  # a cache only: the lines are synthesised when first said
         log.warning("could not synthesise the dialogue's fixed lines ahead: %s", error)
 
@@ -345,6 +396,23 @@ async def serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    draining: list[asyncio.Task[None]] = []
+
+    async def stop_when_calls_end() -> None:
+        while server.calls_up > 0:  # noqa: ASYNC110 (calls end in SIP and WebRTC code: a look a second is enough)
+            await asyncio.sleep(1)
+        log.info("drained: no call left, stopping")
+        stop.set()
+
+    def drain() -> None:
+        if not draining:
+            server.drain()
+            draining.append(asyncio.create_task(stop_when_calls_end()))
+
+    loop.add_signal_handler(signal.SIGUSR1, drain)  # `callbot drain`
+    pid_file = pid_file_of(settings)
+    pid_file.parent.mkdir(parents=True, exist_ok=True)
+    pid_file.write_text(f"{os.getpid()}\n")
     starting = asyncio.create_task(server.start())
     stopping = asyncio.create_task(stop.wait())
     try:
@@ -359,3 +427,13 @@ async def serve(settings: Settings) -> None:
             starting.cancel()
             await asyncio.wait({starting})
         await server.stop()
+        for task in draining:
+            task.cancel()
+        with contextlib.suppress(OSError):
+            if pid_file.read_text().strip() == str(os.getpid()):
+                pid_file.unlink()
+
+
+def pid_file_of(settings: Settings) -> Path:
+    """Where the running server writes its pid (beside the spill file: one per instance's var directory)."""
+    return resolve_path(settings.database.spill_file).parent / "callbot.pid"

@@ -72,8 +72,15 @@ class SipEndpoint:
         media_binder: MediaBinder = bind_rtp_session,
         codec_maker: CodecMaker = make_rtp_codec,
         limits: SipLimits | None = None,
+        busy_status: int = 503,
+        busy_retry_after_s: int = 30,
     ) -> None:
         self.host = host
+        # At max_calls: 503 + Retry-After lets a PBX or Kamailio try another instance (RFC 3261 §21.5.4);
+        # 486 Busy Here says the callee is busy, which some PBXs prefer to play to the caller.
+        self.busy_status = busy_status
+        self.busy_retry_after_s = busy_retry_after_s
+        self.draining = False  # set by drain(): new calls refused with 503, calls up go on
         self.public_host = public_host or host
         self.call_handler = call_handler
         self.rtp_host = rtp_host
@@ -370,13 +377,27 @@ class SipEndpoint:
             assert isinstance(tx, InviteServerTransaction)
             self._on_invite(request, tx, peer)
         elif request.method == "OPTIONS":
-            tx.respond(200, to_tag=secrets.token_hex(6), extra=[*self.allow_headers(), ("Accept", "application/sdp")])
+            status, extra = self._options_answer()
+            tx.respond(status, to_tag=secrets.token_hex(6), extra=extra)
         elif request.method in IN_DIALOG_ONLY:
             tx.respond(481)
         elif request.method in KNOWN_METHODS:
             tx.respond(405, extra=self.allow_headers())
         else:
             tx.respond(501, extra=self.allow_headers())
+
+    def _options_answer(self) -> tuple[int, list[tuple[str, str]]]:
+        """A dispatcher's probe (Kamailio ds_ping): 200 while calls are taken, 503 once draining, so that it
+        stops sending new calls here while the calls up finish."""
+        if self.draining or self._stopping:
+            return 503, [("Retry-After", str(self.busy_retry_after_s))]
+        return 200, [*self.allow_headers(), ("Accept", "application/sdp")]
+
+    def drain(self) -> None:
+        """Take no new call (503 + Retry-After, OPTIONS too); the calls up go on until they end."""
+        if not self.draining:
+            log.info("draining: no new calls; %d up", self.active_calls)
+        self.draining = True
 
     def _answer_statelessly(self, request: SipRequest, peer: Peer, to_tag: str | None) -> bool:
         """Answer at once, keeping no transaction, what needs no state (RFC 3261 §8.2.7): junk and probes
@@ -397,7 +418,7 @@ class SipEndpoint:
                 return False
             status = 481
         elif request.method == "OPTIONS":
-            status, extra = 200, [*self.allow_headers(), ("Accept", "application/sdp")]
+            status, extra = self._options_answer()
         elif request.method in IN_DIALOG_ONLY:
             status = 481
         elif request.method in KNOWN_METHODS:
@@ -490,12 +511,14 @@ class SipEndpoint:
     def _on_invite(self, invite: SipRequest, tx: InviteServerTransaction, peer: Peer) -> None:
         merged_key = (invite.call_id, invite.from_addr.tag or "", invite.cseq[0])
         call_log = logging.LoggerAdapter(log, {"call_id": invite.call_id})
-        if self._stopping:
-            tx.respond(503, to_tag=secrets.token_hex(6), extra=[("Retry-After", "30")])
+        if self._stopping or self.draining:
+            self.refusals.note("draining (503)", peer.addr[0])
+            tx.respond(503, to_tag=secrets.token_hex(6), extra=[("Retry-After", str(self.busy_retry_after_s))])
             return
         if self.active_calls >= self.max_calls:
-            self.refusals.note("busy (486)", peer.addr[0])
-            tx.respond(486, to_tag=secrets.token_hex(6))
+            self.refusals.note(f"busy ({self.busy_status})", peer.addr[0])
+            retry = [("Retry-After", str(self.busy_retry_after_s))] if self.busy_status == 503 else []
+            tx.respond(self.busy_status, to_tag=secrets.token_hex(6), extra=retry)
             return
         has_offer = bool(invite.body.strip())  # none: delayed offer, ours goes in the 200 (RFC 3261 §13.2.1)
         try:

@@ -174,8 +174,34 @@ async def test_busy_when_max_calls_reached(make_endpoint: MakeEndpoint, make_pee
     peer = await make_peer(endpoint)
     await establish(peer, "busy-1")
     peer.send(peer.invite("busy-2", from_tag="other"))
+    busy = await peer.expect_response(503)  # a PBX or Kamailio then tries another instance
+    assert busy.to_addr.tag and busy.headers.get("Retry-After") == "30"
+
+
+async def test_busy_may_be_486_for_pbxs_that_play_it(make_endpoint: MakeEndpoint, make_peer: MakePeer) -> None:
+    endpoint = await make_endpoint(wait_for_end, max_calls=1, busy_status=486)
+    peer = await make_peer(endpoint)
+    await establish(peer, "busy486-1")
+    peer.send(peer.invite("busy486-2", from_tag="other"))
     busy = await peer.expect_response(486)
-    assert busy.to_addr.tag
+    assert "Retry-After" not in busy.headers
+
+
+async def test_draining_refuses_new_calls_and_probes_while_the_call_up_goes_on(
+    make_endpoint: MakeEndpoint, make_peer: MakePeer
+) -> None:
+    endpoint = await make_endpoint(wait_for_end, max_calls=4, busy_retry_after_s=7)
+    peer = await make_peer(endpoint)
+    await establish(peer, "drain-1")
+    peer.send(peer.request("OPTIONS", call_id="probe-1"))
+    assert (await peer.expect_response(200)).status == 200
+    endpoint.drain()
+    peer.send(peer.invite("drain-2", from_tag="other"))
+    refused = await peer.expect_response(503)
+    assert refused.headers.get("Retry-After") == "7"
+    peer.send(peer.request("OPTIONS", call_id="probe-2"))
+    assert (await peer.expect_response(503)).headers.get("Retry-After") == "7"
+    assert endpoint.active_calls == 1  # the call up is not touched
 
 
 async def test_a_burst_of_invites_cannot_exceed_max_calls(
@@ -191,7 +217,7 @@ async def test_a_burst_of_invites_cannot_exceed_max_calls(
     peer.send(peer.invite("burst-2", from_tag="b"))
     statuses: set[int] = set()
     async with asyncio.timeout(3):
-        while not {200, 486} <= statuses:
+        while not {200, 503} <= statuses:
             message = await peer.recv()
             if isinstance(message, SipResponse) and message.status >= 200:
                 statuses.add(message.status)

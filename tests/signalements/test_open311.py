@@ -21,10 +21,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from callbot.metrics import CallMetrics
 from callbot.web.app import Readiness, create_app
 from dialogue.knowledge import load_taxonomy
-from signalements import ReportDraft, Store
+from signalements import ReportDraft, Store, StoreUnavailable
 from signalements.api import add_routes as add_api_routes
 from signalements.api_keys import API_KEYS, ApiKeys
 from signalements.models import Street
+from signalements.open311 import Open311
 from signalements.open311 import add_routes as add_open311_routes
 
 TOKEN = "the-configured-token-0123456789"
@@ -486,3 +487,20 @@ async def test_a_georeport_client_library_reads_the_running_server(
     assert [r["service_request_id"] for r in open_requests] == [str(ids["belsunce"]), str(ids["aubagne"])]
     assert by_id["status"] == "closed"  # xmltodict gives one element as a mapping, not a list
     assert one["lat"] == "43.2987654" and one["zipcode"] == "13001" and one["media_url"] is None
+
+
+async def test_a_database_outage_is_a_503_in_the_spec_format(
+    open311: Fixture, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def down(*args: Any, **kwargs: Any) -> Any:
+        raise StoreUnavailable("database unavailable (test): connection refused")
+
+    caplog.set_level(logging.WARNING)
+    monkeypatch.setattr(Open311, "requests", down)
+    [error] = await get_json(open311, f"{BASE}/requests.json", 503)
+    assert error["code"] == 503 and "database is unavailable" in error["description"]
+    assert "open311: database unavailable on GET" in caplog.text
+    monkeypatch.setattr(ApiKeys, "identify", down)
+    root = await get_xml(open311, f"{BASE}/requests/1.xml", 503)
+    assert root.tag == "errors" and root[0].findtext("code") == "503"
+    assert "open311: key check failed on GET" in caplog.text and "unexpected error" not in caplog.text

@@ -1,10 +1,10 @@
 """Who may reach what: the console's login session, the integrators' bearer token, CSRF, roles.
 
-Open to anyone: /healthz, /chat (and its API), the login page, the console's stylesheet and script, and
-/metrics when `http.metrics_public`. Everything else needs a console session (cookie) or, under /api/, the
-integrators' token. A request that changes something with a session cookie must also carry the session's CSRF
-token (form field `csrf_token` or header X-CSRF-Token) and must not come from another site (Origin,
-Sec-Fetch-Site); the token alone suffices for the integrators, whose requests carry no cookie.
+Open to anyone: /healthz, /chat (and its API), the call page /call (its files and its socket), the login page,
+the console's stylesheet and script, and /metrics when `http.metrics_public`. Everything else needs a console
+session (cookie) or, under /api/, the integrators' token. A request that changes something with a session cookie
+must also carry the session's CSRF token (form field `csrf_token` or header X-CSRF-Token) and must not come from
+another site (Origin, Sec-Fetch-Site); the token alone suffices for the integrators, whose requests carry no cookie.
 
 Integrators' keys (signalements.api_keys): under /api/ an integrator's key opens as the token does (bearer header);
 /open311/ takes keys only (GeoReport's `api_key` parameter or the bearer header) and refuses in GeoReport's error
@@ -36,8 +36,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # request[USER_KEY]: the SessionUser when a console session is open (absent: public page or integrator token)
 USER_KEY = web.RequestKey("console_user", SessionUser)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-PUBLIC_PATHS = frozenset({"/healthz", "/chat", "/console/login", "/api/docs"})
-PUBLIC_PREFIXES = ("/chat/", "/console/static/", "/api/docs/")
+PUBLIC_PATHS = frozenset({"/healthz", "/chat", "/console/login", "/call", "/call/ws", "/api/docs"})
+PUBLIC_PREFIXES = ("/chat/", "/console/static/", "/call/static/", "/api/docs/")
 
 # What each role may do. A supervisor decides on reports; an agent works the call-back and handoff queue;
 # an admin manages accounts. Callers' numbers are shown only to those who call back or check a report.

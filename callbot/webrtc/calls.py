@@ -77,6 +77,10 @@ class WebRtcCalls:
             self.slots.release()
             await leg.shutdown()
             raise
+        if not self.accepting:  # the server began stopping meanwhile
+            self.slots.release()
+            await leg.shutdown()
+            raise Unavailable
         self.legs.add(leg)
         task = asyncio.create_task(self._lifetime(leg), name=f"webrtc-call-{leg.call_id}")
         self._tasks.add(task)

@@ -104,8 +104,19 @@ def latest_call(callbot: CallbotProcess) -> dict[str, Any]:
 
 
 def test_a_call_from_the_page(callbot: CallbotProcess, tmp_path: Path) -> None:
+    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
+    from selenium.webdriver.support.ui import WebDriverWait as Wait
+
+    class WebDriverWait(Wait):  # type: ignore[type-arg]
+        """A wait whose failure says what the page showed and what the callbot logged."""
+
+        def until(self, method: Any, message: str = "") -> Any:
+            try:
+                return super().until(method, message)
+            except TimeoutException:
+                page = driver.find_element(By.TAG_NAME, "body").text
+                raise AssertionError(f"page:\n{page}\n\ncallbot log:\n{callbot.tail_log(40)}") from None
 
     speak_at = greeting_seconds() + 2.5  # the greeting may not be cut: the caller speaks after it
     microphone = microphone_wav(tmp_path / "microphone.wav", lead_s=speak_at, tail_s=60)

@@ -45,8 +45,8 @@ async def test_48k_frames_come_out_as_20ms_frames_at_the_call_rate_resampled_onc
     for start in range(0, len(tone), 960):  # Opus decodes 20 ms at 48 kHz
         caller.push(tone[start : start + 960].tobytes(), 48000)
     assert len(made) == 1 and (made[0].in_rate, made[0].out_rate) == (48000, 16000)
-    # Whole 20 ms frames at 16 kHz only; the resampler's delay holds back less than one frame's worth.
-    assert caller.backlog in (49, 50) and caller.received == caller.backlog
+    # Whole 20 ms frames at 16 kHz only; the resampler's filter delay holds back under two frames.
+    assert caller.backlog in (48, 49, 50) and caller.received == caller.backlog
     frames = [await caller.read() for _ in range(caller.backlog)]
     assert all(frame is not None and len(frame) == frame_bytes(16000) == 640 for frame in frames)
     pcm = np.frombuffer(b"".join(f for f in frames if f is not None), "<i2").astype(np.float64)

@@ -72,7 +72,7 @@ async def make_calls(aiohttp_client: Callable[[web.Application], Awaitable[Clien
             calls = holder[0]
             calls.legs.append(leg)
             leg.caption("bot", "Bonjour")
-            leg.audio.play(tone(16000, 2.0))
+            leg.audio.play(tone(16000, 6.0))
             while (frame := await leg.audio.read_frame()) is not None:
                 calls.heard.append(frame)
 
@@ -105,7 +105,7 @@ class Browser:
     def __init__(self) -> None:
         self.peer = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         microphone = PlaybackQueue(frame_bytes(48000))
-        microphone.append(tone(48000, 3.0))
+        microphone.append(tone(48000, 6.0))
         self.peer.addTrack(BotTrack(microphone, 48000))
         self.received: list[np.ndarray] = []
         self._reading: asyncio.Task[None] | None = None

@@ -131,7 +131,7 @@ def test_a_call_from_the_page(callbot: CallbotProcess, tmp_path: Path) -> None:
         button = driver.find_element(By.ID, "call")
         assert button.text == "Appeler"
         button.click()
-        WebDriverWait(driver, 30).until(
+        WebDriverWait(driver, 60).until(
             lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-phase") == "in-call"
         )
         assert button.text == "Raccrocher"
@@ -141,13 +141,13 @@ def test_a_call_from_the_page(callbot: CallbotProcess, tmp_path: Path) -> None:
             return [e.text for e in driver.find_elements(By.CSS_SELECTOR, f"#captions .caption.{who}")]
 
         # The greeting: in the captions at once, and heard (several seconds of sound on the remote track).
-        WebDriverWait(driver, 15).until(lambda d: any("assistant automatique" in c for c in captions("bot")))
-        WebDriverWait(driver, 30).until(
+        WebDriverWait(driver, 30).until(lambda d: any("assistant automatique" in c for c in captions("bot")))
+        WebDriverWait(driver, 60).until(
             lambda d: float(d.find_element(By.TAG_NAME, "body").get_attribute("data-heard-seconds") or 0) >= 5
         )
 
         # The caller's words: a caller turn in the captions and in the store (Korean demo recogniser: some text).
-        WebDriverWait(driver, speak_at + 30).until(lambda d: any(c.strip() for c in captions("caller")))
+        WebDriverWait(driver, speak_at + 60).until(lambda d: any(c.strip() for c in captions("caller")))
         call = latest_call(callbot)
         assert call["channel"] == "webrtc" and call["ended_at"] is None
         caller_turns = [t for t in call["turns"] if t["speaker"] == "caller"]
@@ -156,7 +156,7 @@ def test_a_call_from_the_page(callbot: CallbotProcess, tmp_path: Path) -> None:
 
         # Key 0 on the page's keypad: nobody can take the call (no agents' line, closed), a call back is offered.
         driver.find_element(By.CSS_SELECTOR, '#keypad button[data-key="0"]').click()
-        WebDriverWait(driver, 30).until(lambda d: any("rappelle" in c for c in captions("bot")))
+        WebDriverWait(driver, 60).until(lambda d: any("rappelle" in c for c in captions("bot")))
 
         # Closing the tab ends the call, and the store closes it.
         closed_at = time.monotonic()

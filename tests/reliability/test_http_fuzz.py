@@ -50,6 +50,9 @@ ROUTES = [
     ("POST", "/chat/sessions/{session_id}/messages"),
     ("GET", "/chat"),
     ("GET", "/chat/static/{name}"),
+    ("GET", "/openapi.json"),
+    ("GET", "/api/docs"),
+    ("GET", "/api/docs/{name}"),
 ]
 
 

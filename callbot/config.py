@@ -6,6 +6,7 @@ and where it came from, so the server never starts half-configured.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import socket
@@ -14,7 +15,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +46,74 @@ class _Section(BaseModel):
 
 Port = Field(ge=1, le=65535)
 MAX_CALLS = 1000  # concurrent calls one process may be configured for
+
+
+DIGEST_ALGORITHMS = ("SHA-256", "MD5")  # RFC 8760 names, callbot.sip.auth
+
+
+class TrunkSettings(_Section):
+    """A PBX or carrier allowed to call (sip.trunks): by source address, by digest credentials, or both."""
+
+    name: str = Field(min_length=1, max_length=64)
+    allow: list[str] = []  # CIDRs or addresses the trunk's INVITEs come from; empty: any address
+    username: str | None = None  # digest authentication of its INVITEs (401 challenge) when set
+    password: SecretStr | None = None
+    password_file: str | None = None  # the password in a file (first line), instead of `password`
+    digest: list[str] = list(DIGEST_ALGORITHMS)  # algorithms offered, preferred first
+    realm: str = Field(default="callbot", min_length=1, max_length=128)
+
+    @field_validator("allow")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(str(entry).strip(), strict=True)
+            except ValueError as error:  # host bits set (10.0.0.1/8) too: a typo, likely
+                raise ValueError(f"{entry!r} is not an IP address or CIDR network: {error}") from None
+        return [str(entry).strip() for entry in value]
+
+    @field_validator("digest")
+    @classmethod
+    def _algorithms(cls, value: list[str]) -> list[str]:
+        names = [str(item).strip().upper() for item in value]
+        for name in names:
+            if name not in DIGEST_ALGORITHMS:
+                raise ValueError(f"unknown digest algorithm {name!r}: {' or '.join(DIGEST_ALGORITHMS)}")
+        if not names or len(set(names)) != len(names):
+            raise ValueError("list each algorithm once, at least one")
+        return names
+
+    @model_validator(mode="after")
+    def _credentials(self) -> TrunkSettings:
+        has_password = self.password is not None or self.password_file is not None
+        if self.password is not None and self.password_file is not None:
+            raise ValueError(f"trunk {self.name}: password or password_file, not both")
+        if has_password and not self.username:
+            raise ValueError(f"trunk {self.name}: a password without a username")
+        if self.username and not has_password:
+            raise ValueError(f"trunk {self.name}: username {self.username!r} without a password (or password_file)")
+        if self.username is not None and (not self.username or ":" in self.username or '"' in self.username):
+            raise ValueError(f"trunk {self.name}: the username may not be empty or hold ':' or '\"'")
+        if not self.username and not self.allow:
+            raise ValueError(f"trunk {self.name}: give an allow list, a username, or both (else anyone may call)")
+        if self.password_file is not None:
+            self.read_password()  # unreadable or empty: refused at start, not at the first call
+        return self
+
+    def read_password(self) -> str | None:
+        if self.password is not None:
+            secret = self.password.get_secret_value()
+        elif self.password_file is not None:
+            path = resolve_path(self.password_file)
+            try:
+                secret = path.read_text(encoding="utf-8").partition("\n")[0].rstrip("\r")
+            except OSError as error:
+                raise ValueError(f"trunk {self.name}: cannot read password_file {path}: {error.strerror}") from None
+        else:
+            return None
+        if not secret:
+            raise ValueError(f"trunk {self.name}: empty password")
+        return secret
 
 
 class SipSettings(_Section):
@@ -62,6 +139,9 @@ class SipSettings(_Section):
     max_tcp_connections_per_source: int = Field(ge=1)
     tcp_idle_timeout_s: float = Field(gt=0, le=3600)
     tcp_message_timeout_s: float = Field(gt=0, le=300)
+    # who may call (callbot.sip.auth); none: anyone who reaches the port (a PBX on loopback)
+    trunks: list[TrunkSettings] = []
+    options_open: bool = True  # OPTIONS answered from any address (probes); false: from the trunks' addresses only
 
     @field_validator("max_calls", mode="before")
     @classmethod
@@ -92,6 +172,13 @@ class SipSettings(_Section):
     def _rtp_range(self) -> SipSettings:
         if self.rtp_port_min > self.rtp_port_max:
             raise ValueError("rtp_port_min must not exceed rtp_port_max")
+        return self
+
+    @model_validator(mode="after")
+    def _unique_trunks(self) -> SipSettings:
+        names = [trunk.name for trunk in self.trunks]
+        if len(set(names)) != len(names):
+            raise ValueError("trunks: each trunk needs its own name")
         return self
 
     @model_validator(mode="after")

@@ -23,6 +23,7 @@ from callbot.metrics import CallMetrics
 from callbot.recording import purge_recordings
 from callbot.session import CallServices, CallSession
 from callbot.sip import SipCall, SipEndpoint, SipTimers
+from callbot.sip.auth import auth_from_settings
 from callbot.sip.limits import SipLimits
 from callbot.sip.media import bind_rtp_session
 from callbot.web.app import Readiness, create_app
@@ -249,6 +250,7 @@ class CallbotServer:
             answer_delay=sip.answer_delay_s,
             busy_status=sip.busy_status,
             busy_retry_after_s=sip.busy_retry_after_s,
+            auth=auth_from_settings(sip),
             transfer_timeout=settings.transfer.timeout_s,
             media_binder=functools.partial(bind_rtp_session, rtp_timeout=sip.rtp_timeout_s),
             timers=SipTimers(ack_timeout=sip.ack_timeout_s),

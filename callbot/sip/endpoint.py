@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import ipaddress
 import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
 
+from callbot.sip.auth import SipAuth
 from callbot.sip.call import CallState, SipCall
 from callbot.sip.dialog import Dialog
 from callbot.sip.errors import SipParseError
@@ -74,8 +76,10 @@ class SipEndpoint:
         limits: SipLimits | None = None,
         busy_status: int = 503,
         busy_retry_after_s: int = 30,
+        auth: SipAuth | None = None,
     ) -> None:
         self.host = host
+        self.auth = auth  # sip.trunks: who may call (callbot.sip.auth); None: anyone reaching the port
         # At max_calls: 503 + Retry-After lets a PBX or Kamailio try another instance (RFC 3261 §21.5.4);
         # 486 Busy Here says the callee is busy, which some PBXs prefer to play to the caller.
         self.busy_status = busy_status
@@ -128,6 +132,12 @@ class SipEndpoint:
     async def start(self) -> None:
         await self._transport.start()
         log.info("SIP endpoint on %s:%d (udp%s)", self.host, self.port, "+tcp" if self._transport.tcp else "")
+        if self.auth is None and not _is_loopback(self.host):
+            log.warning(
+                "SIP on %s takes calls from any address that reaches it: no sip.trunks configured "
+                "(an allow list and/or digest credentials per PBX; README, For integrators)",
+                self.host,
+            )
 
     async def stop(self) -> None:
         self._stopping = True
@@ -352,6 +362,8 @@ class SipEndpoint:
             existing.on_retransmission()
             return
         to_tag = request.to_addr.tag
+        if self._refuse_unauthorised(request, peer, to_tag):
+            return
         if self._answer_statelessly(request, peer, to_tag):
             return
         refusal = self._tx_quota.refusal(peer.addr[0])
@@ -398,6 +410,34 @@ class SipEndpoint:
         if not self.draining:
             log.info("draining: no new calls; %d up", self.active_calls)
         self.draining = True
+
+    def _refuse_unauthorised(self, request: SipRequest, peer: Peer, to_tag: str | None) -> bool:
+        """sip.trunks: a new INVITE from outside every allow list gets 403, without credentials 401, with wrong
+        ones 403; other out-of-dialog requests from outside get 403 (OPTIONS too unless sip.options_open).
+        Answered statelessly, before any transaction, RTP port or model; counted in the refusal log.
+        ACK, CANCEL and requests in a dialog are not checked: the dialog's INVITE was."""
+        if self.auth is None or to_tag is not None or request.method in ("ACK", "CANCEL"):
+            return False
+        source = peer.addr[0]
+        if request.method == "INVITE":
+            verdict = self.auth.check_invite(request, source)
+        else:
+            verdict = self.auth.check_source(request, source)
+        if verdict.accepted:
+            if request.method == "INVITE":
+                how = f"digest {verdict.algorithm}" if verdict.algorithm else "by address"
+                log.info("[%s] INVITE from trunk %s (%s)", request.call_id, verdict.trunk, how)
+            return False
+        if verdict.status == 401:  # a challenge is the handshake of every call of a digest trunk, not a refusal
+            log.debug("[%s] %s %s to %s", request.call_id, request.method, verdict.reason, source)
+        else:
+            self.refusals.note(f"{request.method} {verdict.reason}", source)
+        reason = "Unauthorized" if verdict.status == 401 else None
+        # §8.2.7: the same request always gets the same To tag
+        tag = hashlib.blake2s(repr(server_key(request)).encode(), digest_size=6).hexdigest()
+        response = make_response(request, verdict.status, reason, to_tag=tag, extra=list(verdict.headers))
+        self._send_response(response, request, peer)
+        return True
 
     def _answer_statelessly(self, request: SipRequest, peer: Peer, to_tag: str | None) -> bool:
         """Answer at once, keeping no transaction, what needs no state (RFC 3261 §8.2.7): junk and probes
@@ -585,3 +625,10 @@ class SipEndpoint:
                 call.reject(500)
         finally:
             asyncio.get_running_loop().call_later(self.timers.b, self._invites.pop, merged_key, None)
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host == "localhost"

@@ -31,8 +31,8 @@ if TYPE_CHECKING:
 ALGORITHMS = {"SHA-256": "sha256", "MD5": "md5"}  # RFC 8760 names -> hashlib names
 DEFAULT_REALM = "callbot"
 NONCE_LIFETIME_S = 300.0
-MAX_TRACKED_NONCES = 10_000  # nonces whose nonce-counts are remembered; older ones are then treated as stale
-MAX_NC_PER_NONCE = 256  # requests under one nonce; beyond, the client is sent a new one (stale)
+MAX_TRACKED_NONCES = 4_096  # nonces whose nonce-counts are remembered; older ones are then treated as stale
+MAX_NC_PER_NONCE = 64  # requests under one nonce; beyond, the client is sent a new one (stale)
 MAX_FAILURES_PER_SOURCE = 20  # failed authentications per source in FAILURE_WINDOW_S; beyond, 403 unverified
 FAILURE_WINDOW_S = 60.0
 MAX_TRACKED_SOURCES = 4_096
@@ -233,8 +233,9 @@ class SipAuth:
         now_ms = self._clock() * 1000
         return made_ms > self._floor_ms and 0 <= now_ms - made_ms <= self.nonce_lifetime_s * 1000
 
-    def _remember_nc(self, nonce: str, made_ms: int, nc: str) -> bool:
-        """Record a nonce-count; False when it was used already (a replay) or the nonce has run out of counts."""
+    def _remember_nc(self, nonce: str, made_ms: int, nc: str) -> str:
+        """Record a nonce-count: "ok"; "replay" when it was used already; "stale" when the nonce has run out of
+        counts or is older than the nonces forgotten to keep the table bounded (a new nonce is then needed)."""
         seen = self._nonces.get(nonce)
         if seen is None:
             while len(self._nonces) >= self._max_nonces:
@@ -242,12 +243,14 @@ class SipAuth:
                 old_ms = struct.unpack(">Q", base64.urlsafe_b64decode(old)[:8])[0]
                 self._floor_ms = max(self._floor_ms, old_ms)
             if made_ms <= self._floor_ms:
-                return False
+                return "stale"
             seen = self._nonces[nonce] = set()
-        if nc in seen or len(seen) >= MAX_NC_PER_NONCE:
-            return False
+        if nc in seen:
+            return "replay"
+        if len(seen) >= MAX_NC_PER_NONCE:
+            return "stale"
         seen.add(nc)
-        return True
+        return "ok"
 
     def _forget_expired(self) -> None:
         limit_ms = self._clock() * 1000 - self.nonce_lifetime_s * 1000
@@ -376,8 +379,11 @@ class SipAuth:
         self._forget_expired()
         if not self._fresh(made_ms):  # right password, old nonce: RFC 7616 §3.3 stale=true, retry with a new one
             return Verdict(401, "stale nonce (401)", self.challenge(trunks, source, stale=True))
-        if not self._remember_nc(params["nonce"], made_ms, nc.lower()):
+        counted = self._remember_nc(params["nonce"], made_ms, nc.lower())
+        if counted == "replay":
             return Verdict(403, "replayed nonce-count (403)", _warning("nonce-count already used"))
+        if counted == "stale":
+            return Verdict(401, "stale nonce (401)", self.challenge(trunks, source, stale=True))
         return Verdict(0, trunk=trunk.name, algorithm=algorithm)
 
     @staticmethod

@@ -17,6 +17,7 @@ import pytest
 from callbot.config import ConfigError, load_settings
 from callbot.sip import SipCall, SipEndpoint
 from callbot.sip.auth import (
+    MAX_NC_PER_NONCE,
     AuthSyntaxError,
     SipAuth,
     Trunk,
@@ -190,6 +191,15 @@ def test_nonce_count_replay_is_refused() -> None:
     assert replay.status == 403 and "replayed" in replay.reason
     assert auth.check_invite(invite(answer(offer, nc="00000002")), "192.0.2.10").accepted
     assert auth.check_invite(invite(answer(offer, nc="00000002", cnonce="other")), "192.0.2.10").status == 403
+
+
+def test_a_nonce_serves_a_bounded_number_of_requests_then_goes_stale() -> None:
+    auth = SipAuth([trunk()], clock=Clock())
+    offer = challenge_params(auth.check_invite(invite(), "192.0.2.10"))[0]
+    for count in range(1, MAX_NC_PER_NONCE + 1):
+        assert auth.check_invite(invite(answer(offer, nc=f"{count:08x}")), "192.0.2.10").accepted
+    spent = auth.check_invite(invite(answer(offer, nc=f"{MAX_NC_PER_NONCE + 1:08x}")), "192.0.2.10")
+    assert spent.status == 401 and challenge_params(spent)[0].get("stale") == "true"
 
 
 def test_nonce_memory_is_bounded_and_evicted_nonces_go_stale() -> None:

@@ -114,6 +114,10 @@ class WebRtcLeg:
             return False
         self._bridged = bridged
         self._relay = asyncio.create_task(self._relay_until_over(bridged), name=f"bridge-{self.call_id}")
+        # The call is over for the session: it must stop now, not wait for its last words to play out (the relay
+        # keeps the bot's track fed, so they never would) nor go on reading the caller's audio, which the relay
+        # to the agents reads from the same port (each frame would go to one of them).
+        self.ended.set()
         self._notify({"type": "state", "state": "transferred"})
         log.info("%s: bridged to the agents", self.call_id)
         return True

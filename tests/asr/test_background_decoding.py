@@ -143,8 +143,9 @@ async def test_recognisers_are_built_in_pool_threads_not_on_the_event_loop(
         engine.close()
     assert len(built_in) == 4
     assert all(name.startswith("asr") for name in built_in)
-    # Four recognisers at 50-100 ms each would have stalled the loop for 200-400 ms.
-    assert stalls.longest < 0.05
+    # Four recognisers built at once on the loop would stall it 200-400 ms in one go; a busy 2-core machine alone
+    # stalls it ~0.1 s now and then (CI saw 0.118 s with other jobs running), so the bound sits between the two.
+    assert stalls.longest < 0.2
 
 
 async def test_partial_asks_the_pool_only_when_audio_was_decoded_since(

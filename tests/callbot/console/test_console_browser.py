@@ -276,12 +276,20 @@ def all_css(driver: Any, selector: str) -> list[Any]:
 
 def click_and_load(driver: Any, element: Any) -> None:
     """Click something that loads a new page, and wait until it has."""
-    from selenium.webdriver.support import expected_conditions as ready
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
     old = by_css(driver, "html")
     element.click()
-    WebDriverWait(driver, 30).until(ready.staleness_of(old))
+
+    def gone(_: Any) -> bool:
+        try:
+            old.is_enabled()
+        except WebDriverException:  # stale, or (mid-navigation) "node does not belong to the document"
+            return True
+        return False
+
+    WebDriverWait(driver, 30).until(gone)
     WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 

@@ -209,7 +209,9 @@ class CallbotServer:
         self._stack.callback(tts.close)
         prompts = settings.prompts
         fixed = [prompts.greeting, prompts.transferring, prompts.transfer_failed, prompts.technical_problem]
-        await tts.warm([*fixed, prompts.call_too_long], sample_rate=SIP_SAMPLE_RATE)
+        rates = [SIP_SAMPLE_RATE, WEBRTC_SAMPLE_RATE] if settings.webrtc.enabled else [SIP_SAMPLE_RATE]
+        for rate in rates:  # before "ready": a first caller must not wait behind the warm-up for the greeting
+            await tts.warm([*fixed, prompts.call_too_long], sample_rate=rate)
         self.readiness.set("tts")
         # The dialogue's questions, reprompts and farewells too, in the background: a first call before they
         # are ready gets them streamed, as any other text.
@@ -217,7 +219,7 @@ class CallbotServer:
         self._stack.callback(warming.cancel)
         if settings.webrtc.enabled:  # browser calls speak at their own rate
             browser_warming = asyncio.create_task(
-                _warm_quietly(tts, [*fixed, *fixed_texts()], WEBRTC_SAMPLE_RATE), name="tts-warm-webrtc"
+                _warm_quietly(tts, fixed_texts(), WEBRTC_SAMPLE_RATE), name="tts-warm-webrtc"
             )
             self._stack.callback(browser_warming.cancel)
 

@@ -6,10 +6,16 @@ import argparse
 import asyncio
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from callbot.config import ConfigError, Settings, load_settings
 from callbot.logs import configure as configure_logs
+
+if TYPE_CHECKING:
+    from signalements import Store
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -157,6 +163,22 @@ def _database(args: argparse.Namespace, settings: Settings) -> int:
 
     from callbot.config import resolve_path
     from callbot.recording import purge_recordings
+
+    with migrated_store(settings) as store:  # `db upgrade`: the migration is all there is to do
+        if args.action == "purge":
+            retention = settings.retention
+            now = datetime.now(UTC)
+            print(store.purge_expired(now, retention.transcript_days, retention.report_days, retention.audit_days))
+            recording = settings.recording
+            deleted = purge_recordings(resolve_path(recording.directory), recording.retention_days, now)
+            print(f"recordings deleted: {deleted}")
+    return 0
+
+
+@contextmanager
+def migrated_store(settings: Settings) -> Iterator[Store]:
+    """The configured store, its schema brought up to date, closed on the way out (the commands' one way in)."""
+    from callbot.config import resolve_path
     from callbot.server import absolute_sqlite_url, load_pseudonym_key
     from signalements import Store
 
@@ -164,15 +186,11 @@ def _database(args: argparse.Namespace, settings: Settings) -> int:
         absolute_sqlite_url(settings.database.url),
         load_pseudonym_key(resolve_path(settings.database.pseudonym_key_file)),
     )
-    store.migrate()
-    if args.action == "purge":
-        retention = settings.retention
-        now = datetime.now(UTC)
-        print(store.purge_expired(now, retention.transcript_days, retention.report_days, retention.audit_days))
-        recording = settings.recording
-        deleted = purge_recordings(resolve_path(recording.directory), recording.retention_days, datetime.now(UTC))
-        print(f"recordings deleted: {deleted}")
-    return 0
+    try:
+        store.migrate()
+        yield store
+    finally:
+        store.close()
 
 
 def _ask_password() -> str:
@@ -188,18 +206,11 @@ def _ask_password() -> str:
 def _users(args: argparse.Namespace, settings: Settings) -> int:
     from datetime import UTC, datetime
 
-    from callbot.config import resolve_path
-    from callbot.server import absolute_sqlite_url, load_pseudonym_key
-    from signalements import Store, StoreError
+    from signalements import StoreError
     from signalements.accounts import Accounts
 
     try:
-        store = Store(
-            absolute_sqlite_url(settings.database.url),
-            load_pseudonym_key(resolve_path(settings.database.pseudonym_key_file)),
-        )
-        try:
-            store.migrate()
+        with migrated_store(settings) as store:
             accounts = Accounts(store)
             if args.action == "add":
                 account = accounts.add(args.name, args.role, _ask_password(), now=datetime.now(UTC))
@@ -217,8 +228,6 @@ def _users(args: argparse.Namespace, settings: Settings) -> int:
             else:
                 accounts.unlock(args.name)
                 print(f"account {args.name} unlocked")
-        finally:
-            store.close()
     except (StoreError, ValueError, OSError, EOFError) as error:
         print(f"callbot users: {error}", file=sys.stderr)
         return 1
@@ -228,18 +237,11 @@ def _users(args: argparse.Namespace, settings: Settings) -> int:
 def _webhooks(args: argparse.Namespace, settings: Settings) -> int:
     from datetime import UTC, datetime
 
-    from callbot.config import resolve_path
-    from callbot.server import absolute_sqlite_url, load_pseudonym_key
-    from signalements import Store, StoreError
+    from signalements import StoreError
     from signalements.webhooks import Webhooks
 
     try:
-        store = Store(
-            absolute_sqlite_url(settings.database.url),
-            load_pseudonym_key(resolve_path(settings.database.pseudonym_key_file)),
-        )
-        try:
-            store.migrate()
+        with migrated_store(settings) as store:
             webhooks = Webhooks(store)
             now = datetime.now(UTC)
             if args.action == "add":
@@ -268,8 +270,6 @@ def _webhooks(args: argparse.Namespace, settings: Settings) -> int:
             else:
                 retried = webhooks.retry(args.delivery_id, now=now)
                 print(f"delivery {retried.id} ({retried.message_id}) queued: the running callbot sends it now")
-        finally:
-            store.close()
     except (StoreError, ValueError, OSError) as error:
         print(f"callbot webhooks: {error}", file=sys.stderr)
         return 1
@@ -279,18 +279,11 @@ def _webhooks(args: argparse.Namespace, settings: Settings) -> int:
 def _apikeys(args: argparse.Namespace, settings: Settings) -> int:
     from datetime import UTC, datetime
 
-    from callbot.config import resolve_path
-    from callbot.server import absolute_sqlite_url, load_pseudonym_key
-    from signalements import Store, StoreError
+    from signalements import StoreError
     from signalements.api_keys import ApiKeys
 
     try:
-        store = Store(
-            absolute_sqlite_url(settings.database.url),
-            load_pseudonym_key(resolve_path(settings.database.pseudonym_key_file)),
-        )
-        try:
-            store.migrate()
+        with migrated_store(settings) as store:
             keys = ApiKeys(store)
             if args.action == "add":
                 _, key = keys.add(args.name, now=datetime.now(UTC))
@@ -304,8 +297,6 @@ def _apikeys(args: argparse.Namespace, settings: Settings) -> int:
             else:
                 keys.revoke(args.name, now=datetime.now(UTC))
                 print(f"key of {args.name} revoked")
-        finally:
-            store.close()
     except (StoreError, ValueError, OSError) as error:
         print(f"callbot apikeys: {error}", file=sys.stderr)
         return 1
@@ -313,9 +304,7 @@ def _apikeys(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _places(args: argparse.Namespace, settings: Settings) -> int:
-    from callbot.config import resolve_path
-    from callbot.server import absolute_sqlite_url, load_pseudonym_key
-    from signalements import Store, StoreError
+    from signalements import StoreError
     from signalements.streets import BanFormatError, check_ban_csv, import_ban_csv
 
     path: Path = args.file
@@ -323,15 +312,8 @@ def _places(args: argparse.Namespace, settings: Settings) -> int:
         if not path.is_file():
             raise FileNotFoundError(f"{path}: {'not a file' if path.exists() else 'no such file'}")
         check_ban_csv(path)  # before the database is opened: a wrong file changes nothing
-        store = Store(
-            absolute_sqlite_url(settings.database.url),
-            load_pseudonym_key(resolve_path(settings.database.pseudonym_key_file)),
-        )
-        try:
-            store.migrate()
+        with migrated_store(settings) as store:
             summary = import_ban_csv(path, store)
-        finally:
-            store.close()
     except (BanFormatError, OSError, StoreError, ValueError) as error:
         print(f"callbot places: {error}", file=sys.stderr)
         return 1

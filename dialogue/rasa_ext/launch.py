@@ -34,7 +34,7 @@ def main() -> None:
 
     token = os.environ.pop("RASA_AUTH_TOKEN", "")
     if token:
-        args += ["--auth-token", token]
+        args += [f"--auth-token={token}"]  # "=": a token starting with "-" would read as an option
     sys.argv = ["rasa", *args]
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # credentials.yml names rasa_ext.secured_rest
     rasa_main()

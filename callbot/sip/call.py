@@ -45,6 +45,19 @@ class CallEndpoint(Protocol):
     def allow_headers(self) -> list[tuple[str, str]]: ...
 
 
+async def media_stopped(media_timeout: asyncio.Event, ended: asyncio.Event) -> bool:
+    """Wait until the peer's RTP stops (True) or the call ends first (False). Returning when the call ends
+    matters: a watcher left waiting on a closed session's event would be collected pending with the call."""
+    timed_out = asyncio.ensure_future(media_timeout.wait())
+    over = asyncio.ensure_future(ended.wait())
+    try:
+        await asyncio.wait({timed_out, over}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        timed_out.cancel()
+        over.cancel()
+    return media_timeout.is_set() and not ended.is_set()
+
+
 def caller_number_of(user: str | None) -> str | None:
     if user is None:
         return None
@@ -313,16 +326,7 @@ class SipCall:
             self._finish("local BYE")
 
     async def watch_media(self) -> None:
-        # Returns when the call ends too: a watcher left waiting on a closed session's event would be
-        # collected with the call, pending ("Task was destroyed but it is pending!").
-        timed_out = asyncio.ensure_future(self.media.media_timeout.wait())
-        ended = asyncio.ensure_future(self.ended.wait())
-        try:
-            await asyncio.wait({timed_out, ended}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            timed_out.cancel()
-            ended.cancel()
-        if self.media.media_timeout.is_set() and not self.ended.is_set():
+        if await media_stopped(self.media.media_timeout, self.ended):
             self.log.warning("[%s] no RTP received: hanging up", self.call_id)
             await self.hangup(by="media_timeout")
 

@@ -17,7 +17,7 @@ import socket
 from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING
 
-from callbot.sip.call import CallState
+from callbot.sip.call import CallState, media_stopped
 from callbot.sip.dialog import Dialog
 from callbot.sip.errors import SipError, SipParseError
 from callbot.sip.headers import Headers
@@ -486,13 +486,6 @@ class OutboundCall:
 
     async def watch_media(self) -> None:
         """No RTP from the agent for the RTP timeout (while the SDP says it sends): the line is dead, hang up."""
-        timed_out = asyncio.ensure_future(self.media.media_timeout.wait())
-        ended = asyncio.ensure_future(self.ended.wait())
-        try:
-            await asyncio.wait({timed_out, ended}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            timed_out.cancel()
-            ended.cancel()
-        if self.media.media_timeout.is_set() and not self.ended.is_set():
+        if await media_stopped(self.media.media_timeout, self.ended):
             self.log.warning("[%s] no RTP from the agent: hanging up", self.call_id)
             await self.hangup(by="media_timeout")

@@ -142,6 +142,13 @@ class SipSettings(_Section):
     # who may call (callbot.sip.auth); none: anyone who reaches the port (a PBX on loopback)
     trunks: list[TrunkSettings] = []
     options_open: bool = True  # OPTIONS answered from any address (probes); false: from the trunks' addresses only
+    # SIP over TLS (RFC 3261 §26) on its own port, with this certificate chain and key (PEM); null: no TLS
+    tls_port: int | None = Field(default=None, ge=0, le=65535)
+    tls_certificate: Path | None = None
+    tls_key: Path | None = None
+    # SRTP with SDES keys (RFC 4568): "optional" answers SRTP when the offer asks for it, "required" refuses an offer
+    # without it (488), "off" answers plain RTP only
+    srtp: Literal["off", "optional", "required"] = "optional"
 
     @field_validator("max_calls", mode="before")
     @classmethod
@@ -172,6 +179,8 @@ class SipSettings(_Section):
     def _rtp_range(self) -> SipSettings:
         if self.rtp_port_min > self.rtp_port_max:
             raise ValueError("rtp_port_min must not exceed rtp_port_max")
+        if self.tls_port is not None and (self.tls_certificate is None or self.tls_key is None):
+            raise ValueError("tls_port needs tls_certificate and tls_key (PEM files)")
         return self
 
     @model_validator(mode="after")
@@ -221,6 +230,11 @@ class EnergySettings(_Section):
 
 class LogSettings(_Section):
     format: Literal["text", "json"]  # json: one event per line with the call id, for a log shipper
+
+
+class TracingSettings(_Section):
+    otlp_endpoint: str | None  # OTLP/HTTP collector (http://host:4318): a trace per caller turn; null: no tracing
+    service_name: str = Field(min_length=1, max_length=128)
 
 
 class RecordingSettings(_Section):
@@ -369,6 +383,9 @@ class DialogueSettings(_Section):
     min_asr_confidence: float = Field(ge=0, le=1)
     min_nlu_confidence: float = Field(ge=0, le=1)
     min_combined_confidence: float = Field(ge=0, le=1)
+    # managed mode: where Rasa keeps its conversations (a SQLAlchemy URL, e.g. the store's PostgreSQL, so that
+    # several callbot instances share them); null: in Rasa's memory
+    tracker_store_url: SecretStr | None = None
 
     def action_server_environment(self) -> dict[str, str]:
         return {
@@ -465,6 +482,7 @@ class Settings(_Section):
     recording: RecordingSettings
     webrtc: WebRtcSettings
     logs: LogSettings
+    tracing: TracingSettings
     prompts: Prompts
 
 

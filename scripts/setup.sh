@@ -11,7 +11,7 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 debian_packages() {
     local wanted=(sox)
     if [ "$what" = test ]; then
-        wanted+=(baresip-core sip-tester postgresql chromium chromium-driver)
+        wanted+=(baresip-core sip-tester postgresql chromium chromium-driver kamailio)
     fi
     local missing=()
     for package in "${wanted[@]}"; do

@@ -253,6 +253,7 @@ class CallbotServer:
             busy_status=sip.busy_status,
             busy_retry_after_s=sip.busy_retry_after_s,
             auth=auth_from_settings(sip),
+            srtp=sip.srtp,
             transfer_timeout=settings.transfer.timeout_s,
             media_binder=functools.partial(bind_rtp_session, rtp_timeout=sip.rtp_timeout_s),
             timers=SipTimers(ack_timeout=sip.ack_timeout_s),

@@ -19,6 +19,7 @@ from callbot.rtp.outbound import OutboundStream
 from callbot.rtp.packet import RtpPacket, RtpParseError, parse_rtp
 from callbot.rtp.playback import PlaybackQueue
 from callbot.rtp.ports import bind_even_port
+from callbot.rtp.srtp import SrtpError, SrtpKey, SrtpReplayError, SrtpSession
 from callbot.rtp.stats import RtpStats
 
 logger = logging.getLogger(__name__)
@@ -112,6 +113,8 @@ class RtpSession(asyncio.DatagramProtocol, AudioPort):
         self._latch_candidate: tuple[Address, int] | None = None
         self._latch_candidate_count = 0
         self._left_sources: set[Address] = set()  # addresses the media moved away from (re-INVITE)
+        self._srtp: SrtpSession | None = None
+        self._srtp_on = False  # _srtp is kept when switched off: turned on again, its state carries on
         self._started = False
         self._closed = False
         self._sending = True  # our SDP direction lets us send (sendrecv/sendonly): off while the caller holds
@@ -205,6 +208,24 @@ class RtpSession(asyncio.DatagramProtocol, AudioPort):
     def sending(self) -> bool:
         return self._sending
 
+    def set_srtp(self, suite: str | None, send_key: bytes = b"", receive_key: bytes = b"") -> None:
+        """SRTP (RFC 3711) with SDES keys: `suite` protects what we send with `send_key` and unprotects what we
+        receive with `receive_key`; None: plain RTP. Called again (re-INVITE), only a changed key starts over."""
+        if suite is None:
+            self._srtp_on = False
+            return
+        send, receive = SrtpKey(suite, send_key), SrtpKey(suite, receive_key)
+        if self._srtp is None:
+            self._srtp = SrtpSession(send, receive)
+        else:
+            self._srtp.rekey(send, receive)
+        self._srtp_on = True
+
+    @property
+    def srtp(self) -> bool:
+        """Media is protected with SRTP."""
+        return self._srtp_on
+
     async def close(self) -> None:
         if self._closed:
             return
@@ -272,6 +293,11 @@ class RtpSession(asyncio.DatagramProtocol, AudioPort):
     def _on_datagram(self, data: bytes, source: Address) -> None:
         if not self._started or self._closed or self._codec is None:
             return
+        if self._srtp_on:
+            unprotected = self._unprotect(data)
+            if unprotected is None:
+                return
+            data = unprotected
         try:
             packet = parse_rtp(data)
         except RtpParseError:
@@ -297,6 +323,22 @@ class RtpSession(asyncio.DatagramProtocol, AudioPort):
             self._on_dtmf(packet)
         else:
             self._hold_sequence(packet)
+
+    def _unprotect(self, data: bytes) -> bytes | None:
+        """The RTP inside an SRTP datagram, or None (counted) for anything forged, replayed or not SRTP.
+        Authentication comes before latching: only the key holder can move the stream to a new address."""
+        assert self._srtp is not None
+        # Not RTP at all (too short, wrong version, RTCP payload types): invalid, as in plain RTP
+        if len(data) < 12 or data[0] >> 6 != 2 or 72 <= data[1] & 0x7F <= 76:
+            self.stats.invalid += 1
+            return None
+        try:
+            return self._srtp.unprotect(data)
+        except SrtpReplayError:
+            self.stats.srtp_replayed += 1
+        except SrtpError:
+            self.stats.srtp_auth_failed += 1
+        return None
 
     def _on_dtmf(self, packet: RtpPacket) -> None:
         self.stats.dtmf_packets += 1
@@ -379,6 +421,14 @@ class RtpSession(asyncio.DatagramProtocol, AudioPort):
         if data is None:
             return
         assert remote is not None and transport is not None
+        if self._srtp_on:
+            assert self._srtp is not None
+            try:
+                data = self._srtp.protect(data)
+            except SrtpError as exc:
+                self.stats.send_errors += 1
+                logger.debug("SRTP protect on port %d failed: %s", self.local_port, exc)
+                return
         try:
             transport.sendto(data, remote)
         except OSError as exc:

@@ -11,6 +11,8 @@ class RtpStats:
     audio_packets: int = 0  # of which audio packets handed to the jitter buffer
     invalid: int = 0  # datagrams that are not valid RTP (or unusable payloads)
     strangers: int = 0  # valid RTP from an address that is not the caller's
+    srtp_auth_failed: int = 0  # SRTP datagrams that failed authentication (forged, corrupted, other key): dropped
+    srtp_replayed: int = 0  # SRTP datagrams already received, or older than the replay window: dropped
     unknown_payload_type: int = 0
     dtmf_packets: int = 0
     frames_released: int = 0  # 20 ms frames put in the inbound FIFO: audio, concealment and silence fill

@@ -27,7 +27,7 @@ from callbot.sip.message import (
 from callbot.sip.offer_answer import LocalSdp, MediaNegotiation
 from callbot.sip.outbound import CallFailed, OutboundCall, place_call
 from callbot.sip.refusals import RefusalLog
-from callbot.sip.sdp import SdpError, negotiate, parse_sdp
+from callbot.sip.sdp import SdpError, SrtpMode, negotiate, parse_sdp
 from callbot.sip.transaction import (
     InviteClientTransaction,
     InviteServerTransaction,
@@ -77,8 +77,10 @@ class SipEndpoint:
         busy_status: int = 503,
         busy_retry_after_s: int = 30,
         auth: SipAuth | None = None,
+        srtp: SrtpMode = "optional",
     ) -> None:
         self.host = host
+        self.srtp = srtp  # sip.srtp: which offers we answer (callbot.sip.sdp.negotiate), and whether ours are SRTP
         self.auth = auth  # sip.trunks: who may call (callbot.sip.auth); None: anyone reaching the port
         # At max_calls: 503 + Retry-After lets a PBX or Kamailio try another instance (RFC 3261 §21.5.4);
         # 486 Busy Here says the callee is busy, which some PBXs prefer to play to the caller.
@@ -565,7 +567,7 @@ class SipEndpoint:
             if has_offer:
                 if invite.content_type != "application/sdp":
                     raise SdpError("the offer must be application/sdp", 399)
-                negotiate(parse_sdp(invite.body))  # refused here, before an RTP port is bound for it
+                negotiate(parse_sdp(invite.body), self.srtp)  # refused here, before an RTP port is bound for it
         except SdpError as exc:
             call_log.warning("[%s] 488: %s", invite.call_id, exc)
             reason = str(exc).replace('"', "'")
@@ -601,7 +603,7 @@ class SipEndpoint:
             media_host = self.public_host if media.local_host in ("0.0.0.0", "::") else media.local_host
             self._session_id += 1
             local_sdp = LocalSdp(media_host, media.local_port, self._session_id, self.user_agent)
-            negotiation = MediaNegotiation(media, self._make_codec, local_sdp)
+            negotiation = MediaNegotiation(media, self._make_codec, local_sdp, self.srtp)
             initial_answer = negotiation.prepare_answer(invite.body) if has_offer else None
             call = SipCall(self, tx, dialog, media, negotiation, initial_answer)
             self._calls[(call.call_id, dialog.local_tag)] = call

@@ -13,10 +13,12 @@ from callbot.sip.media import CodecMaker, MediaSession
 from callbot.sip.sdp import (
     NegotiatedMedia,
     SdpError,
+    SrtpMode,
     accept_answer,
     build_answer,
     build_offer,
     negotiate,
+    new_sdes_key,
     parse_sdp,
 )
 
@@ -59,10 +61,16 @@ def _without_origin(sdp: bytes) -> list[bytes]:
 
 
 class MediaNegotiation:
-    def __init__(self, media: MediaSession, make_codec: CodecMaker, local: LocalSdp) -> None:
+    def __init__(
+        self, media: MediaSession, make_codec: CodecMaker, local: LocalSdp, srtp: SrtpMode = "optional"
+    ) -> None:
         self.media = media
         self._make_codec = make_codec
         self.local = local
+        self.srtp = srtp  # sip.srtp
+        # Our SDES key for the whole call: the same in every answer, so a refresh leaves our SDP unchanged
+        self._srtp_key = new_sdes_key()
+        self._offered_srtp = False  # our pending offer was RTP/SAVP
         self.current: NegotiatedMedia | None = None  # what is in force; None before the first exchange ends
         self.offer_pending = False  # we sent an offer in a 2xx and wait for the answer in the ACK
 
@@ -70,7 +78,7 @@ class MediaNegotiation:
     def prepare_answer(self, offer_body: bytes) -> PreparedAnswer:
         """Our answer to an offer (raises SdpError); nothing changes until `apply`."""
         offer = parse_sdp(offer_body)
-        index, negotiated = negotiate(offer)
+        index, negotiated = negotiate(offer, self.srtp, self._srtp_key)
         local = self.local
 
         def build(version: int) -> bytes:
@@ -95,8 +103,13 @@ class MediaNegotiation:
     # --- we offer (delayed offer: the INVITE had no SDP) -----------------------------------------
     def make_offer(self) -> bytes:
         local = self.local
+        # "optional" offers plain RTP (a peer without SRTP refuses RTP/SAVP), unless the call is already SRTP:
+        # our re-offer must not downgrade it.
+        secured = self.current is not None and self.current.srtp is not None
+        self._offered_srtp = self.srtp == "required" or secured
+        key = self._srtp_key if self._offered_srtp else None
         sdp, version = local.versioned(
-            lambda v: build_offer(local.host, local.port, local.session_id, v, local.user_agent)
+            lambda v: build_offer(local.host, local.port, local.session_id, v, local.user_agent, key)
         )
         local.sent(sdp, version)
         self.offer_pending = True
@@ -107,10 +120,15 @@ class MediaNegotiation:
         self.offer_pending = False
         if not answer_body.strip():
             raise SdpError("the ACK carries no SDP answer to our offer")
-        self._use(accept_answer(parse_sdp(answer_body)))
+        self._use(accept_answer(parse_sdp(answer_body), self._srtp_key if self._offered_srtp else None))
 
     def _use(self, negotiated: NegotiatedMedia) -> None:
         previous = self.current
+        keys = negotiated.srtp
+        if keys is not None:
+            self.media.set_srtp(keys.suite, keys.local_key, keys.remote_key)
+        elif previous is not None and previous.srtp is not None:
+            self.media.set_srtp(None, b"", b"")  # "optional": the peer went back to plain RTP
         if previous is None or (negotiated.remote, negotiated.payload_type, negotiated.dtmf_payload_type) != (
             previous.remote,
             previous.payload_type,

@@ -116,7 +116,7 @@ async def place_call(
         raise CallFailed(503, f"no RTP port: {exc}") from None
     media_host = endpoint.public_host if media.local_host in ("0.0.0.0", "::") else media.local_host
     local_sdp = LocalSdp(media_host, media.local_port, endpoint.new_session_id(), endpoint.user_agent)
-    negotiation = MediaNegotiation(media, endpoint.make_codec, local_sdp)
+    negotiation = MediaNegotiation(media, endpoint.make_codec, local_sdp, endpoint.srtp)
     placement = _Placement(endpoint, peer, media, negotiation)
     invite = placement.build_invite(request_uri, extra)
     return await placement.run(invite, deadline)

@@ -26,6 +26,7 @@ from callbot.sip import SipCall, SipEndpoint, SipTimers
 from callbot.sip.auth import auth_from_settings
 from callbot.sip.limits import SipLimits
 from callbot.sip.media import bind_rtp_session
+from callbot.tracing import start_tracing
 from callbot.web.app import Readiness, create_app
 from callbot.web.chat import ChatService, add_chat_routes
 from callbot.webhooks import WebhookSender
@@ -87,6 +88,8 @@ class CallbotServer:
     async def start(self) -> None:
         """Serve /healthz at once (503 until ready), then bring up storage, models and dialogue, then SIP."""
         settings = self.settings
+        tracing = start_tracing(settings.tracing)
+        self._stack.push_async_callback(tracing.shutdown)  # closed last: the spans of the last calls are sent
         pseudonym_key = load_pseudonym_key(resolve_path(settings.database.pseudonym_key_file))
         database_url = absolute_sqlite_url(settings.database.url)
         store = Store(database_url, pseudonym_key)

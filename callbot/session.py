@@ -15,13 +15,14 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 from asr.endpointing import AdaptiveEndOfTurn, EndOfTurn
 from asr.stream import Recognizer
+from callbot import tracing
 from callbot.audio import AudioPort
 from callbot.config import Settings, resolve_path
 from callbot.conversation import NO_INPUT_MESSAGE, Conversation, utc_now
@@ -79,6 +80,7 @@ class Preview:
     text: str  # what the caller had said at the pause
     answer: asyncio.Task[DialogueReply | None]
     first_audio: asyncio.Task[bytes] | None = None
+    trace: tracing.Turn | None = None  # the caller turn's trace
 
 
 @dataclass
@@ -114,6 +116,9 @@ class CallSession:
         self.settings = services.settings
         # Our own id: the transport's (a SIP Call-ID) is chosen by the caller and may repeat or carry anything.
         self.call_id = uuid.uuid4().hex
+        self.trace = tracing.CallTrace(self.call_id, channel)
+        self._turn: tracing.Turn | None = None  # the trace of the caller turn being answered
+        self._paused_turn: tracing.Turn | None = None  # the trace of a turn whose answer was prepared at a pause
         self.conversation = Conversation(
             self.call_id,
             channel,
@@ -212,6 +217,7 @@ class CallSession:
             await asyncio.gather(*helpers, return_exceptions=True)
             await self.speaker.close()
             await self._drop_previews()
+            self.trace.close()
             if self.recorder is not None:  # last: the call is closed in the store, encoding takes a while
                 await self.recorder.finish()
 
@@ -228,8 +234,14 @@ class CallSession:
                 raise event
             if isinstance(event, CallerTurn):
                 self._turn_speech_ended = event.speech_ended
-                reply = await self._answer(event)
-            elif event == NO_INPUT_MESSAGE:
+                with self._traced(event) as turn:
+                    reply = await self._answer(event)
+                    over = await self._conclude(reply)
+                    turn.outcome = tracing.turn_outcome(reply, over)
+                if over:
+                    return
+                continue
+            if event == NO_INPUT_MESSAGE:
                 self._turn_speech_ended = None
                 await self._settle_previews()
                 reply = await self.conversation.ask_after_silence()
@@ -243,11 +255,35 @@ class CallSession:
                 continue
             else:  # another key: nothing to do
                 continue
-            if reply is None:  # the dialogue is unreachable
-                await self._handoff("technical")
+            if await self._conclude(reply):
                 return
-            if await self._act_on(reply):
-                return
+
+    async def _conclude(self, reply: DialogueReply | None) -> bool:
+        """Act on the dialogue's reply; True when the call is over for the bot."""
+        if reply is None:  # the dialogue is unreachable
+            await self._handoff("technical")
+            return True
+        return await self._act_on(reply)
+
+    @contextlib.contextmanager
+    def _traced(self, turn: CallerTurn) -> Iterator[tracing.Turn]:
+        """The caller turn's trace, with its recognition, while it is answered (what is said meanwhile is part
+        of it: the trace ends once that is synthesised)."""
+        trace = self._turn_trace(turn)
+        self._paused_turn = None
+        trace.record("asr", turn.started_at, turn.ended_at, tracing.recognition(turn.transcript))
+        self._turn = trace
+        try:
+            with trace:
+                yield trace
+        finally:
+            self._turn = None
+
+    def _turn_trace(self, turn: CallerTurn) -> tracing.Turn:
+        """A caller turn's trace: the one opened when its answer was prepared at a pause, else a new one."""
+        if self._paused_turn is None or self._paused_turn.started != turn.started_at:
+            self._paused_turn = self.trace.turn(turn.started_at)
+        return self._paused_turn
 
     def _recorder(self) -> CallRecorder | None:
         """The recorder of this call's audio, when recording is on (if it cannot start, the call goes on
@@ -322,7 +358,9 @@ class CallSession:
             if preview is not None:
                 self._take_back(preview)
             await self._settle_previews()
-            reply = await self.conversation.ask(turn.transcript.text, turn.transcript.confidence)
+            with tracing.stage(self._turn, "dialogue") as traced:
+                reply = await self.conversation.ask(turn.transcript.text, turn.transcript.confidence)
+                tracing.note_reply(traced, reply)
         if reply is not None:
             self.services.metrics.reply_latency.observe(time.monotonic() - turn.speech_ended)
         return reply
@@ -333,27 +371,34 @@ class CallSession:
         if self._preview is not None or self.leg.ended.is_set():
             return
         self.services.metrics.previews_total += 1
+        trace = self._turn_trace(turn)
         # Only after the take-backs already under way (not one of this preview: that one waits for us).
-        preview = Preview(turn.transcript.text, asyncio.create_task(self._prepare(turn, self._taking_back)))
+        answer = asyncio.create_task(self._prepare(turn, self._taking_back, trace))
+        preview = Preview(turn.transcript.text, answer, trace=trace)
         self._preview = preview
 
-    async def _prepare(self, turn: CallerTurn, after: asyncio.Task[None] | None) -> DialogueReply | None:
+    async def _prepare(
+        self, turn: CallerTurn, after: asyncio.Task[None] | None, trace: tracing.Turn
+    ) -> DialogueReply | None:
         if after is not None:
             await asyncio.wait({after})
-        reply = await self.conversation.preview(turn.transcript.text, turn.transcript.confidence)
+        with trace.stage("dialogue", {"dialogue.preview": True}) as traced:
+            reply = await self.conversation.preview(turn.transcript.text, turn.transcript.confidence)
+            tracing.note_reply(traced, reply)
         preview = self._preview
         if reply is not None and reply.texts and preview is not None and preview.answer is asyncio.current_task():
-            preview.first_audio = asyncio.create_task(self._synthesise(reply.texts[0]))
+            preview.first_audio = asyncio.create_task(self._synthesise(reply.texts[0], trace))
         return reply
 
-    async def _synthesise(self, text: str) -> bytes:
+    async def _synthesise(self, text: str, trace: tracing.Turn) -> bytes:
         """The whole audio of `text`; a fixed line comes from the synthesiser's cache, other text is not put in
         it (answers vary: they would push the fixed lines out)."""
         tts, rate = self.services.tts, self.leg.audio.sample_rate
-        if tts.cached(text, rate):
-            return await tts.render(text, rate)
-        async with contextlib.aclosing(tts.stream(text, rate)) as chunks:
-            return b"".join([chunk async for chunk in chunks])
+        with trace.stage("tts", {"tts.ahead": True}):
+            if tts.cached(text, rate):
+                return await tts.render(text, rate)
+            async with contextlib.aclosing(tts.stream(text, rate)) as chunks:
+                return b"".join([chunk async for chunk in chunks])
 
     def _resumed(self) -> None:
         """The caller went on speaking: the prepared answer is taken back."""
@@ -372,7 +417,8 @@ class CallSession:
                 preview.first_audio.cancel()
             # Let the dialogue finish the message (cancelling the request would not stop Rasa), then rewind.
             if await preview.answer is not None:
-                await self.conversation.rewind()
+                with tracing.stage(preview.trace, "dialogue", {"dialogue.rewind": True}):
+                    await self.conversation.rewind()
 
         self._taking_back = asyncio.create_task(take_back())
 
@@ -490,7 +536,7 @@ class CallSession:
         """Queue the bot's words; the Speaker plays them after what is already queued."""
         if self.leg.ended.is_set():
             return
-        self.speaker.say(text, interruptible=interruptible, prepared=prepared)
+        self.speaker.say(text, interruptible=interruptible, prepared=prepared, turn=self._turn)
 
     async def _finish_speaking(self) -> None:
         """Until what the bot said has been heard, or the line closed."""

@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from callbot import tracing
 from callbot.audio import AudioPort
 from tts.stream import Synthesizer
 
@@ -31,6 +32,7 @@ class Message:
     text: str
     interruptible: bool
     prepared: asyncio.Task[bytes] | None = None  # its audio, already being synthesised
+    turn: tracing.Turn | None = None  # the caller turn it answers: that trace waits for its synthesis
 
 
 class Speaker:
@@ -69,8 +71,16 @@ class Speaker:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._work
 
-    def say(self, text: str, interruptible: bool = True, prepared: asyncio.Task[bytes] | None = None) -> None:
-        self._queue.append(Message(text, interruptible, prepared))
+    def say(
+        self,
+        text: str,
+        interruptible: bool = True,
+        prepared: asyncio.Task[bytes] | None = None,
+        turn: tracing.Turn | None = None,
+    ) -> None:
+        if turn is not None:
+            turn.hold()
+        self._queue.append(Message(text, interruptible, prepared, turn))
         self._idle.clear()
         self._wake.set()
 
@@ -95,6 +105,8 @@ class Speaker:
         if not self.speaking or not (force or self.interruptible):
             return False
         self.interruptions += 1
+        for message in self._queue:  # never to be synthesised: their turns' traces need not wait
+            tracing.release(message.turn)
         self._queue.clear()
         self._audio.clear_playback()
         if self._synthesis is not None:
@@ -126,6 +138,7 @@ class Speaker:
                     raise
                 finally:
                     self._synthesis = None
+                    tracing.release(message.turn)
                 if not synthesis.cancelled() and synthesis.exception() is not None:
                     self._queue.clear()
                     self._on_error(synthesis.exception())  # type: ignore[arg-type]
@@ -150,19 +163,27 @@ class Speaker:
 
     async def _speak(self, message: Message) -> None:
         await self._before_speaking(message.text)
+        with tracing.stage(message.turn, "tts") as traced:
+            await self._synthesise(message, traced)
+
+    async def _synthesise(self, message: Message, traced: tracing.Stage) -> None:
         rate = self._audio.sample_rate
         if message.prepared is not None:
             self._audio.play(await message.prepared)
-            self._on_audio()
+            self._first_audio(traced, "prepared")
             return
         if self._synthesizer.cached(message.text, rate):
             self._audio.play(await self._synthesizer.render(message.text, rate))
-            self._on_audio()
+            self._first_audio(traced, "cache")
             return
         first = True
         async with contextlib.aclosing(self._synthesizer.stream(message.text, rate)) as chunks:
             async for chunk in chunks:
                 self._audio.play(chunk)
                 if first:
-                    self._on_audio()
+                    self._first_audio(traced, "stream")
                     first = False
+
+    def _first_audio(self, traced: tracing.Stage, source: str) -> None:
+        traced.first_audio(source)
+        self._on_audio()

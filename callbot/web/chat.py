@@ -27,6 +27,7 @@ from callbot.config import ChatSettings, Prompts, TransferSettings
 from callbot.conversation import Conversation, utc_now
 from callbot.hours import OpeningHours, spoken_next_opening
 from callbot.logs import CALL_ID
+from callbot.tracing import CallTrace, Turn, note_reply, turn_outcome
 from dialogue.client import DialogueClient
 from signalements import Store, StoreWriter
 from signalements.http_input import InputError, read_json
@@ -39,6 +40,7 @@ STATIC_FILES = {path.name: path for path in STATIC.iterdir() if path.is_file()}
 @dataclass
 class ChatSession:
     conversation: Conversation
+    trace: CallTrace  # a trace per message answered
     last_active: float = field(default_factory=time.monotonic)
     ended: bool = False
     callback_offer: str | None = None  # why a call back was offered (outside_hours, no_transfer), once it is
@@ -89,19 +91,26 @@ class ChatService:
         await conversation.open()
         greeting = self._prompts.chat_greeting
         await conversation.record_bot(greeting, utc_now())
-        self._sessions[session_id] = ChatSession(conversation)
+        self._sessions[session_id] = ChatSession(conversation, CallTrace(session_id, "text"))
         return session_id, greeting
 
     async def say(self, session: ChatSession, text: str) -> dict[str, object]:
         """Answer the user's text; an empty text means they said nothing (the page's idle timer sends it)."""
+        with session.trace.turn() as turn:
+            return await self._say(session, text, turn)
+
+    async def _say(self, session: ChatSession, text: str, turn: Turn) -> dict[str, object]:
         conversation = session.conversation
         CALL_ID.set(conversation.id)  # the log lines of this request name the conversation
         session.last_active = time.monotonic()
-        if text:
-            await conversation.record_caller(text, utc_now(), utc_now())
-            reply = await conversation.ask(text, None)
-        else:
-            reply = await conversation.ask_after_silence()
+        with turn.stage("dialogue") as traced:
+            if text:
+                await conversation.record_caller(text, utc_now(), utc_now())
+                reply = await conversation.ask(text, None)
+            else:
+                reply = await conversation.ask_after_silence()
+            note_reply(traced, reply)
+        turn.outcome = turn_outcome(reply, reply is not None and reply.hangup)
         if reply is None:
             await self._end(session, "error")
             raise web.HTTPServiceUnavailable(

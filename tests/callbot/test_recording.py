@@ -622,7 +622,11 @@ async def test_a_real_sip_call_is_recorded_caller_left_bot_right(dialogue_server
     # nothing on the left before: silence at the caller's microphone.
     clip_at = onset_s(left, rate, threshold=1000)
     clip_sent_at = onset_s(sent, RATE, threshold=1000)
-    assert -0.05 <= (clip_at - greeting_at) - (clip_sent_at - greeting_heard_at) < 0.3, (clip_at, clip_sent_at)
+    assert -0.05 <= (clip_at - greeting_at) - (clip_sent_at - greeting_heard_at) < 0.3, (
+        (clip_at, greeting_at, clip_sent_at, greeting_heard_at),
+        (len(left) / rate, len(sent) / RATE, len(heard) / RATE),  # the three timelines' lengths
+        callbot.tail_log(40),
+    )
     assert level_db(left, rate, 0.0, clip_at - 0.1) < QUIET
     assert level_db(left, rate, clip_at, clip_at + clip_s) > -40
 

@@ -26,6 +26,7 @@ from callbot.sip import SipCall, SipEndpoint, SipTimers
 from callbot.sip.auth import auth_from_settings
 from callbot.sip.limits import SipLimits
 from callbot.sip.media import bind_rtp_session
+from callbot.sip.tls import TlsSetupError, server_context
 from callbot.tracing import start_tracing
 from callbot.web.app import Readiness, create_app
 from callbot.web.chat import ChatService, add_chat_routes
@@ -84,6 +85,11 @@ class CallbotServer:
         # One limit for SIP and browser calls together (sip.max_calls); browser calls (callbot.webrtc).
         self.slots = CallSlots(settings.sip.call_limit())
         self.webrtc = WebRtcCalls(settings.webrtc, self.slots, self._run_webrtc_call)
+        # Loaded before anything starts: a bad certificate or key stops the start at once (serve() says why)
+        tls = settings.sip
+        self.sip_tls = None
+        if tls.tls_port is not None and tls.tls_certificate is not None and tls.tls_key is not None:
+            self.sip_tls = server_context(resolve_path(tls.tls_certificate), resolve_path(tls.tls_key))
 
     async def start(self) -> None:
         """Serve /healthz at once (503 until ready), then bring up storage, models and dialogue, then SIP."""
@@ -256,6 +262,8 @@ class CallbotServer:
             busy_status=sip.busy_status,
             busy_retry_after_s=sip.busy_retry_after_s,
             auth=auth_from_settings(sip),
+            tls_port=sip.tls_port if self.sip_tls is not None else None,
+            tls_context=self.sip_tls,
             srtp=sip.srtp,
             transfer_timeout=settings.transfer.timeout_s,
             media_binder=functools.partial(bind_rtp_session, rtp_timeout=sip.rtp_timeout_s),
@@ -399,7 +407,11 @@ async def serve(settings: Settings) -> None:
     """Run until SIGINT/SIGTERM."""
     import signal
 
-    server = CallbotServer(settings)
+    try:
+        server = CallbotServer(settings)
+    except TlsSetupError as error:  # a configuration error like those of load_settings: one line, no traceback
+        log.error("callbot: %s", error)
+        raise SystemExit(2) from None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

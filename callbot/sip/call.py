@@ -38,7 +38,7 @@ class CallEndpoint(Protocol):
     transfer_timeout: float
     public_host: str
 
-    def contact(self, transport: str) -> str: ...
+    def contact(self, transport: str, secure: bool = False) -> str: ...
     def send_to(self, data: bytes, call: SipCall) -> None: ...
     async def send_request(self, call: SipCall, method: str, extra: list[tuple[str, str]]) -> SipResponse: ...
     def call_over(self, call: SipCall) -> None: ...
@@ -130,7 +130,7 @@ class SipCall:
         # RFC 3261 §12.1.1: a dialog-creating response copies the Record-Route fields
         source = request or self.invite_tx.request
         routes = [("Record-Route", value) for value in source.headers.get_all("Record-Route")]
-        return [*routes, ("Contact", self._endpoint.contact(self.dialog.peer.transport))]
+        return [*routes, ("Contact", self._endpoint.contact(self.dialog.peer.transport, self.dialog.secure))]
 
     def answer(self) -> None:
         """200 to the INVITE: with our answer (media starts now), or with our offer (media starts at the ACK)."""

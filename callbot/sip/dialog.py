@@ -33,6 +33,7 @@ class Dialog:
     remote_cseq: int
     peer: Peer  # where the dialog-creating INVITE came from
     local_cseq: int = 0
+    secure: bool = False  # a sips: dialog (RFC 3261 §12.1.1): our Contact is sips: too, every hop is TLS
 
     @classmethod
     def from_invite(cls, invite: SipRequest, local_tag: str, peer: Peer) -> Dialog:
@@ -51,6 +52,8 @@ class Dialog:
             route_set=invite.headers.get_all("Record-Route"),  # UAS keeps them in received order
             remote_cseq=invite.cseq[0],
             peer=peer,
+            # §12.1.1: a sips: Request-URI that came over TLS
+            secure=peer.transport == "TLS" and SipUri.parse(invite.uri).scheme == "sips",
         )
 
     @classmethod
@@ -70,6 +73,7 @@ class Dialog:
             remote_cseq=0,  # none yet: the peer's first request sets it
             peer=peer,
             local_cseq=invite.cseq[0],
+            secure=SipUri.parse(invite.uri).scheme == "sips",  # §12.1.2: our INVITE's Request-URI
         )
 
     def update_target(self, request: SipRequest) -> None:
@@ -86,6 +90,8 @@ class Dialog:
         host, port = uri.host_port
         if not _is_ip(host):
             return self.peer  # no blocking DNS on the event loop: answer symmetrically
+        if uri.scheme == "sips" or uri.transport == "TLS":
+            return Peer("TLS", (host, port))
         return Peer("UDP", (host, port))
 
     def build_request(

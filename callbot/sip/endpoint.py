@@ -8,6 +8,7 @@ import hashlib
 import ipaddress
 import logging
 import secrets
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
 
@@ -78,6 +79,8 @@ class SipEndpoint:
         busy_retry_after_s: int = 30,
         auth: SipAuth | None = None,
         srtp: SrtpMode = "optional",
+        tls_port: int | None = None,
+        tls_context: ssl.SSLContext | None = None,
     ) -> None:
         self.host = host
         self.srtp = srtp  # sip.srtp: which offers we answer (callbot.sip.sdp.negotiate), and whether ours are SRTP
@@ -102,7 +105,10 @@ class SipEndpoint:
         self._make_codec = codec_maker
         self.limits = limits or SipLimits()
         self.refusals = RefusalLog(log)  # busy and limits: counted, one line per interval
-        self._transport = SipTransport(host, port, self._on_raw, tcp, self.limits, self.refusals)
+        # sip.tls_port (0: any free port) with the context of callbot.sip.tls.server_context
+        self._transport = SipTransport(
+            host, port, self._on_raw, tcp, self.limits, self.refusals, tls_port=tls_port, tls_context=tls_context
+        )
         self._tx_quota = SourceQuota(self.limits.max_transactions, self.limits.max_transactions_per_source)
         self._server_txs: dict[tuple[str, ...], ServerTransaction] = {}
         self._client_txs: dict[tuple[str, str], ClientTransaction] = {}
@@ -123,6 +129,17 @@ class SipEndpoint:
         return self._transport.port
 
     @property
+    def tls_port(self) -> int | None:
+        """The TLS listener's port (bound: never 0 once started); None without TLS."""
+        return self._transport.tls_port
+
+    def port_for(self, transport: str) -> int:
+        """Our port for `transport`: what our Via sent-by and Contact say, so that the peer answers there."""
+        if transport == "TLS" and self._transport.tls_port is not None:
+            return self._transport.tls_port
+        return self._transport.port
+
+    @property
     def active_calls(self) -> int:
         # a call the bot has given up (BYE sent, e.g. never ACKed) frees its slot without waiting for the answer
         return (
@@ -134,6 +151,8 @@ class SipEndpoint:
     async def start(self) -> None:
         await self._transport.start()
         log.info("SIP endpoint on %s:%d (udp%s)", self.host, self.port, "+tcp" if self._transport.tcp else "")
+        if self._transport.tls_port is not None:
+            log.info("SIP endpoint on %s:%d (tls)", self.host, self._transport.tls_port)
         if self.auth is None and not _is_loopback(self.host):
             log.warning(
                 "SIP on %s takes calls from any address that reaches it: no sip.trunks configured "
@@ -175,7 +194,14 @@ class SipEndpoint:
         task.add_done_callback(self._tasks.discard)
 
     # --- what a SipCall asks of its endpoint (callbot.sip.call.CallEndpoint) ---------------------
-    def contact(self, transport: str) -> str:
+    def contact(self, transport: str, secure: bool = False) -> str:
+        """Our Contact for a dialog over `transport`. A secure dialog (a sips: Request-URI, RFC 3261 §12.1.1)
+        gets a sips: URI, which means TLS (RFC 5630: no transport=tls in it); a sip: dialog over TLS says
+        transport=tls, as Asterisk and Kamailio expect, so that the peer's requests come back over TLS."""
+        if (secure or transport == "TLS") and self._transport.tls_port is not None:
+            if secure:
+                return f"<sips:callbot@{self.public_host}:{self._transport.tls_port}>"
+            return f"<sip:callbot@{self.public_host}:{self._transport.tls_port};transport=tls>"
         suffix = ";transport=tcp" if transport == "TCP" else ""
         return f"<sip:callbot@{self.public_host}:{self.port}{suffix}>"
 
@@ -196,7 +222,12 @@ class SipEndpoint:
     async def send_in_dialog(self, dialog: Dialog, method: str, extra: list[tuple[str, str]]) -> SipResponse:
         hop = dialog.next_hop()
         request = dialog.build_request(
-            method, self.public_host, self.port, self.contact(hop.transport), self.user_agent, extra
+            method,
+            self.public_host,
+            self.port_for(hop.transport),
+            self.contact(hop.transport, dialog.secure),
+            self.user_agent,
+            extra,
         )
         tx = NonInviteClientTransaction(
             request,

@@ -104,12 +104,16 @@ async def place_call(
         target = SipUri.parse(target_uri)
     except SipParseError as exc:
         raise CallFailed(400, f"bad target URI: {exc.reason}") from None
-    if target.scheme != "sip" or target.transport not in ("UDP", "TCP"):
-        raise CallFailed(503, f"{target.scheme}: over {target.transport} is not supported (sip: over UDP or TCP)")
+    if target.transport not in ("UDP", "TCP", "TLS"):
+        raise CallFailed(503, f"{target.scheme}: over {target.transport} is not supported (UDP, TCP or TLS)")
+    if target.transport == "TLS" and endpoint.tls_port is None:
+        # our Contact must be reachable over TLS too: without sip.tls_port the agents could not answer back
+        raise CallFailed(503, f"{target.scheme}: over TLS needs sip.tls_port")
     extra = extra_headers({**target.headers, **headers})
     request_uri = SipUri(target.scheme, target.host, target.user, target.port, dict(target.params))
     address = await _resolve(*target.host_port, endpoint.host, deadline)
-    peer = Peer(target.transport, address)
+    # over TLS the agents' certificate must carry the name dialled (RFC 5922), not the address it resolved to
+    peer = Peer(target.transport, address, name=target.host.strip("[]") if target.transport == "TLS" else None)
     try:
         media = await endpoint.bind_media()
     except OSError as exc:
@@ -158,15 +162,16 @@ class _Placement:
     def build_invite(self, request_uri: SipUri, extra: list[tuple[str, str]]) -> SipRequest:
         endpoint = self.endpoint
         headers = Headers()
+        via_port = endpoint.port_for(self.peer.transport)
         headers.add(
-            "Via", f"SIP/2.0/{self.peer.transport} {endpoint.public_host}:{endpoint.port};branch={new_branch()};rport"
+            "Via", f"SIP/2.0/{self.peer.transport} {endpoint.public_host}:{via_port};branch={new_branch()};rport"
         )
         headers.add("Max-Forwards", "70")
         headers.add("From", f"<{endpoint.identity()}>;tag={secrets.token_hex(6)}")
         headers.add("To", f"<{request_uri}>")
         headers.add("Call-ID", f"{secrets.token_hex(12)}@{endpoint.public_host}")
         headers.add("CSeq", "1 INVITE")
-        headers.add("Contact", endpoint.contact(self.peer.transport))
+        headers.add("Contact", endpoint.contact(self.peer.transport, request_uri.scheme == "sips"))
         for name, value in endpoint.allow_headers():
             if name != "Server":  # a response header
                 headers.add(name, value)
@@ -302,8 +307,8 @@ def _ack_for(endpoint: SipEndpoint, dialog: Dialog, invite: SipRequest) -> bytes
     ack = dialog.build_request(
         "ACK",
         endpoint.public_host,
-        endpoint.port,
-        endpoint.contact(hop.transport),
+        endpoint.port_for(hop.transport),
+        endpoint.contact(hop.transport, dialog.secure),
         endpoint.user_agent,
         cseq=invite.cseq[0],
     )
@@ -421,7 +426,8 @@ class OutboundCall:
             tx.send_response(self._ok(request, sdp))
 
     def _ok(self, request: SipRequest, sdp: bytes) -> SipResponse:
-        extra = [("Contact", self._endpoint.contact(self.dialog.peer.transport)), *self._endpoint.allow_headers()]
+        contact = self._endpoint.contact(self.dialog.peer.transport, self.dialog.secure)
+        extra = [("Contact", contact), *self._endpoint.allow_headers()]
         return make_response(request, 200, extra=extra, body=sdp, content_type="application/sdp" if sdp else None)
 
     def _answer(self, tx: ServerTransaction) -> bytes | None:

@@ -9,6 +9,7 @@ from callbot.sip.errors import SipParseError
 
 BRANCH_COOKIE = "z9hG4bK"
 _DEFAULT_SIP_PORT = 5060
+_DEFAULT_SIPS_PORT = 5061  # sips: and transport=tls (RFC 3261 §19.1.2)
 
 
 def _split_params(text: str) -> dict[str, str | None]:
@@ -83,11 +84,15 @@ class SipUri:
 
     @property
     def host_port(self) -> tuple[str, int]:
-        return self.host.strip("[]"), self.port or _DEFAULT_SIP_PORT
+        default = _DEFAULT_SIPS_PORT if self.scheme == "sips" or self.transport == "TLS" else _DEFAULT_SIP_PORT
+        return self.host.strip("[]"), self.port or default
 
     @property
     def transport(self) -> str:
+        """UDP, TCP or TLS (a sips: URI is TLS whatever its transport parameter says: RFC 5630 §3.1.2)."""
         value = self.params.get("transport")
+        if self.scheme == "sips":
+            return "TLS"
         return value.upper() if value else "UDP"
 
     def __str__(self) -> str:

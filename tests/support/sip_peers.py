@@ -187,7 +187,13 @@ class BaresipResult:
 
 
 def _baresip_config(
-    workdir: Path, sip_port: int, ctrl_port: int, microphone: Path, record_dir: Path, user: str = "caller"
+    workdir: Path,
+    sip_port: int,
+    ctrl_port: int,
+    microphone: Path,
+    record_dir: Path,
+    user: str = "caller",
+    tls_ca_file: Path | None = None,
 ) -> None:
     _make_dir(record_dir)
     microphone = microphone.resolve()
@@ -204,6 +210,8 @@ def _baresip_config(
         f"snd_path {record_dir}",
         "rtp_ports 10000-60000",
     ]
+    if tls_ca_file is not None:  # SIP over TLS: the CA the callbot's certificate is checked against
+        lines.append(f"sip_cafile {tls_ca_file.resolve()}")
     (workdir / "config").write_text("\n".join(lines) + "\n")
     (workdir / "accounts").write_text(f"<sip:{user}@127.0.0.1:{sip_port}>;regint=0;audio_codecs=pcmu,pcma\n")
     (workdir / "contacts").write_text("")
@@ -235,15 +243,17 @@ async def run_baresip_call(
     dtmf: str | None = None,
     dtmf_after_s: float = 2.0,
     user: str = "caller",
+    tls_ca_file: Path | None = None,
 ) -> BaresipResult:
     """Dial `target_uri` with `microphone` (8 kHz mono s16 WAV) as input; hang up after `duration_s`.
 
     With `dtmf`, sends those digits (RFC 4733) `dtmf_after_s` seconds after starting. `user` is the From's user
-    part (a phone number there makes the call's caller_pseudonym in the store).
+    part (a phone number there makes the call's caller_pseudonym in the store). `tls_ca_file` (PEM) lets baresip
+    check the certificate of a `;transport=tls` target.
     """
     record_dir = workdir / "recordings"
     ctrl_port = free_port(tcp_too=True)
-    _baresip_config(workdir, free_port(), ctrl_port, microphone, record_dir, user)
+    _baresip_config(workdir, free_port(), ctrl_port, microphone, record_dir, user, tls_ca_file)
     proc = await asyncio.create_subprocess_exec(
         BARESIP,
         "-f",

@@ -194,10 +194,13 @@ def _baresip_config(
     record_dir: Path,
     user: str = "caller",
     tls_ca_file: Path | None = None,
+    mediaenc: str | None = None,
 ) -> None:
     _make_dir(record_dir)
     microphone = microphone.resolve()
     modules = ["g711", "aufile", "alsa", "sndfile", "account", "menu", "ctrl_tcp"]
+    if mediaenc is not None:  # "srtp-mand" needs the srtp module, loaded before the accounts that name it
+        modules.insert(modules.index("account"), mediaenc.split("-")[0])
     lines = [
         f"sip_listen 127.0.0.1:{sip_port}",
         "net_interface 127.0.0.1",
@@ -213,7 +216,8 @@ def _baresip_config(
     if tls_ca_file is not None:  # SIP over TLS: the CA the callbot's certificate is checked against
         lines.append(f"sip_cafile {tls_ca_file.resolve()}")
     (workdir / "config").write_text("\n".join(lines) + "\n")
-    (workdir / "accounts").write_text(f"<sip:{user}@127.0.0.1:{sip_port}>;regint=0;audio_codecs=pcmu,pcma\n")
+    media = f";mediaenc={mediaenc}" if mediaenc else ""  # e.g. srtp-mand: RTP/SAVP with SDES keys only
+    (workdir / "accounts").write_text(f"<sip:{user}@127.0.0.1:{sip_port}>;regint=0;audio_codecs=pcmu,pcma{media}\n")
     (workdir / "contacts").write_text("")
 
 
@@ -244,16 +248,18 @@ async def run_baresip_call(
     dtmf_after_s: float = 2.0,
     user: str = "caller",
     tls_ca_file: Path | None = None,
+    mediaenc: str | None = None,
 ) -> BaresipResult:
     """Dial `target_uri` with `microphone` (8 kHz mono s16 WAV) as input; hang up after `duration_s`.
 
     With `dtmf`, sends those digits (RFC 4733) `dtmf_after_s` seconds after starting. `user` is the From's user
     part (a phone number there makes the call's caller_pseudonym in the store). `tls_ca_file` (PEM) lets baresip
-    check the certificate of a `;transport=tls` target.
+    check the certificate of a `;transport=tls` target. `mediaenc` is the account's media encryption (its module
+    loaded): "srtp-mand" offers RTP/SAVP with SDES keys only.
     """
     record_dir = workdir / "recordings"
     ctrl_port = free_port(tcp_too=True)
-    _baresip_config(workdir, free_port(), ctrl_port, microphone, record_dir, user, tls_ca_file)
+    _baresip_config(workdir, free_port(), ctrl_port, microphone, record_dir, user, tls_ca_file, mediaenc)
     proc = await asyncio.create_subprocess_exec(
         BARESIP,
         "-f",

@@ -6,7 +6,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import secrets
+import shutil
+import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
@@ -29,6 +32,10 @@ from callbot.sip.sdp import (
     parse_crypto,
     parse_sdp,
 )
+from tests.reliability.sip_reliability_support import log_text, running_callbot
+from tests.support.audio_match import locate, read_wav
+from tests.support.callbot_process import CallbotProcess
+from tests.support.sip_peers import run_baresip_call, write_silence_padded_wav
 
 from .conftest import FakeMedia, MediaRecorder, RawPeer
 
@@ -432,3 +439,84 @@ async def test_a_whole_call_with_srtp_media_both_ways(make_endpoint: MakeEndpoin
         await peer.expect_response(200)
     finally:
         transport.close()
+
+
+# --- a real softphone: baresip with SDES-SRTP calls the real callbot ------------------------------------------------
+
+BARESIP_SRTP = Path("/usr/lib/baresip/modules/srtp.so")
+CALLER_CLIP = Path(__file__).parents[2] / "e2e" / "audio" / "stp_fr_07.wav"
+
+
+def caller_microphone(path: Path, lead_s: float, tail_s: float) -> Path:
+    """A French clip at the phone's rate, after `lead_s` of silence (the greeting cannot be interrupted)."""
+    import soxr
+
+    samples, rate = read_wav(CALLER_CLIP)
+    pcm = soxr.resample(samples.astype(np.int16), rate, 8000).astype("<i2").tobytes()
+    return write_silence_padded_wav(pcm, path, lead_s=lead_s, tail_s=tail_s)
+
+
+async def greeting_rendering() -> np.ndarray:
+    """The greeting as the demo voice says it with its noise off, which is what the caller must hear."""
+    from callbot.config import load_settings, resolve_path
+    from tts import TtsEngine, Voice, repeatable_synthesis
+
+    settings = load_settings(Path("config/demo-models.yaml"), environ={})
+    voice = Voice.load(resolve_path(settings.models.tts), None)
+    engine = TtsEngine(voice, workers=1, cache_size=2, synthesis=repeatable_synthesis())
+    pcm = await engine.render(settings.prompts.greeting, 8000)
+    return np.frombuffer(pcm, dtype="<i2").astype(np.float64)
+
+
+def stored_call(callbot: CallbotProcess, timeout_s: float = 20) -> dict[str, Any]:
+    """The latest call once it has an outcome (or the time is up)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        page: Any = callbot.api("/api/calls?limit=1")
+        assert page["items"], "no call was stored"
+        call: Any = callbot.api(f"/api/calls/{page['items'][0]['call_id']}")
+        if call.get("outcome") or time.monotonic() > deadline:
+            return dict(call)
+        time.sleep(0.3)
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(
+    shutil.which("baresip") is None or not BARESIP_SRTP.exists(), reason="needs baresip and its srtp module"
+)
+async def test_baresip_with_srtp_talks_to_a_callbot_requiring_it_and_plain_baresip_gets_488(tmp_path: Path) -> None:
+    env = {
+        "CALLBOT_SIP_SRTP": "required",
+        # Piper without its random noise, so what the caller hears can be compared to an exact rendering
+        "CALLBOT_TTS_NOISE_SCALE": "0",
+        "CALLBOT_TTS_NOISE_W_SCALE": "0",
+        "CALLBOT_VAD_NO_INPUT_TIMEOUT_S": "30",
+    }
+    greeting = await greeting_rendering()
+    speak_at = len(greeting) / 8000 + 2.0
+    # a long tail: on a loaded machine the recogniser may need seconds after the words to store the turn
+    microphone = caller_microphone(tmp_path / "caller.wav", lead_s=speak_at, tail_s=20.0)
+    with running_callbot(tmp_path / "callbot", env) as callbot:
+        target = f"sip:bot@127.0.0.1:{callbot.sip_port}"
+        result = await run_baresip_call(
+            target, microphone, tmp_path / "srtp", duration_s=int(speak_at + 25), mediaenc="srtp-mand"
+        )
+        assert "Call established" in result.output, result.output[-3000:]
+        assert "SRTP is Enabled" in result.output, result.output[-3000:]
+        # the greeting reached the caller: baresip decrypted it with the key of our answer
+        assert result.heard_wavs, result.output[-2000:]
+        heard, rate = read_wav(result.heard_wavs[0])
+        assert rate == 8000
+        match = locate(heard, greeting, 8000)
+        assert match.correlation > 0.8 and match.offset_s < 2.0, match
+        # the caller's words reached the bot: unprotected, recognised and stored as a caller turn
+        call = stored_call(callbot)
+        turns = call["turns"]
+        assert turns[0]["speaker"] == "bot", turns
+        caller_turns = [t for t in turns if t["speaker"] == "caller"]
+        assert caller_turns and caller_turns[0]["text"].strip(), turns
+
+        plain = await run_baresip_call(target, microphone, tmp_path / "plain", duration_s=3)
+        assert "488 Not Acceptable Here" in plain.output, plain.output[-3000:]
+        assert "Call established" not in plain.output
+        assert "SRTP is required here" in log_text(callbot)

@@ -294,7 +294,7 @@ class RtpSession(asyncio.DatagramProtocol, AudioPort):
         if not self._started or self._closed or self._codec is None:
             return
         if self._srtp_on:
-            unprotected = self._unprotect(data)
+            unprotected = self._unprotect(data, source)
             if unprotected is None:
                 return
             data = unprotected
@@ -324,7 +324,7 @@ class RtpSession(asyncio.DatagramProtocol, AudioPort):
         else:
             self._hold_sequence(packet)
 
-    def _unprotect(self, data: bytes) -> bytes | None:
+    def _unprotect(self, data: bytes, source: Address) -> bytes | None:
         """The RTP inside an SRTP datagram, or None (counted) for anything forged, replayed or not SRTP.
         Authentication comes before latching: only the key holder can move the stream to a new address."""
         assert self._srtp is not None
@@ -336,8 +336,10 @@ class RtpSession(asyncio.DatagramProtocol, AudioPort):
             return self._srtp.unprotect(data)
         except SrtpReplayError:
             self.stats.srtp_replayed += 1
-        except SrtpError:
+        except SrtpError as exc:
             self.stats.srtp_auth_failed += 1
+            if self.stats.srtp_auth_failed == 1:  # once per call: a peer keyed wrongly fails every packet
+                logger.warning("RTP port %d: dropping SRTP from %s (%s)", self.local_port, source, exc)
         return None
 
     def _on_dtmf(self, packet: RtpPacket) -> None:

@@ -640,10 +640,11 @@ class SipEndpoint:
             self._calls[(call.call_id, dialog.local_tag)] = call
             # Never the number itself: logs are kept and read far more widely than the pseudonymised store.
             call.log.info(
-                "[%s] incoming call (%s), codec %s",
+                "[%s] incoming call (%s), codec %s%s",
                 call.call_id,
                 "number given" if call.caller_number else "anonymous",
                 initial_answer.negotiated.codec_name if initial_answer else "offered in the 200",
+                " over SRTP" if initial_answer and initial_answer.negotiated.srtp else "",
             )
             if self.ringing:
                 call.ring()

@@ -358,6 +358,30 @@ async def test_a_required_endpoint_offers_srtp_to_an_invite_without_sdp(
     assert sessions[0].srtp[2] == THEIR_KEY
 
 
+async def test_a_call_we_place_offers_srtp_when_required(make_endpoint: MakeEndpoint, make_peer: MakePeer) -> None:
+    from tests.callbot.sip.test_outbound import answer
+
+    sessions: list[KeyedFakeMedia] = []
+
+    async def bind(host: str, port_min: int, port_max: int) -> KeyedFakeMedia:
+        sessions.append(KeyedFakeMedia(host))
+        return sessions[-1]
+
+    endpoint = await make_endpoint(wait_for_end, srtp="required", media_binder=bind)
+    agent = await make_peer(endpoint)
+    placing = asyncio.create_task(endpoint.place_call(f"sip:agents@127.0.0.1:{agent.port}", {}, 5))
+    invite = await agent.expect_request("INVITE")
+    assert b"RTP/SAVP 0 8 101" in invite.body and len(crypto_lines(invite.body)) == 2
+    sdp = savp(f"1 {SUITE_80} inline:{THEIR_INLINE}").decode()
+    agent.send(answer(invite, 200, "agent1", agent, sdp))
+    call = await asyncio.wait_for(placing, 3)
+    ours = base64.b64decode(crypto_lines(invite.body)[0].split("inline:")[1])
+    assert sessions[0].srtp == (SUITE_80, ours, THEIR_KEY)
+    hanging_up = asyncio.create_task(call.hangup())
+    agent.respond(await agent.expect_request("BYE"), 200)
+    await asyncio.wait_for(hanging_up, 2)
+
+
 def tone(seconds: float, frequency: float) -> bytes:
     t = np.arange(int(8000 * seconds)) / 8000
     return (8000 * np.sin(2 * np.pi * frequency * t)).astype("<i2").tobytes()

@@ -94,6 +94,16 @@ class Dialog:
             return Peer("TLS", (host, port))
         return Peer("UDP", (host, port))
 
+    def reconnect_hop(self) -> Peer | None:
+        """Where to open a new connection once the dialog's own has closed (RFC 3261 §18.1.1, RFC 5923): the
+        first route or the remote target, when it is an address reached over the same transport (our Via stays
+        true); None otherwise. The caller's source port, where the old connection came from, takes none."""
+        uri = NameAddr.parse(self.route_set[0]).uri if self.route_set else self.remote_target
+        host, port = uri.host_port
+        if not self.peer.reliable or uri.transport != self.peer.transport or not _is_ip(host):
+            return None
+        return Peer(uri.transport, (host, port), name=host)
+
     def build_request(
         self,
         method: str,

@@ -221,6 +221,8 @@ class SipEndpoint:
 
     async def send_in_dialog(self, dialog: Dialog, method: str, extra: list[tuple[str, str]]) -> SipResponse:
         hop = dialog.next_hop()
+        if hop.reliable and not self._transport.connected(hop):
+            hop = dialog.reconnect_hop() or hop  # the peer's connection is gone: a new one to its Contact
         request = dialog.build_request(
             method,
             self.public_host,

@@ -249,6 +249,11 @@ class SipTransport:
         if self._connections.get(connection.peer) is connection:
             del self._connections[connection.peer]
 
+    def connected(self, peer: Peer) -> bool:
+        """A TCP or TLS connection to `peer` is open now."""
+        connection = self._connections.get(peer)
+        return connection is not None and not connection.writer.is_closing()
+
     def connections_from(self, source: str) -> int:
         """Inbound TCP and TLS connections held for `source` now."""
         return self._connection_quota.held_by(source)

@@ -350,6 +350,56 @@ async def test_placed_call_to_a_tls_target_goes_over_tls(
         server.close()
 
 
+async def test_the_bye_of_a_call_whose_tls_connection_closed_opens_one_to_the_callers_contact(
+    make_endpoint: MakeEndpoint, pki: TestPki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RFC 3261 §18.1.1: the caller's connection is gone, so the BYE goes over a new TLS connection to its Contact
+    (the caller's certificate checked, here against the test CA), not to the source port of the old one."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca_certificate))
+    go_ahead = asyncio.Event()
+    byes: asyncio.Queue[SipRequest] = asyncio.Queue()
+    callers: list[TlsPeer] = []
+
+    async def handler(call: SipCall) -> None:
+        await go_ahead.wait()
+        await call.hangup()
+
+    async def caller_side(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = TlsPeer(reader, writer, 0)
+        callers.append(peer)
+        with contextlib.suppress(ConnectionError, TimeoutError):
+            request = await peer.recv(5)
+            if isinstance(request, SipRequest) and request.method == "BYE":
+                peer.respond(request, 200)
+                byes.put_nowait(request)
+
+    listening = await asyncio.start_server(caller_side, "127.0.0.1", 0, ssl=server_context(pki.certificate, pki.key))
+    contact_port = int(listening.sockets[0].getsockname()[1])
+    endpoint = await tls_endpoint(make_endpoint, pki, handler)
+    assert endpoint.tls_port
+    peer = await TlsPeer.connect(endpoint.tls_port, pki)
+    try:
+        invite = peer.request("INVITE", "call-3", body=OFFER_PCMU)
+        invite = invite.replace(
+            f"caller@127.0.0.1:{peer.port};transport=tls", f"caller@127.0.0.1:{contact_port};transport=tls"
+        )
+        peer.send(invite)
+        ok = await peer.expect_response(200)
+        peer.send(peer.request("ACK", "call-3", to_tag=ok.to_addr.tag))
+        await asyncio.sleep(0.1)
+        peer.close()
+        await asyncio.sleep(0.1)
+        go_ahead.set()
+        bye = await asyncio.wait_for(byes.get(), 5)
+        via = Via.parse(bye.headers.get_all("Via")[0])
+        assert (via.transport, via.port) == ("TLS", endpoint.tls_port)
+        assert bye.call_id == "call-3"
+    finally:
+        for caller in callers:
+            caller.close()
+        listening.close()
+
+
 # --- certificate errors --------------------------------------------------------------------------------------------
 
 

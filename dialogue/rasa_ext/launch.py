@@ -52,7 +52,8 @@ def tracker_store_section(url: str) -> dict[str, Any]:
         raise ValueError(f"tracker store: unsupported database {backend!r} (postgresql or sqlite)")
     section: dict[str, Any] = {"type": "SQL", "dialect": backend, "db": parsed.database or ""}
     if backend == "postgresql":
-        section.update(host=parsed.host or "127.0.0.1", port=parsed.port or 5432)
+        # Rasa hands the endpoint's `url` to the store as its host (a `host` key would be passed twice)
+        section.update(url=parsed.host or "127.0.0.1", port=parsed.port or 5432)
         if parsed.username:
             section["username"] = parsed.username
         if parsed.password:

@@ -104,6 +104,14 @@ def make_pki(directory: Path, hosts: tuple[str, ...] = ("127.0.0.1", "localhost"
     return TestPki(ca_path, cert_path, key_path)
 
 
+def write_encrypted_key(source: Path, path: Path, passphrase: bytes = b"secret") -> Path:
+    """`source`'s key, encrypted: the callbot must refuse it rather than prompt for a passphrase."""
+    key = serialization.load_pem_private_key(source.read_bytes(), None)
+    encryption = serialization.BestAvailableEncryption(passphrase)
+    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption))
+    return path
+
+
 def write_unrelated_key(path: Path) -> Path:
     """A valid key that matches no certificate: for the mismatch error."""
     path.write_bytes(_pem_key(ec.generate_private_key(ec.SECP256R1())))

@@ -28,7 +28,7 @@ from callbot.sip.uri import NameAddr, Via
 from tests.callbot.sip.conftest import OFFER_PCMU
 from tests.support.callbot_process import REPO, CallbotProcess
 from tests.support.sip_peers import free_port, run_baresip_call, write_silence_padded_wav
-from tests.support.tls import TestPki, make_pki, write_unrelated_key
+from tests.support.tls import TestPki, make_pki, write_encrypted_key, write_unrelated_key
 
 MakeEndpoint = Callable[..., Awaitable[SipEndpoint]]
 
@@ -418,6 +418,9 @@ def test_unusable_certificate_or_key_is_a_clear_error(pki: TestPki, tmp_path: Pa
     other_key = write_unrelated_key(tmp_path / "other.key")
     with pytest.raises(TlsSetupError, match=r"sip\.tls_key: .*other\.key is not the key of the certificate"):
         server_context(pki.certificate, other_key)
+    encrypted = write_encrypted_key(pki.key, tmp_path / "encrypted.key")
+    with pytest.raises(TlsSetupError, match=r"sip\.tls_key: the private key is encrypted"):
+        server_context(pki.certificate, encrypted)  # refused: never a passphrase prompt on the terminal
 
 
 def test_the_server_with_a_bad_certificate_stops_at_once_with_one_line(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ def is_out_of_scope(text: str) -> bool:
 @pytest.mark.parametrize(
     "said",
     [
-        "ça sent le gaz dans toute la montée",
+        "ça sent le gaz dans la montée",
         "il y a une fuite de gaz devant la boulangerie",
         "un câble électrique traîne au sol depuis l'orage",
         "les fils qui pendent du poteau touchent le sol",

@@ -126,7 +126,8 @@ def test_the_street_type_said_is_preferred(index: StreetIndex) -> None:
     assert where(index, "avenue du prado", "Marseille 8e") == ("Avenue du Prado", "Marseille 8e")
     assert where(index, "rond point du prado", "Marseille 8e") == ("Rond-Point du Prado", "Marseille 8e")
     assert where(index, "rue de la joliette", "Marseille") == ("Rue de la Joliette", "Marseille 2e")
-    assert where(index, "place de la joliette", "Marseille") == ("Place de la Joliette", "Marseille 2e")
+    second = "Marseille 2e"
+    assert where(index, "place de la joliette", commune=second) == ("Place de la Joliette", second)
     assert where(index, "rue nationale", "Marseille") == ("Rue Nationale", "Marseille 1er")
     assert where(index, "boulevard national", "Marseille") == ("Boulevard National", "Marseille 3e")
 

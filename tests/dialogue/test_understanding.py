@@ -127,7 +127,7 @@ def test_ordinary_words_are_no_request_for_a_person(said: str) -> None:
 @pytest.mark.parametrize(
     "said",
     [
-        "ça sent le gaz dans toute la rue",
+        "ça sent le gaz partout dans le quartier",
         "il y a un câble électrique par terre qui fait des étincelles",
         "un monsieur est coincé sous la voiture",
         "il y a un blessé",
@@ -157,7 +157,7 @@ def test_an_ordinary_hazard_is_no_emergency(said: str) -> None:
 @pytest.mark.parametrize(
     ("said", "described"),
     [
-        ("oui bonjour euh je vous appelle parce que le banc est cassé", "le banc est cassé"),
+        ("oui bonjour euh je vous appelle car le banc est cassé", "le banc est cassé"),
         ("Bonjour, j'aimerais signaler un dépôt sauvage rue Sainte", "un dépôt sauvage rue Sainte"),
         ("le feu est en panne", "le feu est en panne"),
     ],
@@ -275,7 +275,7 @@ def test_a_negation_next_to_the_danger_word_in_a_run_on_line(said: str, danger: 
     ("said", "answer"),
     [
         ("Non, pas vraiment, c'est juste un peu de boue.", False),
-        ("Le soir on voit rien du tout. Oui, je crois bien que oui.", True),
+        ("Le soir on ne voit rien du tout. Oui, je crois bien que oui.", True),
         ("Oui, mais seulement quand il pleut.", True),
     ],
 )

@@ -18,13 +18,13 @@ from tests.signalements.conftest import T0
 
 DRAFT = ReportDraft(
     category="voirie_nid_de_poule",
-    place="12 rue de la République, Marseille",
+    place="12 rue Sainte, Marseille 7e",
     description="un gros trou sur la chaussée",
     danger=False,
     callback_consent=True,
     callback_number="0612345678",
     street_number="12",
-    street_name="rue de la République",
+    street_name="rue Sainte",
     commune="Marseille",
     street_verified=True,
 )
@@ -74,7 +74,7 @@ def test_a_correction_audits_only_the_fields_that_change(store: Store, decisions
         "m.durand",
         version=1,
         changes={
-            "place": "14 rue de la République, Marseille",
+            "place": "14 rue Sainte, Marseille 7e",
             "street_number": "14",
             "description": "un gros trou sur la chaussée",  # the same
             "commune": "  Marseille  ",  # the same once trimmed
@@ -87,7 +87,7 @@ def test_a_correction_audits_only_the_fields_that_change(store: Store, decisions
 
     assert corrected == replace(
         before,
-        place="14 rue de la République, Marseille",
+        place="14 rue Sainte, Marseille 7e",
         street_number="14",
         danger=True,
         street_verified=None,
@@ -100,7 +100,7 @@ def test_a_correction_audits_only_the_fields_that_change(store: Store, decisions
     [entry] = decisions.audit(report_id)
     assert (entry.action, entry.actor, entry.at, entry.note) == ("corrected", "m.durand", AT, None)
     assert entry.changes == {
-        "place": ["12 rue de la République, Marseille", "14 rue de la République, Marseille"],
+        "place": ["12 rue Sainte, Marseille 7e", "14 rue Sainte, Marseille 7e"],
         "street_number": ["12", "14"],
         "danger": [False, True],
         "street_verified": [True, None],

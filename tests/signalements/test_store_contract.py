@@ -13,13 +13,13 @@ from tests.signalements.conftest import T0
 def draft(**changes: object) -> ReportDraft:
     values: dict[str, object] = dict(
         category="voirie_nid_de_poule",
-        place="12 rue de la République, Marseille",
+        place="12 rue Sainte, Marseille 7e",
         description="un gros trou sur la chaussée",
         danger=True,
         callback_consent=True,
         callback_number="0612345678",
         street_number="12",
-        street_name="rue de la République",
+        street_name="rue Sainte",
         street_verified=True,
         commune="Marseille",
         landmark="devant la boulangerie",
@@ -81,7 +81,7 @@ def test_call_with_turns_handoff_and_report_reads_back(store: Store) -> None:
     assert report.id == report_id and report.status == "awaiting_validation"
     assert (report.street_number, report.street_name, report.commune, report.landmark) == (
         "12",
-        "rue de la République",
+        "rue Sainte",
         "Marseille",
         "devant la boulangerie",
     )

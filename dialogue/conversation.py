@@ -462,8 +462,10 @@ def handle_report_turn(frame: Frame, slots: dict[str, Any], knowledge: Knowledge
         return handoff("caller_request", base)
     # The answer to the offer of an adviser comes first: a "no" that names the other service again declines.
     if pending == "offer_human":
-        if frame.answer is True or frame.asks_for_person:
-            return handoff("out_of_scope", base)
+        if frame.answer is True:
+            return handoff("out_of_scope", base)  # the adviser offered, accepted
+        if frame.asks_for_person:
+            return handoff("caller_request", base)  # not an acceptance ("non, moi je veux une vraie personne")
         if frame.answer is False and frame.category is None:
             if frame.goodbye or frame.other_service or frame.will_call_elsewhere:
                 # Declining the adviser with a goodbye or another service named: nothing else to report either.
@@ -677,8 +679,9 @@ def handle_request_human(frame: Frame, slots: dict[str, Any], knowledge: Knowled
     )
     if not asked:
         return handle_report_turn(frame.with_intent("inform"), slots, knowledge)
-    # Accepting the adviser offered after an out-of-scope request keeps that reason for the agent.
-    reason = "out_of_scope" if pending == "offer_human" else "caller_request"
+    # Accepting the adviser offered after an out-of-scope request keeps that reason for the agent; asking for a
+    # person without accepting ("non, les machines j'en veux pas, une vraie personne") is the caller's request.
+    reason = "out_of_scope" if pending == "offer_human" and frame.answer is not False else "caller_request"
     if frame.emergency:
         return handoff_emergency(base)
     return handoff(reason, base)

@@ -26,6 +26,11 @@ _HOME = (
     r"rez de chaussee|rez de chaussees|logement|logements|habitation|habitations|sous sol|sous sols|cave|caves|"
     r"garage|garages|immeuble|immeubles|salon|cuisine|chambre)"
 )
+# Water coming in, in any tense or mood ("rentre", "est en train de rentrer", "a commencé à monter").
+_COMES_IN = (
+    r"(r?entr(e|es|ent|er|ait|aient|ee)|mont(e|ent|er|ait|ee)|arriv(e|ent|er|ait)|coul(e|ent|er|ait)|"
+    r"envahi(t|ssent|r)?)"
+)
 STRONG_EMERGENCY = re.compile(
     "|".join(
         (
@@ -47,7 +52,7 @@ STRONG_EMERGENCY = re.compile(
             r"\b(y a|il y a|avec) (encore )?quelqu un (dedans|dessous|coince)\b",
             r"(?<!bouche d )(?<!borne a )(?<!borne d )(?<!bouche a )(?<!borne )\bincendie\b",
             r"\b(au feu|il y a le feu|y a le feu|en feu|prend feu|pris feu|ca brule|flammes|fumee noire)\b",
-            rf"\b(eau|egout|egouts)\b.{{0,40}}\b(rentre|rentrent|entre|entrent|monte|arrive|coule|envahit)\b.{{0,25}}{_HOME}",
+            rf"\b(eau|egout|egouts)\b.{{0,40}}\b{_COMES_IN}\b.{{0,25}}{_HOME}",
             rf"\b(inonde|inondent|inondee|inondees|inondes|envahi|envahie|envahit)\b.{{0,12}}{_HOME}",
             rf"{_HOME}( de la \w+| du \w+| de l \w+| des \w+)? (est |sont )?"
             r"(completement |toute |tout |tous |toutes )?(inonde|inondee|inondes|inondees|"
@@ -69,7 +74,7 @@ STRONG_EMERGENCY = re.compile(
             r"\b(ca|qui|poubelle|poubelles|conteneur|conteneurs|voiture|voitures|arbre|arbres|herbe|herbes|foret|"
             r"pinede|colline|broussaille|broussailles|maison|immeuble|tout) (est en train de |sont en train de )?"
             r"(brule|brulent|bruler|crame|cramer)\b(?! (plus|pas|jamais))",
-            r"\b(eau|egout|egouts)\b.{0,40}\b(rentre|rentrent|entre|entrent)\b.{0,20}\bchez (les gens|des gens|"
+            rf"\b(eau|egout|egouts)\b.{{0,40}}\b{_COMES_IN}\b.{{0,20}}\bchez (les gens|des gens|"
             r"les voisins|nous|moi|eux)\b",
         )
     )

@@ -328,7 +328,9 @@ class Understanding:
         # Numbers become digits once, for every reader of numbers (number words inside names are kept).
         said = spoken_to_digits(text)
         category = self._category(text)
-        place, verified = self._place(said)
+        # A value said inside a negation ("c'est pas au 18, c'est au 28") is not where the problem is.
+        affirmed = _without_negations(said)
+        place, verified = self._place(affirmed)
         yes_no = yes_or_no(text)
         phone = find_phone_number(said)
         doc = parse(text)
@@ -346,8 +348,10 @@ class Understanding:
             plain_words=in_plain_words(doc),
             place=place,
             street_verified=verified,
-            separate_street_number=_last_said(find_separate_street_number, said) if not place.street_number else None,
-            street_number_said=_last_said(find_street_number, _without_negations(said)),
+            separate_street_number=_last_said(find_separate_street_number, affirmed)
+            if not place.street_number
+            else None,
+            street_number_said=_last_said(find_street_number, affirmed),
             free_landmark=free_text_landmark(text),
             danger=self._danger(text, doc),
             yes_no=yes_no,
@@ -430,7 +434,13 @@ class Understanding:
             return frame.danger
         if frame.answer is not None:
             return frame.answer
-        return None if frame.describes_something() else danger_answer(frame.text)
+        if not frame.describes_something():
+            return danger_answer(frame.text)
+        # "Bof, pas vraiment, ça fait une flaque": the answer stands alone before what the caller goes on to say.
+        opening = _CLAUSE_END.split(frame.text, maxsplit=1)[0]
+        if opening != frame.text and len(opening.split()) <= _ENOUGH_CONTENT_WORDS:
+            return danger_answer(opening)
+        return None
 
     def _out_of_scope(self, frame: Frame) -> bool:
         """Private property ("le robinet de ma cuisine goutte"), or another service's topic (taxes, neighbours' noise,
@@ -564,6 +574,7 @@ _SELF_CORRECTION = re.compile(
     r"\bqu est ce que je dis\b|\bje veux dire\b|\bje dis n importe quoi\b"
 )
 _OPENING_ANSWERS = {"oui": True, "ouais": True, "ouai": True, "si": True, "non": False, "nan": False}
+_CLAUSE_END = re.compile(r"[,.!?;…]+\s*|\s+mais\s+")
 _SENTENCE_END = re.compile(r"[.!?;…]+\s*|\s+mais\s+")
 _SURE_YES_NO = 0.8
 _SHORT_ANSWER_WORDS = 5

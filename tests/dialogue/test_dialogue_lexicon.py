@@ -185,3 +185,20 @@ def test_a_private_buildings_equipment_is_out_of_scope(said: str) -> None:
 
 def test_the_street_below_ones_building_is_not_private() -> None:
     assert not is_private_property("le trottoir en bas de mon immeuble est défoncé")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "l'eau a commencé à monter dans les garages du lotissement",
+        "le caniveau déborde et l'eau est en train d'entrer chez les voisins",
+        "ça déborde, l'eau va bientôt rentrer dans les maisons",
+    ],
+)
+def test_water_coming_into_homes_in_any_tense_is_an_emergency(text: str) -> None:
+    assert is_emergency(text)
+
+
+@pytest.mark.parametrize("text", ["l'eau monte dans la rue", "l'eau coule le long du trottoir"])
+def test_water_in_the_street_alone_is_no_emergency(text: str) -> None:
+    assert not is_emergency(text)

@@ -586,3 +586,39 @@ def test_the_commune_is_asked_twice_not_at_every_turn() -> None:
     assert slots["pending_question"] == "commune"
     turn(slots, "affirm", "oui rappelez moi au 06 12 34 56 78")
     assert slots["pending_question"] == "confirm"
+
+
+def test_refusing_the_offered_adviser_but_asking_for_a_person_is_the_callers_request() -> None:
+    from dialogue.conversation import handle_request_human
+
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "j'ai de l'eau qui fuit sous l'évier de la cuisine")
+    text = "non pas un automate, je veux un conseiller en chair et en os"
+    assert handle_request_human(understood("request_human", text, 0.9), slots, KNOWLEDGE).handoff_reason == (
+        "caller_request"
+    )
+
+
+def test_a_no_at_the_read_back_that_carries_the_right_number_applies_it() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "un banc cassé au 7 avenue du prado marseille c'est pas dangereux")
+    turn(slots, "deny", "non")
+    assert slots["pending_question"] == "confirm" and slots["street_number"] == "7"
+    outcome = turn(slots, "deny", "non ça va pas c'est pas au sept c'est au dix sept")
+    assert slots["street_number"] == "17" and outcome.said[0].response == "utter_read_back"
+
+
+def test_a_number_corrected_in_reply_to_another_question_is_applied_and_the_question_stays() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "le trottoir est défoncé au 4 avenue du prado à marseille")
+    assert slots["pending_question"] == "danger"
+    outcome = turn(slots, "deny", "non, au 40, pas au 4")
+    assert slots["street_number"] == "40" and slots.get("danger") is None
+    assert outcome.said[0].response == "utter_ask_danger"
+
+
+def test_an_answer_that_stands_alone_before_more_words_answers_the_danger_question() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "le trottoir est défoncé au 4 avenue du prado à marseille")
+    turn(slots, "inform", "Bah, pas trop, c'est surtout moche à voir.")
+    assert slots["danger"] is False and slots["pending_question"] == "callback_consent"

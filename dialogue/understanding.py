@@ -437,9 +437,14 @@ class Understanding:
         if not frame.describes_something():
             return danger_answer(frame.text)
         # "Bof, pas vraiment, ça fait une flaque": the answer stands alone before what the caller goes on to say.
-        opening = _CLAUSE_END.split(frame.text, maxsplit=1)[0]
-        if opening != frame.text and len(opening.split()) <= _ENOUGH_CONTENT_WORDS:
-            return danger_answer(opening)
+        clauses = _CLAUSE_END.split(frame.text)
+        for end in range(1, min(len(clauses), 3)):
+            opening = " ".join(clauses[:end])
+            if len(opening.split()) > _ENOUGH_CONTENT_WORDS:
+                break
+            answer = danger_answer(opening)
+            if answer is not None:
+                return answer
         return None
 
     def _out_of_scope(self, frame: Frame) -> bool:

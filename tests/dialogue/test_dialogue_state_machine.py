@@ -620,5 +620,5 @@ def test_a_number_corrected_in_reply_to_another_question_is_applied_and_the_ques
 def test_an_answer_that_stands_alone_before_more_words_answers_the_danger_question() -> None:
     slots: dict[str, Any] = {}
     turn(slots, "report_problem", "le trottoir est défoncé au 4 avenue du prado à marseille")
-    turn(slots, "inform", "Bah, pas trop, c'est surtout moche à voir.")
+    turn(slots, "inform", "Bah, pas trop, il y a juste une grosse flaque devant le portail.")
     assert slots["danger"] is False and slots["pending_question"] == "callback_consent"

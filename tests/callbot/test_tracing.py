@@ -59,6 +59,12 @@ async def test_without_an_endpoint_nothing_is_recorded_and_no_thread_runs() -> N
     await started.shutdown()
 
 
+def test_the_endpoint_is_the_collector_base_or_its_traces_url() -> None:
+    assert tracing.traces_url("http://collector:4318") == "http://collector:4318/v1/traces"
+    assert tracing.traces_url("http://collector:4318/") == "http://collector:4318/v1/traces"
+    assert tracing.traces_url("https://otel.example/v1/traces") == "https://otel.example/v1/traces"
+
+
 async def test_the_turn_ends_with_the_last_message_synthesised_for_it() -> None:
     exporter = InMemorySpanExporter()
     started = tracing.start_tracing(settings(), exporter)
@@ -168,7 +174,6 @@ class OtlpReceiver:
     spans: list[ReceivedSpan] = field(default_factory=list)
     resources: list[dict[str, Any]] = field(default_factory=list)
     content_types: set[str] = field(default_factory=set)
-    arrived: threading.Condition = field(default_factory=threading.Condition)
 
     def start(self) -> None:
         receiver = self
@@ -200,11 +205,6 @@ class OtlpReceiver:
         self.server.server_close()
 
     def receive(self, request: ExportTraceServiceRequest) -> None:
-        with self.arrived:
-            self._add(request)
-            self.arrived.notify_all()
-
-    def _add(self, request: ExportTraceServiceRequest) -> None:
         for resource_spans in request.resource_spans:
             self.resources.append({a.key: _value(a.value) for a in resource_spans.resource.attributes})
             for scope_spans in resource_spans.scope_spans:
@@ -233,12 +233,6 @@ class OtlpReceiver:
         assert all(s.trace_id == root.trace_id for s in found)
         return sorted(found, key=lambda span: span.start_ns)
 
-    def wait_for(self, call_id: str, turns: int, timeout_s: float = 20) -> list[ReceivedSpan]:
-        """The call's first `turns` turns, once received (a root ends after its stages: they came before it)."""
-        with self.arrived:
-            self.arrived.wait_for(lambda: len(self.turns(call_id)) >= turns, timeout_s)
-            return self.turns(call_id)
-
 
 @pytest.fixture
 def receiver() -> Iterator[OtlpReceiver]:
@@ -248,7 +242,7 @@ def receiver() -> Iterator[OtlpReceiver]:
     found.stop()
 
 
-def traced_callbot(dialogue_server: Any, workdir: Path, endpoint: str) -> CallbotProcess:
+def traced_callbot(dialogue_server: Any, workdir: Path, endpoint: str, batch_delay_ms: int) -> CallbotProcess:
     return CallbotProcess(
         workdir,
         env_overrides={
@@ -259,7 +253,7 @@ def traced_callbot(dialogue_server: Any, workdir: Path, endpoint: str) -> Callbo
             "CALLBOT_VAD_NO_INPUT_TIMEOUT_S": "60",
             "CALLBOT_TRACING_OTLP_ENDPOINT": endpoint,
             "CALLBOT_TRACING_SERVICE_NAME": "callbot-under-test",
-            "OTEL_BSP_SCHEDULE_DELAY": "100",  # the SDK's batch delay (5 s by default): the test need not wait
+            "OTEL_BSP_SCHEDULE_DELAY": str(batch_delay_ms),  # the SDK's batch delay (5 s by default)
         },
     )
 
@@ -298,35 +292,40 @@ def chat(callbot: CallbotProcess, messages: list[str]) -> tuple[str, list[float]
 async def test_a_chat_and_a_call_send_a_trace_per_turn(
     dialogue_server: Any, receiver: OtlpReceiver, tmp_path: Path
 ) -> None:
-    callbot = traced_callbot(dialogue_server, tmp_path / "callbot", receiver.url)
+    # Nothing leaves before the stop: what the receiver gets, the server's stop flushed.
+    callbot = traced_callbot(dialogue_server, tmp_path / "callbot", receiver.url, batch_delay_ms=600_000)
     await asyncio.to_thread(callbot.start)
+    call_id = None
     try:
         session, _ = await asyncio.to_thread(chat, callbot, CHAT)
-        turns = await asyncio.to_thread(receiver.wait_for, session, len(CHAT))
-        assert [turn.attributes[tracing.TURN_INDEX] for turn in turns] == [1, 2, 3]
-        assert len({turn.trace_id for turn in turns}) == 3, "one trace per turn"
-        for index, turn in enumerate(turns):
-            assert turn.parent_id == "", "a turn is the root of its trace"
-            assert HEX32.match(turn.attributes[tracing.CALL_ID])
-            assert turn.attributes[tracing.CHANNEL] == "text"
-            assert turn.attributes[tracing.OUTCOME] in ("answered", "ended", "handoff")
-            assert turn.links == ([] if index == 0 else [turns[index - 1].span_id])
-            (dialogue,) = receiver.children(turn)
-            assert dialogue.name == "dialogue" and dialogue.attributes["dialogue.messages"] >= 1
-            assert turn.start_ns <= dialogue.start_ns and dialogue.end_ns <= turn.end_ns
-        assert {"service.name": "callbot-under-test"}.items() <= receiver.resources[0].items()
-        assert receiver.resources[0]["service.version"] == tracing.package_version()
-        assert receiver.content_types == {"application/x-protobuf"}
-
         if shutil.which("baresip") is not None:
-            await a_call_is_traced(callbot, receiver, tmp_path)
+            call_id = await place_a_call(callbot, tmp_path)
+        assert not receiver.spans
     finally:
         assert await asyncio.to_thread(callbot.stop) == 0, callbot.tail_log()
+
+    turns = receiver.turns(session)
+    assert [turn.attributes[tracing.TURN_INDEX] for turn in turns] == [1, 2, 3]
+    assert len({turn.trace_id for turn in turns}) == 3, "one trace per turn"
+    for index, turn in enumerate(turns):
+        assert turn.parent_id == "", "a turn is the root of its trace"
+        assert HEX32.match(turn.attributes[tracing.CALL_ID])
+        assert turn.attributes[tracing.CHANNEL] == "text"
+        assert turn.attributes[tracing.OUTCOME] in ("answered", "ended", "handoff")
+        assert turn.links == ([] if index == 0 else [turns[index - 1].span_id])
+        (dialogue,) = receiver.children(turn)
+        assert dialogue.name == "dialogue" and dialogue.attributes["dialogue.messages"] >= 1
+        assert turn.start_ns <= dialogue.start_ns and dialogue.end_ns <= turn.end_ns
+    assert {"service.name": "callbot-under-test"}.items() <= receiver.resources[0].items()
+    assert receiver.resources[0]["service.version"] == tracing.package_version()
+    assert receiver.content_types == {"application/x-protobuf"}
+    if call_id is not None:
+        a_call_is_traced(receiver, call_id)
     assert_nothing_personal(receiver.spans)
 
 
-async def a_call_is_traced(callbot: CallbotProcess, receiver: OtlpReceiver, tmp_path: Path) -> None:
-    """A SIP call from a phone number, with a French sentence after the greeting: one voice turn traced."""
+async def place_a_call(callbot: CallbotProcess, tmp_path: Path) -> str:
+    """A SIP call from a phone number, with a French sentence after the greeting; its call id."""
     from tests.e2e.conftest import RATE, caller_wav, render
     from tests.support.sip_peers import run_baresip_call
 
@@ -344,8 +343,12 @@ async def a_call_is_traced(callbot: CallbotProcess, receiver: OtlpReceiver, tmp_
     )
     assert "Call established" in result.output, result.output[-2000:]
     page: Any = await asyncio.to_thread(callbot.api, "/api/calls?limit=1")
-    call_id = page["items"][0]["call_id"]
-    turns = await asyncio.to_thread(receiver.wait_for, call_id, 1)
+    return str(page["items"][0]["call_id"])
+
+
+def a_call_is_traced(receiver: OtlpReceiver, call_id: str) -> None:
+    """The call's caller turn: recognised, answered by the dialogue, the answer synthesised."""
+    turns = receiver.turns(call_id)
     assert turns, f"no turn of call {call_id}: {[s.attributes for s in receiver.spans if s.name == 'turn']}"
     turn = turns[0]
     assert turn.parent_id == "" and turn.attributes[tracing.CHANNEL] == "voice"
@@ -357,9 +360,10 @@ async def a_call_is_traced(callbot: CallbotProcess, receiver: OtlpReceiver, tmp_
     asr = stages[0]
     assert asr.attributes["asr.audio_seconds"] > 0.5 and 0 < asr.attributes["asr.confidence"] <= 1
     assert asr.start_ns == turn.start_ns  # the turn starts with the caller's first word
-    tts = [stage for stage in stages if stage.name == "tts"]
-    for stage in tts:  # the first audio is queued within the synthesis
-        assert 0 <= stage.attributes["tts.first_audio_ms"] <= (stage.end_ns - stage.start_ns) / 1e6 + 1
+    for stage in stages:
+        if stage.name == "tts" and "tts.first_audio_ms" in stage.attributes:  # queued within the synthesis
+            assert 0 <= stage.attributes["tts.first_audio_ms"] <= (stage.end_ns - stage.start_ns) / 1e6 + 1
+    assert any("tts.first_audio_ms" in stage.attributes for stage in stages), [s.attributes for s in stages]
     assert turn.end_ns >= max(stage.end_ns for stage in stages)
 
 
@@ -367,7 +371,7 @@ async def a_call_is_traced(callbot: CallbotProcess, receiver: OtlpReceiver, tmp_
 @pytest.mark.timeout(900)
 async def test_a_collector_that_is_down_costs_the_chat_nothing(dialogue_server: Any, tmp_path: Path) -> None:
     closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-    callbot = traced_callbot(dialogue_server, tmp_path / "callbot", closed)
+    callbot = traced_callbot(dialogue_server, tmp_path / "callbot", closed, batch_delay_ms=100)
     await asyncio.to_thread(callbot.start)
     try:
         for _ in range(2):  # batches fail meanwhile (every 100 ms)

@@ -30,7 +30,9 @@ def config_text(port: int, list_file: Path, *, ping_interval_s: int = 1, invite_
 debug=2
 log_stderror=yes
 log_prefix="{{$mt $ci}} "
-children=2
+# one UDP worker: messages are relayed in the order they came, and sipp (unlike a phone) fails a call when a
+# bot's 180 Ringing, handled by another worker, overtakes its 200 OK
+children=1
 disable_tcp=yes
 auto_aliases=no
 listen=udp:127.0.0.1:{port}
@@ -55,6 +57,8 @@ modparam("tm", "fr_inv_timer", 60000)
 modparam("rr", "enable_full_lr", 1)
 
 modparam("dispatcher", "list_file", "{list_file}")
+# flag 2: failover support, ds_select_dst keeps the other bots in an xavp for ds_next_dst
+modparam("dispatcher", "flags", 2)
 # OPTIONS to every bot each second; one answer other than 2xx (a draining bot's 503) or none takes it out,
 # one 2xx puts it back
 modparam("dispatcher", "ds_ping_interval", {ping_interval_s})

@@ -142,6 +142,8 @@ class KamailioProxy:
     workdir: Path
     destinations: list[str]
     port: int = field(default_factory=lambda: free_port(tcp_too=False))
+    ping_interval_s: int = 1  # 0: no OPTIONS probing (a bot taken out by a failure stays out)
+    invite_timeout_ms: int = 10000
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -158,7 +160,11 @@ class KamailioProxy:
         # set destination flags priority
         list_file.write_text("".join(f"{BOTS_SET} sip:{d} 0 0\n" for d in self.destinations))
         config = self.workdir / "kamailio.cfg"
-        config.write_text(config_text(self.port, list_file))
+        config.write_text(
+            config_text(
+                self.port, list_file, ping_interval_s=self.ping_interval_s, invite_timeout_ms=self.invite_timeout_ms
+            )
+        )
         return config
 
     def check_config(self) -> None:

@@ -204,7 +204,9 @@ def extract(frame: Frame, slots: dict[str, Any], knowledge: Knowledge, trusted: 
         and frame.description
         and frame.plain_words
         and not frame.unintelligible
-        and (frame.answer is None or frame.carries_content())
+        and not frame.unsure
+        # "pas vidées" says what is wrong, though it opens like a "no"
+        and (frame.answer is None or frame.carries_content() or frame.content_words > 0)
     ):
         # What is wrong, as the caller says it ("il clignote orange"): its words need no problem vocabulary.
         updates["description"] = _described(slots, frame)
@@ -508,6 +510,8 @@ def _acceptable_without_content(frame: Frame, pending: Any, trusted: bool) -> bo
     """A turn that fills nothing but needs no reprompt: "bonjour", "oui j'ai un problème à signaler"."""
     if frame.intent in ("greet", "thank") and trusted:
         return True
+    if pending == "description" and (frame.answer is not None or frame.unsure or frame.intent == "dont_know"):
+        return True  # "tell me more?" "non" / "je sais pas": nothing more to say is an answer too
     opening = pending in (None, "problem", "anything_else")
     return (
         opening

@@ -236,6 +236,7 @@ class Frame:
     description: str | None = None  # the line without its opening words
     says_little: bool = False  # the problem named and no more ("un lampadaire", "le feu tricolore")
     plain_words: bool = False  # most of its words are everyday French (not sounds, not bent names)
+    content_words: int = 0  # words that say something (nouns, verbs, adjectives...), not yes, no or fillers
     place: Place = field(default_factory=Place)
     street_verified: bool | None = None  # the street was found in the street base (None: no base, or no street)
     separate_street_number: str | None = None  # "devant le numéro 25", said apart from a street
@@ -346,6 +347,7 @@ class Understanding:
             description=description,
             says_little=says_little(description),
             plain_words=in_plain_words(doc),
+            content_words=count_content_words(doc),
             place=place,
             street_verified=verified,
             separate_street_number=_last_said(find_separate_street_number, affirmed)
@@ -488,6 +490,19 @@ def in_plain_words(doc: Any) -> bool:
     """Most words of the line are everyday French: the pipeline has a vector for them."""
     words = [t for t in doc if t.is_alpha]
     return bool(words) and sum(1 for t in words if t.has_vector) * 2 > len(words)
+
+
+def count_content_words(doc: Any) -> int:
+    """Words of the line that say something: "pas vidées" has one, "non merci" and "euh ben non" none."""
+    return sum(
+        1
+        for t in doc
+        if t.pos_ in _CONTENT_POS
+        and not t.is_stop
+        and fold(t.text) not in _HESITATIONS
+        and fold(t.text) not in _OPENING_ANSWERS
+        and fold(t.text) not in _YES_WORDS
+    )
 
 
 def says_little(description: str | None) -> bool:

@@ -495,3 +495,13 @@ def test_an_acknowledgement_before_a_no_is_a_no(said: str) -> None:
 )
 def test_sounds_are_told_from_words(said: str, sounds: bool) -> None:
     assert looks_unintelligible(said) is sounds
+
+
+def test_a_place_named_after_its_quarter_keeps_the_name_as_said() -> None:
+    from dialogue.knowledge import default_gazetteer
+    from dialogue.normalize import find_landmark
+
+    gazetteer = default_gazetteer()
+    assert find_landmark("le bateau est amarré devant la gare de l'estaque", gazetteer) == "gare de l'Estaque"
+    # A place and a quarter said apart stay two things.
+    assert find_landmark("au gymnase à la pointe rouge", gazetteer) == "gymnase, Pointe Rouge"

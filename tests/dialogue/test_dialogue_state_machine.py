@@ -622,3 +622,15 @@ def test_an_answer_that_stands_alone_before_more_words_answers_the_danger_questi
     turn(slots, "report_problem", "le trottoir est défoncé au 4 avenue du prado à marseille")
     turn(slots, "inform", "Bah, pas trop, il y a juste une grosse flaque devant le portail.")
     assert slots["danger"] is False and slots["pending_question"] == "callback_consent"
+
+
+def test_what_is_wrong_said_with_a_pas_is_the_description_and_a_no_moves_on() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "les conteneurs")
+    assert slots["pending_question"] == "description"
+    outcome = turn(slots, "inform", "pas ramassés")
+    assert "pas ramassés" in slots["description"] and outcome.said[0].response == "utter_ask_place"
+    slots = {}
+    turn(slots, "report_problem", "les conteneurs")
+    outcome = turn(slots, "deny", "non")
+    assert [say.response for say in outcome.said] == ["utter_ask_place"]

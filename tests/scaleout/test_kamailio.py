@@ -274,18 +274,20 @@ async def test_two_callbots_behind_kamailio_share_one_store_and_one_drains_witho
     assert set(greetings) == {row.id for row in rows} and set(greetings.values()) == {1}
     assert all(n == 1 for n in Counter(r.call_id for r in reports).values())
 
-    # Rasa kept the conversations in PostgreSQL (table `events`), under our call ids: at least those it answered
-    # (on a loaded machine the recogniser may finish a caller's turn only after the hang-up: no message then).
+    # Rasa kept its conversations in PostgreSQL (table `events`): each instance's warm-up message at its start, and
+    # the calls' under our call ids, at least those the dialogue answered. (On a loaded machine the recogniser may
+    # finish a caller's turn only after the hang-up, when nothing is sent to Rasa any more: no minimum for these.)
     technical = load_settings(environ={}).prompts.technical_problem
     public_ids = {row.id: row.public_id for row in rows}
     answered = {public_ids[t.call_id] for t in turns if t.seq > 1 and t.speaker == "bot" and t.text != technical}
-    conversations = {sender for sender in senders if not sender.startswith("warm-up-")}  # each bot's first message
-    print(f"calls the dialogue answered: {len(answered)}; conversations in Rasa's tracker store: {len(conversations)}")
-    assert conversations, "no conversation in Rasa's tracker store"
+    warm_ups = {sender for sender in senders if sender.startswith("warm-up-")}
+    conversations = set(senders) - warm_ups
+    print(f"calls the dialogue answered: {len(answered)}; their conversations in Rasa: {len(conversations)}")
+    assert len(warm_ups) >= len(bots)
     assert answered <= conversations <= {row.public_id for row in rows}
 
     # The tracker store's password: nowhere in a log or on a command line.
     logs = "\n".join(supervisor_log.lines) + "".join(bot.log_path.read_text(errors="replace") for bot in bots)
-    assert "Attempting to connect to database" in logs  # Rasa's own log line, with the password masked
+    assert "Rasa server is up and running" in logs  # Rasa's own output is there to be searched
     assert TRACKER_PASSWORD not in logs and quote(TRACKER_PASSWORD, safe="") not in logs
     assert not command_lines_holding(TRACKER_PASSWORD)

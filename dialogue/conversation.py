@@ -467,7 +467,7 @@ def handle_report_turn(frame: Frame, slots: dict[str, Any], knowledge: Knowledge
         if frame.answer is True:
             return handoff("out_of_scope", base)  # the adviser offered, accepted
         if frame.asks_for_person:
-            return handoff("caller_request", base)  # not an acceptance ("non, moi je veux une vraie personne")
+            return handoff("caller_request", base)  # not an acceptance ("non, pas une machine, quelqu'un de vrai")
         if frame.answer is False and frame.category is None:
             if frame.goodbye or frame.other_service or frame.will_call_elsewhere:
                 # Declining the adviser with a goodbye or another service named: nothing else to report either.
@@ -512,6 +512,8 @@ def _acceptable_without_content(frame: Frame, pending: Any, trusted: bool) -> bo
         return True
     if pending == "description" and (frame.answer is not None or frame.unsure or frame.intent == "dont_know"):
         return True  # "tell me more?" "non" / "je sais pas": nothing more to say is an answer too
+    if pending is None and trusted and frame.plain_words and frame.intent not in ("deny", "dont_know", "out_of_scope"):
+        return True  # the caller's first words, before the problem ("excusez-moi de vous déranger..."): no failure
     opening = pending in (None, "problem", "anything_else")
     return (
         opening
@@ -684,7 +686,7 @@ def handle_request_human(frame: Frame, slots: dict[str, Any], knowledge: Knowled
     if not asked:
         return handle_report_turn(frame.with_intent("inform"), slots, knowledge)
     # Accepting the adviser offered after an out-of-scope request keeps that reason for the agent; asking for a
-    # person without accepting ("non, les machines j'en veux pas, une vraie personne") is the caller's request.
+    # person without accepting ("non, pas un robot, un conseiller") is the caller's request.
     reason = "out_of_scope" if pending == "offer_human" and frame.answer is not False else "caller_request"
     if frame.emergency:
         return handoff_emergency(base)

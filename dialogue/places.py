@@ -105,10 +105,14 @@ class PlaceResolver:
         the number of words it was heard in."""
         words = fold(spoken_to_digits(text)).split()
         if skip:
-            skipped = fold(skip).split()
-            for start in range(len(words) - len(skipped) + 1):
-                if words[start : start + len(skipped)] == skipped:
-                    words = [*words[:start], "|", *words[start + len(skipped) :]]
+            # The street's words are no commune; its type may have been written short ("rte" for "route").
+            street_words = fold(skip).split()
+            for skipped in (street_words, street_words[1:]):
+                found = next(
+                    (i for i in range(len(words) - len(skipped) + 1) if words[i : i + len(skipped)] == skipped), None
+                )
+                if skipped and found is not None:
+                    words = [*words[:found], "|", *words[found + len(skipped) :]]
                     break
         best: tuple[float, int, str] | None = None
         for size in (4, 3, 2, 1):

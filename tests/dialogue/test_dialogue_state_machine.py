@@ -610,7 +610,7 @@ def test_a_no_at_the_read_back_that_carries_the_right_number_applies_it() -> Non
 
 def test_a_number_corrected_in_reply_to_another_question_is_applied_and_the_question_stays() -> None:
     slots: dict[str, Any] = {}
-    turn(slots, "report_problem", "le trottoir est défoncé au 4 avenue du prado à marseille")
+    turn(slots, "report_problem", "le trottoir est défoncé au 4 boulevard baille dans le cinquième")
     assert slots["pending_question"] == "danger"
     outcome = turn(slots, "deny", "non, au 40, pas au 4")
     assert slots["street_number"] == "40" and slots.get("danger") is None
@@ -619,7 +619,7 @@ def test_a_number_corrected_in_reply_to_another_question_is_applied_and_the_ques
 
 def test_an_answer_that_stands_alone_before_more_words_answers_the_danger_question() -> None:
     slots: dict[str, Any] = {}
-    turn(slots, "report_problem", "le trottoir est défoncé au 4 avenue du prado à marseille")
+    turn(slots, "report_problem", "le trottoir est défoncé au 4 boulevard baille dans le cinquième")
     turn(slots, "inform", "Bah, pas trop, il y a juste une grosse flaque devant le portail.")
     assert slots["danger"] is False and slots["pending_question"] == "callback_consent"
 
@@ -634,3 +634,20 @@ def test_what_is_wrong_said_with_a_pas_is_the_description_and_a_no_moves_on() ->
     turn(slots, "report_problem", "les conteneurs")
     outcome = turn(slots, "deny", "non")
     assert [say.response for say in outcome.said] == ["utter_ask_place"]
+
+
+def test_the_callers_first_words_before_the_problem_are_no_failure_but_later_ones_are() -> None:
+    slots: dict[str, Any] = {}
+    text = "allô bonjour madame, excusez-moi de vous embêter, c'est ma nièce qui m'a dit de vous appeler"
+    assert [say.response for say in turn(slots, "inform", text).said] == ["utter_ask_problem"]
+    assert not slots.get("reprompt_count")
+    again = turn(slots, "inform", "oui alors voilà hein comme je vous disais")
+    assert again.said[0].response == "utter_not_understood"
+
+
+def test_a_street_type_written_short_is_a_street_and_its_words_are_no_commune() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "une voiture épave sans plaques depuis des semaines")
+    turn(slots, "inform", "au 12 rte de st antoine")
+    assert slots["street_name"] == "route de St Antoine" and slots["street_number"] == "12"
+    assert slots.get("commune") is None

@@ -118,6 +118,11 @@ class CallbotServer:
                 },
                 # beside the spill file: one state directory per callbot instance
                 pid_file=resolve_path(settings.database.spill_file).parent / "dialogue-children.json",
+                tracker_store_url=(
+                    settings.dialogue.tracker_store_url.get_secret_value()
+                    if settings.dialogue.tracker_store_url is not None
+                    else None
+                ),
             )
             self._stack.push_async_callback(managed.stop)
             dialogue_url, dialogue_token = managed.url, managed.token

@@ -171,10 +171,12 @@ class ManagedDialogue:
         extra_env: Mapping[str, str] | None = None,
         health_interval_s: float = 2.0,
         pid_file: Path | None = None,
+        tracker_store_url: str | None = None,
     ) -> None:
         """`extra_env` goes to the action server only (database URL, pseudonymisation key): Rasa needs none of it.
 
         In managed mode Rasa's HTTP API (trackers hold what callers said) needs `token`, made afresh each start.
+        `tracker_store_url`: Rasa keeps its conversations in that database (rasa_ext/launch.py), not in memory.
         """
         self.external = external_url is not None
         self.ready = False
@@ -235,6 +237,8 @@ class ManagedDialogue:
                     "RASA_AUTH_TOKEN": self.token,
                     "RASA_CHANNEL_TOKEN": self.token,  # its REST channel too (dialogue/rasa_ext/secured_rest.py)
                     "TF_CPP_MIN_LOG_LEVEL": "2",
+                    # in the environment, not on the command line: it may hold a password
+                    **({"RASA_TRACKER_STORE_URL": tracker_store_url} if tracker_store_url else {}),
                 },
                 marker=str(DIALOGUE_DIR / "rasa_ext" / "launch.py"),
                 port=rasa_port,

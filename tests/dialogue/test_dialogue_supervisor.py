@@ -65,3 +65,16 @@ async def test_a_port_held_by_another_program_fails_the_start_at_once_and_says_w
         await dialogue._check_ports(grace_s=0.2)  # free again: no error
     finally:
         holder.close()
+
+
+def test_the_tracker_store_url_reaches_rasa_alone_through_its_environment(tmp_path: Path) -> None:
+    model = tmp_path / "model.tar.gz"
+    model.write_bytes(b"")
+    url = "postgresql://rasa:s3cret@db.example:5432/callbot"
+    dialogue = ManagedDialogue(model, rasa_port=free_port(), action_port=free_port(), tracker_store_url=url)
+    specs = {process.spec.name: process.spec for process in dialogue._processes}
+    assert specs["rasa"].env["RASA_TRACKER_STORE_URL"] == url
+    assert "RASA_TRACKER_STORE_URL" not in specs["actions"].env
+    assert not any("s3cret" in arg for spec in specs.values() for arg in spec.argv)  # never on a command line
+    plain = ManagedDialogue(model, rasa_port=free_port(), action_port=free_port())
+    assert all("RASA_TRACKER_STORE_URL" not in process.spec.env for process in plain._processes)

@@ -214,6 +214,9 @@ class _RecognitionFeed:
             await then(await self.stream.finish())
 
         self._closing = asyncio.create_task(close(), name="listener-close-turn")
+        # Its failure is raised at the next push or close; a listener stopped before either (the server stopping
+        # with recognition still queued) must not leave "Task exception was never retrieved" behind.
+        self._closing.add_done_callback(_mark_retrieved)
 
     async def partial_soon(self) -> str | None:
         """The words so far, or None if the recogniser cannot say within PARTIAL_WAIT_S (it is behind)."""
@@ -233,7 +236,14 @@ class _RecognitionFeed:
             except TimeoutError:
                 log.warning("the last caller turn was not recognised within %.0f s", CLOSE_WAIT_S)
                 self._closing.cancel()
+            except Exception as error:  # the recogniser went away first (the server stopping): the call ends anyway
+                log.warning("the last caller turn could not be recognised: %s", error)
         self.stream.close()
+
+
+def _mark_retrieved(task: asyncio.Task[None]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 def _ignore_outcome(task: asyncio.Task[Hypothesis]) -> None:

@@ -4,7 +4,9 @@ and the caller's onset is told at once (barge-in) unless it is too faint to be m
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
+from typing import Any
 
 import numpy as np
 
@@ -146,3 +148,46 @@ async def test_a_slow_recogniser_never_stops_the_listening() -> None:
     assert max(gaps) < 0.5, max(gaps)  # never the recogniser's 1 s
     assert turns == ["premier", "second"] and len(onsets) == 2
     assert listener.frames_heard == len(frames)
+
+
+async def test_a_recogniser_gone_before_the_last_turn_is_recognised_ends_the_listening_quietly() -> None:
+    """The server stopping with recognition queued: the engine refuses work. The listening ends, no error escapes,
+    and no task is left with an exception nobody retrieved."""
+
+    class GoneRecognizer(FakeRecognizer):
+        def open_stream(self, input_rate: int) -> Any:
+            stream = super().open_stream(input_rate)
+
+            async def finish() -> Any:
+                await asyncio.sleep(0.05)
+                raise RuntimeError("cannot schedule new futures after shutdown")
+
+            stream.finish = finish  # type: ignore[method-assign]
+            return stream
+
+    unhandled: list[dict[str, Any]] = []
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda _, context: unhandled.append(context))
+    audio = ScriptedAudio([*silence(0.3), *voiced(0.8), *silence(0.8)])
+
+    async def on_turn(turn: CallerTurn) -> None: ...
+
+    async def nothing() -> None: ...
+
+    listener = Listener(
+        audio,
+        GoneRecognizer(["oui"]),
+        AdaptiveEndOfTurn(free_ms=700),
+        VoiceSettings(start_ms=100),
+        bot_speaking=lambda: False,
+        on_onset=lambda: None,
+        on_turn=on_turn,
+        on_unintelligible=nothing,
+    )
+    try:
+        await asyncio.wait_for(listener.run(), 10)
+        gc.collect()
+        await asyncio.sleep(0)
+    finally:
+        loop.set_exception_handler(None)
+    assert unhandled == []

@@ -19,8 +19,12 @@ _PERSON = (
     r"une petite|une dame|un monsieur|un homme|une femme|un cycliste|un motard|un vieux|une vieille|"
     r"une personne agee|un passant|une passante|un jeune|un bebe|mon fils|ma fille|mon mari|ma femme|"
     r"mon pere|ma mere|un ado|des gens|des enfants|des personnes|un ouvrier|ma voisine|mon voisin|"
-    r"une voisine|un voisin|une mamie|un papi|un livreur|une cycliste)"
+    r"une voisine|un voisin|une mamie|un papi|un livreur|une cycliste|"
+    r"le monsieur|la dame|le petit|la petite|le gamin|la gamine|un minot|une minote|le minot|la minote|"
+    r"un gosse|le gosse|l enfant|le bebe|le vieux|la vieille|le papi|la mamie|mon petit|ma petite|le jeune)"
 )
+# Spoken French repeats the subject as a pronoun, a few words on ("le minot de la voisine il est tombé").
+_AND_PRONOUN = r"(?:(?: \w+){0,4} (?:il|elle|ils|elles))?"
 _HOME = (
     r"(maison|maisons|appartement|appartements|appart|chez moi|chez nous|chez eux|chez les voisins|"
     r"rez de chaussee|rez de chaussees|logement|logements|habitation|habitations|sous sol|sous sols|cave|caves|"
@@ -29,7 +33,7 @@ _HOME = (
 # Water coming in, in any tense or mood ("rentre", "est en train de rentrer", "a commencé à monter").
 _COMES_IN = (
     r"(r?entr(e|es|ent|er|ait|aient|ee)|mont(e|ent|er|ait|ee)|arriv(e|ent|er|ait)|coul(e|ent|er|ait)|"
-    r"envahi(t|ssent|r)?)"
+    r"pass(e|ent|er|ait) sous les portes|envahi(t|ssent|r)?)"
 )
 STRONG_EMERGENCY = re.compile(
     "|".join(
@@ -42,9 +46,9 @@ STRONG_EMERGENCY = re.compile(
             r"\bpoteau electrique tombe",
             r"\b(blesse|blessee|blesses|blessees|inconscient|inconsciente|saigne|saignent|evanoui|evanouie)\b",
             r"\b(respire plus|respire pas|ne respire|perdu connaissance|s est ouvert la tete|a mal partout)\b",
-            rf"\b{_PERSON} (est|sont) (tombe|tombee|tombes|tombees) (par terre|dans|du|de|sur)\b.{{0,40}}"
+            rf"\b{_PERSON}{_AND_PRONOUN} (est|sont) (tombe|tombee|tombes|tombees) (par terre|dans|du|de|sur)\b.{{0,40}}"
             r"\b(mal|bouge|releve|saigne|blesse|blessee|respire)",
-            rf"\b{_PERSON} (s est fait|se sont fait|a ete|ont ete|est|sont|vient d etre) "
+            rf"\b{_PERSON}{_AND_PRONOUN} (s est fait|se sont fait|a ete|ont ete|est|sont|vient d etre) "
             r"(renverse|renversee|renverses|percute|percutee|fauche|fauchee|ecrase|ecrasee|coince|coincee|coinces|"
             r"bloque dans|tombe dans|tombee dans|tombes dans|electrocute)",
             rf"\b(tombe|tombee|tombes|effondre|effondree) sur {_PERSON}",
@@ -54,6 +58,8 @@ STRONG_EMERGENCY = re.compile(
             r"\b(au feu|il y a le feu|y a le feu|en feu|prend feu|pris feu|ca brule|flammes|fumee noire)\b",
             rf"\b(eau|egout|egouts)\b.{{0,40}}\b{_COMES_IN}\b.{{0,25}}{_HOME}",
             rf"\b(inonde|inondent|inondee|inondees|inondes|envahi|envahie|envahit)\b.{{0,12}}{_HOME}",
+            # "il y a déjà 10 cm dans la cuisine": water standing inside a home
+            rf"\b\w+ (cm|centimetres?) (d eau )?(dans|chez)\b.{{0,12}}{_HOME}",
             rf"{_HOME}( de la \w+| du \w+| de l \w+| des \w+)? (est |sont )?"
             r"(completement |toute |tout |tous |toutes )?(inonde|inondee|inondes|inondees|"
             r"sous l eau|envahie|envahi)",
@@ -61,6 +67,7 @@ STRONG_EMERGENCY = re.compile(
             # Gas named beside a sign of it, in either order ("ça pue le gaz", "le gaz on le sent jusqu'ici").
             r"\bgaz\b.{0,30}\b(odeur|sent|sens|pue|puait|fuit|fuite|siffle|s echappe)\b"
             r"|\b(pue|puait|schlingue|cocotte) (le |du )?gaz\b",
+            r"\bodeur (de la |d une )?gaziniere\b",
             r"\b(fil|fils|cable|cables)\b.{0,30}\b(au sol|par terre|a terre|traine|trainent|pend|pendent|arrache)\b"
             r".{0,30}\b(electrique|electriques|courant|jus|etincelle|etincelles|grille|grillent)\b",
             r"\b(il|elle|ils|elles) (est|sont) (coince|coincee|coinces|coincees|bloque|bloquee|pris|prise|tombe|"
@@ -83,11 +90,18 @@ STRONG_EMERGENCY = re.compile(
 CABLE_DOWN = re.compile(
     r"\b(fil|fils|cable|cables) (qui pend|qui pendent|denude|denudes|a terre|par terre|tombe|tombes)\b"
 )
+# Gas told by its smell, as the gas company describes it, unless the smell is a bin's or a sewer's.
+ROTTEN_EGGS = re.compile(r"\b(odeur|odeurs|sent|sens|pue|puait|schlingue)\b.{0,25}\b(oeuf|oeufs) pourris?\b")
+SMELLY_THINGS = re.compile(
+    r"\b(poubelle|poubelles|conteneur|conteneurs|benne|bennes|ordures|dechets|egout|egouts|caniveau|canal|"
+    r"station d epuration|fosse)\b"
+)
 TELECOM = re.compile(r"\b(telephone|telephonique|telecom|fibre|internet|adsl|orange|sfr|free|bouygues|tele)\b")
 # A person in a situation that may be an emergency, without the words that say so ("quelqu'un est tombé dans le
 # trou", "un enfant a glissé"): the bot asks one direct question rather than guess either way.
 MAYBE_EMERGENCY = re.compile(
-    rf"\b{_PERSON} (est|sont|a|ont|s est|se sont|vient de|viennent de) (tombe|tombee|tombes|tombees|glisse|glissee|"
+    rf"\b{_PERSON}{_AND_PRONOUN} (est|sont|a|ont|s est|se sont|vient de|viennent de) (tombe|tombee|tombes|tombees|"
+    r"glisse|glissee|"
     r"chute|chutee|trebuche|fait mal|fait renverser|blesse|coince|coincee|bloque|bloquee|pris|prise)"
     r"|\b(odeur|sent|sens) (bizarre|chimique|de brule|le brule)\b|\bfumee\b|\b(fil|fils|cable|cables)\b.{0,30}"
     r"\b(au sol|par terre|a terre|pend|pendent|arrache|traine|trainent)\b"
@@ -97,7 +111,9 @@ MAYBE_EMERGENCY = re.compile(
 AMBIGUOUS_INJURY = re.compile(
     r"\b(bouge plus|ne bouge pas|bouge pas|bouge meme plus|se releve pas|se releve plus|peut pas se relever|"
     r"repond plus|repond pas|reagit plus|reagit pas|"
-    r"peut plus se relever|arrive pas a se relever|(a|ai) (tres |trop )?mal)\b"
+    r"peut plus se relever|arrive pas a se relever|(a|ai) (tres |trop )?mal|"
+    r"(arrive|arrivent|peut|peuvent) (pas|plus) a? ?(remonter|sortir)|"
+    r"(jambe|bras|cheville|poignet|tete) (toute |tout )?(tordue|tordu|cassee|casse|en sang|ouverte))\b"
 )
 PERSON_MENTION = re.compile(rf"\b{_PERSON}\b|\b(je|j|me|moi) (suis|me suis|ai|m)\b")
 # Words that make DIET's "emergency" believable when no strong sign is there (only then: a caller saying "c'est
@@ -227,6 +243,8 @@ def emergency_evidence(folded: str, nlu_says_emergency: bool = False) -> list[Sp
     """Where `fold`ed words say an immediate emergency: strong words always, weaker ones ("au secours",
     "pompiers") only when the NLU also read an emergency. Whether each is said or denied is the parse's job."""
     spans = [m.span() for m in STRONG_EMERGENCY.finditer(folded)]
+    if not SMELLY_THINGS.search(folded):
+        spans += [m.span() for m in ROTTEN_EGGS.finditer(folded)]
     if not TELECOM.search(folded):
         spans += [m.span() for m in CABLE_DOWN.finditer(folded)]
     if PERSON_MENTION.search(folded):

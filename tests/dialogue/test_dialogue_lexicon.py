@@ -202,3 +202,32 @@ def test_water_coming_into_homes_in_any_tense_is_an_emergency(text: str) -> None
 @pytest.mark.parametrize("text", ["l'eau monte dans la rue", "l'eau coule le long du trottoir"])
 def test_water_in_the_street_alone_is_no_emergency(text: str) -> None:
     assert not is_emergency(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "le petit du voisin il est tombé dans le trou des travaux, il bouge plus",
+        "un gosse est tombé dans la fouille il arrive pas à sortir",
+        "la dame du deuxième elle est tombée dans l'escalier de la place, elle a la cheville toute tordue",
+        "ça sent drôlement les oeufs pourris dans la montée",
+        "depuis l'orage l'eau passait sous les portes des garages",
+        "il y a déjà quinze centimètres dans le salon",
+    ],
+)
+def test_dangers_said_the_way_people_say_them_are_emergencies(text: str) -> None:
+    assert is_emergency(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "la poubelle sent l'oeuf pourri",
+        "ça pue l'oeuf pourri près de la bouche d'égout",
+        "la branche elle bouge plus",
+        "le lampadaire il a la tête tordue",
+        "le trou est profond quelqu'un pourrait tomber dedans",
+    ],
+)
+def test_the_same_words_about_things_or_a_mere_risk_are_not(text: str) -> None:
+    assert not is_emergency(text)

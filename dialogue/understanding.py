@@ -325,6 +325,8 @@ class Understanding:
             return Frame(heard=heard, text=heard.text)
         # Hesitation sounds carry nothing and split what belongs together ("au numéro euh deux cent quatre-vingt").
         text = " ".join(_HESITATION_SOUNDS.sub(" ", repair_asr_slips(heard.text)).split()) or heard.text
+        # "25 av. Victor Hugo": the abbreviation's full stop ends no sentence.
+        text = _ABBREVIATION_STOP.sub(r"\1", text)
         folded = fold(text)
         # Numbers become digits once, for every reader of numbers (number words inside names are kept).
         said = spoken_to_digits(text)
@@ -594,6 +596,7 @@ _SELF_CORRECTION = re.compile(
     r"\bqu est ce que je dis\b|\bje veux dire\b|\bje dis n importe quoi\b"
 )
 _OPENING_ANSWERS = {"oui": True, "ouais": True, "ouai": True, "si": True, "non": False, "nan": False}
+_ABBREVIATION_STOP = re.compile(r"\b(av|ave|bd|bld|bvd|rte|imp|trav|pl|st|ste|ch|chem)\.(?= ?\w)", re.IGNORECASE)
 _CLAUSE_END = re.compile(r"[,.!?;…]+\s*|\s+mais\s+")
 _SENTENCE_END = re.compile(r"[.!?;…]+\s*|\s+mais\s+")
 _SURE_YES_NO = 0.8

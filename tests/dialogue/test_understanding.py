@@ -375,3 +375,16 @@ def test_the_first_arrondissement_and_a_small_number_after_a_cue_of_place() -> N
     assert "9" in (heard.place.street_number, heard.separate_street_number)
     # After "du" without a cue of place, a number word is part of a name.
     assert frame("avenue du huit mai 1945 à aubagne").place.street_number is None
+
+
+@pytest.mark.parametrize(
+    ("text", "number", "street"),
+    [
+        ("les deux réverbères devant le 31 av. Jean Jaurès à Cassis sont morts", "31", "avenue Jean Jaurès"),
+        ("un trou au 7 bd. de la Libération à Aubagne", "7", "boulevard de la Libération"),
+        ("au 5 ch. des Oliviers à Trets", "5", "chemin des Oliviers"),
+    ],
+)
+def test_a_street_type_abbreviated_with_a_full_stop_is_read_whole(text: str, number: str, street: str) -> None:
+    place = UNDERSTAND(Heard("inform", text, 0.9, 0.9)).place
+    assert (place.street_number, place.street_name) == (number, street)

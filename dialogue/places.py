@@ -68,6 +68,13 @@ class PlaceResolver:
     def __init__(self, gazetteer: Gazetteer, streets: StreetMatcher | None = None) -> None:
         self.gazetteer = gazetteer
         self.streets = streets
+        # Every commune alias written without spaces (at least 6 letters: a short one is too easily met by chance).
+        self._joined_names = {
+            alias.replace(" ", ""): name
+            for name, aliases in gazetteer.communes
+            for alias in aliases
+            if len(alias.replace(" ", "")) >= 6
+        }
         # (phonetic key, official name) of every commune alias worth a sound match (short aliases are too risky).
         self._commune_keys = [
             (_sound_key(alias), name) for name, aliases in gazetteer.communes for alias in aliases if len(alias) >= 5
@@ -114,6 +121,12 @@ class PlaceResolver:
                 if skipped and found is not None:
                     words = [*words[:found], "|", *words[found + len(skipped) :]]
                     break
+        # A name the recogniser split ("au bagne", "gé menos"): the words written together are the name itself.
+        for size in (3, 2):
+            for start in range(len(words) - size + 1):
+                window = words[start : start + size]
+                if "|" not in window and (name := self._joined_names.get("".join(window))) is not None:
+                    return name, size
         best: tuple[float, int, str] | None = None
         for size in (4, 3, 2, 1):
             for start in range(len(words) - size + 1):

@@ -189,6 +189,8 @@ _PREAMBLE = re.compile(
 _NEGATED_VALUE = re.compile(
     r"\bpas (?:a|au|aux|dans|en|sur|le|la|les|du|des|rue|avenue|boulevard|chemin|cours|allee|place|impasse|"
     r"numero|un|une)\b(?: [\w]+){1,5}?(?=\s*(?:,|\.|;|mais|c est|plutot|$))"
+    # "c'est pas Septèmes, c'est Marseille": a bare name taken back before the right one
+    r"|\bc est pas(?: [\w]+){1,4}?(?=\s*(?:,|\.|;)?\s*(?:c est|mais|plutot)\b)"
 )
 
 

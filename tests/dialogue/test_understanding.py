@@ -388,3 +388,15 @@ def test_the_first_arrondissement_and_a_small_number_after_a_cue_of_place() -> N
 def test_a_street_type_abbreviated_with_a_full_stop_is_read_whole(text: str, number: str, street: str) -> None:
     place = UNDERSTAND(Heard("inform", text, 0.9, 0.9)).place
     assert (place.street_number, place.street_name) == (number, street)
+
+
+@pytest.mark.parametrize(
+    ("text", "commune"),
+    [
+        ("le lampadaire de la place est mort au bagne", "Aubagne"),  # the recogniser split the name
+        ("un trou boulevard de la libération à gé menos", "Gémenos"),
+        ("non c'est pas gardanne c'est meyreuil", "Meyreuil"),  # the name taken back is not the place
+    ],
+)
+def test_a_commune_split_by_the_recogniser_or_taken_back(text: str, commune: str) -> None:
+    assert UNDERSTAND(Heard("inform", text, 0.9, 0.9)).place.commune == commune

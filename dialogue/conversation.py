@@ -23,6 +23,7 @@ from dialogue.slots import (
     COMMUNE_ASKED,
     COMMUNE_SKIPPED,
     DESCRIPTION_WANTED,
+    NUMBER_ASKED,
     PENDING,
     REPORT_SLOTS,
     REPROMPTS,
@@ -261,13 +262,15 @@ def _place_from(
     lycée" said in passing does not replace "lycée Rimbaud")."""
     pending = slots.get(PENDING)
     reviewing = pending in ("correction", "confirm") or frame.intent == "correct"
-    may_change = reviewing or correcting or pending in ("place", "commune")
+    may_change = reviewing or correcting or pending in ("place", "street_number", "commune")
     place = frame.place
     same_street = fold(place.street_name or "") == fold(slots.get("street_name") or "")
     if place.street_name and not place.street_number and (reviewing or correcting or same_street):
         # A street corrected without its number ("non, avenue X, pas rue X"): only the name changes, the number stays.
         place = Place(slots.get("street_number"), place.street_name, place.commune, place.landmark)
     number = frame.separate_street_number if not place.street_number else None
+    if pending == "street_number" and not number and not place.street_number:
+        number = frame.lone_number  # "vingt-deux" alone answers "à quel numéro ?"
     if place.street_number and not place.street_name:
         # "à Pertuis, devant le 9" after "rue Colbert": a house number without its street is the known street's.
         number, place = place.street_number, Place(None, None, place.commune, place.landmark)
@@ -376,6 +379,9 @@ def next_question(slots: dict[str, Any], taxonomy: Taxonomy, rephrase: bool = Fa
         return "description", Say(prefix + "description")
     if not (slots.get("street_name") or slots.get("landmark")):
         return "place", Say(prefix + "place")
+    if slots.get("street_name") and not slots.get("street_number") and not slots.get(NUMBER_ASKED):
+        # A street alone may be kilometres long: its number, or what the problem is near, once.
+        return "street_number", Say(prefix + "street_number")
     if (
         not slots.get("commune")
         and not slots.get(COMMUNE_SKIPPED)
@@ -412,6 +418,8 @@ def ask_next(slots: dict[str, Any], updates: dict[str, Any], knowledge: Knowledg
     pending, question = next_question(_current(slots, updates), knowledge.taxonomy, rephrase)
     if pending == "description":
         updates = {**updates, DESCRIPTION_WANTED: False}  # asked once, answered or not
+    elif pending == "street_number":
+        updates = {**updates, NUMBER_ASKED: True}  # asked once, answered or not
     elif pending == "commune":
         # A caller who answers everything else but the commune is asked twice, not at every turn; the person who
         # validates the report places the street.
@@ -510,8 +518,10 @@ def _acceptable_without_content(frame: Frame, pending: Any, trusted: bool) -> bo
     """A turn that fills nothing but needs no reprompt: "bonjour", "oui j'ai un problème à signaler"."""
     if frame.intent in ("greet", "thank") and trusted:
         return True
-    if pending == "description" and (frame.answer is not None or frame.unsure or frame.intent == "dont_know"):
-        return True  # "tell me more?" "non" / "je sais pas": nothing more to say is an answer too
+    if pending in ("description", "street_number") and (
+        frame.answer is not None or frame.unsure or frame.intent == "dont_know"
+    ):
+        return True  # "tell me more?", "which number?" "non" / "je sais pas": an answer too
     if pending is None and trusted and frame.plain_words and frame.intent not in ("deny", "dont_know", "out_of_scope"):
         return True  # the caller's first words, before the problem ("excusez-moi de vous déranger..."): no failure
     opening = pending in (None, "problem", "anything_else")

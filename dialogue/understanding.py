@@ -239,6 +239,7 @@ class Frame:
     says_little: bool = False  # the problem named and no more ("un lampadaire", "le feu tricolore")
     plain_words: bool = False  # most of its words are everyday French (not sounds, not bent names)
     content_words: int = 0  # words that say something (nouns, verbs, adjectives...), not yes, no or fillers
+    lone_number: str | None = None  # a short line's only number ("vingt-deux", "le 12 bis"), never a phone number
     place: Place = field(default_factory=Place)
     street_verified: bool | None = None  # the street was found in the street base (None: no base, or no street)
     separate_street_number: str | None = None  # "devant le numéro 25", said apart from a street
@@ -358,6 +359,7 @@ class Understanding:
             if not place.street_number
             else None,
             street_number_said=_last_said(find_street_number, affirmed),
+            lone_number=None if phone else _lone_number(affirmed),
             free_landmark=free_text_landmark(text),
             danger=self._danger(text, doc),
             yes_no=yes_no,
@@ -553,6 +555,17 @@ def _named_field(folded: str) -> str | None:
 
 def _negated_spans(said: str) -> list[tuple[int, int]]:
     return [m.span() for m in _NEGATED_VALUE.finditer(_fold_in_place(said))]
+
+
+def _lone_number(said: str) -> str | None:
+    """The only number of a short line, with its bis/ter: "euh le vingt-deux" -> "22"."""
+    words = fold(said).split()
+    numbers = [i for i, word in enumerate(words) if re.fullmatch(r"[1-9]\d{0,3}", word)]
+    if len(words) > 6 or len(numbers) != 1:
+        return None
+    at = numbers[0]
+    suffix = words[at + 1] if at + 1 < len(words) and words[at + 1] in ("bis", "ter", "quater") else None
+    return f"{words[at]} {suffix}" if suffix else words[at]
 
 
 def _without_negations(said: str) -> str:

@@ -651,3 +651,34 @@ def test_a_street_type_written_short_is_a_street_and_its_words_are_no_commune() 
     turn(slots, "inform", "au 12 rte de st antoine")
     assert slots["street_name"] == "route de St Antoine" and slots["street_number"] == "12"
     assert slots.get("commune") is None
+
+
+def test_a_street_without_its_number_is_asked_for_it_once() -> None:
+    slots: dict[str, Any] = {}
+    outcome = turn(slots, "report_problem", "le lampadaire est éteint boulevard baille à marseille")
+    assert outcome.said[0].response == "utter_ask_street_number"
+    turn(slots, "inform", "euh le quarante et un")
+    assert slots["street_number"] == "41" and slots["place"] == "41 boulevard Baille, Marseille"
+    assert slots["pending_question"] == "danger"
+
+
+def test_the_number_question_takes_a_landmark_or_an_i_dont_know_and_is_never_asked_again() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "le lampadaire est éteint boulevard baille à marseille")
+    turn(slots, "inform", "juste en face de la boulangerie")
+    assert slots["landmark"] and "boulangerie" in slots["landmark"] and slots["pending_question"] == "danger"
+    slots = {}
+    turn(slots, "report_problem", "le lampadaire est éteint boulevard baille à marseille")
+    outcome = turn(slots, "dont_know", "ah ça je sais pas")
+    assert [say.response for say in outcome.said] == ["utter_ask_danger"]
+    assert not slots.get("reprompt_count")
+
+
+def test_no_number_question_for_a_full_address_or_a_landmark() -> None:
+    slots: dict[str, Any] = {}
+    assert turn(slots, "report_problem", "un trou au 9 boulevard baille à marseille").said[0].response == (
+        "utter_ask_danger"
+    )
+    slots = {}
+    outcome = turn(slots, "report_problem", "un trou devant la gare de l'estaque")
+    assert slots["landmark"] and outcome.said[0].response != "utter_ask_street_number"

@@ -206,7 +206,7 @@ def extract(frame: Frame, slots: dict[str, Any], knowledge: Knowledge, trusted: 
         and frame.plain_words
         and not frame.unintelligible
         and not frame.unsure
-        # "pas vidées" says what is wrong, though it opens like a "no"
+        # "pas ramassés" says what is wrong, though it opens like a "no"
         and (frame.answer is None or frame.carries_content() or frame.content_words > 0)
     ):
         # What is wrong, as the caller says it ("il clignote orange"): its words need no problem vocabulary.

@@ -23,14 +23,14 @@ _PERSON = (
     r"le monsieur|la dame|le petit|la petite|le gamin|la gamine|un minot|une minote|le minot|la minote|"
     r"un gosse|le gosse|l enfant|le bebe|le vieux|la vieille|le papi|la mamie|mon petit|ma petite|le jeune)"
 )
-# Spoken French repeats the subject as a pronoun, a few words on ("le minot de la voisine il est tombé").
+# Spoken French repeats the subject as a pronoun, a few words on ("le petit du voisin, il est tombé").
 _AND_PRONOUN = r"(?:(?: \w+){0,4} (?:il|elle|ils|elles))?"
 _HOME = (
     r"(maison|maisons|appartement|appartements|appart|chez moi|chez nous|chez eux|chez les voisins|"
     r"rez de chaussee|rez de chaussees|logement|logements|habitation|habitations|sous sol|sous sols|cave|caves|"
     r"garage|garages|immeuble|immeubles|salon|cuisine|chambre)"
 )
-# Water coming in, in any tense or mood ("rentre", "est en train de rentrer", "a commencé à monter").
+# Water coming in, in any tense or mood ("rentre", "va rentrer", "a commencé à monter").
 _COMES_IN = (
     r"(r?entr(e|es|ent|er|ait|aient|ee)|mont(e|ent|er|ait|ee)|arriv(e|ent|er|ait)|coul(e|ent|er|ait)|"
     r"pass(e|ent|er|ait) sous les portes|envahi(t|ssent|r)?)"
@@ -58,7 +58,7 @@ STRONG_EMERGENCY = re.compile(
             r"\b(au feu|il y a le feu|y a le feu|en feu|prend feu|pris feu|ca brule|flammes|fumee noire)\b",
             rf"\b(eau|egout|egouts)\b.{{0,40}}\b{_COMES_IN}\b.{{0,25}}{_HOME}",
             rf"\b(inonde|inondent|inondee|inondees|inondes|envahi|envahie|envahit)\b.{{0,12}}{_HOME}",
-            # "il y a déjà 10 cm dans la cuisine": water standing inside a home
+            # "on a quinze centimètres dans le garage": water standing inside a home
             rf"\b\w+ (cm|centimetres?) (d eau )?(dans|chez)\b.{{0,12}}{_HOME}",
             rf"{_HOME}( de la \w+| du \w+| de l \w+| des \w+)? (est |sont )?"
             r"(completement |toute |tout |tous |toutes )?(inonde|inondee|inondes|inondees|"

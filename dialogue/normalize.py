@@ -786,7 +786,7 @@ def find_landmark(text: str, gazetteer: Gazetteer) -> str | None:
         link_pattern = rf"\b{re.escape(fold(described))} (de l|de la|du|des|de|d) {re.escape(fold(named))}\b"
         joined = re.search(link_pattern, folded)
         if joined:
-            # "le port de l'Estaque": one name, as said, not a place and its quarter.
+            # "la gare de la Blancarde": one name, as said, not a place and its quarter.
             link = {"de l": "de l'", "d": "d'"}.get(joined.group(1), joined.group(1) + " ")
             return f"{described} {link}{named}".replace("' ", "'")
         if is_quarter(named, gazetteer) or (0 <= described_at < named_at):

@@ -121,7 +121,7 @@ class PlaceResolver:
                 if skipped and found is not None:
                     words = [*words[:found], "|", *words[found + len(skipped) :]]
                     break
-        # A name the recogniser split ("au bagne", "gé menos"): the words written together are the name itself.
+        # A name the recogniser split ("gé menos"): the words written together are the name itself.
         for size in (3, 2):
             for start in range(len(words) - size + 1):
                 window = words[start : start + size]

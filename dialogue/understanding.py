@@ -189,7 +189,7 @@ _PREAMBLE = re.compile(
 _NEGATED_VALUE = re.compile(
     r"\bpas (?:a|au|aux|dans|en|sur|le|la|les|du|des|rue|avenue|boulevard|chemin|cours|allee|place|impasse|"
     r"numero|un|une)\b(?: [\w]+){1,5}?(?=\s*(?:,|\.|;|mais|c est|plutot|$))"
-    # "c'est pas Septèmes, c'est Marseille": a bare name taken back before the right one
+    # "c'est pas Gardanne, c'est Meyreuil": a bare name taken back before the right one
     r"|\bc est pas(?: [\w]+){1,4}?(?=\s*(?:,|\.|;)?\s*(?:c est|mais|plutot)\b)"
 )
 
@@ -328,7 +328,7 @@ class Understanding:
             return Frame(heard=heard, text=heard.text)
         # Hesitation sounds carry nothing and split what belongs together ("au numéro euh deux cent quatre-vingt").
         text = " ".join(_HESITATION_SOUNDS.sub(" ", repair_asr_slips(heard.text)).split()) or heard.text
-        # "25 av. Victor Hugo": the abbreviation's full stop ends no sentence.
+        # "31 av. Jean Jaurès": the abbreviation's full stop ends no sentence.
         text = _ABBREVIATION_STOP.sub(r"\1", text)
         folded = fold(text)
         # Numbers become digits once, for every reader of numbers (number words inside names are kept).
@@ -444,7 +444,7 @@ class Understanding:
             return frame.answer
         if not frame.describes_something():
             return danger_answer(frame.text)
-        # "Bof, pas vraiment, ça fait une flaque": the answer stands alone before what the caller goes on to say.
+        # "Bah, pas trop, il y a juste une flaque": the answer stands alone before what the caller goes on to say.
         clauses = _CLAUSE_END.split(frame.text)
         for end in range(1, min(len(clauses), 3)):
             opening = " ".join(clauses[:end])
@@ -499,7 +499,7 @@ def in_plain_words(doc: Any) -> bool:
 
 
 def count_content_words(doc: Any) -> int:
-    """Words of the line that say something: "pas vidées" has one, "non merci" and "euh ben non" none."""
+    """Words of the line that say something: "pas ramassés" has one, "non merci" and "euh ben non" none."""
     return sum(
         1
         for t in doc

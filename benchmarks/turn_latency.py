@@ -186,6 +186,20 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
+LATENCY_POINTS = (("p50", 50), ("p95", 95), ("min", 0), ("max", 100))
+
+
+def latency_figures(latencies: list[float]) -> str:
+    """p50, p95, min and max in milliseconds, as both latency benchmarks print them."""
+    return ", ".join(f"{name} {percentile(latencies, q) * 1000:.0f} ms" for name, q in LATENCY_POINTS)
+
+
+def load_figures(before: tuple[float, float, float]) -> str:
+    """The machine's load average before the run and now: a figure means little on a busy machine."""
+    now = os.getloadavg()
+    return f"load average {' '.join(f'{v:.2f}' for v in before)} before, {' '.join(f'{v:.2f}' for v in now)} after"
+
+
 async def measure(
     callbot: CallbotProcess, key: bytes, workdir: Path, calls: int, parallel: int, args: argparse.Namespace
 ) -> None:
@@ -220,16 +234,14 @@ async def measure(
     end_of_turn = load_settings(environ={}).vad.end_of_turn
     print(
         f"{parallel} call{'s' if parallel > 1 else ''} at a time: turn latency over {len(latencies)} turns: "
-        f"p50 {percentile(latencies, 50) * 1000:.0f} ms, p95 {percentile(latencies, 95) * 1000:.0f} ms, "
-        f"min {percentile(latencies, 0) * 1000:.0f} ms, max {percentile(latencies, 100) * 1000:.0f} ms"
-        f" (includes the end-of-turn silence of {end_of_turn.free_ms} ms for this free answer); "
+        f"{latency_figures(latencies)} (includes the end-of-turn silence of {end_of_turn.free_ms} ms "
+        "for this free answer); "
         f"false cut-ins {len(cut_ins)}/{len(measured)} turns = {100 * len(cut_ins) / max(1, len(measured)):.1f} % "
         f"({sum(t.cut_in for t in pausing)}/{len(pausing)} of the turns with a pause of "
         f"{'/'.join(map(str, args.gaps))} ms; "
         f"{sum(t.bot_inside for t in measured)} with the bot's voice inside the answer, "
         f"{sum(t.caller_turns > 1 for t in measured)} split in the store); {len(turns) - len(measured)} calls failed; "
-        f"load average {' '.join(f'{v:.2f}' for v in load_before)} before, "
-        f"{' '.join(f'{v:.2f}' for v in os.getloadavg())} after",
+        f"{load_figures(load_before)}",
         flush=True,
     )
 

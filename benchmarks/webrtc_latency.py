@@ -46,7 +46,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription  #
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack  # noqa: E402
 from av import AudioFrame  # noqa: E402
 
-from benchmarks.turn_latency import CLIPS, percentile, start_dialogue, utterance  # noqa: E402
+from benchmarks.turn_latency import CLIPS, latency_figures, load_figures, start_dialogue, utterance  # noqa: E402
 from callbot.config import load_settings, resolve_path  # noqa: E402
 from tests.e2e.conftest import RATE, render  # noqa: E402
 from tests.support.audio_match import envelope  # noqa: E402
@@ -352,12 +352,9 @@ async def measure(callbot: CallbotProcess, calls: int, parallel: int, greeting_s
     end_of_turn = load_settings(environ={}).vad.end_of_turn
     print(
         f"WebRTC (aiortc client), {parallel} call{'s' if parallel > 1 else ''} at a time: turn latency over "
-        f"{len(latencies)} turns: p50 {percentile(latencies, 50) * 1000:.0f} ms, "
-        f"p95 {percentile(latencies, 95) * 1000:.0f} ms, min {percentile(latencies, 0) * 1000:.0f} ms, "
-        f"max {percentile(latencies, 100) * 1000:.0f} ms (includes the end-of-turn silence of "
+        f"{len(latencies)} turns: {latency_figures(latencies)} (includes the end-of-turn silence of "
         f"{end_of_turn.free_ms} ms for this free answer); {len(turns) - len(latencies)} calls failed or cut in; "
-        f"load average {' '.join(f'{v:.2f}' for v in load_before)} before, "
-        f"{' '.join(f'{v:.2f}' for v in os.getloadavg())} after",
+        f"{load_figures(load_before)}",
         flush=True,
     )
 

@@ -379,7 +379,7 @@ def next_question(slots: dict[str, Any], taxonomy: Taxonomy, rephrase: bool = Fa
         return "description", Say(prefix + "description")
     if not (slots.get("street_name") or slots.get("landmark")):
         return "place", Say(prefix + "place")
-    if slots.get("street_name") and not slots.get("street_number") and not slots.get(NUMBER_ASKED):
+    if _wants_house_number(slots):
         # A street alone may be kilometres long: its number, or what the problem is near, once.
         return "street_number", Say(prefix + "street_number")
     if (
@@ -399,6 +399,22 @@ def next_question(slots: dict[str, Any], taxonomy: Taxonomy, rephrase: bool = Fa
     return "confirm", Say(
         "utter_read_back" if not rephrase else "utter_reask_read_back", {"summary": summary(slots, taxonomy)}
     )
+
+
+# Places whose numbers callers seldom know and that are small enough to find without one.
+_UNNUMBERED_STREET_TYPES = frozenset(
+    {"place", "placette", "square", "parvis", "esplanade", "rond-point", "rond point", "carrefour", "parking"}
+)
+
+
+def _wants_house_number(slots: dict[str, Any]) -> bool:
+    """A street without its number, once, unless the caller already said what the problem is near or the street
+    is a square, a roundabout or a car park."""
+    street = str(slots.get("street_name") or "")
+    if not street or slots.get("street_number") or slots.get(NUMBER_ASKED) or slots.get("landmark"):
+        return False
+    folded = fold(street)
+    return not any(folded == kind or folded.startswith(kind + " ") for kind in _UNNUMBERED_STREET_TYPES)
 
 
 def summary(slots: dict[str, Any], taxonomy: Taxonomy) -> str:

@@ -475,7 +475,7 @@ PROBLEMS: dict[str, list[str]] = {
         "l'éclairage public {ne fonctionne plus|est en panne|est coupé}",
         "le poteau d'éclairage est tout tordu",
         "la lumière de la rue {clignote|s'éteint et se rallume} sans arrêt",
-        "le soir on y voit plus rien, les lampadaires sont tous éteints",
+        "le soir on y voit plus rien, plus aucun lampadaire n'est allumé",
         "on est dans le noir complet, degun n'est venu changer l'ampoule",
         "un réverbère sur deux est éteint",
         "le lampadaire il fait des flashs jusqu'au matin",
@@ -509,7 +509,7 @@ PROBLEMS: dict[str, list[str]] = {
         "quelqu'un a {tagué|bombé} {le mur de la crèche|la porte de l'église|le monument aux morts}",
         "des graffitis {énormes|tout frais|obscènes} sur {le mur|la façade|le pont}",
         "il y a des insultes écrites sur le mur",
-        "des affiches collées sur {tous les poteaux|les murs|les vitrines vides}",
+        "des affiches collées sur {chaque poteau|les murs|les vitrines vides}",
         "de l'affichage sauvage {sur les murs|partout}",
         "un grand graff sur le mur du stade",
         "le mur de la médiathèque est tout tagué",
@@ -773,7 +773,7 @@ DANGER_CONTENT = [
     "c'est plus gênant que dangereux",
     "pas spécialement dangereux",
     "y a pas vraiment de risque",
-    "c'est dangereux {surtout la nuit|quand il pleut|pour {people}}",
+    "c'est dangereux {la nuit surtout|quand il pleut|pour {people}}",
     "c'est dangereux, {people} font des écarts",
     "il y a un risque pour {people}",
     "ça peut être dangereux {la nuit|pour {people}}",
@@ -1211,7 +1211,7 @@ def build_grammar(categories: Sequence[CategoryPhrases], places: Places) -> Gram
                            "c'est trop compliqué pour moi", "je pige rien à votre système",
                            "je m'en sors pas avec le robot", "ça fait trois fois que je répète",
                            "à mon âge les machines c'est pas pour moi", "vous êtes un robot",
-                           "ça sert à rien de discuter avec un automate", "votre standard automatique m'escagasse",
+                           "ça sert à rien de discuter avec un automate", "votre répondeur automatique m'escagasse",
                            "c'est un robot qui répond", "j'aime pas parler à un robot",
                            "je préfère avoir quelqu'un au téléphone", "c'est pour une situation compliquée",
                            "vous comprenez rien", "oh peuchère ce robot"])  # fmt: skip
@@ -1242,7 +1242,7 @@ def cue_phrase(rng: random.Random, noun_phrase: str) -> str:
 
 
 def place_word_phrase(rng: random.Random, places: Places) -> str:
-    """ "devant l'école Jules Ferry", "en face de la mairie", "au rond-point de la gare"."""
+    """ "devant l'école Frédéric Mistral", "en face de la mairie", "au rond-point de la gare"."""
     word, phrase = rng.choice(places.place_words)
     complements = PLACE_COMPLEMENTS.get(word, [])
     if complements and (word in VAGUE_PLACES or rng.random() < 0.4):

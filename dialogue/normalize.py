@@ -355,6 +355,7 @@ _SMALL_BEFORE_STREET = re.compile(
     rf"(?<![\w-])(un|deux|trois)\b(?=(?:\s+(?:bis|ter|quater))?\s+(?:{_STREET_TYPE_PATTERN})\b)", re.IGNORECASE
 )
 _SMALL_AFTER_CUE = re.compile(r"\b(au|numéro|numero|n°)\s+(un|deux|trois)\b(?!\s*(?:cent|mille|-))", re.IGNORECASE)
+_NUMBER_CUES_BEFORE_STREET = {"au", "numero", "n", "le", "du"}
 _DIGIT_GROUPS = re.compile(r"\+?\d+")
 # A number word after "des", "les", "aux", "du"... is part of a name ("rue des Trois Frères", "square des Milles",
 # "les Trois-Lucs"), unless a street type follows it: then it is the street number ("du quatre ter chemin des Grives").
@@ -565,6 +566,17 @@ def repair_asr_slips(text: str) -> str:
     return _SUBJECT_ET.sub(lambda m: f"{m.group(1)} est" if not m.group(1).endswith("'") else "c'est", repaired)
 
 
+def _small_number_before_street(match: re.Match[str]) -> str:
+    """ "deux place Morgan" is a house number; "un passage piéton", "pour une place de parking" are an article,
+    unless nothing but a place cue comes before ("au un rue ...", "un rue ..." opening the line)."""
+    word = match.group(1)
+    if word.lower() in ("un", "une"):
+        before = fold(match.string[: match.start()]).split()
+        if before and before[-1] not in _NUMBER_CUES_BEFORE_STREET:
+            return word
+    return _SMALL_NUMBERS[word.lower()]
+
+
 def spoken_to_digits(text: str) -> str:
     """French number words become digits: "douze bis rue" -> "12 bis rue" (text2num's alpha2digit). Number words
     that belong to a name stay words: "rue des Trois Frères", "les Milles", "boulevard du Huit Mai"."""
@@ -580,7 +592,7 @@ def spoken_to_digits(text: str) -> str:
         converted = str(alpha2digit(prepared, "fr"))
     except Exception:  # text2num raises on odd inputs; digits are a nicety, never a reason to fail a turn
         converted = prepared
-    converted = _SMALL_BEFORE_STREET.sub(lambda m: _SMALL_NUMBERS[m.group(1).lower()], converted)
+    converted = _SMALL_BEFORE_STREET.sub(_small_number_before_street, converted)
     converted = _SMALL_AFTER_CUE.sub(lambda m: f"{m.group(1)} {_SMALL_NUMBERS[m.group(2).lower()]}", converted)
     return re.sub(rf"{_KEPT_MARK}(\d+)x", lambda m: kept[int(m.group(1))], converted)
 
@@ -769,8 +781,8 @@ def find_street_number(text: str, cues: tuple[str, ...] = ("au", "le", "numero",
 
 
 def find_landmark(text: str, gazetteer: Gazetteer) -> str | None:
-    """A public place named as the place of the problem: "devant l'école jules ferry" -> "école Jules Ferry", "au
-    parking de la gare", "le vieux stade de Trets" -> "vieux stade de Trets". Starts at a landmark cue,
+    """A public place named as the place of the problem: "devant l'école frédéric mistral" -> "école Frédéric Mistral",
+    "au parking de la gare", "le vieux stade de Trets" -> "vieux stade de Trets". Starts at a landmark cue,
     at à/au/sur/vers/près before a kind of place, or at a determiner right before one; ends at the next stop word or
     commune ("à Aubagne"); the cue's prepositions are dropped, the name kept."""
     named = gazetteer.named_landmark(text)
@@ -1311,6 +1323,63 @@ def free_text_landmark(text: str) -> str | None:
     while words and fold(words[-1]) in _LANDMARK_LEADING:
         words.pop()
     return _join(words) or None
+
+
+# "devant la poste", "en face de l'église": what a street's problem is near, said after the street.
+_NEAR_CUES = (
+    ("juste", "devant"),
+    ("devant",),
+    ("derriere",),
+    ("en", "face", "de"),
+    ("en", "face", "du"),
+    ("en", "face", "des"),
+    ("a", "cote", "de"),
+    ("a", "cote", "du"),
+    ("a", "cote", "des"),
+    ("pres", "de"),
+    ("pres", "du"),
+    ("pres", "des"),
+    ("au", "niveau", "de"),
+    ("au", "niveau", "du"),
+    ("au", "niveau", "des"),
+    ("a", "l'", "angle", "de"),
+    ("a", "l'", "angle", "du"),
+    ("au", "coin", "de"),
+    ("au", "coin", "du"),
+)
+_NEAR_ARTICLES = {"la", "le", "l'", "les", "du", "des", "de", "d'"}
+_NEAR_STOPS = {fold(word) for word in STOP_WORDS} | {"il", "elle", "qui", "que", "mais", "et", "ou", "c", "depuis"}
+_NOT_A_LANDMARK = {"chez", "moi", "mon", "ma", "mes", "notre", "nos", "ton", "ta", "son", "sa", "ses", "leur", "lui"}
+_MAX_NEAR_WORDS = 4
+
+
+def near_landmark(text: str) -> str | None:
+    """What the problem is near, in the caller's words ("devant la poste"), after a cue such as "devant" or "en face
+    de" followed by an article; None for "devant chez moi" or a cue with nothing after it."""
+    tokens = _tokens(text)
+    folded = [fold(t) if not t.endswith("'") else fold(t[:-1]) + "'" for t in tokens]
+    for start in range(len(tokens)):
+        for cue in _NEAR_CUES:
+            end = start + len(cue)
+            if tuple(folded[start:end]) != cue or end >= len(tokens):
+                continue
+            if folded[end] not in _NEAR_ARTICLES and cue[-1] not in ("de", "du", "des"):
+                continue
+            phrase: list[str] = []
+            for token, word in zip(tokens[end:], folded[end:], strict=False):
+                if word in _NOT_A_LANDMARK:
+                    return None
+                if not re.fullmatch(r"[\w'-]+", token) or (phrase and word in _NEAR_STOPS):
+                    break
+                phrase.append(token)
+                if sum(1 for w in phrase if fold(w) not in _NEAR_ARTICLES) >= _MAX_NEAR_WORDS:
+                    break
+            nouns = [w for w in phrase if fold(w) not in _NEAR_ARTICLES]
+            if nouns and (nouns[0][:1].isdigit() or nouns[0] in STREET_TYPES or nouns[0] in ("numero", "numéro")):
+                return None  # "en face du 14 rue de Rome": the address itself, not something near it
+            if nouns:
+                return _join([*tokens[start:end], *phrase])
+    return None
 
 
 def is_unsure(text: str) -> bool:

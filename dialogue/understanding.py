@@ -33,6 +33,7 @@ from dialogue.normalize import (
     is_unsure,
     looks_unintelligible,
     mentions_danger,
+    near_landmark,
     repair_asr_slips,
     sounds_like_correction,
     spoken_to_digits,
@@ -337,6 +338,9 @@ class Understanding:
         # A value said inside a negation ("c'est pas au 18, c'est au 28") is not where the problem is.
         affirmed = _without_negations(said)
         place, verified = self._place(affirmed)
+        if place.street_name and not place.landmark:
+            # "Avenue X, devant la poste": what the problem is near narrows a long street.
+            place = replace(place, landmark=near_landmark(affirmed))
         yes_no = yes_or_no(text)
         phone = find_phone_number(said)
         doc = parse(text)
@@ -448,7 +452,7 @@ class Understanding:
         clauses = _CLAUSE_END.split(frame.text)
         for end in range(1, min(len(clauses), 3)):
             opening = " ".join(clauses[:end])
-            if len(opening.split()) > _ENOUGH_CONTENT_WORDS:
+            if len([w for w in fold(opening).split() if w not in _HESITATIONS]) > _ENOUGH_CONTENT_WORDS:
                 break
             answer = danger_answer(opening)
             if answer is not None:

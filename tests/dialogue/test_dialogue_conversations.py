@@ -77,7 +77,7 @@ async def test_bit_by_bit_asks_only_what_is_missing(client: DialogueClient) -> N
     assert "un peu plus" in spoken(reply)  # a few words only: one question for more
     reply = await call.say("il ne s'allume plus depuis lundi soir")
     assert "Où" in spoken(reply)
-    reply = await call.say("devant l'école jules ferry")
+    reply = await call.say("devant l'école frédéric mistral")
     assert "commune" in spoken(reply)
     reply = await call.say("à aubagne")
     assert "danger" in spoken(reply)

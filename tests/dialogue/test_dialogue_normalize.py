@@ -41,9 +41,9 @@ def test_addresses(said: str, number: str | None, street: str, commune: str) -> 
 
 
 def test_landmark_and_commune() -> None:
-    place = parse_place("devant l'école jules ferry à aubagne", default_gazetteer())
-    assert place.landmark == "école Jules Ferry" and place.commune == "Aubagne"
-    assert format_place(place) == "école Jules Ferry, Aubagne"
+    place = parse_place("devant l'école frédéric mistral à aubagne", default_gazetteer())
+    assert place.landmark == "école Frédéric Mistral" and place.commune == "Aubagne"
+    assert format_place(place) == "école Frédéric Mistral, Aubagne"
 
 
 def test_commune_inside_a_street_name_is_not_the_commune() -> None:
@@ -308,7 +308,7 @@ def test_number_words_in_names_are_not_digits() -> None:
         ("au parking de la gare", "parking de la gare"),
         ("à la piscine municipale", "piscine municipale"),
         ("le vieux stade de Trets, je connais pas le nom de la rue", "vieux stade de Trets"),
-        ("en face de l'école Jules Ferry", "école Jules Ferry"),
+        ("en face de l'école Frédéric Mistral", "école Frédéric Mistral"),
         ("au parc longchamp", "parc Longchamp"),
         ("à l'orange vélodrome", "Orange Vélodrome"),
         ("près du vélodrome", "stade Vélodrome"),

@@ -92,7 +92,7 @@ def test_other_category_keeps_the_callers_words() -> None:
 
 
 def test_emergency_words_win_over_the_report() -> None:
-    outcome = turn({}, "report_problem", "un fil électrique est tombé sur le trottoir")
+    outcome = turn({}, "report_problem", "un câble électrique arraché traîne sur le bitume")
     assert outcome.handoff_reason == "emergency"
 
 
@@ -404,9 +404,9 @@ def test_the_commune_answer_adds_to_the_place_without_losing_it() -> None:
     turn(slots, "inform", "à Aubagne, rue de la République")
     assert (slots["street_number"], slots["commune"]) == ("12", "Aubagne")
     slots = {}
-    turn(slots, "report_problem", "un banc cassé devant l'école Jules Ferry")
+    turn(slots, "report_problem", "un banc cassé devant l'école Frédéric Mistral")
     turn(slots, "inform", "à Aubagne, c'est boulevard Lakanal")
-    assert slots["landmark"] == "école Jules Ferry" and slots["street_name"] == "boulevard Lakanal"
+    assert slots["landmark"] == "école Frédéric Mistral" and slots["street_name"] == "boulevard Lakanal"
 
 
 def test_a_yes_the_nlu_could_not_place_still_answers_the_read_back() -> None:

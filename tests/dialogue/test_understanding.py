@@ -210,7 +210,7 @@ def test_without_a_street_base_nothing_is_verified() -> None:
         ("personne n'est blessé mais la branche bloque la route", False),
         ("ce n'est pas un fil électrique, c'est celui de la fibre", False),
         ("l'eau du caniveau ne rentre pas dans les maisons", False),
-        ("un fil électrique est tombé sur le trottoir", True),
+        ("un câble électrique arraché traîne sur le bitume", True),
         ("mon voisin est blessé à la jambe", True),
         ("elle est tombée et elle respire plus", True),
     ],

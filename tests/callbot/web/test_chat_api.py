@@ -123,7 +123,7 @@ async def test_repeat_and_a_request_for_a_human(
 
 async def test_immediate_danger_gives_112_and_hands_over(client: TestClient[web.Request, web.Application]) -> None:
     chat = await Chat(client).open()
-    reply = await chat.say("un fil électrique est tombé sur le trottoir devant l'école")
+    reply = await chat.say("un câble électrique arraché traîne sur le bitume devant l'école")
     assert "112" in reply["said"]
     assert reply["handoff"] == "emergency" and reply["ended"]
 

@@ -135,10 +135,10 @@ class Conversation:
     async def record_bot(self, text: str, at: datetime) -> None:
         """Record what the bot is about to say, once all that came before it is safe from a crash."""
         await self._write("add_turn", self.id, "bot", text, at, at)
-        # In the database or fsync'd to the spill file before the caller hears it (a bounded wait: a database
-        # that hangs instead of refusing must not silence the line).
+        # In the database or fsync'd to the spill file before the caller hears it. A bounded wait: when a database
+        # that hangs instead of refusing has not answered by then, the writer moves them to the spill file first.
         if not await self._writer.durable(DURABLE_WAIT_S):
-            log.warning("conversation %s: writes not yet durable after %.0f s", self.id, DURABLE_WAIT_S)
+            log.error("conversation %s: writes neither in the database nor in the spill file", self.id)
 
     async def record_handoff(self, reason: str, target: str | None, succeeded: bool) -> None:
         fields = await self.collected_fields()

@@ -1,7 +1,9 @@
 """On-disk overflow of StoreWriter: pending writes as JSON lines, replayed in order when the DB is back.
 
 The file holds writes in submission order; a sidecar `.offset` file remembers how far replay got, so a
-restart resumes where it stopped instead of writing turns twice. Writes are encoded with the caller's number
+restart resumes where it stopped. An entry may still reach the database twice (a crash between its commit
+and the offset's update, or a write in flight when it was spilled that committed later): the Store's writes
+are idempotent, so the second time stores nothing. Writes are encoded with the caller's number
 already pseudonymised (see StoreWriter), so no clear number reaches the disk.
 """
 

@@ -188,7 +188,11 @@ class Store:
         intent_confidence: float | None = None,
         words: list[tuple[str, float]] | None = None,
     ) -> None:
-        """`words`: the recogniser's words with their confidence (0..1), for the supervisors' transcript."""
+        """`words`: the recogniser's words with their confidence (0..1), for the supervisors' transcript.
+
+        Idempotent: a turn identical to one the call has (speaker, text, start and end to the microsecond) is
+        not stored again, so that replaying a write that reached the database before a crash adds nothing.
+        """
         if speaker not in SPEAKERS:
             raise InvalidRecord(f"speaker must be one of {', '.join(SPEAKERS)}, got {speaker!r}")
         if not isinstance(text, str):
@@ -208,6 +212,16 @@ class Store:
         )
         with self.writing() as session:
             call = self._call_row(session, call_id, lock=True)
+            same = select(Turn.id).where(
+                Turn.call_id == call.id,
+                Turn.speaker == turn.speaker,
+                Turn.started_at == turn.started_at,
+                Turn.ended_at == turn.ended_at,
+                Turn.text == turn.text,
+            )
+            if session.scalar(same.limit(1)) is not None:
+                log.info("turn of call %s already stored: not stored twice", call_id)
+                return
             last = session.scalar(select(func.coalesce(func.max(Turn.seq), 0)).where(Turn.call_id == call.id))
             turn.call_id, turn.seq = call.id, int(last or 0) + 1
             session.add(turn)
@@ -266,6 +280,7 @@ class Store:
     def add_handoff(
         self, call_id: str, reason: str, target: str | None, succeeded: bool, fields: dict[str, Any], at: datetime
     ) -> None:
+        """Idempotent: a hand-off of the call with the same reason at the same instant is not stored again."""
         handoff = Handoff(
             reason=check_required("reason", reason, 32),
             target=check_text("target", target, 255, required=False),
@@ -274,7 +289,13 @@ class Store:
             at=check_aware("at", at),
         )
         with self.writing() as session:
-            call = self._call_row(session, call_id)
+            call = self._call_row(session, call_id, lock=True)
+            same = select(Handoff.id).where(
+                Handoff.call_id == call.id, Handoff.reason == handoff.reason, Handoff.at == handoff.at
+            )
+            if session.scalar(same.limit(1)) is not None:  # a replayed write: idempotent, no second webhook
+                log.info("hand-off of call %s already stored: not stored twice", call_id)
+                return
             handoff.call_id = call.id
             session.add(handoff)
             session.flush()
@@ -282,7 +303,9 @@ class Store:
 
     def request_callback(self, call_id: str, reason: str, number: str | None, at: datetime) -> int:
         """A caller who wanted a person and could not have one now asks to be called back (with consent to
-        `number`, None if they gave none); it waits in the agents' call-back queue. Returns its id."""
+        `number`, None if they gave none); it waits in the agents' call-back queue. Returns its id.
+
+        Idempotent: the same request (reason, instant) made again returns the stored one's id."""
         request = CallbackRequest(
             reason=check_required("reason", reason, 32),
             number=check_text("number", number, 32, required=False),
@@ -290,7 +313,16 @@ class Store:
             status="pending",
         )
         with self.writing() as session:
-            call = self._call_row(session, call_id)
+            call = self._call_row(session, call_id, lock=True)
+            same = select(CallbackRequest.id).where(
+                CallbackRequest.call_id == call.id,
+                CallbackRequest.reason == request.reason,
+                CallbackRequest.requested_at == request.requested_at,
+            )
+            existing = session.scalar(same.limit(1))
+            if existing is not None:  # a replayed write: idempotent, no second webhook
+                log.info("call-back request of call %s already stored: not stored twice", call_id)
+                return int(existing)
             request.call_id = call.id
             session.add(request)
             session.flush()

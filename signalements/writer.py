@@ -8,7 +8,17 @@ queue also spills once it holds `max_queued` writes. A spill file left by a prev
 Writes the database refuses for good (bad data) are logged and kept in a `.rejected.jsonl` file next to it.
 
 `await writer.durable()` returns once every write submitted so far is in the database or in the spill file:
-the call session awaits it before the bot speaks, so what was said survives a crash of the process.
+the call session awaits it before the bot speaks, so what was said survives a crash of the process. When its
+time-out runs out first, it moves what is still queued (the write in flight included) to the spill file itself
+and returns once that is fsync'd: a database that hangs delays the bot by that time-out, never its durability.
+
+A database that hangs (server stopped, stalled query, network partition: no error, no answer) is an outage
+too: the worker hands each write to a database thread and waits for it at most `op_timeout_s`; a write that
+misses that deadline sends everything queued to the spill file, as a refusal does. The late write is still
+awaited, never abandoned: if it commits after all, its copy in the spill file is skipped; if the process
+dies first, the replay meets a write the database already holds, and the Store's writes are idempotent (a
+turn, hand-off or call-back identical to a stored one is not stored again; fields and outcomes are
+last-writer-wins).
 
 Text is made storable (signalements.text) when a write is queued, and the worker thread never dies of one
 write: a write that fails for an unexpected reason is set aside, and a worker that stopped anyway is
@@ -25,9 +35,12 @@ import inspect
 import json
 import logging
 import os
+import queue
 import threading
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ParamSpec
@@ -55,6 +68,9 @@ WRITE_METHODS = frozenset(
 )
 
 
+DEFAULT_OP_TIMEOUT_S = 1.5  # a write the database has not answered by then: an outage (it normally takes ms)
+
+
 @dataclass
 class _Waiter:
     target: int  # the number of writes submitted when the wait began
@@ -68,6 +84,42 @@ def _resolve(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
+class _DatabaseThread:
+    """Runs the writes one at a time in a daemon thread, so that the worker can stop waiting for one that hangs.
+
+    A daemon thread of our own rather than a ThreadPoolExecutor: the interpreter joins an executor's threads on
+    exit, and one stuck in a call to a stopped database would then keep the process from ending.
+    """
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Future[bool], Callable[[], bool]] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, job: Callable[[], bool]) -> Future[bool]:
+        future: Future[bool] = Future()
+        self._jobs.put((future, job))
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._serve, name="store-writer-db", daemon=True)
+                self._thread.start()
+        return future
+
+    def stop(self) -> None:
+        """Let the thread end once the job it runs (if any) returns."""
+        self._jobs.put(None)
+
+    def _serve(self) -> None:
+        while (item := self._jobs.get()) is not None:
+            future, job = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(job())
+            except BaseException as exc:  # handed to the worker, which decides
+                future.set_exception(exc)
+
+
 class StoreWriter:
     def __init__(
         self,
@@ -77,10 +129,16 @@ class StoreWriter:
         max_queued: int = 10_000,
         retry_initial_s: float = 0.2,
         retry_max_s: float = 10.0,
+        op_timeout_s: float = DEFAULT_OP_TIMEOUT_S,
     ) -> None:
+        """`op_timeout_s`: how long one write may go unanswered before the database counts as unavailable."""
         if max_queued < 1:
             raise ValueError("max_queued must be at least 1")
+        if op_timeout_s <= 0:
+            raise ValueError("op_timeout_s must be positive")
         self._store = store
+        self._op_timeout_s = op_timeout_s
+        self._database = _DatabaseThread()
         self._max_queued = max_queued
         self._retry_initial_s, self._retry_max_s = retry_initial_s, retry_max_s
         self._spill = SpillFile(spill_path)
@@ -88,6 +146,10 @@ class StoreWriter:
         self._cond = threading.Condition()
         self._memory: deque[tuple[int, WriteOp]] = deque()  # (submission number, write), oldest first
         self._waiters: list[_Waiter] = []
+        # The worker is writing the oldest write of `_memory` (`_head_busy`), and that write was moved to the spill
+        # file meanwhile (`_head_moved`): it is then the spill file's next entry, whatever becomes of the attempt.
+        self._head_busy = False
+        self._head_moved = False
         recovered = self._spill.pending_count()
         self.recovered = recovered  # writes found on disk at start (the worker replays them at once)
         if recovered:
@@ -149,8 +211,13 @@ class StoreWriter:
             self._cond.notify_all()
 
     def _spill_memory(self) -> None:
-        """Move every write queued in memory to the spill file (lock held): from now on they are on disk."""
+        """Move every write queued in memory to the spill file (lock held): from now on they are on disk.
+
+        The spill file has nothing left to replay whenever memory holds writes, so the oldest of them becomes
+        its next entry (what `_settle` relies on for a write in flight)."""
         self._spill.append([op for _, op in self._memory])
+        if self._memory and self._head_busy:
+            self._head_moved = True
         self._memory.clear()
         self._spilling = True
 
@@ -159,8 +226,27 @@ class StoreWriter:
         return await self._wait(durable_only=False, timeout_s=timeout_s)
 
     async def durable(self, timeout_s: float | None = None) -> bool:
-        """Wait until every write submitted so far is in the database or the spill file (False on time-out)."""
-        return await self._wait(durable_only=True, timeout_s=timeout_s)
+        """Wait until every write submitted so far is in the database or the spill file.
+
+        When `timeout_s` runs out first (a database that hangs), what memory still holds, the write in flight
+        included, goes to the spill file now: True once it is fsync'd there, False only if that failed too."""
+        if await self._wait(durable_only=True, timeout_s=timeout_s):
+            return True
+        with self._cond:
+            if self._memory:
+                log.warning(
+                    "store writes not in the database after %.1f s: %d moved to %s",
+                    timeout_s,
+                    len(self._memory),
+                    self._spill.path,
+                )
+                try:
+                    self._spill_memory()
+                except OSError:
+                    log.exception("store writes could not be moved to %s", self._spill.path)
+                    return False
+                self._wake()
+            return True
 
     def _satisfied(self, waiter: _Waiter) -> bool:
         if self._completed >= waiter.target:
@@ -193,6 +279,7 @@ class StoreWriter:
         with self._cond:
             self._cond.notify_all()
         await asyncio.to_thread(self._thread.join)
+        self._database.stop()
         if not flushed:
             with self._cond:
                 left = [op for _, op in self._memory]
@@ -231,22 +318,18 @@ class StoreWriter:
                 if item is None:
                     return
                 op, spill_end = item
-                applied = True if op is None else self._apply(op)  # a corrupt spill entry is skipped
+                applied = True if op is None else self._attempt(op)  # a corrupt spill entry is skipped
                 if self._failing:
                     log.warning("store writer working again")
                     self._failing = False
-                if applied:
+                if self._settle(spill_end, applied):
                     backoff = self._retry_initial_s
-                    self._done(spill_end)
-                    continue
-                if spill_end is None:  # first failure: what memory holds goes to disk before anything else
-                    with self._cond:
-                        self._spill_memory()
-                        self._wake()
                     continue
                 self._stopping.wait(backoff)
                 backoff = min(backoff * 2, self._retry_max_s)
             except Exception:  # the spill file cannot be written (disk full...) or a bug: never die of it
+                with self._cond:
+                    self._head_busy = False
                 if not self._failing:
                     log.exception("store writer failed; retrying")
                     self._failing = True
@@ -258,6 +341,7 @@ class StoreWriter:
         with self._cond:
             while not self._stopping.is_set():
                 if self._memory:
+                    self._head_busy, self._head_moved = True, False
                     return self._memory[0][1], None
                 if self._spilling:
                     entry = self._spill.peek()
@@ -270,8 +354,47 @@ class StoreWriter:
                 self._cond.wait()
             return None
 
-    def _done(self, spill_end: int | None) -> None:
+    def _attempt(self, op: WriteOp) -> bool:
+        """`_apply` in the database thread, under the deadline: a write that misses it makes an outage (what
+        memory holds goes to disk), and is then awaited until it ends, so that writes never overtake it."""
+        future = self._database.submit(lambda: self._apply(op))
+        try:
+            return future.result(timeout=self._op_timeout_s)
+        except FutureTimeout:
+            pass
         with self._cond:
+            if not self.unavailable:
+                log.warning(
+                    "store unanswered for %.1f s, writes go to %s until it is back",
+                    self._op_timeout_s,
+                    self._spill.path,
+                )
+                self.unavailable = True
+            self._spill_memory()
+            self._wake()
+        while not self._stopping.is_set():
+            try:
+                return future.result(timeout=0.2)
+            except FutureTimeout:
+                continue
+        return False  # closing: the write stays queued (memory or spill file) for the next start
+
+    def _settle(self, spill_end: int | None, applied: bool) -> bool:
+        """Account for the attempt at the oldest write; False to retry it after a pause."""
+        with self._cond:
+            if spill_end is None:
+                moved, self._head_busy, self._head_moved = self._head_moved, False, False
+                if moved:  # durable() or the deadline put it in the spill file meanwhile: it is the next entry
+                    entry = self._spill.peek()
+                    if entry is None:
+                        raise RuntimeError("a write moved to the spill file is not there")
+                    spill_end = entry[1]
+                elif not applied:  # first failure: what memory holds goes to disk before anything else
+                    self._spill_memory()
+                    self._wake()
+                    return True
+            if not applied:
+                return False
             if spill_end is None:
                 self._memory.popleft()
             else:
@@ -282,6 +405,7 @@ class StoreWriter:
                     log.info("store spill file replayed")
             self._completed += 1
             self._wake()
+            return True
 
     def _wake(self) -> None:
         """Resolve the waits now satisfied (lock held)."""

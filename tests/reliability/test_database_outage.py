@@ -2,12 +2,17 @@
 
 What the caller said and the bot answered during the outage goes to the fsync'd spill file before the bot's
 answer is given; the next start replays it into the database and closes the conversation as "interrupted",
-with the report fields collected up to the crash.
+with the report fields collected up to the crash. Both when PostgreSQL goes down (it refuses connections) and
+when it hangs (SIGSTOP: no error, no answer, as in a stalled server or a network partition).
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +20,7 @@ import pytest
 
 from signalements import Store
 from tests.support.callbot_process import CallbotProcess
-from tests.support.postgres import running_postgres
+from tests.support.postgres import PostgresServer, running_postgres
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.timeout(600)]  # two starts of Rasa
 
@@ -74,6 +79,89 @@ def test_database_down_then_kill_9_loses_no_turn_and_no_field(tmp_path: Path) ->
             call = conversation(url, key, session)
             assert call.summary.outcome == "interrupted"
             assert [turn.text for turn in call.turns] == said
+            fields = call.collected_fields or {}
+            assert fields.get("category") == "chaussee_trottoirs"
+            assert fields.get("street_number") == "12" and fields.get("danger") is False
+        finally:
+            if callbot.process is not None and callbot.process.poll() is None:
+                callbot.stop()
+
+
+def postgres_pids(postgres: PostgresServer) -> list[int]:
+    """The postmaster, then every process it started (the backends holding the callbot's connections)."""
+    postmaster = int((postgres.data_dir / "postmaster.pid").read_text().split()[0])
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == postmaster:
+                children.append(int(entry.name))
+    return [postmaster, *children]
+
+
+@contextmanager
+def postgres_frozen(postgres: PostgresServer) -> Iterator[None]:
+    """SIGSTOP every PostgreSQL process: connections stay open, nothing is refused, nothing is answered."""
+    pids = postgres_pids(postgres)
+    try:
+        for pid in pids:  # the postmaster first: it forks no new backend meanwhile
+            os.kill(pid, signal.SIGSTOP)
+        yield
+    finally:
+        for pid in reversed(pids):
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+
+
+def test_database_that_hangs_then_kill_9_loses_no_turn_and_stores_none_twice(tmp_path: Path) -> None:
+    with running_postgres() as postgres:
+        url = postgres.create_database().replace("postgresql+psycopg://", "postgresql://")
+        callbot = CallbotProcess(
+            tmp_path,
+            env_overrides={
+                "CALLBOT_DATABASE_URL": url,
+                "CALLBOT_DIALOGUE_MODE": "managed",
+                "CALLBOT_DIALOGUE_EAGER": "true",
+                "CALLBOT_DIALOGUE_TIMEOUT_S": "30",
+                "CALLBOT_DATABASE_NODE": "hang-node",
+            },
+        )
+        callbot.start()
+        try:
+            key = bytes.fromhex((tmp_path / "pseudonym.key").read_text().strip())
+            status, opened = callbot.post("/chat/sessions")
+            assert status == 201
+            session = str(opened["session"])
+            said: list[str] = [str(opened["messages"][0])]  # type: ignore[index]
+            status, reply = callbot.post(f"/chat/sessions/{session}/messages", {"text": LINES[0]})
+            assert status == 200
+            said += [LINES[0], *map(str, reply["messages"])]  # type: ignore[call-overload]
+
+            with postgres_frozen(postgres):
+                for line in LINES[1:]:
+                    began = time.monotonic()
+                    status, reply = callbot.post(f"/chat/sessions/{session}/messages", {"text": line})
+                    answered_in = time.monotonic() - began
+                    assert status == 200, reply
+                    assert answered_in < 8, f"the bot took {answered_in:.1f} s to answer"
+                    said += [line, *map(str, reply["messages"])]  # type: ignore[call-overload]
+                callbot.kill()  # the instant the last answer is given, PostgreSQL still silent
+                spilled = (tmp_path / "store-spill.jsonl").read_text()
+                assert all(line in spilled for line in LINES[1:])  # on disk, not only in the dead process
+
+            callbot.start()
+            deadline = time.monotonic() + 60
+            while conversation(url, key, session).summary.outcome is None and time.monotonic() < deadline:
+                time.sleep(0.3)
+            call = conversation(url, key, session)
+            assert call.summary.outcome == "interrupted"
+            assert [turn.text for turn in call.turns] == said  # each turn once, in order
+            assert [turn.seq for turn in call.turns] == list(range(1, len(said) + 1))
             fields = call.collected_fields or {}
             assert fields.get("category") == "chaussee_trottoirs"
             assert fields.get("street_number") == "12" and fields.get("danger") is False

@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy.orm import Session
 
 from signalements import Store, StoreWriter
 from tests.signalements.conftest import PSEUDONYM_KEY, T0
@@ -237,3 +241,120 @@ async def test_a_worker_that_stopped_is_started_again_by_the_next_write(sqlite_s
     assert await writer.flush(timeout_s=10)
     assert turn_texts(sqlite_store, "c") == ["encore là"]
     await writer.close()
+
+
+class HangingStore(Store):
+    """A database that stops answering while `hang` is set, as a PostgreSQL stopped with SIGSTOP: no error, no
+    answer. A write then waits, its statements done and its COMMIT not yet, until `release` is set; then it
+    commits late, as the stopped server does once it runs again."""
+
+    def __init__(self, database_url: str) -> None:
+        super().__init__(database_url, PSEUDONYM_KEY, busy_timeout_s=0.05)
+        self.hang, self.release, self.blocked = threading.Event(), threading.Event(), threading.Event()
+
+    @contextmanager
+    def writing(self) -> Iterator[Session]:
+        with super().writing() as session:
+            yield session
+            if self.hang.is_set():
+                self.blocked.set()
+                assert self.release.wait(60), "never released"
+
+
+@pytest.fixture
+def hanging_store(db_url: str) -> Iterator[HangingStore]:
+    store = HangingStore(db_url)
+    store.migrate()
+    yield store
+    store.release.set()
+    store.close()
+
+
+def spilled_texts(spill: Path) -> list[str]:
+    return [json.loads(line)["args"]["text"] for line in spill.read_text().splitlines()]
+
+
+async def submit_turn(writer: StoreWriter, store: Store, text: str, second: int) -> None:
+    at = T0 + timedelta(seconds=second)
+    await writer.submit(store.add_turn, "c", "caller", text, at, at, 0.9)
+
+
+async def test_a_database_that_hangs_is_an_outage_and_its_late_commit_is_not_written_twice(
+    hanging_store: HangingStore, tmp_path: Path
+) -> None:
+    store, spill = hanging_store, tmp_path / "spill.jsonl"
+    writer = StoreWriter(store, spill_path=spill, op_timeout_s=0.3, retry_initial_s=0.02, retry_max_s=0.1)
+    await writer.submit(store.open_call, "c", "sip", NUMBER, T0)
+    assert await writer.flush(timeout_s=10)
+
+    store.hang.set()
+    await submit_turn(writer, store, "premier", 1)
+    began = time.monotonic()
+    assert await writer.durable(timeout_s=30)  # the writer's deadline (0.3 s) ends the wait, not this time-out
+    assert time.monotonic() - began < 5
+    assert writer.unavailable and store.blocked.is_set()
+    await submit_turn(writer, store, "deuxième", 2)
+    assert await writer.durable(timeout_s=1)
+    assert spilled_texts(spill) == ["premier", "deuxième"]  # the write in flight is on disk too
+    assert turn_texts(store, "c") == []
+
+    store.hang.clear()
+    store.release.set()  # the first write commits late: its copy in the spill file is skipped
+    assert await writer.flush(timeout_s=30)
+    call = store.get_call("c")
+    assert [(t.seq, t.text) for t in call.turns] == [(1, "premier"), (2, "deuxième")]
+    assert not writer.unavailable and not spill.exists()
+    await writer.close()
+
+
+async def test_durable_time_out_puts_the_write_in_flight_on_disk_and_a_restart_replays_it_once(
+    hanging_store: HangingStore, tmp_path: Path
+) -> None:
+    store, spill = hanging_store, tmp_path / "spill.jsonl"
+    writer = StoreWriter(store, spill_path=spill, op_timeout_s=60)  # only durable()'s time-out can act
+    await writer.submit(store.open_call, "c", "sip", NUMBER, T0)
+    assert await writer.flush(timeout_s=10)
+
+    store.hang.set()
+    await submit_turn(writer, store, "premier", 1)
+    assert await asyncio.to_thread(store.blocked.wait, 10)  # in flight, unanswered
+    await submit_turn(writer, store, "deuxième", 2)
+    await writer.submit(store.update_fields, "c", {"category": "voirie"})
+    await writer.submit(store.add_handoff, "c", "caller_request", None, True, {"category": "voirie"}, T0)
+    began = time.monotonic()
+    assert await writer.durable(timeout_s=0.3)  # timed out: memory and the write in flight moved to disk
+    assert time.monotonic() - began < 2
+    lines = [json.loads(line) for line in spill.read_text().splitlines()]
+    assert [line["method"] for line in lines] == ["add_turn", "add_turn", "update_fields", "add_handoff"]
+    left_by_a_crash = spill.read_bytes()  # what a kill -9 now would leave
+
+    store.hang.clear()
+    store.release.set()
+    assert await writer.flush(timeout_s=30)
+    await writer.close()
+    assert not spill.exists()
+
+    # The process died after the late commit, before its spill file learned of it: the next start replays all.
+    spill.write_bytes(left_by_a_crash)
+    restarted = StoreWriter(store, spill_path=spill)
+    assert restarted.recovered == 4
+    assert await restarted.flush(timeout_s=30)
+    call = store.get_call("c")
+    assert [(t.seq, t.text) for t in call.turns] == [(1, "premier"), (2, "deuxième")]
+    assert len(call.handoffs) == 1 and call.collected_fields == {"category": "voirie"}
+    await restarted.close()
+
+
+async def test_writes_replayed_after_reaching_the_database_are_stored_once(store: Store) -> None:
+    store.open_call("c", "sip", NUMBER, T0)
+    store.open_call("c", "sip", NUMBER, T0)
+    for _ in range(2):
+        store.add_turn("c", "caller", "un trou", T0, T0 + timedelta(seconds=2), 0.9)
+        store.update_fields("c", {"category": "voirie"})
+        store.add_handoff("c", "caller_request", None, True, {"category": "voirie"}, T0)
+    first = store.request_callback("c", "outside_hours", "0612345678", T0)
+    assert store.request_callback("c", "outside_hours", "0612345678", T0) == first
+    store.add_turn("c", "caller", "un trou", T0 + timedelta(seconds=5), T0 + timedelta(seconds=6))  # said again
+    call = store.get_call("c")
+    assert [(t.seq, t.text) for t in call.turns] == [(1, "un trou"), (2, "un trou")]
+    assert len(call.handoffs) == 1 and call.collected_fields == {"category": "voirie"}

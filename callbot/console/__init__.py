@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.web_urldispatcher import StaticResource
 
 from callbot.config import Settings, resolve_path
 from signalements import Store
@@ -54,4 +55,19 @@ def add_console_routes(app: web.Application, console: Console) -> None:
     app[CONSOLE_KEY] = console
     for module in (login, reports, calls, callbacks, dashboard, webhooks):
         app.add_routes(module.routes)
-    app.router.add_static("/console/static", STATIC, append_version=True)
+    app.router.register_resource(_ShippedFiles("/console/static", STATIC, append_version=True))
+
+
+class _ShippedFiles(StaticResource):
+    """/console/static as aiohttp serves static files (ETag, Range, HEAD), for the files shipped only: no other
+    name from the request reaches the file system (one too long for it made aiohttp's lookup raise, a 500; one
+    missing gave an empty 404 that missed the error pages)."""
+
+    def __init__(self, prefix: str, directory: Path, *, append_version: bool) -> None:
+        super().__init__(prefix, directory, append_version=append_version)
+        self._shipped = frozenset(path.name for path in directory.iterdir() if path.is_file())
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        if request.match_info["filename"] not in self._shipped:
+            raise web.HTTPNotFound(text="Ce fichier n'existe pas.")
+        return await super()._handle(request)

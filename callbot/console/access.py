@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
+from multidict import MultiDictProxy
 
 from callbot.config import ConsoleSettings
 from signalements import StoreError
@@ -36,6 +37,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # request[USER_KEY]: the SessionUser when a console session is open (absent: public page or integrator token)
 USER_KEY = web.RequestKey("console_user", SessionUser)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 PUBLIC_PATHS = frozenset({"/healthz", "/chat", "/console/login", "/call", "/call/ws", "/api/docs"})
 PUBLIC_PREFIXES = ("/chat/", "/console/static/", "/call/static/", "/api/docs/")
 
@@ -219,11 +221,25 @@ async def _check_same_origin_and_csrf(request: web.Request, user: SessionUser) -
     if origin is not None and origin not in (f"http://{request.host}", f"https://{request.host}"):
         raise web.HTTPForbidden(text="Requête refusée : elle vient d'un autre site.")
     offered = request.headers.get("X-CSRF-Token")
-    if offered is None and request.content_type == "application/x-www-form-urlencoded":
-        offered_field = (await request.post()).get("csrf_token")
+    if offered is None and request.content_type == FORM_CONTENT_TYPE:
+        offered_field = (await read_form(request)).get("csrf_token")
         offered = offered_field if isinstance(offered_field, str) else None
     if not offered or not hmac.compare_digest(_as_bytes(offered), _as_bytes(user.csrf_token)):
         raise web.HTTPForbidden(text="Jeton de sécurité (CSRF) absent ou invalide : rechargez la page et recommencez.")
+
+
+async def read_form(request: web.Request) -> MultiDictProxy[str | bytes | bytearray | web.FileField]:
+    """The posted form, as the console's pages send it (application/x-www-form-urlencoded, UTF-8); a body that
+    cannot be read as one is a 4xx. No page sends multipart/form-data (the console takes no file): it is refused
+    rather than parsed."""
+    if request.content_type == "multipart/form-data":
+        raise web.HTTPUnsupportedMediaType(text=f"Formulaire attendu en {FORM_CONTENT_TYPE}.")
+    try:
+        return await request.post()
+    except web.RequestPayloadError:  # the body cannot be decoded as its Content-Encoding says
+        raise web.HTTPBadRequest(text="Le corps de la requête ne peut pas être décodé (Content-Encoding).") from None
+    except (UnicodeDecodeError, LookupError):  # bytes that are not UTF-8, or a charset that does not exist
+        raise web.HTTPBadRequest(text="Le formulaire doit être encodé en UTF-8.") from None
 
 
 def _as_bytes(text: str) -> bytes:

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from callbot.console import CONSOLE_KEY, Console
+from callbot.console.access import read_form
 from callbot.console.render import PARIS
 from signalements import InvalidRecord, InvalidTransition, NotFound, StoreUnavailable
 from signalements.errors import Conflict
@@ -58,7 +59,7 @@ def store_errors(
 
 async def form_of(request: web.Request) -> dict[str, str]:
     """The posted form's text fields (a field given twice keeps its first value); bounded in size."""
-    posted = await request.post()
+    posted = await read_form(request)
     fields: dict[str, str] = {}
     for name, value in posted.items():
         if not isinstance(value, str):

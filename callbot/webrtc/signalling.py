@@ -13,7 +13,7 @@ import contextlib
 import logging
 from pathlib import Path
 
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, hdrs, web
 
 from callbot.webrtc.calls import Busy, Unavailable, WebRtcCalls
 from callbot.webrtc.leg import WebRtcLeg
@@ -28,6 +28,14 @@ WEBRTC_KEY = web.AppKey("webrtc_calls", WebRtcCalls)
 MAX_OUTBOX = 256  # messages waiting for a slow page; beyond, captions are dropped
 MAX_BAD_MESSAGES = 20  # during a call, bad messages are answered with an error; this many close the socket
 TRY_AGAIN_LATER = 1013  # WebSocket close code (RFC 6455 registry): the service is overloaded
+_HANDSHAKE_HEADERS = (
+    hdrs.UPGRADE,
+    hdrs.CONNECTION,
+    hdrs.SEC_WEBSOCKET_VERSION,
+    hdrs.SEC_WEBSOCKET_KEY,
+    hdrs.SEC_WEBSOCKET_PROTOCOL,
+    hdrs.SEC_WEBSOCKET_EXTENSIONS,
+)
 
 
 def add_webrtc_routes(app: web.Application, calls: WebRtcCalls) -> None:
@@ -55,12 +63,18 @@ def same_origin(request: web.Request) -> bool:
     return origin is not None and origin in (f"http://{request.host}", f"https://{request.host}")
 
 
+def handshake_is_ascii(request: web.Request) -> bool:
+    """The upgrade's headers are ASCII, as RFC 6455 has them: aiohttp's handshake raises on others (a byte that is
+    not UTF-8 in the key or the version), which would be a 500 instead of a 400."""
+    return all(value.isascii() for name in _HANDSHAKE_HEADERS for value in request.headers.getall(name, ()))
+
+
 async def _socket(request: web.Request) -> web.StreamResponse:
     calls = request.app[WEBRTC_KEY]
     if not same_origin(request):
         raise web.HTTPForbidden(text="the call page must be opened from this server")
     socket = web.WebSocketResponse(max_msg_size=calls.settings.max_message_bytes)
-    if not socket.can_prepare(request).ok:
+    if not handshake_is_ascii(request) or not socket.can_prepare(request).ok:
         raise web.HTTPBadRequest(text="a WebSocket is expected here")
     await socket.prepare(request)
     await CallSocket(socket, calls).run()

@@ -6,10 +6,13 @@ SIP and RTP), speaks, and the callbot or its action server is killed while the c
   Its dialogue is a Rasa-shaped stand-in that collects fields from any words: the demo recogniser is Korean, so
   the real French dialogue would collect none from what it hears;
 - the action server killed mid-call (the callbot managing the real Rasa and action server), right after the
-  caller's first turn: the supervisor starts it again; the call goes on (the caller's next turn is stored) and
-  ends cleanly, with an outcome, an end time and every turn. The turn in flight at the kill fails (Rasa answers
-  nothing within the dialogue's timeout): the caller is handed over ("technical" handoff, with the fields
-  collected so far) and, with no agent to take the call, told of a technical problem: `handoff_unavailable`.
+  caller's first turn is stored: the supervisor starts it again within seconds; the call goes on (the caller's
+  next turn is stored and answered by the new action server) and ends with an outcome, an end time and every
+  turn. What the caller hears depends on where the kill lands. Once the first turn's answer is given (as in the
+  runs here: the action had run a few hundred milliseconds before the kill), nothing is lost: the recogniser's
+  Korean words are understood twice by no intent, so the dialogue hands the caller over ("low_confidence") and,
+  with no agent to take the call, offers a call back: `handoff_unavailable`. Should the kill catch the turn in
+  flight, that turn fails: a "technical" handoff and the technical apology, `handoff_unavailable` too.
 """
 
 from __future__ import annotations
@@ -207,11 +210,21 @@ async def test_kill_9_of_the_action_server_mid_sip_call_the_call_goes_on_and_is_
     assert call.summary.ended_at is not None
     speakers = [t.speaker for t in call.turns]
     assert speakers[:2] == ["bot", "caller"] and speakers.count("caller") == 2, speakers
-    if call.handoffs:  # the turn in flight at the kill failed: handed over ("technical"), nobody to take it
-        assert [h.reason for h in call.handoffs] == ["technical"] and call.summary.outcome == "handoff_unavailable"
+    reasons = [handoff.reason for handoff in call.handoffs]
+    if "technical" in reasons:  # the kill caught the turn in flight: it failed, handed over, nobody to take it
+        assert reasons == ["technical"] and call.summary.outcome == "handoff_unavailable"
         assert "problème technique" in call.turns[-1].text and speakers[-1] == "bot"
-    else:  # the dialogue answered on: the second turn too, and the caller hung up
-        assert "bot" in speakers[speakers.index("caller", 2) :] and call.summary.outcome == "caller_hung_up"
+    else:  # the dialogue answered on: each caller turn answered, the first before the second was heard
+        second = speakers.index("caller", 2)
+        assert "bot" in speakers[2:second] and "bot" in speakers[second:], speakers
+        # words understood by no intent, twice: handed over; no agent, so a call back is offered (or, had the
+        # dialogue not handed over, the caller hung up at the end of the microphone's file)
+        assert reasons in ([], ["low_confidence"]), reasons
+        if reasons:
+            assert call.summary.outcome == "handoff_unavailable"
+            assert "rappelle" in call.turns[-1].text and speakers[-1] == "bot"
+        else:
+            assert call.summary.outcome == "caller_hung_up"
     # what the dialogue collected from the Korean recogniser's words: nothing, and nothing made up
     assert not call.collected_fields
     assert all(handoff.fields == {} for handoff in call.handoffs)

@@ -231,7 +231,13 @@ def extract(frame: Frame, slots: dict[str, Any], knowledge: Knowledge, trusted: 
         answer = frame.danger if corrected_other or frame.answers_about_callback() else frame.danger_answer
         if answer is not None:
             updates["danger"] = answer
-    elif frame.danger is not None and (slots.get("danger") is None or pending in ("confirm", "correction")):
+    elif (
+        frame.danger is not None
+        and (frame.danger is False or frame.names_danger or pending not in (None, "problem", "description"))
+        and (slots.get("danger") is None or pending in ("confirm", "correction"))
+    ):
+        # While the problem is being described a danger is taken only when said in words: "on trébuche dessus"
+        # describes, and the caller is still asked. Said later ("un peu, on doit descendre sur la route"), it answers.
         updates["danger"] = frame.danger
 
     number = frame.phone_number
@@ -271,6 +277,8 @@ def _place_from(
     number = frame.separate_street_number if not place.street_number else None
     if pending == "street_number" and not number and not place.street_number:
         number = frame.lone_number  # "vingt-deux" alone answers "à quel numéro ?"
+    if not number and not place.street_number and not frame.phone_number and _says_house_number(frame):
+        number = frame.street_number_said  # "le numéro c'est le 30", whatever was asked
     if place.street_number and not place.street_name:
         # "à Pertuis, devant le 9" after "rue Colbert": a house number without its street is the known street's.
         number, place = place.street_number, Place(None, None, place.commune, place.landmark)
@@ -408,10 +416,10 @@ _UNNUMBERED_STREET_TYPES = frozenset(
 
 
 def _wants_house_number(slots: dict[str, Any]) -> bool:
-    """A street without its number, once, unless the caller already said what the problem is near or the street
-    is a square, a roundabout or a car park."""
+    """A street without its number, once (what it is near is an answer too), unless the street is a square, a
+    roundabout or a car park."""
     street = str(slots.get("street_name") or "")
-    if not street or slots.get("street_number") or slots.get(NUMBER_ASKED) or slots.get("landmark"):
+    if not street or slots.get("street_number") or slots.get(NUMBER_ASKED):
         return False
     folded = fold(street)
     return not any(folded == kind or folded.startswith(kind + " ") for kind in _UNNUMBERED_STREET_TYPES)
@@ -511,7 +519,8 @@ def handle_report_turn(frame: Frame, slots: dict[str, Any], knowledge: Knowledge
     check = _ask_if_someone_is_in_danger(frame, slots, {**base, **updates})
     if check is not None:
         return check
-    if pending == "confirm" and not _changes_report(updates):
+    # "Oui c'est bien ça, au quatorze": a value said again as it stands changes nothing and confirms.
+    if pending == "confirm" and not _changes_report(_changed(updates, slots)):
         if frame.answer is True:
             return Outcome(slots={**base, REPROMPTS: 0}, save_report=True)
         if frame.answer is False or frame.yes_no is False:
@@ -549,6 +558,15 @@ def _acceptable_without_content(frame: Frame, pending: Any, trusted: bool) -> bo
             or (frame.intent not in ("deny", "out_of_scope", "dont_know") and frame.wants_to_report)
         )
     )
+
+
+def _says_house_number(frame: Frame) -> bool:
+    words = fold(frame.text).split()
+    return bool(frame.street_number_said) and ("numero" in words or "n" in words)
+
+
+def _changed(updates: dict[str, Any], slots: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in updates.items() if slots.get(name) != value}
 
 
 def _changes_report(updates: dict[str, Any]) -> bool:

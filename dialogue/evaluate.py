@@ -18,7 +18,7 @@ import logging
 import sys
 import tempfile
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from typing import Any
 from dialogue.eval.dataset import (
     DEFAULT_CONVERSATIONS,
     DEFAULT_UTTERANCES,
+    Conversation,
     DatasetError,
     load_conversations,
     load_utterances,
@@ -35,6 +36,7 @@ from dialogue.eval.noise import AsrNoiser
 from dialogue.eval.report import format_text, to_json
 from dialogue.eval.runner import RasaHttp, ReportStore, SignalementsReports, parse_all, play_all
 from dialogue.eval.scoring import Targets, conversation_figures, missed_targets, utterance_figures
+from dialogue.eval.streets import SAMPLE_STREETS, write_complete_base
 
 log = logging.getLogger(__name__)
 EVAL_PSEUDONYM_KEY = "65" * 32  # hex, only for the throw-away evaluation database
@@ -55,8 +57,10 @@ async def dialogue_target(
     eager: bool = False,
     model: Path | None = None,
     token: str | None = None,
+    streets: Callable[[Path], Path] | None = None,
 ) -> AsyncIterator[Target]:
-    """The Rasa server to evaluate: the one at `url`, or our own for the duration of the block."""
+    """The Rasa server to evaluate: the one at `url`, or our own for the duration of the block (with the street
+    base that `streets` writes in its folder, when given)."""
     if url is not None:
         yield Target(url.rstrip("/"), SignalementsReports(database_url) if database_url else None, token)
         return
@@ -69,6 +73,12 @@ async def dialogue_target(
     with tempfile.TemporaryDirectory(prefix="callbot-eval-") as tmp:
         database = f"sqlite:///{Path(tmp) / 'eval.sqlite3'}"
         await asyncio.to_thread(lambda: Store(database, bytes.fromhex(EVAL_PSEUDONYM_KEY)).migrate())
+        if streets is not None:
+            from signalements.streets import import_ban_csv
+
+            base = streets(Path(tmp))
+            summary = await asyncio.to_thread(import_ban_csv, base, database)
+            log.info("street base for the evaluation: %s", summary)
         managed = ManagedDialogue(
             model,
             eager=eager,
@@ -101,7 +111,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ready-timeout", type=float, default=300.0, help="seconds to wait for a started Rasa")
     parser.add_argument("--model", type=Path, help="started Rasa: this model instead of ensure_model's")
     parser.add_argument("--eager", action="store_true", help="started Rasa: TF eager mode (fast load, slow turns)")
+    parser.add_argument("--streets", type=Path, help="started Rasa: import this BAN-format CSV as the street base")
+    parser.add_argument(
+        "--complete-street-base",
+        action="store_true",
+        help="started Rasa: the street base also holds every street the scripted callers name (as the full BAN "
+        "would), over --streets or the test sample",
+    )
     return parser
+
+
+def street_base(args: argparse.Namespace, conversations: tuple[Conversation, ...]) -> Callable[[Path], Path] | None:
+    """How to write the evaluation's street base in a folder, or None for none (streets kept as heard)."""
+    if not args.complete_street_base:
+        given: Path | None = args.streets
+        return None if given is None else (lambda _folder: given)
+    base = args.streets or SAMPLE_STREETS
+
+    def write(folder: Path) -> Path:
+        path = folder / "streets.csv"
+        added = write_complete_base(conversations, base, path)
+        log.info("street base: %s plus the %d streets the callers name", base, added)
+        return path
+
+    return write
 
 
 @dataclass
@@ -119,8 +152,9 @@ async def evaluate(args: argparse.Namespace) -> Outcome:
         conversations = tuple(c for c in conversations if c.id in set(args.only))
     noiser = AsrNoiser(seed=args.seed)
     run_tag = uuid.uuid4().hex[:8]
+    streets = street_base(args, conversations)
     async with dialogue_target(
-        args.url, args.database_url, args.ready_timeout, args.eager, args.model, args.token
+        args.url, args.database_url, args.ready_timeout, args.eager, args.model, args.token, streets
     ) as target:
         from dialogue.client import DialogueClient
 

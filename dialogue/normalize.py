@@ -347,6 +347,7 @@ DETERMINERS = {
     "petit",
 }
 COMPLEMENT_STARTS = {"de", "du", "des", "d'", "d"}
+_PLACE_PREPOSITIONS = {"sur", "dans", "vers", "par"}
 # alpha2digit leaves "un", "deux", "trois" as words (they are usually not numbers); before a street type or after
 # "au"/"numéro" they are street numbers ("au deux place Morgan").
 _SMALL_NUMBERS = {"un": "1", "une": "1", "deux": "2", "trois": "3"}
@@ -560,6 +561,79 @@ def looks_unintelligible(text: str) -> bool:
     return len(odd) * 2 > len(words)
 
 
+# Chat shorthand ("c pa grave", "jsp", "ya un trou") written out, so that every reader sees the words. Only whole
+# words; "c" and "g" only before another word, and not after "bâtiment", "escalier"...
+CHAT_SHORTHAND = {
+    "nn": "non",
+    "nan": "non",
+    "pa": "pas",
+    "jsp": "je sais pas",
+    "chai pas": "je sais pas",
+    "chais pas": "je sais pas",
+    "jpense": "je pense",
+    "jcrois": "je crois",
+    "jveux": "je veux",
+    "jpeux": "je peux",
+    "chui": "je suis",
+    "jsuis": "je suis",
+    "ya": "il y a",
+    "ct": "c'était",
+    "bcp": "beaucoup",
+    "tt": "tout",
+    "ts": "tous",
+    "tjrs": "toujours",
+    "tjs": "toujours",
+    "ds": "dans",
+    "pr": "pour",
+    "pk": "pourquoi",
+    "pq": "pourquoi",
+    "qd": "quand",
+    "dc": "donc",
+    "vs": "vous",
+    "qqn": "quelqu'un",
+    "qq1": "quelqu'un",
+    "qqch": "quelque chose",
+    "ptet": "peut-être",
+    "ptêt": "peut-être",
+    "mtn": "maintenant",
+    "auj": "aujourd'hui",
+    "ajd": "aujourd'hui",
+    "slt": "salut",
+    "bjr": "bonjour",
+    "bsr": "bonsoir",
+    "mrc": "merci",
+    "mci": "merci",
+    "dacc": "d'accord",
+    "dac": "d'accord",
+    "dak": "d'accord",
+    "oki": "ok",
+    "okk": "ok",
+    "koi": "quoi",
+    "ke": "que",
+    "rdc": "rez-de-chaussée",
+}
+_CHAT_SHORTHAND = re.compile(
+    r"(?<![\w'-])(" + "|".join(sorted(map(re.escape, CHAT_SHORTHAND), key=len, reverse=True)) + r")(?![\w'-])",
+    re.IGNORECASE,
+)
+_CHAT_LETTERS = {"c": "c'est", "g": "j'ai"}
+_CHAT_LETTER = re.compile(r"(?<![\w'-])([cg])(?= [a-zàâçéèêëîïôûù])", re.IGNORECASE)
+_LETTER_NAMES = re.compile(r"(?:batiment|bat|bloc|entree|escalier|porte|lettre|allee|immeuble|residence)$")
+
+
+def expand_chat_shorthand(text: str) -> str:
+    """ "nn c pa dangereux" -> "non c'est pas dangereux": a typed line's shorthand written out."""
+    expanded = _CHAT_SHORTHAND.sub(lambda m: CHAT_SHORTHAND[m.group(1).lower()], text)
+
+    def letter_word(match: re.Match[str]) -> str:
+        before = fold(expanded[: match.start()]).split()
+        if before and _LETTER_NAMES.search(before[-1]):
+            return match.group(0)  # "bâtiment C", "escalier G"
+        return _CHAT_LETTERS[match.group(1).lower()]
+
+    return _CHAT_LETTER.sub(letter_word, expanded)
+
+
 def repair_asr_slips(text: str) -> str:
     """Undo the recogniser's et/est slips before anything reads the words."""
     repaired = _TENS_EST.sub(r"\1 et \2", text)
@@ -694,8 +768,9 @@ def find_street(text: str, gazetteer: Gazetteer | None = None) -> tuple[str | No
             and index > 0
             and tokens[index - 1] in DETERMINERS
             and tokens[index + 1] not in COMPLEMENT_STARTS
+            and not (token not in ("route", "place") and index > 1 and tokens[index - 2] in _PLACE_PREPOSITIONS)
         ):
-            continue
+            continue  # "le cours est fini", "une place de libre"; but "sur le cours Pasteur" names it
         name = [token]
         for offset, follower in enumerate(tokens[index + 1 :], start=index + 1):
             if follower in STOP_WORDS or follower in STREET_NAME_ENDS:
@@ -1368,7 +1443,8 @@ def near_landmark(text: str) -> str | None:
             phrase: list[str] = []
             for token, word in zip(tokens[end:], folded[end:], strict=False):
                 if word in _NOT_A_LANDMARK:
-                    return None
+                    phrase = []
+                    break
                 if not re.fullmatch(r"[\w'-]+", token) or (phrase and word in _NEAR_STOPS):
                     break
                 phrase.append(token)
@@ -1376,7 +1452,7 @@ def near_landmark(text: str) -> str | None:
                     break
             nouns = [w for w in phrase if fold(w) not in _NEAR_ARTICLES]
             if nouns and (nouns[0][:1].isdigit() or nouns[0] in STREET_TYPES or nouns[0] in ("numero", "numéro")):
-                return None  # "en face du 14 rue de Rome": the address itself, not something near it
+                continue  # "en face du 14 rue de Rome": the address itself, not something near it
             if nouns:
                 return _join([*tokens[start:end], *phrase])
     return None

@@ -26,6 +26,7 @@ from dialogue.negation import parse, polarity_of, said_plainly
 from dialogue.normalize import (
     Place,
     danger_answer,
+    expand_chat_shorthand,
     find_phone_number,
     find_separate_street_number,
     find_street_number,
@@ -248,6 +249,7 @@ class Frame:
     free_landmark: str | None = None  # the line as a place description nobody's parser knows
     danger: bool | None = None  # the line states the problem is (not) a danger for passers-by
     danger_answer: bool | None = None  # the line as an answer to "is it dangerous?"
+    names_danger: bool = False  # the danger is said in words ("dangereux", "un risque"), not only guessed from facts
     yes_no: bool | None = None  # a plain yes or no
     answer: bool | None = None  # a yes or no that answers the pending question (not a "pas" inside other content)
     phone_number: str | None = None
@@ -294,6 +296,7 @@ class Frame:
             self.category
             or not self.place.is_empty()
             or self.separate_street_number
+            or self.street_number_said
             or _LOCATIVE.search(fold(self.text))
         )
 
@@ -328,7 +331,8 @@ class Understanding:
         if heard.is_command:
             return Frame(heard=heard, text=heard.text)
         # Hesitation sounds carry nothing and split what belongs together ("au numéro euh deux cent quatre-vingt").
-        text = " ".join(_HESITATION_SOUNDS.sub(" ", repair_asr_slips(heard.text)).split()) or heard.text
+        text = " ".join(_HESITATION_SOUNDS.sub(" ", repair_asr_slips(expand_chat_shorthand(heard.text))).split())
+        text = text or heard.text
         # "31 av. Jean Jaurès": the abbreviation's full stop ends no sentence.
         text = _ABBREVIATION_STOP.sub(r"\1", text)
         folded = fold(text)
@@ -366,6 +370,7 @@ class Understanding:
             lone_number=None if phone else _lone_number(affirmed),
             free_landmark=free_text_landmark(text),
             danger=self._danger(text, doc),
+            names_danger=bool(_DANGER_NAMED.search(folded)),
             yes_no=yes_no,
             phone_number=phone,
             correction=heard.intent == "correct" or sounds_like_correction(text),
@@ -428,6 +433,15 @@ class Understanding:
         )
 
     def _danger(self, text: str, doc: Any) -> bool | None:
+        echoed = _after_echoed_question(text)
+        if echoed is not None:
+            # "Dangereux ? Euh non, pas vraiment": the question's word repeated, then the answer, which a "non" or
+            # "oui" opening it gives at once.
+            first = [w for w in fold(echoed).split() if w not in _HESITATIONS][:1]
+            answer = _OPENING_ANSWERS.get(first[0]) if first else None
+            answer = danger_answer(echoed) if answer is None else answer
+            if answer is not None:
+                return answer
         stated = mentions_danger(text)
         polarity = polarity_of(doc, DANGER_KEYS)
         opening = [w for w in fold(text).split() if w not in _HESITATIONS][:1]
@@ -466,6 +480,20 @@ class Understanding:
             found = self.taxonomy.by_code(frame.category.value) if frame.category else None
             return not (found and found.covers_private_property)
         return frame.other_service
+
+
+_DANGER_NAMED = re.compile(r"\b(?:danger\w*|risque\w*|perilleu\w*)\b")
+_ECHOED_DANGER_WORDS = {"danger", "dangereux", "dangereuse", "dangereuses"}
+
+
+def _after_echoed_question(text: str) -> str | None:
+    """What follows the question's own word when the caller opens by repeating it ("dangereux, bah non")."""
+    words = [w for w in re.split(r"[\s,.!?;…]+", text) if w]
+    while words and fold(words[0]) in _HESITATIONS | {"ah", "oh", "alors"}:
+        words.pop(0)
+    if len(words) < 2 or fold(words[0]) not in _ECHOED_DANGER_WORDS:
+        return None
+    return " ".join(words[1:])
 
 
 def describe(text: str) -> str | None:

@@ -159,10 +159,14 @@ def test_a_real_emergency_read_as_emergency_hands_over() -> None:
     assert outcome.handoff_reason == "emergency" and outcome.said[0].response == "utter_emergency"
 
 
-def test_a_risk_in_a_first_sentence_is_a_report_with_danger() -> None:
+def test_a_risk_in_a_first_sentence_is_a_report_whose_danger_is_asked_unless_said_in_words() -> None:
     slots: dict[str, Any] = {}
     outcome = emergency_turn(slots, "les buissons cachent le stop on ne voit pas les voitures qui arrivent")
-    assert outcome.handoff_reason is None and slots["category"] == "espaces_verts_arbres" and slots["danger"] is True
+    assert outcome.handoff_reason is None and slots["category"] == "espaces_verts_arbres"
+    assert slots.get("danger") is None  # a fact that suggests a risk; the caller is asked
+    slots = {}
+    emergency_turn(slots, "les buissons cachent le stop, c'est dangereux, on ne voit pas les voitures")
+    assert slots["danger"] is True
 
 
 @pytest.mark.parametrize(
@@ -682,3 +686,33 @@ def test_no_number_question_for_a_full_address_or_a_landmark() -> None:
     slots = {}
     outcome = turn(slots, "report_problem", "un trou devant la gare de l'estaque")
     assert slots["landmark"] and outcome.said[0].response != "utter_ask_street_number"
+
+
+def test_what_a_street_is_near_is_kept_and_a_square_is_not_asked_its_number() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "un lampadaire qui grésille avenue de la Timone à côté de la pharmacie")
+    assert slots["landmark"] == "à côté de la pharmacie"
+    assert slots["place"] == "avenue de la Timone, à côté de la pharmacie"
+    slots = {}
+    outcome = turn(slots, "report_problem", "des sacs poubelle éventrés place Castellane à Marseille")
+    assert slots["street_name"] == "place Castellane" and outcome.said[0].response == "utter_ask_danger"
+
+
+def test_a_yes_at_the_read_back_that_repeats_a_value_as_it_stands_confirms() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "un banc sans dossier au 7 rue Sainte à Marseille")
+    turn(slots, "deny", "non")
+    turn(slots, "deny", "non merci")
+    assert slots["pending_question"] == "confirm"
+    outcome = turn(slots, "affirm", "oui c'est ça, au sept")
+    assert outcome.save_report
+
+
+def test_a_house_number_said_to_another_question_is_the_streets_and_its_yes_answers_nothing() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "une plaque d'égout qui bouge avenue des Chartreux à Marseille")
+    turn(slots, "dont_know", "aucune idée")
+    assert slots["pending_question"] == "danger"
+    outcome = turn(slots, "inform", "euh le numéro ça doit être le soixante oui soixante")
+    assert slots["street_number"] == "60" and slots.get("danger") is None
+    assert outcome.said[0].response == "utter_ask_danger"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from dialogue.knowledge import default_gazetteer, default_taxonomy
+from dialogue.normalize import expand_chat_shorthand
 from dialogue.understanding import Frame, Heard, Understanding, asks_for_person, describe
 
 UNDERSTAND = Understanding(default_taxonomy(), default_gazetteer())
@@ -400,3 +401,57 @@ def test_a_street_type_abbreviated_with_a_full_stop_is_read_whole(text: str, num
 )
 def test_a_commune_split_by_the_recogniser_or_taken_back(text: str, commune: str) -> None:
     assert UNDERSTAND(Heard("inform", text, 0.9, 0.9)).place.commune == commune
+
+
+@pytest.mark.parametrize(
+    ("typed", "danger"),
+    [("nn c pa grave du tout", False), ("ouais c dangereux pr les vélos", True), ("jsp, ptet pas", False)],
+)
+def test_chat_shorthand_is_read_as_the_words_it_stands_for(typed: str, danger: bool) -> None:
+    assert frame(typed).danger_answer is danger
+
+
+def test_a_letter_after_building_words_stays_a_letter() -> None:
+    assert expand_chat_shorthand("bâtiment c escalier g, au fond") == "bâtiment c escalier g, au fond"
+    assert expand_chat_shorthand("g trouvé ça ds la rue") == "j'ai trouvé ça dans la rue"
+
+
+@pytest.mark.parametrize(
+    ("said", "danger"),
+    [
+        ("dangereux, hmm, je vois pas trop, non", False),
+        ("dangereuse ? ah ben oui quand même", True),
+        ("dangereux alors là franchement non", False),
+    ],
+)
+def test_the_question_word_repeated_then_the_answer(said: str, danger: bool) -> None:
+    assert frame(said).danger_answer is danger
+
+
+def test_an_answer_opening_the_line_is_counted_without_its_fillers() -> None:
+    said = "Bah euh un peu oui, les camions frôlent les piétons qui sortent du marché."
+    assert frame(said).danger_answer is True
+
+
+@pytest.mark.parametrize(
+    ("said", "near"),
+    [
+        ("boulevard de la Corderie, juste en face de la boulangerie qui a fermé", "en face de la boulangerie"),
+        ("rue Sainte à côté du théâtre", "à côté du théâtre"),
+        ("avenue de Toulon devant chez moi", None),
+        ("rue de Lodi, en face du 30 rue de Lodi", None),
+    ],
+)
+def test_what_the_problem_is_near_is_kept_beside_the_street(said: str, near: str | None) -> None:
+    place = frame(said).place
+    assert place.street_name is not None and place.landmark == near
+
+
+def test_an_article_before_a_street_word_is_no_house_number() -> None:
+    place = frame("je vous appelle pour un passage piéton tout effacé").place
+    assert place.street_number is None and place.street_name is None
+
+
+def test_a_street_word_after_a_preposition_and_its_article_names_the_street() -> None:
+    assert frame("il y a une fuite sur le cours Sextius à Aix").place.street_name == "cours Sextius"
+    assert frame("sur le chemin il y a des cailloux partout").place.street_name is None

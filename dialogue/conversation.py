@@ -237,7 +237,8 @@ def extract(frame: Frame, slots: dict[str, Any], knowledge: Knowledge, trusted: 
         and (slots.get("danger") is None or pending in ("confirm", "correction"))
     ):
         # While the problem is being described a danger is taken only when said in words: "on trébuche dessus"
-        # describes, and the caller is still asked. Said later ("un peu, les poussettes passent par la chaussée"), it answers.
+        # describes, and the caller is still asked. Said later ("un peu, les poussettes passent par la chaussée"),
+        # it answers.
         updates["danger"] = frame.danger
 
     number = frame.phone_number

@@ -33,6 +33,7 @@ STREET_TYPES = (
     "impasse",
     "imp",
     "cours",
+    "cour",  # the recogniser drops the silent s of "cours"
     "quai",
     "traverse",
     "trav",
@@ -54,6 +55,7 @@ STREET_TYPES = (
     "rond-point",
 )
 STREET_TYPE_CANONICAL = {
+    "cour": "cours",
     "av": "avenue",
     "bd": "boulevard",
     "bld": "boulevard",
@@ -294,6 +296,7 @@ REPETITION_SUFFIXES = {"bis", "ter", "quater"}
 # Street types that are also common nouns: after a determiner ("sur la route", "une place") they name a street
 # only when a complement follows ("la route de Gémenos", "la place du Marché").
 AMBIGUOUS_STREET_TYPES = {
+    "cour",  # "la cour de l'école"
     "route",
     "place",
     "chemin",
@@ -771,6 +774,8 @@ def find_street(text: str, gazetteer: Gazetteer | None = None) -> tuple[str | No
             and not (token not in ("route", "place") and index > 1 and tokens[index - 2] in _PLACE_PREPOSITIONS)
         ):
             continue  # "le cours est fini", "une place de libre"; but "sur le cours Pasteur" names it
+        if token == "cour" and index > 0 and tokens[index - 1] in DETERMINERS:
+            continue  # "la cour de l'école": a yard; only "au 12 cour Pelletan" is the street
         name = [token]
         for offset, follower in enumerate(tokens[index + 1 :], start=index + 1):
             if follower in STOP_WORDS or follower in STREET_NAME_ENDS:

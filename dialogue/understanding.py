@@ -326,6 +326,9 @@ class Understanding:
         self.taxonomy = taxonomy
         self.gazetteer = gazetteer
         self.places = places or PlaceResolver(gazetteer)
+        # "Je voulais dire Meyreuil, pas Gardanne": a commune named right after "pas" is taken back.
+        aliases = "|".join(re.escape(alias) for alias, _ in gazetteer.aliases_longest_first(quarters=False))
+        self._commune_taken_back = re.compile(rf"\bpas (?:a |au |aux |a la |de |d )?(?:{aliases})\b")
 
     def __call__(self, heard: Heard) -> Frame:
         if heard.is_command:
@@ -340,11 +343,12 @@ class Understanding:
         said = spoken_to_digits(text)
         category = self._category(text)
         # A value said inside a negation ("c'est pas au 18, c'est au 28") is not where the problem is.
-        affirmed = _without_negations(said)
+        affirmed = _without_negations(said, self._commune_taken_back)
         place, verified = self._place(affirmed)
         if place.street_name and not place.landmark:
-            # "Avenue X, devant la poste": what the problem is near narrows a long street.
-            place = replace(place, landmark=near_landmark(affirmed))
+            # "Avenue X, devant la poste", "le gymnase du quartier, rue Y": what the problem is near,
+            # or a public place named beside the street, narrows a long street.
+            place = replace(place, landmark=near_landmark(affirmed) or self._landmark_beside(affirmed, place))
         yes_no = yes_or_no(text)
         phone = find_phone_number(said)
         doc = parse(text)
@@ -403,9 +407,9 @@ class Understanding:
         """The place in the line (numbers as digits); a value said inside a negation ("pas au 4, au 14") gives way
         to the other."""
         place = self._place_after_self_correction(said)
-        spans = _negated_spans(said)
+        spans = _negated_spans(said, self._commune_taken_back)
         if spans:
-            without = self.places.parse(_without_negations(said))
+            without = self.places.parse(_without_negations(said, self._commune_taken_back))
             negated = [fold(said[start:end]) for start, end in spans]
             place = Place(
                 _unless_negated(place.street_number, negated) or without.street_number,
@@ -414,6 +418,18 @@ class Understanding:
                 place.landmark or without.landmark,
             )
         return self.places.verify(place)
+
+    def _landmark_beside(self, said: str, place: Place) -> str | None:
+        """A public place the line names besides its street (the street's own words left out)."""
+        folded, street = _fold_in_place(said), fold(place.street_name or "")
+        at = folded.find(street) if street else -1
+        if at < 0:
+            return None
+        rest = f"{said[:at]} , {said[at + len(street) :]}"
+        landmark = self.places.parse(rest).landmark
+        if landmark and any(contains_phrase(fold(landmark), word) for word in self.gazetteer.landmark_words):
+            return landmark
+        return None
 
     def _place_after_self_correction(self, said: str) -> Place:
         """ "Au 22, non pardon, au 32": what follows the caller's own correction wins, the rest of the line fills
@@ -585,8 +601,12 @@ def _named_field(folded: str) -> str | None:
     return None
 
 
-def _negated_spans(said: str) -> list[tuple[int, int]]:
-    return [m.span() for m in _NEGATED_VALUE.finditer(_fold_in_place(said))]
+def _negated_spans(said: str, also: re.Pattern[str] | None = None) -> list[tuple[int, int]]:
+    folded = _fold_in_place(said)
+    spans = [m.span() for m in _NEGATED_VALUE.finditer(folded)]
+    if also is not None:
+        spans += [m.span() for m in also.finditer(folded) if not any(a <= m.start() < b for a, b in spans)]
+    return sorted(spans)
 
 
 def _lone_number(said: str) -> str | None:
@@ -600,10 +620,10 @@ def _lone_number(said: str) -> str | None:
     return f"{words[at]} {suffix}" if suffix else words[at]
 
 
-def _without_negations(said: str) -> str:
+def _without_negations(said: str, also: re.Pattern[str] | None = None) -> str:
     """The line (numbers as digits) without the values said inside a negation."""
     kept = said
-    for start, end in reversed(_negated_spans(kept)):
+    for start, end in reversed(_negated_spans(kept, also)):
         kept = f"{kept[:start]} , {kept[end:]}"
     return kept
 

@@ -319,3 +319,13 @@ async def test_a_caller_whose_script_is_over_goes_quiet() -> None:
     # The bot still asks: two silences, then the runner stops (the bot decides; here it never ends the call).
     assert [text for text, _ in bot.received] == ["Une question sur ma facture.", "/no_input", "/no_input"]
     assert run.outcome == "unfinished"
+
+
+def test_a_square_is_right_as_a_street_or_as_a_landmark_and_nothing_else_is() -> None:
+    as_landmark = ExpectedReport({"landmark": "place des Prêcheurs", "commune": "Aix-en-Provence"})
+    stored = {"street_name": "place des Prêcheurs", "commune": "Aix-en-Provence"}
+    assert compare_report(as_landmark, stored) == {"landmark": True, "commune": True}
+    as_street = ExpectedReport({"street_name": "place des Prêcheurs"})
+    assert compare_report(as_street, {"landmark": "place des Prêcheurs"}) == {"street_name": True}
+    school = ExpectedReport({"landmark": "école des Prêcheurs"})
+    assert compare_report(school, {"street_name": "école des Prêcheurs"}) == {"landmark": False}

@@ -455,3 +455,22 @@ def test_an_article_before_a_street_word_is_no_house_number() -> None:
 def test_a_street_word_after_a_preposition_and_its_article_names_the_street() -> None:
     assert frame("il y a une fuite sur le cours Sextius à Aix").place.street_name == "cours Sextius"
     assert frame("sur le chemin il y a des cailloux partout").place.street_name is None
+
+
+@pytest.mark.parametrize(
+    "said", ["je voulais dire Meyreuil, pas Gardanne", "euh meyreuil pas gardanne", "c'est pas à Gardanne, à Meyreuil"]
+)
+def test_a_commune_taken_back_after_the_right_one(said: str) -> None:
+    assert frame(said).place.commune == "Meyreuil"
+
+
+def test_a_street_type_heard_without_its_silent_s() -> None:
+    place = frame("au quinze cour gimon à salon").place
+    assert (place.street_number, place.street_name) == ("15", "cours Gimon")
+    assert frame("dans la cour de la crèche il y a des rats").place.street_name is None
+
+
+def test_a_public_place_named_beside_the_street_is_kept_as_its_landmark() -> None:
+    place = frame("des tags sur le mur du gymnase Ruffi, boulevard de Paris").place
+    assert place.street_name == "boulevard de Paris" and place.landmark and "gymnase Ruffi" in place.landmark
+    assert frame("un trou au 12 rue de Rome, ça fait peur").place.landmark is None

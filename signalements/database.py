@@ -42,6 +42,15 @@ def describe(url: URL) -> str:
     return f"postgresql {url.host or 'localhost'}:{url.port or 5432}/{url.database or ''}"
 
 
+TCP_DEAD_PEER = {
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 10_000,  # ms: unacknowledged data
+}
+
+
 def build_engine(url: URL, busy_timeout_s: float, connect_timeout_s: float) -> Engine:
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(url, busy_timeout_s)
@@ -51,7 +60,13 @@ def build_engine(url: URL, busy_timeout_s: float, connect_timeout_s: float) -> E
         pool_size=5,
         max_overflow=5,
         pool_timeout=connect_timeout_s,
-        connect_args={"connect_timeout": max(1, round(connect_timeout_s)), "application_name": "callbot"},
+        connect_args={
+            "connect_timeout": max(1, round(connect_timeout_s)),
+            "application_name": "callbot",
+            # A partitioned server answers nothing: TCP gives up after ~10 s instead of hours, so the writer's
+            # stuck write ends and the journal it spilled to can be replayed.
+            **TCP_DEAD_PEER,
+        },
     )
 
 

@@ -499,7 +499,7 @@ PROBLEMS: dict[str, list[str]] = {
         "les encombrants {traînent|sont là} sur le trottoir",
         "c'est plein de bordilles partout",
         "y a des estrasses partout sur le trottoir",
-        "on a vidé un camion de gravats dans le chemin",
+        "quelqu'un a déchargé une benne de gravats dans le chemin",
         "un tas de déchets verts a été jeté sur le bas-côté",
     ],
     "tags_graffitis": [
@@ -1072,7 +1072,7 @@ def build_grammar(categories: Sequence[CategoryPhrases], places: Places) -> Gram
                      "bah ", "alors voilà ", "euh ben ", "bonjour alors "])  # fmt: skip
     g.add("hes", ["euh", "ben", "bah", "alors", "euh ben", "bah euh", "alors euh", "bon"])
     g.add("no", ["non", "non non", "ah non", "euh non", "non pardon", "non attendez", "nan", "ah non non"])
-    g.add("people", ["les enfants", "les personnes âgées", "les poussettes", "les vélos", "les scooters",
+    g.add("people", ["les enfants", "les anciens", "les poussettes", "les vélos", "les scooters",
                      "les piétons", "les gens en fauteuil", "les motards", "les mamies", "les minots"])  # fmt: skip
     g.add("duration", lambda rng: rng.choice([
         f"{said_number(rng, rng.randint(2, 20))} jours", f"{said_number(rng, rng.randint(2, 8))} semaines",
@@ -1217,7 +1217,7 @@ def build_grammar(categories: Sequence[CategoryPhrases], places: Places) -> Gram
                            "vous comprenez rien", "oh peuchère ce robot"])  # fmt: skip
     g.add("urgency", ["", "", "vite ", "au secours ", "allô vite ", "c'est urgent ", "mon dieu ", "oh là là ",
                       "venez vite ", "urgence ", "aidez-moi "])  # fmt: skip
-    g.add("hurry", ["venez vite", "appelez les pompiers", "c'est urgent", "envoyez quelqu'un vite",
+    g.add("hurry", ["venez rapidement", "appelez les pompiers", "c'est urgent", "envoyez quelqu'un vite",
                     "faut appeler le samu", "il faut les secours", "dépêchez-vous", "c'est très grave",
                     "il faut faire vite"])  # fmt: skip
     g.add("hazard", lambda rng: hazard(rng))

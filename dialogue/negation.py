@@ -97,6 +97,10 @@ def _negated_nearby(doc: Any, token: Any) -> bool:
             return True
         if not (before.is_stop or before.is_punct) or fold(before.text) in _CLAUSE_BREAKS:
             break
+    # Spoken French drops the "ne": "ça craint rien", "ça risque pas" negate the verb right before the negator.
+    following = [t for t in doc[token.i + 1 : token.i + 3] if fold(t.text) not in _FILLERS]
+    if following and fold(following[0].text) in ("rien", "pas", "jamais") and token.pos_ in ("VERB", "AUX"):
+        return True
     opens_line = all(t.is_punct or fold(t.text) in _FILLERS for t in doc[: token.i])
     if opens_line:
         for after in doc[token.i + 1 : token.i + 4]:

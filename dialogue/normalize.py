@@ -1267,6 +1267,7 @@ _NO_DANGER = re.compile(
     r"|specialement |particulierement |tellement |franchement |forcement |du tout |non plus |plus )*"
     r"(danger|dangereux|dangereuse|risque|grave|mechant|urgent)"
     r"|\bc est pas (bien )?(grave|mechant|urgent)\b|\bca gene (juste|seulement)\b|\bpas pour l instant\b"
+    r"|\b(danger|dangereux|dangereuse) (euh )?(non|nan)\b"
 )
 _DANGER = re.compile(
     r"\b(danger|dangereux|dangereuse|dangereuses|risque|risques|risquee?)\b"

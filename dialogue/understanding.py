@@ -449,21 +449,19 @@ class Understanding:
         )
 
     def _danger(self, text: str, doc: Any) -> bool | None:
-        echoed = _after_echoed_question(text)
-        if echoed is not None:
-            # "Dangereux ? Euh non, pas vraiment": the question's word repeated, then the answer, which a "non" or
-            # "oui" opening it gives at once.
-            first = [w for w in fold(echoed).split() if w not in _HESITATIONS][:1]
-            answer = _OPENING_ANSWERS.get(first[0]) if first else None
-            answer = danger_answer(echoed) if answer is None else answer
-            if answer is not None:
-                return answer
+        opening = _opening_answer(text)
         stated = mentions_danger(text)
         polarity = polarity_of(doc, DANGER_KEYS)
-        opening = [w for w in fold(text).split() if w not in _HESITATIONS][:1]
-        if stated and polarity is None and opening and _OPENING_ANSWERS.get(opening[0]) is False:
-            # "Non pas vraiment, un peu glissant c'est tout": the no opens the answer, the rest says how small.
+        if opening is False and polarity is not True and (stated is not None or polarity is not None):
+            # "Pas vraiment, on fait attention c'est tout", "dangereux ? non, à part les échardes": the no opens the
+            # answer, the rest says how small.
             return False
+        echoed = _after_echoed_question(text)
+        if opening is None and echoed and not _DANGER_NAMED.search(fold(echoed)):
+            # "Dangereux ? Alors là franchement non": the question's word said back, then a yes or no.
+            answer = yes_or_no(echoed)
+            if answer is not None:
+                return answer
         if stated is None or polarity is None:
             return stated if stated is not None else polarity
         # The parse knows the scope of a negation the patterns cannot see ("je pense pas que ce soit dangereux").
@@ -499,17 +497,33 @@ class Understanding:
 
 
 _DANGER_NAMED = re.compile(r"\b(?:danger\w*|risque\w*|perilleu\w*)\b")
-_ECHOED_DANGER_WORDS = {"danger", "dangereux", "dangereuse", "dangereuses"}
+_ECHOED_DANGER_WORDS = frozenset({"danger", "dangereux", "dangereuse", "dangereuses"})
+_BEFORE_AN_ANSWER = frozenset({"ah", "oh", "eh", "alors", "quoi", "comment", "hein", "ecoutez", "vous", "savez"})
+_OPENING_NO = (("non",), ("nan",), ("bof",), ("pas", "vraiment"), ("pas", "trop"), ("pas", "du", "tout"),
+               ("pas", "tellement"), ("pas", "specialement"), ("pas", "particulierement"), ("absolument", "pas"))  # fmt: skip
+_OPENING_YES = (("oui",), ("ouais",), ("si",), ("un", "peu"), ("assez",), ("tres",), ("carrement",))
 
 
 def _after_echoed_question(text: str) -> str | None:
-    """What follows the question's own word when the caller opens by repeating it ("dangereux, bah non")."""
+    """What follows the question's own word when the caller opens by saying it back ("dangereux, bah non")."""
     words = [w for w in re.split(r"[\s,.!?;…]+", text) if w]
-    while words and fold(words[0]) in _HESITATIONS | {"ah", "oh", "alors"}:
+    while words and fold(words[0]) in _HESITATIONS | _BEFORE_AN_ANSWER:
         words.pop(0)
     if len(words) < 2 or fold(words[0]) not in _ECHOED_DANGER_WORDS:
         return None
     return " ".join(words[1:])
+
+
+def _opening_answer(text: str) -> bool | None:
+    """The yes or no a line opens with, after fillers and the question's own word said back ("dangereux ? bah
+    non, ..."); None when it opens with anything else ("je pense pas que ...", "les voitures ...")."""
+    words = [w for w in fold(text).split() if w not in _HESITATIONS]
+    while words and (words[0] in _BEFORE_AN_ANSWER or words[0] in _ECHOED_DANGER_WORDS):
+        words.pop(0)
+    for phrases, answer in ((_OPENING_NO, False), (_OPENING_YES, True)):
+        if any(tuple(words[: len(phrase)]) == phrase for phrase in phrases):
+            return answer
+    return None
 
 
 def describe(text: str) -> str | None:

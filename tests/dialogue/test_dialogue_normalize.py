@@ -344,7 +344,7 @@ def test_a_mere_kind_of_place_after_a_determiner_is_not_a_landmark() -> None:
         ("à la Roque-d'Anthéron", "La Roque-d'Anthéron"),
         ("à Peyrolles", "Peyrolles-en-Provence"),
         ("à Noailles", "Marseille"),
-        ("aux Milles", "Aix-en-Provence"),
+        ("aux Milles près de l'aérodrome", "Aix-en-Provence"),
         ("à la Gavotte", "Les Pennes-Mirabeau"),
         ("aux Trois-Lucs", "Marseille"),
         ("à la piscine municipale de Vitrolles", "Vitrolles"),

@@ -263,7 +263,7 @@ def test_sounds_are_not_plain_words() -> None:
     ("said", "danger"),
     [
         # Run-on lines parse badly: the word order says the negation's scope.
-        ("oh non je crois pas que ce soit dangereux faut juste faire le tour", False),
+        ("oh non je crois pas que ce soit dangereux, il suffit de faire le tour", False),
         ("dangereux non pas trop mais c'est moche", False),
         ("y a pas de lumière le soir c'est dangereux", True),
     ],
@@ -474,3 +474,20 @@ def test_a_public_place_named_beside_the_street_is_kept_as_its_landmark() -> Non
     place = frame("des tags sur le mur du gymnase Ruffi, boulevard de Paris").place
     assert place.street_name == "boulevard de Paris" and place.landmark and "gymnase Ruffi" in place.landmark
     assert frame("un trou au 12 rue de Rome, ça fait peur").place.landmark is None
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "Pas vraiment, il faut faire gaffe en passant",
+        "ah non ça risque rien, c'est seulement laid",
+        "les gens ralentissent pas mais dangereux non",
+        "comment ? dangereux ? euh non pas trop, on contourne",
+    ],
+)
+def test_a_no_that_opens_or_closes_the_danger_answer_outweighs_facts_that_suggest_a_risk(said: str) -> None:
+    assert frame(said).danger_answer is False
+
+
+def test_a_no_that_corrects_something_else_says_nothing_of_the_danger() -> None:
+    assert frame("non, c'est à Allauch pas à Plan-de-Cuques").danger is None

@@ -499,8 +499,18 @@ class Understanding:
 _DANGER_NAMED = re.compile(r"\b(?:danger\w*|risque\w*|perilleu\w*)\b")
 _ECHOED_DANGER_WORDS = frozenset({"danger", "dangereux", "dangereuse", "dangereuses"})
 _BEFORE_AN_ANSWER = frozenset({"ah", "oh", "eh", "alors", "quoi", "comment", "hein", "ecoutez", "vous", "savez"})
-_OPENING_NO = (("non",), ("nan",), ("bof",), ("pas", "vraiment"), ("pas", "trop"), ("pas", "du", "tout"),
-               ("pas", "tellement"), ("pas", "specialement"), ("pas", "particulierement"), ("absolument", "pas"))  # fmt: skip
+_OPENING_NO = (
+    ("non",),
+    ("nan",),
+    ("bof",),
+    ("pas", "vraiment"),
+    ("pas", "trop"),
+    ("pas", "du", "tout"),
+    ("pas", "tellement"),
+    ("pas", "specialement"),
+    ("pas", "particulierement"),
+    ("absolument", "pas"),
+)
 _OPENING_YES = (("oui",), ("ouais",), ("si",), ("un", "peu"), ("assez",), ("tres",), ("carrement",))
 
 

@@ -278,8 +278,9 @@ def _place_from(
     number = frame.separate_street_number if not place.street_number else None
     if pending == "street_number" and not number and not place.street_number:
         number = frame.lone_number  # "vingt-deux" alone answers "à quel numéro ?"
-    if not number and not place.street_number and not frame.phone_number and _says_house_number(frame):
-        number = frame.street_number_said  # "le numéro c'est le 30", whatever was asked
+    if not number and not place.street_number and not frame.phone_number and (_says_house_number(frame) or correcting):
+        # "le numéro c'est le 30", or "je me suis trompé, c'est pas 42 c'est 48", whatever was asked
+        number = frame.street_number_said
     if place.street_number and not place.street_name:
         # "à Pertuis, devant le 9" after "rue Colbert": a house number without its street is the known street's.
         number, place = place.street_number, Place(None, None, place.commune, place.landmark)

@@ -740,7 +740,10 @@ def find_arrondissement(text: str) -> str | None:
     patterns = (
         r"\bmarseille (\d{1,2})(?: ?(?:e|eme|er|ere))?\b",
         r"\b(\d{1,2}) ?(?:e|eme|er|ere)? arrondissement\b",
-        r"\b(?:dans le|le) (\d{1,2}) ?(?:e|eme|er|ere)\b",
+        r"\bdans le (\d{1,2}) ?(?:e|eme|er|ere)\b",
+        # "c'est le 13e", but not "le 3e lampadaire" (an ordinal before a noun)
+        r"\ble (\d{1,2}) ?(?:e|eme|er|ere)\b(?= *$| (?:a|au|aux|pres|vers|du|quartier|pas|non|oui|marseille|c|je|on|il"
+        r"|elle|et|mais|voila|hein|merci|s il)\b)",
     )
     words = {"premier": 1}
     folded = re.sub(r"\bpremier\b", "1 er", folded) if "arrondissement" in folded or "marseille" in folded else folded
@@ -753,6 +756,19 @@ def find_arrondissement(text: str) -> str | None:
             number = int(match.group(1))
             return f"Marseille {number}{'er' if number == words['premier'] else 'e'}"
     return None
+
+
+def ordinal_arrondissement(text: str) -> str | None:
+    """ "boulevard Chave, 5e, près du lycée", "(Noailles, 1er)": an ordinal standing alone between punctuation is
+    Marseille's arrondissement (read on the text as written: folding drops the punctuation)."""
+    alone = _ORDINAL_ALONE.search(spoken_to_digits(text).lower())
+    if alone and 1 <= int(alone.group(1)) <= 16:
+        number = int(alone.group(1))
+        return f"Marseille {number}{'er' if number == 1 else 'e'}"
+    return None
+
+
+_ORDINAL_ALONE = re.compile(r"(?:^|[,(;]\s*)(\d{1,2}) ?(?:e|è|ème|eme|er|ère|ere)\s*(?=[,).;]|$)")
 
 
 def find_street(text: str, gazetteer: Gazetteer | None = None) -> tuple[str | None, str | None]:
@@ -1181,6 +1197,10 @@ AFFIRM_WORDS = (
     "affirmatif",
     "correct",
     "c est ca",
+    "c est bien ca",
+    "c est bien cela",
+    "c est cela",
+    "c est tout a fait ca",
     "c est exact",
     "c est juste",
     "c est correct",

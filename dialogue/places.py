@@ -15,7 +15,7 @@ from rapidfuzz import fuzz
 
 from dialogue.knowledge import Gazetteer, fold
 from dialogue.negation import is_common_word
-from dialogue.normalize import Place, parse_place, spoken_to_digits
+from dialogue.normalize import Place, ordinal_arrondissement, parse_place, spoken_to_digits
 
 # Below this similarity (0-100) of phonetic keys a window of words is not taken for a commune.
 COMMUNE_MIN_SIMILARITY = 90.0
@@ -82,7 +82,9 @@ class PlaceResolver:
 
     def parse(self, text: str) -> Place:
         # A postal code is no house number nor part of a street's name; Marseille's say the arrondissement.
-        arrondissement = marseille_postal_arrondissement(text) or _tagged_arrondissement(text)
+        arrondissement = (
+            marseille_postal_arrondissement(text) or _tagged_arrondissement(text) or ordinal_arrondissement(text)
+        )
         text = ARRONDISSEMENT_TAG.sub(" , ", POSTAL_CODE.sub(" , ", text))
         place = parse_place(text, self.gazetteer)
         if arrondissement and place.commune in (None, "Marseille"):

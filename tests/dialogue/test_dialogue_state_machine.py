@@ -716,3 +716,19 @@ def test_a_house_number_said_to_another_question_is_the_streets_and_its_yes_answ
     outcome = turn(slots, "inform", "euh le numéro ça doit être le soixante oui soixante")
     assert slots["street_number"] == "60" and slots.get("danger") is None
     assert outcome.said[0].response == "utter_ask_danger"
+
+
+def test_a_house_number_corrected_while_another_question_is_pending_is_applied() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "un trottoir défoncé au 31 rue Consolat à Marseille")
+    assert slots["pending_question"] == "danger"
+    turn(slots, "correct", "oh la la je me suis trompée, c'est pas le 31 c'est le 37, et oui c'est dangereux")
+    assert slots["street_number"] == "37" and slots["danger"] is True
+
+
+def test_it_is_right_confirms_the_read_back() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "un banc sans dossier au 7 rue Sainte à Marseille")
+    turn(slots, "deny", "non")
+    turn(slots, "deny", "non merci")
+    assert turn(slots, "thank", "C'est bien cela, merci").save_report

@@ -491,3 +491,22 @@ def test_a_no_that_opens_or_closes_the_danger_answer_outweighs_facts_that_sugges
 
 def test_a_no_that_corrects_something_else_says_nothing_of_the_danger() -> None:
     assert frame("non, c'est à Allauch pas à Plan-de-Cuques").danger is None
+
+
+@pytest.mark.parametrize(
+    ("said", "commune"),
+    [
+        ("boulevard Chave, 5e, devant le lycée", "Marseille 5e"),
+        ("au 3 rue Curiol (Noailles, 1er) depuis hier", "Marseille 1er"),
+        ("c'est le 13e", "Marseille 13e"),
+        ("le 3e lampadaire après le pont", None),
+        ("au 5e étage, rue Breteuil", None),
+    ],
+)
+def test_an_arrondissement_said_as_an_ordinal_alone(said: str, commune: str | None) -> None:
+    assert frame(said).place.commune == commune
+
+
+def test_stones_fallen_on_the_road_are_a_roadway_problem() -> None:
+    assert frame("des cailloux ont roulé du talus jusqu'au milieu de la route").category is not None
+    assert frame("des cailloux ont roulé du talus jusqu'au milieu de la route").category.value == "chaussee_trottoirs"  # type: ignore[union-attr]

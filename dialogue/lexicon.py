@@ -55,7 +55,7 @@ STRONG_EMERGENCY = re.compile(
             rf"\b(renverse|percute|fauche) {_PERSON}",
             r"\b(y a|il y a|avec) (encore )?quelqu un (dedans|dessous|coince)\b",
             r"(?<!bouche d )(?<!borne a )(?<!borne d )(?<!bouche a )(?<!borne )\bincendie\b",
-            r"\b(au feu|il y a le feu|y a le feu|en feu|prend feu|pris feu|ca brule|flammes|fumee noire)\b",
+            r"\b(au feu|il y a le feu|y a le feu|en feu|prend feu|pris feu|flammes|fumee noire)\b",
             rf"\b(eau|egout|egouts)\b.{{0,40}}\b{_COMES_IN}\b.{{0,25}}{_HOME}",
             rf"\b(inonde|inondent|inondee|inondees|inondes|envahi|envahie|envahit)\b.{{0,12}}{_HOME}",
             # "on a quinze centimètres dans le garage": water standing inside a home
@@ -78,7 +78,7 @@ STRONG_EMERGENCY = re.compile(
             r"\b(un|des|deux|trois|plusieurs) (blesse|blesses|blessee|blessees)\b|\bil y a (un|des) (mort|morts)\b",
             # Something burning now, said with what burns ("les poubelles brûlent"): "le lampadaire brûlé" folds to
             # the same letters and is no fire.
-            r"\b(ca|qui|poubelle|poubelles|conteneur|conteneurs|voiture|voitures|arbre|arbres|herbe|herbes|foret|"
+            r"\b(qui|poubelle|poubelles|conteneur|conteneurs|voiture|voitures|arbre|arbres|herbe|herbes|foret|"
             r"pinede|colline|broussaille|broussailles|maison|immeuble|tout) (est en train de |sont en train de )?"
             r"(brule|brulent|bruler|crame|cramer)\b(?! (plus|pas|jamais))",
             rf"\b(eau|egout|egouts)\b.{{0,40}}\b{_COMES_IN}\b.{{0,20}}\bchez (les gens|des gens|"
@@ -86,9 +86,23 @@ STRONG_EMERGENCY = re.compile(
         )
     )
 )
-# A cable down or hanging is a live wire unless it is the telephone's: then it is a report (and one question).
+# A cable on the ground or bare is a live wire unless it is the telephone's: then it is a report (and one question).
+# One only hanging is asked about (MAYBE_EMERGENCY).
 CABLE_DOWN = re.compile(
-    r"\b(fil|fils|cable|cables) (qui pend|qui pendent|denude|denudes|a terre|par terre|tombe|tombes)\b"
+    r"\b(fil|fils|cable|cables) (denude|denudes|a terre|par terre|au sol|tombe|tombes)\b"
+    r"|\b(fil|fils|cable|cables)\b.{0,30}\b(touche|touchent|traine|trainent|pend|pendent) (jusqu )?(le sol|par terre|"
+    r"a terre|au sol)\b"
+)
+# "Ça brûle" is a fire, unless it is what the skin feels (caterpillars' hairs, nettles).
+BURNING_NOW = re.compile(r"\bca (est en train de |commence a )?(brule|crame)\b(?! (plus|pas|jamais))")
+SKIN_FEELS = re.compile(
+    r"\b(poil|poils|peau|yeux|urticant|urticants|urticante|urticantes|chenille|chenilles|gratte|grattent|"
+    r"demange|demangent|piqure|piqures|ortie|orties|soleil)\b"
+)
+# An event said as a possibility ("si elle tombe sur quelqu'un", "ça pourrait renverser un enfant") is a hazard to
+# report, not an emergency happening now.
+HYPOTHETICAL = re.compile(
+    r"\b(si|s il|s ils|pourrait|pourraient|risque de|risquent de|peut|peuvent|au cas ou|un jour|des fois que)\b"
 )
 # Gas told by its smell, as the gas company describes it, unless the smell is a bin's or a sewer's.
 ROTTEN_EGGS = re.compile(r"\b(odeur|odeurs|sent|sens|pue|puait|schlingue)\b.{0,25}\b(oeuf|oeufs) pourris?\b")
@@ -242,7 +256,9 @@ Span = tuple[int, int]
 def emergency_evidence(folded: str, nlu_says_emergency: bool = False) -> list[Span]:
     """Where `fold`ed words say an immediate emergency: strong words always, weaker ones ("au secours",
     "pompiers") only when the NLU also read an emergency. Whether each is said or denied is the parse's job."""
-    spans = [m.span() for m in STRONG_EMERGENCY.finditer(folded)]
+    spans = [m.span() for m in STRONG_EMERGENCY.finditer(folded) if not _said_as_possible(folded, m.start())]
+    if not SKIN_FEELS.search(folded):
+        spans += [m.span() for m in BURNING_NOW.finditer(folded)]
     if not SMELLY_THINGS.search(folded):
         spans += [m.span() for m in ROTTEN_EGGS.finditer(folded)]
     if not TELECOM.search(folded):
@@ -252,6 +268,12 @@ def emergency_evidence(folded: str, nlu_says_emergency: bool = False) -> list[Sp
     if nlu_says_emergency:
         spans += [m.span() for m in WEAK_EMERGENCY.finditer(folded)]
     return spans
+
+
+def _said_as_possible(folded: str, start: int) -> bool:
+    """Whether a conditional opens the clause just before `start` ("si elle tombe sur quelqu'un")."""
+    before = re.split(r"[.!?;,]| mais | et puis ", folded[max(0, start - 40) : start])[-1]
+    return HYPOTHETICAL.search(before) is not None
 
 
 def possible_emergency_evidence(folded: str) -> list[Span]:

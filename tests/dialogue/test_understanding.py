@@ -510,3 +510,20 @@ def test_an_arrondissement_said_as_an_ordinal_alone(said: str, commune: str | No
 def test_stones_fallen_on_the_road_are_a_roadway_problem() -> None:
     assert frame("des cailloux ont roulé du talus jusqu'au milieu de la route").category is not None
     assert frame("des cailloux ont roulé du talus jusqu'au milieu de la route").category.value == "chaussee_trottoirs"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("said", "emergency", "maybe"),
+    [
+        ("les chenilles partout, leurs poils ça brûle la peau des petits", False, False),
+        ("ça brûle derrière les immeubles, on voit les flammes", True, False),
+        ("si la branche tombe sur quelqu'un ce sera un drame", False, False),
+        ("un fil pend du poteau au-dessus de l'arrêt de bus", False, True),
+        ("un fil pend jusqu'au sol devant l'arrêt de bus", True, False),
+    ],
+)
+def test_emergency_words_said_of_the_skin_as_a_possibility_or_of_a_cable_only_hanging(
+    said: str, emergency: bool, maybe: bool
+) -> None:
+    understood = frame(said)
+    assert (understood.emergency, understood.maybe_emergency) == (emergency, maybe)

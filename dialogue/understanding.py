@@ -180,8 +180,10 @@ DANGER_KEYS = frozenset(
 )
 # Where a line starts with words that only open the call ("allô oui bonjour, c'est pour vous dire que ..."):
 # the description starts after them.
+# Where a clause may start in a run-on line: punctuation, or a word that opens one ("hein alors c'est pour ...").
+_CLAUSE_STARTS = re.compile(r"(?<=[,.;:!?…])\s*|\s(?=(?:hein|alors|donc|bref|du coup|en fait|voila|bon)\b)")
 _PREAMBLE = re.compile(
-    r"^(?:(?:oui|allo|alors|bonjour|bonsoir|madame|monsieur|euh|heu|ben|bah|voila|bon|hein|eh|ecoutez|"
+    r"^(?:(?:oui|ouais|ouai|salut|allo|alors|bonjour|bonsoir|madame|monsieur|euh|heu|ben|bah|voila|bon|hein|eh|ecoutez|"
     r"excusez moi|pardon|dites)\s+)*"
     r"(?:(?:je vous appelle|j appelle|je vous telephone|je telephone|c est|je voulais|je voudrais|j aimerais|"
     r"je viens)\s+(?:parce que|parce qu|car|pour|vous)?\s*(?:vous\s+)?(?:signaler|dire|declarer|faire un "
@@ -352,7 +354,7 @@ class Understanding:
         yes_no = yes_or_no(text)
         phone = find_phone_number(said)
         doc = parse(text)
-        description = describe(text)
+        description = self._from_the_problem(describe(text), category)
         nlu_emergency = heard.intent == "emergency"
         emergency = said_plainly(doc, lambda words: emergency_evidence(words, nlu_emergency))
         frame = Frame(
@@ -395,6 +397,19 @@ class Understanding:
             # "Non, elle est par terre, elle bouge plus": the caller has just said nobody is at risk.
             frame = replace(frame, maybe_emergency=False)
         return frame
+
+    def _from_the_problem(self, description: str | None, category: Found | None) -> str | None:
+        """The description from the clause that names the problem: "je suis une personne âgée hein alors c'est pour
+        une voiture" describes "une voiture" (and says little: the caller is asked for more)."""
+        if not description or category is None:
+            return description
+        start = 0
+        for mark in _CLAUSE_STARTS.finditer(description):
+            if self.taxonomy.match(description[: mark.start()]) is not None:
+                break  # the problem is named before this clause: keep it
+            if self.taxonomy.match(description[mark.start() :]) == category.value:
+                start = mark.start()
+        return describe(description[start:].strip(" ,.;:!?…")) if start else description
 
     def _category(self, text: str) -> Found | None:
         """The problem named, not the one the caller takes back: "c'est pas le lampadaire, c'est le feu" and "un

@@ -527,3 +527,11 @@ def test_emergency_words_said_of_the_skin_as_a_possibility_or_of_a_cable_only_ha
 ) -> None:
     understood = frame(said)
     assert (understood.emergency, understood.maybe_emergency) == (emergency, maybe)
+
+
+def test_the_description_starts_at_the_clause_that_names_the_problem() -> None:
+    said = "oui bonsoir excusez-moi je suis toute seule ce soir hein alors c'est pour une poubelle"
+    understood = frame(said)
+    assert understood.description == "une poubelle" and understood.says_little
+    kept = frame("le banc est cassé, alors les mamies peuvent plus s'asseoir")
+    assert kept.description == "le banc est cassé, alors les mamies peuvent plus s'asseoir"

@@ -399,7 +399,7 @@ class Understanding:
         return frame
 
     def _from_the_problem(self, description: str | None, category: Found | None) -> str | None:
-        """The description from the clause that names the problem: "je suis une personne âgée hein alors c'est pour
+        """The description from the clause that names the problem: "je suis à la retraite moi hein alors c'est pour
         une voiture" describes "une voiture" (and says little: the caller is asked for more)."""
         if not description or category is None:
             return description

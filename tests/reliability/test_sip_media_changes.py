@@ -11,8 +11,10 @@ import socket
 import time
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 
+from callbot.rtp.g711 import alaw_decode, ulaw_decode
 from callbot.sip.message import SipRequest, SipResponse, parse_message
 from tests.reliability.sip_reliability_support import running_callbot
 from tests.support.callbot_process import CallbotProcess
@@ -144,6 +146,11 @@ class Caller:
         self.send(self.message("ACK", cseq, ack_body if response.status < 300 else ""))
         return response
 
+    def update(self, cseq: int, body: str) -> SipResponse:
+        """UPDATE inside the dialog (RFC 3311): no ACK follows its final response."""
+        self.send(self.message("UPDATE", cseq, body))
+        return self.final_response("UPDATE")
+
     def options(self) -> int:
         self.send(self.message("OPTIONS", 1))
         return self.final_response("OPTIONS").status
@@ -167,6 +174,21 @@ def bot_rtp_address(response: SipResponse) -> tuple[str, int]:
     host = next(line.split()[-1] for line in text.splitlines() if line.startswith("c="))
     port = next(int(line.split()[1]) for line in text.splitlines() if line.startswith("m=audio"))
     return (host, port)
+
+
+def formats_in(response: SipResponse) -> list[str]:
+    m_line = next(line for line in response.body.decode().splitlines() if line.startswith("m=audio"))
+    return m_line.split()[3:]
+
+
+def payload_types(packets: list[bytes]) -> set[int]:
+    return {packet[1] & 0x7F for packet in packets}
+
+
+def smoothness(pcm: bytes) -> float:
+    """Lag-1 autocorrelation of PCM16: high for speech read with the codec it was coded in, lower with another."""
+    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
+    return float(np.corrcoef(samples[1:], samples[:-1])[0, 1])
 
 
 def direction_in(response: SipResponse) -> str:
@@ -226,6 +248,40 @@ def test_a_reinvite_moving_media_makes_the_bot_send_to_the_new_port(caller: Call
     caller.bye(3)
 
 
+def test_an_update_with_an_offer_moves_the_bots_rtp_to_the_new_port(caller: Caller, rtp: RtpListener) -> None:
+    ok = caller.invite(1, sdp(rtp.port))
+    assert ok.status == 200
+    bot_rtp = bot_rtp_address(ok)
+    assert len(rtp.packets(0.5)) >= 10
+    rtp.send_rtp(bot_rtp)  # latched onto the first port: the UPDATE's offer must still move it
+    new_port = RtpListener()
+    try:
+        moved = caller.update(2, sdp(new_port.port))
+        assert moved.status == 200 and moved.headers.get("Content-Type") == "application/sdp", moved
+        assert bot_rtp_address(moved) == bot_rtp and direction_in(moved) == "sendrecv"
+        assert new_port.quiet_then_count(1.0) >= 20
+        assert rtp.quiet_then_count(0.5) == 0
+    finally:
+        new_port.close()
+    caller.bye(3)
+
+
+def test_a_reinvite_changing_the_codec_makes_the_bot_send_pcma(caller: Caller, rtp: RtpListener) -> None:
+    ok = caller.invite(1, sdp(rtp.port))
+    assert ok.status == 200 and formats_in(ok)[0] == "0"
+    assert payload_types(rtp.packets(0.5)) == {0}
+    changed = caller.invite(2, sdp(rtp.port, formats="8 101"))
+    assert changed.status == 200 and formats_in(changed) == ["8", "101"], changed.body
+    time.sleep(SETTLE_S)
+    rtp.drain()
+    packets = rtp.packets(1.5)  # the greeting is still being spoken
+    assert len(packets) >= 60
+    assert payload_types(packets) == {8}
+    audio = b"".join(packet[12:] for packet in packets)
+    assert smoothness(alaw_decode(audio)) > smoothness(ulaw_decode(audio)) + 0.05  # coded as A-law, not µ-law
+    caller.bye(3)
+
+
 def test_hold_is_answered_recvonly_and_the_bots_rtp_stops_until_resumed(caller: Caller, rtp: RtpListener) -> None:
     ok = caller.invite(1, sdp(rtp.port))
     assert ok.status == 200 and direction_in(ok) == "sendrecv"
@@ -251,7 +307,7 @@ def test_an_invite_without_sdp_gets_an_offer_and_rtp_flows_after_the_acks_answer
     assert offered.split()[3:] == ["0", "8", "101"]
     packets = rtp.packets(1.0)
     assert len(packets) >= 20
-    assert {packet[1] & 0x7F for packet in packets} == {8}  # PCMA, as the answer chose
+    assert payload_types(packets) == {8}  # PCMA, as the answer chose
     caller.bye(2)
 
 

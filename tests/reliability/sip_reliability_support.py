@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 from tests.support.callbot_process import CallbotProcess
 
@@ -24,7 +25,12 @@ OFFER = (
 )
 
 
-class _RasaLike(BaseHTTPRequestHandler):
+class RasaLike(BaseHTTPRequestHandler):
+    """Rasa's REST shape: every message answered with `reply`, the tracker's slots `slots`."""
+
+    slots: ClassVar[dict[str, object]] = {}
+    reply: ClassVar[list[dict[str, object]]] = [{"text": "Bonjour."}]
+
     def _json(self, body: object) -> None:
         data = json.dumps(body).encode()
         self.send_response(200)
@@ -37,20 +43,20 @@ class _RasaLike(BaseHTTPRequestHandler):
         if self.path.startswith("/status"):
             self._json({"model_file": "stand-in.tar.gz"})
         else:
-            self._json({"slots": {}})
+            self._json({"slots": self.slots})
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self._json([{"text": "Bonjour."}])
+        self._json(self.reply)
 
     def log_message(self, format: str, *args: object) -> None:
         pass
 
 
 @contextmanager
-def stand_in_dialogue() -> Iterator[str]:
+def stand_in_dialogue(handler: type[RasaLike] = RasaLike) -> Iterator[str]:
     """A Rasa-shaped HTTP server on a free port; yields its URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _RasaLike)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, name="stand-in-dialogue", daemon=True)
     thread.start()
     try:

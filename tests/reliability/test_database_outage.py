@@ -39,29 +39,54 @@ def conversation(url: str, key: bytes, call_id: str) -> Any:
         store.close()
 
 
+def callbot_on(postgres: PostgresServer, tmp_path: Path, node: str) -> tuple[CallbotProcess, str]:
+    """A callbot (managed Rasa) storing into a fresh database of `postgres`; its URL."""
+    url = postgres.create_database().replace("postgresql+psycopg://", "postgresql://")
+    callbot = CallbotProcess(
+        tmp_path,
+        env_overrides={
+            "CALLBOT_DATABASE_URL": url,
+            "CALLBOT_DIALOGUE_MODE": "managed",
+            "CALLBOT_DIALOGUE_EAGER": "true",
+            "CALLBOT_DIALOGUE_TIMEOUT_S": "30",
+            "CALLBOT_DATABASE_NODE": node,
+        },
+    )
+    return callbot, url
+
+
+def first_exchange(callbot: CallbotProcess) -> tuple[str, list[str]]:
+    """A chat opened and its first line answered, the database up: the session and everything said so far."""
+    status, opened = callbot.post("/chat/sessions")
+    assert status == 201
+    session = str(opened["session"])
+    said: list[str] = [str(opened["messages"][0])]  # type: ignore[index]
+    status, reply = callbot.post(f"/chat/sessions/{session}/messages", {"text": LINES[0]})
+    assert status == 200
+    return session, [*said, LINES[0], *map(str, reply["messages"])]  # type: ignore[call-overload]
+
+
+def closed_as_interrupted(url: str, key: bytes, session: str, said: list[str], within_s: float) -> Any:
+    """Once the restarted callbot has closed it: every turn once and in order, and the fields collected."""
+    deadline = time.monotonic() + within_s
+    while conversation(url, key, session).summary.outcome is None and time.monotonic() < deadline:
+        time.sleep(0.3)
+    call = conversation(url, key, session)
+    assert call.summary.outcome == "interrupted"
+    assert [turn.text for turn in call.turns] == said
+    fields = call.collected_fields or {}
+    assert fields.get("category") == "chaussee_trottoirs"
+    assert fields.get("street_number") == "12" and fields.get("danger") is False
+    return call
+
+
 def test_database_down_then_kill_9_loses_no_turn_and_no_field(tmp_path: Path) -> None:
     with running_postgres() as postgres:
-        url = postgres.create_database().replace("postgresql+psycopg://", "postgresql://")
-        callbot = CallbotProcess(
-            tmp_path,
-            env_overrides={
-                "CALLBOT_DATABASE_URL": url,
-                "CALLBOT_DIALOGUE_MODE": "managed",
-                "CALLBOT_DIALOGUE_EAGER": "true",
-                "CALLBOT_DIALOGUE_TIMEOUT_S": "30",
-                "CALLBOT_DATABASE_NODE": "outage-node",
-            },
-        )
+        callbot, url = callbot_on(postgres, tmp_path, "outage-node")
         callbot.start()
         try:
             key = bytes.fromhex((tmp_path / "pseudonym.key").read_text().strip())
-            status, opened = callbot.post("/chat/sessions")
-            assert status == 201
-            session = str(opened["session"])
-            said: list[str] = [str(opened["messages"][0])]  # type: ignore[index]
-            status, reply = callbot.post(f"/chat/sessions/{session}/messages", {"text": LINES[0]})
-            assert status == 200
-            said += [LINES[0], *map(str, reply["messages"])]  # type: ignore[call-overload]
+            session, said = first_exchange(callbot)
 
             postgres.stop()
             for line in LINES[1:]:
@@ -73,15 +98,7 @@ def test_database_down_then_kill_9_loses_no_turn_and_no_field(tmp_path: Path) ->
 
             postgres.start()
             callbot.start()
-            deadline = time.monotonic() + 30
-            while conversation(url, key, session).summary.outcome is None and time.monotonic() < deadline:
-                time.sleep(0.3)
-            call = conversation(url, key, session)
-            assert call.summary.outcome == "interrupted"
-            assert [turn.text for turn in call.turns] == said
-            fields = call.collected_fields or {}
-            assert fields.get("category") == "chaussee_trottoirs"
-            assert fields.get("street_number") == "12" and fields.get("danger") is False
+            closed_as_interrupted(url, key, session, said, within_s=30)
         finally:
             if callbot.process is not None and callbot.process.poll() is None:
                 callbot.stop()
@@ -120,27 +137,11 @@ def postgres_frozen(postgres: PostgresServer) -> Iterator[None]:
 
 def test_database_that_hangs_then_kill_9_loses_no_turn_and_stores_none_twice(tmp_path: Path) -> None:
     with running_postgres() as postgres:
-        url = postgres.create_database().replace("postgresql+psycopg://", "postgresql://")
-        callbot = CallbotProcess(
-            tmp_path,
-            env_overrides={
-                "CALLBOT_DATABASE_URL": url,
-                "CALLBOT_DIALOGUE_MODE": "managed",
-                "CALLBOT_DIALOGUE_EAGER": "true",
-                "CALLBOT_DIALOGUE_TIMEOUT_S": "30",
-                "CALLBOT_DATABASE_NODE": "hang-node",
-            },
-        )
+        callbot, url = callbot_on(postgres, tmp_path, "hang-node")
         callbot.start()
         try:
             key = bytes.fromhex((tmp_path / "pseudonym.key").read_text().strip())
-            status, opened = callbot.post("/chat/sessions")
-            assert status == 201
-            session = str(opened["session"])
-            said: list[str] = [str(opened["messages"][0])]  # type: ignore[index]
-            status, reply = callbot.post(f"/chat/sessions/{session}/messages", {"text": LINES[0]})
-            assert status == 200
-            said += [LINES[0], *map(str, reply["messages"])]  # type: ignore[call-overload]
+            session, said = first_exchange(callbot)
 
             with postgres_frozen(postgres):
                 for line in LINES[1:]:
@@ -155,16 +156,8 @@ def test_database_that_hangs_then_kill_9_loses_no_turn_and_stores_none_twice(tmp
                 assert all(line in spilled for line in LINES[1:])  # on disk, not only in the dead process
 
             callbot.start()
-            deadline = time.monotonic() + 60
-            while conversation(url, key, session).summary.outcome is None and time.monotonic() < deadline:
-                time.sleep(0.3)
-            call = conversation(url, key, session)
-            assert call.summary.outcome == "interrupted"
-            assert [turn.text for turn in call.turns] == said  # each turn once, in order
+            call = closed_as_interrupted(url, key, session, said, within_s=60)  # each turn once, in order
             assert [turn.seq for turn in call.turns] == list(range(1, len(said) + 1))
-            fields = call.collected_fields or {}
-            assert fields.get("category") == "chaussee_trottoirs"
-            assert fields.get("street_number") == "12" and fields.get("danger") is False
         finally:
             if callbot.process is not None and callbot.process.poll() is None:
                 callbot.stop()

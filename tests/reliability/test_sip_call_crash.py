@@ -18,26 +18,24 @@ SIP and RTP), speaks, and the callbot or its action server is killed while the c
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import shutil
 import signal
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from threading import Thread
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
 import soxr
 
 from tests.e2e.conftest import AUDIO, RATE, render
+from tests.reliability.sip_reliability_support import RasaLike, stand_in_dialogue
 from tests.reliability.test_crash_and_restart import cmdline, running, stored_call, wait_until
 from tests.support.audio_match import read_wav
 from tests.support.callbot_process import CallbotProcess
-from tests.support.sip_peers import run_baresip_call, write_silence_padded_wav
+from tests.support.sip_peers import BaresipResult, run_baresip_call, write_silence_padded_wav
 
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(shutil.which("baresip") is None, reason="needs baresip")]
 
@@ -75,49 +73,40 @@ def caller_turns(callbot: CallbotProcess, call_id: str) -> list[str]:
     return [turn.text for turn in stored_call(callbot, call_id).turns if turn.speaker == "caller"]
 
 
-async def wait_for_caller_turns(callbot: CallbotProcess, count: int, timeout_s: float) -> str:
-    """The id of the latest call once `count` caller turns of it are stored."""
+async def wait_for_caller_turns(
+    callbot: CallbotProcess, count: int, timeout_s: float, caller: asyncio.Task[BaresipResult]
+) -> str:
+    """The id of the latest call once `count` caller turns of it are stored; else what baresip and the server
+    printed (once seen in a whole-suite run: no call at all reached the server, cause not found)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         call_id = await asyncio.to_thread(latest_call_id, callbot)
         if call_id is not None and len(await asyncio.to_thread(caller_turns, callbot, call_id)) >= count:
             return call_id
         await asyncio.sleep(0.3)
-    raise AssertionError(f"no call with {count} caller turns within {timeout_s} s:\n{callbot.tail_log()}")
+    try:
+        heard = (await asyncio.wait_for(caller, 60)).output[-3000:]
+    except Exception as error:  # the diagnosis must not hide the failure
+        heard = f"baresip: {error!r}"
+    raise AssertionError(
+        f"no call with {count} caller turns within {timeout_s} s:\n{callbot.tail_log()}\n--- baresip ---\n{heard}"
+    )
 
 
-class _CollectingDialogue(BaseHTTPRequestHandler):
-    """Rasa's REST shape: answers each message with a question and the report fields it "collected"."""
+class _CollectingDialogue(RasaLike):
+    """Answers each message with a question and the report fields it "collected"."""
 
-    def _json(self, body: object) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_GET(self) -> None:
-        self._json({"model_file": "stand-in.tar.gz"} if self.path.startswith("/status") else {"slots": FIELDS})
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        fields = {"custom": {"callbot": {"fields": FIELDS}}}
-        self._json([{"text": "Où se trouve ce trou ?"}, fields])
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+    slots: ClassVar[dict[str, object]] = dict(FIELDS)
+    reply: ClassVar[list[dict[str, object]]] = [
+        {"text": "Où se trouve ce trou ?"},
+        {"custom": {"callbot": {"fields": FIELDS}}},
+    ]
 
 
 @pytest.fixture
 def collecting_dialogue() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _CollectingDialogue)
-    Thread(target=server.serve_forever, name="collecting-dialogue", daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with stand_in_dialogue(_CollectingDialogue) as url:
+        yield url
 
 
 async def test_kill_9_of_the_callbot_mid_sip_call_the_restart_closes_it_interrupted_with_turns_and_fields(
@@ -135,7 +124,7 @@ async def test_kill_9_of_the_callbot_mid_sip_call_the_restart_closes_it_interrup
                 f"sip:0611223344@127.0.0.1:{callbot.sip_port}", mic, tmp_path / "baresip", duration_s=int(speak_at + 20)
             )
         )
-        call_id = await wait_for_caller_turns(callbot, 1, speak_at + 20)
+        call_id = await wait_for_caller_turns(callbot, 1, speak_at + 20, caller)
         wait_until(lambda: stored_call(callbot, call_id).collected_fields == FIELDS, 10, "the fields stored")
         before = stored_call(callbot, call_id)
         assert before.summary.outcome is None and before.summary.ended_at is None  # the call is up
@@ -192,12 +181,13 @@ async def test_kill_9_of_the_action_server_mid_sip_call_the_call_goes_on_and_is_
             f"sip:bot@127.0.0.1:{managed.sip_port}", mic, tmp_path / "baresip", duration_s=int(speak_at + gap_s + 25)
         )
     )
-    call_id = await wait_for_caller_turns(managed, 1, speak_at + 20)
+    call_id = await wait_for_caller_turns(managed, 1, speak_at + 20, caller)
     actions = children_named(managed, "dialogue.action_server")
     assert len(actions) == 1
     os.kill(actions[0], signal.SIGKILL)
 
-    call_id_again = await wait_for_caller_turns(managed, 2, gap_s + 20)  # the call went on: heard after the kill
+    # the call went on: heard after the kill
+    call_id_again = await wait_for_caller_turns(managed, 2, gap_s + 20, caller)
     assert call_id_again == call_id
     now = children_named(managed, "dialogue.action_server")
     assert now and now != actions and all(running(pid) for pid in now)  # started again by the supervisor

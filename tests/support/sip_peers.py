@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import random
 import socket
 import wave
 from dataclasses import dataclass, field
@@ -18,12 +19,30 @@ BARESIP = "baresip"
 BARESIP_MODULES = "/usr/lib/baresip/modules"
 
 
+def _below_ephemeral_ports() -> range:
+    """Ports the kernel never hands out as the source port of an outgoing connection: a server restarted on its port
+    (after a kill -9, as users do) must not find it taken meanwhile by some client's connection."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    return range(10000, max(10001, low))
+
+
+_PORT_DRAW = random.SystemRandom()  # not the global generator, which seeded tests set
+
+
 def free_port(tcp_too: bool = True) -> int:
-    """A port free for UDP (and TCP) on 127.0.0.1 right now (another process may still take it)."""
-    for _ in range(50):
+    """A port free for UDP (and TCP) on 127.0.0.1 right now (another process may still take it), chosen below the
+    ephemeral range."""
+    candidates = _below_ephemeral_ports()
+    for _ in range(200):
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
-            port = int(udp.getsockname()[1])
+            port = _PORT_DRAW.choice(candidates)
+            try:
+                udp.bind(("127.0.0.1", port))
+            except OSError:
+                continue
             if not tcp_too:
                 return port
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:

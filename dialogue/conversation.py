@@ -20,10 +20,9 @@ from dialogue.slots import (
     CALLBACK_REASONS,
     CALLBACK_WHEN,
     CALLER_NUMBER,
-    COMMUNE_ASKED,
     COMMUNE_SKIPPED,
     DESCRIPTION_WANTED,
-    NUMBER_ASKED,
+    QUESTIONS_ASKED,
     PENDING,
     REPORT_SLOTS,
     REPROMPTS,
@@ -31,10 +30,14 @@ from dialogue.slots import (
 )
 from dialogue.understanding import Frame
 
-# Questions a yes or a no answers.
 # Longest description kept: the first words say what the problem is; the rest is for the transcript.
 MAX_DESCRIPTION = 300
-MAX_COMMUNE_ASKS = 2
+# How many times a question is asked before the bot goes on without its answer: the commune and the problem twice
+# (the person who validates places the street or sorts the words into a category), the street number once.
+MAX_ASKS = {"commune": 2, "problem": 2, "street_number": 1}
+# Words enough for a line with no category to be the caller's description of the problem ("il y a une chaîne en
+# travers du chemin, on ne peut plus passer"), kept until the problem is named or the bot stops asking.
+_DESCRIBING_WORDS = 5
 
 
 @dataclass(frozen=True)
@@ -197,9 +200,22 @@ def extract(frame: Frame, slots: dict[str, Any], knowledge: Knowledge, trusted: 
         not slots.get("category")
         and trusted
         and frame.plausible_problem
+        and frame.danger is None  # "non c'est pas dangereux" answers about the danger, it describes nothing
         and ((pending == "problem" and frame.intent not in ("affirm", "deny")) or frame.intent == "report_problem")
     ):
-        updates.update(category=OTHER_CATEGORY, description=frame.description, category_other_words=frame.description)
+        words = _described(slots, frame)
+        updates.update(category=OTHER_CATEGORY, description=words, category_other_words=words)
+    elif (
+        not slots.get("category")
+        and not slots.get("description")
+        and trusted
+        and pending in (None, "problem")
+        and frame.description
+        and frame.content_words >= _DESCRIBING_WORDS
+        and not (frame.place.street_name or frame.place.landmark or frame.phone_number or frame.danger is not None)
+        and not (frame.out_of_scope or frame.asks_for_person or frame.unintelligible)
+    ):
+        updates["description"] = frame.description[:MAX_DESCRIPTION]
     elif (
         pending == "description"
         and frame.description
@@ -395,7 +411,7 @@ def next_question(slots: dict[str, Any], taxonomy: Taxonomy, rephrase: bool = Fa
     if (
         not slots.get("commune")
         and not slots.get(COMMUNE_SKIPPED)
-        and int(slots.get(COMMUNE_ASKED) or 0) < MAX_COMMUNE_ASKS
+        and times_asked(slots, "commune") < MAX_ASKS["commune"]
     ):
         return "commune", Say(prefix + "commune")
     if slots.get("danger") is None:
@@ -421,7 +437,7 @@ def _wants_house_number(slots: dict[str, Any]) -> bool:
     """A street without its number, once (what it is near is an answer too), unless the street is a square, a
     roundabout or a car park."""
     street = str(slots.get("street_name") or "")
-    if not street or slots.get("street_number") or slots.get(NUMBER_ASKED):
+    if not street or slots.get("street_number") or times_asked(slots, "street_number") >= MAX_ASKS["street_number"]:
         return False
     folded = fold(street)
     return not any(folded == kind or folded.startswith(kind + " ") for kind in _UNNUMBERED_STREET_TYPES)
@@ -440,17 +456,24 @@ def summary(slots: dict[str, Any], taxonomy: Taxonomy) -> str:
     return f"{what}, {where}, {danger}, {callback}"
 
 
+def times_asked(slots: dict[str, Any], question: str) -> int:
+    return int((slots.get(QUESTIONS_ASKED) or {}).get(question, 0))
+
+
 def ask_next(slots: dict[str, Any], updates: dict[str, Any], knowledge: Knowledge, rephrase: bool = False) -> Outcome:
-    pending, question = next_question(_current(slots, updates), knowledge.taxonomy, rephrase)
+    current = _current(slots, updates)
+    described = current.get("description")
+    if not current.get("category") and described and times_asked(current, "problem") >= MAX_ASKS["problem"]:
+        # The caller described something the taxonomy does not name and answered the problem question with other
+        # things twice: the report goes on in their own words, and a person sorts it.
+        updates = {**updates, "category": OTHER_CATEGORY, "category_other_words": described}
+        current = _current(slots, updates)
+    pending, question = next_question(current, knowledge.taxonomy, rephrase)
     if pending == "description":
         updates = {**updates, DESCRIPTION_WANTED: False}  # asked once, answered or not
-    elif pending == "street_number":
-        updates = {**updates, NUMBER_ASKED: True}  # asked once, answered or not
-    elif pending == "commune":
-        # A caller who answers everything else but the commune is asked twice, not at every turn; the person who
-        # validates the report places the street.
-        updates = {**updates, COMMUNE_ASKED: int(_current(slots, updates).get(COMMUNE_ASKED) or 0) + 1}
-    return Outcome(said=[question], slots={**updates, PENDING: pending})
+    asked = dict(current.get(QUESTIONS_ASKED) or {})
+    asked[pending] = asked.get(pending, 0) + 1
+    return Outcome(said=[question], slots={**updates, QUESTIONS_ASKED: asked, PENDING: pending})
 
 
 def _safety_first(frame: Frame, slots: dict[str, Any], base: dict[str, Any]) -> Outcome | None:

@@ -481,7 +481,7 @@ PROBLEMS: dict[str, list[str]] = {
         "le lampadaire il fait des flashs jusqu'au matin",
     ],
     "proprete": [
-        "il y a un dépôt sauvage {sur le trottoir|au coin de la rue|derrière le gymnase|à côté des conteneurs}",
+        "il y a un dépôt sauvage {le long du trottoir|au coin de la rue|derrière le gymnase|à côté des conteneurs}",
         "quelqu'un a {jeté|déposé|abandonné|laissé} {un matelas|un frigo|une machine à laver|un vieux canapé"
         "|des gravats|des cartons|des pneus|une armoire} {sur le trottoir|devant l'immeuble|au bord du chemin"
         "|dans le fossé}",
@@ -982,7 +982,7 @@ OUT_OF_SCOPE_TOPICS = [
     "on m'a envoyé {bill} {énorme|beaucoup trop chère|que je comprends pas}",
     "{bill}, {je l'ai pas reçue|elle a doublé|je peux payer en plusieurs fois ?}",
     "on m'a prélevé deux fois {bill}",
-    "c'est au sujet de la taxe {sur les poubelles|d'enlèvement des ordures|foncière|d'habitation}",
+    "c'est au sujet de la taxe {sur les poubelles|d'ordures ménagères|foncière|d'habitation}",
     "pourquoi elle a augmenté la taxe sur les poubelles",
     # Inside the home or the building.
     "{mon voisin|le voisin du dessus|les voisins d'en face|la voisine} {fait du bruit jusqu'à pas d'heure"

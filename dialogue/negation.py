@@ -112,9 +112,15 @@ def _negated_nearby(doc: Any, token: Any) -> bool:
 
 
 def _nobody(doc: Any, token: Any) -> bool:
-    """ "personne n'est", "rien ne": nobody, nothing, read from the word order alone."""
+    """ "personne n'est", "rien ne", "y a personne": nobody, nothing, read from the word order alone."""
+    if fold(token.text) not in ("personne", "rien"):
+        return False
     following = doc[token.i + 1] if token.i + 1 < len(doc) else None
-    return fold(token.text) in ("personne", "rien") and following is not None and fold(following.text) in ("ne", "n")
+    if following is not None and fold(following.text) in ("ne", "n"):
+        return True
+    # Spoken French drops the "ne": "(il) y a personne", "y a rien" say nobody, nothing ("y a une personne" does not).
+    before = [fold(t.text) for t in doc[max(0, token.i - 2) : token.i]]
+    return before == ["y", "a"]
 
 
 def is_negated(doc: Any, token: Any) -> bool:

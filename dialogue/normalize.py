@@ -1051,6 +1051,8 @@ def find_phone_number(text: str) -> str | None:
     digits_text = re.sub(r"\+\s+(?=\d)", "+", digits_text)
     # Hesitations between the groups: "trente-quatre euh cinquante-six", "douze et trente".
     digits_text = _FILLERS_BETWEEN_DIGITS.sub(" ", digits_text)
+    # "... quinze quatre-vingt-dix-neuf, ah non, quatre-vingt-dix-huit": a group taken back is replaced.
+    digits_text = _GROUP_TAKEN_BACK.sub(_group_said_again, digits_text)
     # text2num leaves "un", "deux", "trois" as words when they stand alone; next to digits they are digits.
     for _ in range(3):
         digits_text = _SMALL_AFTER_DIGITS.sub(lambda m: m.group(1) + _SMALL_NUMBERS[m.group(2).lower()], digits_text)
@@ -1067,6 +1069,19 @@ def find_phone_number(text: str) -> str | None:
                 if len(joined.lstrip("+")) >= 13:
                     break
     return None
+
+
+_GROUP_TAKEN_BACK = re.compile(
+    r"\b(\d+)[\s,.!]+(?:(?:ah|oh|euh|ou)[\s,.!]+)?(?:non|pardon|enfin|plutot|plutôt|je veux dire)[\s,.!]+"
+    r"(?:(?:c est|c'est|pardon)[\s,.!]+)?(\d+)\b",
+    re.IGNORECASE,
+)
+
+
+def _group_said_again(match: re.Match[str]) -> str:
+    taken_back, said_again = match.group(1), match.group(2)
+    # Only a group of the same length replaces one: "06 12 non plutôt 07 12 ..." starts over by itself.
+    return said_again if len(taken_back) == len(said_again) else match.group(0)
 
 
 def _as_french_number(digits: str) -> str | None:

@@ -39,8 +39,7 @@ REPROMPTS = "reprompt_count"  # turns in a row not understood
 CALLER_NUMBER = "caller_number"  # the caller id, in the spoken format
 COMMUNE_SKIPPED = "commune_skipped"  # the caller does not know the commune: not asked again
 DESCRIPTION_WANTED = "description_wanted"  # the problem was only named: ask once what is wrong with it
-COMMUNE_ASKED = "commune_asked"  # how many times the commune was asked: callers who do not say it are not pestered
-NUMBER_ASKED = "street_number_asked"  # a street came without its number: asked once (or a landmark near it)
+QUESTIONS_ASKED = "questions_asked"  # how many times each question was asked: a caller is not asked forever
 # A person was wanted and none can take the call now: the callbot asks the dialogue to offer a call back
 # (OFFER_CALLBACK_MESSAGE, with the reason and when agents call back in its metadata).
 CALLBACK_OFFER = "callback_offer"  # why: outside_hours, transfer_failed or no_transfer

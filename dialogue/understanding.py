@@ -464,6 +464,14 @@ class Understanding:
         )
 
     def _danger(self, text: str, doc: Any) -> bool | None:
+        echoed = _after_echoed_question(text)
+        if echoed is not None:
+            # "Dangereux ? Bof, non": the question's word said back states nothing; the answer is what follows.
+            said = self._danger(echoed, parse(echoed))
+            if said is not None:
+                return said
+            opening = _opening_answer(echoed)
+            return opening if opening is not None else yes_or_no(echoed)
         opening = _opening_answer(text)
         stated = mentions_danger(text)
         polarity = polarity_of(doc, DANGER_KEYS)
@@ -471,12 +479,6 @@ class Understanding:
             # "Pas vraiment, on fait attention c'est tout", "dangereux ? non, à part les échardes": the no opens the
             # answer, the rest says how small.
             return False
-        echoed = _after_echoed_question(text)
-        if opening is None and echoed and not _DANGER_NAMED.search(fold(echoed)):
-            # "Dangereux ? Alors là franchement non": the question's word said back, then a yes or no.
-            answer = yes_or_no(echoed)
-            if answer is not None:
-                return answer
         if stated is None or polarity is None:
             return stated if stated is not None else polarity
         # The parse knows the scope of a negation the patterns cannot see ("je pense pas que ce soit dangereux").

@@ -118,7 +118,7 @@ def test_yes_no_and_fold() -> None:
         ("c'est au trois bis rue thiers", "3 bis", "rue Thiers"),
         ("au vingt-deux rue paradis", "22", "rue Paradis"),
         ("deux cent trois avenue du prado", "203", "avenue du Prado"),
-        ("avenue jean moulin au numéro quarante", "40", "avenue Jean Moulin"),
+        ("avenue jean moulin numéro quarante", "40", "avenue Jean Moulin"),
         ("boulevard longchamp au 9 ter", "9 ter", "boulevard Longchamp"),
     ],
 )

@@ -481,8 +481,11 @@ def _safety_first(frame: Frame, slots: dict[str, Any], base: dict[str, Any]) -> 
     or when the caller says yes to the direct question asked when they only may ("quelqu'un est tombé")."""
     if frame.emergency:
         return handoff_emergency(base)
-    said_yes = frame.answer is True and not frame.answers_about_callback()
-    if slots.get(PENDING) == "emergency_check" and (said_yes or frame.danger is True):
+    # "Oui un peu, un camion pourrait l'arracher" to "is someone in danger now?" says what could happen: the report's
+    # danger, not an emergency (words that say one are caught above, in any turn).
+    said_yes = frame.answer is True and not frame.answers_about_callback() and not frame.speaks_of_what_could_happen
+    danger_now = frame.danger is True and not frame.speaks_of_what_could_happen
+    if slots.get(PENDING) == "emergency_check" and (said_yes or danger_now):
         return handoff_emergency(base)
     return None
 
@@ -516,6 +519,8 @@ def handle_report_turn(frame: Frame, slots: dict[str, Any], knowledge: Knowledge
         # Nobody in danger: on with the report, from what this line gives (often nothing but "non").
         slots = {**slots, PENDING: None}
         updates = extract(frame, slots, knowledge, is_trusted(frame, knowledge.thresholds))
+        if frame.answer is True and slots.get("danger") is None:
+            updates["danger"] = True  # a yes about what could happen: a danger to report
         return ask_next(slots, {**base, **updates, REPROMPTS: 0}, knowledge)
     if frame.asks_for_person and pending != "offer_human":
         return handoff("caller_request", base)

@@ -8,9 +8,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from rapidfuzz import fuzz, process
 from text_to_num import alpha2digit
 
 from dialogue.knowledge import Gazetteer, contains_phrase, fold, stem
+from dialogue.streets import ARTICLES, phonetic_key
 
 # Stressed pronouns and possessives: they end a street name or a place ("rue ... moi je", "... ses").
 _PRONOUNS = {"moi", "toi", "lui", "eux", "nous", "vous", "leur", "ses"}
@@ -712,14 +714,87 @@ def find_commune(text: str, gazetteer: Gazetteer) -> str | None:
         return arrondissement
     # "aux Milles", "au Rove": the article merged with the preposition is the one of the name.
     folded = re.sub(r"\bau(x?)\b", lambda m: "a les" if m.group(1) else "a le", fold(spoken_to_digits(text)))
+    heard = _commune_by_name(folded, gazetteer)
+    bent = _commune_by_sound(fold(text).split(), gazetteer)  # number words kept: "château neuf"
+    if bent and (heard is None or (bent[1] > heard[1] and heard[0] != bent[0])):
+        # "château neuf les martigues": a longer name the recogniser split or bent wins over a shorter one inside it.
+        return bent[0]
+    return heard[0] if heard else None
+
+
+def _commune_by_name(folded: str, gazetteer: Gazetteer) -> tuple[str, int] | None:
+    """The commune an alias names, with the alias's number of words."""
+    towards: tuple[str, int] | None = None
     for aliases in (gazetteer.aliases_longest_first(quarters=False), gazetteer.quarter_aliases_longest_first()):
         # Exact names first, then with endings dropped as the ASR drops them ("septème les vallons").
         for haystack, normal in ((folded, str), (stem(folded), stem)):
             for alias, name in aliases:
                 for match in re.finditer(rf"(?:^| )({re.escape(normal(alias))})(?= |$)", haystack):
-                    if not _inside_street_name(haystack[: match.start(1)].split(), gazetteer):
-                        return name
+                    before = haystack[: match.start(1)].split()
+                    if _inside_street_name(before, gazetteer):
+                        continue
+                    if before[-2:] in _TOWARDS or before[-1:] in _TOWARDS:
+                        # "à Istres, côté Miramas": a direction, unless no other commune is said ("la Gavotte, côté
+                        # Septèmes": a quarter on that commune's side)
+                        towards = towards or (name, len(alias.split()))
+                        continue
+                    return name, len(alias.split())
+        if towards:
+            return towards
     return None
+
+
+_SOUND_WINDOWS = (4, 3, 2)  # words a commune's name may take once the recogniser split it
+_MIN_SOUND = 5  # shorter keys match too many ordinary words
+_FUZZY_SOUND = 90  # rapidfuzz ratio of two keys of 7 sounds or more ("saint vi toret", "saint victoret")
+_sound_indexes: dict[int, dict[str, str]] = {}
+
+
+def _commune_sounds(gazetteer: Gazetteer) -> dict[str, str]:
+    """Phonetic keys of the communes' and quarters' names (joined, and word by word, for the silent letters inside
+    a joined name), communes first."""
+    index = _sound_indexes.get(id(gazetteer))
+    if index is None:
+        index = {}
+        for alias, name in (
+            *gazetteer.aliases_longest_first(quarters=False),
+            *gazetteer.quarter_aliases_longest_first(),
+        ):
+            for key in _sound_keys(alias.split()):
+                if len(key) >= _MIN_SOUND:
+                    index.setdefault(key, name)
+        _sound_indexes[id(gazetteer)] = index
+    return index
+
+
+def _sound_keys(words: list[str]) -> tuple[str, str]:
+    return phonetic_key(" ".join(words)), "".join(phonetic_key(word) for word in words if word not in ARTICLES)
+
+
+def _commune_by_sound(words: list[str], gazetteer: Gazetteer) -> tuple[str, int] | None:
+    """A commune or quarter whose name a few words sound like ("la siotat", "les penne mirabeau"), with how many
+    words it took."""
+    index = _commune_sounds(gazetteer)
+    for size in _SOUND_WINDOWS:
+        for start in range(len(words) - size + 1):
+            window = words[start : start + size]
+            articles = next((i for i, word in enumerate(window) if word not in ARTICLES), size)
+            if _inside_street_name(words[: start + articles], gazetteer):
+                continue  # "avenue de Marseille": the name of a street, not where it is
+            for key in _sound_keys(window):
+                if len(key) < _MIN_SOUND:
+                    continue
+                if key in index:
+                    return index[key], size
+                if len(key) >= 7:
+                    best = process.extractOne(key, index.keys(), scorer=fuzz.ratio, score_cutoff=_FUZZY_SOUND)
+                    if best:
+                        return index[best[0]], size
+    return None
+
+
+# Words before a commune that say which way, not where: "côté Miramas", "vers Aubagne", "direction Aix".
+_TOWARDS = (["cote"], ["vers"], ["direction"], ["pres", "de"], ["pres", "d"], ["limite"], ["sortie", "de"])
 
 
 def _inside_street_name(before: list[str], gazetteer: Gazetteer) -> bool:
@@ -1442,6 +1517,16 @@ def free_text_landmark(text: str) -> str | None:
 
 
 # "devant la poste", "en face de l'église": what a street's problem is near, said after the street.
+# A corner names a place by the other street: "à l'angle de la rue Roger Brun" is where, not an address.
+_CORNER_CUES = (
+    ("au", "croisement", "de"),
+    ("au", "croisement", "du"),
+    ("au", "croisement", "avec"),
+    ("a", "l'", "intersection", "de"),
+    ("a", "l'", "intersection", "du"),
+    ("a", "l'", "intersection", "avec"),
+)
+_CORNERS = frozenset({"angle", "coin", "croisement", "intersection"})
 _NEAR_CUES = (
     ("juste", "devant"),
     ("devant",),
@@ -1462,6 +1547,7 @@ _NEAR_CUES = (
     ("a", "l'", "angle", "du"),
     ("au", "coin", "de"),
     ("au", "coin", "du"),
+    *_CORNER_CUES,
 )
 _NEAR_ARTICLES = {"la", "le", "l'", "les", "du", "des", "de", "d'"}
 _NEAR_STOPS = {fold(word) for word in STOP_WORDS} | {"il", "elle", "qui", "que", "mais", "et", "ou", "c", "depuis"}
@@ -1492,7 +1578,9 @@ def near_landmark(text: str) -> str | None:
                 if sum(1 for w in phrase if fold(w) not in _NEAR_ARTICLES) >= _MAX_NEAR_WORDS:
                     break
             nouns = [w for w in phrase if fold(w) not in _NEAR_ARTICLES]
-            if nouns and (nouns[0][:1].isdigit() or nouns[0] in STREET_TYPES or nouns[0] in ("numero", "numéro")):
+            corner = any(word in _CORNERS for word in cue)
+            names_address = nouns and (nouns[0][:1].isdigit() or nouns[0] in ("numero", "numéro"))
+            if nouns and (names_address or (nouns[0] in STREET_TYPES and not corner)):
                 continue  # "en face du 14 rue de Rome": the address itself, not something near it
             if nouns:
                 return _join([*tokens[start:end], *phrase])

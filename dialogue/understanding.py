@@ -17,6 +17,7 @@ from typing import Any
 
 from dialogue.knowledge import Gazetteer, Taxonomy, contains_phrase, fold
 from dialogue.lexicon import (
+    HYPOTHETICAL,
     emergency_evidence,
     is_private_property,
     names_other_service,
@@ -259,6 +260,7 @@ class Frame:
     names_field: str | None = None  # "le lieu", "le numéro": which field the caller points at
     emergency: bool = False  # immediate danger to people
     maybe_emergency: bool = False  # someone may be in danger: ask one direct question
+    speaks_of_what_could_happen: bool = False  # "un camion pourrait l'arracher": a risk, not a danger now
     private_property: bool = False
     other_service: bool = False
     out_of_scope: bool = False
@@ -343,10 +345,10 @@ class Understanding:
         folded = fold(text)
         # Numbers become digits once, for every reader of numbers (number words inside names are kept).
         said = spoken_to_digits(text)
-        category = self._category(text)
         # A value said inside a negation ("c'est pas au 18, c'est au 28") is not where the problem is.
         affirmed = _without_negations(said, self._commune_taken_back)
         place, verified = self._place(affirmed)
+        category = self._category(_without_name(text, place.street_name))
         if place.street_name and not place.landmark:
             # "Avenue X, devant la poste", "le gymnase du quartier, rue Y": what the problem is near,
             # or a public place named beside the street, narrows a long street.
@@ -383,6 +385,7 @@ class Understanding:
             names_field=_named_field(folded),
             emergency=emergency,
             maybe_emergency=not emergency and said_plainly(doc, possible_emergency_evidence),
+            speaks_of_what_could_happen=HYPOTHETICAL.search(folded) is not None,
             private_property=is_private_property(text),
             other_service=names_other_service(text, category is not None),
             asks_for_person=asks_for_person(folded),
@@ -674,6 +677,13 @@ def _last_said(find: Callable[[str], str | None], said: str) -> str | None:
     marks = list(_SELF_CORRECTION.finditer(_fold_in_place(said)))
     corrected = find(said[marks[-1].end() :]) if marks else None
     return corrected or find(said)
+
+
+def _without_name(text: str, name: str | None) -> str:
+    """The line without a street's name: "rue Saint-Pierre" names no stones, "rue des Lilas" no flower bed."""
+    words = fold(name or "").split()
+    found = re.search(r"\b" + r"\s+".join(map(re.escape, words)) + r"\b", _fold_in_place(text)) if words else None
+    return f"{text[: found.start()]} , {text[found.end() :]}" if found else text
 
 
 def _fold_in_place(text: str) -> str:

@@ -431,7 +431,12 @@ _LANDMARK_LEADING = {
     "votre",
     "ici",
 }
-_LANDMARK_DETERMINERS = {"le", "la", "l", "les", "un", "une", "ce", "cet", "cette"}
+_LANDMARK_DETERMINERS = {"le", "la", "l", "les", "du", "un", "une", "ce", "cet", "cette"}
+# Kinds of place a commune has one of, or one that everybody means: "la mairie", "la poste", "le stade" say which.
+_ONE_PER_COMMUNE = {
+    *("mairie", "poste", "gare", "eglise", "stade", "cimetiere", "piscine", "salle des fetes", "mediatheque"),
+    *("bibliotheque", "hotel de ville", "capitainerie", "commissariat", "caserne", "boulodrome", "port"),
+}
 # Adjectives that come before the kind of place ("le vieux cimetière"); after it they start a name ("collège Vieux
 # Port").
 _PRE_NOUN_ADJECTIVES = {
@@ -992,11 +997,18 @@ def _described_landmark(text: str, gazetteer: Gazetteer) -> str | None:
             following = " ".join(t for t in folded_tokens[start + 1 : start + 5] if t)
             if any(contains_phrase(following, w) for w in gazetteer.landmark_words):
                 cue = folded_tokens[start]
-        if cue is None and folded_tokens[start] in _LANDMARK_DETERMINERS:
-            next_words = [t for t in folded_tokens[start + 1 : start + 4] if t]
+        # A terse answer may open on the kind of place ("stade de Cuges"), unless it is a commune's name ("Port de
+        # Bouc").
+        opens_line = (
+            start == 0
+            and any(rest == w or rest.startswith(w + " ") for w in gazetteer.landmark_words)
+            and not any(rest == a or rest.startswith(a + " ") for a, _ in gazetteer.aliases_longest_first(False))
+        )
+        if cue is None and (folded_tokens[start] in _LANDMARK_DETERMINERS or opens_line):
+            next_words = [t for t in folded_tokens[start + (0 if opens_line else 1) : start + 5] if t]
             while next_words and next_words[0] in _LANDMARK_ADJECTIVES:
                 next_words.pop(0)
-            head = " ".join(next_words[:2])
+            head = " ".join(next_words[:3])
             if any(head == w or head.startswith(w + " ") for w in gazetteer.landmark_words):
                 cue = folded_tokens[start]
         if cue is None:
@@ -1004,7 +1016,7 @@ def _described_landmark(text: str, gazetteer: Gazetteer) -> str | None:
         cue_length = len(cue.split())
         span = tokens[start : start + cue_length]
         # After a determiner the kind of place comes at once; after a cue, maybe another word first ("devant la").
-        least = cue_length + (0 if cue in _LANDMARK_DETERMINERS else 1)
+        least = cue_length + (0 if cue in _LANDMARK_DETERMINERS or opens_line else 1)
         for token in tokens[start + cue_length :]:
             ends = token in STOP_WORDS - {"au", "aux", "en"} or token in STREET_NAME_ENDS
             if ends and len(span) >= least:
@@ -1013,9 +1025,12 @@ def _described_landmark(text: str, gazetteer: Gazetteer) -> str | None:
         if _ends_in_commune(span, gazetteer):
             span = _strip_commune(span, gazetteer)
         cleaned = clean_landmark(span, gazetteer)
-        # After a mere determiner, a kind of place alone ("la pendule de la place") does not say which one.
-        if cleaned and len(span) > cue_length and (cue not in _LANDMARK_DETERMINERS or len(cleaned.split()) > 1):
-            return cleaned
+        # After a mere determiner, a kind of place alone ("la pendule de la place") does not say which one, unless
+        # there is one of it ("le mur de la mairie").
+        determined = cue in _LANDMARK_DETERMINERS or opens_line
+        if cleaned and (len(span) > cue_length or opens_line):
+            if not determined or len(cleaned.split()) > 1 or fold(cleaned) in _ONE_PER_COMMUNE:
+                return cleaned
     return None
 
 

@@ -776,6 +776,24 @@ def _sound_keys(words: list[str]) -> tuple[str, str]:
     return phonetic_key(" ".join(words)), "".join(phonetic_key(word) for word in words if word not in ARTICLES)
 
 
+def with_commune_spelled(landmark: str, commune: str | None) -> str:
+    """ "gare de Cassi" in Cassis -> "gare de Cassis": a landmark's name ending on its commune's name as the
+    recogniser bent it ends on the official name."""
+    if not commune:
+        return landmark
+    official = "Marseille" if commune.startswith("Marseille") else commune
+    wanted = {key for key in _sound_keys(fold(official).split()) if len(key) >= 3}
+    words, official_words = landmark.split(), fold(official).split()
+    for size in range(min(4, len(words) - 1), 0, -1):
+        kept, tail = words[:-size], fold(" ".join(words[-size:])).split()
+        if tail[0] in ARTICLES or tail == official_words or not wanted & set(_sound_keys(tail)):
+            continue
+        if kept and official_words[0] in ARTICLES and fold(kept[-1]) == official_words[0]:
+            kept = kept[:-1]  # "de la Ciota" -> "de La Ciotat"
+        return " ".join([*kept, official])
+    return landmark
+
+
 def _commune_by_sound(words: list[str], gazetteer: Gazetteer) -> tuple[str, int] | None:
     """A commune or quarter whose name a few words sound like ("la siotat", "les penne mirabeau"), with how many
     words it took."""
@@ -798,8 +816,12 @@ def _commune_by_sound(words: list[str], gazetteer: Gazetteer) -> tuple[str, int]
     return None
 
 
-# Words before a commune that say which way, not where: "côté Miramas", "vers Aubagne", "direction Aix".
-_TOWARDS = (["cote"], ["vers"], ["direction"], ["pres", "de"], ["pres", "d"], ["limite"], ["sortie", "de"])
+# Words before a commune that say which way, not where ("côté Miramas", "vers Aubagne", "direction Aix"), or where
+# the caller lives ("moi j'habite Pélissanne, mais c'est à Lançon").
+_TOWARDS = (
+    *(["cote"], ["vers"], ["direction"], ["pres", "de"], ["pres", "d"], ["limite"], ["sortie", "de"]),
+    *(["habite"], ["habite", "a"], ["habite", "sur"], ["habite", "en"], ["habitons"], ["habitons", "a"]),
+)
 
 
 def _inside_street_name(before: list[str], gazetteer: Gazetteer) -> bool:

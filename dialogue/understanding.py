@@ -39,6 +39,7 @@ from dialogue.normalize import (
     repair_asr_slips,
     sounds_like_correction,
     spoken_to_digits,
+    with_commune_spelled,
     yes_or_no,
 )
 from dialogue.places import PlaceResolver
@@ -353,6 +354,8 @@ class Understanding:
             # "Avenue X, devant la poste", "le gymnase du quartier, rue Y": what the problem is near,
             # or a public place named beside the street, narrows a long street.
             place = replace(place, landmark=near_landmark(affirmed) or self._landmark_beside(affirmed, place))
+        if place.landmark:
+            place = replace(place, landmark=with_commune_spelled(place.landmark, place.commune))
         yes_no = yes_or_no(text)
         phone = find_phone_number(said)
         doc = parse(text)

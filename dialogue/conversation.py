@@ -481,7 +481,7 @@ def _safety_first(frame: Frame, slots: dict[str, Any], base: dict[str, Any]) -> 
     or when the caller says yes to the direct question asked when they only may ("quelqu'un est tombé")."""
     if frame.emergency:
         return handoff_emergency(base)
-    # "Oui un peu, un camion pourrait l'arracher" to "is someone in danger now?" says what could happen: the report's
+    # "Oui un peu, un bus pourrait le toucher" to "is someone in danger now?" says what could happen: the report's
     # danger, not an emergency (words that say one are caught above, in any turn).
     said_yes = frame.answer is True and not frame.answers_about_callback() and not frame.speaks_of_what_could_happen
     danger_now = frame.danger is True and not frame.speaks_of_what_could_happen

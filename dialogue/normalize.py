@@ -1554,7 +1554,7 @@ def free_text_landmark(text: str) -> str | None:
 
 
 # "devant la poste", "en face de l'église": what a street's problem is near, said after the street.
-# A corner names a place by the other street: "à l'angle de la rue Roger Brun" is where, not an address.
+# A corner names a place by the other street: "à l'angle de la rue Consolat" is where, not an address.
 _CORNER_CUES = (
     ("au", "croisement", "de"),
     ("au", "croisement", "du"),

@@ -261,7 +261,7 @@ class Frame:
     names_field: str | None = None  # "le lieu", "le numéro": which field the caller points at
     emergency: bool = False  # immediate danger to people
     maybe_emergency: bool = False  # someone may be in danger: ask one direct question
-    speaks_of_what_could_happen: bool = False  # "un camion pourrait l'arracher": a risk, not a danger now
+    speaks_of_what_could_happen: bool = False  # "un bus pourrait le toucher": a risk, not a danger now
     private_property: bool = False
     other_service: bool = False
     out_of_scope: bool = False

@@ -7,6 +7,7 @@ import pytest
 from dialogue.knowledge import default_gazetteer, default_taxonomy, fold
 from dialogue.normalize import (
     danger_answer,
+    find_commune,
     find_phone_number,
     find_street_number,
     format_place,
@@ -505,3 +506,38 @@ def test_a_place_named_after_its_quarter_keeps_the_name_as_said() -> None:
     assert find_landmark("le bateau est amarré devant la gare de l'estaque", gazetteer) == "gare de l'Estaque"
     # A place and a quarter said apart stay two things.
     assert find_landmark("au gymnase à la pointe rouge", gazetteer) == "gymnase, Pointe Rouge"
+
+
+@pytest.mark.parametrize(
+    ("said", "commune"),
+    [
+        # Split or bent by the recogniser: found by sound, and a longer name wins over a shorter one inside it.
+        ("derrière la gare de château neuf les martigues", "Châteauneuf-les-Martigues"),
+        ("sur le port de la siotat", "La Ciotat"),
+        ("c'est aux penne mirabeau", "Les Pennes-Mirabeau"),
+        ("saint vic toret vers l'aéroport", "Saint-Victoret"),
+        # A commune that says which way, or where the caller lives, gives way to the one where the problem is.
+        ("au bout du chemin à Rognac, côté Berre", "Rognac"),
+        ("moi j'habite Trets mais le trou il est à Rousset", "Rousset"),
+        ("la route direction Cassis", "Cassis"),
+    ],
+)
+def test_communes_bent_split_or_said_as_a_direction(said: str, commune: str) -> None:
+    assert find_commune(said, GAZETTEER) == commune
+
+
+def test_ordinary_words_sound_like_no_commune() -> None:
+    assert find_commune("le réverbère reste allumé en plein jour devant chez nous", GAZETTEER) is None
+
+
+@pytest.mark.parametrize(
+    ("said", "number"),
+    [
+        ("zéro six onze vingt deux trente trois quarante quatre ah non quarante cinq", "06 11 22 33 45"),
+        ("04 42 10 20 30, non pardon, 31", "04 42 10 20 31"),
+        # Only a group of the same length is replaced: "cinq" does not replace "cinquante".
+        ("06 11 22 33 44 non 5", "06 11 22 33 44"),
+    ],
+)
+def test_a_phone_group_taken_back_is_replaced(said: str, number: str | None) -> None:
+    assert find_phone_number(said) == number

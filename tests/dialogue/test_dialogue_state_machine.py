@@ -732,3 +732,37 @@ def test_it_is_right_confirms_the_read_back() -> None:
     turn(slots, "deny", "non")
     turn(slots, "deny", "non merci")
     assert turn(slots, "thank", "C'est bien cela, merci").save_report
+
+
+def test_a_problem_the_taxonomy_does_not_name_is_kept_in_the_callers_words_after_two_asks() -> None:
+    slots: dict[str, Any] = {}
+    opening = "bonsoir quelqu'un a tendu une chaîne en travers du sentier, impossible d'y circuler"
+    asked = turn(slots, "inform", opening)
+    assert [s.response for s in asked.said] == ["utter_ask_problem"] and slots["description"]
+    # The caller answers the problem question with the place: asked once more, then the bot goes on.
+    turn(slots, "inform", "c'est derrière le stade à Vitrolles")
+    assert slots["pending_question"] == "problem" and slots["questions_asked"]["problem"] == 2
+    turn(slots, "inform", "euh je sais pas comment dire")
+    assert slots["category"] == "autre" and "chaîne" in slots["category_other_words"]
+    assert slots["pending_question"] != "problem"
+
+
+def test_the_commune_is_asked_twice_at_most() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "un lampadaire éteint au 12 avenue des Acacias")
+    for _ in range(3):
+        if slots.get("pending_question") == "commune":
+            turn(slots, "inform", "euh attendez")
+    assert slots["questions_asked"]["commune"] == 2 and slots["pending_question"] != "commune"
+
+
+def test_a_yes_about_what_could_happen_at_the_emergency_question_is_the_reports_danger() -> None:
+    slots: dict[str, Any] = {}
+    asked = turn(slots, "report_problem", "un câble pend tout bas sur le trottoir au 3 rue Tapis Vert à Marseille")
+    assert [s.response for s in asked.said] == ["utter_ask_emergency"]
+    outcome = turn(slots, "affirm", "oui un peu, un bus pourrait le toucher")
+    assert outcome.handoff_reason is None and slots["danger"] is True
+    # A plain yes to the same question hands over with the 112 advice.
+    slots = {}
+    turn(slots, "report_problem", "un câble pend tout bas sur le trottoir au 3 rue Tapis Vert à Marseille")
+    assert turn(slots, "affirm", "oui").handoff_reason == "emergency"

@@ -535,3 +535,53 @@ def test_the_description_starts_at_the_clause_that_names_the_problem() -> None:
     assert understood.description == "une poubelle" and understood.says_little
     kept = frame("le banc est cassé, alors les mamies peuvent plus s'asseoir")
     assert kept.description == "le banc est cassé, alors les mamies peuvent plus s'asseoir"
+
+
+@pytest.mark.parametrize(
+    ("said", "danger"),
+    [
+        # The question's word said back states nothing: the answer is what follows it.
+        ("dangereux ? bof, je dirais non", False),
+        ("dangereux euh ça risque rien je crois", False),
+        ("dangereux ? oh oui assez", True),
+        # "y a personne" says nobody, the "ne" dropped as people speak.
+        ("non non y a personne en danger c'est juste l'eau", False),
+        ("il y a une personne en danger", True),
+    ],
+)
+def test_danger_after_the_question_word_said_back(said: str, danger: bool) -> None:
+    assert frame(said).danger is danger
+
+
+def test_a_street_name_names_no_problem() -> None:
+    # "Pierre" in a street's name is no stone on the road; the words outside the name still count.
+    assert frame("c'est rue du Chanoine Pierre au coin").category is None
+    assert frame("le lampadaire est éteint rue des Lilas").category is not None
+
+
+def test_a_corner_places_the_problem_on_its_street() -> None:
+    place = frame("boulevard Longchamp à l'angle de la rue Consolat").place
+    assert place.street_name == "boulevard Longchamp"
+    assert place.landmark is not None and "Consolat" in place.landmark.title()
+
+
+@pytest.mark.parametrize(
+    ("said", "landmark"),
+    [
+        ("des affiches partout sur le mur de la mairie à Cabriès", "mairie"),
+        ("le stade de Trets", "stade de Trets"),
+        ("un nid de guêpes dans un arbre du parking du gymnase à Cassis", "parking du gymnase"),
+    ],
+)
+def test_a_public_place_said_without_a_cue(said: str, landmark: str) -> None:
+    assert frame(said).place.landmark == landmark
+
+
+def test_a_landmark_ends_on_its_communes_official_name() -> None:
+    place = frame("devant la poste de sausset les pin").place
+    assert place.commune == "Sausset-les-Pins" and place.landmark == "poste de Sausset-les-Pins"
+
+
+def test_a_yes_about_what_could_happen_is_said_as_possible() -> None:
+    assert frame("oui un peu, un bus pourrait l'accrocher").speaks_of_what_could_happen
+    assert not frame("oui il est allongé par terre").speaks_of_what_could_happen

@@ -26,12 +26,14 @@ from dialogue.conversation import (
     handle_emergency,
     handle_fallback,
     handle_goodbye,
+    handle_hold_on,
     handle_no_input,
     handle_offer_answer,
     handle_offer_callback,
     handle_out_of_scope,
     handle_report_turn,
     handle_request_human,
+    holds_on,
 )
 from dialogue.knowledge import OTHER_CATEGORY, default_gazetteer, default_taxonomy
 from dialogue.slots import (
@@ -155,7 +157,10 @@ class _HandlerAction(Action, abc.ABC):  # type: ignore[misc]
         handler = type(self).handler
         if slots.get(PENDING) in OFFER_QUESTIONS and not isinstance(self, ActionOfferCallback):
             handler = handle_offer_answer  # the call-back offer takes every answer, whatever DIET read
-        outcome = handler(understanding()(heard_from(tracker)), slots, knowledge())
+        frame = understanding()(heard_from(tracker))
+        if holds_on(frame):
+            handler = handle_hold_on  # whatever DIET read: "attendez" asks for a moment
+        outcome = handler(frame, slots, knowledge())
         after = {**slots, **outcome.slots}
         # The fields so far go with every reply: the callbot stores them at once, so a crash loses none; and
         # the kind of answer the next question calls for, so its end of turn can wait the right time.

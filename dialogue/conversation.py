@@ -525,6 +525,9 @@ def handle_report_turn(frame: Frame, slots: dict[str, Any], knowledge: Knowledge
     if frame.asks_for_person and pending != "offer_human":
         return handoff("caller_request", base)
     # The answer to the offer of an adviser comes first: a "no" that names the other service again declines.
+    if pending == "offer_human" and frame.category is not None and not frame.out_of_scope:
+        # "Voilà, y a une grosse branche tombée": a problem in the street after all, whatever word opens it.
+        slots, pending = {**slots, PENDING: None}, None
     if pending == "offer_human":
         if frame.answer is True:
             return handoff("out_of_scope", base)  # the adviser offered, accepted
@@ -616,6 +619,18 @@ def _cleared(frame: Frame) -> dict[str, Any]:
     if frame.names_field is None:
         return {}
     return {name: None for name in _FIELDS_NAMED[frame.names_field]}
+
+
+def holds_on(frame: Frame) -> bool:
+    """ "Attendez que je trouve mes lunettes", "je vous entends mal": a line asking for a moment that gives nothing."""
+    gives_something = frame.category or not frame.place.is_empty() or frame.phone_number or frame.yes_no is not None
+    return frame.holds_on and not gives_something and not frame.emergency
+
+
+def handle_hold_on(frame: Frame, slots: dict[str, Any], knowledge: Knowledge) -> Outcome:
+    """The question again, plainly; neither a misunderstanding (no reprompt counted) nor another service."""
+    base = _with_caller_number(slots, frame)
+    return _reask(_current(slots, base), base, knowledge)
 
 
 def handle_not_understood(

@@ -76,13 +76,14 @@ class Taxonomy:
         category = self.by_code(code)
         return category.label if category else code
 
-    def match(self, text: str) -> str | None:
+    def match(self, text: str, weak: bool = True) -> str | None:
         """Code of the category named first in the text ("une branche tombée sur le trottoir": the branch);
         at the same place the longest synonym wins ("feu rouge" over "feu"). A word naming the problem itself
         wins over any object ("des tags sur la fontaine", "l'eau monte sur la chaussée"). Weak synonyms ("grille",
-        "voiture") count only when no other synonym is heard ("la grille de l'avaloir": the drain)."""
+        "voiture") count only when no other synonym is heard ("la grille de l'avaloir": the drain), and not at all
+        with `weak` False."""
         padded = f" {stem(text)} "
-        for strength in ("problem", "synonym", "weak"):
+        for strength in ("problem", "synonym", "weak") if weak else ("problem", "synonym"):
             best: tuple[int, int, str] | None = None
             for category in self.categories:
                 words = {

@@ -132,8 +132,13 @@ AMBIGUOUS_INJURY = re.compile(
 PERSON_MENTION = re.compile(rf"\b{_PERSON}\b|\b(je|j|me|moi) (suis|me suis|ai|m)\b")
 # Words that make DIET's "emergency" believable when no strong sign is there (only then: a caller saying "c'est
 # urgent, le trou est énorme" is reporting a danger, and the danger question is asked anyway).
+# "Le 18" is the fire brigade's number, unless an address goes on ("c'est le 18 avenue de Saint-Just").
+_NOT_AN_ADDRESS = (
+    r"(?! (?:bis|ter|rue|avenue|av|boulevard|bd|chemin|route|impasse|allee|allees|cours|place|traverse|quai|montee|"
+    r"square|lotissement|residence|de la|du|des)\b)"
+)
 WEAK_EMERGENCY = re.compile(
-    r"\b(au secours|a l aide|(?<!d )urgence|pompiers|samu|ambulance|le 15|le 18|le 112|"
+    rf"\b(au secours|a l aide|(?<!d )urgence|pompiers|samu|ambulance|(?:le (?:15|18|112)\b{_NOT_AN_ADDRESS})|"
     r"vite venez|venez vite|en train de mourir)\b"
 )
 

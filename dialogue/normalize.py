@@ -1045,7 +1045,10 @@ def _described_landmark(text: str, gazetteer: Gazetteer) -> str | None:
                 break
             span.append(token)
         if _ends_in_commune(span, gazetteer):
-            span = _strip_commune(span, gazetteer)
+            stripped = _strip_commune(span, gazetteer)
+            # "l'école de la Bédoule": the commune's name is the place's own when the rest is a bare kind of place.
+            bare = fold(clean_landmark(stripped, gazetteer) or "") in gazetteer.landmark_words
+            span = span if bare else stripped
         cleaned = clean_landmark(span, gazetteer)
         # After a mere determiner, a kind of place alone ("la pendule de la place") does not say which one, unless
         # there is one of it ("le mur de la mairie").
@@ -1378,10 +1381,15 @@ _ACKNOWLEDGED_NO = re.compile(
 )
 
 
+_BARE_DU_TOUT = re.compile(r"^(?:(?:euh|ben|bah|ah|oh|mais)\s+)*du tout\b")
+
+
 def yes_or_no(text: str) -> bool | None:
     """True/False when the answer is clearly yes or no ("oui pourquoi pas", "ben ouais", "non ça ira", "pas la
     peine", "non merci c'est bon"); None when it is neither or both."""
     folded = " ".join(_HOMOPHONES.get(w, w) for w in fold(text).split())
+    # "Du tout !" opening an answer is "pas du tout" without its "pas" ("rien du tout" inside a line is not).
+    folded = _BARE_DU_TOUT.sub("pas du tout", folded)
     folded = _ACKNOWLEDGED_NO.sub("", folded)
     folded, _ = _remove_phrases(folded, UNSURE_WORDS)
     folded, yes = _remove_phrases(folded, AFFIRM_WITH_NEGATION)
@@ -1590,6 +1598,8 @@ _NEAR_ARTICLES = {"la", "le", "l'", "les", "du", "des", "de", "d'"}
 _NEAR_STOPS = {fold(word) for word in STOP_WORDS} | {"il", "elle", "qui", "que", "mais", "et", "ou", "c", "depuis"}
 _NOT_A_LANDMARK = {"chez", "moi", "mon", "ma", "mes", "notre", "nos", "ton", "ta", "son", "sa", "ses", "leur", "lui"}
 _MAX_NEAR_WORDS = 4
+_CORNER_STOPS = {"il", "elle", "ils", "elles", "qui", "que", "qu", "est", "sont", "et", "mais", "depuis", "ca", "c"}
+_CORNER_STOPS |= {"a"}
 
 
 def near_landmark(text: str) -> str | None:
@@ -1604,12 +1614,15 @@ def near_landmark(text: str) -> str | None:
                 continue
             if folded[end] not in _NEAR_ARTICLES and cue[-1] not in ("de", "du", "des"):
                 continue
+            corner = any(word in _CORNERS for word in cue)
             phrase: list[str] = []
             for token, word in zip(tokens[end:], folded[end:], strict=False):
                 if word in _NOT_A_LANDMARK:
                     phrase = []
                     break
-                if not re.fullmatch(r"[\w'-]+", token) or (phrase and word in _NEAR_STOPS):
+                # A corner's street keeps its "de la" ("à l'angle de l'avenue de la Capelette").
+                stops = _CORNER_STOPS if corner else _NEAR_STOPS
+                if not re.fullmatch(r"[\w'-]+", token) or (phrase and word in stops):
                     break
                 phrase.append(token)
                 if sum(1 for w in phrase if fold(w) not in _NEAR_ARTICLES) >= _MAX_NEAR_WORDS:

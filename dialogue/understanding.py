@@ -195,6 +195,8 @@ _PREAMBLE = re.compile(
 _NEGATED_VALUE = re.compile(
     r"\bpas (?:a|au|aux|dans|en|sur|le|la|les|du|des|rue|avenue|boulevard|chemin|cours|allee|place|impasse|"
     r"numero|un|une)\b(?: [\w]+){1,5}?(?=\s*(?:,|\.|;|mais|c est|plutot|$))"
+    # "pas quatorze, quarante": a number taken back right before the right one
+    r"|\bpas \d+(?: bis| ter)?(?=[ ,.;]+\d)"
     # "c'est pas Gardanne, c'est Meyreuil": a bare name taken back before the right one
     r"|\bc est pas(?: [\w]+){1,4}?(?=\s*(?:,|\.|;)?\s*(?:c est|mais|plutot)\b)"
 )
@@ -262,6 +264,7 @@ class Frame:
     emergency: bool = False  # immediate danger to people
     maybe_emergency: bool = False  # someone may be in danger: ask one direct question
     speaks_of_what_could_happen: bool = False  # "un bus pourrait le toucher": a risk, not a danger now
+    holds_on: bool = False  # "attendez", "je vous entends mal": the caller needs a moment or the question again
     private_property: bool = False
     other_service: bool = False
     out_of_scope: bool = False
@@ -343,6 +346,8 @@ class Understanding:
         text = text or heard.text
         # "31 av. Jean Jaurès": the abbreviation's full stop ends no sentence.
         text = _ABBREVIATION_STOP.sub(r"\1", text)
+        # "bd Rabatau / av de la Capelette": a slash before a second street names a corner.
+        text = _CORNER_SLASH.sub(" à l'angle de ", text)
         folded = fold(text)
         # Numbers become digits once, for every reader of numbers (number words inside names are kept).
         said = spoken_to_digits(text)
@@ -389,6 +394,7 @@ class Understanding:
             emergency=emergency,
             maybe_emergency=not emergency and said_plainly(doc, possible_emergency_evidence),
             speaks_of_what_could_happen=HYPOTHETICAL.search(folded) is not None,
+            holds_on=_HOLD_ON.search(folded) is not None,
             private_property=is_private_property(text),
             other_service=names_other_service(text, category is not None),
             asks_for_person=asks_for_person(folded),
@@ -421,7 +427,9 @@ class Understanding:
         """The problem named, not the one the caller takes back: "c'est pas le lampadaire, c'est le feu" and "un
         problème d'éclairage, non pardon, le feu tricolore" name the traffic light."""
         kept = _NOT_THIS_ONE.sub(" , ", _fold_in_place(text))
-        code = _last_said(self.taxonomy.match, kept) or self.taxonomy.match(text)
+        # A weak word after the caller's "pardon" ("pardon, un scooter va s'y tuer") does not undo a problem named.
+        strong = _last_said(lambda said: self.taxonomy.match(said, weak=False), kept)
+        code = strong or _last_said(self.taxonomy.match, kept) or self.taxonomy.match(text)
         return Found(code, text) if code else None
 
     def _place(self, said: str) -> tuple[Place, bool | None]:
@@ -459,17 +467,25 @@ class Understanding:
         marks = list(_SELF_CORRECTION.finditer(_fold_in_place(said)))
         if not marks:
             return place
-        corrected = self.places.parse(said[marks[-1].end() :])
-        if corrected.is_empty():
+        tail = said[marks[-1].end() :]
+        corrected = self.places.parse(tail)
+        # "au 45 avenue de la Jarre, non pardon, au 54": the number said again alone is the house number.
+        number = corrected.street_number or (find_street_number(tail) if place.street_name else None)
+        if corrected.is_empty() and not number:
             return place
         return Place(
-            corrected.street_number or place.street_number,
+            number or place.street_number,
             corrected.street_name or place.street_name,
             corrected.commune or place.commune,
             corrected.landmark or place.landmark,
         )
 
     def _danger(self, text: str, doc: Any) -> bool | None:
+        folded = fold(text)
+        if _NOT_YET.search(folded) and _HARM_DONE.search(folded):
+            # "Non, pas d'accident pour l'instant", "personne n'est tombé pour le moment": a harm not done yet is
+            # the danger the caller reports.
+            return True
         echoed = _after_echoed_question(text)
         if echoed is not None:
             # "Dangereux ? Bof, non": the question's word said back states nothing; the answer is what follows.
@@ -499,7 +515,11 @@ class Understanding:
             return frame.answer
         if not frame.describes_something():
             return danger_answer(frame.text)
-        # "Bah, pas trop, il y a juste une flaque": the answer stands alone before what the caller goes on to say.
+        # "Bah, pas trop, il y a juste une flaque": the answer stands alone before what the caller goes on to say;
+        # said without a pause ("bah un peu oui les voitures passent vite"), it still opens the line.
+        opening = _opening_answer(frame.text)
+        if opening is not None:
+            return opening
         clauses = _CLAUSE_END.split(frame.text)
         for end in range(1, min(len(clauses), 3)):
             opening = " ".join(clauses[:end])
@@ -519,6 +539,13 @@ class Understanding:
         return frame.other_service
 
 
+_NOT_YET = re.compile(r"\b(?:pour l instant|pour le moment|pas encore|jusqu a present|jusqu ici|pour l heure)\b")
+_HARM_DONE = re.compile(r"\b(?:accident\w*|tombe\w*|blesse\w*|renverse\w*|mort|morts|casse la figure)\b")
+# The caller asks for a moment or cannot hear: nothing is answered yet.
+_HOLD_ON = re.compile(
+    r"\b(?:attendez|attends|un instant|une seconde|deux secondes|une minute|quittez pas|"
+    r"(?:je vous|j) entends? (?:mal|pas|plus|rien)|je vous entends? tres mal)\b"
+)
 _DANGER_NAMED = re.compile(r"\b(?:danger\w*|risque\w*|perilleu\w*)\b")
 _ECHOED_DANGER_WORDS = frozenset({"danger", "dangereux", "dangereuse", "dangereuses"})
 _BEFORE_AN_ANSWER = frozenset({"ah", "oh", "eh", "alors", "quoi", "comment", "hein", "ecoutez", "vous", "savez"})
@@ -529,6 +556,7 @@ _OPENING_NO = (
     ("pas", "vraiment"),
     ("pas", "trop"),
     ("pas", "du", "tout"),
+    ("du", "tout"),
     ("pas", "tellement"),
     ("pas", "specialement"),
     ("pas", "particulierement"),
@@ -717,6 +745,11 @@ _SELF_CORRECTION = re.compile(
     r"\bqu est ce que je dis\b|\bje veux dire\b|\bje dis n importe quoi\b"
 )
 _OPENING_ANSWERS = {"oui": True, "ouais": True, "ouai": True, "si": True, "non": False, "nan": False}
+_CORNER_SLASH = re.compile(
+    r"\s*/\s*(?=(?:av|ave|avenue|bd|boulevard|rue|chemin|ch|route|rte|impasse|allee|allée|cours|place|pl|traverse|"
+    r"quai)\b)",
+    re.IGNORECASE,
+)
 _ABBREVIATION_STOP = re.compile(r"\b(av|ave|bd|bld|bvd|rte|imp|trav|pl|st|ste|ch|chem)\.(?= ?\w)", re.IGNORECASE)
 _CLAUSE_END = re.compile(r"[,.!?;…]+\s*|\s+mais\s+")
 _SENTENCE_END = re.compile(r"[.!?;…]+\s*|\s+mais\s+")

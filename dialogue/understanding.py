@@ -517,9 +517,9 @@ class Understanding:
             return danger_answer(frame.text)
         # "Bah, pas trop, il y a juste une flaque": the answer stands alone before what the caller goes on to say;
         # said without a pause ("bah un peu oui les voitures passent vite"), it still opens the line.
-        opening = _opening_answer(frame.text)
-        if opening is not None:
-            return opening
+        opens_with = _opening_answer(frame.text)
+        if opens_with is not None:
+            return opens_with
         clauses = _CLAUSE_END.split(frame.text)
         for end in range(1, min(len(clauses), 3)):
             opening = " ".join(clauses[:end])

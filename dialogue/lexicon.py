@@ -132,7 +132,7 @@ AMBIGUOUS_INJURY = re.compile(
 PERSON_MENTION = re.compile(rf"\b{_PERSON}\b|\b(je|j|me|moi) (suis|me suis|ai|m)\b")
 # Words that make DIET's "emergency" believable when no strong sign is there (only then: a caller saying "c'est
 # urgent, le trou est énorme" is reporting a danger, and the danger question is asked anyway).
-# "Le 18" is the fire brigade's number, unless an address goes on ("c'est le 18 avenue de Saint-Just").
+# "Le 18" is the fire brigade's number, unless an address goes on ("c'est le 18 boulevard Chave").
 _NOT_AN_ADDRESS = (
     r"(?! (?:bis|ter|rue|avenue|av|boulevard|bd|chemin|route|impasse|allee|allees|cours|place|traverse|quai|montee|"
     r"square|lotissement|residence|de la|du|des)\b)"

@@ -28,7 +28,7 @@ _SCOPE_RELATIONS = frozenset(
 # Fillers that do not count as content in a short answer.
 _FILLERS = frozenset({"euh", "heu", "ben", "bah", "bon", "alors", "hein", "voila", "ah", "oh", "eh", "mais", "hum"})
 # Words that start another clause: a negation before them does not reach past them.
-# "on voit rien, c'est dangereux": "c'est" opens a clause the "rien" before it does not reach.
+# "le soir on distingue rien, c'est dangereux": "c'est" opens a clause the "rien" before it does not reach.
 _CLAUSE_BREAKS = frozenset({"mais", "et", "car", "parce", "puisque", "donc", "sinon", "c"})
 _lock = threading.Lock()
 _pipeline: Any = None
@@ -55,8 +55,8 @@ def _is_negator(token: Any) -> bool:
 
 def _negates_structurally(token: Any) -> bool:
     if fold(token.text) == "rien" and token.dep_.startswith("nsubj"):
-        # "Rien n'est cassé" says nothing is; in "on voit rien c'est dangereux" the parser takes the object of
-        # "voit" for the subject of "dangereux": as a subject "rien" negates only with its "ne".
+        # "Rien n'est cassé" says nothing is; in "on distingue rien c'est dangereux" the parser takes the object of
+        # "distingue" for the subject of "dangereux": as a subject "rien" negates only with its "ne".
         following = token.doc[token.i + 1] if token.i + 1 < len(token.doc) else None
         return following is not None and fold(following.text) in ("ne", "n")
     # "non" is an answer, not a modifier: "non attendez, si, c'est dangereux" says yes. It counts only in short

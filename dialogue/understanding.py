@@ -264,7 +264,7 @@ class Frame:
     emergency: bool = False  # immediate danger to people
     maybe_emergency: bool = False  # someone may be in danger: ask one direct question
     speaks_of_what_could_happen: bool = False  # "un bus pourrait le toucher": a risk, not a danger now
-    holds_on: bool = False  # "attendez", "je vous entends mal": the caller needs a moment or the question again
+    holds_on: bool = False  # "attendez", "j'entends mal": the caller needs a moment or the question again
     private_property: bool = False
     other_service: bool = False
     out_of_scope: bool = False
@@ -346,7 +346,7 @@ class Understanding:
         text = text or heard.text
         # "31 av. Jean Jaurès": the abbreviation's full stop ends no sentence.
         text = _ABBREVIATION_STOP.sub(r"\1", text)
-        # "bd Rabatau / av de la Capelette": a slash before a second street names a corner.
+        # "bd Chave / av Foch": a slash before a second street names a corner.
         text = _CORNER_SLASH.sub(" à l'angle de ", text)
         folded = fold(text)
         # Numbers become digits once, for every reader of numbers (number words inside names are kept).

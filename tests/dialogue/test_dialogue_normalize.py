@@ -346,7 +346,7 @@ def test_a_mere_kind_of_place_after_a_determiner_is_not_a_landmark() -> None:
         ("à Peyrolles", "Peyrolles-en-Provence"),
         ("à Noailles", "Marseille"),
         ("aux Milles près de l'aérodrome", "Aix-en-Provence"),
-        ("à la Gavotte", "Les Pennes-Mirabeau"),
+        ("à la Gavotte, s'il vous plaît", "Les Pennes-Mirabeau"),
         ("aux Trois-Lucs", "Marseille"),
         ("à la piscine municipale de Vitrolles", "Vitrolles"),
         # A named commune wins over a quarter's.

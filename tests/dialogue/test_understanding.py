@@ -517,7 +517,7 @@ def test_stones_fallen_on_the_road_are_a_roadway_problem() -> None:
     [
         ("les chenilles partout, leurs poils ça brûle la peau des petits", False, False),
         ("ça brûle derrière les immeubles, on voit les flammes", True, False),
-        ("si la branche tombe sur quelqu'un ce sera un drame", False, False),
+        ("si jamais la branche lâche sur quelqu'un ce sera un drame", False, False),
         ("un fil pend du poteau au-dessus de l'arrêt de bus", False, True),
         ("un fil pend jusqu'au sol devant l'arrêt de bus", True, False),
     ],

@@ -54,6 +54,10 @@ def _is_negator(token: Any) -> bool:
 
 
 def _negates_structurally(token: Any) -> bool:
+    if fold(token.text) == "rien" and token.dep_ == "obj":
+        # "on distingue rien, c'est dangereux": an object "rien" negates its verb, not a clause said after it
+        # ("rien de dangereux" is read from the word order).
+        return False
     if fold(token.text) == "rien" and token.dep_.startswith("nsubj"):
         # "Rien n'est cassé" says nothing is; in "on distingue rien c'est dangereux" the parser takes the object of
         # "distingue" for the subject of "dangereux": as a subject "rien" negates only with its "ne".

@@ -11,9 +11,11 @@ from dialogue.conversation import (
     Outcome,
     handle_fallback,
     handle_goodbye,
+    handle_hold_on,
     handle_no_input,
     handle_out_of_scope,
     handle_report_turn,
+    holds_on,
     summary,
 )
 from dialogue.knowledge import default_gazetteer, default_taxonomy
@@ -766,3 +768,18 @@ def test_a_yes_about_what_could_happen_at_the_emergency_question_is_the_reports_
     slots = {}
     turn(slots, "report_problem", "un câble pend tout bas sur le trottoir au 3 rue Tapis Vert à Marseille")
     assert turn(slots, "affirm", "oui").handoff_reason == "emergency"
+
+
+def test_a_caller_asking_for_a_moment_hears_the_question_again_without_a_reprompt() -> None:
+    slots: dict[str, Any] = {"pending_question": "problem"}
+    frame = understood("out_of_scope", "attendez que je trouve mes lunettes")
+    assert holds_on(frame)
+    outcome = handle_hold_on(frame, slots, KNOWLEDGE)
+    assert [s.response for s in outcome.said] == ["utter_reask_problem"]
+    assert outcome.handoff_reason is None and not outcome.slots.get("reprompt_count")
+
+
+def test_a_problem_named_after_the_offer_of_an_adviser_goes_on_as_a_report() -> None:
+    slots: dict[str, Any] = {"pending_question": "offer_human"}
+    outcome = turn(slots, "affirm", "voilà y a un grand platane qui perd ses branches sur le trottoir")
+    assert outcome.handoff_reason is None and slots["category"] == "espaces_verts_arbres"

@@ -585,3 +585,57 @@ def test_a_landmark_ends_on_its_communes_official_name() -> None:
 def test_a_yes_about_what_could_happen_is_said_as_possible() -> None:
     assert frame("oui un peu, un bus pourrait l'accrocher").speaks_of_what_could_happen
     assert not frame("oui il est allongé par terre").speaks_of_what_could_happen
+
+
+@pytest.mark.parametrize(
+    ("said", "danger"),
+    [
+        # The answer opens a run-on line with no pause to split it.
+        ("ben un peu oui le soir on y voit goutte", True),
+        ("du tout !", False),
+        # A harm not done yet is the danger the caller reports ("pas encore" of an accident or a fall).
+        ("non y a pas encore eu d'accident mais ça va arriver", True),
+        ("pas dangereux pour le moment non", False),
+        # A misparsed "rien" before "c'est dangereux" does not reach it.
+        ("la nuit on distingue rien c'est dangereux pour les vélos", True),
+    ],
+)
+def test_danger_answers_of_run_on_lines(said: str, danger: bool) -> None:
+    assert frame(said).danger_answer is danger
+
+
+def test_the_fire_brigades_number_before_a_street_is_an_address() -> None:
+    assert not frame("c'est le 18 boulevard de la Libération").maybe_emergency
+    assert frame("il faut appeler le 18 vite").maybe_emergency or frame("il faut appeler le 18 vite").emergency
+
+
+def test_a_weak_word_after_pardon_does_not_undo_the_problem_named() -> None:
+    said = "le nid de poule devant la boulangerie pardon hein mais une moto va finir dedans"
+    assert frame(said).category is not None and frame(said).category.value == "chaussee_trottoirs"  # type: ignore[union-attr]
+
+
+def test_a_house_number_said_again_alone_after_a_self_correction() -> None:
+    place = frame("au 27 rue Paradis, non pardon, au 72").place
+    assert place.street_name == "rue Paradis" and place.street_number == "72"
+
+
+def test_a_slash_between_two_streets_is_a_corner() -> None:
+    place = frame("le feu au carrefour bd Chave / av Foch ne marche plus").place
+    assert place.street_name == "boulevard Chave" and place.landmark is not None and "foch" in place.landmark.lower()
+
+
+def test_a_public_place_named_after_its_commune_keeps_the_name() -> None:
+    assert frame("des tags sur l'école de la Bédoule à Roquefort").place.landmark == "école de la Bédoule"
+
+
+@pytest.mark.parametrize(
+    ("said", "holds"),
+    [
+        ("attendez je cherche mes lunettes", True),
+        ("une seconde je sors de la voiture", True),
+        ("je vous entends très mal", True),
+        ("un lampadaire éteint au 3 rue Paradis", False),
+    ],
+)
+def test_a_caller_asking_for_a_moment(said: str, holds: bool) -> None:
+    assert frame(said).holds_on is holds

@@ -622,15 +622,21 @@ def _cleared(frame: Frame) -> dict[str, Any]:
 
 
 def holds_on(frame: Frame) -> bool:
-    """ "Attendez que je trouve mes lunettes", "je vous entends mal": a line asking for a moment that gives nothing."""
+    """ "Attendez que je trouve mes lunettes", "je vous entends mal", "est-ce que je parle à un robot ?": a line
+    about the call itself that gives nothing for the report."""
     gives_something = frame.category or not frame.place.is_empty() or frame.phone_number or frame.yes_no is not None
-    return frame.holds_on and not gives_something and not frame.emergency
+    about_the_call = frame.holds_on or (frame.asks_if_machine and not frame.asks_for_person)
+    return about_the_call and not gives_something and not frame.emergency
 
 
 def handle_hold_on(frame: Frame, slots: dict[str, Any], knowledge: Knowledge) -> Outcome:
-    """The question again, plainly; neither a misunderstanding (no reprompt counted) nor another service."""
+    """The question again, plainly (after saying what answers, when asked); neither a misunderstanding (no
+    reprompt counted) nor another service."""
     base = _with_caller_number(slots, frame)
-    return _reask(_current(slots, base), base, knowledge)
+    outcome = _reask(_current(slots, base), base, knowledge)
+    if frame.asks_if_machine and not frame.asks_for_person:
+        outcome.said.insert(0, Say("utter_automated"))
+    return outcome
 
 
 def handle_not_understood(

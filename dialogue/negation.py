@@ -29,6 +29,7 @@ _SCOPE_RELATIONS = frozenset(
 _FILLERS = frozenset({"euh", "heu", "ben", "bah", "bon", "alors", "hein", "voila", "ah", "oh", "eh", "mais", "hum"})
 # Words that start another clause: a negation before them does not reach past them.
 # "le soir on distingue rien, c'est dangereux": "c'est" opens a clause the "rien" before it does not reach.
+_DETERMINERS = frozenset({"la", "une", "cette", "chaque", "toute", "aucune", "quelque"})
 _CLAUSE_BREAKS = frozenset({"mais", "et", "car", "parce", "puisque", "donc", "sinon", "c"})
 _lock = threading.Lock()
 _pipeline: Any = None
@@ -105,7 +106,8 @@ def _negated_nearby(doc: Any, token: Any) -> bool:
         before = doc[index]
         if (_is_negator(before) and fold(before.text) != "non") or _nobody(doc, before):
             return True
-        if not (before.is_stop or before.is_punct) or fold(before.text) in _CLAUSE_BREAKS:
+        grammar = before.is_stop or before.is_punct or before.dep_.startswith("aux")  # "n'a été blessé"
+        if not grammar or fold(before.text) in _CLAUSE_BREAKS:
             break
     # Spoken French drops the "ne": "ça craint rien", "ça risque pas" negate the verb right before the negator.
     following = [t for t in doc[token.i + 1 : token.i + 3] if fold(t.text) not in _FILLERS]
@@ -127,6 +129,10 @@ def _nobody(doc: Any, token: Any) -> bool:
         return False
     following = doc[token.i + 1] if token.i + 1 < len(doc) else None
     if following is not None and fold(following.text) in ("ne", "n"):
+        return True
+    # "Personne de blessé", "rien de cassé" (not "la personne de l'accueil").
+    previous = fold(doc[token.i - 1].text) if token.i > 0 else ""
+    if following is not None and fold(following.text) in ("de", "d") and previous not in _DETERMINERS:
         return True
     # Spoken French drops the "ne": "(il) y a personne", "y a rien" say nobody, nothing ("y a une personne" does not).
     before = [fold(t.text) for t in doc[max(0, token.i - 2) : token.i]]

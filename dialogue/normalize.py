@@ -776,6 +776,9 @@ def _sound_keys(words: list[str]) -> tuple[str, str]:
     return phonetic_key(" ".join(words)), "".join(phonetic_key(word) for word in words if word not in ARTICLES)
 
 
+_SPELLING_CLOSE = 75  # rapidfuzz ratio of the heard and the official name, spaces left out
+
+
 def with_commune_spelled(landmark: str, commune: str | None) -> str:
     """ "gare de Cassi" in Cassis -> "gare de Cassis": a landmark's name ending on its commune's name as the
     recogniser bent it ends on the official name."""
@@ -788,6 +791,8 @@ def with_commune_spelled(landmark: str, commune: str | None) -> str:
         kept, tail = words[:-size], fold(" ".join(words[-size:])).split()
         if tail[0] in ARTICLES or tail == official_words or not wanted & set(_sound_keys(tail)):
             continue
+        if fuzz.ratio("".join(tail), "".join(official_words)) < _SPELLING_CLOSE:
+            continue  # a short key shared by chance ("Marthe" and "Marseille"): the letters must be close too
         if kept and official_words[0] in ARTICLES and fold(kept[-1]) == official_words[0]:
             kept = kept[:-1]  # "de la Ciota" -> "de La Ciotat"
         return " ".join([*kept, official])

@@ -136,6 +136,7 @@ _ASKING = re.compile(
 _MACHINE = re.compile(
     r"\b(robots?|machines?|repondeurs?|ordinateurs?|automates?|serveur vocal|intelligence artificielle)\b"
 )
+_ASKS_WHETHER = re.compile(r"\b(?:est ce que|est ce qu|vous etes|c est|t es|je parle a|on parle a|suis je)\b")
 _REFUSING_MACHINE = re.compile(r"\b(pas|marre|plus|jamais|refuse|deteste|horreur)\b")
 GOODBYE_WORDS = (
     "au revoir",
@@ -264,6 +265,7 @@ class Frame:
     emergency: bool = False  # immediate danger to people
     maybe_emergency: bool = False  # someone may be in danger: ask one direct question
     speaks_of_what_could_happen: bool = False  # "un bus pourrait le toucher": a risk, not a danger now
+    asks_if_machine: bool = False  # "est-ce que je parle à un robot ?": a question about the bot, not a request
     holds_on: bool = False  # "attendez", "j'entends mal": the caller needs a moment or the question again
     private_property: bool = False
     other_service: bool = False
@@ -395,6 +397,7 @@ class Understanding:
             maybe_emergency=not emergency and said_plainly(doc, possible_emergency_evidence),
             speaks_of_what_could_happen=HYPOTHETICAL.search(folded) is not None,
             holds_on=_HOLD_ON.search(folded) is not None,
+            asks_if_machine=_MACHINE.search(folded) is not None and _ASKS_WHETHER.search(folded) is not None,
             private_property=is_private_property(text),
             other_service=names_other_service(text, category is not None),
             asks_for_person=asks_for_person(folded),

@@ -783,3 +783,11 @@ def test_a_problem_named_after_the_offer_of_an_adviser_goes_on_as_a_report() -> 
     slots: dict[str, Any] = {"pending_question": "offer_human"}
     outcome = turn(slots, "affirm", "voilà y a un grand platane qui perd ses branches sur le trottoir")
     assert outcome.handoff_reason is None and slots["category"] == "espaces_verts_arbres"
+
+
+def test_a_caller_asking_whether_the_bot_is_a_machine_is_told_and_asked_again() -> None:
+    frame = understood("request_human", "attendez, c'est un robot qui me répond ?")
+    assert holds_on(frame)
+    outcome = handle_hold_on(frame, {"pending_question": "problem"}, KNOWLEDGE)
+    assert [s.response for s in outcome.said] == ["utter_automated", "utter_reask_problem"]
+    assert outcome.handoff_reason is None

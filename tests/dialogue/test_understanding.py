@@ -639,3 +639,29 @@ def test_a_public_place_named_after_its_commune_keeps_the_name() -> None:
 )
 def test_a_caller_asking_for_a_moment(said: str, holds: bool) -> None:
     assert frame(said).holds_on is holds
+
+
+def test_a_landmark_ending_on_a_quarter_keeps_it() -> None:
+    # "Marthe" and "Marseille" share a short sound key; the letters are too far apart to be the same name.
+    landmark = frame("derrière le gymnase de Sainte Marthe, Marseille quatorze").place.landmark
+    assert landmark is not None and "Marthe" in landmark
+
+
+@pytest.mark.parametrize(
+    ("said", "emergency"),
+    [
+        # Nobody hurt, with the auxiliaries between ("n'a été") or "de" ("personne de blessé").
+        ("l'arbre est tombé sur la clôture, par chance personne n'a été blessée", False),
+        ("personne de blessé heureusement, juste la voiture", False),
+        ("une personne a été blessée par la branche", True),
+    ],
+)
+def test_nobody_hurt_is_no_emergency(said: str, emergency: bool) -> None:
+    assert frame(said).emergency is emergency
+
+
+def test_asking_whether_the_bot_is_a_machine_is_no_request_for_a_person() -> None:
+    asked = frame("allô, vous êtes un robot ?")
+    assert asked.asks_if_machine and not asked.asks_for_person
+    refused = frame("je veux pas parler à une machine")
+    assert refused.asks_for_person

@@ -5,6 +5,7 @@ Pure functions, no Rasa: the custom actions call them and the unit tests exercis
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -752,23 +753,17 @@ def _commune_by_name(folded: str, gazetteer: Gazetteer) -> tuple[str, int] | Non
 _SOUND_WINDOWS = (4, 3, 2)  # words a commune's name may take once the recogniser split it
 _MIN_SOUND = 5  # shorter keys match too many ordinary words
 _FUZZY_SOUND = 90  # rapidfuzz ratio of two keys of 7 sounds or more ("saint vi toret", "saint victoret")
-_sound_indexes: dict[int, dict[str, str]] = {}
 
 
+@functools.lru_cache(maxsize=4)  # one gazetteer in production; keyed by value, so a new one never reads an old index
 def _commune_sounds(gazetteer: Gazetteer) -> dict[str, str]:
     """Phonetic keys of the communes' and quarters' names (joined, and word by word, for the silent letters inside
     a joined name), communes first."""
-    index = _sound_indexes.get(id(gazetteer))
-    if index is None:
-        index = {}
-        for alias, name in (
-            *gazetteer.aliases_longest_first(quarters=False),
-            *gazetteer.quarter_aliases_longest_first(),
-        ):
-            for key in _sound_keys(alias.split()):
-                if len(key) >= _MIN_SOUND:
-                    index.setdefault(key, name)
-        _sound_indexes[id(gazetteer)] = index
+    index: dict[str, str] = {}
+    for alias, name in (*gazetteer.aliases_longest_first(quarters=False), *gazetteer.quarter_aliases_longest_first()):
+        for key in _sound_keys(alias.split()):
+            if len(key) >= _MIN_SOUND:
+                index.setdefault(key, name)
     return index
 
 
@@ -1603,8 +1598,23 @@ _NEAR_ARTICLES = {"la", "le", "l'", "les", "du", "des", "de", "d'"}
 _NEAR_STOPS = {fold(word) for word in STOP_WORDS} | {"il", "elle", "qui", "que", "mais", "et", "ou", "c", "depuis"}
 _NOT_A_LANDMARK = {"chez", "moi", "mon", "ma", "mes", "notre", "nos", "ton", "ta", "son", "sa", "ses", "leur", "lui"}
 _MAX_NEAR_WORDS = 4
-_CORNER_STOPS = {"il", "elle", "ils", "elles", "qui", "que", "qu", "est", "sont", "et", "mais", "depuis", "ca", "c"}
-_CORNER_STOPS |= {"a"}
+_CORNER_STOPS = {
+    "il",
+    "elle",
+    "ils",
+    "elles",
+    "qui",
+    "que",
+    "qu",
+    "est",
+    "sont",
+    "et",
+    "mais",
+    "depuis",
+    "ca",
+    "c",
+    "a",
+}
 
 
 def near_landmark(text: str) -> str | None:

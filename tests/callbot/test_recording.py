@@ -640,5 +640,12 @@ async def test_a_real_sip_call_is_recorded_caller_left_bot_right(dialogue_server
     reply_at, reply_heard_at = bot_said(await render(bot_turns[2]), clip_at)
     assert reply_at > clip_at + 1.0
     assert reply_at - greeting_at == pytest.approx(reply_heard_at - greeting_heard_at, abs=0.15)
-    # Each side stays on its side: the bot's channel is quiet while only the caller speaks.
-    assert level_db(right, rate, clip_at + 0.2, min(clip_at + clip_s, reply_at) - 0.2) < QUIET
+    # Each side stays on its side: the bot's channel is quiet while only the caller speaks. The window ends with the
+    # caller's speech as sent (not with the clip's file, whose tail is silence the bot may answer in).
+    speech_s = offset_s(sent, RATE, threshold=1000) - clip_sent_at
+    quiet_until = min(clip_at + speech_s, reply_at) - 0.2
+    assert level_db(right, rate, clip_at + 0.2, quiet_until) < QUIET, (
+        (clip_at, speech_s, reply_at),
+        [round(level_db(right, rate, t, t + 0.1)) for t in np.arange(clip_at, reply_at, 0.1)],  # the profile
+        call["turns"],
+    )

@@ -328,7 +328,7 @@ def _place_from(
         and old_landmark
         and fold(place.landmark) not in fold(old_landmark)
     ):
-        # "à Noailles", "près des jeux d'enfants" after "marché des Capucins": context added, never a replacement.
+        # "à Noailles", "près du kiosque" after "marché des Capucins": context added, never a replacement.
         place = Place(place.street_number, place.street_name, place.commune, f"{old_landmark}, {place.landmark}")
         landmark_ok = True
     commune_ok = bool(place.commune) and (

@@ -105,7 +105,7 @@ async def test_correction_changes_only_that_field(client: DialogueClient) -> Non
 
 async def test_repeat_says_the_last_turn_again(client: DialogueClient) -> None:
     call = Call(client)
-    first = await call.say("il y a une grosse branche tombée sur le trottoir")
+    first = await call.say("une branche énorme est tombée en travers du trottoir")
     again = await call.say("vous pouvez répéter")
     assert again.texts == first.texts
 
@@ -119,7 +119,7 @@ async def test_request_for_a_human_hands_over(client: DialogueClient) -> None:
 
 async def test_immediate_danger_gives_the_emergency_number_and_hands_over(client: DialogueClient) -> None:
     call = Call(client)
-    reply = await call.say("il y a une forte odeur de gaz dans tout le quartier")
+    reply = await call.say("ça sent très fort le gaz partout dans le quartier")
     assert "112" in spoken(reply)
     assert reply.handoff_reason == "emergency"
 

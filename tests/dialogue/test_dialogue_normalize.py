@@ -340,7 +340,7 @@ def test_a_mere_kind_of_place_after_a_determiner_is_not_a_landmark() -> None:
         ("en face de la mairie de Septèmes", "Septèmes-les-Vallons"),
         ("au Rove", "Le Rove"),
         ("à la Ciotat", "La Ciotat"),
-        ("à Port-de-Bouc", "Port-de-Bouc"),
+        ("à Port-de-Bouc svp", "Port-de-Bouc"),
         ("à Lançon", "Lançon-Provence"),
         ("à la Roque-d'Anthéron", "La Roque-d'Anthéron"),
         ("à Peyrolles", "Peyrolles-en-Provence"),

@@ -499,8 +499,8 @@ def test_a_quarter_is_context_and_never_replaces_a_named_landmark() -> None:
 def test_a_detail_near_the_problem_adds_to_the_named_place() -> None:
     slots: dict[str, Any] = {}
     turn(slots, "report_problem", "un banc abîmé au parc Miremont")
-    outcome = turn(slots, "inform", "près des jeux d'enfants")
-    assert slots["landmark"] == "parc Miremont, jeux d'enfants"
+    outcome = turn(slots, "inform", "près du kiosque")
+    assert slots["landmark"] == "parc Miremont, kiosque"
     assert outcome.said[0].response == "utter_ask_commune"
 
 

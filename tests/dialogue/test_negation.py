@@ -16,7 +16,7 @@ DANGER = {"danger", "dangereux", "risque", "risquent", "grave", "craint"}
         ("je crois bien que c'est dangereux", True),
         ("il n'y a plus de lumière et c'est dangereux la nuit", True),  # the negation stays in its clause
         ("ça risque de tomber sur une voiture", True),
-        ("oui un peu dangereux quand même", True),
+        ("oui quand même un peu dangereux", True),
         ("non attendez si en fait c'est dangereux", True),  # "si" takes back the "non"
         ("dangereux non pas trop", False),  # the negation comes after the word
         ("je trouve pas que ce soit dangereux", False),  # carried by another verb

@@ -47,6 +47,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.wire import LoopbackRtp, wire_turn  # noqa: E402
 from callbot.config import load_settings  # noqa: E402
 from tests.e2e.conftest import RATE, render  # noqa: E402
 from tests.support.audio_match import envelope, read_wav  # noqa: E402
@@ -118,6 +119,9 @@ class Turn:
     bot_inside: bool = False  # the bot's first sound began inside the utterance
     caller_turns: int = 0  # caller turns the store holds for the utterance
     failed: str = ""
+    server_ms: int | None = None  # the server's own view: its end of speech (VAD) to the reply's first audio
+    started: float = 0.0  # epoch seconds: the call's window, for the wire capture
+    ended: float = 0.0
 
     @property
     def cut_in(self) -> bool:
@@ -140,7 +144,7 @@ async def one_call(
 
     turn = Turn(index, said.gap_ms)
     microphone = write_silence_padded_wav(said.pcm.tobytes(), workdir / "caller.wav", lead_s=speak_at, tail_s=8.0)
-    started = time.time()
+    started = turn.started = time.time()
     result = await run_baresip_call(
         f"sip:bot@127.0.0.1:{callbot.sip_port}",
         microphone,
@@ -148,6 +152,7 @@ async def one_call(
         duration_s=int(speak_at + len(said.pcm) / RATE + 8),
         user=number,
     )
+    turn.ended = time.time()
     if not result.heard_wavs or not result.sent_wavs:
         turn.failed = f"call failed: {result.output[-300:]}"
         return turn
@@ -179,6 +184,12 @@ async def one_call(
             turn.caller_turns += sum(
                 1 for t in call["turns"] if t["speaker"] == "caller" and _epoch(t["started_at"]) >= started
             )
+            for _ in range(20):  # the call's record is closed just after the hang-up
+                if call.get("reply_latencies_ms") is not None:
+                    turn.server_ms = next(iter(call["reply_latencies_ms"]), None)
+                    break
+                await asyncio.sleep(0.25)
+                call = callbot.api(f"/api/calls/{item['call_id']}")
     return turn
 
 
@@ -226,12 +237,37 @@ async def measure(
             )
             print(f"  {parallel} at a time, call {index + 1} ({said.description}): {what}", flush=True)
 
-    await asyncio.gather(*(guarded(i) for i in range(calls)))
+    # On the wire (one call at a time: two flows per window), when this process may capture on lo.
+    capture: LoopbackRtp | None = None
+    if parallel == 1:
+        try:
+            capture = LoopbackRtp()
+        except OSError as error:
+            print(f"  (no capture on lo: {error}; wire figures left out)", flush=True)
+    if capture is not None:
+        with capture:
+            await asyncio.gather(*(guarded(i) for i in range(calls)))
+    else:
+        await asyncio.gather(*(guarded(i) for i in range(calls)))
     measured = [t for t in turns if not t.failed]
     latencies = [t.latency_s for t in measured if t.latency_s is not None and not t.cut_in]
     pausing = [t for t in measured if t.gap_ms]
     cut_ins = [t for t in measured if t.cut_in]
     end_of_turn = load_settings(environ={}).vad.end_of_turn
+    server = [t.server_ms / 1000 for t in measured if t.server_ms is not None and not t.cut_in]
+    print(
+        f"  the server's own view (its voice activity's end of speech to the reply's first audio handed to the "
+        f"line), {len(server)} turns: {latency_figures(server)}",
+        flush=True,
+    )
+    if capture is not None:
+        on_wire = [wire_turn(capture.packets, t.started, t.ended) for t in measured if not t.cut_in]
+        wire = [w.latency_s for w in on_wire if w is not None and w.latency_s is not None]
+        print(
+            f"  on the wire (lo, kernel receive times: the caller's last packet of speech to the bot's first loud "
+            f"packet; no client buffer), {len(wire)} turns: {latency_figures(wire)}",
+            flush=True,
+        )
     print(
         f"{parallel} call{'s' if parallel > 1 else ''} at a time: turn latency over {len(latencies)} turns: "
         f"{latency_figures(latencies)} (includes the end-of-turn silence of {end_of_turn.free_ms} ms "

@@ -340,6 +340,17 @@ def _place_from(
         place.commune if commune_ok else None,
         place.landmark if landmark_ok else None,
     )
+    about_something_else = frame.danger is not None or frame.answer is not None or frame.phone_number is not None
+    if (
+        accepted.commune
+        and not (accepted.street_name or accepted.landmark or has_place)
+        and pending == "place"
+        and trusted
+        and frame.place_beside_commune
+        and not about_something_else
+    ):
+        # "à Cuges, en bas de la colline, après le moulin": the commune, and the caller's words for where in it.
+        accepted = Place(None, None, accepted.commune, frame.place_beside_commune)
     if not accepted.is_empty():
         # A new street replaces a landmark only in a correction; in an answer it adds to it.
         return _place_updates(
@@ -357,7 +368,6 @@ def _place_from(
                 Place(number, merged.get("street_name"), merged.get("commune"), merged.get("landmark"))
             )
             return updates
-    about_something_else = frame.danger is not None or frame.answer is not None or frame.phone_number is not None
     if (
         place.is_empty()
         and pending == "place"

@@ -6,6 +6,7 @@ Pure functions, no Rasa: the custom actions call them and the unit tests exercis
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -722,15 +723,39 @@ def find_commune(text: str, gazetteer: Gazetteer) -> str | None:
     folded = re.sub(r"\bau(x?)\b", lambda m: "a les" if m.group(1) else "a le", fold(spoken_to_digits(text)))
     heard = _commune_by_name(folded, gazetteer)
     bent = _commune_by_sound(fold(text).split(), gazetteer)  # number words kept: "château neuf"
-    if bent and (heard is None or (bent[1] > heard[1] and heard[0] != bent[0])):
-        # "château neuf les martigues": a longer name the recogniser split or bent wins over a shorter one inside it.
+    if bent and (heard is None or (len(bent[1]) > len(heard[1]) and heard[0] != bent[0] and _inside(heard, bent))):
+        # "château neuf les martigues": a longer name the recogniser split or bent wins over a shorter one inside it
+        # (not over a commune named elsewhere in the line: "à Allauch, vers la colline de Saint-Just").
         return bent[0]
-    return heard[0] if heard else None
+    if heard:
+        return heard[0]
+    return _commune_by_spelling(fold(text).split(), gazetteer)
 
 
-def _commune_by_name(folded: str, gazetteer: Gazetteer) -> tuple[str, int] | None:
-    """The commune an alias names, with the alias's number of words."""
-    towards: tuple[str, int] | None = None
+_AT = frozenset({"a", "sur", "en"})  # "à marignan": the word after says where
+_SPELLED_CLOSE = 85  # rapidfuzz ratio of a heard word and a one-word commune's name ("marignan", "marignane")
+
+
+def _commune_by_spelling(words: list[str], gazetteer: Gazetteer) -> str | None:
+    """A one-word commune's name with a letter or two bent, right after "à" ("à marignan" -> Marignane): its sound
+    may change more than its spelling (a final "e" sounded)."""
+    names = [(alias, name) for alias, name in gazetteer.aliases_longest_first(quarters=False) if " " not in alias]
+    for before, word in itertools.pairwise(words):
+        if before not in _AT or len(word) < 5:
+            continue
+        best = process.extractOne(word, [alias for alias, _ in names], scorer=fuzz.ratio, score_cutoff=_SPELLED_CLOSE)
+        if best:
+            return names[best[2]][1]
+    return None
+
+
+def _inside(shorter: tuple[str, tuple[str, ...]], longer: tuple[str, tuple[str, ...]]) -> bool:
+    return bool({stem(word) for word in shorter[1]} & {stem(word) for word in longer[1]})
+
+
+def _commune_by_name(folded: str, gazetteer: Gazetteer) -> tuple[str, tuple[str, ...]] | None:
+    """The commune an alias names, with the alias's words."""
+    towards: tuple[str, tuple[str, ...]] | None = None
     for aliases in (gazetteer.aliases_longest_first(quarters=False), gazetteer.quarter_aliases_longest_first()):
         # Exact names first, then with endings dropped as the ASR drops them ("septème les vallons").
         for haystack, normal in ((folded, str), (stem(folded), stem)):
@@ -742,9 +767,9 @@ def _commune_by_name(folded: str, gazetteer: Gazetteer) -> tuple[str, int] | Non
                     if before[-2:] in _TOWARDS or before[-1:] in _TOWARDS:
                         # "à Istres, côté Miramas": a direction, unless no other commune is said ("la Gavotte, côté
                         # Septèmes": a quarter on that commune's side)
-                        towards = towards or (name, len(alias.split()))
+                        towards = towards or (name, tuple(alias.split()))
                         continue
-                    return name, len(alias.split())
+                    return name, tuple(alias.split())
         if towards:
             return towards
     return None
@@ -794,9 +819,9 @@ def with_commune_spelled(landmark: str, commune: str | None) -> str:
     return landmark
 
 
-def _commune_by_sound(words: list[str], gazetteer: Gazetteer) -> tuple[str, int] | None:
-    """A commune or quarter whose name a few words sound like ("la siotat", "les penne mirabeau"), with how many
-    words it took."""
+def _commune_by_sound(words: list[str], gazetteer: Gazetteer) -> tuple[str, tuple[str, ...]] | None:
+    """A commune or quarter whose name a few words sound like ("la siotat", "les penne mirabeau"), with the words
+    it took."""
     index = _commune_sounds(gazetteer)
     for size in _SOUND_WINDOWS:
         for start in range(len(words) - size + 1):
@@ -808,11 +833,11 @@ def _commune_by_sound(words: list[str], gazetteer: Gazetteer) -> tuple[str, int]
                 if len(key) < _MIN_SOUND:
                     continue
                 if key in index:
-                    return index[key], size
+                    return index[key], tuple(window)
                 if len(key) >= 7:
                     best = process.extractOne(key, index.keys(), scorer=fuzz.ratio, score_cutoff=_FUZZY_SOUND)
                     if best:
-                        return index[best[0]], size
+                        return index[best[0]], tuple(window)
     return None
 
 
@@ -999,9 +1024,24 @@ def find_landmark(text: str, gazetteer: Gazetteer) -> str | None:
             # "la gare de la Blancarde": one name, as said, not a place and its quarter.
             link = {"de l": "de l'", "d": "d'"}.get(joined.group(1), joined.group(1) + " ")
             return f"{described} {link}{named}".replace("' ", "'")
+        overlapping = _overlapping(described, named, folded)
+        if overlapping:
+            return overlapping
         if is_quarter(named, gazetteer) or (0 <= described_at < named_at):
             return f"{described}, {named}"
     return named or described
+
+
+def _overlapping(described: str, named: str, folded_text: str) -> str | None:
+    """ "le parking de l'hôtel de ville": a place whose name ends where a known place's name begins is one place,
+    said as one ("parking de l'Hôtel de Ville"), not two."""
+    described_words, named_words = fold(described).split(), fold(named).split()
+    for size in range(min(len(described_words), len(named_words)) - 1, 0, -1):
+        if described_words[-size:] != named_words[:size]:
+            continue
+        if contains_phrase(folded_text, " ".join(described_words + named_words[size:])):
+            return " ".join([described, *named.split()[size:]])
+    return None
 
 
 def is_quarter(name: str | None, gazetteer: Gazetteer) -> bool:
@@ -1436,6 +1476,8 @@ _DANGER = re.compile(
     r"|\bse (fait|font|faire) (arroser|eclabousser|asperger|tremper)\b"
     r"|\b(faire|fait|faut) (tres |bien )?(attention|gaffe)\b|\b(glissant|glissante|glissants|glissantes)\b"
     r"|^(un )?(petit )?peu( quand meme)?$"
+    # "c'est chaud pour les piétons": risky, said the Marseille way (the weather is "il fait chaud")
+    r"|\bc est (trop |tres |vraiment |super |franchement |un peu )?chaud (pour|quand|de|d|a)\b"
 )
 
 
@@ -1559,6 +1601,28 @@ def free_text_landmark(text: str) -> str | None:
     while words and fold(words[-1]) in _LANDMARK_LEADING:
         words.pop()
     return _join(words) or None
+
+
+# Words that put something somewhere: a piece of a line without one says no place ("non pardon", "je sais plus").
+_LOCATIVES = frozenset(
+    """sous sur devant derriere pres cote face dans apres avant entre long bord bout haut bas milieu sortie
+    entree""".split()
+)
+
+
+def place_words_beside_communes(text: str, gazetteer: Gazetteer) -> str | None:
+    """The pieces of a line that place something and name no commune, as a landmark: "c'est à Trets. Au-dessus du
+    lavoir, le long du canal" -> "Au-dessus du lavoir, le long du canal" (the commune is a field of its own)."""
+    names = [alias for alias, _ in gazetteer.aliases_longest_first(quarters=False)]
+    pieces = [piece for piece in re.split(r"[.;:!?,]+", text) if piece.strip()]
+    kept = [
+        piece.strip()
+        for piece in pieces
+        if _LOCATIVES & set(fold(piece).split()) and not any(contains_phrase(fold(piece), name) for name in names)
+    ]
+    if not kept or len(kept) == len(pieces):
+        return None  # nothing set apart from a commune's name
+    return free_text_landmark(", ".join(kept))
 
 
 # "devant la poste", "en face de l'église": what a street's problem is near, said after the street.

@@ -36,6 +36,7 @@ from dialogue.normalize import (
     looks_unintelligible,
     mentions_danger,
     near_landmark,
+    place_words_beside_communes,
     repair_asr_slips,
     sounds_like_correction,
     spoken_to_digits,
@@ -254,6 +255,7 @@ class Frame:
     separate_street_number: str | None = None  # "devant le numéro 25", said apart from a street
     street_number_said: str | None = None  # any street number cue ("c'est au 14")
     free_landmark: str | None = None  # the line as a place description nobody's parser knows
+    place_beside_commune: str | None = None  # the line's pieces that place something, the commune's left out
     danger: bool | None = None  # the line states the problem is (not) a danger for passers-by
     danger_answer: bool | None = None  # the line as an answer to "is it dangerous?"
     names_danger: bool = False  # the danger is said in words ("dangereux", "un risque"), not only guessed from facts
@@ -387,6 +389,7 @@ class Understanding:
             street_number_said=_last_said(find_street_number, affirmed),
             lone_number=None if phone else _lone_number(affirmed),
             free_landmark=free_text_landmark(text),
+            place_beside_commune=place_words_beside_communes(text, self.gazetteer) if place.commune else None,
             danger=self._danger(text, doc),
             names_danger=bool(_DANGER_NAMED.search(folded)),
             yes_no=yes_no,
@@ -431,8 +434,8 @@ class Understanding:
         problème d'éclairage, non pardon, le feu tricolore" name the traffic light."""
         kept = _NOT_THIS_ONE.sub(" , ", _fold_in_place(text))
         # A weak word after the caller's "pardon" ("pardon, un scooter va s'y tuer") does not undo a problem named.
-        strong = _last_said(lambda said: self.taxonomy.match(said, weak=False), kept)
-        code = strong or _last_said(self.taxonomy.match, kept) or self.taxonomy.match(text)
+        strong = _last_said(lambda said: self.taxonomy.match(said, weak=False), kept, clause=True)
+        code = strong or _last_said(self.taxonomy.match, kept, clause=True) or self.taxonomy.match(text)
         return Found(code, text) if code else None
 
     def _place(self, said: str) -> tuple[Place, bool | None]:
@@ -706,10 +709,15 @@ def _without_negations(said: str, also: re.Pattern[str] | None = None) -> str:
     return kept
 
 
-def _last_said(find: Callable[[str], str | None], said: str) -> str | None:
-    """What `find` reads in the line, from the part after the caller's last self-correction when it says it there."""
+def _last_said(find: Callable[[str], str | None], said: str, clause: bool = False) -> str | None:
+    """What `find` reads in the line, from the part after the caller's last self-correction when it says it there
+    (with `clause`, in the clause right after it: "à Rognac, enfin non, à Berre. Il fuit" corrects the
+    commune, not the problem)."""
     marks = list(_SELF_CORRECTION.finditer(_fold_in_place(said)))
-    corrected = find(said[marks[-1].end() :]) if marks else None
+    after = said[marks[-1].end() :] if marks else ""
+    if clause:
+        after = re.split(r"[.;]", after.lstrip(" ,"), maxsplit=1)[0]
+    corrected = find(after) if marks else None
     return corrected or find(said)
 
 

@@ -13,6 +13,7 @@ from dialogue.normalize import (
     format_place,
     looks_unintelligible,
     parse_place,
+    place_words_beside_communes,
     repair_asr_slips,
     spoken_to_digits,
     yes_or_no,
@@ -520,6 +521,11 @@ def test_a_place_named_after_its_quarter_keeps_the_name_as_said() -> None:
         ("au bout du chemin à Rognac, côté Berre", "Rognac"),
         ("moi j'habite Trets mais le trou il est à Rousset", "Rousset"),
         ("la route direction Cassis", "Cassis"),
+        # A one-word name with a letter bent, after "à": its spelling is close though its sound changed.
+        ("le banc du square à gardane", "Gardanne"),
+        ("un trou sur la route à pelisanne", "Pélissanne"),
+        # A commune said plainly is not overruled by a longer quarter's name elsewhere in the line.
+        ("c'est à Cassis, tout près de la chapelle Sainte-Marguerite", "Cassis"),
     ],
 )
 def test_communes_bent_split_or_said_as_a_direction(said: str, commune: str) -> None:
@@ -528,6 +534,14 @@ def test_communes_bent_split_or_said_as_a_direction(said: str, commune: str) -> 
 
 def test_ordinary_words_sound_like_no_commune() -> None:
     assert find_commune("le réverbère reste allumé en plein jour devant chez nous", GAZETTEER) is None
+    assert find_commune("ça se voit à peine, à droite en montant", GAZETTEER) is None
+
+
+def test_the_place_words_beside_a_commune_are_its_landmark() -> None:
+    said = "alors c'est à Trets, je sais plus le nom, juste après le pont, sur la petite route"
+    assert place_words_beside_communes(said, GAZETTEER) == "pont sur la petite route"
+    assert place_words_beside_communes("c'est à Trets", GAZETTEER) is None  # nothing beside the commune
+    assert place_words_beside_communes("devant la pharmacie", GAZETTEER) is None  # no commune set apart
 
 
 @pytest.mark.parametrize(
@@ -541,3 +555,10 @@ def test_ordinary_words_sound_like_no_commune() -> None:
 )
 def test_a_phone_group_taken_back_is_replaced(said: str, number: str | None) -> None:
     assert find_phone_number(said) == number
+
+
+def test_a_place_whose_name_runs_into_a_known_place_is_one_place() -> None:
+    from dialogue.normalize import find_landmark
+
+    said = "les barrières du parking de l'hôtel de ville sont couchées"
+    assert find_landmark(said, GAZETTEER) == "parking de l'Hôtel de Ville"

@@ -791,3 +791,11 @@ def test_a_caller_asking_whether_the_bot_is_a_machine_is_told_and_asked_again() 
     outcome = handle_hold_on(frame, {"pending_question": "problem"}, KNOWLEDGE)
     assert [s.response for s in outcome.said] == ["utter_automated", "utter_reask_problem"]
     assert outcome.handoff_reason is None
+
+
+def test_a_place_answer_naming_a_commune_keeps_the_callers_words_for_where_in_it() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "un gros rocher est tombé sur la chaussée")
+    outcome = turn(slots, "inform", "c'est sur Roquevaire, en haut de la côte, après le grand virage")
+    assert slots["commune"] == "Roquevaire" and "grand virage" in slots["landmark"]
+    assert outcome.said[0].response == "utter_ask_danger"  # the place question is not asked again

@@ -665,3 +665,23 @@ def test_asking_whether_the_bot_is_a_machine_is_no_request_for_a_person() -> Non
     assert asked.asks_if_machine and not asked.asks_for_person
     refused = frame("je veux pas parler à une machine")
     assert refused.asks_for_person
+
+
+def test_a_commune_corrected_in_passing_leaves_the_problem_named_first() -> None:
+    line = "le feu rouge est en panne à Rognac, enfin non, à Berre. La lumière clignote depuis hier."
+    found = frame(line).category
+    assert found is not None and found.value == "signalisation"
+    # Said in the clause after the correction, the problem is the corrected one.
+    assert frame("un lampadaire, non pardon, le feu rouge").category.value == "signalisation"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("said", "danger"),
+    [
+        ("les camions frôlent les gens, c'est chaud pour les enfants", True),
+        ("c'est vraiment chaud de passer là à vélo", True),
+        ("il fait chaud aujourd'hui", None),
+    ],
+)
+def test_risky_said_the_marseille_way(said: str, danger: bool | None) -> None:
+    assert frame(said).danger is danger

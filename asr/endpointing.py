@@ -3,7 +3,9 @@
 A "oui" to a yes/no question is complete after a short silence; a phone number or an address is said in
 pieces with pauses between them, and a sentence that stops on "rue de" or "et" is not finished. The voice
 session asks this policy at each pause (asr.vad.TurnEvent.PAUSE) with what the dialogue expects and what the
-recogniser heard so far, and sets the detector's end silence to the answer.
+recogniser heard so far, and sets the detector's end silence to the answer. When the answer prepared at that pause
+shows the dialogue has what it asked (a yes or a no, a whole phone number, a whole address), a shorter silence
+ends the turn: the caller was not pausing mid-answer but done.
 """
 
 from __future__ import annotations
@@ -27,6 +29,11 @@ class EndOfTurn(Protocol):
         "yes_no", "number", "place", "free") when the recogniser has heard `partial` so far."""
         ...
 
+    def answered_silence_ms(self, expects: str) -> int | None:
+        """The silence that ends a turn of kind `expects` once the dialogue has what it asked for; None: no
+        shorter end (a free description goes on after its problem is named)."""
+        ...
+
 
 @dataclass(frozen=True)
 class AdaptiveEndOfTurn:
@@ -35,6 +42,7 @@ class AdaptiveEndOfTurn:
     place_ms: int = 900
     number_ms: int = 1100
     unfinished_extra_ms: int = 500  # the words so far stop on a word that cannot end a sentence
+    answered_ms: int = 350  # a closed question answered whole (the dialogue says so at a pause)
 
     def silence_ms(self, expects: str, partial: str) -> int:
         words = partial.lower().replace("'", " ").split()
@@ -47,6 +55,9 @@ class AdaptiveEndOfTurn:
             return base + self.unfinished_extra_ms
         return base
 
+    def answered_silence_ms(self, expects: str) -> int | None:
+        return self.answered_ms if expects in ("yes_no", "number", "place") else None
+
 
 @dataclass(frozen=True)
 class FixedEndOfTurn:
@@ -56,3 +67,6 @@ class FixedEndOfTurn:
 
     def silence_ms(self, expects: str, partial: str) -> int:
         return self.ms
+
+    def answered_silence_ms(self, expects: str) -> int | None:
+        return None

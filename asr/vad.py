@@ -80,6 +80,7 @@ class TurnDetector:
         self._turn_ms: float
         self.in_speech: bool
         self.ended_by_cap: bool
+        self.ended_after_ms = 0.0  # the silence that ended the last turn (0 when the cap did)
         self.reset()
 
     def _frame_ms(self, frame: bytes) -> float:
@@ -139,6 +140,7 @@ class TurnDetector:
         return self._silent_run_ms
 
     def _end(self, by_cap: bool) -> TurnEvent:
+        self.ended_after_ms = 0.0 if by_cap else self._silent_run_ms
         self.in_speech = False
         self._paused = False
         self.ended_by_cap = by_cap

@@ -348,6 +348,7 @@ class EndOfTurnSettings(_Section):
     place_ms: int = Field(ge=200, le=5000)
     number_ms: int = Field(ge=200, le=5000)
     unfinished_extra_ms: int = Field(ge=0, le=5000)  # the words so far stop on "de", "et", "euh"...
+    answered_ms: int = Field(ge=200, le=5000)  # a yes/no, number or place question the dialogue has its answer to
 
 
 class VadSettings(_Section):

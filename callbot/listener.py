@@ -75,6 +75,7 @@ class Listener:
         self.expects = "free"  # what the dialogue's last question calls for (dialogue.slots.expected_answer)
         self.frames_heard = 0  # every frame the leg gave
         self.frames_to_recogniser = 0
+        self._tentative = False  # the turn is paused at a tentative end, its answer being prepared
         self._detector = TurnDetector(
             sample_rate=audio.sample_rate,
             aggressiveness=settings.aggressiveness,
@@ -88,13 +89,24 @@ class Listener:
     def caller_speaking(self) -> bool:
         return self._detector.in_speech
 
+    @property
+    def ended_after_ms(self) -> float:
+        """The silence that ended the last turn."""
+        return self._detector.ended_after_ms
+
+    def end_turn_soon(self) -> None:
+        """The answer prepared at this pause shows the dialogue has what it asked: a shorter silence ends the turn
+        (at once if it has already lasted that long). Nothing if the caller went on meanwhile."""
+        shorter = self._end_of_turn.answered_silence_ms(self.expects)
+        if self._tentative and shorter is not None and shorter < self._detector.end_silence_ms:
+            self._detector.end_silence_ms = shorter
+
     async def run(self) -> None:
         audio, detector = self._audio, self._detector
         feed = _RecognitionFeed(self._recognizer.open_stream(audio.sample_rate))
         frame_size = frame_bytes(audio.sample_rate)
         turn_started = datetime.now(UTC)
         held: list[Transcript] = []  # pieces of the current turn recognised at pauses
-        tentative = False
         try:
             while True:
                 frame = await audio.read_frame()
@@ -114,9 +126,9 @@ class Listener:
                     feed.push(pre_roll)
                     self.frames_to_recogniser += len(pre_roll) // frame_size
                 elif event is TurnEvent.SPEECH_END:
-                    speech_ended = time.monotonic() - detector.end_silence_ms / 1000
+                    speech_ended = time.monotonic() - detector.ended_after_ms / 1000
                     pieces, started = held, turn_started
-                    held, tentative = [], False
+                    held, self._tentative = [], False
 
                     async def close(
                         last: Transcript,
@@ -140,12 +152,12 @@ class Listener:
                             # Close the recognition here, so the answer can be prepared during the silence
                             # that confirms the end; if the caller goes on, the next piece joins this one.
                             held.append(await feed.stream.finish())
-                            tentative = True
+                            self._tentative = True
                             ended = time.monotonic() - detector.silence_ms / 1000
                             turn = CallerTurn(join_transcripts(held), turn_started, datetime.now(UTC), ended)
                             self._on_tentative_end(turn)
-                    elif event is TurnEvent.RESUME and tentative:
-                        tentative = False
+                    elif event is TurnEvent.RESUME and self._tentative:
+                        self._tentative = False
                         if self._on_resumed is not None:
                             self._on_resumed()
         finally:
@@ -154,10 +166,11 @@ class Listener:
     async def _close_turn(self, transcript: Transcript, started: datetime, speech_ended: float) -> None:
         # Sizes and confidence only: the words themselves go to the store, not to the logs.
         log.info(
-            "caller turn of %.1f s, %d words, confidence %.2f",
+            "caller turn of %.1f s, %d words, confidence %.2f, ended by %.0f ms of silence",
             transcript.audio_seconds,
             len(transcript.text.split()),
             transcript.confidence,
+            self._detector.ended_after_ms,
         )
         if transcript.text:
             await self._on_turn(CallerTurn(transcript, started, datetime.now(UTC), speech_ended))

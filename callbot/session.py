@@ -388,6 +388,8 @@ class CallSession:
         preview = self._preview
         if reply is not None and reply.texts and preview is not None and preview.answer is asyncio.current_task():
             preview.first_audio = asyncio.create_task(self._synthesise(reply.texts[0], trace))
+            if reply.answered:
+                self.listener.end_turn_soon()  # the caller gave what was asked: done, not pausing
         return reply
 
     async def _synthesise(self, text: str, trace: tracing.Turn) -> bytes:

@@ -47,6 +47,7 @@ from dialogue.slots import (
     QUESTIONS_ASKED,
     REPORT_SLOTS,
     REPROMPTS,
+    answered,
     expected_answer,
     previewable,
     report_fields,
@@ -168,6 +169,8 @@ class _HandlerAction(Action, abc.ABC):  # type: ignore[misc]
         control: dict[str, object] = {"fields": report_fields(after), "expects": expected_answer(pending)}
         if previewable(pending) and not outcome.save_report:
             control["previewable"] = True
+        if answered(slots.get(PENDING), pending):
+            control["answered"] = True
         dispatcher.utter_message(json_message={"callbot": control})
         if outcome.save_report:
             return emit(outcome, dispatcher) + save_and_close(tracker, {**slots, **outcome.slots}, dispatcher)

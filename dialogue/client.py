@@ -24,6 +24,9 @@ class DialogueReply:
     # Whether the answer to it may be tried ahead and taken back (rewind) if the caller goes on speaking: not
     # when answering may save a report (the read-back), which cannot be taken back.
     previewable: bool = False
+    # The line answered the question the bot had asked (a yes/no, a number, a place) and the dialogue goes on: said at
+    # a pause, the caller was done rather than pausing mid-answer, so a shorter silence may end the turn.
+    answered: bool = False
     # The caller accepted a call back at this number (after the callbot's /offer_callback): the callbot stores it.
     callback_number: str | None = None
 
@@ -55,6 +58,8 @@ def parse_reply(messages: Any) -> DialogueReply:
             reply.expects = str(control["expects"])
         if control.get("previewable") is True:
             reply.previewable = True
+        if control.get("answered") is True:
+            reply.answered = True
         number = control.get("callback_number")
         if isinstance(number, str) and number.strip():
             reply.callback_number = number.strip()[:32]

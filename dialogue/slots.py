@@ -74,6 +74,14 @@ def previewable(pending: object) -> bool:
     return pending not in NOT_PREVIEWABLE
 
 
+def answered(before: object, after: object) -> bool:
+    """Whether a line answered the yes/no, number or place question asked `before` and the dialogue went on to one
+    the caller cannot be half-way through already (not the house number after a street, nor the number after
+    "oui, rappelez-moi"): said at a pause, such a line is done."""
+    closed = expected_answer(before) in ("yes_no", "number", "place")
+    return closed and after != before and after not in (*PLACE_QUESTIONS, *NUMBER_QUESTIONS)
+
+
 def expected_answer(pending: object) -> str:
     """What kind of answer the pending question calls for ("yes_no", "number", "place" or "free"): the voice
     session waits longer for the end of a phone number or an address than for a yes."""

@@ -28,3 +28,12 @@ def test_a_long_answer_to_a_yes_no_question_is_not_cut_like_a_yes() -> None:
 
 def test_the_fixed_policy_ignores_everything() -> None:
     assert {FixedEndOfTurn(800).silence_ms(kind, "et") for kind in ("yes_no", "number", "free")} == {800}
+
+
+def test_a_closed_question_the_dialogue_has_its_answer_to_ends_sooner_but_a_description_does_not() -> None:
+    policy = AdaptiveEndOfTurn()
+    for kind in ("yes_no", "number", "place"):
+        shorter = policy.answered_silence_ms(kind)
+        assert shorter is not None and shorter < policy.silence_ms(kind, "douze rue de rome")
+    assert policy.answered_silence_ms("free") is None  # a caller goes on describing after naming the problem
+    assert FixedEndOfTurn(800).answered_silence_ms("number") is None

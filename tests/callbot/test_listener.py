@@ -191,3 +191,55 @@ async def test_a_recogniser_gone_before_the_last_turn_is_recognised_ends_the_lis
     finally:
         loop.set_exception_handler(None)
     assert unhandled == []
+
+
+async def listen_with_answers(frames: list[bytes], expects: str, answered: bool) -> tuple[list[int], int]:
+    """Listen with answers prepared at pauses; `answered`: the dialogue says each one has what it asked."""
+    audio = ScriptedAudio(frames)
+    ends: list[int] = []
+    tentative: list[int] = []
+
+    async def on_turn(turn: CallerTurn) -> None:
+        ends.append(audio.given)
+
+    async def nothing() -> None: ...
+
+    def on_tentative_end(turn: CallerTurn) -> None:
+        tentative.append(audio.given)
+        if answered:
+            listener.end_turn_soon()
+
+    listener = Listener(
+        audio,
+        FakeRecognizer(["douze rue de rome"] * 5),
+        AdaptiveEndOfTurn(place_ms=900, answered_ms=350),
+        VoiceSettings(start_ms=100),
+        bot_speaking=lambda: False,
+        on_onset=lambda: None,
+        on_turn=on_turn,
+        on_unintelligible=nothing,
+        on_tentative_end=on_tentative_end,
+    )
+    listener.expects, listener.preview = expects, True
+    await asyncio.wait_for(listener.run(), 10)
+    return ends, len(tentative)
+
+
+async def test_an_address_the_dialogue_has_whole_ends_the_turn_sooner() -> None:
+    frames = [*silence(0.3), *voiced(0.8), *silence(2.0)]
+    speech_end = int(0.3 * 50) + int(0.8 * 50)
+    answered, _ = await listen_with_answers(frames, "place", answered=True)
+    waited, _ = await listen_with_answers(frames, "place", answered=False)
+    assert len(answered) == len(waited) == 1
+    assert 350 <= (answered[0] - speech_end) * 20 < 600, answered
+    assert (waited[0] - speech_end) * 20 >= 900, waited
+
+
+async def test_a_caller_going_on_after_an_answered_pause_is_heard_to_the_end() -> None:
+    # A breath long enough for a pause (the answer tried) but shorter than the answered silence, both counted
+    # after the voice activity's hangover: the caller goes on, and it stays one turn.
+    frames = [*silence(0.3), *voiced(0.6), *silence(0.4), *voiced(0.6), *silence(2.0)]
+    speech_end = int(0.3 * 50) + int(0.6 * 50) + int(0.4 * 50) + int(0.6 * 50)
+    ends, pauses = await listen_with_answers(frames, "place", answered=True)
+    assert pauses == 2 and len(ends) == 1
+    assert (ends[0] - speech_end) * 20 >= 350

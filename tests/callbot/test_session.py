@@ -566,3 +566,25 @@ async def test_a_preview_taken_back_before_it_started_does_not_lock_the_call(sto
         dialogue.sent,
         dialogue.rewinds,
     )
+
+
+@pytest.mark.parametrize("answered", [True, False])
+async def test_an_address_the_dialogue_has_whole_is_answered_after_a_shorter_silence(
+    store: Store, tmp_path: Path, answered: bool
+) -> None:
+    # The first turn asks for the place; the second, said after the bot's second message, is the address.
+    caller: list[bytes | int] = [*tone_frames(1.0), *silence_frames(1.5), 2, *tone_frames(1.0), *silence_frames(2.0)]
+    leg = FakeLeg(FakeAudio(caller))
+    dialogue = FakeDialogue(
+        [
+            DialogueReply(texts=["Où se trouve le problème ?"], expects="place", previewable=True),
+            DialogueReply(texts=["C'est noté. Au revoir."], hangup=True, answered=answered),
+        ]
+    )
+    session = await run_call(store, tmp_path, leg, dialogue)
+    assert [turn.text for turn in store.get_call(session.call_id).turns][-1] == "C'est noté. Au revoir."
+    wanted = session.settings.vad.end_of_turn
+    if answered:  # at once once the prepared answer says so: a frame or two after the answered silence at most
+        assert wanted.answered_ms <= session.listener.ended_after_ms <= wanted.answered_ms + 100
+    else:
+        assert session.listener.ended_after_ms == wanted.place_ms

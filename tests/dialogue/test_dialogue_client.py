@@ -9,7 +9,7 @@ import pytest
 from aiohttp import web
 
 from dialogue.client import DialogueClient, DialogueUnavailable, parse_reply
-from dialogue.slots import expected_answer
+from dialogue.slots import answered, expected_answer
 
 
 @pytest.fixture
@@ -106,3 +106,18 @@ def test_each_pending_question_maps_to_the_answer_it_calls_for() -> None:
         "free",
         "free",
     ]
+
+
+def test_the_answered_flag_is_read_only_when_it_is_true() -> None:
+    assert parse_reply([{"custom": {"callbot": {"answered": True}}}]).answered
+    assert not parse_reply([{"custom": {"callbot": {"answered": "yes"}}}]).answered
+    assert not parse_reply([{"text": "Bonjour."}]).answered
+
+
+def test_a_closed_question_counts_as_answered_only_when_the_caller_cannot_be_half_way_through_the_next() -> None:
+    assert answered("danger", "callback_consent")  # "non" to the danger: done
+    assert answered("place", "danger") and answered("callback_number", "confirm")
+    assert not answered("place", "street_number")  # a street said; its number may follow after a breath
+    assert not answered("callback_consent", "callback_number")  # "oui" then the number
+    assert not answered("danger", "danger")  # asked again: not understood
+    assert not answered("problem", "place")  # a description goes on after the problem is named

@@ -157,3 +157,17 @@ async def test_low_asr_confidence_is_not_taken_as_a_report(client: DialogueClien
     call = Call(client)
     reply = await call.say("il y a des tags sur le mur", asr_confidence=0.2)
     assert "compris" in spoken(reply)
+
+
+async def test_each_reply_says_whether_a_closed_question_was_answered_whole(client: DialogueClient) -> None:
+    call = Call(client)
+    problem = await call.say("le réverbère ne marche plus devant la mairie")
+    assert "commune" in spoken(problem) and not problem.answered  # a description may go on after the problem
+    commune = await call.say("à Gémenos")
+    assert "danger" in spoken(commune) and commune.answered
+    danger = await call.say("non")
+    assert "rappelle" in spoken(danger) and danger.answered
+    consent = await call.say("oui")
+    assert "numéro" in spoken(consent) and not consent.answered  # the number may come after the "oui"
+    number = await call.say("zéro six onze vingt-deux trente-trois quarante-quatre")
+    assert "06 11 22 33 44" in spoken(number) and number.answered

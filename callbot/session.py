@@ -15,7 +15,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -32,7 +32,7 @@ from callbot.listener import CallerTurn, Listener, VoiceSettings
 from callbot.logs import CALL_ID
 from callbot.metrics import CallMetrics
 from callbot.recording import CallRecorder
-from callbot.speaker import Speaker
+from callbot.speaker import PreparedSpeech, Speaker
 from dialogue.client import DialogueReply, DialogueService
 from signalements import Store, StoreWriter
 from tts.stream import Synthesizer
@@ -79,7 +79,7 @@ class Preview:
 
     text: str  # what the caller had said at the pause
     answer: asyncio.Task[DialogueReply | None]
-    first_audio: asyncio.Task[bytes] | None = None
+    first_audio: PreparedSpeech | None = None
     trace: tracing.Turn | None = None  # the caller turn's trace
 
 
@@ -162,7 +162,7 @@ class CallSession:
         self._last_said: list[str] = []  # the bot's last reply, for the repeat key
         self.barge_ins = 0  # the caller's voice cut the bot (not keys or hang-ups)
         self._turn_speech_ended: float | None = None  # when the caller turn being answered ended
-        self._prepared_audio: asyncio.Task[bytes] | None = None  # the committed preview's first message
+        self._prepared_audio: PreparedSpeech | None = None  # the committed preview's first message
         self.reply_latencies_ms: list[int] = []  # each answered turn: end of the caller's speech to first sound
 
     # ---- the conversation -------------------------------------------------------------------------
@@ -387,20 +387,22 @@ class CallSession:
             tracing.note_reply(traced, reply)
         preview = self._preview
         if reply is not None and reply.texts and preview is not None and preview.answer is asyncio.current_task():
-            preview.first_audio = asyncio.create_task(self._synthesise(reply.texts[0], trace))
+            preview.first_audio = PreparedSpeech(self._synthesise(reply.texts[0], trace))
             if reply.answered:
                 self.listener.end_turn_soon()  # the caller gave what was asked: done, not pausing
         return reply
 
-    async def _synthesise(self, text: str, trace: tracing.Turn) -> bytes:
-        """The whole audio of `text`; a fixed line comes from the synthesiser's cache, other text is not put in
-        it (answers vary: they would push the fixed lines out)."""
+    async def _synthesise(self, text: str, trace: tracing.Turn) -> AsyncGenerator[bytes]:
+        """The audio of `text`, chunk by chunk; a fixed line comes whole from the synthesiser's cache, other text
+        is not put in it (answers vary: they would push the fixed lines out)."""
         tts, rate = self.services.tts, self.leg.audio.sample_rate
         with trace.stage("tts", {"tts.ahead": True}):
             if tts.cached(text, rate):
-                return await tts.render(text, rate)
+                yield await tts.render(text, rate)
+                return
             async with contextlib.aclosing(tts.stream(text, rate)) as chunks:
-                return b"".join([chunk async for chunk in chunks])
+                async for chunk in chunks:
+                    yield chunk
 
     def _resumed(self) -> None:
         """The caller went on speaking: the prepared answer is taken back."""
@@ -426,12 +428,17 @@ class CallSession:
 
     async def _drop_previews(self) -> None:
         """The call is over: answers still being prepared or taken back are of no use to anyone."""
-        pending: list[asyncio.Task[Any]] = [t for t in (self._taking_back, self._prepared_audio) if t is not None]
+        pending: list[asyncio.Task[Any]] = [t for t in (self._taking_back,) if t is not None]
+        speech = [self._prepared_audio]
         if self._preview is not None:
-            pending += [t for t in (self._preview.answer, self._preview.first_audio) if t is not None]
+            pending.append(self._preview.answer)
+            speech.append(self._preview.first_audio)
         for task in pending:
             task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        for prepared in speech:
+            if prepared is not None:
+                prepared.cancel()
+        await asyncio.gather(*pending, *(p.closed() for p in speech if p is not None), return_exceptions=True)
 
     async def _settle_previews(self) -> None:
         """Until every taken-back preview is rewound: the dialogue must see the turns in order."""
@@ -534,7 +541,7 @@ class CallSession:
 
     # ---- speaking ---------------------------------------------------------------------------------
 
-    async def _say(self, text: str, interruptible: bool = True, prepared: asyncio.Task[bytes] | None = None) -> None:
+    async def _say(self, text: str, interruptible: bool = True, prepared: PreparedSpeech | None = None) -> None:
         """Queue the bot's words; the Speaker plays them after what is already queued."""
         if self.leg.ended.is_set():
             return

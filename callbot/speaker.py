@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from callbot import tracing
@@ -27,11 +27,56 @@ log = logging.getLogger(__name__)
 LOOKAHEAD_S = 1.5
 
 
+class PreparedSpeech:
+    """A message synthesised ahead (during the caller's pause): its chunks are kept as they come, and played from
+    the first one on as soon as the answer is given, the rest following as it is synthesised."""
+
+    def __init__(self, chunks: AsyncGenerator[bytes]) -> None:
+        self._chunks: list[bytes] = []
+        self._more = asyncio.Event()
+        self._finished = False
+        self._failure: BaseException | None = None
+        self._task = asyncio.create_task(self._pull(chunks), name="tts-ahead")
+
+    async def _pull(self, chunks: AsyncGenerator[bytes]) -> None:
+        try:
+            async with contextlib.aclosing(chunks):
+                async for chunk in chunks:
+                    self._chunks.append(chunk)
+                    self._more.set()
+        except Exception as error:  # given to whoever plays it
+            self._failure = error
+        finally:
+            self._finished = True
+            self._more.set()
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        index = 0
+        while True:
+            if index < len(self._chunks):
+                index += 1
+                yield self._chunks[index - 1]
+                continue
+            if self._finished:
+                if self._failure is not None:
+                    raise self._failure
+                return
+            self._more.clear()
+            await self._more.wait()
+
+    def cancel(self) -> None:
+        self._task.cancel()
+
+    async def closed(self) -> None:
+        """Until the synthesis is over (finished or cancelled)."""
+        await asyncio.gather(self._task, return_exceptions=True)
+
+
 @dataclass(frozen=True)
 class Message:
     text: str
     interruptible: bool
-    prepared: asyncio.Task[bytes] | None = None  # its audio, already being synthesised
+    prepared: PreparedSpeech | None = None  # its audio, already being synthesised
     turn: tracing.Turn | None = None  # the caller turn it answers: that trace waits for its synthesis
 
 
@@ -75,7 +120,7 @@ class Speaker:
         self,
         text: str,
         interruptible: bool = True,
-        prepared: asyncio.Task[bytes] | None = None,
+        prepared: PreparedSpeech | None = None,
         turn: tracing.Turn | None = None,
     ) -> None:
         if turn is not None:
@@ -169,8 +214,15 @@ class Speaker:
     async def _synthesise(self, message: Message, traced: tracing.Stage) -> None:
         rate = self._audio.sample_rate
         if message.prepared is not None:
-            self._audio.play(await message.prepared)
-            self._first_audio(traced, "prepared")
+            first = True
+            try:
+                async for chunk in message.prepared.chunks():
+                    self._audio.play(chunk)
+                    if first:
+                        self._first_audio(traced, "prepared")
+                        first = False
+            finally:
+                message.prepared.cancel()  # cut short (a barge-in): the rest is not synthesised for nothing
             return
         if self._synthesizer.cached(message.text, rate):
             self._audio.play(await self._synthesizer.render(message.text, rate))

@@ -187,8 +187,12 @@ def field_matches(name: str, expected: str | bool | None, actual: Any) -> bool:
 
 
 def description_matches(keywords: Iterable[str], description: Any) -> bool:
+    """Every keyword in the description, its words inflected or not ("éteint" is in "toutes éteintes")."""
     text = fold(description) if isinstance(description, str) else ""
-    return all(_contains_phrase(text, fold(k)) for k in keywords)
+    return all(
+        re.search(r"\b" + r"\s+".join(rf"{re.escape(w)}(?:e|s|es|x)?" for w in fold(k).split()) + r"\b", text)
+        for k in keywords
+    )
 
 
 # A square is a street of the address base and a landmark to callers: "place du Marché" is right in either field.

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncGenerator
 
-from callbot.speaker import Speaker
+import pytest
+
+from callbot.speaker import PreparedSpeech, Speaker
 from tts.fake import FakeSynthesizer
 
 RATE = 8000
@@ -109,3 +112,43 @@ async def test_a_synthesis_failure_is_reported_not_swallowed() -> None:
     await asyncio.wait_for(speaker.wait_done(), 1)
     assert [str(e) for e in errors] == ["voice gone"]
     await speaker.close()
+
+
+async def test_speech_prepared_ahead_plays_its_first_chunk_before_the_rest_is_synthesised() -> None:
+    release = asyncio.Event()
+
+    async def synthesis() -> AsyncGenerator[bytes]:
+        yield b"first"
+        await release.wait()  # the rest of the sentence takes a while
+        yield b"second"
+
+    prepared = PreparedSpeech(synthesis())
+    chunks = prepared.chunks()
+    assert await asyncio.wait_for(anext(chunks), 1) == b"first"
+    release.set()
+    assert [chunk async for chunk in chunks] == [b"second"]
+
+
+async def test_speech_prepared_ahead_gives_its_failure_and_stops_when_cancelled() -> None:
+    async def failing() -> AsyncGenerator[bytes]:
+        yield b"first"
+        raise RuntimeError("voice gone")
+
+    with pytest.raises(RuntimeError, match="voice gone"):
+        _ = [chunk async for chunk in PreparedSpeech(failing()).chunks()]
+
+    closed = asyncio.Event()
+
+    async def endless() -> AsyncGenerator[bytes]:
+        try:
+            while True:
+                yield b"more"
+                await asyncio.sleep(0.01)
+        finally:
+            closed.set()
+
+    prepared = PreparedSpeech(endless())
+    await asyncio.sleep(0.05)
+    prepared.cancel()
+    await prepared.closed()
+    assert closed.is_set()

@@ -17,6 +17,7 @@ from dialogue.eval.scoring import (
     Targets,
     compare_report,
     conversation_figures,
+    description_matches,
     field_matches,
     judge,
     missed_targets,
@@ -329,3 +330,10 @@ def test_a_square_is_right_as_a_street_or_as_a_landmark_and_nothing_else_is() ->
     assert compare_report(as_street, {"landmark": "place des Prêcheurs"}) == {"street_name": True}
     school = ExpectedReport({"landmark": "école des Prêcheurs"})
     assert compare_report(school, {"street_name": "école des Prêcheurs"}) == {"landmark": False}
+
+
+def test_a_description_keyword_matches_its_inflected_forms_but_not_a_longer_word() -> None:
+    assert description_matches(["éteint"], "les lampes du quai sont toutes éteintes")
+    assert description_matches(["nid de poule"], "deux nids de poules")
+    assert not description_matches(["vitre"], "la vitrine du tabac")
+    assert not description_matches(["trou"], "rien du tout")

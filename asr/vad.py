@@ -42,7 +42,8 @@ class TurnDetector:
     `pre_roll_ms` before that point, so the first syllable reaches the recogniser.
     PAUSE once per pause after `pause_ms` of unvoiced audio (if shorter than `end_silence_ms`), RESUME if the
     caller then speaks again before the turn ends.
-    SPEECH_END after `end_silence_ms` of consecutive unvoiced audio, or when the turn reaches
+    SPEECH_END after `end_silence_ms` of consecutive unvoiced audio (in a turn, a frame below `silence_dbfs` is
+    unvoiced whatever webrtcvad says), or when the turn reaches
     `max_turn_s` (`ended_by_cap` tells which). `end_silence_ms` may change mid-turn; it applies at once.
     """
 
@@ -56,6 +57,7 @@ class TurnDetector:
         pre_roll_ms: int = 300,
         pause_ms: int = 250,
         min_dbfs: float = -50.0,
+        silence_dbfs: float = -60.0,
     ) -> None:
         if sample_rate not in (8000, 16000, 32000, 48000):
             raise ValueError(f"webrtcvad needs 8, 16, 32 or 48 kHz audio, got {sample_rate} Hz")
@@ -70,6 +72,7 @@ class TurnDetector:
         self.pre_roll_ms = pre_roll_ms
         self.pause_ms = pause_ms
         self.min_dbfs = min_dbfs
+        self.silence_dbfs = silence_dbfs
         self._paused = False
         self._vad = webrtcvad.Vad(aggressiveness)
         self._buffer: deque[tuple[bytes, float]] = deque()
@@ -94,6 +97,10 @@ class TurnDetector:
         voiced = self._vad.is_speech(frame, self.sample_rate)
         if voiced and not self.in_speech and frame_dbfs(frame) < self.min_dbfs:
             voiced = False  # too faint to be someone talking to us
+        elif voiced and self.in_speech and frame_dbfs(frame) < self.silence_dbfs:
+            # webrtcvad keeps saying "speech" for 100-130 ms after a voice stops (its hangover): a frame this
+            # quiet (a silent line, comfort noise) is the silence that ends a turn from its first frame on.
+            voiced = False
         if self.in_speech:
             return self._push_in_speech(frame_ms, voiced)
         return self._push_idle(frame, frame_ms, voiced)

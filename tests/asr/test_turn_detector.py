@@ -137,3 +137,20 @@ def test_speaking_again_after_a_pause_is_told_and_the_turn_goes_on() -> None:
         TurnEvent.PAUSE,
         TurnEvent.SPEECH_END,
     ]
+
+
+@pytest.mark.parametrize(("silence_dbfs", "lag_frames"), [(-60.0, (0, 1)), (-np.inf, (3, 8))])
+def test_on_a_silent_line_the_turn_ends_its_silence_after_the_voice_not_after_the_vad_hangover(
+    silence_dbfs: float, lag_frames: tuple[int, int]
+) -> None:
+    # Speech-like sound, then a silent line. With the floor, the end comes end_silence_ms after the voice; with no
+    # floor, webrtcvad decides alone and keeps calling the first 60-160 ms of silence speech.
+    t = np.arange(8000) / 8000
+    phase = 2 * np.pi * np.cumsum(120 + 60 * np.sin(2 * np.pi * 1.5 * t)) / 8000
+    wave = sum(np.sin(k * phase) / k for k in range(1, 8)) * (0.6 + 0.4 * np.sin(2 * np.pi * 4 * t))  # syllables
+    voice = (6000 * wave / np.max(np.abs(wave))).astype("<i2").tobytes()
+    detector = TurnDetector(sample_rate=8000, start_ms=100, end_silence_ms=300, silence_dbfs=silence_dbfs)
+    events = run(detector, voice + bytes(16000))
+    end = next(index for index, event in events if event is TurnEvent.SPEECH_END)
+    lag = end - (len(voice) // FRAME + 300 // 20 - 1)
+    assert lag_frames[0] <= lag <= lag_frames[1], lag

@@ -236,10 +236,10 @@ async def test_an_address_the_dialogue_has_whole_ends_the_turn_sooner() -> None:
 
 
 async def test_a_caller_going_on_after_an_answered_pause_is_heard_to_the_end() -> None:
-    # A breath long enough for a pause (the answer tried) but shorter than the answered silence, both counted
-    # after the voice activity's hangover: the caller goes on, and it stays one turn.
-    frames = [*silence(0.3), *voiced(0.6), *silence(0.4), *voiced(0.6), *silence(2.0)]
-    speech_end = int(0.3 * 50) + int(0.6 * 50) + int(0.4 * 50) + int(0.6 * 50)
+    # A breath long enough for a pause (the answer tried) but shorter than the answered silence: the caller goes
+    # on, and it stays one turn.
+    frames = [*silence(0.3), *voiced(0.6), *silence(0.3), *voiced(0.6), *silence(2.0)]
+    speech_end = int(0.3 * 50) + int(0.6 * 50) + int(0.3 * 50) + int(0.6 * 50)
     ends, pauses = await listen_with_answers(frames, "place", answered=True)
     assert pauses == 2 and len(ends) == 1
     assert (ends[0] - speech_end) * 20 >= 350

@@ -8,6 +8,7 @@ import pytest
 from audio import Resampler
 from tests.support.event_loop import loop_ticks
 from tts import TtsEngine, Voice, speech_pieces
+from tts.utterance import without_leading_silence
 
 TWO_SENTENCES = "Hello, you are speaking with an automated assistant. How can I help you today?"
 
@@ -39,6 +40,7 @@ async def test_chunks_are_the_pieces_through_one_resampler(tts_engine: TtsEngine
     # over the joins (no click, no lost samples) exactly as if the pieces had been one recording.
     chunks = [chunk async for chunk in tts_engine.stream(TWO_SENTENCES, 8000)]
     native = [voice.speak(piece, tts_engine.synthesis) for piece in speech_pieces(TWO_SENTENCES)]
+    native[0] = without_leading_silence(native[0], voice.sample_rate)  # the reply starts with the voice
     resampler = Resampler(voice.sample_rate, 8000)
     assert b"".join(chunks) == resampler.process(np.concatenate(native).astype("<i2").tobytes()) + resampler.flush()
     # Resampling each piece on its own would not give the same samples around the joins.
@@ -141,3 +143,17 @@ async def test_bad_arguments(voice: Voice, tts_engine: TtsEngine) -> None:
         await tts_engine.render("Hello.", 0)
     with pytest.raises(ValueError):
         await anext(tts_engine.stream("Hello.", -8000))
+
+
+async def test_a_reply_starts_with_its_voice_not_with_the_voice_s_leading_silence(tts_engine: TtsEngine) -> None:
+    first = await anext(tts_engine.stream("Bonjour, je vous écoute.", 8000))
+    samples = np.abs(np.frombuffer(first, dtype="<i2").astype(np.int32))
+    onset = int(np.flatnonzero(samples > 330)[0])
+    assert onset <= 8000 * 0.015  # 10 ms kept before the voice (the real voice starts 30-70 ms in)
+
+
+def test_leading_silence_is_dropped_but_never_the_voice() -> None:
+    voice = np.concatenate([np.zeros(800, dtype=np.int16), np.full(400, 3000, dtype=np.int16)])
+    assert len(without_leading_silence(voice, 16000)) == 400 + 160  # 10 ms of lead kept
+    quiet = np.zeros(500, dtype=np.int16)
+    assert len(without_leading_silence(quiet, 16000)) == 500  # nothing but silence: left as it is

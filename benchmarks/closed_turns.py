@@ -50,7 +50,7 @@ RATE = 8000
 FRAME = RATE // 50
 # (what the question calls for, the caller's words, how long they take to say)
 SCRIPT = [
-    ("free", "il y a un gros nid de poule sur la chaussée", 1.8),
+    ("free", "la chaussée s'est creusée au milieu du virage", 1.8),
     ("place", "au douze rue de rome à marseille", 1.6),
     ("yes_no", "non", 0.4),
     ("yes_no", "oui", 0.4),

@@ -38,8 +38,10 @@ _COMES_IN = (
 STRONG_EMERGENCY = re.compile(
     "|".join(
         (
-            r"\b(odeur|odeurs|sent|sens|sentir|senti|fuite|fuit|fuient|respire|respirer) (de |du |le |la |fort le |"
-            r"fort |un peu le |beaucoup le )?gaz\b",
+            # A smell of gas, the words between as callers put them ("ça sent très fort le gaz", "ça sent
+            # vachement le gaz", "une odeur bizarre de gaz").
+            r"\b(odeur|odeurs|sent|sens|sentir|senti|fuite|fuit|fuient|respire|respirer)( \w+){0,3} (de |du |le |la )?"
+            r"gaz\b(?! d echappement)",
             r"\bgaz (qui|qu il) (fuit|sort|s echappe)\b|\bfuite de gaz\b|\bconduite de gaz\b",
             r"\b(fil|fils|cable|cables) (electrique|electriques|haute tension|du courant|d electricite)\b",
             r"\belectrocut\w*|\b(etincelle|etincelles)\b|\bcourant (a terre|qui passe dans)\b|"

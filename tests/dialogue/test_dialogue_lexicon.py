@@ -20,6 +20,8 @@ def is_out_of_scope(text: str) -> bool:
     "said",
     [
         "ça sent le gaz dans la montée",
+        "ça sent vraiment très fort le gaz au deuxième",  # the words between the smell and the gas vary
+        "une odeur bizarre de gaz vers les boîtes aux lettres",
         "il y a une fuite de gaz devant la boulangerie",
         "un câble électrique traîne au sol depuis l'orage",
         "les fils qui pendent du poteau touchent le sol",

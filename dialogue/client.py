@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -67,6 +68,10 @@ def parse_reply(messages: Any) -> DialogueReply:
 
 
 REWIND = {"event": "rewind"}
+RETRY_PAUSE_S = 0.5  # between two tries of a message whose action failed
+# How long such a message is tried, at least: the supervisor starts a dead action server again after 1 s, and it
+# loads in about 9 s (9.9 s from the kill -9 to the answer in tests/reliability/test_crash_and_restart.py).
+ACTION_SERVER_RESTART_S = 20.0
 
 
 class DialogueService(Protocol):
@@ -88,6 +93,7 @@ class DialogueClient:
         self.base_url = base_url.rstrip("/")
         self._api_params = {"token": token} if token else {}
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._retry_s = max(timeout_s, ACTION_SERVER_RESTART_S)  # how long a message whose action failed is tried
         self._session: aiohttp.ClientSession | None = None
 
     def _http(self) -> aiohttp.ClientSession:
@@ -111,7 +117,19 @@ class DialogueClient:
 
     async def send(self, conversation_id: str, text: str, metadata: dict[str, Any]) -> DialogueReply:
         payload = {"sender": conversation_id, "message": text, "metadata": metadata}
-        return parse_reply(await self._request("POST", "/webhooks/rest/webhook", payload))
+        deadline = asyncio.get_running_loop().time() + self._retry_s
+        while True:
+            messages = await self._request("POST", "/webhooks/rest/webhook", payload)
+            if messages != []:
+                return parse_reply(messages)
+            # Every action of ours answers a message with words or a control. Rasa answers nothing when the
+            # action failed (it logs the error, drops the action's events and listens): the action server died
+            # mid-turn, and its supervisor is starting it again. The message is taken back and sent again until
+            # it is answered; silence would leave the caller waiting, so past the deadline the call is handed over.
+            if asyncio.get_running_loop().time() >= deadline:
+                raise DialogueUnavailable(f"POST {self.base_url}/webhooks/rest/webhook: no answer to the message")
+            await self.rewind(conversation_id)
+            await asyncio.sleep(RETRY_PAUSE_S)
 
     async def slots(self, conversation_id: str) -> dict[str, Any]:
         """Fields collected so far (to pass to the human agent on handoff)."""

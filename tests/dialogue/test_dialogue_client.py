@@ -8,19 +8,25 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from dialogue import client as client_module
 from dialogue.client import DialogueClient, DialogueUnavailable, parse_reply
 from dialogue.slots import answered, expected_answer
+
+rewound: list[str] = []  # conversations whose last message was taken back
 
 
 @pytest.fixture
 async def fake_rasa() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
     received: list[dict[str, Any]] = []
+    rewound.clear()
 
     async def webhook(request: web.Request) -> web.Response:
         body = await request.json()
         received.append(body)
         if body["message"] == "boom":
             return web.Response(status=500)
+        if body["message"] == "mute" or (body["message"] == "flaky" and len(received) < 3):
+            return web.json_response([])  # what Rasa answers when the custom action failed
         return web.json_response(
             [
                 {"recipient_id": body["sender"], "text": "Votre signalement est enregistré."},
@@ -28,6 +34,11 @@ async def fake_rasa() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
                 {"recipient_id": body["sender"], "custom": {"callbot": {"action": "hangup"}}},
             ]
         )
+
+    async def events(request: web.Request) -> web.Response:
+        assert await request.json() == {"event": "rewind"}
+        rewound.append(request.match_info["cid"])
+        return web.json_response({})
 
     async def tracker(request: web.Request) -> web.Response:
         return web.json_response({"sender_id": request.match_info["cid"], "slots": {"category": "proprete"}})
@@ -38,6 +49,7 @@ async def fake_rasa() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
     app = web.Application()
     app.router.add_post("/webhooks/rest/webhook", webhook)
     app.router.add_get("/conversations/{cid}/tracker", tracker)
+    app.router.add_post("/conversations/{cid}/tracker/events", events)
     app.router.add_get("/status", status)
     runner = web.AppRunner(app)
     await runner.setup()
@@ -71,6 +83,36 @@ async def test_server_error_raises_dialogue_unavailable(fake_rasa: tuple[str, li
     try:
         with pytest.raises(DialogueUnavailable, match="500"):
             await client.send("call-2", "boom", {})
+    finally:
+        await client.close()
+
+
+async def test_a_message_whose_action_failed_is_taken_back_and_sent_again(
+    fake_rasa: tuple[str, list[dict[str, Any]]],
+) -> None:
+    """An empty answer: the action server died mid-turn. While its supervisor starts it again the message is
+    rewound and sent again, so the turn is answered once, as if nothing had happened."""
+    url, received = fake_rasa
+    client = DialogueClient(url, timeout_s=5)
+    try:
+        reply = await client.send("call-4", "flaky", {})
+        assert reply.texts == ["Votre signalement est enregistré."]
+        assert [body["message"] for body in received] == ["flaky"] * 3
+        assert rewound == ["call-4", "call-4"]  # each failed try taken back before the next
+    finally:
+        await client.close()
+
+
+async def test_a_message_never_answered_raises_dialogue_unavailable_at_the_deadline(
+    fake_rasa: tuple[str, list[dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Silence would leave the caller waiting: past the deadline the session hands over with the technical
+    apology."""
+    monkeypatch.setattr(client_module, "ACTION_SERVER_RESTART_S", 1.0)
+    client = DialogueClient(fake_rasa[0], timeout_s=1)
+    try:
+        with pytest.raises(DialogueUnavailable, match="no answer"):
+            await client.send("call-5", "mute", {})
     finally:
         await client.close()
 

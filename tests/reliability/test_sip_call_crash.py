@@ -12,7 +12,11 @@ SIP and RTP), speaks, and the callbot or its action server is killed while the c
   runs here: the action had run a few hundred milliseconds before the kill), nothing is lost: the recogniser's
   Korean words are understood twice by no intent, so the dialogue hands the caller over ("low_confidence") and,
   with no agent to take the call, offers a call back: `handoff_unavailable`. Should the kill catch the turn in
-  flight, that turn fails: a "technical" handoff and the technical apology, `handoff_unavailable` too.
+  flight, Rasa answers it with nothing (the action failed, its events dropped): the client takes the message back
+  and sends it again until the new action server answers, so the caller is answered a few seconds late, never left
+  in silence (once seen in a whole-suite run before that: the first turn never answered). Only if the restart
+  outlasted the dialogue's timeout would the turn fail: a "technical" handoff, the technical apology, the call
+  ended.
 """
 
 from __future__ import annotations
@@ -201,20 +205,17 @@ async def test_kill_9_of_the_action_server_mid_sip_call_the_call_goes_on_and_is_
     speakers = [t.speaker for t in call.turns]
     assert speakers[:2] == ["bot", "caller"] and speakers.count("caller") == 2, speakers
     reasons = [handoff.reason for handoff in call.handoffs]
-    if "technical" in reasons:  # the kill caught the turn in flight: it failed, handed over, nobody to take it
-        assert reasons == ["technical"] and call.summary.outcome == "handoff_unavailable"
-        assert "problème technique" in call.turns[-1].text and speakers[-1] == "bot"
-    else:  # the dialogue answered on: each caller turn answered, the first before the second was heard
-        second = speakers.index("caller", 2)
-        assert "bot" in speakers[2:second] and "bot" in speakers[second:], speakers
-        # words understood by no intent, twice: handed over; no agent, so a call back is offered (or, had the
-        # dialogue not handed over, the caller hung up at the end of the microphone's file)
-        assert reasons in ([], ["low_confidence"]), reasons
-        if reasons:
-            assert call.summary.outcome == "handoff_unavailable"
-            assert "rappelle" in call.turns[-1].text and speakers[-1] == "bot"
-        else:
-            assert call.summary.outcome == "caller_hung_up"
+    # the dialogue answered on: each caller turn answered, the first before the second was heard
+    second = speakers.index("caller", 2)
+    assert "bot" in speakers[2:second] and "bot" in speakers[second:], speakers
+    # words understood by no intent, twice: handed over; no agent, so a call back is offered (or, had the
+    # dialogue not handed over, the caller hung up at the end of the microphone's file)
+    assert reasons in ([], ["low_confidence"]), reasons
+    if reasons:
+        assert call.summary.outcome == "handoff_unavailable"
+        assert "rappelle" in call.turns[-1].text and speakers[-1] == "bot"
+    else:
+        assert call.summary.outcome == "caller_hung_up"
     # what the dialogue collected from the Korean recogniser's words: nothing, and nothing made up
     assert not call.collected_fields
     assert all(handoff.fields == {} for handoff in call.handoffs)

@@ -639,7 +639,7 @@ FRAGMENTS: dict[str, list[str]] = {
 }
 # The thing itself, for "c'est le lampadaire" (an answer) and "c'est pas le banc c'est la barrière" (a correction).
 THINGS: dict[str, list[str]] = {
-    "chaussee_trottoirs": ["un trou", "un nid de poule", "le trottoir", "la chaussée", "une dalle", "la route"],
+    "chaussee_trottoirs": ["un nid de poule", "un trou", "le trottoir", "la chaussée", "une dalle", "la route"],
     "eclairage_public": ["le lampadaire", "un réverbère", "l'éclairage", "les lampadaires"],
     "proprete": ["un dépôt sauvage", "des encombrants", "les poubelles", "des déchets", "un matelas"],
     "tags_graffitis": ["des tags", "un graffiti", "des graffitis"],
@@ -844,7 +844,7 @@ DENY_SHAPES = ["{deny_head}", "{deny_head} {deny_tail}", "{hes} {deny_head} {den
                "non, je pense pas que ce soit dangereux", "non, {people} peuvent passer à côté",
                "non, c'est juste {sale|moche|embêtant|pénible}", "ah non non, {deny_tail}"]  # fmt: skip
 AFFIRM_SHAPES = ["{affirm_head}", "{affirm_head} {affirm_tail}", "{hes} {affirm_head} {affirm_tail}",
-                 "dangereux oui", "dangereux, oui {quand même|la nuit surtout|pour {people}}",
+                 "dangereux oui", "dangereux, oui {la nuit surtout|quand même|pour {people}}",
                  "oui, {people} {passent sur la route|font des écarts}", "{affirm_head}, {affirm_head}",
                  "ah ben oui {affirm_tail}", "oui oui {affirm_tail}"]  # fmt: skip
 

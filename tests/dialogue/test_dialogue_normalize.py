@@ -132,7 +132,7 @@ def test_small_and_trailing_street_numbers(said: str, number: str, street: str) 
 @pytest.mark.parametrize(
     "said",
     [
-        "les piétons sont obligés de marcher sur la chaussée",
+        "les piétons doivent descendre marcher sur la chaussée",
         "la rue est complètement dans le noir",
         "on a du mal à traverser la place avec la poussette",
         "il y a une place handicapé occupée",

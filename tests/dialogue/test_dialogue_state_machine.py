@@ -151,7 +151,7 @@ def test_a_dangerous_answer_read_as_emergency_fills_the_danger_field() -> None:
     slots: dict[str, Any] = {}
     turn(slots, "report_problem", "le feu tricolore ne marche plus au 3 avenue de toulon à aubagne")
     assert slots["pending_question"] == "danger"
-    outcome = emergency_turn(slots, "oui c'est très dangereux les voitures grillent le feu")
+    outcome = emergency_turn(slots, "oui c'est très dangereux les voitures passent au rouge")
     assert outcome.handoff_reason is None and slots["danger"] is True
     assert slots["pending_question"] == "callback_consent"
 

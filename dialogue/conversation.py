@@ -185,7 +185,8 @@ def extract(frame: Frame, slots: dict[str, Any], knowledge: Knowledge, trusted: 
     if category and (
         not slots.get("category")
         or pending in ("problem", "correction")
-        or (correcting and category != slots.get("category"))
+        # "non c'est pas dangereux mais ça bloque le trottoir" takes back no problem: its "non ... mais" is a danger's
+        or (correcting and category != slots.get("category") and frame.danger is None)
     ):
         replaced = slots.get("category") and category != slots.get("category")
         description = frame.description if replaced else _described(slots, frame)
@@ -272,6 +273,11 @@ def extract(frame: Frame, slots: dict[str, Any], knowledge: Knowledge, trusted: 
             updates.update(callback_consent=False, callback_number=None)
     elif pending == "callback_number" and (frame.intent in ("deny", "dont_know") or frame.answer is False):
         updates.update(callback_consent=False, callback_number=None)
+    elif frame.callback is not None and slots.get("callback_consent") is None and report_in_progress(slots):
+        # "Oui, sur le même numéro" while the commune was asked: the caller answered the call-back question before
+        # it came; the pending question is asked again.
+        consent = frame.callback
+        updates.update(callback_consent=consent, callback_number=slots.get(CALLER_NUMBER) if consent else None)
     if pending == "commune" and (frame.intent == "dont_know" or frame.unsure) and "commune" not in updates:
         updates[COMMUNE_SKIPPED] = True
     return {k: v for k, v in updates.items() if k not in slots or slots.get(k) != v or k == "category"}

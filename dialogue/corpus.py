@@ -446,7 +446,7 @@ def tidy(text: str) -> str:
 
 PROBLEMS: dict[str, list[str]] = {
     "chaussee_trottoirs": [
-        "il y a un {énorme |grand |}{trou|nid de poule} {sur la route|dans le bitume|en pleine rue}",
+        "il y a un {énorme |grand |}{nid de poule|trou} {sur la route|dans le bitume|en pleine rue}",
         "la route est {complètement |toute |}{défoncée|abîmée|pleine de trous|en très mauvais état}",
         "le trottoir est {tout |entièrement |}{défoncé|cassé|soulevé|fissuré}",
         "la chaussée {s'est affaissée|s'est creusée|est fissurée de partout|a des grosses fissures}",
@@ -671,7 +671,7 @@ REPORT_SHAPES = [
     "{opener}{problem} {place} et en plus {problem_again}",
     "{opener}{problem}, {problem_again}, {place}",
     "est-ce que vous pourriez {envoyer un agent|faire quelque chose|passer voir}, {problem} {place} ?",
-    "c'est bien ici pour {signaler|dire} que {problem} ?",
+    "c'est bien ici pour {signaler|prévenir} que {problem} ?",
     "qui s'occupe de ça, {problem} {place} ?",
     "vous êtes au courant que {problem} {place} ?",
     "quand est-ce que vous allez venir, {problem} {since} ?",
@@ -909,7 +909,7 @@ HUMAN_SHAPES = [
     "laissez-moi parler à {person_to_talk}",
     "passez-moi {person_to_talk}{| s'il vous plaît}",
     "{human_reason}, {want} {avoir|joindre} {person_to_talk}",
-    "{human_reason}, passez-moi {person_to_talk}",
+    "{human_reason}, passez-moi donc {person_to_talk}",
     "est-ce que je peux parler à {person_to_talk}{| s'il vous plaît} ?",
     "mettez-moi en relation avec {person_to_talk}",
     "{person_to_talk} s'il vous plaît",
@@ -1018,7 +1018,7 @@ OUT_OF_SCOPE_TOPICS = [
     "je voudrais {une place en crèche|un logement social|un rendez-vous à l'état civil}",
     # Fines and the pound.
     "j'ai eu {une amende|un pv|une contravention} {de stationnement|pour rien|}",
-    "je veux contester {un pv|une amende|un procès-verbal}",
+    "je {voudrais|souhaite} contester {un pv|une amende|un procès-verbal}",
     "on a {emmené|enlevé} ma voiture à la fourrière",
     "{où est|comment je récupère ma voiture à} la fourrière",
     "c'est combien pour sortir une voiture de la fourrière",

@@ -83,8 +83,9 @@ class Taxonomy:
         "voiture") count only when no other synonym is heard ("la grille de l'avaloir": the drain), and not at all
         with `weak` False."""
         padded = f" {stem(text)} "
+        surfaces: list[tuple[int, int, str]] = []  # surfaces said as where: as weak as a weak synonym
         for strength in ("problem", "synonym", "weak") if weak else ("problem", "synonym"):
-            best: tuple[int, int, str] | None = None
+            best: tuple[bool, int, int, str] | None = None
             for category in self.categories:
                 words = {
                     "problem": category.problem_synonyms,
@@ -95,12 +96,31 @@ class Taxonomy:
                     position = padded.find(f" {synonym} ")
                     if position < 0:
                         continue
-                    key = (position, -len(synonym), category.code)
+                    if (
+                        strength == "synonym"
+                        and synonym in SURFACES
+                        and _LOCATIVE_BEFORE.search(padded[: position + 1])
+                    ):
+                        surfaces.append((position, -len(synonym), category.code))
+                        continue
+                    key = (False, position, -len(synonym), category.code)
                     if best is None or key < best:
                         best = key
+            if strength == "weak" or (strength == "synonym" and not weak):
+                for surface in surfaces:
+                    if best is None or (True, *surface) < best:
+                        best = (True, *surface)
             if best:
-                return best[2]
+                return best[3]
         return None
+
+
+# A surface said as where the problem is ("l'eau déborde sur la chaussée", "des gravats sur le trottoir") names the
+# problem only when nothing else does: the water, the rubble are what is wrong.
+SURFACES = frozenset(stem_word(word) for word in ("trottoir", "chaussee", "route", "bitume", "voirie"))
+_LOCATIVE_BEFORE = re.compile(
+    r"\b(?:sur|du|dans|au bord|le long|en bord|au milieu|par dessus)(?: de)?(?: la| le| l)? $"
+)
 
 
 @dataclass(frozen=True)

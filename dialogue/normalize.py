@@ -930,6 +930,10 @@ def find_street(text: str, gazetteer: Gazetteer | None = None) -> tuple[str | No
                 # After a given name only a commune's full name cuts ("rue Sainte Marseille", not "rue Jean Roque").
                 if _starts_with_commune(tokens[offset:], gazetteer, name[-1] in _GIVEN_NAMES_AND_TITLES):
                     break
+                # Not after a given name ("rue Jean Roque") nor a number ("cours du quatre septembre").
+                bent_name_may_end = name[-1] not in _GIVEN_NAMES_AND_TITLES and not _is_number(name[-1])
+                if bent_name_may_end and _ends_with_bent_commune(tokens[offset:], gazetteer):
+                    break
             name.append(follower)
         while name and name[-1] in LOWER_PARTICLES:
             name.pop()
@@ -958,6 +962,20 @@ def _starts_with_commune(tokens: list[str], gazetteer: Gazetteer, full_names_onl
         (head == alias or head.startswith(alias + " ")) and (not full_names_only or alias == fold(name))
         for alias, name in gazetteer.aliases_longest_first(quarters=not full_names_only)
     )
+
+
+def _is_number(word: str) -> bool:
+    return word.isdigit() or spoken_to_digits(word).isdigit()
+
+
+def _ends_with_bent_commune(tokens: list[str], gazetteer: Gazetteer) -> bool:
+    """The last words of the line, after a street's name with no "à" between, are a commune's name a letter or two
+    bent ("avenue jean moulin vitrolle"): a street's name does not end on a commune's unless after "de"."""
+    words = [token for token in tokens if token not in {",", ".", ";", "!", "?"}]
+    if not 1 <= len(words) <= 4 or len(heard := fold(" ".join(words))) < 5:
+        return False
+    names = [alias for alias, _ in gazetteer.aliases_longest_first(quarters=False)]
+    return process.extractOne(heard, names, scorer=fuzz.ratio, score_cutoff=_SPELLED_CLOSE) is not None
 
 
 def _number_after(tokens: list[str]) -> str | None:
@@ -1227,8 +1245,10 @@ def find_phone_number(text: str) -> str | None:
 
 
 _GROUP_TAKEN_BACK = re.compile(
-    r"\b(\d+)[\s,.!]+(?:(?:ah|oh|euh|ou)[\s,.!]+)?(?:non|pardon|enfin|plutot|plutôt|je veux dire)[\s,.!]+"
-    r"(?:(?:c est|c'est|pardon)[\s,.!]+)?(\d+)\b",
+    r"\b(\d+)[\s,.!]+(?:(?:ah|oh|euh|ou)[\s,.!]+)?(?:non|pardon|enfin|plutot|plutôt|je veux dire)"
+    r"(?:[\s,.!]+(?:c est|c'est|pardon|non|euh))*[\s,.!]+"
+    # "... quatre-vingt-un, euh non pardon, pas quatre-vingt-un, quatre-vingt-deux": the group named again first
+    r"(?:pas[\s,.!]+\1[\s,.!]+(?:mais[\s,.!]+)?)?(\d+)\b",
     re.IGNORECASE,
 )
 

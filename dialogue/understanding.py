@@ -262,6 +262,7 @@ class Frame:
     yes_no: bool | None = None  # a plain yes or no
     answer: bool | None = None  # a yes or no that answers the pending question (not a "pas" inside other content)
     phone_number: str | None = None
+    callback: bool | None = None  # a call back accepted or declined in words ("rappelez-moi", "sur ce numéro")
     correction: bool = False
     names_field: str | None = None  # "le lieu", "le numéro": which field the caller points at
     emergency: bool = False  # immediate danger to people
@@ -394,6 +395,7 @@ class Understanding:
             names_danger=bool(_DANGER_NAMED.search(folded)),
             yes_no=yes_no,
             phone_number=phone,
+            callback=None if phone else callback_said(fold(said)),
             correction=heard.intent == "correct" or sounds_like_correction(text),
             names_field=_named_field(folded),
             emergency=emergency,
@@ -688,6 +690,31 @@ def _negated_spans(said: str, also: re.Pattern[str] | None = None) -> list[tuple
     if also is not None:
         spans += [m.span() for m in also.finditer(folded) if not any(a <= m.start() < b for a, b in spans)]
     return sorted(spans)
+
+
+# A call back named: the verb, or the number the caller is on ("sur ce numéro", not "sur le numéro 12").
+_CALLBACK_CUE = re.compile(
+    r"\b(?:rappel(?:ez|er|le|les|lez)|recontact(?:ez|er))\b"
+    r"|\b(?:sur|a|au) (?:ce|le meme|mon|le) (?:numero|portable|telephone|fixe)\b(?! \d)"
+)
+# Declined: a negation in the few words before the cue, or right after the verb ("ne me rappelez pas", "pas la
+# peine de me rappeler", "inutile de rappeler", "rappelez moi pas"); a yes after the negation turns it back.
+_CALLBACK_NEGATIONS = frozenset({"pas", "ne", "n", "inutile", "non", "jamais"})
+_CALLBACK_TURNS_BACK = frozenset({"oui", "si", "mais", "ouais"})
+_CALLBACK_DECLINED_AFTER = re.compile(r"^(?: \w+)?? (?:pas|jamais)\b")
+
+
+def callback_said(folded: str) -> bool | None:
+    """A call back accepted (True) or declined (False) in words, whatever question was pending; None: not said."""
+    cue = _CALLBACK_CUE.search(folded)
+    if cue is None:
+        return None
+    if _CALLBACK_DECLINED_AFTER.search(folded[cue.end() :]):
+        return False
+    declined = False
+    for word in folded[: cue.start()].split()[-5:]:
+        declined = True if word in _CALLBACK_NEGATIONS else False if word in _CALLBACK_TURNS_BACK else declined
+    return not declined
 
 
 def _lone_number(said: str) -> str | None:

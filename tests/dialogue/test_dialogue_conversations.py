@@ -105,7 +105,7 @@ async def test_correction_changes_only_that_field(client: DialogueClient) -> Non
 
 async def test_repeat_says_the_last_turn_again(client: DialogueClient) -> None:
     call = Call(client)
-    first = await call.say("une branche énorme est tombée en travers du trottoir")
+    first = await call.say("une branche énorme est tombée, elle barre le trottoir")
     again = await call.say("vous pouvez répéter")
     assert again.texts == first.texts
 

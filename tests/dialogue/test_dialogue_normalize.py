@@ -562,3 +562,48 @@ def test_a_place_whose_name_runs_into_a_known_place_is_one_place() -> None:
 
     said = "les barrières du parking de l'hôtel de ville sont couchées"
     assert find_landmark(said, GAZETTEER) == "parking de l'Hôtel de Ville"
+
+
+@pytest.mark.parametrize(
+    ("said", "street", "commune"),
+    [
+        ("au 5 avenue paul cézanne gardane", "avenue Paul Cézanne", "Gardanne"),
+        ("onze boulevard gambetta la siotat", "boulevard Gambetta", "La Ciotat"),
+        ("rue jean roque", "rue Jean Roque", None),  # after a given name, only a commune's full name cuts
+        ("avenue du 8 mai 1945", "avenue du 8 Mai 1945", None),
+    ],
+)
+def test_a_commune_bent_at_the_end_of_the_line_ends_the_street_name_without_a(
+    said: str, street: str, commune: str | None
+) -> None:
+    place = parse_place(said, GAZETTEER)
+    assert place.street_name == street
+    if commune is not None:
+        assert place.commune == commune
+
+
+@pytest.mark.parametrize(
+    ("said", "category"),
+    [
+        ("sur le trottoir, de l'eau stagne près du caniveau", "eau_assainissement"),
+        ("un tas de gravats sur le trottoir", "proprete"),
+        ("de l'eau partout sur la chaussée", "eau_assainissement"),
+        ("un souci sur le trottoir", "chaussee_trottoirs"),  # the surface alone still names the problem
+        ("le trottoir est défoncé", "chaussee_trottoirs"),
+        ("un trou sur la chaussée", "chaussee_trottoirs"),
+    ],
+)
+def test_a_surface_said_as_where_names_the_problem_only_when_nothing_else_does(said: str, category: str) -> None:
+    assert default_taxonomy().match(said) == category
+
+
+@pytest.mark.parametrize(
+    ("said", "number"),
+    [
+        ("zéro sept dix onze douze soixante et un euh non pardon pas soixante et un soixante deux", "07 10 11 12 62"),
+        ("06 20 30 40 50 non pas 50 mais 55", "06 20 30 40 55"),
+        ("zéro six vingt trente quarante cinquante cinquante", "06 20 30 40 50"),  # a group said twice is no repair
+    ],
+)
+def test_a_phone_number_group_named_again_and_taken_back_is_replaced(said: str, number: str) -> None:
+    assert find_phone_number(said) == number

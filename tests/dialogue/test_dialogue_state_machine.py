@@ -799,3 +799,20 @@ def test_a_place_answer_naming_a_commune_keeps_the_callers_words_for_where_in_it
     outcome = turn(slots, "inform", "c'est sur Roquevaire, en haut de la côte, après le grand virage")
     assert slots["commune"] == "Roquevaire" and "grand virage" in slots["landmark"]
     assert outcome.said[0].response == "utter_ask_danger"  # the place question is not asked again
+
+
+def test_a_call_back_accepted_while_the_commune_is_asked_is_taken_and_the_commune_asked_again() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "un banc arraché devant le 8 boulevard longchamp", caller="+33611223344")
+    assert slots["pending_question"] == "commune"
+    outcome = turn(slots, "affirm", "oui vous pouvez me rappeler sur ce numéro")
+    assert slots["callback_consent"] is True and slots["callback_number"] == "06 11 22 33 44"
+    assert outcome.said[-1].response == "utter_ask_commune"
+
+
+def test_a_danger_denied_with_non_mais_corrects_no_problem() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "des sacs de plâtre vidés devant le 8 boulevard longchamp")
+    assert slots["category"] == "proprete" and slots["pending_question"] == "commune"
+    turn(slots, "deny", "non c'est pas dangereux mais ça encombre le trottoir")
+    assert slots["category"] == "proprete" and slots["danger"] is False

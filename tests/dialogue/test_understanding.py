@@ -685,3 +685,21 @@ def test_a_commune_corrected_in_passing_leaves_the_problem_named_first() -> None
 )
 def test_risky_said_the_marseille_way(said: str, danger: bool | None) -> None:
     assert frame(said).danger is danger
+
+
+@pytest.mark.parametrize(
+    ("said", "callback"),
+    [
+        ("oui, sur ce numéro", True),
+        ("vous pouvez me rappeler sur le même numéro", True),
+        ("oui rappelez-moi", True),
+        ("ne me rappelez pas", False),
+        ("non non pas la peine de me rappeler", False),
+        ("rappelez moi pas merci", False),
+        ("je sais pas trop, oui rappelez-moi", True),  # the yes after the "pas" turns it back
+        ("c'est sur le numéro 12 de la rue", None),  # a house number, not the caller's
+        ("non merci", None),
+    ],
+)
+def test_a_call_back_accepted_or_declined_in_words_is_read_whatever_was_asked(said: str, callback: bool | None) -> None:
+    assert frame(said).callback is callback

@@ -86,5 +86,9 @@ class SpeechModel:
     def new_recognizer(self) -> vosk.KaldiRecognizer:
         recognizer = vosk.KaldiRecognizer(self.vosk_model, float(self.sample_rate))
         recognizer.SetWords(True)
-        recognizer.SetPartialWords(True)  # confidences and times in partial hypotheses too
+        # Partial hypotheses as text only. With word details (SetPartialWords), Vosk 0.3.45 gives a partial's words
+        # only once the lattice has aligned them, a second or more behind the plain text: at a caller's 250 ms pause
+        # the words so far were always empty, so no answer was ever prepared at a pause. Final results keep their
+        # confidences and times.
+        recognizer.SetPartialWords(False)
         return recognizer

@@ -90,8 +90,7 @@ async def test_partial_hypothesis_while_speaking(asr_engine: AsrEngine, clip_8k:
         stream.push(pcm[start : start + FRAME_8K])
     heard = await stream.partial()
     assert heard.text and not heard.final
-    assert heard.text == " ".join(w.word for w in heard.words)
-    assert all(0.0 < w.confidence <= 1.0 and 0.0 <= w.start <= w.end <= 3.1 for w in heard.words)
+    assert heard.text == " ".join(w.word for w in heard.words)  # text only: details come with the final result
     # Only the last partial block is left for finish().
     assert stream.pushed_bytes - stream.decoded_bytes < 8000 * 2 // 10
     assert (await stream.finish()).text
@@ -123,3 +122,21 @@ async def test_16k_input_skips_resampling(
     result = await stream.finish()
     assert result.text
     assert result.audio_seconds == pytest.approx(len(pcm) / 2 / 16000)
+
+
+async def test_the_words_so_far_are_there_at_a_short_pause(
+    asr_engine: AsrEngine, clip_8k: Callable[[str], bytes]
+) -> None:
+    """The first 1.2 s of a voice command, then 250 ms of silence (the pause at which the session prepares its
+    answer): the partial already holds words. With word details asked of Vosk's partials it held none until the
+    lattice aligned them, seconds later, so the answer was never prepared at a pause."""
+    pcm = clip_8k(COMMAND_CLIP)
+    samples = np.frombuffer(pcm, dtype="<i2")
+    loud = np.flatnonzero(np.abs(samples) > 0.1 * np.abs(samples).max())
+    start = int(loud[0]) * 2
+    said = pcm[start : start + int(1.2 * 8000) * 2] + bytes(int(0.25 * 8000) * 2)
+    stream = asr_engine.open_stream(8000)
+    for offset in range(0, len(said), FRAME_8K):
+        stream.push(said[offset : offset + FRAME_8K])
+    assert (await stream.partial()).text
+    await stream.finish()

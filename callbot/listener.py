@@ -9,6 +9,7 @@ blocks, so the loop keeps pace with the line however busy the recognisers are.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -76,6 +77,7 @@ class Listener:
         self.frames_heard = 0  # every frame the leg gave
         self.frames_to_recogniser = 0
         self._tentative = False  # the turn is paused at a tentative end, its answer being prepared
+        self._pauses = 0  # tentative ends so far: a piece recognised late answers only for its own pause
         self._detector = TurnDetector(
             sample_rate=audio.sample_rate,
             aggressiveness=settings.aggressiveness,
@@ -150,18 +152,35 @@ class Listener:
                         detector.end_silence_ms = self._end_of_turn.silence_ms(self.expects, heard)
                         if heard and self.preview and self._on_tentative_end is not None:
                             # Close the recognition here, so the answer can be prepared during the silence
-                            # that confirms the end; if the caller goes on, the next piece joins this one.
-                            held.append(await feed.stream.finish())
+                            # that confirms the end; if the caller goes on, the next piece joins this one. Beside
+                            # the loop, as at the end of a turn: waiting here for a busy recogniser would hold
+                            # back the frames that tell when the turn ends.
                             self._tentative = True
-                            ended = time.monotonic() - detector.silence_ms / 1000
-                            turn = CallerTurn(join_transcripts(held), turn_started, datetime.now(UTC), ended)
-                            self._on_tentative_end(turn)
+                            self._pauses += 1
+                            feed.close_utterance(
+                                functools.partial(
+                                    self._paused,
+                                    pieces=held,
+                                    started=turn_started,
+                                    ended=time.monotonic() - detector.silence_ms / 1000,
+                                    pause=self._pauses,
+                                )
+                            )
                     elif event is TurnEvent.RESUME and self._tentative:
                         self._tentative = False
                         if self._on_resumed is not None:
                             self._on_resumed()
         finally:
             await feed.close()
+
+    async def _paused(
+        self, piece: Transcript, *, pieces: list[Transcript], started: datetime, ended: float, pause: int
+    ) -> None:
+        """The words up to a pause are recognised: they join the turn's pieces, and the turn as if it ended there
+        goes to the session, unless the caller went on or the turn ended meanwhile."""
+        pieces.append(piece)
+        if self._tentative and pause == self._pauses and self._on_tentative_end is not None:
+            self._on_tentative_end(CallerTurn(join_transcripts(pieces), started, datetime.now(UTC), ended))
 
     async def _close_turn(self, transcript: Transcript, started: datetime, speech_ended: float) -> None:
         # Sizes and confidence only: the words themselves go to the store, not to the logs.

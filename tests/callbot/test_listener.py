@@ -243,3 +243,44 @@ async def test_a_caller_going_on_after_an_answered_pause_is_heard_to_the_end() -
     ends, pauses = await listen_with_answers(frames, "place", answered=True)
     assert pauses == 2 and len(ends) == 1
     assert (ends[0] - speech_end) * 20 >= 350
+
+
+async def test_preparing_the_answer_at_a_pause_never_holds_the_listening_back() -> None:
+    """At a pause the words so far are recognised (the utterance cut there) so the answer can be prepared; with a
+    recogniser 150 ms behind, that cut runs beside the loop: frames are still read as they come (only the short
+    wait for the words so far remains), the answer is still prepared, and the turn ends once with all its words."""
+    frames = [*silence(0.3), *voiced(0.8), *silence(0.3), *voiced(0.6), *silence(1.5)]
+    read_at: list[float] = []
+    tentative: list[str] = []
+    turns: list[str] = []
+
+    class TimedAudio(ScriptedAudio):
+        async def read_frame(self) -> bytes | None:
+            await asyncio.sleep(0.005)
+            read_at.append(asyncio.get_running_loop().time())
+            return await super().read_frame()
+
+    async def on_turn(turn: CallerTurn) -> None:
+        turns.append(turn.transcript.text)
+
+    async def nothing() -> None: ...
+
+    listener = Listener(
+        TimedAudio(frames),
+        FakeRecognizer(["au douze", "rue de rome"], decode_delay=0.15),
+        AdaptiveEndOfTurn(place_ms=900),
+        VoiceSettings(start_ms=100),
+        bot_speaking=lambda: False,
+        on_onset=lambda: None,
+        on_turn=on_turn,
+        on_unintelligible=nothing,
+        on_tentative_end=lambda turn: tentative.append(turn.transcript.text),
+    )
+    listener.expects, listener.preview = "place", True
+    await asyncio.wait_for(listener.run(), 20)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(read_at)]
+    assert max(gaps) < 0.25, max(gaps)  # the words-so-far wait (150 ms), not that plus the cut's
+    # The caller went on before the first pause's words came back: no answer prepared for it; at the last pause,
+    # one for the whole turn.
+    assert tentative == ["au douze rue de rome"]
+    assert turns == ["au douze rue de rome"]

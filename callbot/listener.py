@@ -146,11 +146,16 @@ class Listener:
                     feed.push(frame)
                     self.frames_to_recogniser += 1
                     if event is TurnEvent.PAUSE:
+                        # The words so far; while an earlier pause's cut is still being recognised they cannot be
+                        # asked, but this pause is cut all the same, after it (its answer prepared if the pieces
+                        # hold words). None otherwise: the recogniser is behind, no adaptation, no answer ahead.
+                        cutting = feed.cutting
                         heard = await feed.partial_soon()
-                        if heard is None:  # the recogniser is behind: no adaptation, no answer ahead
+                        if heard is not None:
+                            detector.end_silence_ms = self._end_of_turn.silence_ms(self.expects, heard)
+                        elif not cutting:
                             continue
-                        detector.end_silence_ms = self._end_of_turn.silence_ms(self.expects, heard)
-                        if heard and self.preview and self._on_tentative_end is not None:
+                        if (heard or cutting) and self.preview and self._on_tentative_end is not None:
                             # Close the recognition here, so the answer can be prepared during the silence
                             # that confirms the end; if the caller goes on, the next piece joins this one. Beside
                             # the loop, as at the end of a turn: waiting here for a busy recogniser would hold
@@ -179,8 +184,9 @@ class Listener:
         """The words up to a pause are recognised: they join the turn's pieces, and the turn as if it ended there
         goes to the session, unless the caller went on or the turn ended meanwhile."""
         pieces.append(piece)
-        if self._tentative and pause == self._pauses and self._on_tentative_end is not None:
-            self._on_tentative_end(CallerTurn(join_transcripts(pieces), started, datetime.now(UTC), ended))
+        words = join_transcripts(pieces)
+        if self._tentative and pause == self._pauses and words.text and self._on_tentative_end is not None:
+            self._on_tentative_end(CallerTurn(words, started, datetime.now(UTC), ended))
 
     async def _close_turn(self, transcript: Transcript, started: datetime, speech_ended: float) -> None:
         # Sizes and confidence only: the words themselves go to the store, not to the logs.
@@ -212,6 +218,11 @@ class _RecognitionFeed:
         self.stream = stream
         self._held: list[bytes] = []
         self._closing: asyncio.Task[None] | None = None
+
+    @property
+    def cutting(self) -> bool:
+        """An utterance is being closed (recognised to its end) beside the loop."""
+        return self._busy
 
     @property
     def _busy(self) -> bool:

@@ -562,10 +562,10 @@ async def test_a_preview_taken_back_before_it_started_does_not_lock_the_call(sto
     asr = FakeRecognizer(["a", "b", "c"], confidence=0.82, min_audio_s=0.3, sound_only=True)
     session = await run_call(store, tmp_path, leg, dialogue, asr=asr)
     assert session.outcome == "completed"
-    assert dialogue.sent[-1][0] == "a b c" and dialogue.rewinds == len(dialogue.sent) - 1, (
-        dialogue.sent,
-        dialogue.rewinds,
-    )
+    # Whatever was prepared at the pauses (nothing, when the caller went on before a pause's words came back), every
+    # answer tried ahead was taken back and the turn reached the dialogue whole.
+    words = [text for text, _ in dialogue.sent if not text.startswith("/")]
+    assert words[-1] == "a b c" and dialogue.rewinds == len(words) - 1, (dialogue.sent, dialogue.rewinds)
 
 
 @pytest.mark.parametrize("answered", [True, False])

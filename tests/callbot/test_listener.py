@@ -56,6 +56,19 @@ class ScriptedAudio:
     async def wait_played(self) -> None: ...
 
 
+class TimedAudio(ScriptedAudio):
+    """Frames read at a machine's pace (5 ms each), with the time each was read."""
+
+    def __init__(self, frames: list[bytes]) -> None:
+        super().__init__(frames)
+        self.read_at: list[float] = []
+
+    async def read_frame(self) -> bytes | None:
+        await asyncio.sleep(0.005)
+        self.read_at.append(asyncio.get_running_loop().time())
+        return await super().read_frame()
+
+
 async def listen(
     frames: list[bytes], expects: str = "free", words: str = "oui", bot_speaking: bool = False
 ) -> tuple[Listener, ScriptedAudio, list[tuple[int, CallerTurn]], list[int]]:
@@ -116,15 +129,8 @@ async def test_a_slow_recogniser_never_stops_the_listening() -> None:
     """The recogniser 1 s behind (a busy machine): frames are still read as they come, the next caller onset is
     still told at once, and every turn still arrives, in order."""
     frames = [*silence(0.3), *voiced(0.8), *silence(1.2), *voiced(0.8), *silence(1.5)]
-    read_at: list[float] = []
-
-    class TimedAudio(ScriptedAudio):
-        async def read_frame(self) -> bytes | None:
-            await asyncio.sleep(0.005)
-            read_at.append(asyncio.get_running_loop().time())
-            return await super().read_frame()
-
     audio = TimedAudio(frames)
+    read_at = audio.read_at
     turns: list[str] = []
     onsets: list[int] = []
 
@@ -250,23 +256,17 @@ async def test_preparing_the_answer_at_a_pause_never_holds_the_listening_back() 
     recogniser 150 ms behind, that cut runs beside the loop: frames are still read as they come (only the short
     wait for the words so far remains), the answer is still prepared, and the turn ends once with all its words."""
     frames = [*silence(0.3), *voiced(0.8), *silence(0.3), *voiced(0.6), *silence(1.5)]
-    read_at: list[float] = []
     tentative: list[str] = []
     turns: list[str] = []
-
-    class TimedAudio(ScriptedAudio):
-        async def read_frame(self) -> bytes | None:
-            await asyncio.sleep(0.005)
-            read_at.append(asyncio.get_running_loop().time())
-            return await super().read_frame()
 
     async def on_turn(turn: CallerTurn) -> None:
         turns.append(turn.transcript.text)
 
     async def nothing() -> None: ...
 
+    audio = TimedAudio(frames)
     listener = Listener(
-        TimedAudio(frames),
+        audio,
         FakeRecognizer(["au douze", "rue de rome"], decode_delay=0.15),
         AdaptiveEndOfTurn(place_ms=900),
         VoiceSettings(start_ms=100),
@@ -278,7 +278,7 @@ async def test_preparing_the_answer_at_a_pause_never_holds_the_listening_back() 
     )
     listener.expects, listener.preview = "place", True
     await asyncio.wait_for(listener.run(), 20)
-    gaps = [later - earlier for earlier, later in itertools.pairwise(read_at)]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(audio.read_at)]
     assert max(gaps) < 0.25, max(gaps)  # the words-so-far wait (150 ms), not that plus the cut's
     # The caller went on before the first pause's words came back: no answer prepared for it; at the last pause,
     # one for the whole turn.

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 # Turn latencies in seconds: people answer each other within ~0.2 s; beyond 3 s a caller thinks the line is dead.
 LATENCY_BUCKETS_S = (0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0)
+# Garbage-collection pauses in seconds: every call's audio waits meanwhile, a 20 ms frame slot is the unit that counts.
+GC_PAUSE_BUCKETS_S = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5)
 
 
 @dataclass
@@ -60,6 +62,7 @@ class CallMetrics:
     # CPU-seconds of the server and its children (callbot.energy), while calls were active / while none was
     cpu_calls_seconds: float = 0.0
     cpu_idle_seconds: float = 0.0
+    gc_pause: Histogram = field(default_factory=lambda: Histogram(GC_PAUSE_BUCKETS_S))  # callbot.memory
 
     def record_outcome(self, outcome: str) -> None:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1

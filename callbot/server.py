@@ -18,7 +18,7 @@ from callbot.bridge import AgentBridge
 from callbot.config import Settings, resolve_path
 from callbot.console import Console, add_console_routes
 from callbot.energy import CpuMeter
-from callbot.memory import release_free_memory
+from callbot.memory import CollectionTimer, freeze_startup_heap, release_free_memory
 from callbot.metrics import CallMetrics
 from callbot.recording import purge_recordings
 from callbot.session import CallServices, CallSession
@@ -143,6 +143,7 @@ class CallbotServer:
         self._stack.push_async_callback(chat.close_all)
 
         metrics = CallMetrics()
+        self._stack.enter_context(CollectionTimer(metrics.gc_pause.observe))
         # From now on: the dialogue's start counts as idle CPU, each call's share goes to its record.
         cpu_meter = CpuMeter(settings.energy.sample_interval_s, metrics)
         cpu_meter.start()
@@ -223,6 +224,8 @@ class CallbotServer:
         self._stack.callback(tts.close)
         prompts = settings.prompts
         fixed = [prompts.greeting, prompts.transferring, prompts.transfer_failed, prompts.technical_problem]
+        if settings.recording.enabled:  # said right after the greeting: as soon as it
+            fixed.append(prompts.recording_notice)
         rates = [SIP_SAMPLE_RATE, WEBRTC_SAMPLE_RATE] if settings.webrtc.enabled else [SIP_SAMPLE_RATE]
         for rate in rates:  # before "ready": a first caller must not wait behind the warm-up for the greeting
             await tts.warm([*fixed, prompts.call_too_long], sample_rate=rate)
@@ -282,6 +285,9 @@ class CallbotServer:
                 tcp_message_timeout_s=sip.tcp_message_timeout_s,
             ),
         )
+        # Everything alive now lives as long as the process: later collections need not traverse it.
+        frozen = freeze_startup_heap()
+        log.info("%d objects of the started server left out of garbage collection", frozen)
         await self.sip.start()
         self._stack.push_async_callback(self._stop_sip)
         self.readiness.set("sip")

@@ -41,12 +41,16 @@ class TtsEngine:
     def _speak(self, piece: str) -> Samples:
         return self.voice.speak(piece, self.synthesis)
 
-    def _synthesize(self, text: str, sample_rate: int, played: bool) -> AsyncGenerator[bytes, None]:
+    def _synthesize(
+        self, text: str, sample_rate: int, played: bool, background: bool = False
+    ) -> AsyncGenerator[bytes, None]:
         if sample_rate <= 0:
             raise ValueError(f"sample_rate must be positive, got {sample_rate}")
         resampler = Resampler(self.voice.sample_rate, sample_rate)  # one per utterance: no click at the joins
         pieces = speech_pieces(text)
-        return speak_pieces(pieces, self._speak, self._pool, self._resampling, resampler, self._pace, played)
+        return speak_pieces(
+            pieces, self._speak, self._pool, self._resampling, resampler, self._pace, played, background
+        )
 
     def stream(self, text: str, sample_rate: int) -> AsyncGenerator[bytes, None]:
         """PCM16 mono at `sample_rate`, piece by piece (see tts.sentences); later pieces are synthesised
@@ -56,11 +60,13 @@ class TtsEngine:
             return _one(cached)
         return self._synthesize(text, sample_rate, played=True)
 
-    async def render(self, text: str, sample_rate: int) -> bytes:
-        """The whole text as one PCM16 block, the same samples as stream() gives; kept in an LRU cache."""
+    async def render(self, text: str, sample_rate: int, background: bool = False) -> bytes:
+        """The whole text as one PCM16 block, the same samples as stream() gives; kept in an LRU cache.
+        `background`: nobody waits for it, every call's synthesis goes first."""
 
         async def join() -> bytes:
-            return b"".join([chunk async for chunk in self._synthesize(text, sample_rate, played=False)])
+            chunks = self._synthesize(text, sample_rate, played=False, background=background)
+            return b"".join([chunk async for chunk in chunks])
 
         return await self._cache.get_or_render((text, sample_rate), join)
 
@@ -68,8 +74,9 @@ class TtsEngine:
         return (text, sample_rate) in self._cache
 
     async def warm(self, texts: Iterable[str], sample_rate: int) -> None:
-        """Render fixed prompts ahead of the first call, all at once across the workers."""
-        await asyncio.gather(*(self.render(text, sample_rate) for text in texts))
+        """Render fixed prompts ahead of the calls, all at once across the workers, each piece after any piece a
+        call waits for (the warm-up goes on after the first calls are answered)."""
+        await asyncio.gather(*(self.render(text, sample_rate, background=True) for text in texts))
 
     def close(self) -> None:
         """Drop the pieces not started; wait for those being synthesised (well under a second)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import math
 from collections import deque
 from collections.abc import AsyncGenerator, Callable
 from concurrent.futures import Executor
@@ -48,11 +49,13 @@ async def speak_pieces(
     resampler: Resampler,
     pace: SpeechPace,
     played: bool,
+    background: bool = False,
 ) -> AsyncGenerator[bytes, None]:
     """PCM16 at the resampler's output rate, one chunk per piece, each as soon as it and those before are done.
 
     `played`: the chunks are played as they come, so later pieces may wait for the audio before them
-    (False, for render(): every piece is due at once). `resampling`: the executor (one thread) where
+    (False, for render(): every piece is due at once). `background`: no one waits for it (a cache warmed ahead):
+    every piece goes after any piece a call waits for. `resampling`: the executor (one thread) where
     `resampler` runs, in piece order, so the whole utterance is one stream (no click at the joins).
     """
     loop = asyncio.get_running_loop()
@@ -65,7 +68,10 @@ async def speak_pieces(
             index = handed + len(in_flight)
             now = loop.time()
             ahead = sum(pace.seconds(piece) for piece in pieces[handed:index])  # in flight before it
-            deadline = max(audio_until, now) + ahead if played else now
+            if background:
+                deadline = math.inf  # after every call's pieces; among themselves, first come first served
+            else:
+                deadline = max(audio_until, now) + ahead if played else now
             job = functools.partial(speak, pieces[index])
             in_flight.append(asyncio.wrap_future(pool.submit(deadline, job)))
 

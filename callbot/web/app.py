@@ -111,6 +111,7 @@ async def _metrics(request: web.Request) -> web.Response:
     ]
     lines += _histogram("callbot_reply_latency_seconds", metrics.reply_latency)
     lines += _histogram("callbot_first_audio_latency_seconds", metrics.first_audio_latency)
+    lines += _histogram("callbot_gc_pause_seconds", metrics.gc_pause)
     return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
 
 

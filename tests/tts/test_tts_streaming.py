@@ -161,3 +161,24 @@ async def test_later_pieces_wait_for_the_audio_before_them(engine: TtsEngine) ->
     assert deadlines[2] == pytest.approx(received + first_s + pace.seconds(pieces[1]), abs=0.1)
     # The pace it estimates with is the voice's own (learnt from the first piece).
     assert pace.seconds(pieces[0]) != guess
+
+
+async def test_a_call_s_speech_goes_before_the_cache_warm_up(recording: RecordingVoice) -> None:
+    # The server warms its prompts on after the first calls are answered: a caller must not wait behind it.
+    engine = TtsEngine(recording, workers=1, cache_size=8, synthesis=repeatable_synthesis())
+    try:
+        recording.gate.clear()
+        prompts = ["First prompt.", "Second prompt.", "Third prompt.", "Fourth prompt."]
+        warming = asyncio.create_task(engine.warm(prompts, 8000))
+        assert await asyncio.to_thread(recording.started.wait, 10)  # the one worker is busy with a prompt
+        stream = engine.stream("The caller's answer.", 8000)
+        first = asyncio.create_task(anext(stream))
+        await asyncio.sleep(0.05)  # the call's piece is queued behind the running one
+        recording.gate.set()
+        assert await first
+        await stream.aclose()
+        await warming
+        assert recording.texts[:2] == [prompts[0], "The caller's answer."], recording.texts
+        assert all(engine.cached(prompt, 8000) for prompt in prompts)
+    finally:
+        engine.close()

@@ -16,7 +16,7 @@ import pytest
 
 from callbot.rtp import PCMU, RtpSession
 from callbot.rtp.g711 import ulaw_encode
-from callbot.rtp.ports import bind_even_port
+from tests.support.sip_peers import free_port
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 SIPP = shutil.which("sipp")
@@ -25,9 +25,10 @@ pytestmark = pytest.mark.skipif(SIPP is None, reason="sipp not installed (Debian
 
 
 def free_udp_port() -> int:
-    sock = bind_even_port("127.0.0.1")
-    port: int = sock.getsockname()[1]
-    sock.close()
+    """An even UDP port (RTP's), below the ephemeral range: between now and sipp's bind, another process's socket
+    (a resolver, a browser) may be given any free ephemeral port, as happened once in the suite."""
+    while (port := free_port(tcp_too=False)) % 2:
+        pass
     return port
 
 

@@ -767,7 +767,7 @@ DANGER_CONTENT = [
     "je ne pense pas que ce soit dangereux",
     "ça craint rien",
     "ça ne craint rien",
-    "ça risque pas grand-chose",
+    "ça ne risque pas grand-chose",
     "c'est juste gênant",
     "c'est surtout gênant pour {people}",
     "c'est plus gênant que dangereux",

@@ -128,7 +128,7 @@ def test_ordinary_words_are_no_request_for_a_person(said: str) -> None:
 @pytest.mark.parametrize(
     "said",
     [
-        "ça sent le gaz partout dans le quartier",
+        "ça sent fort le gaz dans tout le quartier",
         "il y a un câble électrique par terre qui fait des étincelles",
         "un monsieur est coincé sous la voiture",
         "il y a un blessé",
@@ -344,7 +344,7 @@ def test_the_callers_own_correction_inside_a_line_wins() -> None:
 
 def test_a_no_that_opens_the_danger_answer_wins_over_what_follows() -> None:
     assert frame("non, juste un peu glissant quand il pleut").danger is False
-    assert frame("dangereux bah non pas trop, faut juste faire attention").danger is False
+    assert frame("dangereux bah non pas trop, on doit juste y prêter attention").danger is False
 
 
 @pytest.mark.parametrize(
@@ -591,7 +591,7 @@ def test_a_yes_about_what_could_happen_is_said_as_possible() -> None:
     ("said", "danger"),
     [
         # The answer opens a run-on line with no pause to split it.
-        ("ben un peu oui le soir on y voit goutte", True),
+        ("ben un peu oui la nuit on n y voit goutte", True),
         ("du tout !", False),
         # A harm not done yet is the danger the caller reports ("pas encore" of an accident or a fall).
         ("non y a pas encore eu d'accident mais ça va arriver", True),

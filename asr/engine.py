@@ -9,15 +9,18 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from asr.decoder import Decoder
+from asr.decoder import BLOCK_MS, Decoder
 from asr.model import SpeechModel
-from asr.recognizer_pool import RecognizerPool
+from asr.recognizer_pool import PooledRecognizer, RecognizerPool
 from asr.stream import Hypothesis
 from asr.transcript import Transcript
-from audio import SAMPLE_WIDTH
+from audio import SAMPLE_WIDTH, Resampler
 
 log = logging.getLogger(__name__)
 
+# A new recogniser's first 4.5 s utterance: 1.66 s CPU; after 1 s of other speech 0.96 s, 2 s 0.85, 4 s 0.78, 8 s 0.80
+# (Korean demo model, 2026-12-06): a few seconds warm what any speech needs, the rest depends on the words.
+PREWARM_SPEECH_S = 3.0
 _MAX_JOB_BLOCKS = 10  # a stream that fell behind decodes at most 1 s per job, so the others get their turn
 
 
@@ -60,15 +63,27 @@ class VoskRecognizer:
     def open_stream(self, input_rate: int) -> VoskStream:
         return VoskStream(self, input_rate)
 
-    async def prewarm(self, count: int) -> None:
-        """Build `count` recognisers ahead of the first calls (off the event loop)."""
+    async def prewarm(self, count: int, speech: bytes = b"", sample_rate: int = 8000) -> None:
+        """Build `count` recognisers ahead of the first calls (off the event loop) and decode `speech` (PCM16 at
+        `sample_rate`) through each: a new recogniser expands its decoding graph as it decodes, so its first
+        utterance costs 2-5x the CPU of a used one's (benchmarks/asr_speed.py); a first round of callers
+        speaking at once must not pay it. The first PREWARM_SPEECH_S of any speech warm most of the graph; none:
+        built only."""
+        loop = asyncio.get_running_loop()
+        pool = self.recognizers
+        leased = await loop.run_in_executor(self.executor, lambda: [pool.acquire() for _ in range(count)])
+        resampler = Resampler(sample_rate, self.model.sample_rate)
+        speech = speech[: int(PREWARM_SPEECH_S * sample_rate) * SAMPLE_WIDTH]
+        model_pcm = resampler.process(speech) + resampler.flush() if speech else b""
 
-        def build() -> None:
-            leased = [self.recognizers.acquire() for _ in range(count)]
-            for recognizer in leased:
-                self.recognizers.release(recognizer)
+        def warm(recognizer: PooledRecognizer) -> None:
+            block = self.model.sample_rate * BLOCK_MS // 1000 * SAMPLE_WIDTH
+            for start in range(0, len(model_pcm), block):
+                recognizer.kaldi.AcceptWaveform(model_pcm[start : start + block])
+            recognizer.samples += len(model_pcm) // SAMPLE_WIDTH  # Vosk's word times count from its first sample
+            pool.release(recognizer)  # the utterance closed: the next one starts as on a new recogniser
 
-        await asyncio.get_running_loop().run_in_executor(self.executor, build)
+        await asyncio.gather(*(loop.run_in_executor(self.executor, warm, r) for r in leased))
 
     def close(self) -> None:
         """Stop the pool once running jobs end; streams fail from then on."""

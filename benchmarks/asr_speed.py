@@ -21,6 +21,7 @@ import soxr
 from memory import peak_rss_mb, rss_mb  # benchmarks/memory.py, beside this script
 
 from asr import SpeechModel, VoskRecognizer
+from asr.engine import PREWARM_SPEECH_S
 from callbot.memory import release_free_memory
 
 CLIPS = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "audio"
@@ -96,6 +97,12 @@ async def run(model_path: Path, stream_counts: list[int], workers: int, paced: b
         f"one stream   CPU {cold.cpu_seconds:.2f} s on a new recogniser, {warm.cpu_seconds:.2f} s on a reused one "
         f"({warm.cpu_seconds / seconds:.3f} s CPU per s of audio)"
     )
+    prewarmed = VoskRecognizer(model, workers, max_backlog_s=3600.0)
+    await prewarmed.prewarm(1, audio[len(audio) // 2 :], 8000)  # as the server does, on other speech than the call's
+    ready = await one_call(prewarmed, audio, paced=False)
+    prewarmed.close()
+    warmed_on = f"{PREWARM_SPEECH_S:.0f} s of other speech"
+    print(f"             CPU {ready.cpu_seconds:.2f} s on one prewarmed at start ({warmed_on})")
     mode = "paced as a call" if paced else "as fast as possible"
     print(f"audio        {seconds:.1f} s per stream, 20 ms frames at 8 kHz {mode}, {workers} worker thread(s)")
     for count in stream_counts:

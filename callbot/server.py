@@ -208,10 +208,13 @@ class CallbotServer:
             asyncio.to_thread(SpeechModel.load, resolve_path(settings.models.asr)),
             asyncio.to_thread(Voice.load, resolve_path(settings.models.tts), None, settings.tts.onnx_threads),
         )
-        asr = AsrEngine(speech_model, workers=settings.asr.workers, after_free=release_free_memory)
+        # As many recognisers kept as calls can speak at once: a new one decodes its first utterances several
+        # times slower (benchmarks/asr_speed.py), so they are built and warmed before the first call.
+        talkers = max(settings.asr.workers, settings.sip.call_limit())
+        asr = AsrEngine(
+            speech_model, workers=settings.asr.workers, idle_recognizers=talkers, after_free=release_free_memory
+        )
         self._stack.callback(asr.close)
-        await asr.prewarm(settings.asr.workers)  # the first calls do not wait for a recogniser to be built
-        self.readiness.set("asr")
         voice_settings = settings.tts
         synthesis = SynthesisConfig(
             length_scale=voice_settings.length_scale,
@@ -230,6 +233,9 @@ class CallbotServer:
         for rate in rates:  # before "ready": a first caller must not wait behind the warm-up for the greeting
             await tts.warm([*fixed, prompts.call_too_long], sample_rate=rate)
         self.readiness.set("tts")
+        # Warmed on the voice's greeting, as a caller's line brings it: any speech expands most of the graph.
+        await asr.prewarm(talkers, await tts.render(prompts.greeting, SIP_SAMPLE_RATE), SIP_SAMPLE_RATE)
+        self.readiness.set("asr")
         # The dialogue's questions, reprompts and farewells too, in the background: a first call before they
         # are ready gets them streamed, as any other text.
         warming = asyncio.create_task(_warm_quietly(tts, fixed_texts()), name="tts-warm")

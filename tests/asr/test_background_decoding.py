@@ -260,3 +260,23 @@ async def test_prewarm_builds_recognisers_before_the_first_call(
         assert (engine.recognizers.created, engine.recognizers.reused) == (2, 1)
     finally:
         engine.close()
+
+
+async def test_prewarming_with_speech_changes_no_caller_s_words(
+    repeatable_model: SpeechModel, clip_8k: Callable[[str], bytes]
+) -> None:
+    # Each recogniser decoded the speech once (its graph expanded: the first caller's utterance is decoded at a used
+    # recogniser's speed, benchmarks/asr_speed.py), then was closed as after any utterance.
+    caller = clip_8k(PHONE_CLIP)
+    new = VoskRecognizer(repeatable_model, workers=1)
+    warmed = VoskRecognizer(repeatable_model, workers=2, idle_recognizers=3)
+    try:
+        await warmed.prewarm(3, clip_8k("goforward.wav"), 8000)
+        pool = warmed.recognizers
+        assert (pool.created, pool.idle) == (3, 3)
+        assert all(recognizer.samples > 16000 for recognizer in pool._idle)
+        assert_same_transcript(await transcribe(warmed, caller), await transcribe(new, caller))
+        assert (pool.created, pool.reused) == (3, 1)
+    finally:
+        new.close()
+        warmed.close()

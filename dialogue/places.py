@@ -15,7 +15,7 @@ from rapidfuzz import fuzz
 
 from dialogue.knowledge import Gazetteer, fold
 from dialogue.negation import is_common_word
-from dialogue.normalize import Place, ordinal_arrondissement, parse_place, spoken_to_digits
+from dialogue.normalize import STREET_TYPES, Place, ordinal_arrondissement, parse_place, spoken_to_digits
 
 # Below this similarity (0-100) of phonetic keys a window of words is not taken for a commune.
 COMMUNE_MIN_SIMILARITY = 90.0
@@ -42,7 +42,13 @@ def _sound_key(text: str) -> str:
 
 # The Métropole's postal codes (Bouches-du-Rhône and the Var's Saint-Zacharie, 83640) as said in digits.
 POSTAL_CODE = re.compile(r"\b(?:13|83)\s?\d{3}\b")
-_MARSEILLE_POSTAL = re.compile(r"\b130(0[1-9]|1[0-6])\b")
+# Marseille's, 13001 to 13016, as callers say them once the words are digits: "treize mille trois" (13003),
+# "treize zéro zéro trois" (13 003), "treize cent trois" (1303), "le treize treize" (13 13); never before a street
+# type, where such a number is the house's.
+_BEFORE_STREET_TYPE = rf"\s*(?:bis |ter )?(?:{'|'.join(sorted(map(re.escape, STREET_TYPES), key=len, reverse=True))})\b"
+_MARSEILLE_POSTAL = re.compile(
+    rf"\b13\s?0(0[1-9]|1[0-6])\b|\b13(?:(0[1-9]|1[0-6])| (1[0-6]))\b(?!{_BEFORE_STREET_TYPE})", re.IGNORECASE
+)
 
 
 # "58 rue Sainte (7e)": an arrondissement written after the address.
@@ -60,7 +66,7 @@ def marseille_postal_arrondissement(said: str) -> str | None:
     found = _MARSEILLE_POSTAL.search(said)
     if not found:
         return None
-    number = int(found.group(1))
+    number = int(next(group for group in found.groups() if group))
     return f"Marseille {number}{'er' if number == 1 else 'e'}"
 
 
@@ -85,7 +91,7 @@ class PlaceResolver:
         arrondissement = (
             marseille_postal_arrondissement(text) or _tagged_arrondissement(text) or ordinal_arrondissement(text)
         )
-        text = ARRONDISSEMENT_TAG.sub(" , ", POSTAL_CODE.sub(" , ", text))
+        text = ARRONDISSEMENT_TAG.sub(" , ", POSTAL_CODE.sub(" , ", _MARSEILLE_POSTAL.sub(" , ", text)))
         place = parse_place(text, self.gazetteer)
         if arrondissement and place.commune in (None, "Marseille"):
             place = Place(place.street_number, place.street_name, arrondissement, place.landmark)

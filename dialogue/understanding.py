@@ -25,6 +25,7 @@ from dialogue.lexicon import (
 )
 from dialogue.negation import parse, polarity_of, said_plainly
 from dialogue.normalize import (
+    STREET_TYPES,
     Place,
     danger_answer,
     expand_chat_shorthand,
@@ -139,6 +140,7 @@ _MACHINE = re.compile(
 )
 _ASKS_WHETHER = re.compile(r"\b(?:est ce que|est ce qu|vous etes|c est|t es|je parle a|on parle a|suis je)\b")
 _REFUSING_MACHINE = re.compile(r"\b(pas|marre|plus|jamais|refuse|deteste|horreur)\b")
+_CLAUSE_OPENS = re.compile(r"\b(?:c est|est ce|vous etes|je parle)\b")
 GOODBYE_WORDS = (
     "au revoir",
     "bonne journee",
@@ -195,8 +197,8 @@ _PREAMBLE = re.compile(
 )
 # A value said inside a negation ("pas au 4", "pas à Aix") in a line that gives another one: the other one counts.
 _NEGATED_VALUE = re.compile(
-    r"\bpas (?:a|au|aux|dans|en|sur|le|la|les|du|des|rue|avenue|boulevard|chemin|cours|allee|place|impasse|"
-    r"numero|un|une)\b(?: [\w]+){1,5}?(?=\s*(?:,|\.|;|mais|c est|plutot|$))"
+    r"\bpas (?:a|au|aux|dans|en|sur|le|la|les|du|des|rue|avenue|av|boulevard|bd|chemin|ch|cours|allee|place|"
+    r"impasse|numero|un|une)\b(?: [\w]+){1,5}?(?=\s*(?:,|\.|;|mais|c est|plutot|$))"
     # "pas quatorze, quarante": a number taken back right before the right one
     r"|\bpas \d+(?: bis| ter)?(?=[ ,.;]+\d)"
     # "c'est pas Gardanne, c'est Meyreuil": a bare name taken back before the right one
@@ -349,6 +351,8 @@ class Understanding:
         # Hesitation sounds carry nothing and split what belongs together ("au numéro euh deux cent quatre-vingt").
         text = " ".join(_HESITATION_SOUNDS.sub(" ", repair_asr_slips(expand_chat_shorthand(heard.text))).split())
         text = text or heard.text
+        # "Le gymnase, euh, comment on l'appelle": the caller looking for a name says no part of it.
+        text = " ".join(_NAME_FORGOTTEN.sub(" , ", text).split())
         # "31 av. Jean Jaurès": the abbreviation's full stop ends no sentence.
         text = _ABBREVIATION_STOP.sub(r"\1", text)
         # "bd Chave / av Foch": a slash before a second street names a corner.
@@ -494,6 +498,12 @@ class Understanding:
             # "Non, pas d'accident pour l'instant", "personne n'est tombé pour le moment": a harm not done yet is
             # the danger the caller reports.
             return True
+        contrast = _CONTRAST.split(text)
+        if len(contrast) > 1 and mentions_danger(contrast[-1]) is not None:
+            # "Pas pour tout de suite, mais avec le mistral c'est un peu dangereux": what follows the "but" is
+            # the caller's conclusion.
+            after = contrast[-1]
+            return self._danger(after, parse(after))
         echoed = _after_echoed_question(text)
         if echoed is not None:
             # "Dangereux ? Bof, non": the question's word said back states nothing; the answer is what follows.
@@ -657,8 +667,14 @@ def asks_for_person(folded: str) -> bool:
     """ "Passez-moi un conseiller", "un humain s'il vous plaît", "pas un robot", "je voudrais une vraie personne"."""
     content = [w for w in folded.split() if w not in _HESITATIONS]
     refusals = [m.end() for m in _REFUSING_MACHINE.finditer(folded)]
-    if any(0 <= m.start() - end <= _REFUSED_WITHIN for m in _MACHINE.finditer(folded) for end in refusals):
-        return True  # "pas un robot", "marre de cette machine"; not "je sais pas comment marche votre machine"
+    if any(
+        0 <= m.start() - end <= _REFUSED_WITHIN and not _CLAUSE_OPENS.search(folded[end : m.start()])
+        for m in _MACHINE.finditer(folded)
+        for end in refusals
+    ):
+        # "pas un robot", "marre de cette machine"; not "je sais pas comment marche votre machine", nor "je sais plus,
+        # c'est un robot ?" (the machine opens a clause of its own)
+        return True
     if not _PERSON_ASKED.search(folded):
         return False
     if re.search(r"\bquelqu un (est|a|s est|qui|se)\b|\bpersonne (ne|n|qui)\b", folded):
@@ -769,9 +785,20 @@ def _unless_negated(value: str | None, negated_spans: list[str]) -> str | None:
     if not value:
         return None
     key = fold(value)
-    return None if any(contains_phrase(span, key) for span in negated_spans) else value
+    # "pas bd Pécout": a street taken back with its type abbreviated, or without it, is taken back all the same.
+    words = key.split()
+    name = " ".join(words[1:]) if len(words) > 1 and words[0] in _FOLDED_STREET_TYPES else None
+    keys = [key, name] if name else [key]
+    return None if any(contains_phrase(span, k) for span in negated_spans for k in keys) else value
 
 
+_NAME_FORGOTTEN = re.compile(
+    r"\bcomment (?:elle|il|ça|ca|on) (?:s'appelle|s appelle|l'appelle|l appelle|la nomme|le nomme)(?: d[ée]j[àa])?\b"
+    r"|\bcomment dire\b|\bj'ai oubli[ée] (?:le|son) nom\b",
+    re.IGNORECASE,
+)
+_CONTRAST = re.compile(r"\bmais\b", re.IGNORECASE)
+_FOLDED_STREET_TYPES = frozenset(fold(t) for t in STREET_TYPES)
 _HESITATION_SOUNDS = re.compile(r"\b(?:e+u+h+|h+e+u+|hu+m+|hm+|mm+h*)\b[,.]?", re.IGNORECASE)
 # "C'est pas le lampadaire": the thing named there is not the problem.
 _NOT_THIS_ONE = re.compile(

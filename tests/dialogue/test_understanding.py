@@ -703,3 +703,58 @@ def test_risky_said_the_marseille_way(said: str, danger: bool | None) -> None:
 )
 def test_a_call_back_accepted_or_declined_in_words_is_read_whatever_was_asked(said: str, callback: bool | None) -> None:
     assert frame(said).callback is callback
+
+
+@pytest.mark.parametrize(
+    ("said", "street", "commune", "number"),
+    [
+        # Marseille's postal code said after the street, in the ways callers say it once words are digits.
+        ("au quarante boulevard national treize cent trois", "boulevard National", "Marseille 3e", "40"),
+        ("au neuf rue d'isly treize zéro zéro six", "rue d'Isly", "Marseille 6e", "9"),
+        ("rue du rouet dans le treize huit", "rue du Rouet", None, None),
+        ("rue de lyon treize quinze", "rue de Lyon", "Marseille 15e", None),
+        # Before a street type such a number is the house's.
+        ("au mille trois cent trois avenue de saint antoine", "avenue de Saint Antoine", None, "1303"),
+    ],
+)
+def test_a_marseille_postal_code_said_after_the_street_is_the_arrondissement(
+    said: str, street: str, commune: str | None, number: str | None
+) -> None:
+    place = frame(said).place
+    assert (place.street_name, place.street_number) == (street, number)
+    if commune is not None:
+        assert place.commune == commune
+
+
+def test_a_street_taken_back_with_its_type_abbreviated_gives_way_to_the_next() -> None:
+    place = frame("Au 8 av Foch à Aubagne, ah non attendez, pas av Foch, av Jean Jaurès, au 8 toujours").place
+    assert (place.street_number, place.street_name, place.commune) == ("8", "avenue Jean Jaurès", "Aubagne")
+
+
+def test_the_words_of_a_caller_looking_for_a_name_are_no_part_of_it() -> None:
+    assert frame("devant le gymnase euh comment il s'appelle déjà à miramas").place.landmark == "gymnase"
+    assert "dire" not in (frame("devant la crèche euh comment dire la crèche municipale").place.landmark or "dire")
+
+
+@pytest.mark.parametrize(
+    ("said", "asks"),
+    [
+        ("bonjour je comprends plus rien c'est une machine ? bon je vous explique pour le trottoir", False),
+        ("je veux plus parler à une machine", True),
+        ("pas de robot s'il vous plaît", True),
+    ],
+)
+def test_asking_whether_it_is_a_machine_is_not_refusing_it(said: str, asks: bool) -> None:
+    assert frame(said).asks_for_person is asks
+
+
+@pytest.mark.parametrize(
+    ("said", "danger"),
+    [
+        ("pour l'instant non, mais quand il pleut ça devient dangereux", True),
+        ("il y a des trous partout, mais rien de dangereux", False),
+        ("ça fait longtemps, pas pour aujourd'hui, mais si un vélo passe là c'est risqué", True),
+    ],
+)
+def test_after_a_but_the_caller_concludes_on_the_danger(said: str, danger: bool) -> None:
+    assert frame(said).danger is danger

@@ -499,10 +499,10 @@ class Understanding:
             # the danger the caller reports.
             return True
         contrast = _CONTRAST.split(text)
-        if len(contrast) > 1 and mentions_danger(contrast[-1]) is not None:
-            # "Pas pour tout de suite, mais avec le mistral c'est un peu dangereux": what follows the "but" is
-            # the caller's conclusion.
-            after = contrast[-1]
+        before, after = " ".join(contrast[:-1]), contrast[-1]
+        if len(contrast) > 1 and mentions_danger(before) is None and _DANGER_NAMED.search(fold(after)):
+            # "Pour l'instant non, mais quand il pleut c'est dangereux": the danger is named only after the "but",
+            # which is the caller's conclusion ("pas dangereux, mais on peut tomber" keeps its first verdict).
             return self._danger(after, parse(after))
         echoed = _after_echoed_question(text)
         if echoed is not None:

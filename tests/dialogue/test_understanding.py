@@ -753,6 +753,8 @@ def test_asking_whether_it_is_a_machine_is_not_refusing_it(said: str, asks: bool
     [
         ("pour l'instant non, mais quand il pleut ça devient dangereux", True),
         ("il y a des trous partout, mais rien de dangereux", False),
+        ("pas vraiment dangereux, mais on peut glisser dessus", False),  # the verdict first, then a nuance
+        ("je dirais pas que c'est dangereux mais la nuit on voit mal", False),
         ("ça fait longtemps, pas pour aujourd'hui, mais si un vélo passe là c'est risqué", True),
     ],
 )

@@ -8,7 +8,6 @@ import functools
 import logging
 import os
 import secrets
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -50,7 +49,7 @@ from signalements.api import add_routes as add_api_routes
 from signalements.api_keys import API_KEYS, ApiKeys
 from signalements.open311 import add_routes as add_open311_routes
 from signalements.webhooks import Webhooks
-from tts import SynthesisConfig, Synthesizer, TtsEngine, Voice
+from tts import SynthesisConfig, TtsEngine, Voice
 
 log = logging.getLogger(__name__)
 
@@ -237,13 +236,15 @@ class CallbotServer:
         # Warmed on the voice's greeting, as a caller's line brings it: any speech expands most of the graph.
         await asr.prewarm(talkers, await tts.render(prompts.greeting, SIP_SAMPLE_RATE), SIP_SAMPLE_RATE)
         self.readiness.set("asr")
-        # The dialogue's questions, reprompts and farewells too, in the background and only while no call is up: a
-        # call before they are ready gets them streamed, as any other text (browser calls speak at their own rate).
-        warm_rates = [SIP_SAMPLE_RATE, WEBRTC_SAMPLE_RATE] if settings.webrtc.enabled else [SIP_SAMPLE_RATE]
-        warming = asyncio.create_task(
-            warm_when_idle(tts, fixed_texts(), warm_rates, lambda: self.calls_up), name="tts-warm"
-        )
+        # The dialogue's questions, reprompts and farewells too, in the background: a first call before they
+        # are ready gets them streamed, as any other text.
+        warming = asyncio.create_task(_warm_quietly(tts, fixed_texts()), name="tts-warm")
         self._stack.callback(warming.cancel)
+        if settings.webrtc.enabled:  # browser calls speak at their own rate
+            browser_warming = asyncio.create_task(
+                _warm_quietly(tts, fixed_texts(), WEBRTC_SAMPLE_RATE), name="tts-warm-webrtc"
+            )
+            self._stack.callback(browser_warming.cancel)
 
         await self._wait_dialogue(client)
         await self._warm_dialogue(client)
@@ -412,24 +413,11 @@ def absolute_sqlite_url(url: str) -> str:
 WARM_UP_TEXT = "bonjour"  # a greeting: answered by the dialogue, no report can come of it
 
 
-IDLE_POLL_S = 0.5
-
-
-async def warm_when_idle(
-    tts: Synthesizer, texts: list[str], sample_rates: list[int], calls_up: Callable[[], int]
-) -> None:
-    """Render `texts` into the synthesiser's cache one at a time, each only while `calls_up()` is 0: a synthesis takes
-    the cores the calls' recognition needs (4 callers at once right after a start waited up to 3 s), and a call
-    that comes first has its lines streamed all the same."""
-    for sample_rate in sample_rates:
-        for text in texts:
-            while calls_up():  # noqa: ASYNC110 (calls end in SIP and WebRTC code: a look twice a second is enough)
-                await asyncio.sleep(IDLE_POLL_S)
-            try:
-                await tts.warm([text], sample_rate=sample_rate)
-            except Exception as error:  # a cache only: the lines are synthesised when first said
-                log.warning("could not synthesise the dialogue's fixed lines ahead: %s", error)
-                return
+async def _warm_quietly(tts: TtsEngine, texts: list[str], sample_rate: int = SIP_SAMPLE_RATE) -> None:
+    try:
+        await tts.warm(texts, sample_rate=sample_rate)
+    except Exception as error:  # a cache only: the lines are synthesised when first said
+        log.warning("could not synthesise the dialogue's fixed lines ahead: %s", error)
 
 
 async def serve(settings: Settings) -> None:

@@ -688,7 +688,7 @@ REPORT_SHAPES = [
     "{problem} {place}, c'est un truc de fada",
     "{problem} et degun ne s'en occupe{place_maybe}",
     "le minot a failli se faire mal, {problem} {place}",
-    "oh fan de chichourle, {problem}{place_maybe}",
+    "oh fan de chichourle, alors {problem}{place_maybe}",
     "vé, {problem} {place}",
     "{problem} {place}, c'est dangereux pour {people}",
     "{problem}, quelqu'un va finir par {se faire mal|tomber}",

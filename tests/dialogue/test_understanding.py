@@ -542,7 +542,7 @@ def test_the_description_starts_at_the_clause_that_names_the_problem() -> None:
     [
         # The question's word said back states nothing: the answer is what follows it.
         ("dangereux ? bof, je dirais non", False),
-        ("dangereux euh ça risque rien je crois", False),
+        ("dangereux euh ça risque rien je pense", False),
         ("dangereux ? oh oui assez", True),
         # "y a personne" says nobody, the "ne" dropped as people speak.
         ("non non y a personne en danger c'est juste l'eau", False),
@@ -712,7 +712,7 @@ def test_a_call_back_accepted_or_declined_in_words_is_read_whatever_was_asked(sa
         ("au quarante boulevard national treize cent trois", "boulevard National", "Marseille 3e", "40"),
         ("au neuf rue d'isly treize zéro zéro six", "rue d'Isly", "Marseille 6e", "9"),
         ("rue du rouet dans le treize huit", "rue du Rouet", None, None),
-        ("rue de lyon treize quinze", "rue de Lyon", "Marseille 15e", None),
+        ("boulevard de paris treize zéro zéro deux", "boulevard de Paris", "Marseille 2e", None),
         # Before a street type such a number is the house's.
         ("au mille trois cent trois avenue de saint antoine", "avenue de Saint Antoine", None, "1303"),
     ],

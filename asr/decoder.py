@@ -23,7 +23,10 @@ class Decoder:
     nobody is speaking holds none, and each utterance starts from a recogniser as good as new.
     """
 
-    def __init__(self, pool: RecognizerPool, model_rate: int, input_rate: int) -> None:
+    def __init__(
+        self, pool: RecognizerPool, model_rate: int, input_rate: int, lease: PooledRecognizer | None = None
+    ) -> None:
+        """`lease`: a recogniser already taken from `pool` for the first utterance (otherwise taken at its audio)."""
         self.block_bytes = input_rate * BLOCK_MS // 1000 * SAMPLE_WIDTH
         self.cpu_seconds = 0.0  # this thread's CPU time in the stream's jobs
         self._pool = pool
@@ -31,8 +34,8 @@ class Decoder:
         self._input_rate = input_rate
         self._resampler = Resampler(input_rate, model_rate)
         self._pending = bytearray()  # less than a block, waiting for the rest
-        self._lease: PooledRecognizer | None = None
-        self._origin = 0.0  # Vosk's time of the utterance start on the leased recogniser
+        self._lease = lease
+        self._origin = lease.time_origin(model_rate) if lease else 0.0  # Vosk's time of the utterance start on it
         self._segments: list[tuple[Word, ...]] = []  # closed by endpoints Vosk found inside the utterance
         self._input_bytes = 0
 

@@ -9,12 +9,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from asr.decoder import BLOCK_MS, Decoder
+from asr.decoder import Decoder
 from asr.model import SpeechModel
 from asr.recognizer_pool import PooledRecognizer, RecognizerPool
 from asr.stream import Hypothesis
 from asr.transcript import Transcript
-from audio import SAMPLE_WIDTH, Resampler
+from audio import SAMPLE_WIDTH
 
 log = logging.getLogger(__name__)
 
@@ -72,16 +72,11 @@ class VoskRecognizer:
         loop = asyncio.get_running_loop()
         pool = self.recognizers
         leased = await loop.run_in_executor(self.executor, lambda: [pool.acquire() for _ in range(count)])
-        resampler = Resampler(sample_rate, self.model.sample_rate)
         speech = speech[: int(PREWARM_SPEECH_S * sample_rate) * SAMPLE_WIDTH]
-        model_pcm = resampler.process(speech) + resampler.flush() if speech else b""
 
         def warm(recognizer: PooledRecognizer) -> None:
-            block = self.model.sample_rate * BLOCK_MS // 1000 * SAMPLE_WIDTH
-            for start in range(0, len(model_pcm), block):
-                recognizer.kaldi.AcceptWaveform(model_pcm[start : start + block])
-            recognizer.samples += len(model_pcm) // SAMPLE_WIDTH  # Vosk's word times count from its first sample
-            pool.release(recognizer)  # the utterance closed: the next one starts as on a new recogniser
+            # Decoded as a caller's utterance is, then handed back: the next one starts as on a new recogniser.
+            Decoder(pool, self.model.sample_rate, sample_rate, lease=recognizer).finish(speech)
 
         await asyncio.gather(*(loop.run_in_executor(self.executor, warm, r) for r in leased))
 

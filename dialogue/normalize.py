@@ -358,9 +358,9 @@ _PLACE_PREPOSITIONS = {"sur", "dans", "vers", "par"}
 # alpha2digit leaves "un", "deux", "trois" as words (they are usually not numbers); before a street type or after
 # "au"/"numéro" they are street numbers ("au deux place Morgan").
 _SMALL_NUMBERS = {"un": "1", "une": "1", "deux": "2", "trois": "3"}
-_STREET_TYPE_PATTERN = "|".join(sorted({re.escape(t) for t in STREET_TYPES}, key=len, reverse=True))
+STREET_TYPE_PATTERN = "|".join(sorted({re.escape(t) for t in STREET_TYPES}, key=len, reverse=True))
 _SMALL_BEFORE_STREET = re.compile(
-    rf"(?<![\w-])(un|deux|trois)\b(?=(?:\s+(?:bis|ter|quater))?\s+(?:{_STREET_TYPE_PATTERN})\b)", re.IGNORECASE
+    rf"(?<![\w-])(un|deux|trois)\b(?=(?:\s+(?:bis|ter|quater))?\s+(?:{STREET_TYPE_PATTERN})\b)", re.IGNORECASE
 )
 _SMALL_AFTER_CUE = re.compile(r"\b(au|numéro|numero|n°)\s+(un|deux|trois)\b(?!\s*(?:cent|mille|-))", re.IGNORECASE)
 _NUMBER_CUES_BEFORE_STREET = {"au", "numero", "n", "le", "du"}
@@ -375,7 +375,7 @@ _NAME_NUMBER = re.compile(
     # "au niveau du neuf", "en face du douze": after a cue of place, "du" leads a house number, not a name.
     r"(?<!niveau )(?<!face )(?<!pres )(?<!près )(?<!cote )(?<!côté )(?<!hauteur )"
     rf"(?<![\w'])(des|les|aux|du|de|d')\s*({_NUMBER_WORD}(?:(?:[\s-]+et)?[\s-]+{_NUMBER_WORD})*)\b"
-    rf"(?!(?:\s+(?:bis|ter|quater))?\s+(?:{_STREET_TYPE_PATTERN})\b)",
+    rf"(?!(?:\s+(?:bis|ter|quater))?\s+(?:{STREET_TYPE_PATTERN})\b)",
     re.IGNORECASE,
 )
 _KEPT_MARK = "qqnamenumberqq"
@@ -525,7 +525,7 @@ _LANDMARK_COMMON_NOUNS = {
     "social",
     "sociale",
 }
-_FOLDED_STREET_TYPES = {fold(t) for t in STREET_TYPES}
+FOLDED_STREET_TYPES = {fold(t) for t in STREET_TYPES}
 # Nouns after which "de X" names where a thing is, not a street ("le quartier de Saint-Just").
 _PLACE_NOUNS = ("quartier", "secteur", "cote", "commune", "ville", "centre", "village", "sortie", "entree")
 _PHONE_SEPARATOR = r"[\s.,;:/\-]+"
@@ -855,7 +855,7 @@ def _inside_street_name(before: list[str], gazetteer: Gazetteer) -> bool:
     if not before or before[-1] not in {"de", "d", "du", "des"} or len(before) < 2:
         return False
     recent = before[-6:-1]
-    street_at = max((i for i, word in enumerate(recent) if word in _FOLDED_STREET_TYPES), default=-1)
+    street_at = max((i for i, word in enumerate(recent) if word in FOLDED_STREET_TYPES), default=-1)
     if street_at < 0:
         return False
     after_street = " ".join(recent[street_at + 1 :])

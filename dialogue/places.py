@@ -15,7 +15,7 @@ from rapidfuzz import fuzz
 
 from dialogue.knowledge import Gazetteer, fold
 from dialogue.negation import is_common_word
-from dialogue.normalize import STREET_TYPES, Place, ordinal_arrondissement, parse_place, spoken_to_digits
+from dialogue.normalize import STREET_TYPE_PATTERN, Place, ordinal_arrondissement, parse_place, spoken_to_digits
 
 # Below this similarity (0-100) of phonetic keys a window of words is not taken for a commune.
 COMMUNE_MIN_SIMILARITY = 90.0
@@ -45,7 +45,7 @@ POSTAL_CODE = re.compile(r"\b(?:13|83)\s?\d{3}\b")
 # Marseille's, 13001 to 13016, as callers say them once the words are digits: "treize mille trois" (13003),
 # "treize zéro zéro trois" (13 003), "treize cent trois" (1303), "le treize treize" (13 13); never before a street
 # type, where such a number is the house's.
-_BEFORE_STREET_TYPE = rf"\s*(?:bis |ter )?(?:{'|'.join(sorted(map(re.escape, STREET_TYPES), key=len, reverse=True))})\b"
+_BEFORE_STREET_TYPE = rf"\s*(?:bis |ter )?(?:{STREET_TYPE_PATTERN})\b"
 _MARSEILLE_POSTAL = re.compile(
     rf"\b13\s?0(0[1-9]|1[0-6])\b|\b13(?:(0[1-9]|1[0-6])| (1[0-6]))\b(?!{_BEFORE_STREET_TYPE})", re.IGNORECASE
 )

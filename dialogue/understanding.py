@@ -25,7 +25,7 @@ from dialogue.lexicon import (
 )
 from dialogue.negation import parse, polarity_of, said_plainly
 from dialogue.normalize import (
-    STREET_TYPES,
+    FOLDED_STREET_TYPES,
     Place,
     danger_answer,
     expand_chat_shorthand,
@@ -787,7 +787,7 @@ def _unless_negated(value: str | None, negated_spans: list[str]) -> str | None:
     key = fold(value)
     # "pas bd Pécout": a street taken back with its type abbreviated, or without it, is taken back all the same.
     words = key.split()
-    name = " ".join(words[1:]) if len(words) > 1 and words[0] in _FOLDED_STREET_TYPES else None
+    name = " ".join(words[1:]) if len(words) > 1 and words[0] in FOLDED_STREET_TYPES else None
     keys = [key, name] if name else [key]
     return None if any(contains_phrase(span, k) for span in negated_spans for k in keys) else value
 
@@ -798,7 +798,6 @@ _NAME_FORGOTTEN = re.compile(
     re.IGNORECASE,
 )
 _CONTRAST = re.compile(r"\bmais\b", re.IGNORECASE)
-_FOLDED_STREET_TYPES = frozenset(fold(t) for t in STREET_TYPES)
 _HESITATION_SOUNDS = re.compile(r"\b(?:e+u+h+|h+e+u+|hu+m+|hm+|mm+h*)\b[,.]?", re.IGNORECASE)
 # "C'est pas le lampadaire": the thing named there is not the problem.
 _NOT_THIS_ONE = re.compile(

@@ -466,7 +466,7 @@ PROBLEMS: dict[str, list[str]] = {
         "y a des ornières partout dans le chemin",
     ],
     "eclairage_public": [
-        "le lampadaire {est éteint|ne marche plus|clignote|ne s'allume plus|reste allumé toute la journée}",
+        "le lampadaire {est éteint|ne marche plus|clignote|ne s'allume plus|reste allumé en plein jour}",
         "les réverbères {sont éteints|ne marchent plus|clignotent du soir au matin|restent allumés en plein jour}",
         "{toute la rue|tout le quartier|le parking|l'impasse|le passage souterrain} est dans le noir",
         "il n'y a plus de lumière {dans la rue|sur le parking|dans le passage|sous le pont}",

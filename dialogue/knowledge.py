@@ -77,7 +77,7 @@ class Taxonomy:
         return category.label if category else code
 
     def match(self, text: str, weak: bool = True) -> str | None:
-        """Code of the category named first in the text ("une branche tombée sur le trottoir": the branch);
+        """Code of the category named first in the text ("une branche cassée sur le trottoir": the branch);
         at the same place the longest synonym wins ("feu rouge" over "feu"). A word naming the problem itself
         wins over any object ("des tags sur la fontaine", "l'eau monte sur la chaussée"). Weak synonyms ("grille",
         "voiture") count only when no other synonym is heard ("la grille de l'avaloir": the drain), and not at all

@@ -140,7 +140,9 @@ _NOT_AN_ADDRESS = (
     r"square|lotissement|residence|de la|du|des)\b)"
 )
 WEAK_EMERGENCY = re.compile(
-    rf"\b(au secours|a l aide|(?<!d )urgence|pompiers|samu|ambulance|(?:le (?:15|18|112)\b{_NOT_AN_ADDRESS})|"
+    r"\b(au secours|a l aide|(?<!d )urgence|pompiers|samu|ambulance|"
+    # "c'est le 15", "devant le 18": a house number
+    rf"(?:(?<!c est )(?<!devant )le (?:15|18|112)\b{_NOT_AN_ADDRESS})|"
     r"vite venez|venez vite|en train de mourir)\b"
 )
 

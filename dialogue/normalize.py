@@ -680,7 +680,18 @@ def spoken_to_digits(text: str) -> str:
         converted = prepared
     converted = _SMALL_BEFORE_STREET.sub(_small_number_before_street, converted)
     converted = _SMALL_AFTER_CUE.sub(lambda m: f"{m.group(1)} {_SMALL_NUMBERS[m.group(2).lower()]}", converted)
+    converted = _POSTAL_DIGIT_BY_DIGIT.sub(_joined_postal_code, converted)
     return re.sub(rf"{_KEPT_MARK}(\d+)x", lambda m: kept[int(m.group(1))], converted)
+
+
+# "un trois zéro zéro quatre" comes out of text2num as "1 3 004": a postal code of the département said digit by
+# digit, whatever number came before it ("au cent vingt, un trois...").
+_POSTAL_DIGIT_BY_DIGIT = re.compile(r"(?<![\d.])1 3 ((?:\d ?){3})(?![\d.])")
+
+
+def _joined_postal_code(match: re.Match[str]) -> str:
+    rest = match.group(1).replace(" ", "")
+    return f"13{rest}{' ' if match.group(0).endswith(' ') else ''}" if len(rest) == 3 else match.group(0)
 
 
 def _tokens(text: str) -> list[str]:
@@ -1015,7 +1026,8 @@ def find_street_number(text: str, cues: tuple[str, ...] = ("au", "le", "numero",
         return None
     folded = fold(spoken_to_digits(text))
     cue = "|".join(re.escape(c) for c in cues)
-    match = re.search(rf"\b(?:{cue}) ([1-9]\d{{0,3}})(?: (bis|ter|quater))?\b(?! ?\d)", folded)
+    # Not a group of a longer number, unless that is the postal code said next ("le 40, 13013").
+    match = re.search(rf"\b(?:{cue}) ([1-9]\d{{0,3}})(?: (bis|ter|quater))?\b(?! ?(?!13\d{{3}}\b)\d)", folded)
     if not match:
         return None
     return f"{match.group(1)} {match.group(2)}" if match.group(2) else match.group(1)
@@ -1222,6 +1234,15 @@ def find_phone_number(text: str) -> str | None:
     "plus trente-trois" before it. Other numbers in the sentence ("au 12, c'est le 06...") are skipped."""
     digits_text = re.sub(r"\bplus\b\s*", "+", spoken_to_digits(text), flags=re.IGNORECASE)
     digits_text = re.sub(r"\+\s+(?=\d)", "+", digits_text)
+    # "06 12 ... 37, non pardon, 06 12 ... 73": a whole number said again after the caller takes one back wins.
+    for mark in reversed(list(_NUMBER_TAKEN_BACK.finditer(digits_text))):
+        said_again = _first_phone_number(digits_text[mark.end() :])
+        if said_again:
+            return said_again
+    return _first_phone_number(digits_text)
+
+
+def _first_phone_number(digits_text: str) -> str | None:
     # Hesitations between the groups: "trente-quatre euh cinquante-six", "douze et trente".
     digits_text = _FILLERS_BETWEEN_DIGITS.sub(" ", digits_text)
     # "... quinze quatre-vingt-dix-neuf, ah non, quatre-vingt-dix-huit": a group taken back is replaced.
@@ -1244,6 +1265,9 @@ def find_phone_number(text: str) -> str | None:
     return None
 
 
+_NUMBER_TAKEN_BACK = re.compile(
+    r"\b(?:non|nan|pardon|plutot|plutôt|je veux dire|je me suis tromp[ée]e?|excusez moi|enfin)\b", re.IGNORECASE
+)
 _GROUP_TAKEN_BACK = re.compile(
     r"\b(\d+)[\s,.!]+(?:(?:ah|oh|euh|ou)[\s,.!]+)?(?:non|pardon|enfin|plutot|plutôt|je veux dire)"
     r"(?:[\s,.!]+(?:c est|c'est|pardon|non|euh))*[\s,.!]+"

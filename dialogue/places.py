@@ -51,6 +51,9 @@ _MARSEILLE_POSTAL = re.compile(
 )
 
 
+_PHONE_PAIRS = re.compile(r"(?<![\d.])\+?\d{2}(?:[\s.]\d{2}){4}(?![\d.])")
+
+
 # "58 rue Sainte (7e)": an arrondissement written after the address.
 ARRONDISSEMENT_TAG = re.compile(r"\(\s*(\d{1,2})\s*(?:e|è|ème|eme|er|ère)\s*\)", re.IGNORECASE)
 
@@ -87,6 +90,8 @@ class PlaceResolver:
         ]
 
     def parse(self, text: str) -> Place:
+        # A phone number's pairs ("06 12 13 14 15") say no postal code, house number or commune.
+        text = _PHONE_PAIRS.sub(" , ", text)
         # A postal code is no house number nor part of a street's name; Marseille's say the arrondissement.
         arrondissement = (
             marseille_postal_arrondissement(text) or _tagged_arrondissement(text) or ordinal_arrondissement(text)

@@ -458,6 +458,8 @@ class Understanding:
                 _unless_negated(place.commune, negated) or without.commune,
                 place.landmark or without.landmark,
             )
+        if place.street_name and not place.street_number:
+            place = replace(place, street_number=_number_after_street(said, place.street_name))
         return self.places.verify(place)
 
     def _landmark_beside(self, said: str, place: Place) -> str | None:
@@ -476,21 +478,21 @@ class Understanding:
         """ "Au 22, non pardon, au 32": what follows the caller's own correction wins, the rest of the line fills
         what it does not say."""
         place = self.places.parse(said)
-        marks = list(_SELF_CORRECTION.finditer(_fold_in_place(said)))
-        if not marks:
-            return place
-        tail = said[marks[-1].end() :]
-        corrected = self.places.parse(tail)
-        # "au 45 avenue de la Jarre, non pardon, au 54": the number said again alone is the house number.
-        number = corrected.street_number or (find_street_number(tail) if place.street_name else None)
-        if corrected.is_empty() and not number:
-            return place
-        return Place(
-            number or place.street_number,
-            corrected.street_name or place.street_name,
-            corrected.commune or place.commune,
-            corrected.landmark or place.landmark,
-        )
+        # The last correction that says something: "au 5, ah non pardon, au 15, je me suis trompé" is at 15.
+        for mark in reversed(list(_SELF_CORRECTION.finditer(_fold_in_place(said)))):
+            tail = said[mark.end() :]
+            corrected = self.places.parse(tail)
+            # "au 45 avenue de la Jarre, non pardon, au 54": the number said again alone is the house number.
+            number = corrected.street_number or (find_street_number(tail) if place.street_name else None)
+            if corrected.is_empty() and not number:
+                continue
+            return Place(
+                number or place.street_number,
+                corrected.street_name or place.street_name,
+                corrected.commune or place.commune,
+                corrected.landmark or place.landmark,
+            )
+        return place
 
     def _danger(self, text: str, doc: Any) -> bool | None:
         folded = fold(text)
@@ -744,6 +746,24 @@ def _lone_number(said: str) -> str | None:
     return f"{words[at]} {suffix}" if suffix else words[at]
 
 
+def _number_after_street(said: str, street: str) -> str | None:
+    """ "Avenue Corot, le 40", "rue X à Saint-Just au 12": the house number said after its street."""
+    words = fold(street).split()
+    if len(words) > 1 and words[0] in FOLDED_STREET_TYPES:
+        words = words[1:]  # the type may have been said short ("av Corot")
+    found = re.search(r"\b" + r"\s+".join(map(re.escape, words)) + r"\b", _fold_in_place(said))
+    if not found:
+        return None
+    after = said[found.end() :]
+    number = find_street_number(after, cues=("le", "au", "numero", "n"))
+    if number is None or re.search(rf"\b{re.escape(number)}\s+(?:{_MONTHS})\b", fold(after)):
+        return None  # "le 14 juillet" is a date
+    return number
+
+
+_MONTHS = "janvier|fevrier|mars|avril|mai|juin|juillet|aout|septembre|octobre|novembre|decembre"
+
+
 def _without_negations(said: str, also: re.Pattern[str] | None = None) -> str:
     """The line (numbers as digits) without the values said inside a negation."""
     kept = said
@@ -756,12 +776,14 @@ def _last_said(find: Callable[[str], str | None], said: str, clause: bool = Fals
     """What `find` reads in the line, from the part after the caller's last self-correction when it says it there
     (with `clause`, in the clause right after it: "à Rognac, enfin non, à Berre. Il fuit" corrects the
     commune, not the problem)."""
-    marks = list(_SELF_CORRECTION.finditer(_fold_in_place(said)))
-    after = said[marks[-1].end() :] if marks else ""
-    if clause:
-        after = re.split(r"[.;]", after.lstrip(" ,"), maxsplit=1)[0]
-    corrected = find(after) if marks else None
-    return corrected or find(said)
+    for mark in reversed(list(_SELF_CORRECTION.finditer(_fold_in_place(said)))):
+        after = said[mark.end() :]
+        if clause:
+            after = re.split(r"[.;]", after.lstrip(" ,"), maxsplit=1)[0]
+        corrected = find(after)
+        if corrected:
+            return corrected
+    return find(said)
 
 
 def _without_name(text: str, name: str | None) -> str:
@@ -806,7 +828,9 @@ _NOT_THIS_ONE = re.compile(
 # The caller correcting themselves inside a line ("euh non", "pardon", "qu'est-ce que je dis").
 _SELF_CORRECTION = re.compile(
     r"\b(?:non|nan) (?:pardon|attendez|excusez moi|plutot|en fait)\b|\bpardon\b|\bje me (?:suis )?trompe\w*\b|"
-    r"\bqu est ce que je dis\b|\bje veux dire\b|\bje dis n importe quoi\b"
+    r"\bqu est ce que je dis\b|\bje veux dire\b|\bje dis n importe quoi\b|"
+    # "au 40 euh non 42": a number taken back by the next one
+    r"(?<=\d )(?:non|nan)\b(?= (?:c est |au |le )?\d)"
 )
 _OPENING_ANSWERS = {"oui": True, "ouais": True, "ouai": True, "si": True, "non": False, "nan": False}
 _CORNER_SLASH = re.compile(

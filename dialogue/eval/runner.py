@@ -155,13 +155,25 @@ def read_tracker(tracker: dict[str, Any]) -> TrackerReading:
     return TrackerReading(at_report, final_slots, started)
 
 
-def asked_targets(slots: dict[str, Any]) -> tuple[str, ...]:
-    """What the bot is asking for, as turn targets (empty when unknown)."""
+def asked_question(slots: dict[str, Any]) -> str | None:
+    """The question the bot is asking (a key of QUESTION_TARGETS), if known."""
     for name in QUESTION_SLOTS:
         value = slots.get(name)
         if isinstance(value, str) and value in QUESTION_TARGETS:
-            return QUESTION_TARGETS[value]
-    return ()
+            return value
+    return None
+
+
+def asked_targets(slots: dict[str, Any]) -> tuple[str, ...]:
+    """What the bot is asking for, as turn targets (empty when unknown)."""
+    question = asked_question(slots)
+    return QUESTION_TARGETS[question] if question else ()
+
+
+# Questions about a detail a caller may not know: asked one the script has no line for, the caller says so rather
+# than answering the next question early (a real caller asked for a house number they never gave does not know it).
+DETAIL_QUESTIONS = frozenset({"street_number"})
+UNKNOWN_DETAIL = "je sais pas"
 
 
 # -- one conversation ----------------------------------------------------------------------------------------
@@ -221,6 +233,8 @@ async def play_conversation(
     run = ConversationRun(conversation=conversation, variant=variant)
     pending = list(enumerate(conversation.turns))
     asked: tuple[str, ...] = ()
+    question: str | None = None
+    unknown_said: set[str] = set()
     metadata_base = {"channel": "phone", "caller_number": conversation.caller_number}
     silences_left = SILENCES_AT_THE_END
     try:
@@ -228,7 +242,12 @@ async def play_conversation(
             await asyncio.to_thread(store.open_call, conversation_id)
         while True:
             position = next_turn([turn for _, turn in pending], asked) if pending else None
-            if position is not None:
+            chosen = pending[position][1] if position is not None else None
+            answers_another = chosen is not None and chosen.target not in (None, *asked)
+            if question in DETAIL_QUESTIONS and question not in unknown_said and answers_another:
+                unknown_said.add(question)
+                index, turn = -1, Turn(UNKNOWN_DETAIL)
+            elif position is not None:
                 index, turn = pending.pop(position)
             elif silences_left > 0:
                 # A caller with nothing left to say goes quiet, as on a real line: the bot decides how the call ends.
@@ -252,7 +271,8 @@ async def play_conversation(
                 run.hung_up = True
             if run.report_id is not None or run.handoff_reason is not None or run.hung_up:
                 break
-            asked = asked_targets((await rasa.tracker(conversation_id)).get("slots") or {})
+            slots = (await rasa.tracker(conversation_id)).get("slots") or {}
+            question, asked = asked_question(slots), asked_targets(slots)
         reading = read_tracker(await rasa.tracker(conversation_id))
         run.started_report = reading.started_report or run.report_id is not None
         if run.report_id is not None:

@@ -74,6 +74,30 @@ def test_phone_numbers(said: str) -> None:
     assert find_phone_number(said) == "06 21 43 65 87"
 
 
+@pytest.mark.parametrize(
+    ("said", "number"),
+    [
+        ("rappelez-moi au 07 98 76 54 32, euh non pardon, 07 98 76 54 23", "07 98 76 54 23"),
+        (
+            "zéro six onze vingt-deux trente-trois quarante-quatre, enfin non, zéro six onze vingt-deux trente-trois "
+            "quarante-cinq",
+            "06 11 22 33 45",
+        ),
+        # only the last group said again: it replaces the group it takes back
+        ("le 04 91 11 22 33, non pardon 34", "04 91 11 22 34"),
+        # a correction that names no number keeps the one said
+        ("le 06 55 44 33 22, enfin c'est mon portable", "06 55 44 33 22"),
+    ],
+)
+def test_a_phone_number_taken_back_and_said_again(said: str, number: str) -> None:
+    assert find_phone_number(said) == number
+
+
+def test_a_postal_code_said_digit_by_digit_is_one_code() -> None:
+    assert spoken_to_digits("au numéro trente un trois zéro zéro huit") == "au numéro 30 13008"
+    assert spoken_to_digits("un trois zéro un deux") == "13012"
+
+
 @pytest.mark.parametrize("said", ["douze", "06 12 34", "au 14 rue paradis", "0012345678999"])
 def test_not_phone_numbers(said: str) -> None:
     assert find_phone_number(said) is None

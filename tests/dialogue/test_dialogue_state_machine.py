@@ -548,8 +548,8 @@ def test_a_problem_only_named_gets_one_question_about_what_is_wrong() -> None:
     asked = turn(slots, "report_problem", "un lampadaire")
     assert asked.said[0].response == "utter_ask_description" and slots["pending_question"] == "description"
     # The answer needs no problem vocabulary: it is what the caller saw.
-    turn(slots, "inform", "il reste allumé toute la journée")
-    assert "allumé toute la journée" in slots["description"]
+    turn(slots, "inform", "il reste allumé en plein jour")
+    assert "allumé en plein jour" in slots["description"]
     assert slots["pending_question"] == "place"
 
 

@@ -337,3 +337,18 @@ def test_a_description_keyword_matches_its_inflected_forms_but_not_a_longer_word
     assert description_matches(["nid de poule"], "deux nids de poules")
     assert not description_matches(["vitre"], "la vitrine du tabac")
     assert not description_matches(["trou"], "rien du tout")
+
+
+async def test_a_caller_asked_a_house_number_they_never_gave_says_they_do_not_know_once() -> None:
+    conversation = Conversation(
+        id="c3",
+        caller_number=None,
+        tags=(),
+        turns=(Turn("Des détritus avenue Foch à Vitrolles."), Turn("Non.", "danger"), Turn("Oui.", "confirm")),
+        expect=Expectation(frozenset({"report_saved"})),
+    )
+    bot = ScriptedBot(questions=["street_number", "street_number", "danger", "confirm"])
+    await play_conversation(conversation, "clean", bot, bot, AsrNoiser(), "id-4")
+    # Asked twice: "I don't know" once, then the script goes on (its next line answers another question).
+    sent = [text for text, _ in bot.received]
+    assert sent == ["Des détritus avenue Foch à Vitrolles.", "je sais pas", "Non.", "Oui.", "/no_input"]

@@ -87,7 +87,7 @@ def test_the_key_ignores_the_street_type_articles_and_spaces() -> None:
         ("avenue louis samut", "Martigues", "Avenue Louis Sammut", "Martigues"),
         ("quai jean jacques barthelemy", "Cassis", "Quai Jean-Jacques Barthélemy", "Cassis"),
         ("boulevard pecou", "Pertuis", "Boulevard Pécout", "Pertuis"),
-        ("avenue draio de la mar", "Carry-le-Rouet", "Avenue Draïo de la Mar", "Carry-le-Rouet"),
+        ("avenue augustin isnar", "Cassis", "Avenue Augustin Isnard", "Cassis"),
         ("avenue du 8 mai 1945", "Marignane", "Avenue du 8 Mai 1945", "Marignane"),
     ],
 )

@@ -298,7 +298,7 @@ def test_hesitations_do_not_split_a_number_from_its_cue() -> None:
     [
         ("bonjour, une personne de mon immeuble voulait que je vous signale un trou devant l'entrée", False),
         ("c'est un vrai danger ce trou, pas besoin de me rappeler", False),
-        ("je voudrais vraiment parler à une personne s'il vous plaît", True),
+        ("j'aimerais vraiment parler à une personne s'il vous plaît", True),
     ],
 )
 def test_a_person_is_asked_for_only_right_after_the_asking_words(said: str, asks: bool) -> None:
@@ -617,6 +617,39 @@ def test_a_weak_word_after_pardon_does_not_undo_the_problem_named() -> None:
 def test_a_house_number_said_again_alone_after_a_self_correction() -> None:
     place = frame("au 27 rue Paradis, non pardon, au 72").place
     assert place.street_name == "rue Paradis" and place.street_number == "72"
+
+
+@pytest.mark.parametrize(
+    ("said", "number"),
+    [
+        # the number taken back by the next one, with or without a "pardon"
+        ("la grille de l'égout devant le dix-huit euh non dix-neuf rue Sainte", "19"),
+        ("vers le 7 non c'est au 9 boulevard Chave", "9"),
+        # the caller's last words say the mistake, not the value: the correction before them counts
+        ("au 3 boulevard Baille, oh non excusez-moi au 13, je me suis trompé", "13"),
+        # the house number said after its street, and a postal code after it
+        ("avenue Foch, le vingt-six", "26"),
+        ("boulevard Chave le 48 13005", "48"),
+        ("rue Paradis au numéro cent vingt un trois zéro zéro six", "120"),
+    ],
+)
+def test_a_house_number_corrected_or_said_after_its_street(said: str, number: str) -> None:
+    assert frame(said).place.street_number == number
+
+
+def test_a_date_after_a_street_is_no_house_number() -> None:
+    assert frame("rue de Rome, le 14 juillet il y avait du monde").place.street_number is None
+
+
+def test_a_phone_number_names_no_arrondissement() -> None:
+    place = frame("rappelez-moi au zéro six douze treize quatorze quinze seize").place
+    assert place.commune is None
+
+
+def test_the_house_number_fifteen_is_not_the_ambulance() -> None:
+    said = "12 avenue des Olives, non pardon, c'est le 15, je me suis trompée"
+    assert frame(said).place.street_number == "15" and not frame(said).maybe_emergency
+    assert frame("appelez le 15 il respire mal").emergency or frame("appelez le 15 il respire mal").maybe_emergency
 
 
 def test_a_slash_between_two_streets_is_a_corner() -> None:

@@ -363,7 +363,9 @@ class Understanding:
         # A value said inside a negation ("c'est pas au 18, c'est au 28") is not where the problem is.
         affirmed = _without_negations(said, self._commune_taken_back)
         place, verified = self._place(affirmed)
-        category = self._category(_without_name(text, place.street_name))
+        # "Je suis en voiture, ça capte mal": words about the call itself describe no problem.
+        about_the_problem = _without_line_talk(text)
+        category = self._category(_without_name(about_the_problem, place.street_name))
         if place.street_name and not place.landmark:
             # "Avenue X, devant la poste", "le gymnase du quartier, rue Y": what the problem is near,
             # or a public place named beside the street, narrows a long street.
@@ -373,7 +375,7 @@ class Understanding:
         yes_no = yes_or_no(text)
         phone = find_phone_number(said)
         doc = parse(text)
-        description = self._from_the_problem(describe(text), category)
+        description = self._from_the_problem(describe(about_the_problem), category)
         nlu_emergency = heard.intent == "emergency"
         emergency = said_plainly(doc, lambda words: emergency_evidence(words, nlu_emergency))
         frame = Frame(
@@ -744,6 +746,36 @@ def _lone_number(said: str) -> str | None:
     at = numbers[0]
     suffix = words[at + 1] if at + 1 < len(words) and words[at + 1] in ("bis", "ter", "quater") else None
     return f"{words[at]} {suffix}" if suffix else words[at]
+
+
+# What a caller says about the call itself: the line, the network, where they are calling from.
+_LINE_TALK = re.compile(
+    r"\b(?:ca|sa) (?:capte|coupe|passe|gresille) (?:mal|pas|plus)\b|\bje (?:capte|capte rien|capte pas)\b|"
+    r"\b(?:pas|plus|peu) de (?:reseau|batterie)\b|\bje (?:vous )?(?:entends|entend) (?:mal|pas|rien|plus)\b|"
+    r"\bvous m entendez\b|\bje suis (?:en voiture|au volant|dans le (?:bus|train|metro|tram))\b|"
+    r"\bla ligne (?:est mauvaise|coupe|gresille)\b"
+)
+
+
+def _without_line_talk(text: str) -> str:
+    """The line without the caller's words about the call (positions kept by folding in place)."""
+    talk = list(_LINE_TALK.finditer(_fold_in_place(text)))
+    if not talk:
+        return text
+    kept = text
+    for found in reversed(talk):
+        kept = f"{kept[: found.start()]} , {kept[found.end() :]}"
+    # "Allô, oui, là, ça capte mal": nothing but the call's openings is left.
+    kept = _LEFT_OPEN.sub("", kept)
+    return kept if set(fold(kept).split()) - _CALL_OPENINGS else ""
+
+
+_LEFT_OPEN = re.compile(r"^[\s,.;]*(?:(?:et|mais|donc|puis)\b[\s,]*)?", re.IGNORECASE)
+
+
+_CALL_OPENINGS = frozenset(
+    "allo oui ouais la euh bonjour bonsoir alors bon ben bah et hein madame monsieur voila attendez pardon".split()
+)
 
 
 def _number_after_street(said: str, street: str) -> str | None:

@@ -195,8 +195,9 @@ def description_matches(keywords: Iterable[str], description: Any) -> bool:
     )
 
 
-# A square is a street of the address base and a landmark to callers: "place du Marché" is right in either field.
-_SQUARE_WORDS = ("place ", "placette ", "square ", "parvis ", "esplanade ")
+# A square or a roundabout is a street of the address base and a landmark to callers: "place du Marché" and
+# "rond-point de la Gare" are right in either field.
+_SQUARE_WORDS = ("place ", "placette ", "square ", "parvis ", "esplanade ", "rond point ", "giratoire ")
 
 
 def _square_in_other_field(name: str, expected: Any, actual: Mapping[str, Any]) -> bool:

@@ -352,3 +352,9 @@ async def test_a_caller_asked_a_house_number_they_never_gave_says_they_do_not_kn
     # Asked twice: "I don't know" once, then the script goes on (its next line answers another question).
     sent = [text for text, _ in bot.received]
     assert sent == ["Des détritus avenue Foch à Vitrolles.", "je sais pas", "Non.", "Oui.", "/no_input"]
+
+
+def test_a_roundabout_is_right_as_a_street_or_as_a_landmark() -> None:
+    expected = ExpectedReport({"landmark": "rond-point des Platanes"})
+    assert compare_report(expected, {"street_name": "rond-point des Platanes"}) == {"landmark": True}
+    assert compare_report(expected, {"street_name": "rue des Platanes"}) == {"landmark": False}

@@ -652,6 +652,14 @@ def test_the_house_number_fifteen_is_not_the_ambulance() -> None:
     assert frame("appelez le 15 il respire mal").emergency or frame("appelez le 15 il respire mal").maybe_emergency
 
 
+def test_words_about_the_call_itself_describe_no_problem() -> None:
+    talk = frame("allô, oui, je suis dans le bus, ça capte pas")
+    assert talk.category is None and talk.description is None
+    both = frame("je suis au volant et il y a une grosse branche en travers du chemin")
+    assert both.category is not None and both.category.value == "espaces_verts_arbres"
+    assert both.description is not None and both.description.startswith("il y a une grosse branche")
+
+
 def test_a_slash_between_two_streets_is_a_corner() -> None:
     place = frame("le feu au carrefour bd Chave / av Foch ne marche plus").place
     assert place.street_name == "boulevard Chave" and place.landmark is not None and "foch" in place.landmark.lower()

@@ -131,14 +131,16 @@ class Listener:
                     speech_ended = time.monotonic() - detector.ended_after_ms / 1000
                     pieces, started = held, turn_started
                     held, self._tentative = [], False
+                    backlog_s = feed.stream.backlog_seconds
 
                     async def close(
                         last: Transcript,
                         pieces: list[Transcript] = pieces,
                         started: datetime = started,
                         ended: float = speech_ended,
+                        backlog_s: float = backlog_s,
                     ) -> None:
-                        await self._close_turn(join_transcripts([*pieces, last]), started, ended)
+                        await self._close_turn(join_transcripts([*pieces, last]), started, ended, backlog_s)
 
                     # Beside the loop: the caller's next frames are read (and barge-in heard) meanwhile.
                     feed.close_utterance(close)
@@ -188,14 +190,19 @@ class Listener:
         if self._tentative and pause == self._pauses and words.text and self._on_tentative_end is not None:
             self._on_tentative_end(CallerTurn(words, started, datetime.now(UTC), ended))
 
-    async def _close_turn(self, transcript: Transcript, started: datetime, speech_ended: float) -> None:
-        # Sizes and confidence only: the words themselves go to the store, not to the logs.
+    async def _close_turn(
+        self, transcript: Transcript, started: datetime, speech_ended: float, backlog_s: float = 0.0
+    ) -> None:
+        # Sizes, confidence and timings only: the words themselves go to the store, not to the logs.
         log.info(
-            "caller turn of %.1f s, %d words, confidence %.2f, ended by %.0f ms of silence",
+            "caller turn of %.1f s, %d words, confidence %.2f, ended by %.0f ms of silence, recognised %.0f ms after"
+            " the speech (%.1f s of it still to decode at the end of the turn)",
             transcript.audio_seconds,
             len(transcript.text.split()),
             transcript.confidence,
             self._detector.ended_after_ms,
+            (time.monotonic() - speech_ended) * 1000,
+            backlog_s,
         )
         if transcript.text:
             await self._on_turn(CallerTurn(transcript, started, datetime.now(UTC), speech_ended))

@@ -156,6 +156,31 @@ async def test_a_slow_recogniser_never_stops_the_listening() -> None:
     assert listener.frames_heard == len(frames)
 
 
+async def test_the_turn_log_says_how_long_after_the_speech_the_words_came(caplog: Any) -> None:
+    """Operators see where a slow answer's time went: the recognition's delay after the end of speech."""
+    frames = [*silence(0.3), *voiced(0.8), *silence(1.5)]
+
+    async def on_turn(turn: CallerTurn) -> None: ...
+
+    async def nothing() -> None: ...
+
+    listener = Listener(
+        TimedAudio(frames),
+        FakeRecognizer(["oui"], decode_delay=1.0),
+        AdaptiveEndOfTurn(free_ms=700),
+        VoiceSettings(start_ms=100),
+        bot_speaking=lambda: False,
+        on_onset=lambda: None,
+        on_turn=on_turn,
+        on_unintelligible=nothing,
+    )
+    caplog.set_level("INFO", logger="callbot.listener")
+    await asyncio.wait_for(listener.run(), 20)
+    [record] = [r for r in caplog.records if r.getMessage().startswith("caller turn")]
+    delay_ms = record.args[4]
+    assert 700 + 1000 <= delay_ms < 700 + 1000 + 800, record.getMessage()  # the silence, then the 1 s recogniser
+
+
 async def test_a_recogniser_gone_before_the_last_turn_is_recognised_ends_the_listening_quietly() -> None:
     """The server stopping with recognition queued: the engine refuses work. The listening ends, no error escapes,
     and no task is left with an exception nobody retrieved."""

@@ -499,8 +499,11 @@ def _safety_first(frame: Frame, slots: dict[str, Any], base: dict[str, Any]) -> 
         return handoff_emergency(base)
     # "Oui un peu, un bus pourrait le toucher" to "is someone in danger now?" says what could happen: the report's
     # danger, not an emergency (words that say one are caught above, in any turn).
-    said_yes = frame.answer is True and not frame.answers_about_callback() and not frame.speaks_of_what_could_happen
-    danger_now = frame.danger is True and not frame.speaks_of_what_could_happen
+    # "Oui, dangereux pour les vélos" says the same of a hazard to whoever passes, unless the line also says someone
+    # may be hurt.
+    hazard_only = frame.speaks_of_what_could_happen or (frame.hazard_to_passers_by and not frame.maybe_emergency)
+    said_yes = frame.answer is True and not frame.answers_about_callback() and not hazard_only
+    danger_now = frame.danger is True and not hazard_only
     if slots.get(PENDING) == "emergency_check" and (said_yes or danger_now):
         return handoff_emergency(base)
     return None

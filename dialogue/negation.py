@@ -136,7 +136,13 @@ def _nobody(doc: Any, token: Any) -> bool:
         return True
     # Spoken French drops the "ne": "(il) y a personne", "y a rien" say nobody, nothing ("y a une personne" does not).
     before = [fold(t.text) for t in doc[max(0, token.i - 2) : token.i]]
-    return before == ["y", "a"]
+    if before == ["y", "a"]:
+        return True
+    # ... and "heureusement personne est blessé", "personne a été touché": "personne" right before its verb's
+    # auxiliary with nothing to make it a noun ("une vieille personne est tombée", "la personne a glissé").
+    named_before = token.i > 0 and (doc[token.i - 1].pos_ in ("DET", "ADJ", "NUM") or previous in _DETERMINERS)
+    before_its_verb = following is not None and (following.pos_ == "AUX" or fold(following.text) in ("s", "se"))
+    return fold(token.text) == "personne" and before_its_verb and not named_before
 
 
 def is_negated(doc: Any, token: Any) -> bool:

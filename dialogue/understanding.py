@@ -269,6 +269,7 @@ class Frame:
     names_field: str | None = None  # "le lieu", "le numéro": which field the caller points at
     emergency: bool = False  # immediate danger to people
     maybe_emergency: bool = False  # someone may be in danger: ask one direct question
+    hazard_to_passers_by: bool = False  # "dangereux pour les vélos", "un peu": a hazard, nobody in danger now
     speaks_of_what_could_happen: bool = False  # "un bus pourrait le toucher": a risk, not a danger now
     asks_if_machine: bool = False  # "est-ce que je parle à un robot ?": a question about the bot, not a request
     holds_on: bool = False  # "attendez", "j'entends mal": the caller needs a moment or the question again
@@ -407,6 +408,7 @@ class Understanding:
             emergency=emergency,
             maybe_emergency=not emergency and said_plainly(doc, possible_emergency_evidence),
             speaks_of_what_could_happen=HYPOTHETICAL.search(folded) is not None,
+            hazard_to_passers_by=_HAZARD_TO_PASSERS_BY.search(folded) is not None,
             holds_on=_HOLD_ON.search(folded) is not None,
             asks_if_machine=_MACHINE.search(folded) is not None and _ASKS_WHETHER.search(folded) is not None,
             private_property=is_private_property(text),
@@ -746,6 +748,14 @@ def _lone_number(said: str) -> str | None:
     at = numbers[0]
     suffix = words[at + 1] if at + 1 < len(words) and words[at + 1] in ("bis", "ter", "quater") else None
     return f"{words[at]} {suffix}" if suffix else words[at]
+
+
+# A danger said as the place's hazard to whoever passes ("dangereux pour les vélos", "pour les gens âgés
+# surtout") or hedged ("un peu"): no one in danger at this moment.
+_HAZARD_TO_PASSERS_BY = re.compile(
+    r"\b(?:dangereu\w*|danger|risque\w*)\b(?: \w+){0,2}? pour (?:les|des|le|la|l|un|une|nos|mes|tous|tout)\b|"
+    r"\bun (?:petit )?peu(?: dangereu\w*)?\b"
+)
 
 
 # What a caller says about the call itself: the line, the network, where they are calling from.

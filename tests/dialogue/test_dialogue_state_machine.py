@@ -770,6 +770,33 @@ def test_a_yes_about_what_could_happen_at_the_emergency_question_is_the_reports_
     assert turn(slots, "affirm", "oui").handoff_reason == "emergency"
 
 
+@pytest.mark.parametrize(
+    "answer", ["oui, dangereux pour les poussettes surtout", "oui un peu", "oui c'est risqué pour les cyclistes"]
+)
+def test_a_hazard_to_whoever_passes_at_the_emergency_question_is_the_reports_danger(answer: str) -> None:
+    slots: dict[str, Any] = {}
+    asked = turn(slots, "report_problem", "un câble pend tout bas sur le trottoir au 3 rue Tapis Vert à Marseille")
+    assert [s.response for s in asked.said] == ["utter_ask_emergency"]
+    outcome = turn(slots, "affirm", answer)
+    assert outcome.handoff_reason is None and slots["danger"] is True
+
+
+def test_a_hazard_answer_that_also_says_someone_is_hurt_hands_over() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "un câble pend tout bas sur le trottoir au 3 rue Tapis Vert à Marseille")
+    outcome = turn(slots, "affirm", "oui dangereux pour les passants, un monsieur est tombé il se relève pas")
+    assert outcome.handoff_reason == "emergency"
+
+
+def test_nobody_hurt_said_without_its_ne_is_no_emergency() -> None:
+    slots: dict[str, Any] = {}
+    outcome = turn(slots, "report_problem", "un arbre est tombé sur la route, heureusement personne est blessé")
+    assert outcome.handoff_reason is None and slots["category"] == "espaces_verts_arbres"
+    slots = {}
+    outcome = turn(slots, "report_problem", "un arbre est tombé sur la route, une personne est blessée")
+    assert outcome.handoff_reason == "emergency"
+
+
 def test_a_caller_asking_for_a_moment_hears_the_question_again_without_a_reprompt() -> None:
     slots: dict[str, Any] = {"pending_question": "problem"}
     frame = understood("out_of_scope", "attendez que je trouve mes lunettes")

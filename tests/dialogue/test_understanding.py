@@ -652,6 +652,11 @@ def test_the_house_number_fifteen_is_not_the_ambulance() -> None:
     assert frame("appelez le 15 il respire mal").emergency or frame("appelez le 15 il respire mal").maybe_emergency
 
 
+def test_a_stair_rail_is_street_furniture_and_an_access_ramp_is_the_road() -> None:
+    assert frame("la rampe de l'escalier public est descellée").category.value == "mobilier_urbain"  # type: ignore[union-attr]
+    assert frame("la rampe d'accès au parking est pleine de trous").category.value == "chaussee_trottoirs"  # type: ignore[union-attr]
+
+
 def test_words_about_the_call_itself_describe_no_problem() -> None:
     talk = frame("allô, oui, je suis dans le bus, ça capte pas")
     assert talk.category is None and talk.description is None

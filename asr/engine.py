@@ -67,8 +67,9 @@ class VoskRecognizer:
         """Build `count` recognisers ahead of the first calls (off the event loop) and decode `speech` (PCM16 at
         `sample_rate`) through each: a new recogniser expands its decoding graph as it decodes, so its first
         utterance costs 2-5x the CPU of a used one's (benchmarks/asr_speed.py); a first round of callers
-        speaking at once must not pay it. The first PREWARM_SPEECH_S of any speech warm most of the graph; none:
-        built only."""
+        speaking at once must not pay it. The first PREWARM_SPEECH_S of any speech warm the part every utterance
+        needs (more speech helped no further); the words themselves are expanded as callers say them, so new words
+        still cost about three times what the same audio costs again. None: built only."""
         loop = asyncio.get_running_loop()
         pool = self.recognizers
         leased = await loop.run_in_executor(self.executor, lambda: [pool.acquire() for _ in range(count)])

@@ -585,6 +585,9 @@ def handle_report_turn(frame: Frame, slots: dict[str, Any], knowledge: Knowledge
         cleared = _cleared(frame)
         if cleared:
             return ask_next(slots, {**base, **cleared, REPROMPTS: 0}, knowledge)
+        if frame.answer is True:
+            # "Oui c'est bon" to "what is not right?": nothing is wrong after all; the report is read back again.
+            return ask_next(slots, {**base, PENDING: None, REPROMPTS: 0}, knowledge)
 
     if not _changes_report(updates) and not _acceptable_without_content(frame, pending, trusted):
         return handle_not_understood(frame, slots, knowledge, base)

@@ -163,6 +163,7 @@ STOP_WORDS = {
 # Words that end a street's name besides STOP_WORDS: the caller goes on about the problem ("boulevard Baille
 # elles débordent", "rue Paradis le trottoir est défoncé", "cours Lieutaud vraiment c'est plein").
 STREET_NAME_ENDS = {
+    "c'",  # "au 5 bd Chave c'est bien ça": "c'est" comes out of the tokens as "c'" and "est"
     "elles",
     "tu",
     "lequel",

@@ -362,7 +362,7 @@ class Understanding:
         # Numbers become digits once, for every reader of numbers (number words inside names are kept).
         said = spoken_to_digits(text)
         # A value said inside a negation ("c'est pas au 18, c'est au 28") is not where the problem is.
-        affirmed = _without_negations(said, self._commune_taken_back)
+        affirmed = _without_negations(_said_once(said), self._commune_taken_back)
         place, verified = self._place(affirmed)
         # "Je suis en voiture, ça capte mal": words about the call itself describe no problem.
         about_the_problem = _without_line_talk(text)
@@ -786,6 +786,20 @@ _LEFT_OPEN = re.compile(r"^[\s,.;]*(?:(?:et|mais|donc|puis)\b[\s,]*)?", re.IGNOR
 _CALL_OPENINGS = frozenset(
     "allo oui ouais la euh bonjour bonsoir alors bon ben bah et hein madame monsieur voila attendez pardon".split()
 )
+
+
+def _said_once(said: str) -> str:
+    """The line (numbers as digits) with what the caller said twice in a row said once: "rue Sainte, rue Sainte",
+    "au 142, 142", "au 13, un trois" (the number spelled after it). Phone numbers are read from the line as said:
+    their pairs may repeat."""
+    once = _NUMBER_SPELLED.sub(lambda m: m.group(1) if m.group(2).replace(" ", "") == m.group(1) else m.group(0), said)
+    once = _NUMBER_SAID_TWICE.sub(r"\1", once)
+    return _PHRASE_SAID_TWICE.sub(lambda m: m.group(1) if re.search(r"[^\W\d]", m.group(1)) else m.group(0), once)
+
+
+_NUMBER_SPELLED = re.compile(r"\b(\d{2,4})[ ,]+((?:\d ){1,3}\d)\b")
+_NUMBER_SAID_TWICE = re.compile(r"\b(\d{3,4})[ ,]+\1\b")
+_PHRASE_SAID_TWICE = re.compile(r"\b((?:[\w'-]+ ){1,3}[\w'-]+)[ ,]+\1\b", re.IGNORECASE)
 
 
 def _number_after_street(said: str, street: str) -> str | None:

@@ -61,6 +61,30 @@ def test_confirmation_saves_and_denial_asks_what_to_correct() -> None:
     assert turn(slots, "affirm", "oui").save_report
 
 
+def test_nothing_wrong_after_all_reads_the_report_back_again() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "un banc cassé au 3 avenue du prado marseille c'est pas dangereux")
+    turn(slots, "deny", "non")
+    assert turn(slots, "deny", "non").said[0].response == "utter_ask_correction"
+    again = turn(slots, "affirm", "ah si si c'est bon en fait")
+    assert [s.response for s in again.said] == ["utter_read_back"] and again.handoff_reason is None
+    assert turn(slots, "affirm", "oui").save_report
+
+
+def test_a_yes_that_says_the_street_again_confirms() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "un banc cassé au 3 av du prado à marseille, pas dangereux")
+    turn(slots, "deny", "non")
+    assert turn(slots, "affirm", "oui, 3 av du Prado c'est ça").save_report
+
+
+def test_a_number_or_a_street_said_twice_is_said_once() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "un lampadaire éteint")
+    turn(slots, "inform", "c'est boulevard baille euh boulevard baille au cent douze cent douze à marseille")
+    assert slots["street_name"] == "boulevard Baille" and slots["street_number"] == "112"
+
+
 def test_correction_of_the_number_keeps_the_street() -> None:
     slots: dict[str, Any] = {}
     turn(slots, "report_problem", "des tags au 12 rue paradis à marseille pas de danger")

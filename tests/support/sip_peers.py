@@ -217,14 +217,17 @@ def _baresip_config(
 ) -> None:
     _make_dir(record_dir)
     microphone = microphone.resolve()
-    modules = ["g711", "aufile", "alsa", "sndfile", "account", "menu", "ctrl_tcp"]
+    modules = ["g711", "aufile", "alsa", "aubridge", "sndfile", "account", "menu", "ctrl_tcp"]
     if mediaenc is not None:  # "srtp-mand" needs the srtp module, loaded before the accounts that name it
         modules.insert(modules.index("account"), mediaenc.split("-")[0])
     lines = [
         f"sip_listen 127.0.0.1:{sip_port}",
         "net_interface 127.0.0.1",
         f"audio_source aufile,{microphone}",
-        "audio_player alsa,null",
+        # What the caller hears goes to an audio bridge nobody reads: paced, idle. ALSA's null device took every
+        # write at once, so each baresip's player thread spun at half a core (four callers: two cores, the callbot
+        # starved and its recognition seconds behind). The recording (sndfile) is on the receive path either way.
+        "audio_player aubridge,listen",
         "audio_alert alsa,null",
         f"module_path {BARESIP_MODULES}",
         *[f"module {m}.so" for m in modules],

@@ -96,6 +96,25 @@ async def listen(
     return listener, audio, turns, onsets
 
 
+def quiet_listener(audio: ScriptedAudio, recognizer: FakeRecognizer) -> Listener:
+    """A listener for a free answer whose turns go nowhere: for what it logs or how it ends."""
+
+    async def on_turn(turn: CallerTurn) -> None: ...
+
+    async def nothing() -> None: ...
+
+    return Listener(
+        audio,
+        recognizer,
+        AdaptiveEndOfTurn(free_ms=700),
+        VoiceSettings(start_ms=100),
+        bot_speaking=lambda: False,
+        on_onset=lambda: None,
+        on_turn=on_turn,
+        on_unintelligible=nothing,
+    )
+
+
 async def test_every_frame_is_heard_and_the_speech_reaches_the_recogniser() -> None:
     frames = [*silence(0.5), *voiced(1.0), *silence(1.5)]
     listener, audio, turns, _ = await listen(frames)
@@ -159,21 +178,7 @@ async def test_a_slow_recogniser_never_stops_the_listening() -> None:
 async def test_the_turn_log_says_how_long_after_the_speech_the_words_came(caplog: Any) -> None:
     """Operators see where a slow answer's time went: the recognition's delay after the end of speech."""
     frames = [*silence(0.3), *voiced(0.8), *silence(1.5)]
-
-    async def on_turn(turn: CallerTurn) -> None: ...
-
-    async def nothing() -> None: ...
-
-    listener = Listener(
-        TimedAudio(frames),
-        FakeRecognizer(["oui"], decode_delay=1.0),
-        AdaptiveEndOfTurn(free_ms=700),
-        VoiceSettings(start_ms=100),
-        bot_speaking=lambda: False,
-        on_onset=lambda: None,
-        on_turn=on_turn,
-        on_unintelligible=nothing,
-    )
+    listener = quiet_listener(TimedAudio(frames), FakeRecognizer(["oui"], decode_delay=1.0))
     caplog.set_level("INFO", logger="callbot.listener")
     await asyncio.wait_for(listener.run(), 20)
     [record] = [r for r in caplog.records if r.getMessage().startswith("caller turn")]
@@ -199,22 +204,7 @@ async def test_a_recogniser_gone_before_the_last_turn_is_recognised_ends_the_lis
     unhandled: list[dict[str, Any]] = []
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(lambda _, context: unhandled.append(context))
-    audio = ScriptedAudio([*silence(0.3), *voiced(0.8), *silence(0.8)])
-
-    async def on_turn(turn: CallerTurn) -> None: ...
-
-    async def nothing() -> None: ...
-
-    listener = Listener(
-        audio,
-        GoneRecognizer(["oui"]),
-        AdaptiveEndOfTurn(free_ms=700),
-        VoiceSettings(start_ms=100),
-        bot_speaking=lambda: False,
-        on_onset=lambda: None,
-        on_turn=on_turn,
-        on_unintelligible=nothing,
-    )
+    listener = quiet_listener(ScriptedAudio([*silence(0.3), *voiced(0.8), *silence(0.8)]), GoneRecognizer(["oui"]))
     try:
         await asyncio.wait_for(listener.run(), 10)
         gc.collect()

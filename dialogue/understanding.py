@@ -807,7 +807,7 @@ def _number_after_street(said: str, street: str) -> str | None:
     words = fold(street).split()
     if len(words) > 1 and words[0] in FOLDED_STREET_TYPES:
         words = words[1:]  # the type may have been said short ("av Corot")
-    found = re.search(r"\b" + r"\s+".join(map(re.escape, words)) + r"\b", _fold_in_place(said))
+    found = _words_in(said, words)
     if not found:
         return None
     after = said[found.end() :]
@@ -844,9 +844,13 @@ def _last_said(find: Callable[[str], str | None], said: str, clause: bool = Fals
 
 def _without_name(text: str, name: str | None) -> str:
     """The line without a street's name: "rue Saint-Pierre" names no stones, "rue des Lilas" no flower bed."""
-    words = fold(name or "").split()
-    found = re.search(r"\b" + r"\s+".join(map(re.escape, words)) + r"\b", _fold_in_place(text)) if words else None
+    found = _words_in(text, fold(name or "").split())
     return f"{text[: found.start()]} , {text[found.end() :]}" if found else text
+
+
+def _words_in(text: str, words: list[str]) -> re.Match[str] | None:
+    """Where the folded `words` stand together in `text` (a span of the original text), if they do."""
+    return re.search(r"\b" + r"\s+".join(map(re.escape, words)) + r"\b", _fold_in_place(text)) if words else None
 
 
 def _fold_in_place(text: str) -> str:

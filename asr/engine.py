@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from asr.decoder import Decoder
 from asr.model import SpeechModel
-from asr.recognizer_pool import PooledRecognizer, RecognizerPool
+from asr.recognizer_pool import RecognizerPool
 from asr.stream import Hypothesis
 from asr.transcript import Transcript
 from audio import SAMPLE_WIDTH
@@ -56,8 +56,11 @@ class VoskRecognizer:
         self.overflows = 0  # streams that went over max_backlog_s
         keep = workers if idle_recognizers is None else idle_recognizers
         self.recognizers = RecognizerPool(model, keep, linger_s, after_free)
+        self._after_free = after_free
+        self._warm_speech = b""  # what fresh recognisers are warmed on (prewarm)
+        self._warm_rate = model.sample_rate
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="asr")
-        self._eviction: asyncio.TimerHandle | None = None
+        self._eviction: asyncio.Handle | None = None
         self._eviction_loop: asyncio.AbstractEventLoop | None = None
 
     def open_stream(self, input_rate: int) -> VoskStream:
@@ -69,17 +72,21 @@ class VoskRecognizer:
         utterance costs 2-5x the CPU of a used one's (benchmarks/asr_speed.py); a first round of callers
         speaking at once must not pay it. The first PREWARM_SPEECH_S of any speech warm the part every utterance
         needs (more speech helped no further); the words themselves are expanded as callers say them, so new words
-        still cost about three times what the same audio costs again. None: built only."""
+        still cost about three times what the same audio costs again. None: built only. The same speech warms
+        the fresh recognisers that replace grown ones after a burst."""
+        self._warm_speech = speech[: int(PREWARM_SPEECH_S * sample_rate) * SAMPLE_WIDTH]
+        self._warm_rate = sample_rate
         loop = asyncio.get_running_loop()
-        pool = self.recognizers
-        leased = await loop.run_in_executor(self.executor, lambda: [pool.acquire() for _ in range(count)])
-        speech = speech[: int(PREWARM_SPEECH_S * sample_rate) * SAMPLE_WIDTH]
+        await asyncio.gather(*(loop.run_in_executor(self.executor, self._add_fresh) for _ in range(count)))
 
-        def warm(recognizer: PooledRecognizer) -> None:
-            # Decoded as a caller's utterance is, then handed back: the next one starts as on a new recogniser.
-            Decoder(pool, self.model.sample_rate, sample_rate, lease=recognizer).finish(speech)
-
-        await asyncio.gather(*(loop.run_in_executor(self.executor, warm, r) for r in leased))
+    def _add_fresh(self) -> None:
+        """In a pool thread: build a recogniser, warm it, then put it in the pool, out of every stream's reach
+        until it is warm."""
+        recognizer = self.recognizers.build()
+        # Decoded as a caller's utterance is and closed the same way, in a pool of its own.
+        aside = RecognizerPool(self.model, keep=1, linger_s=0.0)
+        Decoder(aside, self.model.sample_rate, self._warm_rate, lease=recognizer).finish(self._warm_speech)
+        self.recognizers.adopt(recognizer)
 
     def close(self) -> None:
         """Stop the pool once running jobs end; streams fail from then on."""
@@ -89,22 +96,43 @@ class VoskRecognizer:
         self.recognizers.clear()
 
     def _recognizer_released(self) -> None:
-        """On the loop, after a stream gave a recogniser back: free the surplus once it has lingered."""
-        if not self.recognizers.surplus:
+        """On the loop, after a stream gave a recogniser back: tidy the pool once it has lingered."""
+        if not self.recognizers.untidy:
             return
         loop = asyncio.get_running_loop()
         if self._eviction is not None and self._eviction_loop is loop:
             return  # already due
         self._eviction_loop = loop
-        self._eviction = loop.call_later(self.recognizers.linger_s, self._evict)
+        self._eviction = loop.call_later(self.recognizers.linger_s, self._tidy)
 
-    def _evict(self) -> None:
+    def _tidy(self) -> None:
         self._eviction = None
         try:
-            job = asyncio.get_running_loop().run_in_executor(self.executor, self.recognizers.evict_stale)
+            job = asyncio.get_running_loop().run_in_executor(self.executor, self._tidy_once)
         except RuntimeError:
             return  # engine closed
-        job.add_done_callback(lambda _: self._recognizer_released())  # the younger ones, later
+        job.add_done_callback(self._tidied)
+
+    def _tidy_once(self) -> bool:
+        """In a pool thread: free the surplus that lingered, then replace one grown recogniser that lingered by
+        a fresh warmed one (one per job: the calls' decoding jobs queue between them). True if one was."""
+        self.recognizers.evict_stale()
+        grown = self.recognizers.take_grown()
+        if grown is None:
+            return False
+        del grown  # the last reference: Vosk frees it before its replacement is built
+        self._add_fresh()
+        if self._after_free is not None:
+            self._after_free()
+        return True
+
+    def _tidied(self, job: asyncio.Future[bool]) -> None:
+        if job.cancelled() or job.exception() is not None:
+            return  # engine closed
+        if job.result():
+            self._eviction = asyncio.get_running_loop().call_soon(self._tidy)
+        else:
+            self._recognizer_released()  # the younger ones, later
 
 
 @dataclass

@@ -3,7 +3,10 @@
 Measured with the demo model: building a KaldiRecognizer takes 50-105 ms, and a new one decodes its first
 utterances about 10x slower than a used one, because its lookahead-composed graph (HCLr x Gr) is expanded
 on demand and cached inside it (~70 MB once warm). A finished utterance hands its recogniser back here.
-The pool keeps `keep` of them idle; more are kept for `linger_s` after a burst, then freed.
+The pool keeps `keep` of them idle; more are kept for `linger_s` after a burst, then freed. A kept one also grows
+as callers' words expand its graph (measured: 27 MB once warmed on 3 s of speech, 95 MB after three rounds of 10 s
+of clips), so one that decoded callers' speech and then sat idle for `linger_s` is handed to the engine to be
+replaced by a fresh warmed one (VoskRecognizer): after a burst the process returns to its idle size.
 """
 
 from __future__ import annotations
@@ -23,7 +26,12 @@ from asr.model import SpeechModel
 class PooledRecognizer:
     kaldi: vosk.KaldiRecognizer
     samples: int = 0  # model-rate samples accepted over its whole life
+    warmed_samples: int = 0  # samples when it joined the pool warmed: more means callers' words grew it
     idle_since: float = 0.0
+
+    @property
+    def grown(self) -> bool:
+        return self.samples > self.warmed_samples
 
     def time_origin(self, sample_rate: int) -> float:
         """Where Vosk's word times of its next utterance start.
@@ -52,6 +60,7 @@ class RecognizerPool:
         self.created = 0
         self.reused = 0
         self.evicted = 0
+        self.refreshed = 0  # grown ones handed back to be replaced by fresh ones
         self.construction_seconds = 0.0  # total time spent building recognisers
 
     @property
@@ -63,11 +72,21 @@ class RecognizerPool:
         """Idle recognisers beyond `keep`, due to be freed once they have lingered."""
         return max(0, len(self._idle) - self.keep)
 
+    @property
+    def untidy(self) -> bool:
+        """Idle recognisers that will be freed or refreshed once they have lingered."""
+        with self._lock:
+            return len(self._idle) > self.keep or any(recognizer.grown for recognizer in self._idle)
+
     def acquire(self) -> PooledRecognizer:
         with self._lock:
             if self._idle:
                 self.reused += 1
                 return self._idle.pop()  # the most recently used: the warmest cache
+        return self.build()
+
+    def build(self) -> PooledRecognizer:
+        """A new recogniser, not yet in the pool."""
         began = time.perf_counter()
         kaldi = self._model.new_recognizer()
         elapsed = time.perf_counter() - began
@@ -85,6 +104,27 @@ class RecognizerPool:
         recognizer.idle_since = time.monotonic()
         with self._lock:
             self._idle.append(recognizer)
+
+    def adopt(self, recognizer: PooledRecognizer) -> None:
+        """Take in a recogniser just warmed (released elsewhere): served after the ones callers used, which
+        have their words expanded already."""
+        recognizer.warmed_samples = recognizer.samples
+        recognizer.idle_since = time.monotonic()
+        with self._lock:
+            self._idle.insert(0, recognizer)
+
+    def take_grown(self) -> PooledRecognizer | None:
+        """Out of the pool, the longest idle of the kept recognisers that callers' speech grew, once it has
+        lingered: for the caller to free and replace. None while there is surplus to free first."""
+        now = time.monotonic()
+        with self._lock:
+            if len(self._idle) > self.keep:
+                return None
+            for index, recognizer in enumerate(self._idle):
+                if recognizer.grown and now - recognizer.idle_since >= self.linger_s:
+                    self.refreshed += 1
+                    return self._idle.pop(index)
+        return None
 
     def evict_stale(self) -> int:
         """Free the surplus recognisers idle for `linger_s` or more; returns how many."""

@@ -187,6 +187,16 @@ async def test_a_reused_recogniser_gives_the_transcript_of_a_new_one(
     assert_same_transcript(reused, new)
 
 
+async def settled(engine: VoskRecognizer, refreshed: int) -> None:
+    """Once the pool has freed its surplus and refreshed `refreshed` grown recognisers (a few seconds at most)."""
+    pool = engine.recognizers
+    for _ in range(250):
+        if pool.refreshed >= refreshed and not pool.untidy and pool.idle == pool.keep:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"pool never settled: idle {pool.idle}, refreshed {pool.refreshed}")
+
+
 async def test_memory_of_a_burst_goes_back_once_it_has_lingered(
     repeatable_model: SpeechModel, clip_8k: Callable[[str], bytes]
 ) -> None:
@@ -197,15 +207,39 @@ async def test_memory_of_a_burst_goes_back_once_it_has_lingered(
     pcm = clip_8k(PHONE_CLIP)[:SECOND_8K]
     try:
         await asyncio.gather(*(transcribe(engine, pcm) for _ in range(3)))
-        assert engine.recognizers.created == 3
-        for _ in range(100):
-            if engine.recognizers.idle == 1:
-                break
-            await asyncio.sleep(0.02)
-        assert (engine.recognizers.idle, engine.recognizers.evicted) == (1, 2)
-        assert freed  # told, so the freed memory can go back to the system
+        pool = engine.recognizers
+        await settled(engine, refreshed=1)
+        # Two freed as surplus; the one kept had decoded a caller, so it was replaced by a fresh one (the first
+        # back may have been replaced already while the others still decoded).
+        assert (pool.idle, pool.evicted, pool.created) == (1, 2, 3 + pool.refreshed)
+        assert not pool._idle[0].grown
+        assert len(freed) >= 2  # told, so the freed memory can go back to the system
+        built = pool.created
         await transcribe(engine, pcm)  # the one kept serves the next call
-        assert engine.recognizers.created == 3
+        assert pool.created == built
+    finally:
+        engine.close()
+
+
+async def test_a_kept_recogniser_grown_by_callers_is_replaced_by_a_fresh_warmed_one(
+    repeatable_model: SpeechModel, clip_8k: Callable[[str], bytes]
+) -> None:
+    warm_speech = clip_8k("goforward.wav")
+    engine = VoskRecognizer(repeatable_model, workers=1, idle_recognizers=1, linger_s=0.1)
+    try:
+        await engine.prewarm(1, warm_speech, 8000)
+        pool = engine.recognizers
+        (warmed,) = pool._idle
+        warmed_on = warmed.samples
+        assert warmed_on > 16000 and not pool.untidy  # warm, not grown: nothing to refresh
+        await transcribe(engine, clip_8k(PHONE_CLIP))
+        assert warmed.grown and pool.untidy
+        await asyncio.sleep(0.03)
+        assert pool.refreshed == 0  # not before it has lingered: the next caller may want its words
+        await settled(engine, refreshed=1)
+        (fresh,) = pool._idle
+        assert fresh is not warmed and (fresh.samples, fresh.warmed_samples) == (warmed_on, warmed_on)
+        assert (pool.created, pool.refreshed) == (2, 1)
     finally:
         engine.close()
 

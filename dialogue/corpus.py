@@ -554,7 +554,7 @@ PROBLEMS: dict[str, list[str]] = {
         "il faudrait élaguer les arbres, les branches touchent les fils",
         "la végétation envahit le trottoir",
         "les mauvaises herbes ont tout envahi",
-        "un tronc est resté couché sur le bas-côté",
+        "un tronc est resté en travers du bas-côté",
         "un olivier a été arraché",
     ],
     "signalisation": [
@@ -583,7 +583,7 @@ PROBLEMS: dict[str, list[str]] = {
         "une canalisation a éclaté, il y a de l'eau partout dans la rue",
         "la borne incendie {perd de l'eau|pisse de partout}",
         "l'avaloir est bouché par les feuilles",
-        "un geyser sort de la route",
+        "un geyser jaillit de la route",
         "le tampon d'égout a sauté",
         "de l'eau stagnante sur le trottoir depuis des jours",
         "la grille d'évacuation est pleine de boue",

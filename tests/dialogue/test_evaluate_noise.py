@@ -12,7 +12,7 @@ LINES = [
     "Bonjour, il y a un nid-de-poule profond au 14 rue de la République à Marseille !",
     "C'est pour signaler un lampadaire cassé, ça fait trois jours.",
     "Oui, rappelez-moi au 06 21 43 65 87 s'il vous plaît.",
-    "Je ne sais pas, je suis perdue, il faudrait que quelqu'un vienne.",
+    "Je ne sais pas, je suis perdue, que quelqu'un passe voir.",
 ]
 
 

@@ -28,6 +28,7 @@ from dialogue.slots import (
     REPROMPTS,
     YES_NO_QUESTIONS,
 )
+from dialogue.streets import ARTICLES
 from dialogue.understanding import Frame
 
 # Longest description kept: the first words say what the problem is; the rest is for the transcript.
@@ -212,8 +213,10 @@ def extract(frame: Frame, slots: dict[str, Any], knowledge: Knowledge, trusted: 
         and trusted
         and pending in (None, "problem")
         and frame.description
-        and frame.content_words >= _DESCRIBING_WORDS
-        and not (frame.place.street_name or frame.place.landmark or frame.phone_number or frame.danger is not None)
+        # Words enough beside the place it names: "des chiens errants ... vers la gare, ils courent après les gens"
+        # describes; "au 12 rue de la Paix à Marseille" only says where.
+        and frame.content_words - _place_words(frame) >= _DESCRIBING_WORDS
+        and not (frame.phone_number or frame.danger is not None)
         and not (frame.out_of_scope or frame.asks_for_person or frame.unintelligible)
     ):
         updates["description"] = frame.description[:MAX_DESCRIPTION]
@@ -472,6 +475,13 @@ def summary(slots: dict[str, Any], taxonomy: Taxonomy) -> str:
     return f"{what}, {where}, {danger}, {callback}"
 
 
+def _place_words(frame: Frame) -> int:
+    """How many words the place named in the line takes (street, landmark, commune), articles left out."""
+    place = frame.place
+    named = " ".join(part for part in (place.street_name, place.landmark, place.commune) if part)
+    return sum(1 for word in fold(named).split() if word not in ARTICLES)
+
+
 def times_asked(slots: dict[str, Any], question: str) -> int:
     return int((slots.get(QUESTIONS_ASKED) or {}).get(question, 0))
 
@@ -558,7 +568,10 @@ def handle_report_turn(frame: Frame, slots: dict[str, Any], knowledge: Knowledge
                 return Outcome(said=[Say("utter_goodbye")], slots=base, hangup=True)
             return Outcome(said=[Say("utter_anything_to_report")], slots={**base, PENDING: "anything_else"})
     if not report_in_progress(slots) and frame.out_of_scope:
-        return _answer_out_of_scope(frame, slots, knowledge, base)
+        # Words that may mean someone is in danger get the direct question before "this service does not do that":
+        # a smell told only by what it is like may be gas.
+        check = _ask_if_someone_is_in_danger(frame, slots, base)
+        return check if check is not None else _answer_out_of_scope(frame, slots, knowledge, base)
     trusted = is_trusted(frame, knowledge.thresholds) or has_lexical_evidence(frame, knowledge)
 
     if pending == "anything_else" and frame.answer is False and frame.category is None:
@@ -670,6 +683,10 @@ def handle_not_understood(
     count = int(slots.get(REPROMPTS) or 0) + 1
     if count >= 2 and _commune_can_wait(slots) and _clearly_said(frame, knowledge):
         return ask_next(slots, {**base, COMMUNE_SKIPPED: True, REPROMPTS: 0}, knowledge)
+    if _problem_in_own_words(slots) and not badly_heard(frame, knowledge.thresholds) and frame.content_words:
+        # Asked twice what the problem is, answered in words the taxonomy does not name: the report goes on in the
+        # caller's words (ask_next files it as "autre") rather than a handoff.
+        return ask_next(slots, {**base, REPROMPTS: 0}, knowledge)
     if count >= 2:
         return handoff("low_confidence", base)
     outcome = _reask(slots, base, knowledge)
@@ -682,6 +699,15 @@ def _commune_can_wait(slots: dict[str, Any]) -> bool:
     """The commune asked twice and answered with something else while the street or landmark is known: the report
     goes on without it and the person who validates it places it, rather than a handoff over one field."""
     return slots.get(PENDING) == "commune" and bool(slots.get("street_name") or slots.get("landmark"))
+
+
+def _problem_in_own_words(slots: dict[str, Any]) -> bool:
+    return (
+        slots.get(PENDING) == "problem"
+        and not slots.get("category")
+        and bool(slots.get("description"))
+        and times_asked(slots, "problem") >= MAX_ASKS["problem"]
+    )
 
 
 def _clearly_said(frame: Frame, knowledge: Knowledge) -> bool:

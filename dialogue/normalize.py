@@ -375,8 +375,10 @@ _NUMBER_WORD = (
 _NAME_NUMBER = re.compile(
     # "au niveau du neuf", "en face du douze": after a cue of place, "du" leads a house number, not a name.
     r"(?<!niveau )(?<!face )(?<!pres )(?<!près )(?<!cote )(?<!côté )(?<!hauteur )"
-    rf"(?<![\w'])(des|les|aux|du|de|d')\s*({_NUMBER_WORD}(?:(?:[\s-]+et)?[\s-]+{_NUMBER_WORD})*)\b"
-    rf"(?!(?:\s+(?:bis|ter|quater))?\s+(?:{STREET_TYPE_PATTERN})\b)",
+    rf"(?<![\w'])(?:(des|les|aux|du|de|d')\s*({_NUMBER_WORD}(?:(?:[\s-]+et)?[\s-]+{_NUMBER_WORD})*)\b"
+    rf"(?!(?:\s+(?:bis|ter|quater))?\s+(?:{STREET_TYPE_PATTERN})\b)"
+    # "château neuf le rouge": the Châteauneuf of a place name, written in two words by the recogniser.
+    r"|(ch[aâ]teau)[\s-]+(neuf)\b)",
     re.IGNORECASE,
 )
 _KEPT_MARK = "qqnamenumberqq"
@@ -671,8 +673,9 @@ def spoken_to_digits(text: str) -> str:
     kept: list[str] = []
 
     def keep(match: re.Match[str]) -> str:
-        kept.append(match.group(2))
-        return f"{match.group(1)} {_KEPT_MARK}{len(kept) - 1}x"
+        before, number = (match.group(1), match.group(2)) if match.group(1) else (match.group(3), match.group(4))
+        kept.append(number)
+        return f"{before} {_KEPT_MARK}{len(kept) - 1}x"
 
     prepared = _NAME_NUMBER.sub(keep, prepared)
     try:
@@ -883,6 +886,8 @@ def find_arrondissement(text: str) -> str | None:
         # "c'est le 13e", but not "le 3e lampadaire" (an ordinal before a noun)
         r"\ble (\d{1,2}) ?(?:e|eme|er|ere)\b(?= *$| (?:a|au|aux|pres|vers|du|quartier|pas|non|oui|marseille|c|je|on|il"
         r"|elle|et|mais|voila|hein|merci|s il)\b)",
+        # "la mairie du 13e", "le commissariat des 13e et 14e": Marseille's services are named by arrondissement.
+        r"\b(?:mairie|secteur|commissariat)(?: de secteur)? (?:du|des) (\d{1,2}) ?(?:e|eme|er|ere)\b",
     )
     words = {"premier": 1}
     folded = re.sub(r"\bpremier\b", "1 er", folded) if "arrondissement" in folded or "marseille" in folded else folded

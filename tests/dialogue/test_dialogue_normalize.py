@@ -631,3 +631,19 @@ def test_a_surface_said_as_where_names_the_problem_only_when_nothing_else_does(s
 )
 def test_a_phone_number_group_named_again_and_taken_back_is_replaced(said: str, number: str) -> None:
     assert find_phone_number(said) == number
+
+
+@pytest.mark.parametrize(
+    ("said", "commune"),
+    [
+        ("les tags sont sur la mairie du seizième", "Marseille 16e"),  # a service named by its arrondissement
+        ("devant le commissariat des 15e et 16e", "Marseille 15e"),
+    ],
+)
+def test_names_that_hold_a_number_or_an_arrondissement_name_the_commune(said: str, commune: str) -> None:
+    assert find_commune(said, GAZETTEER) == commune
+
+
+def test_a_number_after_chateau_is_still_a_house_number_before_a_street() -> None:
+    assert spoken_to_digits("au neuf rue du château") == "au 9 rue du château"
+    assert find_commune("au deuxième étage de la mairie", GAZETTEER) is None

@@ -867,3 +867,24 @@ def test_a_danger_denied_with_non_mais_corrects_no_problem() -> None:
     assert slots["category"] == "proprete" and slots["pending_question"] == "commune"
     turn(slots, "deny", "non c'est pas dangereux mais ça encombre le trottoir")
     assert slots["category"] == "proprete" and slots["danger"] is False
+
+
+def test_words_that_may_mean_danger_get_the_direct_question_before_the_out_of_scope_answer() -> None:
+    # A neighbour is an out-of-scope topic; a strange smell that stings may be gas: safety is asked first.
+    line = "mon voisin est passé me dire que ça sent bizarre en bas de l'immeuble, ça pique un peu la gorge"
+    slots: dict[str, Any] = {}
+    outcome = handle_out_of_scope(understood("out_of_scope", line), slots, KNOWLEDGE)
+    slots.update(outcome.slots)
+    assert outcome.said[0].response == "utter_ask_emergency"
+    assert turn(slots, "affirm", "oui il y a des gens qui toussent").handoff_reason == "emergency"
+
+
+def test_a_problem_the_taxonomy_does_not_name_goes_on_in_the_caller_s_words_after_two_asks() -> None:
+    slots: dict[str, Any] = {}
+    first = "bonjour il y a une banderole géante accrochée en travers de la rue près du stade qui claque au vent"
+    assert turn(slots, "report_problem", first).said[0].response == "utter_ask_problem"
+    assert slots["description"]  # kept, though the line also says where
+    turn(slots, "inform", "une banderole")
+    outcome = turn(slots, "inform", "ben elle fait du bruit c'est tout")
+    assert outcome.handoff_reason is None and slots["category"] == "autre"
+    assert slots["category_other_words"] == slots["description"]

@@ -41,6 +41,14 @@ def test_a_name_keeps_its_number_words() -> None:
 
 
 @pytest.mark.parametrize(
+    "said",
+    ["juste derrière l'église à château neuf le rouge", "c'est sur le parking de la poste de chateau neuf le rouge"],
+)
+def test_the_neuf_of_a_split_chateauneuf_stays_in_the_commune_s_name(said: str) -> None:
+    assert frame(said).place.commune == "Châteauneuf-le-Rouge"
+
+
+@pytest.mark.parametrize(
     ("said", "number", "commune"),
     [
         ("non c'est au quatorze pas au quatre", "14", None),

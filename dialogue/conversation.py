@@ -584,6 +584,10 @@ def handle_report_turn(frame: Frame, slots: dict[str, Any], knowledge: Knowledge
     check = _ask_if_someone_is_in_danger(frame, slots, {**base, **updates})
     if check is not None:
         return check
+    if pending in ("confirm", "correction") and frame.addition and not _changes_report(_changed(updates, slots)):
+        # "Non, mettez aussi qu'il y a un frigo": the words join the description and the report is read back.
+        described = f"{slots.get('description') or ''} ; {frame.addition}".strip(" ;")[:MAX_DESCRIPTION]
+        return ask_next(slots, {**base, "description": described, PENDING: None, REPROMPTS: 0}, knowledge)
     # "Oui c'est bien ça, au quatorze": a value said again as it stands changes nothing and confirms.
     if pending == "confirm" and not _changes_report(_changed(updates, slots)):
         if frame.answer is True:

@@ -75,11 +75,18 @@ def _negates_structurally(token: Any) -> bool:
 def _negated_by_structure(token: Any) -> bool:
     """A negator among the token's dependents, its head's (up the allowed relations), or its head is one."""
     node = token
+    clauses = 0
     for _ in range(6):  # heads are shallow in spoken lines; the bound keeps odd parses cheap
         if any(_negates_structurally(child) for child in node.children if child.i != token.i):
             return True
         if node.head.i == node.i or node.dep_ not in _SCOPE_RELATIONS:
             return False
+        if node.dep_ == "ccomp" and any(child.dep_.startswith("nsubj") for child in node.children):
+            # "je pense pas que ce soit dangereux" negates its clause; a run-on line parsed as clauses in clauses
+            # ("je sais pas si ... elle dit que ça sent ...") does not carry a negation two clauses down.
+            clauses += 1
+            if clauses > 1:
+                return False
         node = node.head
         if _negates_structurally(node):
             return True

@@ -266,6 +266,7 @@ class Frame:
     phone_number: str | None = None
     callback: bool | None = None  # a call back accepted or declined in words ("rappelez-moi", "sur ce numéro")
     correction: bool = False
+    addition: str | None = None  # "mettez aussi qu'il manque une planche": words to add to the description
     names_field: str | None = None  # "le lieu", "le numéro": which field the caller points at
     emergency: bool = False  # immediate danger to people
     maybe_emergency: bool = False  # someone may be in danger: ask one direct question
@@ -404,6 +405,7 @@ class Understanding:
             phone_number=phone,
             callback=None if phone else callback_said(fold(said)),
             correction=heard.intent == "correct" or sounds_like_correction(text),
+            addition=_added_detail(text),
             names_field=_named_field(folded),
             emergency=emergency,
             maybe_emergency=not emergency and said_plainly(doc, possible_emergency_evidence),
@@ -643,6 +645,20 @@ def in_plain_words(doc: Any) -> bool:
     """Most words of the line are everyday French: the pipeline has a vector for them."""
     words = [t for t in doc if t.is_alpha]
     return bool(words) and sum(1 for t in words if t.has_vector) * 2 > len(words)
+
+
+# "Mettez aussi qu'il y a un frigo", "précisez que c'est le deuxième", "il faut ajouter que ...": the caller asks
+# for words to be added to the report; what follows "que" is the addition.
+_ADDITION = re.compile(
+    r"\b(?:ajout|rajout|mett|mets|précis|precis|not|écri|ecri|indiqu)\w*\s+(?:aussi\s+|également\s+|egalement\s+)?"
+    r"(?:que\s+|qu')(?P<added>.{3,})",
+    re.IGNORECASE,
+)
+
+
+def _added_detail(text: str) -> str | None:
+    match = _ADDITION.search(text)
+    return match.group("added").strip(" .,!") if match else None
 
 
 def count_content_words(doc: Any) -> int:

@@ -888,3 +888,17 @@ def test_a_problem_the_taxonomy_does_not_name_goes_on_in_the_caller_s_words_afte
     outcome = turn(slots, "inform", "ben elle fait du bruit c'est tout")
     assert outcome.handoff_reason is None and slots["category"] == "autre"
     assert slots["category_other_words"] == slots["description"]
+
+
+@pytest.mark.parametrize("after_no", [False, True])
+def test_a_detail_to_add_at_the_read_back_joins_the_description_and_the_report_is_read_again(after_no: bool) -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "un banc cassé au 3 avenue du prado à marseille c'est pas dangereux")
+    assert turn(slots, "deny", "non").said[0].response == "utter_read_back"
+    if after_no:
+        assert turn(slots, "deny", "non").said[0].response == "utter_ask_correction"
+    outcome = turn(slots, "deny", "non, notez aussi qu'il manque deux planches au dossier")
+    assert outcome.said[0].response == "utter_read_back"
+    assert slots["description"].endswith("; il manque deux planches au dossier")
+    assert slots["place"] == "3 avenue du Prado, Marseille" and slots["category"] == "mobilier_urbain"
+    assert turn(slots, "affirm", "oui").save_report

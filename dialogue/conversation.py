@@ -176,6 +176,15 @@ def _described(slots: dict[str, Any], frame: Frame) -> str | None:
     return f"{old} ; {new}"[:MAX_DESCRIPTION] if old else new[:MAX_DESCRIPTION]
 
 
+def _names_it_instead(frame: Frame, slots: dict[str, Any], knowledge: Knowledge) -> bool:
+    """The line names its category by a strong word, where the report's came from a weak one only."""
+    taxonomy = knowledge.taxonomy
+    by_weak_word = taxonomy.match(str(slots.get("description") or ""), weak=False) is None
+    return (
+        by_weak_word and frame.category is not None and taxonomy.match(frame.text, weak=False) == frame.category.value
+    )
+
+
 def extract(frame: Frame, slots: dict[str, Any], knowledge: Knowledge, trusted: bool) -> dict[str, Any]:
     """Every report field the caller's sentence gives, whatever was asked (callers answer in any order). A field
     already filled changes only on an answer to its question or a correction, never for a weaker value."""
@@ -188,6 +197,12 @@ def extract(frame: Frame, slots: dict[str, Any], knowledge: Knowledge, trusted: 
         or pending in ("problem", "correction")
         # "non c'est pas dangereux mais ça bloque le trottoir" takes back no problem: its "non ... mais" is a danger's
         or (correcting and category != slots.get("category") and frame.danger is None)
+        # "Y a les camions" (a weak word: a vehicle problem?), asked for more: "c'est pour des tags" names the problem.
+        or (
+            pending == "description"
+            and category != slots.get("category")
+            and _names_it_instead(frame, slots, knowledge)
+        )
     ):
         replaced = slots.get("category") and category != slots.get("category")
         description = frame.description if replaced else _described(slots, frame)
@@ -424,6 +439,9 @@ def next_question(slots: dict[str, Any], taxonomy: Taxonomy, rephrase: bool = Fa
         return "description", Say(prefix + "description")
     if not (slots.get("street_name") or slots.get("landmark")):
         return "place", Say(prefix + "place")
+    if _landmark_anywhere(slots) and not times_asked(slots, "place"):
+        # "Le parking en bas de chez moi": nobody could find it; the street or a named place, once.
+        return "place", Say("utter_reask_place")
     if _wants_house_number(slots):
         # A street alone may be kilometres long: its number, or what the problem is near, once.
         return "street_number", Say(prefix + "street_number")
@@ -450,6 +468,21 @@ def next_question(slots: dict[str, Any], taxonomy: Taxonomy, rephrase: bool = Fa
 _UNNUMBERED_STREET_TYPES = frozenset(
     {"place", "placette", "square", "parvis", "esplanade", "rond-point", "rond point", "carrefour", "parking"}
 )
+
+
+# Places every street has: said alone, they locate nothing ("le parking", "chez mon voisin", "devant l'immeuble").
+_EVERYWHERE = frozenset(
+    """parking immeuble residence batiment maison chez moi nous voisin voisine voisins mon ma mes notre nos son sa
+    ses leur entree sortie cour portail garage trottoir route rue chemin coin bout bord bas haut face cote angle
+    carrefour croisement virage fond milieu devant derriere pres a au aux en sur sous""".split()
+)
+
+
+def _landmark_anywhere(slots: dict[str, Any]) -> bool:
+    landmark = slots.get("landmark")
+    if slots.get("street_name") or not landmark:
+        return False
+    return all(word in _EVERYWHERE or word in ARTICLES for word in fold(str(landmark)).split())
 
 
 def _wants_house_number(slots: dict[str, Any]) -> bool:
@@ -606,18 +639,19 @@ def handle_report_turn(frame: Frame, slots: dict[str, Any], knowledge: Knowledge
             # "Oui c'est bon" to "what is not right?": nothing is wrong after all; the report is read back again.
             return ask_next(slots, {**base, PENDING: None, REPROMPTS: 0}, knowledge)
 
-    if not _changes_report(updates) and not _acceptable_without_content(frame, pending, trusted):
+    if not _changes_report(updates) and not _acceptable_without_content(frame, slots, trusted):
         return handle_not_understood(frame, slots, knowledge, base)
     return ask_next(slots, {**base, **updates, REPROMPTS: 0}, knowledge)
 
 
-def _acceptable_without_content(frame: Frame, pending: Any, trusted: bool) -> bool:
+def _acceptable_without_content(frame: Frame, slots: dict[str, Any], trusted: bool) -> bool:
     """A turn that fills nothing but needs no reprompt: "bonjour", "oui j'ai un problème à signaler"."""
+    pending = slots.get(PENDING)
     if frame.intent in ("greet", "thank") and trusted:
         return True
-    if pending in ("description", "street_number") and (
-        frame.answer is not None or frame.unsure or frame.intent == "dont_know"
-    ):
+    # "Which street?" asked of a place already given ("le parking en bas de chez moi"): not knowing is an answer.
+    asked_more = pending in ("description", "street_number") or (pending == "place" and slots.get("landmark"))
+    if asked_more and (frame.answer is not None or frame.unsure or frame.intent == "dont_know"):
         return True  # "tell me more?", "which number?" "non" / "je sais pas": an answer too
     if pending is None and trusted and frame.plain_words and frame.intent not in ("deny", "dont_know", "out_of_scope"):
         return True  # the caller's first words, before the problem ("excusez-moi de vous déranger..."): no failure

@@ -19,6 +19,7 @@ from dialogue.conversation import (
     summary,
 )
 from dialogue.knowledge import default_gazetteer, default_taxonomy
+from dialogue.slots import PENDING
 from dialogue.understanding import Frame, Heard, Understanding
 
 KNOWLEDGE = Knowledge(default_taxonomy(), default_gazetteer())
@@ -893,7 +894,7 @@ def test_a_problem_the_taxonomy_does_not_name_goes_on_in_the_caller_s_words_afte
 @pytest.mark.parametrize("after_no", [False, True])
 def test_a_detail_to_add_at_the_read_back_joins_the_description_and_the_report_is_read_again(after_no: bool) -> None:
     slots: dict[str, Any] = {}
-    turn(slots, "report_problem", "un banc cassé au 3 avenue du prado à marseille c'est pas dangereux")
+    turn(slots, "report_problem", "un banc cassé au 3 avenue du prado marseille c'est pas dangereux")
     assert turn(slots, "deny", "non").said[0].response == "utter_read_back"
     if after_no:
         assert turn(slots, "deny", "non").said[0].response == "utter_ask_correction"
@@ -902,3 +903,29 @@ def test_a_detail_to_add_at_the_read_back_joins_the_description_and_the_report_i
     assert slots["description"].endswith("; il manque deux planches au dossier")
     assert slots["place"] == "3 avenue du Prado, Marseille" and slots["category"] == "mobilier_urbain"
     assert turn(slots, "affirm", "oui").save_report
+
+
+def test_a_place_every_street_has_asks_for_the_street_once_and_not_knowing_it_goes_on() -> None:
+    slots: dict[str, Any] = {}
+    opening = "une voiture abandonnée depuis des semaines sur le parking en bas de chez moi à la Duranne"
+    assert turn(slots, "report_problem", opening).said[0].response == "utter_reask_place"
+    assert turn(slots, "dont_know", "je sais pas le nom de la rue").said[0].response == "utter_ask_danger"
+    # A named place is found without its street.
+    named: dict[str, Any] = {}
+    said = turn(
+        named, "report_problem", "une voiture abandonnée depuis des semaines sur le parking de la gare à gardanne"
+    )
+    assert said.said[0].response == "utter_ask_danger"
+
+
+def test_a_problem_named_by_a_strong_word_replaces_one_guessed_from_a_weak_word() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "allô je suis dans la rue y a les camions")
+    assert slots["category"] == "stationnement_vehicule" and slots[PENDING] == "description"
+    turn(slots, "inform", "oui c'est pour des tags")
+    assert slots["category"] == "tags_graffitis"
+    # Named by its own word first, the problem stays what it was whatever the details say.
+    kept: dict[str, Any] = {}
+    turn(kept, "report_problem", "un lampadaire")
+    turn(kept, "inform", "sa tête pend vers le trottoir")
+    assert kept["category"] == "eclairage_public"

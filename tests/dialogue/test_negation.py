@@ -43,7 +43,7 @@ def test_common_words_and_names() -> None:
 
 def test_a_negation_does_not_reach_two_clauses_down_a_run_on_line() -> None:
     # "je sais pas si ..." opens the line; what the husband reports two clauses later is said, not denied.
-    line = "bonsoir je sais pas si je dois vous appeler mon mari revient de dehors il m'a dit que ça sent bizarre"
+    line = "bonsoir je sais pas si je dois vous appeler mon mari revient de dehors il m'a raconté que ça sent bizarre"
     assert polarity_of(parse(line), {"sent"}) is True
     # One clause down the negation still holds: "je pense pas que ce soit dangereux".
     assert polarity_of(parse("je pense pas que ce soit dangereux"), DANGER) is False

@@ -285,9 +285,11 @@ def extract(frame: Frame, slots: dict[str, Any], knowledge: Knowledge, trusted: 
     elif corrected_other:
         pass
     elif pending == "callback_consent":
-        if frame.answer is True:
+        # Said in words, the call back wins over the yes or no the line opened with ("oui ... non, pas la peine").
+        consent = frame.callback if frame.callback is not None else frame.answer
+        if consent is True:
             updates.update(callback_consent=True, callback_number=slots.get(CALLER_NUMBER))
-        elif frame.answer is False:
+        elif consent is False:
             updates.update(callback_consent=False, callback_number=None)
     elif pending == "callback_number" and (frame.intent in ("deny", "dont_know") or frame.answer is False):
         updates.update(callback_consent=False, callback_number=None)

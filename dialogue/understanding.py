@@ -740,6 +740,10 @@ _CALLBACK_CUE = re.compile(
 _CALLBACK_NEGATIONS = frozenset({"pas", "ne", "n", "inutile", "non", "jamais"})
 _CALLBACK_TURNS_BACK = frozenset({"oui", "si", "mais", "ouais"})
 _CALLBACK_DECLINED_AFTER = re.compile(r"^(?: \w+)?? (?:pas|jamais)\b")
+# "Oui rappelez-moi ... euh non, laissez tomber": taken back later in the line.
+_TAKEN_BACK = re.compile(
+    r"\b(?:laiss\w* tomber|finalement non|non finalement|non en fait|en fait non|pas la peine|inutile|non merci)\b"
+)
 
 
 def callback_said(folded: str) -> bool | None:
@@ -747,7 +751,7 @@ def callback_said(folded: str) -> bool | None:
     cue = _CALLBACK_CUE.search(folded)
     if cue is None:
         return None
-    if _CALLBACK_DECLINED_AFTER.search(folded[cue.end() :]):
+    if _CALLBACK_DECLINED_AFTER.search(folded[cue.end() :]) or _TAKEN_BACK.search(folded[cue.end() :]):
         return False
     declined = False
     for word in folded[: cue.start()].split()[-5:]:

@@ -929,3 +929,23 @@ def test_a_problem_named_by_a_strong_word_replaces_one_guessed_from_a_weak_word(
     turn(kept, "report_problem", "un lampadaire")
     turn(kept, "inform", "sa tête pend vers le trottoir")
     assert kept["category"] == "eclairage_public"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "oui alors c'est le zéro six... ah non en fait c'est pas la peine de me rappeler",
+        "oui rappelez-moi euh non laissez tomber",
+    ],
+)
+def test_a_call_back_taken_back_in_the_same_line_is_declined(answer: str) -> None:
+    slots: dict[str, Any] = {}
+    turn(
+        slots,
+        "report_problem",
+        "un banc cassé au 3 avenue du prado marseille c'est pas dangereux",
+        caller="+33612345678",
+    )
+    assert slots[PENDING] == "callback_consent"
+    turn(slots, "affirm", answer)
+    assert slots["callback_consent"] is False and slots["callback_number"] is None

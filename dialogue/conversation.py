@@ -802,6 +802,9 @@ def handle_no_input(frame: Frame, slots: dict[str, Any], knowledge: Knowledge) -
     slots = _current(slots, base)
     count = int(slots.get(REPROMPTS) or 0) + 1
     if count >= 2:
+        if slots.get(PENDING) == "emergency_check":
+            # Asked twice whether someone is in danger, and silence: the safe reading, with the 112 advice.
+            return handoff_emergency(base)
         if report_in_progress(slots):
             return handoff("no_input", base)
         return Outcome(said=[Say("utter_no_input_goodbye")], slots={**base, REPROMPTS: count}, hangup=True)

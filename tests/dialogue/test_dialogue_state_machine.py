@@ -120,7 +120,7 @@ def test_other_category_keeps_the_callers_words() -> None:
 
 def test_emergency_words_win_over_the_report() -> None:
     outcome = turn({}, "report_problem", "un câble électrique arraché traîne sur le bitume")
-    assert outcome.handoff_reason == "emergency"
+    assert outcome.handoff_reason == "emergency" and outcome.said[0].response == "utter_emergency"
 
 
 def test_out_of_scope_words_do_not_start_a_report() -> None:
@@ -810,7 +810,7 @@ def test_a_hazard_answer_that_also_says_someone_is_hurt_hands_over() -> None:
     slots: dict[str, Any] = {}
     turn(slots, "report_problem", "un câble pend tout bas sur le trottoir au 3 rue Tapis Vert à Marseille")
     outcome = turn(slots, "affirm", "oui dangereux pour les passants, un monsieur est tombé il se relève pas")
-    assert outcome.handoff_reason == "emergency"
+    assert outcome.handoff_reason == "emergency" and outcome.said[0].response == "utter_emergency"
 
 
 def test_nobody_hurt_said_without_its_ne_is_no_emergency() -> None:
@@ -819,7 +819,7 @@ def test_nobody_hurt_said_without_its_ne_is_no_emergency() -> None:
     assert outcome.handoff_reason is None and slots["category"] == "espaces_verts_arbres"
     slots = {}
     outcome = turn(slots, "report_problem", "un arbre est tombé sur la route, une personne est blessée")
-    assert outcome.handoff_reason == "emergency"
+    assert outcome.handoff_reason == "emergency" and outcome.said[0].response == "utter_emergency"
 
 
 def test_a_caller_asking_for_a_moment_hears_the_question_again_without_a_reprompt() -> None:
@@ -949,3 +949,15 @@ def test_a_call_back_taken_back_in_the_same_line_is_declined(answer: str) -> Non
     assert slots[PENDING] == "callback_consent"
     turn(slots, "affirm", answer)
     assert slots["callback_consent"] is False and slots["callback_number"] is None
+
+
+def test_silence_to_the_direct_question_about_danger_hands_over_with_the_advice() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "inform", "ma voisine est venue me dire que ça sent bizarre en bas et que ça pique un peu")
+    assert slots[PENDING] == "emergency_check"
+    for expected in ("utter_ask_emergency", None):
+        outcome = handle_no_input(understood("no_input", "/no_input"), slots, KNOWLEDGE)
+        slots.update(outcome.slots)
+        if expected:
+            assert outcome.said[0].response == expected
+    assert outcome.handoff_reason == "emergency" and outcome.said[0].response == "utter_emergency"

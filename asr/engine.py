@@ -60,8 +60,10 @@ class VoskRecognizer:
         self._warm_speech = b""  # what fresh recognisers are warmed on (prewarm)
         self._warm_rate = model.sample_rate
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="asr")
-        self._eviction: asyncio.Handle | None = None
-        self._eviction_loop: asyncio.AbstractEventLoop | None = None
+        self._tidy_due: asyncio.TimerHandle | None = None  # one tidy at a time: due, or running (_tidying)
+        self._tidy_loop: asyncio.AbstractEventLoop | None = None
+        self._tidying = False
+        self._closed = False
 
     def open_stream(self, input_rate: int) -> VoskStream:
         return VoskStream(self, input_rate)
@@ -76,6 +78,8 @@ class VoskRecognizer:
         the fresh recognisers that replace grown ones after a burst."""
         self._warm_speech = speech[: int(PREWARM_SPEECH_S * sample_rate) * SAMPLE_WIDTH]
         self._warm_rate = sample_rate
+        # Without speech a replacement would be as cold as a new one: grown ones are then kept.
+        self.recognizers.refresh_grown = bool(self._warm_speech)
         loop = asyncio.get_running_loop()
         await asyncio.gather(*(loop.run_in_executor(self.executor, self._add_fresh) for _ in range(count)))
 
@@ -86,31 +90,36 @@ class VoskRecognizer:
         # Decoded as a caller's utterance is and closed the same way, in a pool of its own.
         aside = RecognizerPool(self.model, keep=1, linger_s=0.0)
         Decoder(aside, self.model.sample_rate, self._warm_rate, lease=recognizer).finish(self._warm_speech)
-        self.recognizers.adopt(recognizer)
+        if not self._closed:  # else the pool was cleared: this one is freed here
+            self.recognizers.adopt(recognizer)
 
     def close(self) -> None:
         """Stop the pool once running jobs end; streams fail from then on."""
-        if self._eviction is not None:
-            self._eviction.cancel()
+        self._closed = True
+        if self._tidy_due is not None:
+            self._tidy_due.cancel()
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.recognizers.clear()
 
     def _recognizer_released(self) -> None:
         """On the loop, after a stream gave a recogniser back: tidy the pool once it has lingered."""
-        if not self.recognizers.untidy:
+        if self._closed or self._tidying or not self.recognizers.untidy:
             return
         loop = asyncio.get_running_loop()
-        if self._eviction is not None and self._eviction_loop is loop:
+        if self._tidy_due is not None and self._tidy_loop is loop:
             return  # already due
-        self._eviction_loop = loop
-        self._eviction = loop.call_later(self.recognizers.linger_s, self._tidy)
+        self._tidy_loop = loop
+        self._tidy_due = loop.call_later(self.recognizers.linger_s, self._tidy)
 
     def _tidy(self) -> None:
-        self._eviction = None
+        self._tidy_due = None
+        if self._closed:
+            return
         try:
             job = asyncio.get_running_loop().run_in_executor(self.executor, self._tidy_once)
         except RuntimeError:
             return  # engine closed
+        self._tidying = True
         job.add_done_callback(self._tidied)
 
     def _tidy_once(self) -> bool:
@@ -127,12 +136,16 @@ class VoskRecognizer:
         return True
 
     def _tidied(self, job: asyncio.Future[bool]) -> None:
-        if job.cancelled() or job.exception() is not None:
-            return  # engine closed
-        if job.result():
-            self._eviction = asyncio.get_running_loop().call_soon(self._tidy)
-        else:
-            self._recognizer_released()  # the younger ones, later
+        self._tidying = False
+        if job.cancelled() or self._closed:
+            return
+        error = job.exception()
+        if error is not None:
+            log.error("tidying the recogniser pool failed: %r", error)
+        elif job.result():
+            self._tidy()  # the next grown one, as a new job behind the calls' queued ones
+            return
+        self._recognizer_released()  # the younger ones, later
 
 
 @dataclass

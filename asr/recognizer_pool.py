@@ -2,7 +2,7 @@
 
 Measured with the demo model: building a KaldiRecognizer takes 50-105 ms, and a new one decodes its first
 utterances about 10x slower than a used one, because its lookahead-composed graph (HCLr x Gr) is expanded
-on demand and cached inside it (~70 MB once warm). A finished utterance hands its recogniser back here.
+on demand and cached inside it. A finished utterance hands its recogniser back here.
 The pool keeps `keep` of them idle; more are kept for `linger_s` after a burst, then freed. A kept one also grows
 as callers' words expand its graph (measured: 27 MB once warmed on 3 s of speech, 95 MB after three rounds of 10 s
 of clips), so one that decoded callers' speech and then sat idle for `linger_s` is handed to the engine to be
@@ -55,7 +55,9 @@ class RecognizerPool:
         self.keep = keep
         self.linger_s = linger_s
         self._after_free = after_free
-        self._idle: list[PooledRecognizer] = []  # oldest release first
+        self._idle: list[PooledRecognizer] = []  # served from the end: the most recently used first
+        self._leased = 0  # recognisers out with a stream
+        self.refresh_grown = False  # grown ones are handed back for replacement (set once there is speech to warm on)
         self._lock = threading.Lock()
         self.created = 0
         self.reused = 0
@@ -76,10 +78,12 @@ class RecognizerPool:
     def untidy(self) -> bool:
         """Idle recognisers that will be freed or refreshed once they have lingered."""
         with self._lock:
-            return len(self._idle) > self.keep or any(recognizer.grown for recognizer in self._idle)
+            grown = self.refresh_grown and any(recognizer.grown for recognizer in self._idle)
+            return len(self._idle) > self.keep or grown
 
     def acquire(self) -> PooledRecognizer:
         with self._lock:
+            self._leased += 1
             if self._idle:
                 self.reused += 1
                 return self._idle.pop()  # the most recently used: the warmest cache
@@ -103,6 +107,7 @@ class RecognizerPool:
         recognizer.kaldi.Reset()
         recognizer.idle_since = time.monotonic()
         with self._lock:
+            self._leased -= 1
             self._idle.append(recognizer)
 
     def adopt(self, recognizer: PooledRecognizer) -> None:
@@ -115,27 +120,32 @@ class RecognizerPool:
 
     def take_grown(self) -> PooledRecognizer | None:
         """Out of the pool, the longest idle of the kept recognisers that callers' speech grew, once it has
-        lingered: for the caller to free and replace. None while there is surplus to free first."""
+        lingered: for the caller to free and replace. None while a stream holds a recogniser (replacing one takes
+        a pool worker for about a second, which a caller's speech should have), or while there is surplus to free
+        first."""
         now = time.monotonic()
         with self._lock:
-            if len(self._idle) > self.keep:
+            if not self.refresh_grown or self._leased or len(self._idle) > self.keep:
                 return None
-            for index, recognizer in enumerate(self._idle):
-                if recognizer.grown and now - recognizer.idle_since >= self.linger_s:
-                    self.refreshed += 1
-                    return self._idle.pop(index)
-        return None
+            lingered = [r for r in self._idle if r.grown and now - r.idle_since >= self.linger_s]
+            if not lingered:
+                return None
+            oldest = min(lingered, key=lambda r: r.idle_since)
+            self._idle.remove(oldest)
+            self.refreshed += 1
+            return oldest
 
     def evict_stale(self) -> int:
-        """Free the surplus recognisers idle for `linger_s` or more; returns how many."""
+        """Free the surplus recognisers idle for `linger_s` or more, grown ones first, then the longest idle;
+        returns how many."""
         now = time.monotonic()
         with self._lock:
-            stale = 0
-            while stale < len(self._idle) - self.keep and now - self._idle[stale].idle_since >= self.linger_s:
-                stale += 1
-            dropped = self._idle[:stale]
-            del self._idle[:stale]
-            self.evicted += stale
+            lingered = [r for r in self._idle if now - r.idle_since >= self.linger_s]
+            lingered.sort(key=lambda r: (not r.grown, r.idle_since))
+            dropped = lingered[: max(0, len(self._idle) - self.keep)]
+            for recognizer in dropped:
+                self._idle.remove(recognizer)
+            self.evicted += len(dropped)
         return _free(dropped, self._after_free)
 
     def clear(self) -> int:

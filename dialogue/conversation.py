@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from dialogue.knowledge import OTHER_CATEGORY, Gazetteer, Taxonomy, fold
+from dialogue.knowledge import OTHER_CATEGORY, Gazetteer, Taxonomy, fold, stem
 from dialogue.normalize import Place, format_place, is_quarter, normalize_caller_number
 from dialogue.slots import (
     CALLBACK_OFFER,
@@ -177,12 +177,30 @@ def _described(slots: dict[str, Any], frame: Frame) -> str | None:
 
 
 def _names_it_instead(frame: Frame, slots: dict[str, Any], knowledge: Knowledge) -> bool:
-    """The line names its category by a strong word, where the report's came from a weak one only."""
+    """The line names its category by a strong word and says nothing of the report's, which came from a weak word
+    only ("une voiture grise, les vitres cassées" still speaks of the car)."""
     taxonomy = knowledge.taxonomy
     by_weak_word = taxonomy.match(str(slots.get("description") or ""), weak=False) is None
-    return (
-        by_weak_word and frame.category is not None and taxonomy.match(frame.text, weak=False) == frame.category.value
-    )
+    named = frame.category is not None and taxonomy.match(frame.text, weak=False) == frame.category.value
+    # Said as what the call is about ("c'est pour des tags", "en fait c'est un nid de poule"), not as details of
+    # the first thing ("il bloque le trottoir", "elle est devant la borne").
+    reframed = _REFRAMES.match(fold(frame.text)) is not None
+    return by_weak_word and named and reframed and not _mentions(taxonomy, str(slots.get("category")), frame.text)
+
+
+_REFRAMES = re.compile(
+    r"^(?:(?:oui|ouais|non|euh|ben|bah|alors|bon|ah|enfin|pardon)\s+)*"
+    r"(?:en fait |non )?(?:c est pour|c est|il s agit|j appelle pour|je vous appelle pour|je signale)\b"
+)
+
+
+def _mentions(taxonomy: Taxonomy, code: str, text: str) -> bool:
+    category = taxonomy.by_code(code)
+    if category is None:
+        return False
+    padded = f" {stem(text)} "
+    words = (*category.problem_synonyms, *category.synonyms, *category.weak_synonyms)
+    return any(f" {word} " in padded for word in words)
 
 
 def extract(frame: Frame, slots: dict[str, Any], knowledge: Knowledge, trusted: bool) -> dict[str, Any]:
@@ -231,6 +249,9 @@ def extract(frame: Frame, slots: dict[str, Any], knowledge: Knowledge, trusted: 
         # Words enough beside the place it names: "des chiens errants ... vers la gare, ils courent après les gens"
         # describes; "au 12 rue de la Paix à Marseille" only says where.
         and frame.content_words - _place_words(frame) >= _DESCRIBING_WORDS
+        # "J'habite au 12 rue de la République depuis vingt ans": an address with words around it describes
+        # nothing unless they name a problem.
+        and (frame.place.street_name is None or frame.plausible_problem)
         and not (frame.phone_number or frame.danger is not None)
         and not (frame.out_of_scope or frame.asks_for_person or frame.unintelligible)
     ):
@@ -285,8 +306,8 @@ def extract(frame: Frame, slots: dict[str, Any], knowledge: Knowledge, trusted: 
     elif corrected_other:
         pass
     elif pending == "callback_consent":
-        # Said in words, the call back wins over the yes or no the line opened with ("oui ... non, pas la peine").
-        consent = frame.callback if frame.callback is not None else frame.answer
+        # A call back declined in words wins over the yes the line opened with ("oui ... non, pas la peine").
+        consent = False if frame.callback is False else frame.answer
         if consent is True:
             updates.update(callback_consent=True, callback_number=slots.get(CALLER_NUMBER))
         elif consent is False:
@@ -554,14 +575,21 @@ def _safety_first(frame: Frame, slots: dict[str, Any], base: dict[str, Any]) -> 
     return None
 
 
-def _ask_if_someone_is_in_danger(frame: Frame, slots: dict[str, Any], updates: dict[str, Any]) -> Outcome | None:
+# The value of "emergency_checked" when the line asked about was out of scope: a "no" then gets that answer.
+_CHECKED_OUT_OF_SCOPE = "out_of_scope"
+
+
+def _ask_if_someone_is_in_danger(
+    frame: Frame, slots: dict[str, Any], updates: dict[str, Any], out_of_scope: bool = False
+) -> Outcome | None:
     """One direct question, once per call, when the words only may mean that someone is in danger now; what the
     line gave is kept."""
     if not frame.maybe_emergency or slots.get("emergency_checked"):
         return None
+    checked: object = _CHECKED_OUT_OF_SCOPE if out_of_scope else True
     return Outcome(
         said=[Say("utter_ask_emergency")],
-        slots={**updates, PENDING: "emergency_check", "emergency_checked": True},
+        slots={**updates, PENDING: "emergency_check", "emergency_checked": checked},
     )
 
 
@@ -583,6 +611,9 @@ def handle_report_turn(frame: Frame, slots: dict[str, Any], knowledge: Knowledge
         # Nobody in danger: on with the report, from what this line gives (often nothing but "non").
         slots = {**slots, PENDING: None}
         updates = extract(frame, slots, knowledge, is_trusted(frame, knowledge.thresholds))
+        if slots.get("emergency_checked") == _CHECKED_OUT_OF_SCOPE and not _changes_report(updates):
+            # Asked about a line that was out of scope ("ça sent le brûlé, le voisin fait un barbecue"): its answer.
+            return _answer_out_of_scope(frame, slots, knowledge, base)
         if frame.answer is True and slots.get("danger") is None:
             updates["danger"] = True  # a yes about what could happen: a danger to report
         return ask_next(slots, {**base, **updates, REPROMPTS: 0}, knowledge)
@@ -605,7 +636,7 @@ def handle_report_turn(frame: Frame, slots: dict[str, Any], knowledge: Knowledge
     if not report_in_progress(slots) and frame.out_of_scope:
         # Words that may mean someone is in danger get the direct question before "this service does not do that":
         # a smell told only by what it is like may be gas.
-        check = _ask_if_someone_is_in_danger(frame, slots, base)
+        check = _ask_if_someone_is_in_danger(frame, slots, base, out_of_scope=True)
         return check if check is not None else _answer_out_of_scope(frame, slots, knowledge, base)
     trusted = is_trusted(frame, knowledge.thresholds) or has_lexical_evidence(frame, knowledge)
 
@@ -620,8 +651,11 @@ def handle_report_turn(frame: Frame, slots: dict[str, Any], knowledge: Knowledge
     if check is not None:
         return check
     if pending in ("confirm", "correction") and frame.addition and not _changes_report(_changed(updates, slots)):
-        # "Non, mettez aussi qu'il y a un frigo": the words join the description and the report is read back.
+        # "Non, mettez aussi qu'il y a un frigo": the words join the description and the report is read back;
+        # "oui, et notez que ..." saves it with them.
         described = f"{slots.get('description') or ''} ; {frame.addition}".strip(" ;")[:MAX_DESCRIPTION]
+        if pending == "confirm" and frame.answer is True:
+            return Outcome(slots={**base, "description": described, REPROMPTS: 0}, save_report=True)
         return ask_next(slots, {**base, "description": described, PENDING: None, REPROMPTS: 0}, knowledge)
     # "Oui c'est bien ça, au quatorze": a value said again as it stands changes nothing and confirms.
     if pending == "confirm" and not _changes_report(_changed(updates, slots)):
@@ -723,10 +757,15 @@ def handle_not_understood(
     count = int(slots.get(REPROMPTS) or 0) + 1
     if count >= 2 and _commune_can_wait(slots) and _clearly_said(frame, knowledge):
         return ask_next(slots, {**base, COMMUNE_SKIPPED: True, REPROMPTS: 0}, knowledge)
-    if _problem_in_own_words(slots) and not badly_heard(frame, knowledge.thresholds) and frame.content_words:
+    if (
+        _problem_in_own_words(slots)
+        and not badly_heard(frame, knowledge.thresholds)
+        and frame.content_words
+        and not (frame.unsure or frame.intent == "dont_know")
+    ):
         # Asked twice what the problem is, answered in words the taxonomy does not name: the report goes on in the
-        # caller's words (ask_next files it as "autre") rather than a handoff.
-        return ask_next(slots, {**base, REPROMPTS: 0}, knowledge)
+        # caller's words, these ones too (ask_next files it as "autre"), rather than a handoff.
+        return ask_next(slots, {**base, "description": _described(slots, frame), REPROMPTS: 0}, knowledge)
     if count >= 2:
         return handoff("low_confidence", base)
     outcome = _reask(slots, base, knowledge)

@@ -72,8 +72,9 @@ def _negates_structurally(token: Any) -> bool:
     return fold(token.text) == "personne" and any(fold(c.text) in ("ne", "n") for c in token.head.children)
 
 
-def _negated_by_structure(token: Any) -> bool:
-    """A negator among the token's dependents, its head's (up the allowed relations), or its head is one."""
+def _negated_by_structure(token: Any, max_clauses: int | None = None) -> bool:
+    """A negator among the token's dependents, its head's (up the allowed relations), or its head is one; with
+    `max_clauses`, not from further up than that many clauses with their own subject."""
     node = token
     clauses = 0
     for _ in range(6):  # heads are shallow in spoken lines; the bound keeps odd parses cheap
@@ -82,10 +83,8 @@ def _negated_by_structure(token: Any) -> bool:
         if node.head.i == node.i or node.dep_ not in _SCOPE_RELATIONS:
             return False
         if node.dep_ == "ccomp" and any(child.dep_.startswith("nsubj") for child in node.children):
-            # "je pense pas que ce soit dangereux" negates its clause; a run-on line parsed as clauses in clauses
-            # ("je sais pas si ... elle dit que ça sent ...") does not carry a negation two clauses down.
             clauses += 1
-            if clauses > 1:
+            if max_clauses is not None and clauses > max_clauses:
                 return False
         node = node.head
         if _negates_structurally(node):
@@ -152,8 +151,10 @@ def _nobody(doc: Any, token: Any) -> bool:
     return fold(token.text) == "personne" and before_its_verb and not named_before
 
 
-def is_negated(doc: Any, token: Any) -> bool:
-    return _negated_by_structure(token) or _negated_in_short_answer(doc, token) or _negated_nearby(doc, token)
+def is_negated(doc: Any, token: Any, max_clauses: int | None = None) -> bool:
+    return (
+        _negated_by_structure(token, max_clauses) or _negated_in_short_answer(doc, token) or _negated_nearby(doc, token)
+    )
 
 
 def polarity_of(doc: Any, keys: Iterable[str]) -> bool | None:
@@ -184,7 +185,7 @@ def folded_words(doc: Any) -> tuple[str, list[tuple[int, int, Any]]]:
     return " ".join(parts), index
 
 
-def said_plainly(doc: Any, find: Callable[[str], list[Span]]) -> bool:
+def said_plainly(doc: Any, find: Callable[[str], list[Span]], max_clauses: int | None = None) -> bool:
     """Whether some words that `find` locates in the folded line are said, not denied: "ce n'est pas un câble
     électrique", "personne n'est blessé" or "l'eau rentre pas chez les gens" deny what the words would say. A
     negation the words need to say it ("il respire plus", "elle se relève pas") is no denial."""
@@ -196,7 +197,7 @@ def said_plainly(doc: Any, find: Callable[[str], list[Span]]) -> bool:
             return True  # the negation is part of what is said
         positions = {token.i for token in inside}
         anchors = [t for t in inside if t.head.i == t.i or t.head.i not in positions]
-        if not any(is_negated(doc, token) for token in anchors):
+        if not any(is_negated(doc, token, max_clauses) for token in anchors):
             return True
     return False
 

@@ -378,7 +378,7 @@ _NAME_NUMBER = re.compile(
     rf"(?<![\w'])(?:(des|les|aux|du|de|d')\s*({_NUMBER_WORD}(?:(?:[\s-]+et)?[\s-]+{_NUMBER_WORD})*)\b"
     rf"(?!(?:\s+(?:bis|ter|quater))?\s+(?:{STREET_TYPE_PATTERN})\b)"
     # "château neuf le rouge": the Châteauneuf of a place name, written in two words by the recogniser.
-    r"|(ch[aâ]teau)[\s-]+(neuf)\b)",
+    rf"|(ch[aâ]teau)[\s-]+(neuf)\b(?!(?:\s+(?:bis|ter|quater))?\s+(?:{STREET_TYPE_PATTERN})\b))",
     re.IGNORECASE,
 )
 _KEPT_MARK = "qqnamenumberqq"
@@ -887,7 +887,7 @@ def find_arrondissement(text: str) -> str | None:
         r"\ble (\d{1,2}) ?(?:e|eme|er|ere)\b(?= *$| (?:a|au|aux|pres|vers|du|quartier|pas|non|oui|marseille|c|je|on|il"
         r"|elle|et|mais|voila|hein|merci|s il)\b)",
         # "la mairie du 13e", "le commissariat des 13e et 14e": Marseille's services are named by arrondissement.
-        r"\b(?:mairie|secteur|commissariat)(?: de secteur)? (?:du|des) (\d{1,2}) ?(?:e|eme|er|ere)\b",
+        r"\b(?:mairie|secteur|commissariat)(?: de secteur)? (?:du|des) (\d{1,2}) ?(?:e|eme|er|ere)\b(?! age\b)",
     )
     words = {"premier": 1}
     folded = re.sub(r"\bpremier\b", "1 er", folded) if "arrondissement" in folded or "marseille" in folded else folded

@@ -408,7 +408,9 @@ class Understanding:
             addition=_added_detail(text),
             names_field=_named_field(folded),
             emergency=emergency,
-            maybe_emergency=not emergency and said_plainly(doc, possible_emergency_evidence),
+            # Worth one question: a negation two clauses up a run-on line ("je sais pas si c'est vous ... elle trouve
+            # que ça sent bizarre") does not rule it out; "je crois pas que quelqu'un soit blessé" does.
+            maybe_emergency=not emergency and said_plainly(doc, possible_emergency_evidence, max_clauses=1),
             speaks_of_what_could_happen=HYPOTHETICAL.search(folded) is not None,
             hazard_to_passers_by=_HAZARD_TO_PASSERS_BY.search(folded) is not None,
             holds_on=_HOLD_ON.search(folded) is not None,
@@ -650,13 +652,16 @@ def in_plain_words(doc: Any) -> bool:
 # "Mettez aussi qu'il y a un frigo", "précisez que c'est le deuxième", "il faut ajouter que ...": the caller asks
 # for words to be added to the report; what follows "que" is the addition.
 _ADDITION = re.compile(
-    r"\b(?:ajout|rajout|mett|mets|précis|precis|not|écri|ecri|indiqu)\w*\s+(?:aussi\s+|également\s+|egalement\s+)?"
+    r"(?<!\bai )(?<!\bavez )(?<!\ba )(?<!\best )"
+    r"\b(?:r?ajout|mett|précis|precis|not|écri|ecri|indiqu)(?:ez|er)\s+(?:aussi\s+|également\s+|egalement\s+)?"
     r"(?:que\s+|qu')(?P<added>.{3,})",
     re.IGNORECASE,
 )
 
 
 def _added_detail(text: str) -> str | None:
+    if text.rstrip().endswith("?"):
+        return None  # "c'est noté que vous allez venir ?" asks, adds nothing
     match = _ADDITION.search(text)
     return match.group("added").strip(" .,!") if match else None
 
@@ -737,7 +742,7 @@ _CALLBACK_CUE = re.compile(
 )
 # Declined: a negation in the few words before the cue, or right after the verb ("ne me rappelez pas", "pas la
 # peine de me rappeler", "inutile de rappeler", "rappelez moi pas"); a yes after the negation turns it back.
-_CALLBACK_NEGATIONS = frozenset({"pas", "ne", "n", "inutile", "non", "jamais"})
+_CALLBACK_NEGATIONS = frozenset({"pas", "ne", "n", "inutile", "non", "jamais", "degun"})  # degun: nobody (Provence)
 _CALLBACK_TURNS_BACK = frozenset({"oui", "si", "mais", "ouais"})
 _CALLBACK_DECLINED_AFTER = re.compile(r"^(?: \w+)?? (?:pas|jamais)\b")
 # "Oui rappelez-moi ... euh non, laissez tomber": taken back later in the line.

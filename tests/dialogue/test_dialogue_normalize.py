@@ -645,5 +645,10 @@ def test_names_that_hold_a_number_or_an_arrondissement_name_the_commune(said: st
 
 
 def test_a_number_after_chateau_is_still_a_house_number_before_a_street() -> None:
-    assert spoken_to_digits("au neuf rue du château") == "au 9 rue du château"
+    assert spoken_to_digits("c'est au château, neuf rue des lilas") == "c'est au château, 9 rue des lilas"
+    assert spoken_to_digits("au château neuf chemin des oliviers") == "au château 9 chemin des oliviers"
+    assert spoken_to_digits("à château neuf le rouge") == "à château neuf le rouge"
+
+
+def test_a_floor_of_a_public_building_names_no_arrondissement() -> None:
     assert find_commune("au deuxième étage de la mairie", GAZETTEER) is None

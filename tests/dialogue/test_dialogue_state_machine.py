@@ -924,6 +924,11 @@ def test_a_problem_named_by_a_strong_word_replaces_one_guessed_from_a_weak_word(
     assert slots["category"] == "stationnement_vehicule" and slots[PENDING] == "description"
     turn(slots, "inform", "oui c'est pour des tags")
     assert slots["category"] == "tags_graffitis"
+    # Details that still speak of the first problem's object keep it ("vitres cassées" names street furniture).
+    car: dict[str, Any] = {}
+    turn(car, "report_problem", "c'est pour une voiture qui est abandonnée")
+    turn(car, "inform", "la voiture a une vitre cassée et des pneus à plat")
+    assert car["category"] == "stationnement_vehicule"
     # Named by its own word first, the problem stays what it was whatever the details say.
     kept: dict[str, Any] = {}
     turn(kept, "report_problem", "un lampadaire")
@@ -961,3 +966,30 @@ def test_silence_to_the_direct_question_about_danger_hands_over_with_the_advice(
         if expected:
             assert outcome.said[0].response == expected
     assert outcome.handoff_reason == "emergency" and outcome.said[0].response == "utter_emergency"
+
+
+def test_a_yes_with_a_detail_to_add_saves_the_report_with_it() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "un banc cassé au 3 avenue du prado marseille c'est pas dangereux")
+    turn(slots, "deny", "non")
+    outcome = turn(slots, "affirm", "oui c'est ça, et notez que les vis traînent par terre")
+    assert outcome.save_report and slots["description"].endswith("; les vis traînent par terre")
+
+
+def test_a_no_to_the_direct_question_about_an_out_of_scope_line_gets_the_out_of_scope_answer() -> None:
+    slots: dict[str, Any] = {}
+    line = "le voisin d'en face fait griller des sardines tous les soirs, ça sent le brûlé jusque chez nous"
+    outcome = handle_out_of_scope(understood("out_of_scope", line), slots, KNOWLEDGE)
+    slots.update(outcome.slots)
+    assert outcome.said[0].response == "utter_ask_emergency"
+    assert turn(slots, "deny", "non non personne").said[0].response == "utter_out_of_scope"
+
+
+def test_an_address_with_words_around_it_is_no_description() -> None:
+    slots: dict[str, Any] = {}
+    turn(
+        slots,
+        "inform",
+        "bonjour madame je vous appelle car je demeure au 12 rue de la république à marseille depuis vingt ans",
+    )
+    assert slots.get("description") is None and slots[PENDING] == "problem"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dialogue.negation import is_common_word, parse, polarity_of
+from dialogue.lexicon import possible_emergency_evidence
+from dialogue.negation import is_common_word, parse, polarity_of, said_plainly
 
 DANGER = {"danger", "dangereux", "risque", "risquent", "grave", "craint"}
 
@@ -41,9 +42,13 @@ def test_common_words_and_names() -> None:
     assert not is_common_word("siotat")
 
 
-def test_a_negation_does_not_reach_two_clauses_down_a_run_on_line() -> None:
-    # "je sais pas si ..." opens the line; what the husband reports two clauses later is said, not denied.
-    line = "bonsoir je sais pas si je dois vous appeler mon mari revient de dehors il m'a raconté que ça sent bizarre"
-    assert polarity_of(parse(line), {"sent"}) is True
-    # One clause down the negation still holds: "je pense pas que ce soit dangereux".
-    assert polarity_of(parse("je pense pas que ce soit dangereux"), DANGER) is False
+def test_a_negation_two_clauses_up_a_run_on_line_leaves_a_possible_danger_to_ask_about() -> None:
+    # Parsed as clauses in clauses, "je sais pas si ..." sits two clauses above what the son reports.
+    line = (
+        "je sais pas si je dois appeler ici mon fils il revient du collège "
+        "il affirme que ça sent bizarre près des garages"
+    )
+    assert not said_plainly(parse(line), possible_emergency_evidence)  # the whole-line reading denies it
+    assert said_plainly(parse(line), possible_emergency_evidence, max_clauses=1)
+    # One clause up, the negation still holds: "je crois pas que quelqu'un soit blessé".
+    assert not said_plainly(parse("je crois pas que quelqu'un soit blessé"), possible_emergency_evidence, max_clauses=1)

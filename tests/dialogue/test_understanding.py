@@ -814,3 +814,12 @@ def test_asking_whether_it_is_a_machine_is_not_refusing_it(said: str, asks: bool
 )
 def test_after_a_but_the_caller_concludes_on_the_danger(said: str, danger: bool) -> None:
     assert frame(said).danger is danger
+
+
+def test_a_possible_danger_two_clauses_below_a_negation_is_asked_about() -> None:
+    line = (
+        "je sais pas si je dois appeler ici mon fils il revient du collège "
+        "il affirme que ça sent bizarre près des garages"
+    )
+    assert frame(line).maybe_emergency
+    assert not frame("je crois pas que quelqu'un soit blessé").maybe_emergency

@@ -747,7 +747,9 @@ _CALLBACK_TURNS_BACK = frozenset({"oui", "si", "mais", "ouais"})
 _CALLBACK_DECLINED_AFTER = re.compile(r"^(?: \w+)?? (?:pas|jamais)\b")
 # "Oui rappelez-moi ... euh non, laissez tomber": taken back later in the line.
 _TAKEN_BACK = re.compile(
-    r"\b(?:laiss\w* tomber|finalement non|non finalement|non en fait|en fait non|pas la peine|inutile|non merci)\b"
+    r"\b(?:laiss\w* tomber|finalement non|non finalement|non en fait|en fait non)\b"
+    # "pas la peine", "non merci" end the line: "pas la peine de laisser un message" is about something else.
+    r"|\b(?:pas la peine|inutile|non merci)(?: de me rappeler| de rappeler)?\s*$"
 )
 
 

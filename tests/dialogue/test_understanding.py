@@ -823,3 +823,15 @@ def test_a_possible_danger_two_clauses_below_a_negation_is_asked_about() -> None
     )
     assert frame(line).maybe_emergency
     assert not frame("je crois pas que quelqu'un soit blessé").maybe_emergency
+
+
+@pytest.mark.parametrize(
+    ("said", "callback"),
+    [
+        ("oui rappelez-moi euh non laissez tomber", False),
+        ("oui rappelez moi, ah et puis non merci", False),
+        ("oui vous pouvez me rappeler, non merci pour tout", True),  # thanks for the rest, not a take-back
+    ],
+)
+def test_a_call_back_taken_back_later_in_the_line(said: str, callback: bool) -> None:
+    assert frame(said).callback is callback

@@ -422,6 +422,8 @@ def _place_from(
         and frame.intent != "dont_know"
         and frame.free_landmark
         and not about_something_else
+        # "C'est en bas de chez moi je vous dis" asked for the street of "le parking": no better than what is known.
+        and not (slots.get("landmark") and _says_only_where_anything_is(frame.free_landmark))
     ):
         # No street nor known kind of place: keep the caller's words as the landmark.
         return _place_updates(slots, Place(landmark=frame.free_landmark), replace_street=False)
@@ -503,9 +505,15 @@ _EVERYWHERE = frozenset(
 
 def _landmark_anywhere(slots: dict[str, Any]) -> bool:
     landmark = slots.get("landmark")
-    if slots.get("street_name") or not landmark:
-        return False
-    return all(word in _EVERYWHERE or word in ARTICLES for word in fold(str(landmark)).split())
+    return not slots.get("street_name") and bool(landmark) and _says_only_where_anything_is(str(landmark))
+
+
+# Words a caller adds around a place without naming one ("je vous dis", "voilà", "hein").
+_SAYING = frozenset("je j vous dis dit ai c est voila hein ben bah euh alors oui ouais non".split())
+
+
+def _says_only_where_anything_is(words: str) -> bool:
+    return all(word in _EVERYWHERE or word in ARTICLES or word in _SAYING for word in fold(words).split())
 
 
 def _wants_house_number(slots: dict[str, Any]) -> bool:
@@ -685,7 +693,10 @@ def _acceptable_without_content(frame: Frame, slots: dict[str, Any], trusted: bo
     pending = slots.get(PENDING)
     if frame.intent in ("greet", "thank") and trusted:
         return True
-    # "Which street?" asked of a place already given ("le parking en bas de chez moi"): not knowing is an answer.
+    # "Which street?" asked of a place already given ("le parking en bas de chez moi"): not knowing is an answer,
+    # and so is saying the same place again.
+    if pending == "place" and slots.get("landmark") and _says_only_where_anything_is(frame.free_landmark or "x"):
+        return True
     asked_more = pending in ("description", "street_number") or (pending == "place" and slots.get("landmark"))
     if asked_more and (frame.answer is not None or frame.unsure or frame.intent == "dont_know"):
         return True  # "tell me more?", "which number?" "non" / "je sais pas": an answer too

@@ -910,6 +910,11 @@ def test_a_place_every_street_has_asks_for_the_street_once_and_not_knowing_it_go
     opening = "une voiture abandonnée depuis des semaines sur le parking en bas de chez moi à la Duranne"
     assert turn(slots, "report_problem", opening).said[0].response == "utter_reask_place"
     assert turn(slots, "dont_know", "je sais pas le nom de la rue").said[0].response == "utter_ask_danger"
+    # Saying the same place again keeps the place given, and goes on.
+    again: dict[str, Any] = {}
+    turn(again, "report_problem", opening)
+    assert turn(again, "inform", "ben c'est en bas de chez moi je vous dis").said[0].response == "utter_ask_danger"
+    assert again["landmark"] == slots["landmark"]
     # A named place is found without its street.
     named: dict[str, Any] = {}
     said = turn(

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from dialogue.knowledge import OTHER_CATEGORY, Gazetteer, Taxonomy, fold, stem
+from dialogue.knowledge import OTHER_CATEGORY, Gazetteer, Taxonomy, fold
 from dialogue.normalize import Place, format_place, is_quarter, normalize_caller_number
 from dialogue.slots import (
     CALLBACK_OFFER,
@@ -169,8 +169,11 @@ def _place_updates(
 def _described(slots: dict[str, Any], frame: Frame) -> str | None:
     """The description with this line's words about the problem added ("il clignote depuis une semaine" after
     "un lampadaire"), never the same words twice."""
-    old = slots.get("description") or ""
-    new = frame.description or ""
+    return _with_words(slots.get("description"), frame.description)
+
+
+def _with_words(description: str | None, words: str | None) -> str | None:
+    old, new = description or "", words or ""
     if not new or fold(new) in fold(old):
         return old or None
     return f"{old} ; {new}"[:MAX_DESCRIPTION] if old else new[:MAX_DESCRIPTION]
@@ -185,22 +188,13 @@ def _names_it_instead(frame: Frame, slots: dict[str, Any], knowledge: Knowledge)
     # Said as what the call is about ("c'est pour des tags", "en fait c'est un nid de poule"), not as details of
     # the first thing ("il bloque le trottoir", "elle est devant la borne").
     reframed = _REFRAMES.match(fold(frame.text)) is not None
-    return by_weak_word and named and reframed and not _mentions(taxonomy, str(slots.get("category")), frame.text)
+    return by_weak_word and named and reframed and not taxonomy.mentions(str(slots.get("category")), frame.text)
 
 
 _REFRAMES = re.compile(
     r"^(?:(?:oui|ouais|non|euh|ben|bah|alors|bon|ah|enfin|pardon)\s+)*"
     r"(?:en fait |non )?(?:c est pour|c est|il s agit|j appelle pour|je vous appelle pour|je signale)\b"
 )
-
-
-def _mentions(taxonomy: Taxonomy, code: str, text: str) -> bool:
-    category = taxonomy.by_code(code)
-    if category is None:
-        return False
-    padded = f" {stem(text)} "
-    words = (*category.problem_synonyms, *category.synonyms, *category.weak_synonyms)
-    return any(f" {word} " in padded for word in words)
 
 
 def extract(frame: Frame, slots: dict[str, Any], knowledge: Knowledge, trusted: bool) -> dict[str, Any]:
@@ -661,7 +655,7 @@ def handle_report_turn(frame: Frame, slots: dict[str, Any], knowledge: Knowledge
     if pending in ("confirm", "correction") and frame.addition and not _changes_report(_changed(updates, slots)):
         # "Non, mettez aussi qu'il y a un frigo": the words join the description and the report is read back;
         # "oui, et notez que ..." saves it with them.
-        described = f"{slots.get('description') or ''} ; {frame.addition}".strip(" ;")[:MAX_DESCRIPTION]
+        described = _with_words(slots.get("description"), frame.addition)
         if pending == "confirm" and frame.answer is True:
             return Outcome(slots={**base, "description": described, REPROMPTS: 0}, save_report=True)
         return ask_next(slots, {**base, "description": described, PENDING: None, REPROMPTS: 0}, knowledge)

@@ -76,6 +76,15 @@ class Taxonomy:
         category = self.by_code(code)
         return category.label if category else code
 
+    def mentions(self, code: str, text: str) -> bool:
+        """Whether the text says any word of that category, weak ones included."""
+        category = self.by_code(code)
+        if category is None:
+            return False
+        padded = f" {stem(text)} "
+        words = (*category.problem_synonyms, *category.synonyms, *category.weak_synonyms)
+        return any(f" {word} " in padded for word in words)
+
     def match(self, text: str, weak: bool = True) -> str | None:
         """Code of the category named first in the text ("une branche cassée sur le trottoir": the branch);
         at the same place the longest synonym wins ("feu rouge" over "feu"). A word naming the problem itself

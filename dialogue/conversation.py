@@ -458,7 +458,7 @@ def next_question(slots: dict[str, Any], taxonomy: Taxonomy, rephrase: bool = Fa
         return "description", Say(prefix + "description")
     if not (slots.get("street_name") or slots.get("landmark")):
         return "place", Say(prefix + "place")
-    if _landmark_anywhere(slots) and not times_asked(slots, "place"):
+    if _landmark_anywhere(slots) and not times_asked(slots, _STREET_OF_PLACE):
         # "Le parking en bas de chez moi": nobody could find it; the street or a named place, once.
         return "place", Say("utter_reask_place")
     if _wants_house_number(slots):
@@ -495,6 +495,10 @@ _EVERYWHERE = frozenset(
     ses leur entree sortie cour portail garage trottoir route rue chemin coin bout bord bas haut face cote angle
     carrefour croisement virage fond milieu devant derriere pres a au aux en sur sous""".split()
 )
+
+
+# Asked once for the street of such a place, whichever question the place answered.
+_STREET_OF_PLACE = "street_of_place"
 
 
 def _landmark_anywhere(slots: dict[str, Any]) -> bool:
@@ -557,6 +561,8 @@ def ask_next(slots: dict[str, Any], updates: dict[str, Any], knowledge: Knowledg
         updates = {**updates, DESCRIPTION_WANTED: False}  # asked once, answered or not
     asked = dict(current.get(QUESTIONS_ASKED) or {})
     asked[pending] = asked.get(pending, 0) + 1
+    if question.response == "utter_reask_place" and _landmark_anywhere(current):
+        asked[_STREET_OF_PLACE] = 1
     return Outcome(said=[question], slots={**updates, QUESTIONS_ASKED: asked, PENDING: pending})
 
 

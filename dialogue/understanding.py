@@ -744,7 +744,13 @@ _CALLBACK_CUE = re.compile(
 # peine de me rappeler", "inutile de rappeler", "rappelez moi pas"); a yes after the negation turns it back.
 _CALLBACK_NEGATIONS = frozenset({"pas", "ne", "n", "inutile", "non", "jamais", "degun"})  # degun: nobody (Provence)
 _CALLBACK_TURNS_BACK = frozenset({"oui", "si", "mais", "ouais"})
-_CALLBACK_DECLINED_AFTER = re.compile(r"^(?: \w+)?? (?:pas|jamais)\b")
+# "Rappelez-moi pas" declines; a "pas" that opens a complement does not ("rappelez-moi, pas la peine de laisser
+# un message", "rappelez-moi pas avant midi").
+_CALLBACK_DECLINED_AFTER = re.compile(
+    r"^(?: \w+)?? (?:pas|jamais)\b"
+    r"(?! (?:la peine|besoin|de|d|la|le|les|des|un|une|avant|apres|trop|tard|tot|que|qu|si|en|sur|au|a)\b)"
+    r"|\b(?:pas la peine|pas besoin|inutile) (?:de|d) (?:me |nous )?(?:rappel|recontact)"
+)
 # "Oui rappelez-moi ... euh non, laissez tomber": taken back later in the line.
 _TAKEN_BACK = re.compile(
     r"\b(?:laiss\w* tomber|finalement non|non finalement|non en fait|en fait non)\b"

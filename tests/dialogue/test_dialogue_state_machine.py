@@ -921,6 +921,12 @@ def test_a_place_every_street_has_asks_for_the_street_once_and_not_knowing_it_go
         named, "report_problem", "une voiture abandonnée depuis des semaines sur le parking de la gare à gardanne"
     )
     assert said.said[0].response == "utter_ask_danger"
+    # Given as the answer to the place question, it is asked about once too.
+    asked: dict[str, Any] = {}
+    dumped = "il y a un vieux matelas et une armoire jetés sur le trottoir"
+    assert turn(asked, "report_problem", dumped).said[0].response == "utter_ask_place"
+    assert turn(asked, "inform", "devant le garage de ma résidence").said[0].response == "utter_reask_place"
+    assert turn(asked, "dont_know", "aucune idée").said[0].response != "utter_reask_place"
 
 
 def test_a_problem_named_by_a_strong_word_replaces_one_guessed_from_a_weak_word() -> None:

@@ -831,6 +831,11 @@ def test_a_possible_danger_two_clauses_below_a_negation_is_asked_about() -> None
         ("oui rappelez-moi euh non laissez tomber", False),
         ("oui rappelez moi, ah et puis non merci", False),
         ("oui vous pouvez me rappeler, non merci pour tout", True),  # thanks for the rest, not a take-back
+        ("rappelez moi pas", False),
+        ("vous me rappelez pas hein", False),
+        ("oui rappelez-moi, pas besoin de me laisser un mot sur le répondeur", True),
+        ("rappelez-moi pas avant dix heures", True),
+        ("rappelez moi pas la peine de me rappeler en fait", False),
     ],
 )
 def test_a_call_back_taken_back_later_in_the_line(said: str, callback: bool) -> None:

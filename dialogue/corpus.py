@@ -794,7 +794,7 @@ CORRECT_SHAPES = [
     "{type_swap}",
     "{no} c'est {street} pas {street}",
     "{no} c'est pas {street} c'est {street}",
-    "attendez je me suis mal exprimé{|e}, c'est {place}",
+    "attendez, je l'ai mal dit, c'est {place}",
     "{no} vous avez mal {compris|entendu}, c'est {place}",
     "{no} je rectifie, c'est {place}",
     "correction, c'est {place}",
@@ -987,7 +987,7 @@ OUT_OF_SCOPE_TOPICS = [
     # Inside the home or the building.
     "{mon voisin|le voisin du dessus|les voisins d'en face|la voisine} {fait du bruit jusqu'à pas d'heure"
     "|met le son à fond|fait la fiesta jusqu'à l'aube|crie tout le temps|perce des trous le dimanche}",
-    "le chien {du voisin|de la voisine} aboie {sans arrêt|du matin au soir}",
+    "le chien {d'à côté|de la voisine} aboie {sans arrêt|du matin au soir}",
     "{mon évier fuit|j'ai une fuite dans ma salle de bain|ça goutte au plafond de ma cuisine}",
     "{mon chauffe-eau|ma chaudière|mon cumulus} {fuit|est en panne|marche plus}",
     "il y a un dégât des eaux dans mon appartement",

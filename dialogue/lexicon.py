@@ -38,7 +38,7 @@ _COMES_IN = (
 STRONG_EMERGENCY = re.compile(
     "|".join(
         (
-            # A smell of gas, the words between as callers put them ("ça sent très fort le gaz", "ça sent
+            # A smell of gas, the words between as callers put them ("ça sent vraiment fort le gaz", "ça sent
             # vachement le gaz", "une odeur bizarre de gaz").
             r"\b(odeur|odeurs|sent|sens|sentir|senti|fuite|fuit|fuient|respire|respirer)( \w+){0,3} (de |du |le |la )?"
             r"gaz\b(?! d echappement)",

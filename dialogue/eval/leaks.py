@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import yaml
 
-from dialogue.knowledge import fold
+from dialogue.knowledge import default_gazetteer, fold
 
 REPO = Path(__file__).resolve().parents[2]
 EVALUATION_SETS = (
@@ -75,7 +76,16 @@ def runs(words: list[str]) -> set[tuple[str, ...]]:
 
 
 def is_someones_line(run: tuple[str, ...]) -> bool:
-    return sum(1 for w in run if w not in FUNCTION_WORDS and not w.isdigit()) >= MIN_CONTENT_WORDS
+    content = [w for w in run if w not in FUNCTION_WORDS and not w.isdigit()]
+    if len(content) < MIN_CONTENT_WORDS:
+        return False
+    # "à port saint louis du": a commune's official name is the gazetteer's, as a real street's name is the BAN's.
+    return not any(f" {' '.join(content)} " in f" {name} " for name in _commune_names())
+
+
+@cache
+def _commune_names() -> tuple[str, ...]:
+    return tuple(fold(name) for name, _ in default_gazetteer().communes)
 
 
 @dataclass(frozen=True)

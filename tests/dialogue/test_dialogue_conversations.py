@@ -119,7 +119,7 @@ async def test_request_for_a_human_hands_over(client: DialogueClient) -> None:
 
 async def test_immediate_danger_gives_the_emergency_number_and_hands_over(client: DialogueClient) -> None:
     call = Call(client)
-    reply = await call.say("ça sent très fort le gaz partout dans le quartier")
+    reply = await call.say("ça sent vachement le gaz partout dans le quartier")
     assert "112" in spoken(reply)
     assert reply.handoff_reason == "emergency"
 

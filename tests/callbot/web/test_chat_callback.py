@@ -74,7 +74,7 @@ async def test_outside_hours_a_person_asked_for_becomes_a_call_back_request(
     )
     chat = await Chat(client).open()
     reply = await chat.say("il y a un lampadaire cassé boulevard baille")
-    reply = await chat.say("je veux parler à un conseiller")
+    reply = await chat.say("je préfère causer avec un conseiller")
     assert reply["handoff"] == "caller_request" and not reply["ended"], reply
     assert "ne sont pas disponibles" in reply["said"] and "rappelle" in reply["said"], reply
     reply = await chat.say("oui volontiers")

@@ -229,7 +229,9 @@ def extract(frame: Frame, slots: dict[str, Any], knowledge: Knowledge, trusted: 
         not slots.get("category")
         and trusted
         and frame.plausible_problem
-        and frame.danger is None  # "non c'est pas dangereux" answers about the danger, it describes nothing
+        # "Non c'est pas dangereux" answers about the danger, it describes nothing; "la tour de l'horloge est
+        # arrêtée depuis des semaines, c'est pas urgent" describes, and says how urgent besides.
+        and (frame.danger is None or _describes_beside_the_danger(frame))
         and ((pending == "problem" and frame.intent not in ("affirm", "deny")) or frame.intent == "report_problem")
     ):
         words = _described(slots, frame)
@@ -246,7 +248,7 @@ def extract(frame: Frame, slots: dict[str, Any], knowledge: Knowledge, trusted: 
         # "J'habite au 12 rue de la République depuis vingt ans": an address with words around it describes
         # nothing unless they name a problem.
         and (frame.place.street_name is None or frame.plausible_problem)
-        and not (frame.phone_number or frame.danger is not None)
+        and not (frame.phone_number or (frame.danger is not None and not _describes_beside_the_danger(frame)))
         and not (frame.out_of_scope or frame.asks_for_person or frame.unintelligible)
     ):
         updates["description"] = frame.description[:MAX_DESCRIPTION]
@@ -279,6 +281,9 @@ def extract(frame: Frame, slots: dict[str, Any], knowledge: Knowledge, trusted: 
 
     if pending == "danger":
         answer = frame.danger if corrected_other or frame.answers_about_callback() else frame.danger_answer
+        if answer is None and corrected_other and frame.danger_answer:
+            # "Oui un peu, ... et c'est le 48, pas le 84": a "non" may open the correction, a "oui" answers.
+            answer = True
         if answer is not None:
             updates["danger"] = answer
     elif (
@@ -437,6 +442,10 @@ def landmark_strength(landmark: str | None, gazetteer: Gazetteer | None = None) 
 def _weaker_commune(new: str | None, old: Any) -> bool:
     """ "Marseille" after "Marseille 8e": the arrondissement says more."""
     return bool(new) and isinstance(old, str) and old != new and old.startswith(f"{new} ")
+
+
+def _describes_beside_the_danger(frame: Frame) -> bool:
+    return frame.content_words - _place_words(frame) >= _DESCRIBING_WORDS
 
 
 def _corrects(slots: dict[str, Any], updates: dict[str, Any]) -> bool:
@@ -921,9 +930,11 @@ def handle_request_human(frame: Frame, slots: dict[str, Any], knowledge: Knowled
     )
     if not asked:
         return handle_report_turn(frame.with_intent("inform"), slots, knowledge)
-    # Accepting the adviser offered after an out-of-scope request keeps that reason for the agent; asking for a
-    # person without accepting ("non, pas un robot, un conseiller") is the caller's request.
-    reason = "out_of_scope" if pending == "offer_human" and frame.answer is not False else "caller_request"
+    # Accepting the adviser offered after an out-of-scope request ("oui") keeps that reason for the agent; asking
+    # for a person in words of one's own ("non, pas un robot, un conseiller", "je voudrais une vraie personne") is
+    # the caller's request.
+    accepted = frame.answer is True or (frame.answer is None and not frame.asks_for_person)
+    reason = "out_of_scope" if pending == "offer_human" and accepted else "caller_request"
     if frame.emergency:
         return handoff_emergency(base)
     return handoff(reason, base)

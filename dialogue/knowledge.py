@@ -102,7 +102,7 @@ class Taxonomy:
                     "weak": category.weak_synonyms,
                 }[strength]
                 for synonym in words:
-                    position = padded.find(f" {synonym} ")
+                    position = _as_noun(padded, synonym) if strength != "problem" else padded.find(f" {synonym} ")
                     if position < 0:
                         continue
                     if (
@@ -122,6 +122,18 @@ class Taxonomy:
             if best:
                 return best[3]
         return None
+
+
+# After a subject pronoun an object's name is a verb: "elle affiche toujours midi" is no poster.
+_SUBJECTS = (" il", " elle", " ils", " elles", " on", " ca", " qui", " ne", " n")
+
+
+def _as_noun(padded: str, synonym: str) -> int:
+    """Where the synonym is first said as a noun, or -1."""
+    position = padded.find(f" {synonym} ")
+    while position >= 0 and padded[:position].endswith(_SUBJECTS):
+        position = padded.find(f" {synonym} ", position + 1)
+    return position
 
 
 # A surface said as where the problem is ("l'eau déborde sur la chaussée", "des gravats sur le trottoir") names the
@@ -267,7 +279,7 @@ def load_gazetteer(path: Path = DEFAULT_GAZETTEER) -> Gazetteer:
     for name, aliases in communes.items():
         folded = {fold(str(name))} | {fold(str(a)) for a in aliases or ()}
         # "aux Pennes-Mirabeau", "au Rove": the article of a commune's name merges with the preposition.
-        folded |= {re.sub(r"^(la|le|les|l) ", "", a) for a in folded if re.match(r"^(la|le|les|l) \w{4,}", a)}
+        folded |= {re.sub(r"^(la|le|les|l) ", "", a) for a in folded if re.match(r"^(la|le|les|l) \w{3,}", a)}
         entries.append((str(name), tuple(sorted(a for a in folded if a))))
     quarters = data.get("quarters") or {}
     if not isinstance(quarters, dict) or any(str(name) not in communes for name in quarters):

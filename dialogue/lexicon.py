@@ -128,7 +128,10 @@ AMBIGUOUS_INJURY = re.compile(
     r"\b(bouge plus|ne bouge pas|bouge pas|bouge meme plus|se releve pas|se releve plus|peut pas se relever|"
     r"repond plus|repond pas|reagit plus|reagit pas|"
     r"peut plus se relever|arrive pas a se relever|(a|ai) (tres |trop )?mal|"
-    r"(arrive|arrivent|peut|peuvent) (pas|plus) a? ?(remonter|sortir)|"
+    # Someone who can no longer go out on foot or by car: the way is blocked, nobody is trapped.
+    r"(arrive|arrivent|peut|peuvent) (pas|plus) a? ?(remonter|sortir)"
+    r"(?! (?:de chez (?:elle|lui|eux|nous|moi) )?(?:a pied|en voiture|a velo|en fauteuil|avec (?:la|le|sa|son) "
+    r"(?:poussette|deambulateur|fauteuil|voiture|canne)))|"
     r"(jambe|bras|cheville|poignet|tete) (toute |tout )?(tordue|tordu|cassee|casse|en sang|ouverte))\b"
 )
 PERSON_MENTION = re.compile(rf"\b{_PERSON}\b|\b(je|j|me|moi) (suis|me suis|ai|m)\b")
@@ -239,7 +242,7 @@ _WEAK_TOPICS = re.compile(
     r"facteur|colis|courrier|la poste|banque|assurance|avocat|notaire|divorce|"
     r"pension|dechetterie|dechetteries|encombrant a domicile|sac jaune|sacs jaunes|"
     r"composteur|calendrier|collecte|jours de collecte|ouvert|ouverte|ouverts|ouvre|"
-    r"ferme|fermee|le train|les trains|en retard|retard|a l heure|passe jamais|passe plus|"
+    r"ferme|fermee|le train|les trains|en retard|retard|(?<!tout )a l heure|passe jamais|passe plus|"
     r"bus|tram|tramway|metro|ligne|navette|fete|fetes|soiree|soirees|musique|hurle|"
     r"hurlent|crie|crient|dispute|disputent|engueulent|insulte|insultent|medecin|docteur|"
     r"cinema|concert|match|piscine municipale|bibliotheque|mediatheque|musee|prefecture|"

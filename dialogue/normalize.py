@@ -377,6 +377,8 @@ _NAME_NUMBER = re.compile(
     r"(?<!niveau )(?<!face )(?<!pres )(?<!près )(?<!cote )(?<!côté )(?<!hauteur )"
     rf"(?<![\w'])(?:(des|les|aux|du|de|d')\s*({_NUMBER_WORD}(?:(?:[\s-]+et)?[\s-]+{_NUMBER_WORD})*)\b"
     rf"(?!(?:\s+(?:bis|ter|quater))?\s+(?:{STREET_TYPE_PATTERN})\b)"
+    # "du vingt sixième centenaire": the number goes on into an ordinal, which text2num joins to it.
+    r"(?![\s-]+\w+i[eè]me\b)"
     # "château neuf le rouge": the Châteauneuf of a place name, written in two words by the recogniser.
     rf"|(ch[aâ]teau)[\s-]+(neuf)\b(?!(?:\s+(?:bis|ter|quater))?\s+(?:{STREET_TYPE_PATTERN})\b))",
     re.IGNORECASE,
@@ -1106,7 +1108,7 @@ def _described_landmark(text: str, gazetteer: Gazetteer) -> str | None:
             next_words = [t for t in folded_tokens[start + (0 if opens_line else 1) : start + 5] if t]
             while next_words and next_words[0] in _LANDMARK_ADJECTIVES:
                 next_words.pop(0)
-            head = " ".join(next_words[:3])
+            head = " ".join(next_words[:4])
             if any(head == w or head.startswith(w + " ") for w in gazetteer.landmark_words):
                 cue = folded_tokens[start]
         if cue is None:
@@ -1151,14 +1153,17 @@ def clean_landmark(tokens: list[str], gazetteer: Gazetteer) -> str | None:
     for word in words:
         folded = fold(word)
         leading_adjective = folded in _PRE_NOUN_ADJECTIVES and all(fold(w) in _PRE_NOUN_ADJECTIVES for w in out)
-        if word in LOWER_PARTICLES | {"d'", "l'", "d", "l"} or (
-            not in_name and (not out or leading_adjective or folded in common)
+        # "rond point": a kind of place said in two words stays lower case as a whole.
+        second_word = bool(out) and f"{fold(out[-1])} {folded}" in common
+        if word in LOWER_PARTICLES | {"d'", "l'", "d", "l", "à", "a", "au", "aux"} or (
+            not in_name and (not out or leading_adjective or folded in common or second_word)
         ):
             out.append(word)
         else:
             in_name = True
             out.append("-".join(part[:1].upper() + part[1:] for part in word.split("-")))
-    return _join(out)
+    # "le 26ème centenaire" is written "26e", as the arrondissements are.
+    return re.sub(r"\b(\d+)(?:ème|eme|è)\b", r"\1e", _join(out))
 
 
 def _ends_in_commune(span: list[str], gazetteer: Gazetteer) -> bool:

@@ -189,7 +189,7 @@ DANGER_KEYS = frozenset(
 # Where a clause may start in a run-on line: punctuation, or a word that opens one ("hein alors c'est pour ...").
 _CLAUSE_STARTS = re.compile(r"(?<=[,.;:!?…])\s*|\s(?=(?:hein|alors|donc|bref|du coup|en fait|voila|bon)\b)")
 _PREAMBLE = re.compile(
-    r"^(?:(?:oui|ouais|ouai|salut|allo|alors|bonjour|bonsoir|madame|monsieur|euh|heu|ben|bah|voila|bon|hein|eh|ecoutez|"
+    r"^(?:(?:oui|ouais|ouai|salut|allo|alors|bonjour|bonsoir|madame|monsieur|euh|heu|ben|bah|voila|bon|hein|eh|oh|ah|ve|ecoutez|"
     r"excusez moi|pardon|dites)\s+)*"
     r"(?:(?:je vous appelle|j appelle|je vous telephone|je telephone|c est|je voulais|je voudrais|j aimerais|"
     r"je viens)\s+(?:parce que|parce qu|car|pour|vous)?\s*(?:vous\s+)?(?:signaler|dire|declarer|faire un "
@@ -576,7 +576,8 @@ _HOLD_ON = re.compile(
 )
 _DANGER_NAMED = re.compile(r"\b(?:danger\w*|risque\w*|perilleu\w*)\b")
 _ECHOED_DANGER_WORDS = frozenset({"danger", "dangereux", "dangereuse", "dangereuses"})
-_BEFORE_AN_ANSWER = frozenset({"ah", "oh", "eh", "alors", "quoi", "comment", "hein", "ecoutez", "vous", "savez"})
+# "que": the South's emphatic "oh que oui", "que non".
+_BEFORE_AN_ANSWER = frozenset({"ah", "oh", "eh", "alors", "quoi", "comment", "hein", "ecoutez", "vous", "savez", "que"})
 _OPENING_NO = (
     ("non",),
     ("nan",),
@@ -611,8 +612,14 @@ def _opening_answer(text: str) -> bool | None:
         words.pop(0)
     for phrases, answer in ((_OPENING_NO, False), (_OPENING_YES, True)):
         if any(tuple(words[: len(phrase)]) == phrase for phrase in phrases):
-            return answer
+            # "Bof, ... on y trébuche, oui un peu quand même": the caller concedes at the end.
+            return True if answer is False and _CONCEDED_YES.search(" ".join(words[1:])) else answer
     return None
+
+
+# A yes that closes a line after a hedge ("... oui un peu quand même", "... si quand même"); a closing "non" is
+# often a tag question ("c'est dangereux non ?"), so only a yes turns the answer round.
+_CONCEDED_YES = re.compile(r"\b(?:oui|ouais|si)(?: un peu| assez| quand meme| finalement| en fait)+(?: hein| quoi)?$")
 
 
 def describe(text: str) -> str | None:
@@ -631,7 +638,7 @@ def describe(text: str) -> str | None:
         if seen > taken:
             kept.append(word)
     described = " ".join(kept).strip(" ,.;")
-    return described if len(described.split()) >= 2 else text.strip() or None
+    return described or text.strip() or None
 
 
 # Parts of speech that carry what a caller describes.

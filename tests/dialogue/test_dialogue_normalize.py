@@ -652,3 +652,32 @@ def test_a_number_after_chateau_is_still_a_house_number_before_a_street() -> Non
 
 def test_a_floor_of_a_public_building_names_no_arrondissement() -> None:
     assert find_commune("au deuxième étage de la mairie", GAZETTEER) is None
+
+
+def test_a_number_running_into_an_ordinal_is_one_ordinal_and_written_short_in_a_landmark() -> None:
+    assert spoken_to_digits("devant le square du trente deuxième régiment") == "devant le square du 32ème régiment"
+    assert spoken_to_digits("boulevard du huit mai") == "boulevard du huit mai"
+    place = parse_place("au jardin du vingt cinquième anniversaire à gardanne", GAZETTEER)
+    assert place.landmark == "jardin du 25e Anniversaire" and place.commune == "Gardanne"
+
+
+@pytest.mark.parametrize(
+    ("said", "landmark", "commune"),
+    [
+        ("au hameau des Borrels à Vitrolles", "hameau des Borrels", "Vitrolles"),
+        ("la tour de l'horloge à Lambesc", "tour de l'horloge", "Lambesc"),
+        ("c'est au rond point sur la sortie de Rognes", "rond point sur la sortie de Rognes", "Rognes"),
+    ],
+)
+def test_kinds_of_village_places_are_landmarks_written_in_lower_case_but_their_names(
+    said: str, landmark: str, commune: str
+) -> None:
+    place = parse_place(said, GAZETTEER)
+    assert (place.landmark, place.commune) == (landmark, commune)
+
+
+def test_a_commune_said_with_au_keeps_its_name_over_a_bent_one_near_it() -> None:
+    from dialogue.places import PlaceResolver
+
+    place = PlaceResolver(GAZETTEER).parse("vers saint canadet, un hameau, au puy sainte réparade")
+    assert place.commune == "Le Puy-Sainte-Réparade"

@@ -164,6 +164,17 @@ def test_affirm_intent_without_a_yes_does_not_transfer() -> None:
     assert turn(slots, "affirm", "oui je veux bien").handoff_reason == "out_of_scope"
 
 
+def test_a_person_asked_for_in_own_words_after_the_offer_is_the_callers_request() -> None:
+    from dialogue.conversation import handle_request_human
+
+    said = "j'y comprends rien moi à ces appareils, mettez-moi avec une vraie personne"
+    offered: dict[str, Any] = {"pending_question": "offer_human"}
+    outcome = handle_request_human(understood("request_human", said), offered, KNOWLEDGE)
+    assert outcome.handoff_reason == "caller_request"
+    outcome = handle_request_human(understood("request_human", "oui d'accord"), offered, KNOWLEDGE)
+    assert outcome.handoff_reason == "out_of_scope"  # the offer accepted: the agent learns why it was made
+
+
 def emergency_turn(slots: dict[str, Any], text: str) -> Outcome:
     from dialogue.conversation import handle_emergency
 
@@ -1004,3 +1015,20 @@ def test_an_address_with_words_around_it_is_no_description() -> None:
         "bonjour madame je vous appelle car je demeure au 12 rue de la république à marseille depuis vingt ans",
     )
     assert slots.get("description") is None and slots[PENDING] == "problem"
+
+
+def test_a_yes_to_the_danger_question_stands_beside_a_house_number_put_right() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "le potelet est couché au 16 rue d'italie à marseille")
+    assert slots[PENDING] == "danger"
+    said = "oui un peu. Et excusez-moi, ah et je me suis trompé, le bon numéro c'est le 61, pas le 16."
+    turn(slots, "affirm", said)
+    assert slots["danger"] is True and slots["street_number"] == "61" and slots[PENDING] == "callback_consent"
+
+
+def test_a_problem_the_taxonomy_does_not_name_is_kept_with_how_urgent_it_is_said_beside_it() -> None:
+    slots: dict[str, Any] = {}
+    opening = "la pendule de l'église à Lambesc est arrêtée, elle affiche midi depuis lundi, c'est pas grave mais bon"
+    turn(slots, "report_problem", opening)
+    assert slots["category"] == "autre" and "pendule" in slots["description"]
+    assert slots["danger"] is False

@@ -31,7 +31,8 @@ def test_script_plays_a_conversation_and_shows_the_saved_report(
 ) -> None:
     out = io.StringIO()
     arguments = [str(EXAMPLE), "--url", rasa_url, "--database-url", rasa_database_url]
-    status = script_main([*arguments, "--token", dialogue_server.token], out=out)
+    # "--token=…": a random token may begin with "-", which argparse would take for an option.
+    status = script_main([*arguments, f"--token={dialogue_server.token}"], out=out)
     shown = out.getvalue()
     assert shown.count("caller> ") == 4, shown
     first_line = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))["turns"][0]

@@ -840,3 +840,38 @@ def test_a_possible_danger_two_clauses_below_a_negation_is_asked_about() -> None
 )
 def test_a_call_back_taken_back_later_in_the_line(said: str, callback: bool) -> None:
     assert frame(said).callback is callback
+
+
+@pytest.mark.parametrize(
+    ("said", "danger"),
+    [
+        ("oh que oui un gamin à vélo il va se faire mal là-dedans", True),
+        ("ah que non on le voit de loin", False),
+        # A hedge first, then the caller concedes: the concession is the answer.
+        ("dangereux bof les gens du quartier le connaissent mais oui un peu quand même", True),
+        ("bof non pas vraiment", False),
+    ],
+)
+def test_an_emphatic_or_conceded_answer_about_the_danger(said: str, danger: bool) -> None:
+    assert frame(said).danger_answer is danger
+
+
+def test_a_way_out_blocked_for_walking_is_no_one_trapped() -> None:
+    blocked = "depuis la pluie le sentier est emporté, mes voisines âgées peuvent plus sortir à pied"
+    assert not (frame(blocked).emergency or frame(blocked).maybe_emergency)
+    assert frame("mon voisin est tombé dans le regard il peut plus sortir").emergency
+
+
+def test_a_time_said_in_passing_is_no_question_about_timetables() -> None:
+    assert not frame("oui je vous l'ai dit tout à l'heure").out_of_scope
+
+
+@pytest.mark.parametrize(
+    ("said", "described"),
+    [
+        ("bonjour euh j'appelle pour l'éclairage", "l'éclairage"),
+        ("oh vé bonjour je vous appelle pour la fontaine qui coule plus", "la fontaine qui coule plus"),
+    ],
+)
+def test_the_opening_words_are_left_out_of_the_description(said: str, described: str) -> None:
+    assert describe(said) == described

@@ -209,6 +209,8 @@ def extract(frame: Frame, slots: dict[str, Any], knowledge: Knowledge, trusted: 
         or pending in ("problem", "correction")
         # "non c'est pas dangereux mais ça bloque le trottoir" takes back no problem: its "non ... mais" is a danger's
         or (correcting and category != slots.get("category") and frame.danger is None)
+        # "... et pardon, c'est pas un problème de X, c'est Y": the problem put right by name, beside a danger said
+        or (correcting and category != slots.get("category") and frame.names_field == "category")
         # "Y a les camions" (a weak word: a vehicle problem?), asked for more: "c'est pour des tags" names the problem.
         or (
             pending == "description"
@@ -511,8 +513,16 @@ _STREET_OF_PLACE = "street_of_place"
 
 
 def _landmark_anywhere(slots: dict[str, Any]) -> bool:
-    landmark = slots.get("landmark")
-    return not slots.get("street_name") and bool(landmark) and _says_only_where_anything_is(str(landmark))
+    landmark = str(slots.get("landmark") or "")
+    if slots.get("street_name") or not landmark:
+        return False
+    # A canal or a river runs for kilometres: where along it is asked, as a street's number is.
+    kind = [w for w in fold(landmark).split() if w not in _ALONG and w not in ARTICLES][:1]
+    return _says_only_where_anything_is(landmark) or (bool(kind) and kind[0] in _LONG_PLACES)
+
+
+_LONG_PLACES = frozenset("canal riviere ruisseau fleuve berge berges digue sentier voie piste".split())
+_ALONG = frozenset("bord bords long rive rives abords cote".split())  # "au bord du canal" is still the canal
 
 
 # Words a caller adds around a place without naming one ("je vous dis", "voilà", "hein").
@@ -694,6 +704,16 @@ def handle_report_turn(frame: Frame, slots: dict[str, Any], knowledge: Knowledge
 
     if not _changes_report(updates) and not _acceptable_without_content(frame, slots, trusted):
         return handle_not_understood(frame, slots, knowledge, base)
+    if (
+        pending == "street_number"
+        and not updates.get("street_number")
+        and _corrects(slots, updates)
+        # a "non" that opens the correction answers nothing about the number
+        and not (frame.unsure or frame.intent == "dont_know" or (frame.answer is not None and not frame.correction))
+    ):
+        # Asked for the number, the caller put something else right instead: the number is still to be asked.
+        asked = {**(slots.get(QUESTIONS_ASKED) or {}), "street_number": 0}
+        updates = {**updates, QUESTIONS_ASKED: asked}
     return ask_next(slots, {**base, **updates, REPROMPTS: 0}, knowledge)
 
 

@@ -503,6 +503,10 @@ class Understanding:
         return place
 
     def _danger(self, text: str, doc: Any) -> bool | None:
+        compared = _COMPARED_DANGER.sub(" , ", text)
+        if compared != text:
+            # "Le trou, c'est moins grave que le banc": a comparison between problems says nothing of their danger.
+            return self._danger(compared, parse(compared))
         folded = fold(text)
         if _NOT_YET.search(folded) and _HARM_DONE.search(folded):
             # "Non, pas d'accident pour l'instant", "personne n'est tombé pour le moment": a harm not done yet is
@@ -567,6 +571,7 @@ class Understanding:
         return frame.other_service
 
 
+_COMPARED_DANGER = re.compile(r"\bmoins (?:grave|graves|dangereu\w*)\b", re.IGNORECASE)
 _NOT_YET = re.compile(r"\b(?:pour l instant|pour le moment|pas encore|jusqu a present|jusqu ici|pour l heure)\b")
 _HARM_DONE = re.compile(r"\b(?:accident\w*|tombe\w*|blesse\w*|renverse\w*|mort|morts|casse la figure)\b")
 # The caller asks for a moment or cannot hear: nothing is answered yet.
@@ -924,6 +929,8 @@ _HESITATION_SOUNDS = re.compile(r"\b(?:e+u+h+|h+e+u+|hu+m+|hm+|mm+h*)\b[,.]?", r
 # "C'est pas le lampadaire": the thing named there is not the problem.
 _NOT_THIS_ONE = re.compile(
     r"\b(?:c est|ce n est|c etait) pas (?:un|une|le|la|l|les|des|du|de l|de la)\s+\w+(?:\s+(?:public|publique))?"
+    # "c'est pas un problème de signalisation": what the problem is not of
+    r"(?:\s+(?:de|d|du|des|de la|de l)\s+\w+)?"
 )
 # The caller correcting themselves inside a line ("euh non", "pardon", "qu'est-ce que je dis").
 _SELF_CORRECTION = re.compile(

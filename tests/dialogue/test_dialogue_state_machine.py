@@ -1032,3 +1032,31 @@ def test_a_problem_the_taxonomy_does_not_name_is_kept_with_how_urgent_it_is_said
     turn(slots, "report_problem", opening)
     assert slots["category"] == "autre" and "pendule" in slots["description"]
     assert slots["danger"] is False
+
+
+def test_the_problem_put_right_by_name_beside_an_answer_about_the_danger() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "c'est pour l'éclairage devant le 9 rue sainte à marseille")
+    turn(slots, "inform", "il clignote sans arrêt")
+    assert slots[PENDING] == "danger"
+    said = "oui la nuit c'est noir. En fait c'est pas un problème d'éclairage, c'est le feu tricolore qui clignote"
+    turn(slots, "affirm", said)
+    assert slots["category"] == "signalisation" and slots["danger"] is True
+
+
+def test_the_house_number_is_asked_again_when_the_caller_put_the_problem_right_instead() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "des sacs d'ordures tout éventrés boulevard de la libération à marseille")
+    assert slots[PENDING] == "street_number"
+    turn(slots, "inform", "ah non pardon c'est pas la propreté, c'est des rats qui sortent des sacs")
+    assert slots["category"] == "nuisibles" and slots[PENDING] == "street_number"
+    turn(slots, "inform", "au 40")
+    assert slots["street_number"] == "40"
+
+
+def test_where_along_a_canal_is_asked_once() -> None:
+    slots: dict[str, Any] = {}
+    said = "le garde-corps au bord du canal de provence à rognes est tordu sur dix mètres, c'est pas dangereux"
+    assert turn(slots, "report_problem", said).said[0].response == "utter_reask_place"
+    assert turn(slots, "inform", "à côté du lavoir du village").said[0].response != "utter_reask_place"
+    assert "lavoir" in slots["landmark"]

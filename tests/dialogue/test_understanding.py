@@ -875,3 +875,20 @@ def test_a_time_said_in_passing_is_no_question_about_timetables() -> None:
 )
 def test_the_opening_words_are_left_out_of_the_description(said: str, described: str) -> None:
     assert describe(said) == described
+
+
+@pytest.mark.parametrize(
+    ("said", "category"),
+    [
+        ("ce n'est pas un souci d'éclairage, c'est le trou juste devant", "chaussee_trottoirs"),
+        ("c'est pas un problème de propreté c'est le platane qui penche", "espaces_verts_arbres"),
+    ],
+)
+def test_the_problem_a_caller_says_it_is_not_of_gives_way(said: str, category: str) -> None:
+    found = frame(said).category
+    assert found is not None and found.value == category
+
+
+def test_a_problem_said_less_serious_than_another_says_nothing_of_the_danger() -> None:
+    assert frame("je préfère signaler le lampadaire, le graffiti c'est moins grave").danger is None
+    assert frame("c'est encore plus dangereux quand il pleut").danger is True

@@ -53,6 +53,14 @@ def stem(text: str) -> str:
     return " ".join(stem_word(w) for w in fold(text).split())
 
 
+_OF_THE = re.compile(r"(?<= )(?:du|de la|de l|des|d)(?= )")
+
+
+def _category_words(text: str) -> str:
+    """`stem`, and "du", "de la", "des" all "de": "le câble du téléphone" says "câble de téléphone"."""
+    return _OF_THE.sub("de", f" {stem(text)} ").strip()
+
+
 @dataclass(frozen=True)
 class Category:
     code: str
@@ -81,7 +89,7 @@ class Taxonomy:
         category = self.by_code(code)
         if category is None:
             return False
-        padded = f" {stem(text)} "
+        padded = f" {_category_words(text)} "
         words = (*category.problem_synonyms, *category.synonyms, *category.weak_synonyms)
         return any(f" {word} " in padded for word in words)
 
@@ -91,7 +99,7 @@ class Taxonomy:
         wins over any object ("des tags sur la fontaine", "l'eau monte sur la chaussée"). Weak synonyms ("grille",
         "voiture") count only when no other synonym is heard ("la grille de l'avaloir": the drain), and not at all
         with `weak` False."""
-        padded = f" {stem(text)} "
+        padded = f" {_category_words(text)} "
         surfaces: list[tuple[int, int, str]] = []  # surfaces said as where: as weak as a weak synonym
         for strength in ("problem", "synonym", "weak") if weak else ("problem", "synonym"):
             best: tuple[bool, int, int, str] | None = None
@@ -140,7 +148,7 @@ def _as_noun(padded: str, synonym: str) -> int:
 # problem only when nothing else does: the water, the rubble are what is wrong.
 SURFACES = frozenset(stem_word(word) for word in ("trottoir", "chaussee", "route", "bitume", "voirie"))
 _LOCATIVE_BEFORE = re.compile(
-    r"\b(?:sur|du|dans|au bord|le long|en bord|au milieu|par dessus)(?: de)?(?: la| le| l)? $"
+    r"\b(?:sur|du|de|dans|au bord|le long|en bord|au milieu|par dessus)(?: de)?(?: la| le| l)? $"
 )
 
 
@@ -236,6 +244,10 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+def _words_of(synonyms: Any) -> tuple[str, ...]:
+    return tuple(f for f in (_category_words(str(s)) for s in synonyms) if f)
+
+
 def load_taxonomy(path: Path = DEFAULT_TAXONOMY) -> Taxonomy:
     data = _read_yaml(path)
     entries = data.get("categories")
@@ -256,9 +268,9 @@ def load_taxonomy(path: Path = DEFAULT_TAXONOMY) -> Taxonomy:
                 code=entry["code"],
                 label=str(entry["label"]),
                 examples=tuple(str(e) for e in entry.get("examples") or ()),
-                synonyms=tuple(dict.fromkeys(f for f in (stem(str(s)) for s in synonyms) if f)),
-                weak_synonyms=tuple(f for f in (stem(str(s)) for s in entry.get("weak_synonyms") or ()) if f),
-                problem_synonyms=tuple(f for f in (stem(str(s)) for s in entry.get("problem_synonyms") or ()) if f),
+                synonyms=tuple(dict.fromkeys(_words_of(synonyms))),
+                weak_synonyms=_words_of(entry.get("weak_synonyms") or ()),
+                problem_synonyms=_words_of(entry.get("problem_synonyms") or ()),
                 covers_private_property=bool(entry.get("covers_private_property", False)),
             )
         )

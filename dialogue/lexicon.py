@@ -155,6 +155,8 @@ _PRIVATE = re.compile(
         (
             r"(?<!devant )(?<!en face de )(?<!pres de )(?<!a cote de )(?<!derriere )(?<!vers )(?<!pas loin de )"
             r"(?<!rue de )(?<!la rue de )(?<!sortie de )(?<!en bas de )(?<!coin de )(?<!bout de )(?<!de )"
+            # "le chemin qui descend chez nous": the way that leads there is the street
+            r"(?<!descend )(?<!monte )(?<!mene )(?<!va )(?<!jusqu )(?<!passe )(?<!arrive )"
             r"\bchez (moi|nous)\b",
             r"\b(dans|chez) (mon|ma|notre|mes|nos) (appartement|appart|maison|cuisine|salle de bain|salle de bains|"
             r"chambre|salon|logement|cave|garage|jardin|piscine|terrasse|balcon|toit|grenier|villa|studio|wc|toilettes|"

@@ -446,10 +446,11 @@ class Understanding:
     def _category(self, text: str) -> Found | None:
         """The problem named, not the one the caller takes back: "c'est pas le lampadaire, c'est le feu" and "un
         problème d'éclairage, non pardon, le feu tricolore" name the traffic light."""
-        kept = _NOT_THIS_ONE.sub(" , ", _fold_in_place(text))
+        unhazarded = _FOR_WHOM.sub(" , ", _fold_in_place(text))
+        kept = _NOT_THIS_ONE.sub(" , ", unhazarded)
         # A weak word after the caller's "pardon" ("pardon, un scooter va s'y tuer") does not undo a problem named.
         strong = _last_said(lambda said: self.taxonomy.match(said, weak=False), kept, clause=True)
-        code = strong or _last_said(self.taxonomy.match, kept, clause=True) or self.taxonomy.match(text)
+        code = strong or _last_said(self.taxonomy.match, kept, clause=True) or self.taxonomy.match(unhazarded)
         return Found(code, text) if code else None
 
     def _place(self, said: str) -> tuple[Place, bool | None]:
@@ -926,6 +927,10 @@ _NAME_FORGOTTEN = re.compile(
 )
 _CONTRAST = re.compile(r"\bmais\b", re.IGNORECASE)
 _HESITATION_SOUNDS = re.compile(r"\b(?:e+u+h+|h+e+u+|hu+m+|hm+|mm+h*)\b[,.]?", re.IGNORECASE)
+# Who the danger is for names no problem: "dangereux ? oui, pour les voitures".
+_FOR_WHOM = re.compile(
+    r"\b(?:dangereu\w*|danger|risque\w*)\b(?:\W+\w+){0,3}?\W+pour (?:les|des|le|la|l|un|une|nos|mes)\s+\w+"
+)
 # "C'est pas le lampadaire": the thing named there is not the problem.
 _NOT_THIS_ONE = re.compile(
     r"\b(?:c est|ce n est|c etait) pas (?:un|une|le|la|l|les|des|du|de l|de la)\s+\w+(?:\s+(?:public|publique))?"

@@ -233,3 +233,20 @@ def test_dangers_said_the_way_people_say_them_are_emergencies(text: str) -> None
 )
 def test_the_same_words_about_things_or_a_mere_risk_are_not(text: str) -> None:
     assert not is_emergency(text)
+
+
+def test_the_way_that_leads_home_is_the_street() -> None:
+    assert not is_private_property("la route qui monte chez moi est pleine de trous")
+    assert is_private_property("j'ai une fuite chez moi sous l'évier")
+
+
+@pytest.mark.parametrize(
+    ("said", "category"),
+    [
+        # "du", "de la", "des" say what "de" says in a category's words
+        ("le fil du téléphone traîne par terre", "autre"),
+        ("la bouche de l'égout déborde", "eau_assainissement"),
+    ],
+)
+def test_a_category_is_named_whatever_article_follows_de(said: str, category: str) -> None:
+    assert default_taxonomy().match(said) == category

@@ -892,3 +892,9 @@ def test_the_problem_a_caller_says_it_is_not_of_gives_way(said: str, category: s
 def test_a_problem_said_less_serious_than_another_says_nothing_of_the_danger() -> None:
     assert frame("je préfère signaler le lampadaire, le graffiti c'est moins grave").danger is None
     assert frame("c'est encore plus dangereux quand il pleut").danger is True
+
+
+def test_who_a_danger_is_for_names_no_problem() -> None:
+    assert frame("risqué ? ah oui, surtout pour les motos").category is None
+    found = frame("la voiture garée en double file c'est dangereux pour les enfants").category
+    assert found is not None and found.value == "stationnement_vehicule"

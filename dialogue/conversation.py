@@ -508,6 +508,8 @@ _EVERYWHERE = frozenset(
 )
 
 
+_NUMBER_AGAIN = "street_number_again"
+_NO_NUMBER = re.compile(r"\b(?:pas|aucun|sans) (?:de |le |du )?numero\b")
 # Asked once for the street of such a place, whichever question the place answered.
 _STREET_OF_PLACE = "street_of_place"
 
@@ -704,16 +706,18 @@ def handle_report_turn(frame: Frame, slots: dict[str, Any], knowledge: Knowledge
 
     if not _changes_report(updates) and not _acceptable_without_content(frame, slots, trusted):
         return handle_not_understood(frame, slots, knowledge, base)
+    asked_before = dict(slots.get(QUESTIONS_ASKED) or {})
     if (
         pending == "street_number"
-        and not updates.get("street_number")
-        and _corrects(slots, updates)
+        and not asked_before.get(_NUMBER_AGAIN)
+        and not (updates.get("street_number") or updates.get("landmark"))  # what it is near answers too
+        and updates.get("category") not in (None, slots.get("category"))
+        and not _NO_NUMBER.search(fold(frame.text))
         # a "non" that opens the correction answers nothing about the number
         and not (frame.unsure or frame.intent == "dont_know" or (frame.answer is not None and not frame.correction))
     ):
-        # Asked for the number, the caller put something else right instead: the number is still to be asked.
-        asked = {**(slots.get(QUESTIONS_ASKED) or {}), "street_number": 0}
-        updates = {**updates, QUESTIONS_ASKED: asked}
+        # Asked for the number, the caller put the problem right instead: the number is asked once more.
+        updates = {**updates, QUESTIONS_ASKED: {**asked_before, "street_number": 0, _NUMBER_AGAIN: 1}}
     return ask_next(slots, {**base, **updates, REPROMPTS: 0}, knowledge)
 
 

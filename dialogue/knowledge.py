@@ -110,7 +110,7 @@ class Taxonomy:
                     "weak": category.weak_synonyms,
                 }[strength]
                 for synonym in words:
-                    position = _as_noun(padded, synonym) if strength != "problem" else padded.find(f" {synonym} ")
+                    position = padded.find(f" {synonym} ")
                     if position < 0:
                         continue
                     if (
@@ -130,18 +130,6 @@ class Taxonomy:
             if best:
                 return best[3]
         return None
-
-
-# After a subject pronoun an object's name is a verb: "elle affiche toujours midi" is no poster.
-_SUBJECTS = (" il", " elle", " ils", " elles", " on", " ca", " qui", " ne", " n")
-
-
-def _as_noun(padded: str, synonym: str) -> int:
-    """Where the synonym is first said as a noun, or -1."""
-    position = padded.find(f" {synonym} ")
-    while position >= 0 and padded[:position].endswith(_SUBJECTS):
-        position = padded.find(f" {synonym} ", position + 1)
-    return position
 
 
 # A surface said as where the problem is ("l'eau déborde sur la chaussée", "des gravats sur le trottoir") names the

@@ -58,6 +58,9 @@ STRONG_EMERGENCY = re.compile(
             r"\b(y a|il y a|avec) (encore )?quelqu un (dedans|dessous|coince)\b",
             r"(?<!bouche d )(?<!borne a )(?<!borne d )(?<!bouche a )(?<!borne )\bincendie\b",
             r"\b(au feu|il y a le feu|y a le feu|en feu|prend feu|pris feu|flammes|fumee noire)\b",
+            # "un feu de poubelle": a fire burning, not a traffic light
+            r"\bfeux? de (?:poubelles?|broussailles?|foret|colline|voitures?|bennes?|conteneurs?|vegetation|garrigue|"
+            r"herbes?|palettes?|pneus?|dechets)\b",
             rf"\b(eau|egout|egouts)\b.{{0,40}}\b{_COMES_IN}\b.{{0,25}}{_HOME}",
             rf"\b(inonde|inondent|inondee|inondees|inondes|envahi|envahie|envahit)\b.{{0,12}}{_HOME}",
             # "on a quinze centimètres dans le garage": water standing inside a home
@@ -128,10 +131,7 @@ AMBIGUOUS_INJURY = re.compile(
     r"\b(bouge plus|ne bouge pas|bouge pas|bouge meme plus|se releve pas|se releve plus|peut pas se relever|"
     r"repond plus|repond pas|reagit plus|reagit pas|"
     r"peut plus se relever|arrive pas a se relever|(a|ai) (tres |trop )?mal|"
-    # Someone who can no longer go out on foot or by car: the way is blocked, nobody is trapped.
-    r"(arrive|arrivent|peut|peuvent) (pas|plus) a? ?(remonter|sortir)"
-    r"(?! (?:de chez (?:elle|lui|eux|nous|moi) )?(?:a pied|en voiture|a velo|en fauteuil|avec (?:la|le|sa|son) "
-    r"(?:poussette|deambulateur|fauteuil|voiture|canne)))|"
+    r"(arrive|arrivent|peut|peuvent) (pas|plus) a? ?(remonter|sortir)|"
     r"(jambe|bras|cheville|poignet|tete) (toute |tout )?(tordue|tordu|cassee|casse|en sang|ouverte))\b"
 )
 PERSON_MENTION = re.compile(rf"\b{_PERSON}\b|\b(je|j|me|moi) (suis|me suis|ai|m)\b")
@@ -156,7 +156,7 @@ _PRIVATE = re.compile(
             r"(?<!devant )(?<!en face de )(?<!pres de )(?<!a cote de )(?<!derriere )(?<!vers )(?<!pas loin de )"
             r"(?<!rue de )(?<!la rue de )(?<!sortie de )(?<!en bas de )(?<!coin de )(?<!bout de )(?<!de )"
             # "le chemin qui descend chez nous": the way that leads there is the street
-            r"(?<!descend )(?<!monte )(?<!mene )(?<!va )(?<!jusqu )(?<!passe )(?<!arrive )"
+            r"(?<!descend )(?<!monte )(?<!mene )(?<!va )(?<!jusqu a )(?<!passe )(?<!arrive )"
             r"\bchez (moi|nous)\b",
             r"\b(dans|chez) (mon|ma|notre|mes|nos) (appartement|appart|maison|cuisine|salle de bain|salle de bains|"
             r"chambre|salon|logement|cave|garage|jardin|piscine|terrasse|balcon|toit|grenier|villa|studio|wc|toilettes|"
@@ -278,7 +278,7 @@ def emergency_evidence(folded: str, nlu_says_emergency: bool = False) -> list[Sp
     if not TELECOM.search(folded):
         spans += [m.span() for m in CABLE_DOWN.finditer(folded)]
     if PERSON_MENTION.search(folded):
-        spans += [m.span() for m in AMBIGUOUS_INJURY.finditer(folded)]
+        spans += _injury_spans(folded)
     if nlu_says_emergency:
         spans += [m.span() for m in WEAK_EMERGENCY.finditer(folded)]
     return spans
@@ -292,8 +292,26 @@ def _said_as_possible(folded: str, start: int) -> bool:
 
 def possible_emergency_evidence(folded: str) -> list[Span]:
     """Where words say someone may be in danger now, without saying it surely: worth one direct question."""
-    patterns = (MAYBE_EMERGENCY, WEAK_EMERGENCY, AMBIGUOUS_INJURY)
-    return [m.span() for pattern in patterns for m in pattern.finditer(folded)]
+    patterns = (MAYBE_EMERGENCY, WEAK_EMERGENCY)
+    return [m.span() for pattern in patterns for m in pattern.finditer(folded)] + _injury_spans(folded)
+
+
+# Someone who can no longer go out on foot or by car: the way is blocked, nobody is trapped, unless water, fire or
+# gas is what blocks it.
+_WAY_BLOCKED = re.compile(
+    r" (?:de chez (?:elle|lui|eux|nous|moi) )?(?:a pied|en voiture|a velo|en fauteuil|"
+    r"avec (?:la|le|sa|son) (?:poussette|deambulateur|fauteuil|voiture|canne))\b"
+)
+_TRAPPING = re.compile(r"\b(?:eau|inond\w*|feu|fumee|gaz|flamm\w*|brul\w*|monte|montent)\b")
+
+
+def _injury_spans(folded: str) -> list[Span]:
+    blocked_only = _TRAPPING.search(folded) is None
+    return [
+        m.span()
+        for m in AMBIGUOUS_INJURY.finditer(folded)
+        if not (blocked_only and m.group(0).endswith("sortir") and _WAY_BLOCKED.match(folded, m.end()))
+    ]
 
 
 def is_emergency(text: str, nlu_says_emergency: bool = False) -> bool:

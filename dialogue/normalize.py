@@ -8,7 +8,6 @@ from __future__ import annotations
 import functools
 import itertools
 import re
-import unicodedata
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
@@ -1187,7 +1186,7 @@ def _strip_commune(span: list[str], gazetteer: Gazetteer) -> list[str]:
 
 def parse_place(text: str, gazetteer: Gazetteer) -> Place:
     number, street = find_street(text, gazetteer)
-    landmark = find_landmark(text, gazetteer) if street is None else _landmark_beside(text, street, number, gazetteer)
+    landmark = find_landmark(text, gazetteer) if street is None else None
     landmark = _trimmed_landmark(landmark)
     if landmark and landmark.replace(" ", "").isdigit():
         # "devant le 42" names a house number, not a landmark.
@@ -1201,30 +1200,6 @@ def parse_place(text: str, gazetteer: Gazetteer) -> Place:
     return Place(
         street_number=number, street_name=street, commune=find_commune(commune_text, gazetteer), landmark=landmark
     )
-
-
-def _landmark_beside(text: str, street: str, number: str | None, gazetteer: Gazetteer) -> str | None:
-    """A named place said beside a street without a number ("à l'entrée du parc X, côté boulevard Y"): it says
-    where along the street; words of the street's own name are no place."""
-    if number:
-        return None
-    said = spoken_to_digits(text)
-    key = fold(street)
-    name = key.split()[1:]  # the street's type may have been said short ("bd"): the word before the name goes too
-    if not name:
-        return None
-    found = re.search(r"(?:\b\w+\W+)?\b" + r"\W+".join(map(re.escape, name)) + r"\b", _fold_each(said))
-    if found is None:
-        return None
-    landmark = find_landmark(f"{said[: found.start()]} , {said[found.end() :]}", gazetteer)
-    if not landmark or len(landmark.split()) < 2 or fold(landmark) in key:
-        return None
-    return landmark
-
-
-def _fold_each(text: str) -> str:
-    """Lower case without accents, one character for one (spans found in it cut the original text)."""
-    return "".join(unicodedata.normalize("NFKD", char.lower())[:1] for char in text)
 
 
 # Words that end a landmark's name when a sentence goes on ("au carrefour il marche plus"), and words that name no
@@ -1600,7 +1575,10 @@ _CORRECTION = re.compile(
     r"^(?:(?:ah|oh|euh|heu|ben|bah|mais|alors|oui)\s+)*(?:non|nan|pardon|attendez|attends|excusez moi|en fait|"
     r"plutot|je voulais dire|je corrige|correction|erreur)\b"
     r"|\bje me suis (?:trompe|trompee|mal exprime|mal exprimee|melange|melangee)\b|\bje me trompe\b"
-    r"|\b(?:c est|ce n est) pas (?:a|au|aux|dans|sur|rue|avenue|boulevard|le|la|les|l|un|une|des|du)\b.{0,40}\bc est\b"
+    # "c'est pas au 4, c'est au 14"; not "c'est pas un gros trou, c'est juste que ..." (a size, not a value)
+    r"|\b(?:c est|ce n est) pas (?:a|au|aux|dans|sur|rue|avenue|boulevard|le|la|les|l|un|une|des|du)\b"
+    r"(?! (?:gros|grosse|petit|petite|grand|grande|premier|premiere|seul|seule|vrai|vraie|enorme|tres|si|trop)\b)"
+    r".{0,40}\bc est\b"
     r"|\bpas (?:a|au|aux|dans) [\w ]{2,30} (?:mais|c est)\b"
 )
 

@@ -929,7 +929,9 @@ _CONTRAST = re.compile(r"\bmais\b", re.IGNORECASE)
 _HESITATION_SOUNDS = re.compile(r"\b(?:e+u+h+|h+e+u+|hu+m+|hm+|mm+h*)\b[,.]?", re.IGNORECASE)
 # Who the danger is for names no problem: "dangereux ? oui, pour les voitures".
 _FOR_WHOM = re.compile(
-    r"\b(?:dangereu\w*|danger|risque\w*)\b(?:\W+\w+){0,3}?\W+pour (?:les|des|le|la|l|un|une|nos|mes)\s+\w+"
+    r"\b(?:dangereu\w*|danger|risque\w*)\b"
+    r"(?:\W+(?:oui|ouais|si|surtout|tres|trop|vraiment|un|peu|assez|ah|oh|bah|ben|euh|quand|meme|aussi|c|est|ca))*"
+    r"\W+pour (?:les|des|le|la|l|un|une|nos|mes)\s+\w+"
 )
 # "C'est pas le lampadaire": the thing named there is not the problem.
 _NOT_THIS_ONE = re.compile(

@@ -250,3 +250,12 @@ def test_the_way_that_leads_home_is_the_street() -> None:
 )
 def test_a_category_is_named_whatever_article_follows_de(said: str, category: str) -> None:
     assert default_taxonomy().match(said) == category
+
+
+def test_the_way_all_the_way_home_is_the_street_too() -> None:
+    assert not is_private_property("la route jusqu'à chez nous est trouée de partout")
+
+
+@pytest.mark.parametrize("said", ["un feu de poubelles s'est déclaré au bout de la rue", "un feu de broussailles"])
+def test_a_fire_burning_is_an_emergency_not_a_traffic_light(said: str) -> None:
+    assert is_emergency(said)

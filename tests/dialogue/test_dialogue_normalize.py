@@ -681,11 +681,3 @@ def test_a_commune_said_with_au_keeps_its_name_over_a_bent_one_near_it() -> None
 
     place = PlaceResolver(GAZETTEER).parse("vers saint canadet, un hameau, au puy sainte réparade")
     assert place.commune == "Le Puy-Sainte-Réparade"
-
-
-def test_a_named_place_beside_a_street_without_a_number_says_where_along_it() -> None:
-    place = parse_place("des gravats devant le collège Longchamp côté bd Camille Flammarion", GAZETTEER)
-    assert place.street_name == "boulevard Camille Flammarion" and place.landmark == "collège Longchamp"
-    # A number says where already; a street's own words are no place.
-    assert parse_place("un trou au 3 rue de la gare en face du lycée Marcel Pagnol", GAZETTEER).landmark is None
-    assert parse_place("un trou avenue de la gare à Aubagne", GAZETTEER).landmark is None

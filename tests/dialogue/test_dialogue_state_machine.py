@@ -1060,3 +1060,15 @@ def test_where_along_a_canal_is_asked_once() -> None:
     assert turn(slots, "report_problem", said).said[0].response == "utter_reask_place"
     assert turn(slots, "inform", "à côté du lavoir du village").said[0].response != "utter_reask_place"
     assert "lavoir" in slots["landmark"]
+
+
+def test_the_house_number_is_asked_once_more_only_and_not_after_a_place_nearby() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "une plaque d'égout descellée avenue de toulon à marseille")
+    assert slots[PENDING] == "street_number"
+    turn(slots, "inform", "pas de numéro, non, c'est plutôt un lampadaire couché en fait")
+    assert slots[PENDING] != "street_number"
+    near: dict[str, Any] = {}
+    turn(near, "report_problem", "une plaque d'égout descellée avenue de toulon à marseille")
+    turn(near, "inform", "vers la boulangerie du coin")
+    assert near[PENDING] != "street_number"

@@ -898,3 +898,17 @@ def test_who_a_danger_is_for_names_no_problem() -> None:
     assert frame("risqué ? ah oui, surtout pour les motos").category is None
     found = frame("la voiture garée en double file c'est dangereux pour les enfants").category
     assert found is not None and found.value == "stationnement_vehicule"
+
+
+def test_a_way_blocked_by_rising_water_is_still_asked_about() -> None:
+    assert frame("mes parents peuvent plus sortir à pied de chez eux, l'eau arrive aux marches").maybe_emergency
+
+
+def test_what_a_danger_is_for_leaves_the_problem_named_between() -> None:
+    found = frame("attention c'est dangereux, le candélabre penche pour les passants").category
+    assert found is not None and found.value == "eclairage_public"
+
+
+def test_a_size_said_with_pas_is_no_correction() -> None:
+    assert not frame("c'est pas un gros trou, c'est juste qu'il est profond").correction
+    assert frame("c'est pas au 8, c'est au 18").correction

@@ -278,7 +278,7 @@ def emergency_evidence(folded: str, nlu_says_emergency: bool = False) -> list[Sp
     if not TELECOM.search(folded):
         spans += [m.span() for m in CABLE_DOWN.finditer(folded)]
     if PERSON_MENTION.search(folded):
-        spans += _injury_spans(folded)
+        spans += _injury_spans(folded, sure=True)
     if nlu_says_emergency:
         spans += [m.span() for m in WEAK_EMERGENCY.finditer(folded)]
     return spans
@@ -296,8 +296,8 @@ def possible_emergency_evidence(folded: str) -> list[Span]:
     return [m.span() for pattern in patterns for m in pattern.finditer(folded)] + _injury_spans(folded)
 
 
-# Someone who can no longer go out on foot or by car: the way is blocked, nobody is trapped, unless water, fire or
-# gas is what blocks it.
+# Someone who can no longer go out on foot or by car: the way is blocked, nobody is surely trapped; with water, fire
+# or gas in the line the caller is asked whether someone is in danger.
 _WAY_BLOCKED = re.compile(
     r" (?:de chez (?:elle|lui|eux|nous|moi) )?(?:a pied|en voiture|a velo|en fauteuil|"
     r"avec (?:la|le|sa|son) (?:poussette|deambulateur|fauteuil|voiture|canne))\b"
@@ -305,8 +305,8 @@ _WAY_BLOCKED = re.compile(
 _TRAPPING = re.compile(r"\b(?:eau|inond\w*|feu|fumee|gaz|flamm\w*|brul\w*|monte|montent)\b")
 
 
-def _injury_spans(folded: str) -> list[Span]:
-    blocked_only = _TRAPPING.search(folded) is None
+def _injury_spans(folded: str, sure: bool = False) -> list[Span]:
+    blocked_only = sure or _TRAPPING.search(folded) is None
     return [
         m.span()
         for m in AMBIGUOUS_INJURY.finditer(folded)

@@ -508,8 +508,6 @@ _EVERYWHERE = frozenset(
 )
 
 
-_NUMBER_AGAIN = "street_number_again"
-_NO_NUMBER = re.compile(r"\b(?:pas|aucun|sans) (?:de |le |du )?numero\b")
 # Asked once for the street of such a place, whichever question the place answered.
 _STREET_OF_PLACE = "street_of_place"
 
@@ -533,6 +531,22 @@ _SAYING = frozenset("je j vous dis dit ai c est voila hein ben bah euh alors oui
 
 def _says_only_where_anything_is(words: str) -> bool:
     return all(word in _EVERYWHERE or word in ARTICLES or word in _SAYING for word in fold(words).split())
+
+
+_NUMBER_AGAIN = "street_number_again"
+_NO_NUMBER = re.compile(r"\b(?:pas|aucun|sans) (?:de |le |du )?numero\b")
+
+
+def _number_still_wanted(frame: Frame, slots: dict[str, Any], updates: dict[str, Any]) -> bool:
+    """Asked for the house number, the caller put the problem right instead: the number is asked once more (not
+    after a place nearby, "pas de numéro" or "je sais pas"; a "non" that opens the correction answers nothing)."""
+    return (
+        not (slots.get(QUESTIONS_ASKED) or {}).get(_NUMBER_AGAIN)
+        and not (updates.get("street_number") or updates.get("landmark"))
+        and updates.get("category") not in (None, slots.get("category"))
+        and not _NO_NUMBER.search(fold(frame.text))
+        and not (frame.unsure or frame.intent == "dont_know" or (frame.answer is not None and not frame.correction))
+    )
 
 
 def _wants_house_number(slots: dict[str, Any]) -> bool:
@@ -706,17 +720,8 @@ def handle_report_turn(frame: Frame, slots: dict[str, Any], knowledge: Knowledge
 
     if not _changes_report(updates) and not _acceptable_without_content(frame, slots, trusted):
         return handle_not_understood(frame, slots, knowledge, base)
-    asked_before = dict(slots.get(QUESTIONS_ASKED) or {})
-    if (
-        pending == "street_number"
-        and not asked_before.get(_NUMBER_AGAIN)
-        and not (updates.get("street_number") or updates.get("landmark"))  # what it is near answers too
-        and updates.get("category") not in (None, slots.get("category"))
-        and not _NO_NUMBER.search(fold(frame.text))
-        # a "non" that opens the correction answers nothing about the number
-        and not (frame.unsure or frame.intent == "dont_know" or (frame.answer is not None and not frame.correction))
-    ):
-        # Asked for the number, the caller put the problem right instead: the number is asked once more.
+    if pending == "street_number" and _number_still_wanted(frame, slots, updates):
+        asked_before = dict(slots.get(QUESTIONS_ASKED) or {})
         updates = {**updates, QUESTIONS_ASKED: {**asked_before, "street_number": 0, _NUMBER_AGAIN: 1}}
     return ask_next(slots, {**base, **updates, REPROMPTS: 0}, knowledge)
 

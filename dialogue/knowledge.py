@@ -136,7 +136,8 @@ class Taxonomy:
 # problem only when nothing else does: the water, the rubble are what is wrong.
 SURFACES = frozenset(stem_word(word) for word in ("trottoir", "chaussee", "route", "bitume", "voirie"))
 _LOCATIVE_BEFORE = re.compile(
-    r"\b(?:sur|du|de|dans|au bord|le long|en bord|au milieu|par dessus)(?: de)?(?: la| le| l)? $"
+    # after _category_words, "du", "de la" and "des" all read "de"
+    r"\b(?:sur|de|dans|au bord|le long|en bord|au milieu|par dessus)(?: de)?(?: la| le| l)? $"
 )
 
 

@@ -69,7 +69,7 @@ CALLER_LINES = [
     "une branche est tombée sur la route",
     "on a arraché le panneau du carrefour",
     "une fuite d'eau sur la chaussée",
-    "une voiture ventouse garée depuis des semaines",
+    "une voiture ventouse stationnée là des semaines",
     "des rats près des conteneurs",
     "oui c'est bien ça",
     "non ce n'est pas dangereux",

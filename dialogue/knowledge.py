@@ -148,6 +148,8 @@ class Gazetteer:
     landmark_words: tuple[str, ...]
     landmarks: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (name said back, stemmed aliases)
     quarters: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (commune, folded names of its quarters)
+    # Things whose name starts like a kind of place ("camping-car"): never a landmark.
+    not_landmarks: tuple[str, ...] = ()
 
     def named_landmark(self, text: str) -> str | None:
         """A well-known place named in the text, the longest alias winning: its full name when the caller said
@@ -301,6 +303,7 @@ def load_gazetteer(path: Path = DEFAULT_GAZETTEER) -> Gazetteer:
         landmark_words=tuple(fold(str(w)) for w in data.get("landmark_words") or ()),
         landmarks=tuple(named),
         quarters=tuple(quarter_entries),
+        not_landmarks=tuple(fold(str(w)) for w in data.get("not_landmarks") or ()),
     )
 
 

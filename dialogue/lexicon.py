@@ -185,7 +185,9 @@ _STRONG_TOPICS = re.compile(
         (
             r"\b(taxe|taxes|impot|impots|fiscal|fiscale|facture|factures|facturation|prelevement|prelevements|"
             r"rembourse|remboursement|remboursee?|tarif|tarifs|payer|paye pas|paiement|payement|cotisation|loyer|"
-            r"loyers|apl|caf|pole emploi|france travail|retraite|allocation|allocations|rsa|mutuelle|secu|"
+            r"loyers|apl|caf|pole emploi|france travail|allocation|allocations|rsa|mutuelle|secu|"
+            # "je suis retraité": the caller is retired, asks nothing of the pension office
+            r"(?<!suis )(?<!a la )(?<!en )(?<!un )(?<!jeune )retraite|"
             r"securite sociale|carte vitale)\b",
             r"\b(amende|amendes|contravention|contraventions|pv|proces verbal|fourriere|enlevee par la fourriere|"
             r"radar flash|flashe|flashee|points de permis)\b",
@@ -270,7 +272,11 @@ Span = tuple[int, int]
 def emergency_evidence(folded: str, nlu_says_emergency: bool = False) -> list[Span]:
     """Where `fold`ed words say an immediate emergency: strong words always, weaker ones ("au secours",
     "pompiers") only when the NLU also read an emergency. Whether each is said or denied is the parse's job."""
-    spans = [m.span() for m in STRONG_EMERGENCY.finditer(folded) if not _said_as_possible(folded, m.start())]
+    spans = [
+        m.span()
+        for m in STRONG_EMERGENCY.finditer(folded)
+        if not _said_as_possible(folded, m.start()) and not _BURNT_OUT.search(folded, 0, m.start() + 4)
+    ]
     if not SKIN_FEELS.search(folded):
         spans += [m.span() for m in BURNING_NOW.finditer(folded)]
     if not SMELLY_THINGS.search(folded):
@@ -282,6 +288,10 @@ def emergency_evidence(folded: str, nlu_says_emergency: bool = False) -> list[Sp
     if nlu_says_emergency:
         spans += [m.span() for m in WEAK_EMERGENCY.finditer(folded)]
     return spans
+
+
+# After a noun "tout brûlé" is a thing burnt out long ago ("un scooter tout brûlé"), not "tout brûle".
+_BURNT_OUT = re.compile(r"\b(?:un|une|le|la|les|des|mon|ma|son|sa|ce|cette|leur) \w+ tout$")
 
 
 def _said_as_possible(folded: str, start: int) -> bool:
@@ -305,13 +315,43 @@ _WAY_BLOCKED = re.compile(
 _TRAPPING = re.compile(r"\b(?:eau|inond\w*|feu|fumee|gaz|flamm\w*|brul\w*|monte|montent)\b")
 
 
+# "Sortir sa voiture", "sortir les poubelles": something taken out, nobody shut in.
+_TAKES_OUT = re.compile(r" (?:sa|son|ses|ma|mon|mes|la|le|les|leur|leurs|notre|nos|votre|vos)\b")
+# What "il bouge plus" can be said of besides a person: a vehicle left there, a post, a branch.
+_STILL_THING = re.compile(
+    r"\b(?:voitures?|camions?|camionnettes?|scooters?|motos?|vehicules?|epaves?|bus|caravanes?|camping cars?|"
+    r"fourgons?|remorques?|bateaux?|poteaux?|panneaux?|arbres?|branches?|lampadaires?|barrieres?|bornes?|"
+    r"conteneurs?|bennes?)\b"
+)
+_COMPLEMENT = re.compile(
+    r"\b(?:de|du|des|d|(?<!y )a|au|aux|sous|dans|sur|devant|derriere|contre|avec|par)"
+    r"(?: (?:la|le|les|l|sa|son|ses|ma|mon|mes|une|un|leur))? $"
+)
+_PERSON_WORD = re.compile(rf"\b{_PERSON}\b|\b(?:il|elle) (?:est|a ete) (?:tombe|tombee)\b")
+
+
+def _said_of_a_thing(folded: str, start: int) -> bool:
+    """Whether the nearest subject before `start` in its sentence is a thing, not a person ("un camion garé là
+    depuis trois semaines, il bouge pas")."""
+    sentence = re.split(r"[.!?;]", folded[max(0, start - 120) : start])[-1]
+    # A thing after a preposition is no subject ("le monsieur de la voiture, il bouge plus").
+    things = [m.end() for m in _STILL_THING.finditer(sentence) if not _COMPLEMENT.search(sentence, 0, m.start())]
+    people = [m.end() for m in _PERSON_WORD.finditer(sentence)]
+    return bool(things) and (not people or things[-1] > people[-1])
+
+
 def _injury_spans(folded: str, sure: bool = False) -> list[Span]:
     blocked_only = sure or _TRAPPING.search(folded) is None
-    return [
-        m.span()
-        for m in AMBIGUOUS_INJURY.finditer(folded)
-        if not (blocked_only and m.group(0).endswith("sortir") and _WAY_BLOCKED.match(folded, m.end()))
-    ]
+    spans = []
+    for m in AMBIGUOUS_INJURY.finditer(folded):
+        if m.group(0).endswith("sortir") and (
+            _TAKES_OUT.match(folded, m.end()) or (blocked_only and _WAY_BLOCKED.match(folded, m.end()))
+        ):
+            continue
+        if _said_of_a_thing(folded, m.start()):
+            continue
+        spans.append(m.span())
+    return spans
 
 
 def is_emergency(text: str, nlu_says_emergency: bool = False) -> bool:
@@ -322,7 +362,20 @@ def is_emergency(text: str, nlu_says_emergency: bool = False) -> bool:
 def is_private_property(text: str) -> bool:
     """A problem inside a home or a private building ("le robinet de ma cuisine goutte"); "devant chez moi" is the
     street."""
-    return _PRIVATE.search(fold(text)) is not None
+    folded = fold(text)
+    return any(not _FELT_AT_HOME.search(_clause_before(folded, m.start())) for m in _PRIVATE.finditer(folded))
+
+
+# Where the caller sees, hears or feels a street's problem is not where it is ("on dirait une discothèque jusque
+# dans ma chambre", "la lumière rentre jusque dans mon salon").
+_FELT_AT_HOME = re.compile(
+    r"\b(?:comme|jusque|jusqu|ca fait|eclaire|eclairent|eblouit|on (?:le |la |les )?(?:voit|entend)|"
+    r"je (?:le |la |les )?(?:vois|entends))\b"
+)
+
+
+def _clause_before(folded: str, start: int) -> str:
+    return re.split(r"[.!?;,]| mais | et ", folded[max(0, start - 60) : start])[-1]
 
 
 def describes_problem(text: str) -> bool:

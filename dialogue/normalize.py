@@ -726,7 +726,7 @@ def format_street_name(tokens: list[str]) -> str:
             words.append(token)
         else:
             words.append("-".join(part[:1].upper() + part[1:] for part in token.split("-")))
-    return _join(words)
+    return _join(_spelled_out(words))
 
 
 def find_commune(text: str, gazetteer: Gazetteer) -> str | None:
@@ -824,15 +824,20 @@ def with_commune_spelled(landmark: str, commune: str | None) -> str:
     official = "Marseille" if commune.startswith("Marseille") else commune
     wanted = {key for key in _sound_keys(fold(official).split()) if len(key) >= 3}
     words, official_words = landmark.split(), fold(official).split()
-    for size in range(min(4, len(words) - 1), 0, -1):
-        kept, tail = words[:-size], fold(" ".join(words[-size:])).split()
-        if tail[0] in ARTICLES or tail == official_words or not wanted & set(_sound_keys(tail)):
-            continue
-        if fuzz.ratio("".join(tail), "".join(official_words)) < _SPELLING_CLOSE:
-            continue  # a short key shared by chance ("Marthe" and "Marseille"): the letters must be close too
-        if kept and official_words[0] in ARTICLES and fold(kept[-1]) == official_words[0]:
-            kept = kept[:-1]  # "de la Ciota" -> "de La Ciotat"
-        return " ".join([*kept, official])
+    # The name at the end first ("gare de Cassi"), then inside ("gare de Vitrolle Aéroport").
+    for end in range(len(words), 1, -1):
+        for size in range(min(4, end - 1), 0, -1):
+            kept, tail, after = words[: end - size], fold(" ".join(words[end - size : end])).split(), words[end:]
+            if tail[0] in ARTICLES or tail == official_words or not wanted & set(_sound_keys(tail)):
+                continue
+            if fuzz.ratio("".join(tail), "".join(official_words)) < _SPELLING_CLOSE:
+                continue  # a short key shared by chance ("Marthe" and "Marseille"): the letters must be close too
+            name = official
+            if kept and official_words[0] in ARTICLES and fold(kept[-1]) == official_words[0]:
+                kept = kept[:-1]  # "de la Ciota" -> "de La Ciotat"
+            if kept and official_words[0] in {"le", "les"} and fold(kept[-1]) in {"du", "des", "au", "aux"}:
+                name = official.split(" ", 1)[1]  # "la poste des penne" -> "des Pennes-Mirabeau"
+            return " ".join([*kept, name, *after])
     return landmark
 
 
@@ -943,6 +948,9 @@ def find_street(text: str, gazetteer: Gazetteer | None = None) -> tuple[str | No
             if follower in STOP_WORDS or follower in STREET_NAME_ENDS:
                 break
             after_name_word = len(name) > 1 and name[-1] not in LOWER_PARTICLES | {"d", "l", "d'", "l'"}
+            if fold(name[-1]) in MONTHS and re.fullmatch(r"\d{2}", follower):
+                name.append(f"19{follower}")  # "avenue du huit mai quarante cinq" is the 8 Mai 1945
+                continue
             if after_name_word and (follower in _DETERMINERS_AFTER_NAME or (follower.isdigit() and len(follower) < 4)):
                 break  # "rue Paradis le trottoir...", "avenue du Prado 2"; "rue du 4 Septembre", "... Mai 1945" go on
             if gazetteer and after_name_word:
@@ -969,8 +977,42 @@ def find_street(text: str, gazetteer: Gazetteer | None = None) -> tuple[str | No
             number = f"{digits} {suffix}"
         if number is None:
             number = _number_after(tokens[index + len(name) :])
-        return number, format_street_name(name)
+        return number, format_street_name(_dates_in_digits(name))
     return None, None
+
+
+MONTHS = frozenset(
+    {
+        "janvier",
+        "fevrier",
+        "mars",
+        "avril",
+        "mai",
+        "juin",
+        "juillet",
+        "aout",
+        "septembre",
+        "octobre",
+        "novembre",
+        "decembre",
+    }
+)
+
+
+def _dates_in_digits(name: list[str]) -> list[str]:
+    """A date in a street's name is written as the plaques write it: "du huit mai" -> "du 8 mai", "du premier mai"
+    -> "du 1er mai"."""
+    out: list[str] = []
+    for token in name:
+        if fold(token) in MONTHS and out:
+            run = len(out)
+            while run > 0 and (_is_number(out[run - 1]) or out[run - 1] == "premier"):
+                run -= 1
+            if run < len(out) and run > 0 and out[run - 1] in {"du", "au"}:
+                day = "1er" if out[run:] == ["premier"] else spoken_to_digits(" ".join(out[run:]))
+                out[run:] = [day]
+        out.append(token)
+    return out
 
 
 def _starts_with_commune(tokens: list[str], gazetteer: Gazetteer, full_names_only: bool = False) -> bool:
@@ -1047,6 +1089,10 @@ def find_landmark(text: str, gazetteer: Gazetteer) -> str | None:
     at à/au/sur/vers/près before a kind of place, or at a determiner right before one; ends at the next stop word or
     commune ("à Aubagne"); the cue's prepositions are dropped, the name kept."""
     named = gazetteer.named_landmark(text)
+    if named:
+        before = re.search(rf"\b(\w+) {re.escape(fold(named))}\b", fold(text))
+        if before and before.group(1) in _PRE_NOUN_ADJECTIVES and not fold(named).startswith(before.group(1)):
+            named = f"{before.group(1)} {named}"  # "le vieux port de Cassis": the adjective is the name's
     described = _described_landmark(text, gazetteer)
     if named and described and len(described.split()) > len(named.split()) and fold(named) in fold(described):
         return described  # "le collège Vieux-Port" is not the Vieux-Port
@@ -1055,7 +1101,7 @@ def find_landmark(text: str, gazetteer: Gazetteer) -> str | None:
         # first, or any place besides a mere quarter, is the more precise one; the other stays as context.
         folded = fold(text)
         described_at = folded.find(fold(described))
-        named_at = folded.find(fold(named).split()[-1])
+        named_at = folded.find(fold(named).split()[-1].rstrip("sx"))  # "la calanque" for "Les Calanques"
         link_pattern = rf"\b{re.escape(fold(described))} (de l|de la|du|des|de|d) {re.escape(fold(named))}\b"
         joined = re.search(link_pattern, folded)
         if joined:
@@ -1113,13 +1159,17 @@ def _described_landmark(text: str, gazetteer: Gazetteer) -> str | None:
                 cue = folded_tokens[start]
         if cue is None:
             continue
+        head_words = " ".join(t for t in folded_tokens[start : start + 3] if t) + " "
+        if any(f" {thing} " in f" {head_words}" for thing in gazetteer.not_landmarks):
+            continue  # "les camping-cars": a thing, not a place
         cue_length = len(cue.split())
         span = tokens[start : start + cue_length]
         # After a determiner the kind of place comes at once; after a cue, maybe another word first ("devant la").
         least = cue_length + (0 if cue in _LANDMARK_DETERMINERS or opens_line else 1)
         for token in tokens[start + cue_length :]:
             ends = token in STOP_WORDS - {"au", "aux", "en"} or token in STREET_NAME_ENDS
-            if ends and len(span) >= least:
+            # A subject pronoun opens the next clause ("au carrefour ils marchent plus"): never part of the name.
+            if ends and (len(span) >= least or fold(token) in _SUBJECT_PRONOUNS):
                 break
             span.append(token)
         if _ends_in_commune(span, gazetteer):
@@ -1135,6 +1185,9 @@ def _described_landmark(text: str, gazetteer: Gazetteer) -> str | None:
             if not determined or len(cleaned.split()) > 1 or fold(cleaned) in _ONE_PER_COMMUNE:
                 return cleaned
     return None
+
+
+_SUBJECT_PRONOUNS = frozenset({"il", "ils", "elle", "elles", "on", "ca", "je", "j", "tu", "nous", "vous", "qui"})
 
 
 def clean_landmark(tokens: list[str], gazetteer: Gazetteer) -> str | None:
@@ -1163,7 +1216,15 @@ def clean_landmark(tokens: list[str], gazetteer: Gazetteer) -> str | None:
             in_name = True
             out.append("-".join(part[:1].upper() + part[1:] for part in word.split("-")))
     # "le 26ème centenaire" is written "26e", as the arrondissements are.
-    return re.sub(r"\b(\d+)(?:ème|eme|è)\b", r"\1e", _join(out))
+    return re.sub(r"\b(\d+)(?:ème|eme|è)\b", r"\1e", _join(_spelled_out(out)))
+
+
+# Abbreviations typed in names, written out as the official names have them ("la fac St Charles").
+_SPELLED_OUT = {"st": "Saint", "ste": "Sainte", "fac": "faculté", "univ": "université"}
+
+
+def _spelled_out(words: list[str]) -> list[str]:
+    return [_SPELLED_OUT.get(word.lower().rstrip("."), word) for word in words]
 
 
 def _ends_in_commune(span: list[str], gazetteer: Gazetteer) -> bool:

@@ -128,6 +128,14 @@ _PERSON_ASKED = re.compile(
     r"standardiste|personne|monsieur|dame|collegue|responsable|vrai|vraie|vraie personne|vrai personne|interlocuteur)"
     r"\b|\bquelqu un\b"
 )
+# "Y a-t-il quelqu'un qui pourrait me renseigner ?": asking whether a person is there to help, not a risk
+# ("il y a quelqu'un qui peut tomber").
+_SOMEONE_THERE = re.compile(
+    r"\b(?:il y a|y a t il|y a|y aurait il|il y aurait)\s+(?:bien\s+|pas\s+|vraiment\s+)?quelqu un\b"
+    r"(?=.{0,50}?\b(?:qui (?:peut|pourrait|puisse|pourra|saurait) (?:me |m |nous )?(?:parler|repondre|renseigner|"
+    r"aider|suivre|ecouter|expliquer|prendre mon|prendre ma|s occuper de mon|s occuper de ma)"
+    r"|a qui parler|de vive voix)\b)"
+)
 _ASKED_WITHIN = 25  # characters between the asking words and the person asked for
 _REFUSED_WITHIN = 20  # characters between a refusal and the machine refused
 _ASKING = re.compile(
@@ -367,7 +375,14 @@ class Understanding:
         place, verified = self._place(affirmed)
         # "Je suis en voiture, ça capte mal": words about the call itself describe no problem.
         about_the_problem = _without_line_talk(text)
-        category = self._category(_without_name(about_the_problem, place.street_name))
+        something_else = list(_SOMETHING_ELSE.finditer(_fold_in_place(about_the_problem)))
+        if something_else:
+            # "Merci pour le banc réparé l'an dernier. Cette fois c'est autre chose": what came
+            # before is not this call's problem.
+            about_the_problem = about_the_problem[something_else[-1].end() :].strip(" ,.;:!?…")
+        category = self._category(
+            self._without_landmark_name(_without_name(about_the_problem, place.street_name), place)
+        )
         if place.street_name and not place.landmark:
             # "Avenue X, devant la poste", "le gymnase du quartier, rue Y": what the problem is near,
             # or a public place named beside the street, narrows a long street.
@@ -416,7 +431,8 @@ class Understanding:
             holds_on=_HOLD_ON.search(folded) is not None,
             asks_if_machine=_MACHINE.search(folded) is not None and _ASKS_WHETHER.search(folded) is not None,
             private_property=is_private_property(text),
-            other_service=names_other_service(text, category is not None),
+            # "La place de la mairie" is where the problem is, not a question for the town hall.
+            other_service=names_other_service(_without_place(text, place), category is not None),
             asks_for_person=asks_for_person(folded),
             goodbye=says_goodbye(folded),
             will_call_elsewhere=any(contains_phrase(folded, w) for w in _WILL_CALL_ELSEWHERE),
@@ -443,12 +459,33 @@ class Understanding:
                 start = mark.start()
         return describe(description[start:].strip(" ,.;:!?…")) if start else description
 
+    def _without_landmark_name(self, text: str, place: Place) -> str:
+        """The line without a landmark's own name: "la plage Lumière" names no street light, "le parc Chanot" no
+        park's problem; the kind of place stays ("l'abribus de la gare")."""
+        words = fold(place.landmark or "").split()
+        found = _words_in(text, words)
+        if not found:
+            return text
+        kinds = self.gazetteer.landmark_words
+        said = text[found.start() : found.end()].split()
+        if not said or fold(said[0]) not in kinds:
+            return text  # not a kind of place and its name ("en face, les tags"): nothing to set aside
+        kept = [word for word in said if fold(word) in kinds or len(word) <= 3]
+        return f"{text[: found.start()]} {' '.join(kept)} {text[found.end() :]}"
+
     def _category(self, text: str) -> Found | None:
         """The problem named, not the one the caller takes back: "c'est pas le lampadaire, c'est le feu" and "un
         problème d'éclairage, non pardon, le feu tricolore" name the traffic light."""
         unhazarded = _FOR_WHOM.sub(" , ", _fold_in_place(text))
-        kept = _NOT_THIS_ONE.sub(" , ", unhazarded)
+        # What follows a thing taken back is what the caller meant: "le banc, non pas le banc, la fontaine".
+        kept = _NOT_THIS_ONE.sub(" , pardon , ", unhazarded)
         # A weak word after the caller's "pardon" ("pardon, un scooter va s'y tuer") does not undo a problem named.
+        main = _MAIN_PROBLEM.search(_fold_in_place(kept))
+        if main:
+            # "Des encombrants et des tags, mais le plus urgent c'est le frigo": the problem the caller puts first.
+            first = self.taxonomy.match(re.split(r"[.;,]", kept[main.end() :].lstrip(" ,"), maxsplit=1)[0])
+            if first:
+                return Found(first, text)
         strong = _last_said(lambda said: self.taxonomy.match(said, weak=False), kept, clause=True)
         code = strong or _last_said(self.taxonomy.match, kept, clause=True) or self.taxonomy.match(unhazarded)
         return Found(code, text) if code else None
@@ -492,7 +529,9 @@ class Understanding:
             tail = said[mark.end() :]
             corrected = self.places.parse(tail)
             # "au 45 avenue de la Jarre, non pardon, au 54": the number said again alone is the house number.
-            number = corrected.street_number or (find_street_number(tail) if place.street_name else None)
+            number = corrected.street_number or (
+                find_street_number(tail) or _bare_number(tail) if place.street_name else None
+            )
             if corrected.is_empty() and not number:
                 continue
             return Place(
@@ -715,6 +754,8 @@ def asks_for_person(folded: str) -> bool:
         # "pas un robot", "marre de cette machine"; not "je sais pas comment marche votre machine", nor "je sais plus,
         # c'est un robot ?" (the machine opens a clause of its own)
         return True
+    if _SOMEONE_THERE.search(folded):
+        return True
     if not _PERSON_ASKED.search(folded):
         return False
     if re.search(r"\bquelqu un (est|a|s est|qui|se)\b|\bpersonne (ne|n|qui)\b", folded):
@@ -874,6 +915,17 @@ def _without_negations(said: str, also: re.Pattern[str] | None = None) -> str:
     return kept
 
 
+# "Au 40, euh non pardon, 14, 14": a house number said alone (and again) right after the correction.
+_BARE_NUMBER = re.compile(r"^\W*([1-9]\d{0,3})(?:\s+\1)?(?:\s+(bis|ter|quater))?\b(?!\s*\d)")
+
+
+def _bare_number(tail: str) -> str | None:
+    found = _BARE_NUMBER.match(spoken_to_digits_folded(tail))
+    if not found:
+        return None
+    return f"{found.group(1)} {found.group(2)}" if found.group(2) else found.group(1)
+
+
 def _last_said(find: Callable[[str], str | None], said: str, clause: bool = False) -> str | None:
     """What `find` reads in the line, from the part after the caller's last self-correction when it says it there
     (with `clause`, in the clause right after it: "à Rognac, enfin non, à Berre. Il fuit" corrects the
@@ -888,8 +940,13 @@ def _last_said(find: Callable[[str], str | None], said: str, clause: bool = Fals
     return find(said)
 
 
+def _without_place(text: str, place: Place) -> str:
+    return _without_name(_without_name(text, place.street_name), place.landmark)
+
+
 def _without_name(text: str, name: str | None) -> str:
-    """The line without a street's name: "rue Saint-Pierre" names no stones, "rue des Lilas" no flower bed."""
+    """The line without a place's name: "rue Saint-Pierre" names no stones, "rue des Lilas" no flower bed, "place de
+    la Mairie" asks nothing of the town hall."""
     found = _words_in(text, fold(name or "").split())
     return f"{text[: found.start()]} , {text[found.end() :]}" if found else text
 
@@ -933,15 +990,23 @@ _FOR_WHOM = re.compile(
     r"(?:\W+(?:oui|ouais|si|surtout|tres|trop|vraiment|un|peu|assez|ah|oh|bah|ben|euh|quand|meme|aussi|c|est|ca))*"
     r"\W+pour (?:les|des|le|la|l|un|une|nos|mes)\s+\w+"
 )
+_SOMETHING_ELSE = re.compile(r"\bc est (?:pour )?(?:autre chose|une autre chose|un autre probleme|un autre souci)\b")
+_MAIN_PROBLEM = re.compile(
+    r"\b(?:le plus|ce qui est le plus) (?:urgent|important|grave|genant|embetant|dangereux)\b(?: c est| ce sont| c)?"
+    r"|\bc est surtout (?:pour )?(?=le |la |les |l |un |une |des )"
+)
 # "C'est pas le lampadaire": the thing named there is not the problem.
 _NOT_THIS_ONE = re.compile(
-    r"\b(?:c est|ce n est|c etait) pas (?:un|une|le|la|l|les|des|du|de l|de la)\s+\w+(?:\s+(?:public|publique))?"
+    r"\b(?:c est|ce n est|c etait|non) pas (?:un|une|le|la|l|les|des|du|de l|de la)\s+\w+"
+    r"(?:\s+(?:public|publique|rouge))?"
     # "c'est pas un problème de signalisation": what the problem is not of
     r"(?:\s+(?:de|d|du|des|de la|de l)\s+\w+)?"
 )
 # The caller correcting themselves inside a line ("euh non", "pardon", "qu'est-ce que je dis").
 _SELF_CORRECTION = re.compile(
     r"\b(?:non|nan) (?:pardon|attendez|excusez moi|plutot|en fait)\b|\bpardon\b|\bje me (?:suis )?trompe\w*\b|"
+    # "un lampadaire, enfin non, le feu": taking back what was just said
+    r"\benfin non\b(?! (?:merci|plus|pas)\b)|"
     r"\bqu est ce que je dis\b|\bje veux dire\b|\bje dis n importe quoi\b|"
     # "au 40 euh non 42": a number taken back by the next one
     r"(?<=\d )(?:non|nan)\b(?= (?:c est |au |le )?\d)"
@@ -961,9 +1026,19 @@ _YES_WORDS = frozenset({"oui", "ouais", "ouai", "ok", "d", "volontiers"})
 _YES_NO_OPENERS = {"oui", "ouais", "ouai", "non", "nan", "si", "ok", "d", "exactement", "voila", "absolument"}
 
 
+_ANSWER_TAKEN_BACK = re.compile(
+    r"^\W*(?:(?:euh|ben|bah|ah|oh)\s+)*(?:oui|ouais|non|nan)\b\W+(?:\w+\W+)?(?:enfin|ah|oh|en fait|finalement|plutot)"
+    r"\W+(oui|ouais|non|nan|si)\b"
+)
+
+
 def _answering(yes_no: bool | None, folded: str, frame: Frame) -> bool | None:
     """A yes or no answers the pending question when it opens the line, when it is the line's last sentence, or when
     the line gives nothing else: "c'est pas loin de l'école" gives a place, it does not say no."""
+    taken_back = _ANSWER_TAKEN_BACK.match(folded)
+    if taken_back:
+        # "Oui... enfin non, c'est pas la peine": the answer the caller settles on.
+        return _OPENING_ANSWERS[taken_back.group(1)]
     content = [w for w in folded.split() if w not in _HESITATIONS and w not in ("ah", "oh", "eh", "alors", "mais")]
     if content and content[0] in _YES_NO_OPENERS and yes_no is not None:
         return yes_no

@@ -259,3 +259,36 @@ def test_the_way_all_the_way_home_is_the_street_too() -> None:
 @pytest.mark.parametrize("said", ["un feu de poubelles s'est déclaré au bout de la rue", "un feu de broussailles"])
 def test_a_fire_burning_is_an_emergency_not_a_traffic_light(said: str) -> None:
     assert is_emergency(said)
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        # a car taken out, nobody shut in
+        "je suis à bout, j'arrive plus à sortir ma voiture du garage avec ces épaves",
+        # what does not move is the van
+        "je suis excédé, une camionnette stationnée devant l'école depuis dix jours, elle bouge pas",
+        # burnt long ago, not burning
+        "un vélo tout brûlé est abandonné contre la grille depuis l'hiver",
+    ],
+)
+def test_words_of_injury_or_fire_about_a_vehicle_are_no_emergency(said: str) -> None:
+    assert not is_emergency(said)
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "le monsieur dans la voiture il bouge plus",
+        "la camionnette a renversé une dame, elle bouge plus",
+        "au secours, tout brûle derrière les immeubles",
+    ],
+)
+def test_a_person_who_does_not_move_beside_a_vehicle_is_still_an_emergency(said: str) -> None:
+    assert is_emergency(said)
+
+
+def test_where_the_caller_notices_a_street_problem_is_not_where_it_is() -> None:
+    assert not is_private_property("le réverbère clignote, on dirait une discothèque jusque dans mon salon")
+    assert not is_private_property("le lampadaire neuf éclaire dans ma chambre toute la nuit")
+    assert is_private_property("il y a une fuite dans ma salle de bain")

@@ -308,7 +308,6 @@ def test_neither_yes_nor_no(said: str) -> None:
         ("impasse des quatre vents", None, "impasse des Quatre Vents"),
         ("numéro trente boulevard des deux ponts", "30", "boulevard des Deux Ponts"),
         ("place des quatre dauphins", None, "place des Quatre Dauphins"),
-        ("boulevard du onze novembre mille neuf cent dix-huit", None, "boulevard du Onze Novembre 1918"),
         ("le lampadaire du quatre ter chemin des grives", "4 ter", "chemin des Grives"),
         ("avenue Jean Jaurès, au numéro trente", "30", "avenue Jean Jaurès"),
     ],
@@ -316,6 +315,21 @@ def test_neither_yes_nor_no(said: str) -> None:
 def test_number_words_in_names_stay_words(said: str, number: str | None, street: str) -> None:
     place = parse_place(said, default_gazetteer())
     assert (place.street_number, place.street_name) == (number, street)
+
+
+@pytest.mark.parametrize(
+    ("said", "street"),
+    [
+        ("boulevard du onze novembre mille neuf cent dix-huit", "boulevard du 11 Novembre 1918"),
+        # a year said short after a month is the 1900s, as on the plaques
+        ("rue du dix neuf mars soixante deux", "rue du 19 Mars 1962"),
+        ("c'est l'avenue du 8 mai 45 à Vitrolles", "avenue du 8 Mai 1945"),
+        ("rue du premier mai", "rue du 1er Mai"),
+        ("rue de mai", "rue de Mai"),
+    ],
+)
+def test_a_date_in_a_street_name_is_written_as_the_plaques_write_it(said: str, street: str) -> None:
+    assert parse_place(said, default_gazetteer()).street_name == street
 
 
 def test_number_words_in_names_are_not_digits() -> None:

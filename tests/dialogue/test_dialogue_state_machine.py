@@ -691,7 +691,7 @@ def test_a_street_type_written_short_is_a_street_and_its_words_are_no_commune() 
     slots: dict[str, Any] = {}
     turn(slots, "report_problem", "une voiture épave sans plaques depuis des semaines")
     turn(slots, "inform", "au 12 rte de st antoine")
-    assert slots["street_name"] == "route de St Antoine" and slots["street_number"] == "12"
+    assert slots["street_name"] == "route de Saint Antoine" and slots["street_number"] == "12"
     assert slots.get("commune") is None
 
 

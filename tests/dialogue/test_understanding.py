@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from dialogue.knowledge import default_gazetteer, default_taxonomy
+from dialogue.knowledge import default_gazetteer, default_taxonomy, fold
 from dialogue.normalize import expand_chat_shorthand
 from dialogue.understanding import Frame, Heard, Understanding, asks_for_person, describe
 
@@ -912,3 +912,103 @@ def test_what_a_danger_is_for_leaves_the_problem_named_between() -> None:
 def test_a_size_said_with_pas_is_no_correction() -> None:
     assert not frame("c'est pas un gros trou, c'est juste qu'il est profond").correction
     assert frame("c'est pas au 8, c'est au 18").correction
+
+
+@pytest.mark.parametrize(
+    ("said", "category"),
+    [
+        ("c'est pour un lampadaire, enfin non, le feu tricolore ne passe plus au vert", "signalisation"),
+        ("je vous appelle pour le trou euh non pas le trou hein les tags sur le mur de l'école", "tags_graffitis"),
+        # the one the caller puts first
+        ("des tags sur la façade et un vieux canapé sur le trottoir, le plus urgent c'est le canapé", "proprete"),
+    ],
+)
+def test_the_problem_the_caller_settles_on_wins(said: str, category: str) -> None:
+    found = frame(said).category
+    assert found is not None and found.value == category
+
+
+def test_a_house_number_said_again_alone_after_a_correction_is_the_number() -> None:
+    place = frame("boulevard de la libération à marseille au numéro cinquante euh non pardon quinze quinze").place
+    assert place.street_number == "15"
+
+
+@pytest.mark.parametrize(
+    ("said", "answer"),
+    [("ouais... enfin non, laissez tomber", False), ("non... enfin si, rappelez-moi", True), ("oui oui", True)],
+)
+def test_the_answer_a_caller_settles_on_is_the_answer(said: str, answer: bool) -> None:
+    assert frame(said).answer is answer
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "est-ce qu'il y a quelqu'un chez vous qui pourrait me renseigner sur ma demande",
+        "y a-t-il quelqu'un à qui parler au service de la voirie",
+    ],
+)
+def test_asking_whether_someone_is_there_to_speak_to_is_asking_for_a_person(said: str) -> None:
+    assert asks_for_person(fold(said))
+
+
+@pytest.mark.parametrize(
+    "said",
+    ["il y a quelqu'un qui peut venir voir le trou", "il y a quelqu'un qui peut tomber dans ce trou"],
+)
+def test_someone_to_come_or_at_risk_is_no_request_for_a_person(said: str) -> None:
+    assert not asks_for_person(fold(said))
+
+
+def test_an_earlier_problem_set_aside_names_neither_the_problem_nor_its_description() -> None:
+    found = frame("merci pour le banc que vous avez réparé l'an dernier, cette fois c'est autre chose.")
+    assert found.category is None and found.description is None
+    named = frame("l'an passé c'était le banc, là c'est autre chose, un nid de guêpes dans le platane")
+    assert named.category is not None and named.category.value == "nuisibles"
+
+
+def test_a_subject_pronoun_ends_a_landmark() -> None:
+    assert frame("les feux au carrefour ils sont tous éteints à istres").place.landmark is None
+
+
+@pytest.mark.parametrize(
+    ("said", "landmark"),
+    [
+        ("la fontaine devant la poste des penne mirabeau", "poste des Pennes-Mirabeau"),
+        ("les grilles arrachées devant le stade de vitrolle nord", "stade de Vitrolles Nord"),
+        ("devant le lycée st exupéry à marignane", "lycée Saint Exupéry"),
+        ("trois camping-cars garés sur le parking de la plage à sausset", "parking de la plage"),
+    ],
+)
+def test_a_landmark_is_named_as_its_signs_name_it(said: str, landmark: str) -> None:
+    assert frame(said).place.landmark == landmark
+
+
+def test_an_adjective_before_a_known_place_stays_with_it() -> None:
+    landmark = frame("les bancs du Vieux-Port de Cassis sont tous cassés").place.landmark
+    assert landmark is not None and fold(landmark).startswith("vieux port")
+
+
+def test_a_known_place_said_first_is_kept_before_one_said_in_the_singular() -> None:
+    landmark = frame("au parking du stade à cassis, en descendant vers la calanque").place.landmark
+    assert landmark is not None and landmark.startswith("parking du stade")
+
+
+def test_a_landmark_s_own_name_names_no_problem() -> None:
+    found = frame("au jardin des lumières à aix les bennes débordent de partout").category
+    assert found is not None and found.value == "proprete"
+
+
+def test_a_square_named_after_the_town_hall_asks_nothing_of_it() -> None:
+    assert not frame("le cadran solaire sur la place de la mairie à trets est tout arrêté").out_of_scope
+
+
+def test_a_caller_who_is_retired_asks_nothing_of_the_pension_office() -> None:
+    assert not frame("je suis retraité, et il y a des rats dans le square").out_of_scope
+    assert frame("ma retraite n'est pas arrivée ce mois-ci").out_of_scope
+
+
+def test_to_work_is_no_bump_in_the_road() -> None:
+    assert frame("je bosse juste à côté et j'ai vu un souci").category is None
+    bumps = frame("il y a des bosses partout sur la chaussée").category
+    assert bumps is not None and bumps.value == "chaussee_trottoirs"

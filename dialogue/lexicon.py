@@ -57,7 +57,10 @@ STRONG_EMERGENCY = re.compile(
             rf"\b(renverse|percute|fauche) {_PERSON}",
             r"\b(y a|il y a|avec) (encore )?quelqu un (dedans|dessous|coince)\b",
             r"(?<!bouche d )(?<!borne a )(?<!borne d )(?<!bouche a )(?<!borne )\bincendie\b",
-            r"\b(au feu|il y a le feu|y a le feu|en feu|prend feu|pris feu|flammes|fumee noire)\b",
+            # "au feu !" is a cry; "au feu devant le Lidl", "c'est au feu rouge" say where
+            r"(?<!est )(?<!juste )\bau feu\b(?! (?:rouge|tricolore|vert|orange|devant|de|du|des|pres|a cote|en face|"
+            r"apres|avant|la|le|au niveau|qui|pieton)\b)|"
+            r"\b(il y a le feu|y a le feu|en feu|prend feu|pris feu|flammes|fumee noire)\b",
             # "un feu de poubelle": a fire burning, not a traffic light
             r"\bfeux? de (?:poubelles?|broussailles?|foret|colline|voitures?|bennes?|conteneurs?|vegetation|garrigue|"
             r"herbes?|palettes?|pneus?|dechets)\b",

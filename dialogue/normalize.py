@@ -873,7 +873,9 @@ _TOWARDS = (
 
 def _inside_street_name(before: list[str], gazetteer: Gazetteer) -> bool:
     """Whether a name after these (folded) words completes a street's name: "avenue de" + "Marseille", not
-    "la mairie de" + "Septèmes" nor "quartier de" + "Saint-Just"."""
+    "la mairie de" + "Septèmes" nor "quartier de" + "Saint-Just"; right after its type ("rue" + "Saint-Savournin")."""
+    if before and before[-1] in FOLDED_STREET_TYPES and before[-1] not in {"place", "route"}:
+        return True
     if not before or before[-1] not in {"de", "d", "du", "des"} or len(before) < 2:
         return False
     recent = before[-6:-1]
@@ -1220,11 +1222,11 @@ def clean_landmark(tokens: list[str], gazetteer: Gazetteer) -> str | None:
 
 
 # Abbreviations typed in names, written out as the official names have them ("la fac St Charles").
-_SPELLED_OUT = {"st": "Saint", "ste": "Sainte", "fac": "faculté", "univ": "université"}
+SPELLED_OUT = {"st": "Saint", "ste": "Sainte", "fac": "faculté", "univ": "université"}
 
 
 def _spelled_out(words: list[str]) -> list[str]:
-    return [_SPELLED_OUT.get(word.lower().rstrip("."), word) for word in words]
+    return [SPELLED_OUT.get(word.lower().rstrip("."), word) for word in words]
 
 
 def _ends_in_commune(span: list[str], gazetteer: Gazetteer) -> bool:

@@ -15,7 +15,14 @@ from rapidfuzz import fuzz
 
 from dialogue.knowledge import Gazetteer, fold
 from dialogue.negation import is_common_word
-from dialogue.normalize import STREET_TYPE_PATTERN, Place, ordinal_arrondissement, parse_place, spoken_to_digits
+from dialogue.normalize import (
+    SPELLED_OUT,
+    STREET_TYPE_PATTERN,
+    Place,
+    ordinal_arrondissement,
+    parse_place,
+    spoken_to_digits,
+)
 
 # Below this similarity (0-100) of phonetic keys a window of words is not taken for a commune.
 COMMUNE_MIN_SIMILARITY = 90.0
@@ -123,7 +130,8 @@ class PlaceResolver:
     def commune_by_sound(self, text: str, skip: str | None = None) -> tuple[str, int] | None:
         """A commune named in a bent way, by the phonetic key of windows of one to four words: the commune and
         the number of words it was heard in."""
-        words = fold(spoken_to_digits(text)).split()
+        # "st" is the "Saint" of the street's name as written out.
+        words = [fold(SPELLED_OUT.get(word, word)) for word in fold(spoken_to_digits(text)).split()]
         if skip:
             # The street's words are no commune; its type may have been written short ("rte" for "route").
             street_words = fold(skip).split()

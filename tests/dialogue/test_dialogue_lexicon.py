@@ -292,3 +292,8 @@ def test_where_the_caller_notices_a_street_problem_is_not_where_it_is() -> None:
     assert not is_private_property("le réverbère clignote, on dirait une discothèque jusque dans mon salon")
     assert not is_private_property("le lampadaire neuf éclaire dans ma chambre toute la nuit")
     assert is_private_property("il y a une fuite dans ma salle de bain")
+
+
+def test_at_the_traffic_light_is_a_place_and_au_feu_alone_a_cry() -> None:
+    assert not is_emergency("c'est boulevard de la libération au feu en face de la pharmacie")
+    assert is_emergency("au feu ! au feu ! le cabanon brûle")

@@ -1012,3 +1012,8 @@ def test_to_work_is_no_bump_in_the_road() -> None:
     assert frame("je bosse juste à côté et j'ai vu un souci").category is None
     bumps = frame("il y a des bosses partout sur la chaussée").category
     assert bumps is not None and bumps.value == "chaussee_trottoirs"
+
+
+def test_a_commune_s_name_right_after_a_street_type_is_the_street_s() -> None:
+    place = frame("12 rue St Savournin, Marseille 1er").place
+    assert place.street_name == "rue Saint Savournin" and place.commune == "Marseille 1er"

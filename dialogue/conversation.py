@@ -399,12 +399,16 @@ def _place_from(
     ):
         # "à Cuges, en bas de la colline, après le moulin": the commune, and the caller's words for where in it.
         accepted = Place(None, None, accepted.commune, frame.place_beside_commune)
+    restated = fold(accepted.street_name or "") == fold(slots.get("street_name") or "") and (
+        accepted.street_number in (None, slots.get("street_number"))
+    )
     if not accepted.is_empty():
         # A new street replaces a landmark only in a correction; in an answer it adds to it.
         return _place_updates(
             slots,
             accepted,
-            replace_street=bool(accepted.street_name) and (reviewing or correcting),
+            # "Oui, au 7 rue Paradis, c'est ça": the address said again as it stands keeps its landmark.
+            replace_street=bool(accepted.street_name) and (reviewing or correcting) and not restated,
             verified=frame.street_verified,
         )
     if place.is_empty() and (reviewing or correcting):

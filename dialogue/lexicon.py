@@ -57,9 +57,10 @@ STRONG_EMERGENCY = re.compile(
             rf"\b(renverse|percute|fauche) {_PERSON}",
             r"\b(y a|il y a|avec) (encore )?quelqu un (dedans|dessous|coince)\b",
             r"(?<!bouche d )(?<!borne a )(?<!borne d )(?<!bouche a )(?<!borne )\bincendie\b",
-            # "au feu !" is a cry; "au feu devant le Lidl", "c'est au feu rouge" say where
-            r"(?<!est )(?<!juste )\bau feu\b(?! (?:rouge|tricolore|vert|orange|devant|de|du|des|pres|a cote|en face|"
-            r"apres|avant|la|le|au niveau|qui|pieton)\b)|"
+            # "au feu !" is a cry, opening the line or after another; "tournez au feu", "au feu devant X" say where
+            r"(?:^|\b(?:au secours|vite|aidez moi|aidez nous|au feu|venez|allo|oh|ah|mon dieu|bonjour) )au feu\b"
+            r"(?! (?:rouge|rouges|tricolore|vert|orange|pieton|devant|derriere|pres|a cote|en face|apres|avant|"
+            r"au niveau|du carrefour|de la rue|de l avenue|du boulevard)\b)|"
             r"\b(il y a le feu|y a le feu|en feu|prend feu|pris feu|flammes|fumee noire)\b",
             # "un feu de poubelle": a fire burning, not a traffic light
             r"\bfeux? de (?:poubelles?|broussailles?|foret|colline|voitures?|bennes?|conteneurs?|vegetation|garrigue|"
@@ -272,13 +273,13 @@ PROBLEM_PREDICATES = re.compile(
 Span = tuple[int, int]
 
 
-def emergency_evidence(folded: str, nlu_says_emergency: bool = False) -> list[Span]:
+def emergency_evidence(folded: str, nlu_says_emergency: bool = False, burnt_out: bool = False) -> list[Span]:
     """Where `fold`ed words say an immediate emergency: strong words always, weaker ones ("au secours",
     "pompiers") only when the NLU also read an emergency. Whether each is said or denied is the parse's job."""
     spans = [
         m.span()
         for m in STRONG_EMERGENCY.finditer(folded)
-        if not _said_as_possible(folded, m.start()) and not _BURNT_OUT.search(folded, 0, m.start() + 4)
+        if not _said_as_possible(folded, m.start()) and not (burnt_out and m.group(0).startswith("tout "))
     ]
     if not SKIN_FEELS.search(folded):
         spans += [m.span() for m in BURNING_NOW.finditer(folded)]
@@ -294,7 +295,15 @@ def emergency_evidence(folded: str, nlu_says_emergency: bool = False) -> list[Sp
 
 
 # After a noun "tout brûlé" is a thing burnt out long ago ("un scooter tout brûlé"), not "tout brûle".
-_BURNT_OUT = re.compile(r"\b(?:un|une|le|la|les|des|mon|ma|son|sa|ce|cette|leur) \w+ tout$")
+def burnt_out(text: str) -> bool:
+    """ "Un scooter tout brûlé": a thing burnt long ago, told by the participle's accent, which folding loses
+    ("tout brûle" is a fire burning now)."""
+    lowered = text.lower()
+    return _BURNT_PARTICIPLE.search(lowered) is not None and _BURNING.search(lowered) is None
+
+
+_BURNT_PARTICIPLE = re.compile(r"\btout(?:e|es)? (?:brûlé|brûlée|brûlés|brûlées|cramé|cramée|cramés|cramées)(?!\w)")
+_BURNING = re.compile(r"\btout (?:brûle|brule|brûlent|crame)(?!\w)")
 
 
 def _said_as_possible(folded: str, start: int) -> bool:
@@ -330,17 +339,23 @@ _COMPLEMENT = re.compile(
     r"\b(?:de|du|des|d|(?<!y )a|au|aux|sous|dans|sur|devant|derriere|contre|avec|par)"
     r"(?: (?:la|le|les|l|sa|son|ses|ma|mon|mes|une|un|leur))? $"
 )
-_PERSON_WORD = re.compile(rf"\b{_PERSON}\b|\b(?:il|elle) (?:est|a ete) (?:tombe|tombee)\b")
+_PERSON_WORD = re.compile(
+    rf"\b{_PERSON}\b|\b(?:il|elle) (?:est|a ete) (?:tombe|tombee)\b|"
+    r"\b(?:le|la|un|une|mon|ma|son|sa|du|de la|les|des|au|a la) (?:conducteur|conductrice|chauffeur|motard|motarde|"
+    r"cycliste|pieton|pietonne|gars|mec|type|papi|papy|mamie|mami|monsieur|dame|homme|femme|gamin|gamine|enfant|"
+    r"petit|petite|fils|fille|mari|voisin|voisine|passant|passante|ouvrier|livreur|jeune|vieux|vieille|personne|"
+    r"bebe|ado|minot|minote|pere|mere|grand pere|grand mere|fils|copain|copine|collegue|client|cliente)\b"
+)
 
 
 def _said_of_a_thing(folded: str, start: int) -> bool:
-    """Whether the nearest subject before `start` in its sentence is a thing, not a person ("un camion garé là
-    depuis trois semaines, il bouge pas")."""
-    sentence = re.split(r"[.!?;]", folded[max(0, start - 120) : start])[-1]
+    """Whether what does not move is a thing: a vehicle or an object is named before and no person anywhere in the
+    line ("un camion garé là depuis trois semaines, il bouge pas")."""
+    if _PERSON_WORD.search(folded):
+        return False  # a person named anywhere in the line may be the one who does not move
+    before = folded[max(0, start - 120) : start]
     # A thing after a preposition is no subject ("le monsieur de la voiture, il bouge plus").
-    things = [m.end() for m in _STILL_THING.finditer(sentence) if not _COMPLEMENT.search(sentence, 0, m.start())]
-    people = [m.end() for m in _PERSON_WORD.finditer(sentence)]
-    return bool(things) and (not people or things[-1] > people[-1])
+    return any(not _COMPLEMENT.search(before, 0, m.start()) for m in _STILL_THING.finditer(before))
 
 
 def _injury_spans(folded: str, sure: bool = False) -> list[Span]:
@@ -359,7 +374,7 @@ def _injury_spans(folded: str, sure: bool = False) -> list[Span]:
 
 def is_emergency(text: str, nlu_says_emergency: bool = False) -> bool:
     """Words of an immediate emergency, negated or not (the understanding step reads their polarity)."""
-    return bool(emergency_evidence(fold(text), nlu_says_emergency))
+    return bool(emergency_evidence(fold(text), nlu_says_emergency, burnt_out(text)))
 
 
 def is_private_property(text: str) -> bool:
@@ -372,8 +387,7 @@ def is_private_property(text: str) -> bool:
 # Where the caller sees, hears or feels a street's problem is not where it is ("on dirait une discothèque jusque
 # dans ma chambre", "la lumière rentre jusque dans mon salon").
 _FELT_AT_HOME = re.compile(
-    r"\b(?:comme|jusque|jusqu|ca fait|eclaire|eclairent|eblouit|on (?:le |la |les )?(?:voit|entend)|"
-    r"je (?:le |la |les )?(?:vois|entends))\b"
+    r"\b(?:comme (?:un|une|des|en|au|si)|on dirait|on se croirait|jusque|jusqu|eclaire|eclairent|eblouit)\b"
 )
 
 

@@ -849,8 +849,8 @@ def _commune_by_sound(words: list[str], gazetteer: Gazetteer) -> tuple[str, tupl
         for start in range(len(words) - size + 1):
             window = words[start : start + size]
             articles = next((i for i, word in enumerate(window) if word not in ARTICLES), size)
-            if _inside_street_name(words[: start + articles], gazetteer):
-                continue  # "avenue de Marseille": the name of a street, not where it is
+            if window[0] in FOLDED_STREET_TYPES or _inside_street_name(words[: start + articles], gazetteer):
+                continue  # "avenue de Marseille", "rue St Savournin": the name of a street, not where it is
             for key in _sound_keys(window):
                 if len(key) < _MIN_SOUND:
                     continue
@@ -950,8 +950,9 @@ def find_street(text: str, gazetteer: Gazetteer | None = None) -> tuple[str | No
             if follower in STOP_WORDS or follower in STREET_NAME_ENDS:
                 break
             after_name_word = len(name) > 1 and name[-1] not in LOWER_PARTICLES | {"d", "l", "d'", "l'"}
-            if fold(name[-1]) in MONTHS and re.fullmatch(r"\d{2}", follower):
-                name.append(f"19{follower}")  # "avenue du huit mai quarante cinq" is the 8 Mai 1945
+            year = _COMMEMORATED.get((fold(name[-2]), fold(name[-1])), "") if len(name) > 1 else ""
+            if year.endswith(follower) and len(follower) == 2:
+                name.append(year)  # "avenue du huit mai quarante cinq" is the 8 Mai 1945
                 continue
             if after_name_word and (follower in _DETERMINERS_AFTER_NAME or (follower.isdigit() and len(follower) < 4)):
                 break  # "rue Paradis le trottoir...", "avenue du Prado 2"; "rue du 4 Septembre", "... Mai 1945" go on
@@ -983,6 +984,23 @@ def find_street(text: str, gazetteer: Gazetteer | None = None) -> tuple[str | No
     return None, None
 
 
+# Dates the streets of France commemorate, with their year: a caller says the year short ("huit mai quarante
+# cinq"); two other digits after the date are a house number ("rue du quatre septembre, trente deux").
+_COMMEMORATED = {
+    (day, month): year
+    for days, month, year in (
+        (("8", "huit"), "mai", "1945"),
+        (("11", "onze"), "novembre", "1918"),
+        (("19", "dix neuf"), "mars", "1962"),
+        (("18", "dix huit"), "juin", "1940"),
+        (("24", "vingt quatre"), "avril", "1915"),
+        (("4", "quatre"), "septembre", "1870"),
+        (("14", "quatorze"), "juillet", "1789"),
+        (("22", "vingt deux"), "aout", "1944"),
+        (("28", "vingt huit"), "aout", "1944"),
+    )
+    for day in (days[0], days[1].split()[-1])
+}
 MONTHS = frozenset(
     {
         "janvier",
@@ -1001,6 +1019,10 @@ MONTHS = frozenset(
 )
 
 
+def _is_day_word(word: str) -> bool:
+    return word.isdigit() or str(alpha2digit(word, "fr", threshold=0)).isdigit()
+
+
 def _dates_in_digits(name: list[str]) -> list[str]:
     """A date in a street's name is written as the plaques write it: "du huit mai" -> "du 8 mai", "du premier mai"
     -> "du 1er mai"."""
@@ -1008,11 +1030,13 @@ def _dates_in_digits(name: list[str]) -> list[str]:
     for token in name:
         if fold(token) in MONTHS and out:
             run = len(out)
-            while run > 0 and (_is_number(out[run - 1]) or out[run - 1] == "premier"):
+            while run > 0 and (_is_day_word(out[run - 1]) or out[run - 1] == "premier"):
                 run -= 1
             if run < len(out) and run > 0 and out[run - 1] in {"du", "au"}:
-                day = "1er" if out[run:] == ["premier"] else spoken_to_digits(" ".join(out[run:]))
-                out[run:] = [day]
+                said = " ".join(out[run:])
+                day = "1er" if said == "premier" else str(alpha2digit(said, "fr", threshold=0))
+                if day.isdigit() or day == "1er":
+                    out[run:] = [day]
         out.append(token)
     return out
 
@@ -1171,7 +1195,7 @@ def _described_landmark(text: str, gazetteer: Gazetteer) -> str | None:
         for token in tokens[start + cue_length :]:
             ends = token in STOP_WORDS - {"au", "aux", "en"} or token in STREET_NAME_ENDS
             # A subject pronoun opens the next clause ("au carrefour ils marchent plus"): never part of the name.
-            if ends and (len(span) >= least or fold(token) in _SUBJECT_PRONOUNS):
+            if (ends and len(span) >= least) or fold(token) in _SUBJECT_PRONOUNS:
                 break
             span.append(token)
         if _ends_in_commune(span, gazetteer):
@@ -1189,7 +1213,10 @@ def _described_landmark(text: str, gazetteer: Gazetteer) -> str | None:
     return None
 
 
-_SUBJECT_PRONOUNS = frozenset({"il", "ils", "elle", "elles", "on", "ca", "je", "j", "tu", "nous", "vous", "qui"})
+# "degun" is Marseille's "nobody" ("degun répond").
+_SUBJECT_PRONOUNS = frozenset(
+    {"il", "ils", "elle", "elles", "on", "ca", "je", "j", "tu", "nous", "vous", "qui", "degun"}
+)
 
 
 def clean_landmark(tokens: list[str], gazetteer: Gazetteer) -> str | None:

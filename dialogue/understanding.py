@@ -18,6 +18,7 @@ from typing import Any
 from dialogue.knowledge import Gazetteer, Taxonomy, contains_phrase, fold
 from dialogue.lexicon import (
     HYPOTHETICAL,
+    burnt_out,
     emergency_evidence,
     is_private_property,
     names_other_service,
@@ -132,9 +133,9 @@ _PERSON_ASKED = re.compile(
 # ("il y a quelqu'un qui peut tomber").
 _SOMEONE_THERE = re.compile(
     r"\b(?:il y a|y a t il|y a|y aurait il|il y aurait)\s+(?:bien\s+|pas\s+|vraiment\s+)?quelqu un\b"
-    r"(?=.{0,50}?\b(?:qui (?:peut|pourrait|puisse|pourra|saurait) (?:me |m |nous )?(?:parler|repondre|renseigner|"
-    r"aider|suivre|ecouter|expliquer|prendre mon|prendre ma|s occuper de mon|s occuper de ma)"
-    r"|a qui parler|de vive voix)\b)"
+    r"(?=.{0,50}?\b(?:(?:qui (?:peut|pourrait|puisse|pourra|saurait)|pour) (?:(?:me|m|nous) (?:parler|repondre|"
+    r"renseigner|aider|ecouter|expliquer|rappeler)|parler|(?:suivre|prendre|traiter|regarder) (?:mon|ma|mes|notre))"
+    r"|(?:a|avec) qui (?:je |on )?(?:peux |pourrais |puisse |peut |pourrait )?parler|de vive voix)\b)"
 )
 _ASKED_WITHIN = 25  # characters between the asking words and the person asked for
 _REFUSED_WITHIN = 20  # characters between a refusal and the machine refused
@@ -380,9 +381,7 @@ class Understanding:
             # "Merci pour le banc réparé l'an dernier. Cette fois c'est autre chose": what came
             # before is not this call's problem.
             about_the_problem = about_the_problem[something_else[-1].end() :].strip(" ,.;:!?…")
-        category = self._category(
-            self._without_landmark_name(_without_name(about_the_problem, place.street_name), place)
-        )
+        category = self._category_beside(_without_name(about_the_problem, place.street_name), place.landmark)
         if place.street_name and not place.landmark:
             # "Avenue X, devant la poste", "le gymnase du quartier, rue Y": what the problem is near,
             # or a public place named beside the street, narrows a long street.
@@ -394,7 +393,8 @@ class Understanding:
         doc = parse(text)
         description = self._from_the_problem(describe(about_the_problem), category)
         nlu_emergency = heard.intent == "emergency"
-        emergency = said_plainly(doc, lambda words: emergency_evidence(words, nlu_emergency))
+        burnt = burnt_out(text)
+        emergency = said_plainly(doc, lambda words: emergency_evidence(words, nlu_emergency, burnt))
         frame = Frame(
             heard=heard,
             text=text,
@@ -459,19 +459,19 @@ class Understanding:
                 start = mark.start()
         return describe(description[start:].strip(" ,.;:!?…")) if start else description
 
-    def _without_landmark_name(self, text: str, place: Place) -> str:
-        """The line without a landmark's own name: "la plage Lumière" names no street light, "le parc Chanot" no
-        park's problem; the kind of place stays ("l'abribus de la gare")."""
-        words = fold(place.landmark or "").split()
-        found = _words_in(text, words)
-        if not found:
-            return text
-        kinds = self.gazetteer.landmark_words
-        said = text[found.start() : found.end()].split()
-        if not said or fold(said[0]) not in kinds:
-            return text  # not a kind of place and its name ("en face, les tags"): nothing to set aside
-        kept = [word for word in said if fold(word) in kinds or len(word) <= 3]
-        return f"{text[: found.start()]} {' '.join(kept)} {text[found.end() :]}"
+    def _category_beside(self, text: str, landmark: str | None) -> Found | None:
+        """The problem named in the line, not by a landmark's own name: "la plage Lumière, les poubelles
+        débordent" is about bins. The name is set aside only when the problem read came from it alone and the rest of
+        the line names one ("devant la mairie lampadaire cassé" keeps its street light, whatever the landmark took)."""
+        category = self._category(text)
+        found = _words_in(text, fold(landmark or "").split())
+        if category is None or found is None:
+            return category
+        name = [w for w in fold(landmark or "").split() if w not in self.gazetteer.landmark_words]
+        if self.taxonomy.match(" ".join(name)) != category.value:
+            return category
+        rest = self._category(f"{text[: found.start()]} , {text[found.end() :]}")
+        return Found(rest.value, text) if rest else category
 
     def _category(self, text: str) -> Found | None:
         """The problem named, not the one the caller takes back: "c'est pas le lampadaire, c'est le feu" and "un
@@ -483,7 +483,9 @@ class Understanding:
         main = _MAIN_PROBLEM.search(_fold_in_place(kept))
         if main:
             # "Des encombrants et des tags, mais le plus urgent c'est le frigo": the problem the caller puts first.
-            first = self.taxonomy.match(re.split(r"[.;,]", kept[main.end() :].lstrip(" ,"), maxsplit=1)[0])
+            # What the caller names next, a few words at most: "c'est surtout le trou, y a aussi des tags".
+            named = re.split(r"[.;,]", kept[main.end() :].lstrip(" ,"), maxsplit=1)[0].split()[:_MAIN_PROBLEM_WORDS]
+            first = self.taxonomy.match(" ".join(named))
             if first:
                 return Found(first, text)
         strong = _last_said(lambda said: self.taxonomy.match(said, weak=False), kept, clause=True)
@@ -916,7 +918,12 @@ def _without_negations(said: str, also: re.Pattern[str] | None = None) -> str:
 
 
 # "Au 40, euh non pardon, 14, 14": a house number said alone (and again) right after the correction.
-_BARE_NUMBER = re.compile(r"^\W*([1-9]\d{0,3})(?:\s+\1)?(?:\s+(bis|ter|quater))?\b(?!\s*\d)")
+_BARE_NUMBER = re.compile(
+    r"^\W*([1-9]\d{0,3})(?:\s+\1)?(?:\s+(bis|ter|quater))?\b(?!\s*\d)"
+    # then nothing, or a word of place: "vingt mètres plus loin", "trois secondes" are no house number
+    r"(?=\s*$|\s*[,.;!?]|\s+(?:a|au|dans|devant|pres|vers|rue|avenue|boulevard|bd|av|chemin|route|place|impasse|"
+    r"allee|cours|quai|c est|voila|hein|oui|je)\b)"
+)
 
 
 def _bare_number(tail: str) -> str | None:
@@ -941,7 +948,19 @@ def _last_said(find: Callable[[str], str | None], said: str, clause: bool = Fals
 
 
 def _without_place(text: str, place: Place) -> str:
-    return _without_name(_without_name(text, place.street_name), place.landmark)
+    """The line without the street's name, nor a landmark said where the problem is ("devant la mairie"); a
+    landmark the caller addresses stays ("c'est bien la mairie ?", "le numéro de la mairie")."""
+    text = _without_name(text, place.street_name)
+    found = _words_in(text, fold(place.landmark or "").split())
+    if found and _LOCATIVE_BEFORE.search(_fold_in_place(text[: found.start()])):
+        return f"{text[: found.start()]} , {text[found.end() :]}"
+    return text
+
+
+_LOCATIVE_BEFORE = re.compile(
+    r"\b(?:devant|derriere|sur|dans|vers|pres|cote|face|niveau|long|bout|sortie|entree|coin)"
+    r"(?: (?:de|du|des|d))?(?: (?:la|le|les|l))? $"
+)
 
 
 def _without_name(text: str, name: str | None) -> str:
@@ -990,11 +1009,15 @@ _FOR_WHOM = re.compile(
     r"(?:\W+(?:oui|ouais|si|surtout|tres|trop|vraiment|un|peu|assez|ah|oh|bah|ben|euh|quand|meme|aussi|c|est|ca))*"
     r"\W+pour (?:les|des|le|la|l|un|une|nos|mes)\s+\w+"
 )
-_SOMETHING_ELSE = re.compile(r"\bc est (?:pour )?(?:autre chose|une autre chose|un autre probleme|un autre souci)\b")
-_MAIN_PROBLEM = re.compile(
-    r"\b(?:le plus|ce qui est le plus) (?:urgent|important|grave|genant|embetant|dangereux)\b(?: c est| ce sont| c)?"
-    r"|\bc est surtout (?:pour )?(?=le |la |les |l |un |une |des )"
+# "Un trou ou c'est autre chose ?" is a doubt, not a problem set aside.
+_SOMETHING_ELSE = re.compile(
+    r"(?<!\bou )(?<!\bsi )\bc est (?:pour )?(?:autre chose|une autre chose|un autre probleme|un autre souci)\b"
 )
+_MAIN_PROBLEM = re.compile(
+    r"(?:\b(?:le plus|ce qui est le plus) (?:urgent|important|grave|genant|embetant|dangereux)\b(?: c est| ce sont| c)?"
+    r"|\bc est surtout(?: pour)?) (?=(?:le|la|les|l|un|une|des|du|mon|ma|mes|ce|cette|ces) )"
+)
+_MAIN_PROBLEM_WORDS = 4
 # "C'est pas le lampadaire": the thing named there is not the problem.
 _NOT_THIS_ONE = re.compile(
     r"\b(?:c est|ce n est|c etait|non) pas (?:un|une|le|la|l|les|des|du|de l|de la)\s+\w+"

@@ -297,3 +297,39 @@ def test_where_the_caller_notices_a_street_problem_is_not_where_it_is() -> None:
 def test_at_the_traffic_light_is_a_place_and_au_feu_alone_a_cry() -> None:
     assert not is_emergency("c'est boulevard de la libération au feu en face de la pharmacie")
     assert is_emergency("au feu ! au feu ! le cabanon brûle")
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "le poteau est tombé sur la camionnette, le livreur il répond plus",
+        "la moto a glissé et le motard il bouge plus",
+    ],
+)
+def test_a_person_named_after_a_vehicle_is_still_asked_about(said: str) -> None:
+    frame = Understanding(default_taxonomy(), default_gazetteer())(Heard("inform", said, 0.9, 0.9))
+    assert frame.emergency or frame.maybe_emergency
+
+
+@pytest.mark.parametrize(
+    "said",
+    ["vite venez la garrigue tout brûle derrière chez nous", "au feu la cabane du jardin partagé"],
+)
+def test_a_fire_said_after_a_noun_or_cried_is_an_emergency(said: str) -> None:
+    assert is_emergency(said)
+
+
+@pytest.mark.parametrize(
+    "said",
+    ["il y a un gros trou juste au feu", "prenez à gauche au feu puis c'est la deuxième rue"],
+)
+def test_at_the_lights_after_other_words_is_a_place(said: str) -> None:
+    assert not is_emergency(said)
+
+
+@pytest.mark.parametrize(
+    "said",
+    ["ça fait une semaine que la chasse d'eau de mes toilettes fuit", "je vois des fourmis partout dans ma cuisine"],
+)
+def test_a_home_problem_told_with_how_long_or_what_one_sees_stays_private(said: str) -> None:
+    assert is_private_property(said)

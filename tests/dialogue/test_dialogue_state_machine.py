@@ -1072,3 +1072,14 @@ def test_the_house_number_is_asked_once_more_only_and_not_after_a_place_nearby()
     turn(near, "report_problem", "une plaque d'égout descellée avenue de toulon à marseille")
     turn(near, "inform", "vers la boulangerie du coin")
     assert near[PENDING] != "street_number"
+
+
+def test_a_yes_that_says_the_address_again_keeps_its_landmark_and_saves() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "l'avaloir déborde, l'eau descend jusqu'au stade")
+    turn(slots, "inform", "au 9 rue Paradis à Gémenos")
+    turn(slots, "deny", "non pas dangereux")
+    turn(slots, "deny", "non merci")
+    assert slots["pending_question"] == "confirm" and slots.get("landmark")
+    outcome = turn(slots, "affirm", "oui, au 9 rue Paradis, c'est bien ça")
+    assert outcome.save_report and slots.get("landmark")

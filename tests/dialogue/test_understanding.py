@@ -1017,3 +1017,48 @@ def test_to_work_is_no_bump_in_the_road() -> None:
 def test_a_commune_s_name_right_after_a_street_type_is_the_street_s() -> None:
     place = frame("12 rue St Savournin, Marseille 1er").place
     assert place.street_name == "rue Saint Savournin" and place.commune == "Marseille 1er"
+
+
+def test_help_for_others_is_no_request_for_a_person() -> None:
+    assert not asks_for_person(fold("il y aurait quelqu'un qui pourrait aider les mamies à traverser, c'est dangereux"))
+    assert asks_for_person(fold("il y a quelqu'un avec qui je peux parler"))
+
+
+def test_something_else_in_a_doubt_sets_nothing_aside() -> None:
+    found = frame("un lampadaire qui penche, ou c'est autre chose, j'en sais rien").category
+    assert found is not None and found.value == "eclairage_public"
+
+
+def test_the_main_problem_is_the_one_named_right_after() -> None:
+    found = frame("y a un trou sur le trottoir le plus urgent c'est qu'on vienne avant qu'une moto tombe").category
+    assert found is not None and found.value == "chaussee_trottoirs"
+    named = frame("c'est surtout le banc cassé y a aussi un peu de tags").category
+    assert named is not None and named.value == "mobilier_urbain"
+
+
+def test_a_number_with_a_unit_after_a_correction_is_no_house_number() -> None:
+    assert frame("au quinze rue de la république à aubagne non pardon dix mètres après").place.street_number == "15"
+
+
+def test_two_digits_after_a_date_are_its_year_only_when_they_are() -> None:
+    place = frame("au sept rue du quatorze juillet trente").place
+    assert place.street_name == "rue du 14 Juillet"
+    assert frame("rue du deux décembre").place.street_name == "rue du 2 Décembre"
+
+
+def test_a_saint_s_name_after_a_street_type_is_no_commune() -> None:
+    assert frame("au 4 av St Zacharie il y a des tags").place.commune is None
+
+
+def test_a_town_hall_the_caller_addresses_still_asks_for_another_service() -> None:
+    assert frame("je voudrais le numéro de la mairie de gardanne").out_of_scope
+
+
+def test_a_problem_word_the_landmark_ran_over_still_names_the_problem() -> None:
+    found = frame("devant la poste lampadaire cassé").category
+    assert found is not None and found.value == "eclairage_public"
+
+
+def test_degun_ends_a_landmark() -> None:
+    landmark = frame("j'ai téléphoné au stade degun décroche").place.landmark
+    assert landmark is None or "degun" not in fold(landmark)

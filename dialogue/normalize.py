@@ -849,7 +849,10 @@ def _commune_by_sound(words: list[str], gazetteer: Gazetteer) -> tuple[str, tupl
         for start in range(len(words) - size + 1):
             window = words[start : start + size]
             articles = next((i for i, word in enumerate(window) if word not in ARTICLES), size)
-            if window[0] in FOLDED_STREET_TYPES or _inside_street_name(words[: start + articles], gazetteer):
+            # A name right after its street type is the street's ("rue St Savournin"); after "de" a quarter may
+            # still say where ("boulevard de Sainte-Marguerite" is in Marseille).
+            named_street = window[0] in FOLDED_STREET_TYPES and window[1:2] not in (["de"], ["du"], ["des"], ["d"])
+            if named_street or _inside_street_name(words[: start + articles], gazetteer):
                 continue  # "avenue de Marseille", "rue St Savournin": the name of a street, not where it is
             for key in _sound_keys(window):
                 if len(key) < _MIN_SOUND:

@@ -467,8 +467,11 @@ class Understanding:
         found = _words_in(text, fold(landmark or "").split())
         if category is None or found is None:
             return category
-        name = [w for w in fold(landmark or "").split() if w not in self.gazetteer.landmark_words]
-        if self.taxonomy.match(" ".join(name)) != category.value:
+        # The landmark's own name: its words without the kinds of place it names ("aire de jeux", "plage").
+        name = f" {fold(landmark or '')} "
+        for kind in sorted(self.gazetteer.landmark_words, key=len, reverse=True):
+            name = name.replace(f" {kind} ", " ")
+        if not name.strip() or self.taxonomy.match(name) != category.value:
             return category
         rest = self._category(f"{text[: found.start()]} , {text[found.end() :]}")
         return Found(rest.value, text) if rest else category

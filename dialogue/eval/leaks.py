@@ -79,8 +79,14 @@ def is_someones_line(run: tuple[str, ...]) -> bool:
     content = [w for w in run if w not in FUNCTION_WORDS and not w.isdigit()]
     if len(content) < MIN_CONTENT_WORDS:
         return False
-    # "à port saint louis du": a commune's official name is the gazetteer's, as a real street's name is the BAN's.
-    return not any(f" {' '.join(content)} " in f" {name} " for name in _commune_names())
+    # "à port saint louis du": a commune's official name is the gazetteer's, as a real street's name is the BAN's
+    # (the run's function words kept inside the name: "port saint louis du rhone").
+    core = list(run)
+    while core and (core[0] in FUNCTION_WORDS or core[0].isdigit()):
+        core.pop(0)
+    while core and (core[-1] in FUNCTION_WORDS or core[-1].isdigit()):
+        core.pop()
+    return not any(f" {' '.join(core)} " in f" {name} " for name in _commune_names())
 
 
 @cache

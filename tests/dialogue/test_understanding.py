@@ -538,7 +538,7 @@ def test_emergency_words_said_of_the_skin_as_a_possibility_or_of_a_cable_only_ha
 
 
 def test_the_description_starts_at_the_clause_that_names_the_problem() -> None:
-    said = "oui bonsoir excusez-moi je suis toute seule ce soir hein alors c'est pour une poubelle"
+    said = "oui bonsoir excusez-moi je suis seule à la maison ce soir hein alors c'est pour une poubelle"
     understood = frame(said)
     assert understood.description == "une poubelle" and understood.says_little
     kept = frame("le banc est cassé, alors les mamies peuvent plus s'asseoir")
@@ -1062,3 +1062,12 @@ def test_a_problem_word_the_landmark_ran_over_still_names_the_problem() -> None:
 def test_degun_ends_a_landmark() -> None:
     landmark = frame("j'ai téléphoné au stade degun décroche").place.landmark
     assert landmark is None or "degun" not in fold(landmark)
+
+
+def test_a_landmark_made_only_of_kinds_of_place_keeps_the_problem_it_names() -> None:
+    found = frame("le toboggan de l'aire de jeux s'est fendu, une grosse fissure au milieu").category
+    assert found is not None and found.value == "mobilier_urbain"
+
+
+def test_a_street_named_of_a_quarter_still_says_the_commune() -> None:
+    assert frame("le feu piéton du 12 bd de Saint-Loup ne passe plus au vert").place.commune == "Marseille"

@@ -29,7 +29,7 @@ from dialogue.slots import (
     YES_NO_QUESTIONS,
 )
 from dialogue.streets import ARTICLES
-from dialogue.understanding import Frame
+from dialogue.understanding import Frame, mumbled
 
 # Longest description kept: the first words say what the problem is; the rest is for the transcript.
 MAX_DESCRIPTION = 300
@@ -337,8 +337,10 @@ def _place_from(
     place = frame.place
     same_street = fold(place.street_name or "") == fold(slots.get("street_name") or "")
     if place.street_name and not place.street_number and (reviewing or correcting or same_street):
-        # A street corrected without its number ("non, avenue X, pas rue X"): only the name changes, the number stays.
-        place = Place(slots.get("street_number"), place.street_name, place.commune, place.landmark)
+        # A street corrected without its number ("non, avenue X, pas rue X"): only the name changes, the number stays,
+        # unless the line puts the number right too ("c'est au 14, pas au 4, et c'est avenue X").
+        said = frame.street_number_said if (reviewing or correcting) else None
+        place = Place(said or slots.get("street_number"), place.street_name, place.commune, place.landmark)
     number = frame.separate_street_number if not place.street_number else None
     if pending == "street_number" and not number and not place.street_number:
         number = frame.lone_number  # "vingt-deux" alone answers "à quel numéro ?"
@@ -642,6 +644,8 @@ def _ask_if_someone_is_in_danger(
 
 def handle_report_turn(frame: Frame, slots: dict[str, Any], knowledge: Knowledge) -> Outcome:
     """report_problem, inform, correct, affirm, deny, dont_know, greet, thank: the core of the conversation."""
+    if _mumbled(frame):
+        return handle_no_input(frame, slots, knowledge)
     base = _with_caller_number(slots, frame)
     slots = _current(slots, base)
     pending = slots.get(PENDING)
@@ -805,6 +809,8 @@ def handle_not_understood(
     frame: Frame, slots: dict[str, Any], knowledge: Knowledge, base: dict[str, Any] | None = None
 ) -> Outcome:
     """Reprompt once with a rephrased question, then hand over (low confidence)."""
+    if base is None and _mumbled(frame):
+        return handle_no_input(frame, slots, knowledge)
     base = base if base is not None else _with_caller_number(slots, frame)
     slots = _current(slots, base)
     count = int(slots.get(REPROMPTS) or 0) + 1
@@ -862,6 +868,8 @@ def _reask(slots: dict[str, Any], base: dict[str, Any], knowledge: Knowledge) ->
 
 def handle_fallback(frame: Frame, slots: dict[str, Any], knowledge: Knowledge) -> Outcome:
     """nlu_fallback: the words may still answer the pending question (a street, a number, yes/no)."""
+    if _mumbled(frame):
+        return handle_no_input(frame, slots, knowledge)
     base = _with_caller_number(slots, frame)
     current = _current(slots, base)
     if frame.emergency:
@@ -886,6 +894,12 @@ def handle_fallback(frame: Frame, slots: dict[str, Any], knowledge: Knowledge) -
         if _changes_report(updates):
             return ask_next(current, {**base, **updates, REPROMPTS: 0}, knowledge)
     return handle_not_understood(frame, current, knowledge, base)
+
+
+def _mumbled(frame: Frame) -> bool:
+    """ "Euh… mmh": hesitation sounds only (the understanding step drops them), nothing said; counted as the
+    silence it is, not as words misunderstood."""
+    return not frame.is_command and mumbled(frame.text)
 
 
 def handle_no_input(frame: Frame, slots: dict[str, Any], knowledge: Knowledge) -> Outcome:

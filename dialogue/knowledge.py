@@ -57,8 +57,18 @@ _OF_THE = re.compile(r"(?<= )(?:du|de la|de l|des|d)(?= )")
 
 
 def _category_words(text: str) -> str:
-    """`stem`, and "du", "de la", "des" all "de": "le câble du téléphone" says "câble de téléphone"."""
-    return _OF_THE.sub("de", f" {stem(text)} ").strip()
+    """`stem`, and "du", "de la", "des" all "de": "le câble du téléphone" says "câble de téléphone"; a thing and
+    what it is said to be, said close ("le trottoir il est tout cassé" also says "trottoir cassé")."""
+    words = _OF_THE.sub("de", f" {stem(text)} ").strip()
+    close = _SAID_TO_BE.sub(r"\1 \2", words)
+    return words if close == words else f"{words} , {close}"
+
+
+# "le banc (il) est (complètement) cassé": the noun, the copula, adverbs, the attribute.
+_SAID_TO_BE = re.compile(
+    r"\b([a-z]{3,}) (?:(?:il|elle|ils|elles) )?(?:est|sont|etait|etaient|a ete|ont ete)"
+    r"(?: (?:tout|toute|toutes|tous|completement|vraiment|tres|bien|super|trop|deja))* ([a-z]{3,})\b"
+)
 
 
 @dataclass(frozen=True)

@@ -169,6 +169,8 @@ _PRIVATE = re.compile(
             r"robinet|robinets|radiateur|radiateurs|compteur|chasse d eau|plafond|plomberie|tuyauterie|volet|volets|"
             r"fenetre|fenetres|porte d entree|interphone|digicode|ascenseur|boite aux lettres|toilettes|wc|"
             r"ordinateur|television|tele|electricite|cumulus|climatisation|clim)\b",
+            # "à côté de ma maison", "en face de chez nous": beside a home is the street
+            r"(?<!cote )(?<!face )(?<!pres )(?<!long )(?<!loin )(?<!bout )(?<!devant )(?<!sortie )"
             r"\b(de|du) (mon|ma|notre|nos) (appartement|appart|maison|cuisine|salle de bain|salle de bains|chambre|"
             r"salon|logement|cave|grenier|studio|wc|toilettes|villa|baignoire|douche)\b",
             r"\b(le|du|au|mon|notre) plafond\b|\bles murs de (mon|ma|notre|chez)\b",
@@ -219,7 +221,9 @@ _STRONG_TOPICS = re.compile(
             r"\b(je voudrais|je voulais|j aimerais|je veux|je souhaiterais) (savoir|connaitre|me renseigner|"
             r"des informations|une information|un renseignement)\b",
             r"\b(ou|comment|quand) (est ce que |est ce qu |c est que |qu )?(je peux|je dois|on peut|on doit|il faut|"
-            r"faut il|puis je|peut on|dois je|je fais|on fait|je vais|on va|j amene|j emmene|je jette|on jette|"
+            # "… ou on va me facturer ?": "ou" folded from "or", the future of a verb after it, no "where do we go"
+            r"faut il|puis je|peut on|dois je|je fais|on fait|je vais(?! (?:me|te|nous|vous|le|la|les|lui|leur)\b)|"
+            r"on va(?! (?:me|te|nous|vous|le|la|les|lui|leur)\b)|j amene|j emmene|je jette|on jette|"
             r"je depose|on depose|je mets|on met)\b",
             r"\b(est ce que|est ce qu) (je peux|on peut|vous prenez|vous acceptez|ils prennent|ils acceptent|"
             r"elle prend|elle accepte|la dechetterie|les dechetteries)\b",

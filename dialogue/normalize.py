@@ -950,8 +950,8 @@ def find_street(text: str, gazetteer: Gazetteer | None = None) -> tuple[str | No
             continue  # "la cour de l'école": a yard; only "au 12 cour Pelletan" is the street
         name = [token]
         for offset, follower in enumerate(tokens[index + 1 :], start=index + 1):
-            if follower in STOP_WORDS or follower in STREET_NAME_ENDS:
-                break
+            if follower in STOP_WORDS or follower in STREET_NAME_ENDS or follower == "direction":
+                break  # "direction Martigues" is where the road goes
             after_name_word = len(name) > 1 and name[-1] not in LOWER_PARTICLES | {"d", "l", "d'", "l'"}
             year = _COMMEMORATED.get((fold(name[-2]), fold(name[-1])), "") if len(name) > 1 else ""
             if year.endswith(follower) and len(follower) == 2:
@@ -1070,10 +1070,20 @@ def _ends_with_bent_commune(tokens: list[str], gazetteer: Gazetteer) -> bool:
 
 def _number_after(tokens: list[str]) -> str | None:
     """ "avenue Jean Jaurès, au numéro 30": a number given after the street name, with a cue word."""
+    if (
+        tokens
+        and re.fullmatch(r"[1-9]\d{0,3}", tokens[0])
+        and (len(tokens) == 1 or _ENDS_A_NUMBER.fullmatch(tokens[1]))
+    ):
+        # "bd Michelet 212, 8e", "rue de Rome 12 à Marseille": the number written after the name, as on an envelope
+        return f"{tokens[0]} {tokens[1]}" if tokens[1:2] in (["bis"], ["ter"]) else tokens[0]
     words = [t for t in tokens if t not in {",", "."}]
     return find_street_number(" ".join(words[:4]), cues=NEAR_NUMBER_CUES) or find_street_number(
         " ".join(words)[:80], cues=("numero", "n")
     )
+
+
+_ENDS_A_NUMBER = re.compile(r"[,.;!?]|a|à|dans|bis|ter|\d{1,2}(?:e|er|ème|eme)|13\d{3}", re.IGNORECASE)
 
 
 # "devant le neuf", "en face du 12": where a street number is said apart from the street's name.
@@ -1191,14 +1201,15 @@ def _described_landmark(text: str, gazetteer: Gazetteer) -> str | None:
         head_words = " ".join(t for t in folded_tokens[start : start + 3] if t) + " "
         if any(f" {thing} " in f" {head_words}" for thing in gazetteer.not_landmarks):
             continue  # "les camping-cars": a thing, not a place
-        cue_length = len(cue.split())
+        # In tokens, not words: "rond-point" is one token and two words of the cue "sur le rond point".
+        cue_length = _tokens_covering(folded_tokens, start, len(cue.split()))
         span = tokens[start : start + cue_length]
         # After a determiner the kind of place comes at once; after a cue, maybe another word first ("devant la").
         least = cue_length + (0 if cue in _LANDMARK_DETERMINERS or opens_line else 1)
-        for token in tokens[start + cue_length :]:
+        for position, token in enumerate(tokens[start + cue_length :], start=start + cue_length):
             ends = token in STOP_WORDS - {"au", "aux", "en"} or token in STREET_NAME_ENDS
             # A subject pronoun opens the next clause ("au carrefour ils marchent plus"): never part of the name.
-            if (ends and len(span) >= least) or fold(token) in _SUBJECT_PRONOUNS:
+            if (ends and len(span) >= least) or fold(token) in _SUBJECT_PRONOUNS or _way_on(tokens, position):
                 break
             span.append(token)
         if _ends_in_commune(span, gazetteer):
@@ -1211,15 +1222,34 @@ def _described_landmark(text: str, gazetteer: Gazetteer) -> str | None:
         # there is one of it ("le mur de la mairie").
         determined = cue in _LANDMARK_DETERMINERS or opens_line
         if cleaned and (len(span) > cue_length or opens_line):
-            if not determined or len(cleaned.split()) > 1 or fold(cleaned) in _ONE_PER_COMMUNE:
+            # "sur une place", "un parking": any one, not a place anybody could find
+            any_one = len(cleaned.split()) == 1 and f" {fold(_join(span))} ".endswith(
+                (f" un {fold(cleaned)} ", f" une {fold(cleaned)} ")
+            )
+            if not any_one and (not determined or len(cleaned.split()) > 1 or fold(cleaned) in _ONE_PER_COMMUNE):
                 return cleaned
     return None
 
 
 # "degun" is Marseille's "nobody" ("degun répond").
 _SUBJECT_PRONOUNS = frozenset(
-    {"il", "ils", "elle", "elles", "on", "ca", "je", "j", "tu", "nous", "vous", "qui", "degun"}
+    {"il", "ils", "elle", "elles", "on", "ca", "je", "j", "tu", "nous", "vous", "qui", "degun", "quelqu"}
 )
+
+
+def _tokens_covering(folded_tokens: list[str], start: int, words: int) -> int:
+    count, covered = 0, 0
+    while covered < words and start + count < len(folded_tokens):
+        covered += len(folded_tokens[start + count].split())
+        count += 1
+    return max(count, 1)
+
+
+def _way_on(tokens: list[str], position: int) -> bool:
+    """Where a landmark's name ends because the way on starts: "direction Fos", "en sortant de la zone"."""
+    token = fold(tokens[position])
+    following = fold(tokens[position + 1]) if position + 1 < len(tokens) else ""
+    return token == "direction" or (token == "en" and following.endswith("ant"))
 
 
 def clean_landmark(tokens: list[str], gazetteer: Gazetteer) -> str | None:

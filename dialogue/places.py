@@ -26,6 +26,7 @@ from dialogue.normalize import (
 
 # Below this similarity (0-100) of phonetic keys a window of words is not taken for a commune.
 COMMUNE_MIN_SIMILARITY = 90.0
+_TOWARDS = {"direction", "vers", "cote"}
 # Words that never start a commune's name as heard: a window starting with them is skipped.
 _NOT_A_NAME = {"rue", "avenue", "boulevard", "chemin", "de", "du", "des", "a", "au", "dans", "pas", "et", "est"}
 
@@ -146,7 +147,8 @@ class PlaceResolver:
         for size in (3, 2):
             for start in range(len(words) - size + 1):
                 window = words[start : start + size]
-                if "|" not in window and (name := self._joined_names.get("".join(window))) is not None:
+                towards = start > 0 and words[start - 1] in _TOWARDS
+                if "|" not in window and not towards and (name := self._joined_names.get("".join(window))) is not None:
                     return name, size
         best: tuple[float, int, str] | None = None
         for size in (4, 3, 2, 1):
@@ -154,6 +156,8 @@ class PlaceResolver:
                 window = words[start : start + size]
                 if "|" in window or window[0] in _NOT_A_NAME or any(w.isdigit() for w in window):
                     continue
+                if start and words[start - 1] in _TOWARDS:
+                    continue  # "le rond-point direction Port-Saint-Louis": where the road goes, not where it is
                 if size == 1 and is_common_word(window[0]):
                     continue  # "un grand trou" is no bent "Grans": one word alone is a name only if unusual
                 key = _sound_key(" ".join(window))

@@ -199,10 +199,11 @@ DANGER_KEYS = frozenset(
 _CLAUSE_STARTS = re.compile(r"(?<=[,.;:!?…])\s*|\s(?=(?:hein|alors|donc|bref|du coup|en fait|voila|bon)\b)")
 _PREAMBLE = re.compile(
     r"^(?:(?:oui|ouais|ouai|salut|allo|alors|bonjour|bonsoir|madame|monsieur|euh|heu|ben|bah|voila|bon|hein|eh|oh|ah|ve|ecoutez|"
-    r"excusez moi|pardon|dites)\s+)*"
+    r"excusez moi|pardon|dites|vous savez|tu sais|vous voyez)\s+)*"
     r"(?:(?:je vous appelle|j appelle|je vous telephone|je telephone|c est|je voulais|je voudrais|j aimerais|"
-    r"je viens)\s+(?:parce que|parce qu|car|pour|vous)?\s*(?:vous\s+)?(?:signaler|dire|declarer|faire un "
-    r"signalement|un signalement)?\s*(?:que|qu|d un|d une|pour)?\s*)?"
+    r"je viens)\s+(?:parce que|parce qu|car|pour|vous)?\s*(?:vous\s+(?!savez|voyez))?"
+    r"(?:signaler|dire|declarer|faire un signalement|un signalement)?\s*(?:que|qu|d un|d une|pour)?\s*)?"
+    r"(?:(?:vous savez|tu sais|vous voyez)\s+)?"
 )
 # A value said inside a negation ("pas au 4", "pas à Aix") in a line that gives another one: the other one counts.
 _NEGATED_VALUE = re.compile(
@@ -672,6 +673,11 @@ def _opening_answer(text: str) -> bool | None:
 _CONCEDED_YES = re.compile(r"\b(?:oui|ouais|si)(?: un peu| assez| quand meme| finalement| en fait)+(?: hein| quoi)?$")
 
 
+def mumbled(text: str) -> bool:
+    """ "Euh… mmh": hesitation sounds only, no word said."""
+    return not any(c.isalnum() for c in _HESITATION_SOUNDS.sub(" ", text))
+
+
 def describe(text: str) -> str | None:
     """The caller's description: the line without the words that only open the call."""
     words = text.split()
@@ -1034,8 +1040,8 @@ _SELF_CORRECTION = re.compile(
     # "un lampadaire, enfin non, le feu": taking back what was just said
     r"\benfin non\b(?! (?:merci|plus|pas)\b)|"
     r"\bqu est ce que je dis\b|\bje veux dire\b|\bje dis n importe quoi\b|"
-    # "au 40 euh non 42": a number taken back by the next one
-    r"(?<=\d )(?:non|nan)\b(?= (?:c est |au |le )?\d)"
+    # "au 40 euh non 42", "52 boulevard X euh non 56": a number taken back by the next one
+    r"(?<=\w )(?:non|nan)\b(?= (?:c est |au |le )?\d)"
 )
 _OPENING_ANSWERS = {"oui": True, "ouais": True, "ouai": True, "si": True, "non": False, "nan": False}
 _CORNER_SLASH = re.compile(

@@ -333,3 +333,7 @@ def test_at_the_lights_after_other_words_is_a_place(said: str) -> None:
 )
 def test_a_home_problem_told_with_how_long_or_what_one_sees_stays_private(said: str) -> None:
     assert is_private_property(said)
+
+
+def test_beside_a_home_is_the_street() -> None:
+    assert not is_private_property("le lampadaire en face de ma maison ne s'allume plus")

@@ -1083,3 +1083,21 @@ def test_a_yes_that_says_the_address_again_keeps_its_landmark_and_saves() -> Non
     assert slots["pending_question"] == "confirm" and slots.get("landmark")
     outcome = turn(slots, "affirm", "oui, au 9 rue Paradis, c'est bien ça")
     assert outcome.save_report and slots.get("landmark")
+
+
+def test_hesitation_sounds_alone_count_as_the_silence_they_are() -> None:
+    empty: dict[str, Any] = {}
+    first = handle_no_input(understood("no_input", "/no_input", 1.0), empty, KNOWLEDGE)
+    empty.update(first.slots)
+    second = handle_fallback(understood("nlu_fallback", "hmm… euh", 0.3), empty, KNOWLEDGE)
+    assert second.hangup and second.handoff_reason is None
+
+
+def test_the_number_and_the_street_put_right_in_one_line_at_the_read_back() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "un avaloir bouché")
+    turn(slots, "inform", "au six cours lieutaud à marseille")
+    turn(slots, "deny", "non")
+    turn(slots, "deny", "non")
+    turn(slots, "deny", "non c'est pas au six c'est au seize et c'est pas cours lieutaud c'est rue de rome")
+    assert (slots["street_number"], slots["street_name"]) == ("16", "rue de Rome")

@@ -1071,3 +1071,41 @@ def test_a_landmark_made_only_of_kinds_of_place_keeps_the_problem_it_names() -> 
 
 def test_a_street_named_of_a_quarter_still_says_the_commune() -> None:
     assert frame("le feu piéton du 12 bd de Saint-Loup ne passe plus au vert").place.commune == "Marseille"
+
+
+def test_a_thing_and_what_it_is_said_to_be_name_the_problem_apart() -> None:
+    found = frame("la route elle est complètement cassée").category
+    assert found is not None and found.value == "chaussee_trottoirs"
+
+
+def test_vous_savez_opens_the_description_and_is_not_part_of_it() -> None:
+    assert describe("c'est pour, vous savez, le trottoir qui est tout cassé") == "le trottoir qui est tout cassé"
+
+
+def test_a_house_number_put_right_after_the_street_s_name() -> None:
+    assert frame("trente boulevard baille euh non trente deux").place.street_number == "32"
+
+
+def test_a_number_written_after_the_street_s_name_is_its_house_number() -> None:
+    assert frame("Tags bd Baille 140, 5e").place.street_number == "140"
+    assert frame("rue paradis 3 lampadaires éteints").place.street_number is None
+
+
+def test_where_the_road_goes_is_not_where_the_problem_is() -> None:
+    place = frame("au rond-point direction martigues, à istres, y a des gravats").place
+    assert place.commune == "Istres"
+    assert frame("au bout du parking direction les milles").place.landmark == "bout du parking"
+
+
+def test_a_future_after_ou_is_no_question_of_where_to_go() -> None:
+    assert not frame("des tags sur le mur de l'école, c'est gratuit ou on va me le facturer ?").out_of_scope
+
+
+def test_a_public_passage_padlocked_is_a_report() -> None:
+    said = frame("le passage public derrière l'église est cadenassé, on peut plus passer")
+    assert said.category is not None and said.category.value == "autre" and not said.out_of_scope
+
+
+def test_any_parking_space_is_no_landmark_and_someone_ends_one() -> None:
+    assert frame("la voiture brûlée est garée sur une place").place.landmark is None
+    assert frame("devant la gare quelqu'un a cassé la vitre").place.landmark == "gare"

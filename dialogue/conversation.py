@@ -911,7 +911,8 @@ def handle_no_input(frame: Frame, slots: dict[str, Any], knowledge: Knowledge) -
         if slots.get(PENDING) == "emergency_check":
             # Asked twice whether someone is in danger, and silence: the safe reading, with the 112 advice.
             return handoff_emergency(base)
-        if report_in_progress(slots):
+        if report_in_progress(slots) or not frame.is_command:
+            # A report started, or someone there who only hesitates (in shock, or lost for words): a person takes it.
             return handoff("no_input", base)
         return Outcome(said=[Say("utter_no_input_goodbye")], slots={**base, REPROMPTS: count}, hangup=True)
     outcome = _reask(slots, base, knowledge)

@@ -66,6 +66,8 @@ def _category_words(text: str) -> str:
 
 # "le banc (il) est (complètement) cassé": the noun, the copula, adverbs, the attribute.
 _SAID_TO_BE = re.compile(
+    # not after a possessive: "mon pneu il est crevé" is the caller's own tyre, no street's problem
+    r"(?<!\bmon )(?<!\bma )(?<!\bmes )(?<!\bnotre )(?<!\bnos )(?<!\bton )(?<!\bta )"
     r"\b([a-z]{3,}) (?:(?:il|elle|ils|elles) )?(?:est|sont|etait|etaient|a ete|ont ete)"
     r"(?: (?:tout|toute|toutes|tous|completement|vraiment|tres|bien|super|trop|deja))* ([a-z]{3,})\b"
 )

@@ -81,14 +81,15 @@ STRONG_EMERGENCY = re.compile(
             r".{0,30}\b(electrique|electriques|courant|jus|etincelle|etincelles|grille|grillent)\b",
             r"\b(il|elle|ils|elles) (est|sont) (coince|coincee|coinces|coincees|bloque|bloquee|pris|prise|tombe|"
             r"tombee) (sous|dessous|dedans|au fond)\b",
-            r"\b(gens|personnes|quelqu un|enfants|passagers) (dedans|dessous)\b",
+            rf"\b(gens|personnes|quelqu un|enfants|passagers|{_PERSON[1:-1]}) (dedans|dessous)\b",
             rf"\b{_PERSON} (coince|coincee|coinces|coincees|prisonnier|prisonniere|bloque|bloquee) "
-            r"(dedans|dessous|sous|a l interieur)\b",
+            r"(dedans|dessous|sous|a l interieur|dans (?:sa|son|la|le|une|un) (?:voiture|auto|maison|cave|garage))\b",
             r"\b(un|des|deux|trois|plusieurs) (blesse|blesses|blessee|blessees)\b|\bil y a (un|des) (mort|morts)\b",
             # Something burning now, said with what burns ("les poubelles brûlent"): "le lampadaire brûlé" folds to
             # the same letters and is no fire.
             r"\b(qui|poubelle|poubelles|conteneur|conteneurs|voiture|voitures|arbre|arbres|herbe|herbes|foret|"
-            r"pinede|colline|broussaille|broussailles|maison|immeuble|tout) (est en train de |sont en train de )?"
+            r"pinede|colline|broussaille|broussailles|maison|immeuble|batiment|tout) (?:(?:il|elle) )?"
+            r"(est en train de |sont en train de )?"
             r"(brule|brulent|bruler|crame|cramer)\b(?! (plus|pas|jamais))",
             rf"\b(eau|egout|egouts)\b.{{0,40}}\b{_COMES_IN}\b.{{0,20}}\bchez (les gens|des gens|"
             r"les voisins|nous|moi|eux)\b",
@@ -169,10 +170,11 @@ _PRIVATE = re.compile(
             r"robinet|robinets|radiateur|radiateurs|compteur|chasse d eau|plafond|plomberie|tuyauterie|volet|volets|"
             r"fenetre|fenetres|porte d entree|interphone|digicode|ascenseur|boite aux lettres|toilettes|wc|"
             r"ordinateur|television|tele|electricite|cumulus|climatisation|clim)\b",
-            # "à côté de ma maison", "en face de chez nous": beside a home is the street
+            r"\b(de|du) (mon|ma|notre|nos) (cuisine|salle de bain|salle de bains|chambre|salon|cave|grenier|wc|"
+            r"toilettes|baignoire|douche)\b",
+            # "à côté de ma maison", "en face de mon immeuble": beside a home is the street; a room is inside it
             r"(?<!cote )(?<!face )(?<!pres )(?<!long )(?<!loin )(?<!bout )(?<!devant )(?<!sortie )"
-            r"\b(de|du) (mon|ma|notre|nos) (appartement|appart|maison|cuisine|salle de bain|salle de bains|chambre|"
-            r"salon|logement|cave|grenier|studio|wc|toilettes|villa|baignoire|douche)\b",
+            r"\b(de|du) (mon|ma|notre|nos) (appartement|appart|maison|logement|studio|villa)\b",
             r"\b(le|du|au|mon|notre) plafond\b|\bles murs de (mon|ma|notre|chez)\b",
             # Equipment of a private building, whoever's it is ("l'interphone de l'immeuble").
             r"\bl? ?(interphone|interphones|digicode|visiophone)\b",
@@ -190,8 +192,8 @@ _STRONG_TOPICS = re.compile(
     "|".join(
         (
             r"\b(taxe|taxes|impot|impots|fiscal|fiscale|facture|factures|facturation|prelevement|prelevements|"
-            r"rembourse|remboursement|remboursee?|tarif|tarifs|payer|paye pas|paiement|payement|cotisation|loyer|"
-            r"loyers|apl|caf|pole emploi|france travail|allocation|allocations|rsa|mutuelle|secu|"
+            r"rembourse|rembourser|remboursement|remboursee?|tarif|tarifs|payer|paye pas|paiement|payement|"
+            r"cotisation|loyer|loyers|apl|caf|pole emploi|france travail|allocation|allocations|rsa|mutuelle|secu|"
             # "je suis retraité": the caller is retired, asks nothing of the pension office
             r"(?<!suis )(?<!a la )(?<!en )(?<!un )(?<!jeune )retraite|"
             r"securite sociale|carte vitale)\b",
@@ -222,8 +224,8 @@ _STRONG_TOPICS = re.compile(
             r"des informations|une information|un renseignement)\b",
             r"\b(ou|comment|quand) (est ce que |est ce qu |c est que |qu )?(je peux|je dois|on peut|on doit|il faut|"
             # "… ou on va me facturer ?": "ou" folded from "or", the future of a verb after it, no "where do we go"
-            r"faut il|puis je|peut on|dois je|je fais|on fait|je vais(?! (?:me|te|nous|vous|le|la|les|lui|leur)\b)|"
-            r"on va(?! (?:me|te|nous|vous|le|la|les|lui|leur)\b)|j amene|j emmene|je jette|on jette|"
+            r"faut il|puis je|peut on|dois je|je fais|on fait|je vais(?! (?:me|te|nous|vous|lui|leur)\b)|"
+            r"on va(?! (?:me|te|nous|vous|lui|leur)\b)|j amene|j emmene|je jette|on jette|"
             r"je depose|on depose|je mets|on met)\b",
             r"\b(est ce que|est ce qu) (je peux|on peut|vous prenez|vous acceptez|ils prennent|ils acceptent|"
             r"elle prend|elle accepte|la dechetterie|les dechetteries)\b",

@@ -1074,6 +1074,7 @@ def _number_after(tokens: list[str]) -> str | None:
         tokens
         and re.fullmatch(r"[1-9]\d{0,3}", tokens[0])
         and (len(tokens) == 1 or _ENDS_A_NUMBER.fullmatch(tokens[1]))
+        and not (len(tokens) > 2 and tokens[1] in ("a", "à") and tokens[2].isdigit())  # a count: "3 à 4 voitures"
     ):
         # "bd Michelet 212, 8e", "rue de Rome 12 à Marseille": the number written after the name, as on an envelope
         return f"{tokens[0]} {tokens[1]}" if tokens[1:2] in (["bis"], ["ter"]) else tokens[0]

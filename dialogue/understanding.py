@@ -532,6 +532,8 @@ class Understanding:
         place = self.places.parse(said)
         # The last correction that says something: "au 5, ah non pardon, au 15, je me suis trompé" is at 15.
         for mark in reversed(list(_SELF_CORRECTION.finditer(_fold_in_place(said)))):
+            if mark.group(0) in ("non", "nan") and self.places.parse(said[: mark.start()]).street_number is None:
+                continue  # "trois voitures rue X, non quatre": a count put right, no house number taken back
             tail = said[mark.end() :]
             corrected = self.places.parse(tail)
             # "au 45 avenue de la Jarre, non pardon, au 54": the number said again alone is the house number.

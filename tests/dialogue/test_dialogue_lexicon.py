@@ -337,3 +337,20 @@ def test_a_home_problem_told_with_how_long_or_what_one_sees_stays_private(said: 
 
 def test_beside_a_home_is_the_street() -> None:
     assert not is_private_property("le lampadaire en face de ma maison ne s'allume plus")
+
+
+def test_a_room_of_the_home_stays_private_beside_a_home_is_the_street() -> None:
+    assert is_private_property("de la moisissure noire sur le mur à côté de ma chambre")
+    assert not is_private_property("en face de ma villa le trottoir est défoncé")
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "la crue est montée, il y a un papi coincé dans sa voiture",
+        "le pin est tombé, il y a une dame dessous",
+        "le bâtiment il est en train de brûler",
+    ],
+)
+def test_someone_caught_under_or_inside_or_a_building_burning_is_an_emergency(said: str) -> None:
+    assert is_emergency(said)

@@ -1109,3 +1109,27 @@ def test_a_public_passage_padlocked_is_a_report() -> None:
 def test_any_parking_space_is_no_landmark_and_someone_ends_one() -> None:
     assert frame("la voiture brûlée est garée sur une place").place.landmark is None
     assert frame("devant la gare quelqu'un a cassé la vitre").place.landmark == "gare"
+
+
+@pytest.mark.parametrize(
+    "said",
+    ["j'ai un vieux buffet, où est-ce que je vais le déposer ?", "comment on va me rembourser ma jante abîmée"],
+)
+def test_where_to_take_one_s_things_or_a_refund_stays_another_service(said: str) -> None:
+    assert frame(said).out_of_scope
+
+
+def test_one_s_own_things_said_to_be_broken_name_no_street_problem() -> None:
+    assert frame("mon chat il est mort hier soir").category is None
+
+
+def test_a_public_passage_full_of_litter_is_litter() -> None:
+    found = frame("le passage public près de l'école il est plein de détritus").category
+    assert found is not None and found.value == "proprete"
+
+
+@pytest.mark.parametrize(
+    "said", ["cours julien 2 à 3 scooters garés sur le trottoir", "deux bennes qui débordent avenue du prado non trois"]
+)
+def test_a_count_is_no_house_number(said: str) -> None:
+    assert frame(said).place.street_number is None

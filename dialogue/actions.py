@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import abc
 import binascii
+import importlib
 import logging
 import os
 import threading
@@ -255,6 +256,10 @@ class ActionRepeat(Action):  # type: ignore[misc]
         return "action_repeat"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        if understanding()(heard_from(tracker)).carries_content():
+            # "06 29 84 51 37… non pardon, 06 29 84 51 73": a "pardon" inside an answer asks for nothing again
+            result: list[EventType] = await ActionReportTurn().run(dispatcher, tracker, domain)
+            return result
         texts = last_bot_texts(tracker.events)
         if not texts:
             dispatcher.utter_message(response="utter_ask_problem")
@@ -347,5 +352,7 @@ def save_and_close(tracker: Tracker, slots: dict[str, Any], dispatcher: Collecti
 
 
 # The language pipeline takes seconds to load: start at once, beside rasa-sdk's own start (which is longer), so the
-# first caller's turn does not wait for it.
+# first caller's turn does not wait for it. It reads the street base through SQLAlchemy, imported here first: a
+# request thread importing it while the warm-up does would find it half-initialised (a circular-import error).
+importlib.import_module("signalements.models")
 threading.Thread(target=understanding, name="understanding-warm-up", daemon=True).start()

@@ -532,7 +532,9 @@ class Understanding:
         place = self.places.parse(said)
         # The last correction that says something: "au 5, ah non pardon, au 15, je me suis trompé" is at 15.
         for mark in reversed(list(_SELF_CORRECTION.finditer(_fold_in_place(said)))):
-            if mark.group(0) in ("non", "nan") and self.places.parse(said[: mark.start()]).street_number is None:
+            before = said[: mark.start()]
+            number_before = re.search(r"\d\W*$", before) or self.places.parse(before).street_number
+            if mark.group(0) in ("non", "nan") and not number_before:
                 continue  # "trois voitures rue X, non quatre": a count put right, no house number taken back
             tail = said[mark.end() :]
             corrected = self.places.parse(tail)

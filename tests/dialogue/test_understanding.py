@@ -1133,3 +1133,11 @@ def test_a_public_passage_full_of_litter_is_litter() -> None:
 )
 def test_a_count_is_no_house_number(said: str) -> None:
     assert frame(said).place.street_number is None
+
+
+def test_a_house_number_taken_back_right_after_it_is_said() -> None:
+    said = (
+        "tout le boulevard baille est noir les lampadaires au niveau du soixante "
+        "euh non soixante quatre boulevard baille"
+    )
+    assert frame(said).place.street_number == "64"

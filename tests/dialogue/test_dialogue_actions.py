@@ -1,0 +1,43 @@
+"""The action server's actions, run in process with rasa-sdk's own tracker and dispatcher."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from dialogue.actions import ActionRepeat
+
+ASKED = "Acceptez-vous qu'un agent vous rappelle si besoin ?"
+SLOTS: dict[str, Any] = {
+    "category": "proprete",
+    "description": "des sacs éventrés",
+    "street_number": "3",
+    "street_name": "rue Paradis",
+    "commune": "Marseille",
+    "place": "3 rue Paradis, Marseille",
+    "danger": False,
+    "pending_question": "callback_consent",
+}
+
+
+def repeat(text: str) -> CollectingDispatcher:
+    events = [{"event": "user", "text": "non"}, {"event": "bot", "text": ASKED}, {"event": "user", "text": text}]
+    message = {"text": text, "intent": {"name": "repeat", "confidence": 0.8}, "metadata": {"asr_confidence": 0.9}}
+    tracker = Tracker("test-repeat", SLOTS, message, events, False, None, {}, "action_listen")
+    dispatcher = CollectingDispatcher()
+    asyncio.run(ActionRepeat().run(dispatcher, tracker, {}))
+    return dispatcher
+
+
+def test_a_request_to_repeat_says_the_last_question_again() -> None:
+    said = repeat("pardon vous pouvez répéter")
+    assert [m.get("text") for m in said.messages] == [ASKED]
+
+
+def test_a_pardon_inside_an_answer_is_the_answer() -> None:
+    said = repeat("oui au 06 11 22 33 44, non pardon, au 06 11 22 33 45")
+    responses = [m.get("response") for m in said.messages if m.get("response")]
+    assert ASKED not in [m.get("text") for m in said.messages] and "utter_read_back" in responses

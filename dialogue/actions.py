@@ -155,11 +155,14 @@ class _HandlerAction(Action, abc.ABC):  # type: ignore[misc]
         return {}
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        return self.respond(understanding()(heard_from(tracker)), dispatcher, tracker)
+
+    def respond(self, frame: Frame, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+        """The turn for a line already understood."""
         slots = {name: tracker.get_slot(name) for name in SLOT_NAMES} | self.given(tracker)
         handler = type(self).handler
         if slots.get(PENDING) in OFFER_QUESTIONS and not isinstance(self, ActionOfferCallback):
             handler = handle_offer_answer  # the call-back offer takes every answer, whatever DIET read
-        frame = understanding()(heard_from(tracker))
         if holds_on(frame):
             handler = handle_hold_on  # whatever DIET read: "attendez" asks for a moment
         outcome = handler(frame, slots, knowledge())
@@ -256,10 +259,10 @@ class ActionRepeat(Action):  # type: ignore[misc]
         return "action_repeat"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        if understanding()(heard_from(tracker)).carries_content():
+        frame = understanding()(heard_from(tracker))
+        if frame.carries_content():
             # "06 29 84 51 37… non pardon, 06 29 84 51 73": a "pardon" inside an answer asks for nothing again
-            result: list[EventType] = await ActionReportTurn().run(dispatcher, tracker, domain)
-            return result
+            return ActionReportTurn().respond(frame, dispatcher, tracker)
         texts = last_bot_texts(tracker.events)
         if not texts:
             dispatcher.utter_message(response="utter_ask_problem")

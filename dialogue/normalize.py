@@ -868,8 +868,10 @@ def _commune_by_sound(words: list[str], gazetteer: Gazetteer) -> tuple[str, tupl
 
 # Words before a commune that say which way, not where ("côté Miramas", "vers Aubagne", "direction Aix"), or where
 # the caller lives ("moi j'habite Pélissanne, mais c'est à Lançon").
+TOWARDS_WORDS = frozenset({"cote", "vers", "direction"})  # one word each: also where a commune heard by sound is not
 _TOWARDS = (
-    *(["cote"], ["vers"], ["direction"], ["pres", "de"], ["pres", "d"], ["limite"], ["sortie", "de"]),
+    *([word] for word in sorted(TOWARDS_WORDS)),
+    *(["pres", "de"], ["pres", "d"], ["limite"], ["sortie", "de"]),
     *(["habite"], ["habite", "a"], ["habite", "sur"], ["habite", "en"], ["habitons"], ["habitons", "a"]),
 )
 
@@ -1232,10 +1234,10 @@ def _described_landmark(text: str, gazetteer: Gazetteer) -> str | None:
     return None
 
 
+# Words that open a clause as its subject ("au carrefour il marche plus"): one list for where a landmark's name ends.
+_CLAUSE_SUBJECTS = frozenset({"il", "ils", "elle", "elles", "on", "ca", "je", "j", "qui"})
 # "degun" is Marseille's "nobody" ("degun répond").
-_SUBJECT_PRONOUNS = frozenset(
-    {"il", "ils", "elle", "elles", "on", "ca", "je", "j", "tu", "nous", "vous", "qui", "degun", "quelqu"}
-)
+_SUBJECT_PRONOUNS = _CLAUSE_SUBJECTS | {"tu", "nous", "vous", "degun", "quelqu"}
 
 
 def _tokens_covering(folded_tokens: list[str], start: int, words: int) -> int:
@@ -1328,7 +1330,7 @@ def parse_place(text: str, gazetteer: Gazetteer) -> Place:
 
 # Words that end a landmark's name when a sentence goes on ("au carrefour il marche plus"), and words that name no
 # public place on their own ("devant chez moi", "devant la porte").
-_LANDMARK_TAIL = frozenset({"il", "elle", "ils", "elles", "on", "ca", "je", "j", "c", "qui", "que", "et", "mais"})
+_LANDMARK_TAIL = _CLAUSE_SUBJECTS | {"c", "que", "et", "mais"}
 _NO_PLACE = frozenset({"chez", "moi", "porte", "maison", "entree", "immeuble", "fenetre", "la", "le", "les"})
 
 

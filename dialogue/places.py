@@ -18,6 +18,7 @@ from dialogue.negation import is_common_word
 from dialogue.normalize import (
     SPELLED_OUT,
     STREET_TYPE_PATTERN,
+    TOWARDS_WORDS,
     Place,
     ordinal_arrondissement,
     parse_place,
@@ -26,7 +27,6 @@ from dialogue.normalize import (
 
 # Below this similarity (0-100) of phonetic keys a window of words is not taken for a commune.
 COMMUNE_MIN_SIMILARITY = 90.0
-_TOWARDS = {"direction", "vers", "cote"}
 # Words that never start a commune's name as heard: a window starting with them is skipped.
 _NOT_A_NAME = {"rue", "avenue", "boulevard", "chemin", "de", "du", "des", "a", "au", "dans", "pas", "et", "est"}
 
@@ -147,7 +147,7 @@ class PlaceResolver:
         for size in (3, 2):
             for start in range(len(words) - size + 1):
                 window = words[start : start + size]
-                towards = start > 0 and words[start - 1] in _TOWARDS
+                towards = start > 0 and words[start - 1] in TOWARDS_WORDS
                 if "|" not in window and not towards and (name := self._joined_names.get("".join(window))) is not None:
                     return name, size
         best: tuple[float, int, str] | None = None
@@ -156,7 +156,7 @@ class PlaceResolver:
                 window = words[start : start + size]
                 if "|" in window or window[0] in _NOT_A_NAME or any(w.isdigit() for w in window):
                     continue
-                if start and words[start - 1] in _TOWARDS:
+                if start and words[start - 1] in TOWARDS_WORDS:
                     continue  # "le rond-point direction Port-Saint-Louis": where the road goes, not where it is
                 if size == 1 and is_common_word(window[0]):
                     continue  # "un grand trou" is no bent "Grans": one word alone is a name only if unusual

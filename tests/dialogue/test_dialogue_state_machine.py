@@ -290,7 +290,7 @@ def test_asking_to_report_without_details_asks_what_happened() -> None:
 
 def test_a_phone_number_given_early_is_kept_for_the_callback() -> None:
     slots: dict[str, Any] = {}
-    turn(slots, "report_problem", "un lampadaire éteint au 4 rue d'italie à marseille")
+    turn(slots, "report_problem", "un lampadaire éteint au 4 rue d'italie, marseille")
     turn(slots, "affirm", "un peu oui et rappelez-moi au 06 10 20 30 40")
     assert slots["danger"] is True and slots["callback_number"] == "06 10 20 30 40"
     assert slots["callback_consent"] is True and slots["pending_question"] == "confirm"
@@ -1019,7 +1019,7 @@ def test_an_address_with_words_around_it_is_no_description() -> None:
 
 def test_a_yes_to_the_danger_question_stands_beside_a_house_number_put_right() -> None:
     slots: dict[str, Any] = {}
-    turn(slots, "report_problem", "le potelet est couché au 16 rue d'italie à marseille")
+    turn(slots, "report_problem", "le potelet est couché au 16 rue d'italie, marseille")
     assert slots[PENDING] == "danger"
     said = "oui un peu. Et excusez-moi, ah et je me suis trompé, le bon numéro c'est le 61, pas le 16."
     turn(slots, "affirm", said)

@@ -358,7 +358,7 @@ def test_a_no_that_opens_the_danger_answer_wins_over_what_follows() -> None:
 @pytest.mark.parametrize(
     "said",
     [
-        "c'est pas le lampadaire, c'est le feu tricolore qui reste au rouge",
+        "c'est pas le lampadaire, c'est le feu tricolore bloqué au rouge",
         "un souci d'éclairage, non pardon, le panneau de signalisation est plié",
     ],
 )

@@ -701,6 +701,9 @@ def handle_report_turn(frame: Frame, slots: dict[str, Any], knowledge: Knowledge
     check = _ask_if_someone_is_in_danger(frame, slots, {**base, **updates})
     if check is not None:
         return check
+    if pending in ("confirm", "correction") and frame.addition:
+        # What is added is not the problem read back: "y a aussi une flaque" keeps the pavement as the problem.
+        updates = {k: v for k, v in updates.items() if k not in _FIELDS_NAMED["category"]}
     if pending in ("confirm", "correction") and frame.addition and not _changes_report(_changed(updates, slots)):
         # "Non, mettez aussi qu'il y a un frigo": the words join the description and the report is read back;
         # "oui, et notez que ..." saves it with them.
@@ -717,6 +720,10 @@ def handle_report_turn(frame: Frame, slots: dict[str, Any], knowledge: Knowledge
             if cleared:
                 # "Non, le lieu n'est pas bon": that field is asked again at once.
                 return ask_next(slots, {**base, **cleared, REPROMPTS: 0}, knowledge)
+            if _gives_named_field(frame):
+                # The value said is the one read ("non, pas le trottoir, c'est la fuite d'eau" when the leak was
+                # read): the caller misheard the read-back, which is read again.
+                return ask_next(slots, {**base, PENDING: None, REPROMPTS: 0}, knowledge)
             return Outcome(said=[Say("utter_ask_correction")], slots={**base, PENDING: "correction", REPROMPTS: 0})
     if pending == "correction" and not _changes_report(updates):
         cleared = _cleared(frame)
@@ -772,6 +779,17 @@ def _changes_report(updates: dict[str, Any]) -> bool:
     return any(name in REPORT_SLOTS or name == COMMUNE_SKIPPED for name in updates)
 
 
+def _gives_named_field(frame: Frame) -> bool:
+    """ "Non, c'est pas un problème de trottoir, c'est une fuite": the line names the field and gives its value."""
+    given = {
+        "category": frame.category is not None,
+        "place": not frame.place.is_empty(),
+        "callback": frame.phone_number is not None,
+        "danger": frame.danger is not None,
+    }
+    return given.get(frame.names_field or "", False)
+
+
 _FIELDS_NAMED = {
     "category": ("category", "category_other_words", "description"),
     "place": ("place", "street_number", "street_name", "street_verified", "commune", "landmark"),
@@ -782,7 +800,7 @@ _FIELDS_NAMED = {
 
 def _cleared(frame: Frame) -> dict[str, Any]:
     """ "le lieu" / "le numéro" after "qu'est-ce qui n'est pas correct": forget that field and ask it again."""
-    if frame.names_field is None:
+    if frame.names_field is None or _gives_named_field(frame):
         return {}
     return {name: None for name in _FIELDS_NAMED[frame.names_field]}
 

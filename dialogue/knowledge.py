@@ -144,12 +144,19 @@ class Taxonomy:
         return None
 
 
-# A surface said as where the problem is ("l'eau déborde sur la chaussée", "des gravats sur le trottoir") names the
-# problem only when nothing else does: the water, the rubble are what is wrong.
-SURFACES = frozenset(stem_word(word) for word in ("trottoir", "chaussee", "route", "bitume", "voirie"))
+# A surface or a tree said as where the problem is ("l'eau déborde sur la chaussée", "des gravats sur le trottoir",
+# "dans les pins, des nids de chenilles") names the problem only when nothing else does: the water, the rubble, the
+# caterpillars are what is wrong.
+SURFACES = frozenset(
+    stem_word(word)
+    for word in (
+        *("trottoir", "chaussee", "route", "bitume", "voirie"),
+        *("arbre", "arbres", "pin", "pins", "platane", "platanes", "olivier", "oliviers", "haie", "haies"),
+    )
+)
 _LOCATIVE_BEFORE = re.compile(
-    # after _category_words, "du", "de la" and "des" all read "de"
-    r"\b(?:sur|de|dans|au bord|le long|en bord|au milieu|par dessus)(?: de)?(?: la| le| l)? $"
+    # after _category_words, "du", "de la" and "des" all read "de", and "dans" reads "dan"
+    r"\b(?:sur|de|dans|dan|au bord|le long|en bord|au milieu|par dessus)(?: de)?(?: la| le| l| les)? $"
 )
 
 

@@ -130,12 +130,18 @@ MAYBE_EMERGENCY = re.compile(
     r"|\b(odeur|sent|sens) (bizarre|chimique|de brule|le brule)\b|\bfumee\b|\b(fil|fils|cable|cables)\b.{0,30}"
     r"\b(au sol|par terre|a terre|pend|pendent|arrache|traine|trainent)\b"
 )
+# "J'ai mal tapé", "il a mal compris": something done badly, no pain.
+_DONE_BADLY = (
+    r"(?:tape|tapee|tapes|compris|comprise|entendu|entendue|dit|dite|ecrit|ecrite|note|notee|lu|lue|prononce|"
+    r"explique|exprime|epele|fait|faite|vu|vue|parle|donne|donnee|retenu|compte|calcule|saisi|saisie|indique|"
+    r"indiquee|mis|mise|gare|garee|range|rangee|ferme|fermee|regle|reglee|dormi|copie|recopie)"
+)
 # Words that say someone is hurt only when they are about a person: "elle bouge plus" may be a fallen branch, "il a
 # mal" a sick tree. They count when the same sentence names a person ("ma voisine est tombée, elle se relève pas").
 AMBIGUOUS_INJURY = re.compile(
-    r"\b(bouge plus|ne bouge pas|bouge pas|bouge meme plus|se releve pas|se releve plus|peut pas se relever|"
+    rf"\b(bouge plus|ne bouge pas|bouge pas|bouge meme plus|se releve pas|se releve plus|peut pas se relever|"
     r"repond plus|repond pas|reagit plus|reagit pas|"
-    r"peut plus se relever|arrive pas a se relever|(a|ai) (tres |trop )?mal|"
+    rf"peut plus se relever|arrive pas a se relever|(a|ai) (tres |trop )?mal(?! {_DONE_BADLY}\b)|"
     r"(arrive|arrivent|peut|peuvent) (pas|plus) a? ?(remonter|sortir)|"
     r"(jambe|bras|cheville|poignet|tete) (toute |tout )?(tordue|tordu|cassee|casse|en sang|ouverte))\b"
 )
@@ -401,6 +407,12 @@ def _clause_before(folded: str, start: int) -> str:
     return re.split(r"[.!?;,]| mais | et ", folded[max(0, start - 60) : start])[-1]
 
 
+# The caller's own account with a supplier: whatever problem it hints at is behind their meter, not in the street.
+_OWN_ACCOUNT = re.compile(
+    r"\b(?:ma|mes|notre|nos) (?:facture|factures|facturation|consommation)\b|\b(?:mon|notre) abonnement\b"
+)
+
+
 def describes_problem(text: str) -> bool:
     return PROBLEM_PREDICATES.search(fold(text)) is not None
 
@@ -409,6 +421,8 @@ def names_other_service(text: str, taxonomy_matched: bool) -> bool:
     """A request for another service: a strong topic without a problem described, or a weak topic with nothing
     of the taxonomy."""
     folded = fold(text)
+    if _OWN_ACCOUNT.search(folded):
+        return True  # "ma facture a grimpé, sans doute une fuite": the caller's own bill or meter
     if _STRONG_TOPICS.search(folded) and not (taxonomy_matched and describes_problem(text)):
         return True
     return not taxonomy_matched and _WEAK_TOPICS.search(folded) is not None

@@ -652,9 +652,17 @@ def expand_chat_shorthand(text: str) -> str:
 
 
 def repair_asr_slips(text: str) -> str:
-    """Undo the recogniser's et/est slips before anything reads the words."""
-    repaired = _TENS_EST.sub(r"\1 et \2", text)
+    """Undo the recogniser's slips before anything reads the words: et/est, and a street's name that starts "En"
+    cut after its "d'" ("rue d'en doume" is the rue d'Endoume)."""
+    repaired = _TENS_EST.sub(r"\1 et \2", _NAME_CUT_AFTER_EN.sub(r"\1 d'en\2", text))
     return _SUBJECT_ET.sub(lambda m: f"{m.group(1)} est" if not m.group(1).endswith("'") else "c'est", repaired)
+
+
+_NAME_CUT_AFTER_EN = re.compile(
+    rf"\b({STREET_TYPE_PATTERN}) d(?:'|\u2019| )en (?!(?:haut|bas|face|bordure|direction|ville|dessous|dessus)\b)"
+    r"([^\W\d_]{3,})",
+    re.IGNORECASE,
+)
 
 
 def _small_number_before_street(match: re.Match[str]) -> str:
@@ -1235,7 +1243,7 @@ def _described_landmark(text: str, gazetteer: Gazetteer) -> str | None:
 
 
 # Words that open a clause as its subject ("au carrefour il marche plus"): one list for where a landmark's name ends.
-_CLAUSE_SUBJECTS = frozenset({"il", "ils", "elle", "elles", "on", "ca", "je", "j", "qui"})
+_CLAUSE_SUBJECTS = frozenset({"il", "ils", "elle", "elles", "on", "ca", "je", "j", "qui", "y"})
 # "degun" is Marseille's "nobody" ("degun répond").
 _SUBJECT_PRONOUNS = _CLAUSE_SUBJECTS | {"tu", "nous", "vous", "degun", "quelqu"}
 
@@ -1371,6 +1379,13 @@ def find_phone_number(text: str) -> str | None:
     "plus trente-trois" before it. Other numbers in the sentence ("au 12, c'est le 06...") are skipped."""
     digits_text = re.sub(r"\bplus\b\s*", "+", spoken_to_digits(text), flags=re.IGNORECASE)
     digits_text = re.sub(r"\+\s+(?=\d)", "+", digits_text)
+    last = _LAST_DIGIT_PUT_RIGHT.search(digits_text)
+    if last:
+        # "... 9 5, euh non, le dernier c'est 0 pas 5": the number said before, its last digit put right.
+        number = _first_phone_number(digits_text[: last.start()])
+        right, wrong = (None if g is None else "0" if g[0] in "zZ" else g for g in last.groups())
+        if number and right and wrong in (None, number[-1]):
+            return number[:-1] + right
     # "06 12 ... 37, non pardon, 06 12 ... 73": a whole number said again after the caller takes one back wins.
     for mark in reversed(list(_NUMBER_TAKEN_BACK.finditer(digits_text))):
         said_again = _first_phone_number(digits_text[mark.end() :])
@@ -1402,6 +1417,11 @@ def _first_phone_number(digits_text: str) -> str | None:
     return None
 
 
+_LAST_DIGIT_PUT_RIGHT = re.compile(
+    r"\ble dernier(?: chiffre)?,? (?:c est |c'est |est )?(?:(?:un|1|le) (?=\d|z))?(\d|z[ée]ro)\b"
+    r"(?:,? (?:et )?pas (?:un |le )?(\d|z[ée]ro)\b)?",
+    re.IGNORECASE,
+)
 _NUMBER_TAKEN_BACK = re.compile(
     r"\b(?:non|nan|pardon|plutot|plutôt|je veux dire|je me suis tromp[ée]e?|excusez moi|enfin)\b", re.IGNORECASE
 )
@@ -1792,6 +1812,11 @@ _LOCATIVES = frozenset(
     """sous sur devant derriere pres cote face dans apres avant entre long bord bout haut bas milieu sortie
     entree""".split()
 )
+
+
+def places_something(text: str) -> bool:
+    """Whether a word of the line puts something somewhere ("derrière", "le long", "en face")."""
+    return not _LOCATIVES.isdisjoint(fold(text).split())
 
 
 def place_words_beside_communes(text: str, gazetteer: Gazetteer) -> str | None:

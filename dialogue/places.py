@@ -8,10 +8,11 @@ words stay, marked unverified for the supervisor.
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Protocol
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from dialogue.knowledge import Gazetteer, fold
 from dialogue.negation import is_common_word
@@ -28,7 +29,10 @@ from dialogue.normalize import (
 # Below this similarity (0-100) of phonetic keys a window of words is not taken for a commune.
 COMMUNE_MIN_SIMILARITY = 90.0
 # Words that never start a commune's name as heard: a window starting with them is skipped.
-_NOT_A_NAME = {"rue", "avenue", "boulevard", "chemin", "de", "du", "des", "a", "au", "dans", "pas", "et", "est"}
+_NOT_A_NAME = {
+    *("rue", "avenue", "boulevard", "chemin", "de", "du", "des", "a", "au", "aux", "dans", "pas", "et", "est"),
+    *("en", "sur", "c", "vers", "pres"),
+}
 
 
 class StreetMatch(Protocol):
@@ -59,6 +63,11 @@ _MARSEILLE_POSTAL = re.compile(
 )
 
 
+_AT_A_COMMUNE = frozenset({"a", "au", "aux", "sur", "vers", "pres"})
+_ARTICLES_BEFORE = frozenset({"au", "aux", "la", "le", "les", "l"})
+# Similarity (0-100) of the letters of pieces joined and a commune's name for the pieces to be that name.
+_JOINED_CLOSE = 88.0
+_WORD = re.compile(r"[^\W\d_]+")
 _PHONE_PAIRS = re.compile(r"(?<![\d.])\+?\d{2}(?:[\s.]\d{2}){4}(?![\d.])")
 
 
@@ -92,6 +101,8 @@ class PlaceResolver:
             for alias in aliases
             if len(alias.replace(" ", "")) >= 6
         }
+        self._aliases = {alias for _, aliases in gazetteer.communes for alias in aliases}
+        self._joined_sounds = {_sound_key(joined): (joined, name) for joined, name in self._joined_names.items()}
         # (phonetic key, official name) of every commune alias worth a sound match (short aliases are too risky).
         self._commune_keys = [
             (_sound_key(alias), name) for name, aliases in gazetteer.communes for alias in aliases if len(alias) >= 5
@@ -111,26 +122,73 @@ class PlaceResolver:
         heard = self.commune_by_sound(text, skip=place.street_name)
         if heard is None:
             return place
-        commune, words = heard
-        # A commune heard by sound over more words than the one named word for word is the better reading:
-        # "aux penne mirabeau" is Les Pennes-Mirabeau, not La Penne-sur-Huveaune for its "penne".
-        if place.commune is None or (commune != place.commune and words > self._words_named(text, place.commune)):
+        commune, window = heard
+        # A commune heard by sound over more words than the one named word for word, and over some of the same
+        # words, is the better reading: "aux penne mirabeau" is Les Pennes-Mirabeau, not La Penne-sur-Huveaune for
+        # its "penne"; a landmark that sounds like another commune ("Sainte-Anne", Saint-Cannat) leaves the one named.
+        named = self._words_named(text, place.commune) if place.commune else ()
+        if not named or (commune != place.commune and len(window) > len(named) and set(window) & set(named)):
             place = Place(place.street_number, place.street_name, commune, place.landmark)
         return place
 
-    def _words_named(self, text: str, commune: str) -> int:
-        """How many words of the line name `commune` word for word (its longest alias found)."""
+    def _words_named(self, text: str, commune: str) -> tuple[str, ...]:
+        """The words of the line that name `commune` word for word (its longest alias found)."""
         padded = f" {fold(spoken_to_digits(text))} "
         found = [
-            len(alias.split())
+            tuple(alias.split())
             for alias, name in self.gazetteer.aliases_longest_first()
             if name == commune and f" {alias} " in padded
         ]
-        return max(found, default=0)
+        return max(found, key=len, default=())
 
-    def commune_by_sound(self, text: str, skip: str | None = None) -> tuple[str, int] | None:
+    def with_split_communes_joined(self, text: str) -> str:
+        """ "gare danne": a commune's name the recogniser cut in pieces, written whole before
+        anything reads the line (its pieces name no station and no way to park)."""
+        words = list(_WORD.finditer(text))
+        for size in (3, 2):
+            for start in range(len(words) - size, -1, -1):
+                window = words[start : start + size]
+                if any(text[a.end() : b.start()] != " " for a, b in itertools.pairwise(window)):
+                    continue
+                folded = [fold(w.group()) for w in window]
+                if start and fold(words[start - 1].group()) in TOWARDS_WORDS:
+                    continue
+                if folded[0] in _NOT_A_NAME or folded[-1] in _NOT_A_NAME:
+                    continue  # "à mira mas": the preposition is no piece of the name
+                joined = "".join(folded)
+                before = fold(words[start - 1].group()) if start else ""
+                if joined not in self._joined_names and (
+                    any(word in self._aliases for word in folded) or before not in _AT_A_COMMUNE
+                ):
+                    # A name already said whole ("Gardanne au ...") is no piece of a bent one; pieces that only sound
+                    # like a name count after "à" ("pas la peine" is no bent La Penne).
+                    continue
+                name = self._joined_name(joined)
+                if name and start and fold(words[start - 1].group()) in _ARTICLES_BEFORE:
+                    name = re.sub(r"^(?:La|Le|Les) ", "", name)  # "aux pennes mira beau": the article is said
+                if name and " ".join(folded) not in self._aliases:
+                    return self.with_split_communes_joined(
+                        f"{text[: window[0].start()]}{name}{text[window[-1].end() :]}"
+                    )
+        return text
+
+    def _joined_name(self, joined: str) -> str | None:
+        """The commune whose name, written without spaces, these letters are, or sound like with a letter or two
+        bent ("garedanne", "gardanne")."""
+        if joined in self._joined_names:
+            return self._joined_names[joined]
+        if len(joined) < 6:
+            return None
+        best = process.extractOne(_sound_key(joined), self._joined_sounds.keys(), scorer=fuzz.ratio)
+        if best is None or best[1] < _JOINED_CLOSE:
+            return None
+        spelled, name = self._joined_sounds[best[0]]
+        close = abs(len(joined) - len(spelled)) <= 1 and fuzz.ratio(joined, spelled) >= _JOINED_CLOSE
+        return name if close else None
+
+    def commune_by_sound(self, text: str, skip: str | None = None) -> tuple[str, tuple[str, ...]] | None:
         """A commune named in a bent way, by the phonetic key of windows of one to four words: the commune and
-        the number of words it was heard in."""
+        the (folded) words it was heard in."""
         # "st" is the "Saint" of the street's name as written out.
         words = [fold(SPELLED_OUT.get(word, word)) for word in fold(spoken_to_digits(text)).split()]
         if skip:
@@ -149,8 +207,8 @@ class PlaceResolver:
                 window = words[start : start + size]
                 towards = start > 0 and words[start - 1] in TOWARDS_WORDS
                 if "|" not in window and not towards and (name := self._joined_names.get("".join(window))) is not None:
-                    return name, size
-        best: tuple[float, int, str] | None = None
+                    return name, tuple(window)
+        best: tuple[float, int, str, tuple[str, ...]] | None = None
         for size in (4, 3, 2, 1):
             for start in range(len(words) - size + 1):
                 window = words[start : start + size]
@@ -166,8 +224,8 @@ class PlaceResolver:
                 for commune_key, name in self._commune_keys:
                     score = fuzz.ratio(key, commune_key)
                     if score >= COMMUNE_MIN_SIMILARITY and (best is None or (score, size) > best[:2]):
-                        best = (score, size, name)
-        return (best[2], best[1]) if best else None
+                        best = (score, size, name, tuple(window))
+        return (best[2], best[3]) if best else None
 
     def verify(self, place: Place) -> tuple[Place, bool | None]:
         """The place with its street snapped to the official name when the street base knows it there; whether it

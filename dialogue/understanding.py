@@ -39,6 +39,7 @@ from dialogue.normalize import (
     mentions_danger,
     near_landmark,
     place_words_beside_communes,
+    places_something,
     repair_asr_slips,
     sounds_like_correction,
     spoken_to_digits,
@@ -369,6 +370,7 @@ class Understanding:
         text = _ABBREVIATION_STOP.sub(r"\1", text)
         # "bd Chave / av Foch": a slash before a second street names a corner.
         text = _CORNER_SLASH.sub(" à l'angle de ", text)
+        text = self.places.with_split_communes_joined(text)
         folded = fold(text)
         # Numbers become digits once, for every reader of numbers (number words inside names are kept).
         said = spoken_to_digits(text)
@@ -377,6 +379,9 @@ class Understanding:
         place, verified = self._place(affirmed)
         # "Je suis en voiture, ça capte mal": words about the call itself describe no problem.
         about_the_problem = _without_line_talk(text)
+        if not about_the_problem:
+            # "Allô, allô, ça capte mal ici": nothing but the call itself; its "oui" answers no question.
+            return Frame(heard=heard, text=text, holds_on=True)
         something_else = list(_SOMETHING_ELSE.finditer(_fold_in_place(about_the_problem)))
         if something_else:
             # "Merci pour le banc réparé l'an dernier. Cette fois c'est autre chose": what came
@@ -413,7 +418,8 @@ class Understanding:
             else None,
             street_number_said=_last_said(find_street_number, affirmed),
             lone_number=None if phone else _lone_number(affirmed),
-            free_landmark=free_text_landmark(text),
+            # "Elle a dû brûler, c'est une carcasse": a line that names the problem and places nothing is no place.
+            free_landmark=free_text_landmark(text) if category is None or places_something(text) else None,
             place_beside_commune=place_words_beside_communes(text, self.gazetteer) if place.commune else None,
             danger=self._danger(text, doc),
             names_danger=bool(_DANGER_NAMED.search(folded)),
@@ -553,6 +559,10 @@ class Understanding:
         return place
 
     def _danger(self, text: str, doc: Any) -> bool | None:
+        # "Ouais grave": the young caller's "totally", a yes that says nothing of danger by itself.
+        totally = _YES_TOTALLY.sub(r"\1", text)
+        if totally != text:
+            return self._danger(totally, parse(totally))
         compared = _COMPARED_DANGER.sub(" , ", text)
         if compared != text:
             # "Le trou, c'est moins grave que le banc": a comparison between problems says nothing of their danger.
@@ -621,6 +631,7 @@ class Understanding:
         return frame.other_service
 
 
+_YES_TOTALLY = re.compile(r"\b(oui|ouais|ouai|carrément|carrement|clair)\s+grave\b", re.IGNORECASE)
 _COMPARED_DANGER = re.compile(r"\bmoins (?:grave|graves|dangereu\w*)\b", re.IGNORECASE)
 _NOT_YET = re.compile(r"\b(?:pour l instant|pour le moment|pas encore|jusqu a present|jusqu ici|pour l heure)\b")
 _HARM_DONE = re.compile(r"\b(?:accident\w*|tombe\w*|blesse\w*|renverse\w*|mort|morts|casse la figure)\b")
@@ -683,7 +694,8 @@ def mumbled(text: str) -> bool:
 
 
 def describe(text: str) -> str | None:
-    """The caller's description: the line without the words that only open the call."""
+    """The caller's description: the line without the words that only open or close the call ("svp", "merci")."""
+    text = _CLOSING_COURTESY.sub("", text) or text
     words = text.split()
     folded_words = [fold(w) for w in words]
     opening = _PREAMBLE.match(" ".join(w for w in folded_words if w))
@@ -701,6 +713,11 @@ def describe(text: str) -> str | None:
     return described or text.strip() or None
 
 
+_CLOSING_COURTESY = re.compile(
+    r"[\s,.;!]*\b(?:svp|stp|s'il vous pla[iî]t|s il vous pla[iî]t|s'il te pla[iî]t|merci(?: beaucoup| d'avance)?)"
+    r"[\s.!]*$",
+    re.IGNORECASE,
+)
 # Parts of speech that carry what a caller describes.
 _CONTENT_POS = frozenset({"NOUN", "PROPN", "ADJ", "VERB", "ADV", "NUM"})
 _ENOUGH_CONTENT_WORDS = 3
@@ -726,10 +743,16 @@ _ADDITION = re.compile(
 )
 
 
+# "J'ai oublié, il y a aussi une flaque": something else there, told on top of the problem.
+_ALSO_THERE = re.compile(
+    r"\b(?:il y a|il y'a|y a|ya|y'a) (?:aussi|également|egalement|en plus)\s+(?P<added>.{3,})", re.IGNORECASE
+)
+
+
 def _added_detail(text: str) -> str | None:
     if text.rstrip().endswith("?"):
         return None  # "c'est noté que vous allez venir ?" asks, adds nothing
-    match = _ADDITION.search(text)
+    match = _ADDITION.search(text) or _ALSO_THERE.search(text)
     return match.group("added").strip(" .,!") if match else None
 
 
@@ -862,9 +885,13 @@ _HAZARD_TO_PASSERS_BY = re.compile(
 
 # What a caller says about the call itself: the line, the network, where they are calling from.
 _LINE_TALK = re.compile(
-    r"\b(?:ca|sa) (?:capte|coupe|passe|gresille) (?:mal|pas|plus)\b|\bje (?:capte|capte rien|capte pas)\b|"
+    # "ça capte mal ici dans la colline": where the caller is calling from goes with it
+    r"\b(?:ca|sa) (?:(?:capte|gresille) (?:mal|pas|plus)|coupe(?: tout le temps)?)(?: (?:ici|la haut|la bas|la))?"
+    r"(?:,? (?:dans|sur|sous|en) (?:la |le |les |l |un |une |mon |ma )?\w+)?\b|"
+    r"\b(?:ca|sa) passe mal\b|\bje (?:capte|capte rien|capte pas)\b|"
     r"\b(?:pas|plus|peu) de (?:reseau|batterie)\b|\bje (?:vous )?(?:entends|entend) (?:mal|pas|rien|plus)\b|"
-    r"\bvous m entendez\b|\bje suis (?:en voiture|au volant|dans le (?:bus|train|metro|tram))\b|"
+    r"\bvous m entendez\b|\bje suis (?:en voiture|au volant|dans (?:le|mon) (?:bus|train|metro|tram|camion)|"
+    r"dans (?:la|ma) voiture)\b|"
     r"\bla ligne (?:est mauvaise|coupe|gresille)\b"
 )
 

@@ -354,3 +354,16 @@ def test_a_room_of_the_home_stays_private_beside_a_home_is_the_street() -> None:
 )
 def test_someone_caught_under_or_inside_or_a_building_burning_is_an_emergency(said: str) -> None:
     assert is_emergency(said)
+
+
+@pytest.mark.parametrize(
+    ("said", "emergency"),
+    [
+        ("non c'est le 22, j'ai mal saisi le numéro", False),
+        ("le voisin a mal compris, c'est pas lui", False),
+        ("le monsieur est tombé, il a mal au genou", True),
+        ("ma mère a très mal, elle peut pas se lever", True),
+    ],
+)
+def test_something_done_badly_is_no_pain(said: str, emergency: bool) -> None:
+    assert is_emergency(said) is emergency

@@ -695,3 +695,30 @@ def test_a_commune_said_with_au_keeps_its_name_over_a_bent_one_near_it() -> None
 
     place = PlaceResolver(GAZETTEER).parse("vers saint canadet, un hameau, au puy sainte réparade")
     assert place.commune == "Le Puy-Sainte-Réparade"
+
+
+@pytest.mark.parametrize(
+    ("said", "number"),
+    [
+        ("zéro six onze vingt deux trente trois quarante quatre, ah non, le dernier c'est un cinq", "06 11 22 33 45"),
+        ("06 11 22 33 44 euh le dernier chiffre c'est 9 pas 4", "06 11 22 33 49"),
+        ("06 11 22 33 48, non le dernier c'est zéro", "06 11 22 33 40"),
+        # the digit said wrong is not the number's last one: nothing is put right
+        ("06 11 22 33 44 le dernier c'est 9 pas 7", "06 11 22 33 44"),
+    ],
+)
+def test_the_last_digit_of_a_phone_number_put_right(said: str, number: str) -> None:
+    assert find_phone_number(said) == number
+
+
+@pytest.mark.parametrize(
+    ("said", "repaired"),
+    [
+        ("au douze boulevard d en trecasteaux", "au douze boulevard d'entrecasteaux"),
+        ("la rue d'en dourme", "la rue d'endourme"),
+        ("la rue d'en haut est dans le noir", "la rue d'en haut est dans le noir"),
+        ("il a peur d'en parler", "il a peur d'en parler"),
+    ],
+)
+def test_a_street_name_cut_after_its_d_en_is_joined(said: str, repaired: str) -> None:
+    assert repair_asr_slips(said) == repaired

@@ -1102,3 +1102,40 @@ def test_the_number_and_the_street_put_right_in_one_line_at_the_read_back() -> N
     turn(slots, "deny", "non")
     turn(slots, "deny", "non c'est pas au six c'est au seize et c'est pas cours lieutaud c'est rue de rome")
     assert (slots["street_number"], slots["street_name"]) == ("16", "rue de Rome")
+
+
+def _read_back(slots: dict[str, Any], first_line: str) -> None:
+    turn(slots, "report_problem", first_line)
+    turn(slots, "deny", "non")
+    turn(slots, "deny", "non merci")
+    assert slots[PENDING] == "confirm"
+
+
+def test_a_no_that_names_the_problem_read_back_reads_it_back_again() -> None:
+    slots: dict[str, Any] = {}
+    _read_back(slots, "le lampadaire est éteint au 8 rue des muettes à trets")
+    outcome = turn(slots, "deny", "non, le problème c'est pas les tags, c'est le lampadaire")
+    assert outcome.said[0].response == "utter_read_back" and slots["category"] == "eclairage_public"
+
+
+def test_something_else_there_said_at_the_read_back_joins_the_description_and_keeps_the_problem() -> None:
+    slots: dict[str, Any] = {}
+    _read_back(slots, "le trottoir est tout défoncé au 8 rue des muettes à trets")
+    outcome = turn(slots, "inform", "ah j'oubliais, il y a aussi une flaque énorme quand il pleut")
+    assert slots["category"] == "chaussee_trottoirs" and "flaque" in slots["description"]
+    assert outcome.said[0].response == "utter_read_back"
+
+
+def test_ouais_grave_at_the_read_back_saves_the_report_as_read() -> None:
+    slots: dict[str, Any] = {}
+    _read_back(slots, "un tag énorme sur le mur au 8 rue des muettes à trets")
+    outcome = turn(slots, "affirm", "ouais grave")
+    assert outcome.save_report and slots["danger"] is False
+
+
+def test_a_line_describing_the_problem_is_not_taken_for_the_place() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "une voiture brûlée abandonnée dans le chemin à grans")
+    assert slots[PENDING] == "place"
+    turn(slots, "inform", "elle est là depuis des semaines, c'est une vraie carcasse")
+    assert slots.get("landmark") is None and slots[PENDING] == "place"

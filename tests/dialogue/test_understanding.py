@@ -1141,3 +1141,112 @@ def test_a_house_number_taken_back_right_after_it_is_said() -> None:
         "euh non soixante quatre boulevard baille"
     )
     assert frame(said).place.street_number == "64"
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "allô, allô ? oui, ça coupe là, dans le tunnel",
+        "allô vous m'entendez ? je suis dans ma voiture, ça capte mal",
+    ],
+)
+def test_a_line_only_about_the_call_holds_on_and_answers_nothing(said: str) -> None:
+    found = frame(said, "affirm")
+    assert found.holds_on and found.yes_no is None and found.answer is None and found.description is None
+
+
+def test_what_comes_after_the_words_about_the_line_is_still_read() -> None:
+    found = frame("ça capte mal mais c'est au 9 rue de la loge")
+    assert not found.holds_on and found.place.street_name == "rue de la Loge"
+
+
+def test_a_thing_that_does_not_pass_is_no_talk_about_the_line() -> None:
+    assert frame("le bus ça passe pas dans la rue à cause des voitures").category is not None
+
+
+@pytest.mark.parametrize(("said", "danger"), [("ouais grave", None), ("carrément grave, il est dangereux", True)])
+def test_grave_after_a_yes_is_the_young_callers_totally(said: str, danger: bool | None) -> None:
+    found = frame(said, "affirm")
+    assert found.danger is danger and found.answer is True
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "ma facture de l'eau a triplé, il doit y avoir une fuite quelque part",
+        "nos factures ont augmenté depuis la fuite de la canalisation",
+    ],
+)
+def test_the_callers_own_bill_is_another_service_whatever_it_hints_at(said: str) -> None:
+    assert frame(said, "report_problem").out_of_scope
+
+
+def test_a_leak_in_the_street_is_no_bill() -> None:
+    assert not frame("une fuite d'eau sur le trottoir devant la pharmacie", "report_problem").out_of_scope
+
+
+@pytest.mark.parametrize(
+    ("said", "added"),
+    [
+        ("ah et il y a aussi des bouteilles cassées à côté", "des bouteilles cassées à côté"),
+        ("j'oubliais, y a en plus un panneau tordu", "un panneau tordu"),
+    ],
+)
+def test_something_else_there_is_an_addition(said: str, added: str) -> None:
+    assert frame(said, "inform").addition == added
+
+
+@pytest.mark.parametrize(
+    ("said", "landmark"),
+    [
+        ("au parking de la piscine y a des sacs partout", "parking de la piscine"),
+        ("devant le gymnase y'a un lampadaire qui clignote", "gymnase"),
+    ],
+)
+def test_y_a_ends_a_landmark(said: str, landmark: str) -> None:
+    assert frame(said, "report_problem").place.landmark == landmark
+
+
+def test_a_commune_the_recogniser_cut_in_two_names_no_station() -> None:
+    found = frame("un tag sur la façade du 5 rue de la paix à gare danne", "report_problem")
+    assert found.place.commune == "Gardanne" and found.place.landmark is None
+    assert found.category is not None and found.category.value == "tags_graffitis"
+
+
+@pytest.mark.parametrize("said", ["non c'est pas la peine de me rappeler", "ça me fait de la peine de voir ça"])
+def test_everyday_words_that_sound_like_a_commune_stay_words(said: str) -> None:
+    assert frame(said).place.commune is None
+
+
+def test_a_commune_named_is_not_replaced_by_a_landmark_that_sounds_like_another() -> None:
+    found = frame("devant l'église sainte anne, à lambesc", "inform")
+    assert found.place.commune == "Lambesc"
+
+
+@pytest.mark.parametrize(
+    ("said", "category"),
+    [
+        ("sur les platanes du boulevard il y a des nids de chenilles", "nuisibles"),
+        ("dans l'olivier de la place y a un essaim de guêpes", "nuisibles"),
+        ("le trou dans la chaussée est énorme", "chaussee_trottoirs"),
+        ("le platane penche dangereusement", "espaces_verts_arbres"),
+    ],
+)
+def test_a_tree_said_as_where_gives_way_to_what_lives_in_it(said: str, category: str) -> None:
+    found = frame(said, "report_problem").category
+    assert found is not None and found.value == category
+
+
+def test_a_trench_badly_filled_in_is_the_roadway() -> None:
+    found = frame("la tranchée du chantier a été rebouchée n'importe comment", "report_problem").category
+    assert found is not None and found.value == "chaussee_trottoirs"
+
+
+def test_a_line_that_names_the_problem_and_places_nothing_is_no_landmark() -> None:
+    assert frame("elle est toute rouillée, c'est une épave", "inform").free_landmark is None
+    assert frame("derrière la salle des fêtes, une épave", "inform").free_landmark is not None
+
+
+@pytest.mark.parametrize("said", ["un banc cassé, merci d'avance", "un banc cassé svp"])
+def test_courtesy_at_the_end_is_no_part_of_the_description(said: str) -> None:
+    assert describe(said) == "un banc cassé"

@@ -720,9 +720,9 @@ def handle_report_turn(frame: Frame, slots: dict[str, Any], knowledge: Knowledge
             if cleared:
                 # "Non, le lieu n'est pas bon": that field is asked again at once.
                 return ask_next(slots, {**base, **cleared, REPROMPTS: 0}, knowledge)
-            if _gives_named_field(frame):
+            if _said_as_read(frame, slots):
                 # The value said is the one read ("non, pas le trottoir, c'est la fuite d'eau" when the leak was
-                # read): the caller misheard the read-back, which is read again.
+                # read, "non c'est au 28" when 28 was read): the caller misheard the read-back, read again.
                 return ask_next(slots, {**base, PENDING: None, REPROMPTS: 0}, knowledge)
             return Outcome(said=[Say("utter_ask_correction")], slots={**base, PENDING: "correction", REPROMPTS: 0})
     if pending == "correction" and not _changes_report(updates):
@@ -788,6 +788,18 @@ def _gives_named_field(frame: Frame) -> bool:
         "danger": frame.danger is not None,
     }
     return given.get(frame.names_field or "", False)
+
+
+def _said_as_read(frame: Frame, slots: dict[str, Any]) -> bool:
+    """Whether the line says again a value the read-back gave (the problem, the house number, the street, the
+    number to call back)."""
+    said = (
+        (frame.category.value if frame.category else None, slots.get("category")),
+        (frame.street_number_said, slots.get("street_number")),
+        (fold(frame.place.street_name or "") or None, fold(slots.get("street_name") or "")),
+        (frame.phone_number, slots.get("callback_number")),
+    )
+    return any(value is not None and value == read for value, read in said)
 
 
 _FIELDS_NAMED = {

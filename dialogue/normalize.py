@@ -164,6 +164,7 @@ STOP_WORDS = {
 # elles débordent", "rue Paradis le trottoir est défoncé", "cours Lieutaud vraiment c'est plein").
 STREET_NAME_ENDS = {
     "c'",  # "au 5 bd Chave c'est bien ça": "c'est" comes out of the tokens as "c'" and "est"
+    *("après", "apres", "avant", "derrière", "derriere"),  # "route de X après le pont": where on it
     "elles",
     "tu",
     "lequel",
@@ -960,6 +961,10 @@ def find_street(text: str, gazetteer: Gazetteer | None = None) -> tuple[str | No
             continue  # "la cour de l'école": a yard; only "au 12 cour Pelletan" is the street
         name = [token]
         for offset, follower in enumerate(tokens[index + 1 :], start=index + 1):
+            following = tokens[offset + 1] if offset + 1 < len(tokens) else ""
+            if follower == "et" and name[-1] in _GIVEN_NAMES_AND_TITLES and following in _GIVEN_NAMES_AND_TITLES:
+                name.append(follower)  # "avenue Pierre et Marie Curie": two given names, one street
+                continue
             if follower in STOP_WORDS or follower in STREET_NAME_ENDS or follower == "direction":
                 break  # "direction Martigues" is where the road goes
             after_name_word = len(name) > 1 and name[-1] not in LOWER_PARTICLES | {"d", "l", "d'", "l'"}

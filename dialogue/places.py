@@ -126,12 +126,12 @@ class PlaceResolver:
         # A commune heard by sound over more words than the one named word for word, and over some of the same
         # words, is the better reading: "aux penne mirabeau" is Les Pennes-Mirabeau, not La Penne-sur-Huveaune for
         # its "penne"; a landmark that sounds like another commune ("Sainte-Anne", Saint-Cannat) leaves the one named.
-        named = self._words_named(text, place.commune) if place.commune else ()
+        named = self.words_naming(text, place.commune) if place.commune else ()
         if not named or (commune != place.commune and len(window) > len(named) and set(window) & set(named)):
             place = Place(place.street_number, place.street_name, commune, place.landmark)
         return place
 
-    def _words_named(self, text: str, commune: str) -> tuple[str, ...]:
+    def words_naming(self, text: str, commune: str) -> tuple[str, ...]:
         """The words of the line that name `commune` word for word (its longest alias found)."""
         padded = f" {fold(spoken_to_digits(text))} "
         found = [

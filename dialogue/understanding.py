@@ -363,6 +363,7 @@ class Understanding:
             return Frame(heard=heard, text=heard.text)
         # Hesitation sounds carry nothing and split what belongs together ("au numéro euh deux cent quatre-vingt").
         text = " ".join(_HESITATION_SOUNDS.sub(" ", repair_asr_slips(expand_chat_shorthand(heard.text))).split())
+        text = _without_false_starts(text)
         text = text or heard.text
         # "Le gymnase, euh, comment on l'appelle": the caller looking for a name says no part of it.
         text = " ".join(_NAME_FORGOTTEN.sub(" , ", text).split())
@@ -387,7 +388,10 @@ class Understanding:
             # "Merci pour le banc réparé l'an dernier. Cette fois c'est autre chose": what came
             # before is not this call's problem.
             about_the_problem = about_the_problem[something_else[-1].end() :].strip(" ,.;:!?…")
-        category = self._category_beside(_without_name(about_the_problem, place.street_name), place.landmark)
+        # "La Fare-les-Oliviers" names no tree: the street's and the commune's names are set aside.
+        commune_said = " ".join(self.places.words_naming(text, place.commune)) if place.commune else None
+        unnamed = _without_name(_without_name(about_the_problem, place.street_name), commune_said)
+        category = self._category_beside(unnamed, place.landmark)
         if place.street_name and not place.landmark:
             # "Avenue X, devant la poste", "le gymnase du quartier, rue Y": what the problem is near,
             # or a public place named beside the street, narrows a long street.
@@ -439,7 +443,9 @@ class Understanding:
             asks_if_machine=_MACHINE.search(folded) is not None and _ASKS_WHETHER.search(folded) is not None,
             private_property=is_private_property(text),
             # "La place de la mairie" is where the problem is, not a question for the town hall.
-            other_service=names_other_service(_without_place(text, place), category is not None),
+            other_service=names_other_service(
+                _without_place(self._beyond_set_aside(text), place), category is not None
+            ),
             asks_for_person=asks_for_person(folded),
             goodbye=says_goodbye(folded),
             will_call_elsewhere=any(contains_phrase(folded, w) for w in _WILL_CALL_ELSEWHERE),
@@ -452,6 +458,14 @@ class Understanding:
             # "Non, elle est par terre, elle bouge plus": the caller has just said nobody is at risk.
             frame = replace(frame, maybe_emergency=False)
         return frame
+
+    def _beyond_set_aside(self, text: str) -> str:
+        """ "C'était pour ma facture, mais ça c'est pas vous ; par contre y a une grille bouchée": what the caller sets
+        aside before "par contre" is not what this call is for, when a problem in the street follows."""
+        marks = list(_SET_ASIDE.finditer(_fold_in_place(text)))
+        if marks and self.taxonomy.match(text[marks[-1].end() :]) is not None:
+            return text[marks[-1].end() :]
+        return text
 
     def _from_the_problem(self, description: str | None, category: Found | None) -> str | None:
         """The description from the clause that names the problem: "je suis à la retraite moi hein alors c'est pour
@@ -1042,6 +1056,27 @@ _NAME_FORGOTTEN = re.compile(
     re.IGNORECASE,
 )
 _CONTRAST = re.compile(r"\bmais\b", re.IGNORECASE)
+
+
+def _without_false_starts(text: str) -> str:
+    """ "cours bel belsunce", "à roque roquevaire": the start of a word the caller begins again whole is
+    dropped (a word of three letters or more, not a function word, that the next one, longer, starts with)."""
+    folded = _fold_in_place(text)
+    cut = [
+        m.span()
+        for m in _FALSE_START.finditer(folded)
+        if m.group(1) not in _FUNCTION_WORDS and len(m.group(2)) >= len(m.group(1)) + 2
+    ]
+    for start, end in reversed(cut):
+        text = text[:start] + text[end:]
+    return text
+
+
+_FALSE_START = re.compile(r"\b([a-z]{3,}) (?:(?:de|du|d|la|le) )?(?=(\1[a-z]+)\b)")
+_FUNCTION_WORDS = frozenset(
+    "les des mes tes ses ces mon ton son nos vos leur par pour sur sous dans une aux car mais que qui est ont pas "
+    "plus bon ben bah tout tous elle ils nous vous avec chez entre vers rue non oui saint sainte".split()
+)
 _HESITATION_SOUNDS = re.compile(r"\b(?:e+u+h+|h+e+u+|hu+m+|hm+|mm+h*)\b[,.]?", re.IGNORECASE)
 # Who the danger is for names no problem: "dangereux ? oui, pour les voitures".
 _FOR_WHOM = re.compile(
@@ -1050,6 +1085,7 @@ _FOR_WHOM = re.compile(
     r"\W+pour (?:les|des|le|la|l|un|une|nos|mes)\s+\w+"
 )
 # "Un trou ou c'est autre chose ?" is a doubt, not a problem set aside.
+_SET_ASIDE = re.compile(r"\b(?:par contre|en revanche|mais sinon|sinon|autrement)\b")
 _SOMETHING_ELSE = re.compile(
     r"(?<!\bou )(?<!\bsi )\bc est (?:pour )?(?:autre chose|une autre chose|un autre probleme|un autre souci)\b"
 )

@@ -722,3 +722,15 @@ def test_the_last_digit_of_a_phone_number_put_right(said: str, number: str) -> N
 )
 def test_a_street_name_cut_after_its_d_en_is_joined(said: str, repaired: str) -> None:
     assert repair_asr_slips(said) == repaired
+
+
+@pytest.mark.parametrize(
+    ("said", "street"),
+    [
+        ("au 4 avenue pierre et marie curie, istres", "avenue Pierre et Marie Curie"),
+        ("sur la route de berre après le rond-point", "route de Berre"),
+        ("rue jean et puis les voitures garées", "rue Jean"),
+    ],
+)
+def test_where_a_street_name_goes_on_and_where_it_ends(said: str, street: str) -> None:
+    assert parse_place(said, GAZETTEER).street_name == street

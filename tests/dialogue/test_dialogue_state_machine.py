@@ -1139,3 +1139,10 @@ def test_a_line_describing_the_problem_is_not_taken_for_the_place() -> None:
     assert slots[PENDING] == "place"
     turn(slots, "inform", "elle est là depuis des semaines, c'est une vraie carcasse")
     assert slots.get("landmark") is None and slots[PENDING] == "place"
+
+
+def test_a_no_that_says_again_the_number_read_reads_back_again() -> None:
+    slots: dict[str, Any] = {}
+    _read_back(slots, "un tag sur le mur au 8 rue des muettes à trets")
+    outcome = turn(slots, "deny", "non c'est au 8, vous avez bien dit le 8")
+    assert outcome.said[0].response == "utter_read_back" and slots["street_number"] == "8"

@@ -1250,3 +1250,46 @@ def test_a_line_that_names_the_problem_and_places_nothing_is_no_landmark() -> No
 @pytest.mark.parametrize("said", ["un banc cassé, merci d'avance", "un banc cassé svp"])
 def test_courtesy_at_the_end_is_no_part_of_the_description(said: str) -> None:
     assert describe(said) == "un banc cassé"
+
+
+def test_a_communes_name_names_no_problem() -> None:
+    found = frame("à la fare les oliviers le trottoir est défoncé", "report_problem").category
+    assert found is not None and found.value == "chaussee_trottoirs"
+
+
+@pytest.mark.parametrize(
+    ("said", "category"),
+    [
+        (
+            "c'était pour ma facture de cantine, pas chez vous, par contre y a un banc cassé devant l'école",
+            "mobilier_urbain",
+        ),
+        (
+            "pour une amende à contester, c'est pas ici je crois, sinon quelqu'un a déversé des gravats au fossé",
+            "proprete",
+        ),
+    ],
+)
+def test_another_service_set_aside_before_par_contre_leaves_the_report(said: str, category: str) -> None:
+    found = frame(said, "report_problem")
+    assert not found.out_of_scope and found.category is not None and found.category.value == category
+
+
+def test_another_service_alone_stays_out_of_scope() -> None:
+    assert frame("c'était pour ma facture de cantine, c'est bien chez vous ?", "report_problem").out_of_scope
+
+
+@pytest.mark.parametrize(
+    ("said", "street"),
+    [
+        ("au 3 cours bel belsunce", "cours Belsunce"),
+        ("au bout du chemin de mont de montaiguet", "chemin de Montaiguet"),
+    ],
+)
+def test_a_false_start_of_a_name_is_dropped(said: str, street: str) -> None:
+    assert frame(said).place.street_name == street
+
+
+@pytest.mark.parametrize("said", ["les lessives du lavoir", "le port de port-de-bouc"])
+def test_function_words_and_whole_names_are_no_false_starts(said: str) -> None:
+    assert frame(said).text == said

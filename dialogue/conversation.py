@@ -540,6 +540,7 @@ def _says_only_where_anything_is(words: str) -> bool:
 
 
 _NUMBER_AGAIN = "street_number_again"
+_READ_AGAIN = "read_back_again"  # the read-back read again once for a caller who said a value as it was read
 _NO_NUMBER = re.compile(r"\b(?:pas|aucun|sans) (?:de |le |du )?numero\b")
 
 
@@ -701,7 +702,7 @@ def handle_report_turn(frame: Frame, slots: dict[str, Any], knowledge: Knowledge
     check = _ask_if_someone_is_in_danger(frame, slots, {**base, **updates})
     if check is not None:
         return check
-    if pending in ("confirm", "correction") and frame.addition:
+    if pending in ("confirm", "correction") and frame.addition and not _problem_named_beside(frame, knowledge):
         # What is added is not the problem read back: "y a aussi une flaque" keeps the pavement as the problem.
         updates = {k: v for k, v in updates.items() if k not in _FIELDS_NAMED["category"]}
     if pending in ("confirm", "correction") and frame.addition and not _changes_report(_changed(updates, slots)):
@@ -720,10 +721,12 @@ def handle_report_turn(frame: Frame, slots: dict[str, Any], knowledge: Knowledge
             if cleared:
                 # "Non, le lieu n'est pas bon": that field is asked again at once.
                 return ask_next(slots, {**base, **cleared, REPROMPTS: 0}, knowledge)
-            if _said_as_read(frame, slots):
+            asked = dict(slots.get(QUESTIONS_ASKED) or {})
+            if _said_as_read(frame, slots) and not asked.get(_READ_AGAIN):
                 # The value said is the one read ("non, pas le trottoir, c'est la fuite d'eau" when the leak was
-                # read, "non c'est au 28" when 28 was read): the caller misheard the read-back, read again.
-                return ask_next(slots, {**base, PENDING: None, REPROMPTS: 0}, knowledge)
+                # read, "non c'est au 28" when 28 was read): the caller misheard the read-back, read once again.
+                again = {**base, PENDING: None, REPROMPTS: 0, QUESTIONS_ASKED: {**asked, _READ_AGAIN: 1}}
+                return ask_next(slots, again, knowledge)
             return Outcome(said=[Say("utter_ask_correction")], slots={**base, PENDING: "correction", REPROMPTS: 0})
     if pending == "correction" and not _changes_report(updates):
         cleared = _cleared(frame)
@@ -782,7 +785,7 @@ def _changes_report(updates: dict[str, Any]) -> bool:
 def _gives_named_field(frame: Frame) -> bool:
     """ "Non, c'est pas un problème de trottoir, c'est une fuite": the line names the field and gives its value."""
     given = {
-        "category": frame.category is not None,
+        "category": frame.affirmed_category is not None,
         "place": not frame.place.is_empty(),
         "callback": frame.phone_number is not None,
         "danger": frame.danger is not None,
@@ -790,11 +793,17 @@ def _gives_named_field(frame: Frame) -> bool:
     return given.get(frame.names_field or "", False)
 
 
+def _problem_named_beside(frame: Frame, knowledge: Knowledge) -> bool:
+    """Whether the line names a problem before what it adds ("non c'est le lampadaire, y a aussi …")."""
+    start = frame.text.find(frame.addition or "")
+    return start > 0 and knowledge.taxonomy.match(frame.text[:start]) is not None
+
+
 def _said_as_read(frame: Frame, slots: dict[str, Any]) -> bool:
     """Whether the line says again a value the read-back gave (the problem, the house number, the street, the
     number to call back)."""
     said = (
-        (frame.category.value if frame.category else None, slots.get("category")),
+        (frame.affirmed_category, slots.get("category")),
         (frame.street_number_said, slots.get("street_number")),
         (fold(frame.place.street_name or "") or None, fold(slots.get("street_name") or "")),
         (frame.phone_number, slots.get("callback_number")),

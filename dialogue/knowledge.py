@@ -125,10 +125,9 @@ class Taxonomy:
                     position = padded.find(f" {synonym} ")
                     if position < 0:
                         continue
-                    if (
-                        strength == "synonym"
-                        and synonym in SURFACES
-                        and _LOCATIVE_BEFORE.search(padded[: position + 1])
+                    if strength == "synonym" and (
+                        (synonym in SURFACES and _LOCATIVE_BEFORE.search(padded[: position + 1]))
+                        or (synonym in TREES and _IN_OR_ON.search(padded[: position + 1]))
                     ):
                         surfaces.append((position, -len(synonym), category.code))
                         continue
@@ -147,13 +146,13 @@ class Taxonomy:
 # A surface or a tree said as where the problem is ("l'eau déborde sur la chaussée", "des gravats sur le trottoir",
 # "dans les pins, des nids de chenilles") names the problem only when nothing else does: the water, the rubble, the
 # caterpillars are what is wrong.
-SURFACES = frozenset(
+SURFACES = frozenset(stem_word(word) for word in ("trottoir", "chaussee", "route", "bitume", "voirie"))
+# Trees count as where only after a word of space: "des arbres" may be the trees' own problem ("la taille des haies").
+TREES = frozenset(
     stem_word(word)
-    for word in (
-        *("trottoir", "chaussee", "route", "bitume", "voirie"),
-        *("arbre", "arbres", "pin", "pins", "platane", "platanes", "olivier", "oliviers", "haie", "haies"),
-    )
+    for word in ("arbre", "arbres", "pin", "pins", "platane", "platanes", "olivier", "oliviers", "haie", "haies")
 )
+_IN_OR_ON = re.compile(r"\b(?:sur|dans|dan|sous|entre|au pied de|au milieu de)(?: la| le| l| les)? $")
 _LOCATIVE_BEFORE = re.compile(
     # after _category_words, "du", "de la" and "des" all read "de", and "dans" reads "dan"
     r"\b(?:sur|de|dans|dan|au bord|le long|en bord|au milieu|par dessus)(?: de)?(?: la| le| l| les)? $"

@@ -132,16 +132,16 @@ MAYBE_EMERGENCY = re.compile(
 )
 # "J'ai mal tapé", "il a mal compris": something done badly, no pain.
 _DONE_BADLY = (
-    r"(?:tape|tapee|tapes|compris|comprise|entendu|entendue|dit|dite|ecrit|ecrite|note|notee|lu|lue|prononce|"
-    r"explique|exprime|epele|fait|faite|vu|vue|parle|donne|donnee|retenu|compte|calcule|saisi|saisie|indique|"
+    r"(?:tape|tapee|tapes|compris|comprise|entendu|entendue|ecrit|ecrite|note|notee|lu|lue|prononce|"
+    r"explique|exprime|epele|fait|faite|parle|donne|donnee|retenu|compte|calcule|saisi|saisie|indique|"
     r"indiquee|mis|mise|gare|garee|range|rangee|ferme|fermee|regle|reglee|dormi|copie|recopie)"
 )
 # Words that say someone is hurt only when they are about a person: "elle bouge plus" may be a fallen branch, "il a
 # mal" a sick tree. They count when the same sentence names a person ("ma voisine est tombée, elle se relève pas").
 AMBIGUOUS_INJURY = re.compile(
-    rf"\b(bouge plus|ne bouge pas|bouge pas|bouge meme plus|se releve pas|se releve plus|peut pas se relever|"
+    r"\b(bouge plus|ne bouge pas|bouge pas|bouge meme plus|se releve pas|se releve plus|peut pas se relever|"
     r"repond plus|repond pas|reagit plus|reagit pas|"
-    rf"peut plus se relever|arrive pas a se relever|(a|ai) (tres |trop )?mal(?! {_DONE_BADLY}\b)|"
+    r"peut plus se relever|arrive pas a se relever|(a|ai) (tres |trop )?mal|"
     r"(arrive|arrivent|peut|peuvent) (pas|plus) a? ?(remonter|sortir)|"
     r"(jambe|bras|cheville|poignet|tete) (toute |tout )?(tordue|tordu|cassee|casse|en sang|ouverte))\b"
 )
@@ -278,6 +278,7 @@ PROBLEM_PREDICATES = re.compile(
     r"bouchee|fuit|fuite|inonde|inondee|trou|trous|defonce|defoncee|tague|tagues|sale|sales|degueulasse|"
     r"depose|deposes|abandonne|abandonnee|abandonnes|plein|pleine|pleins|pleines|vandalise|vandalisee|bouge|"
     r"bougent|claque|claquent|descelle|descellee|mal fixe|branle|deposent|jettent|balancent|depot sauvage|"
+    r"deverse|deverses|deversee|deversees|deversent|balance|balances|balancee|balancees|"
     r"depots sauvages|decharge sauvage)\b"
 )
 
@@ -370,10 +371,17 @@ def _said_of_a_thing(folded: str, start: int) -> bool:
     return any(not _COMPLEMENT.search(before, 0, m.start()) for m in _STILL_THING.finditer(before))
 
 
+_DONE_BADLY_AFTER = re.compile(rf" {_DONE_BADLY}\b")
+# A fall in the line: "elle a glissé, elle a mal tapé la tête" is pain whatever verb follows "mal".
+_FALL = re.compile(r"\b(?:tomb\w*|gliss\w*|trebuch\w*|chute\w*|renvers\w*|bless\w*|cogn\w*|heurt\w*|pris les pieds)\b")
+
+
 def _injury_spans(folded: str, sure: bool = False) -> list[Span]:
     blocked_only = sure or _TRAPPING.search(folded) is None
     spans = []
     for m in AMBIGUOUS_INJURY.finditer(folded):
+        if m.group(0).endswith("mal") and _DONE_BADLY_AFTER.match(folded, m.end()) and not _FALL.search(folded):
+            continue  # "j'ai mal tapé le numéro": done badly, no pain
         if m.group(0).endswith("sortir") and (
             _TAKES_OUT.match(folded, m.end()) or (blocked_only and _WAY_BLOCKED.match(folded, m.end()))
         ):
@@ -413,16 +421,24 @@ _OWN_ACCOUNT = re.compile(
 )
 
 
+# Words that put a problem in the street ("une fuite sur le trottoir, ça va grimper nos factures").
+_IN_THE_STREET = re.compile(
+    r"\b(?:rue|trottoir|trottoirs|route|chaussee|chemin|avenue|boulevard|bd|av|place|parking|caniveau|voie|"
+    r"devant chez|en bas de chez|quartier|carrefour|rond point)\b"
+)
+
+
 def describes_problem(text: str) -> bool:
     return PROBLEM_PREDICATES.search(fold(text)) is not None
 
 
-def names_other_service(text: str, taxonomy_matched: bool) -> bool:
+def names_other_service(text: str, taxonomy_matched: bool, place_named: bool = False) -> bool:
     """A request for another service: a strong topic without a problem described, or a weak topic with nothing
     of the taxonomy."""
     folded = fold(text)
-    if _OWN_ACCOUNT.search(folded):
-        return True  # "ma facture a grimpé, sans doute une fuite": the caller's own bill or meter
+    in_the_street = place_named or _IN_THE_STREET.search(folded) is not None
+    if _OWN_ACCOUNT.search(folded) and not (taxonomy_matched and describes_problem(text) and in_the_street):
+        return True  # "ma facture a grimpé, sans doute une fuite": the caller's own bill, no street said
     if _STRONG_TOPICS.search(folded) and not (taxonomy_matched and describes_problem(text)):
         return True
     return not taxonomy_matched and _WEAK_TOPICS.search(folded) is not None

@@ -164,7 +164,7 @@ STOP_WORDS = {
 # elles débordent", "rue Paradis le trottoir est défoncé", "cours Lieutaud vraiment c'est plein").
 STREET_NAME_ENDS = {
     "c'",  # "au 5 bd Chave c'est bien ça": "c'est" comes out of the tokens as "c'" and "est"
-    *("après", "apres", "avant", "derrière", "derriere"),  # "route de X après le pont": where on it
+    *("après", "apres", "derrière", "derriere"),  # "route de X après le pont": where on it
     "elles",
     "tu",
     "lequel",
@@ -247,6 +247,8 @@ STREET_NAME_ENDS = {
 # After a name word (not after "de"), a determiner starts what is said about the street, not its name.
 _DETERMINERS_AFTER_NAME = {"le", "la", "les", "l'", "un", "une", "mon", "ma", "mes", "son", "ses", "notre", "leur"}
 # "rue Jean Roque": after a given name or title, a commune's or quarter's name is the surname, not the commune.
+# "au coin de la rue Paul et Jean Bart": two streets at a corner, not one name.
+_CORNER_WORDS = frozenset({"coin", "angle", "croisement", "entre", "carrefour"})
 _GIVEN_NAMES_AND_TITLES = {
     "jean",
     "pierre",
@@ -962,7 +964,9 @@ def find_street(text: str, gazetteer: Gazetteer | None = None) -> tuple[str | No
         name = [token]
         for offset, follower in enumerate(tokens[index + 1 :], start=index + 1):
             following = tokens[offset + 1] if offset + 1 < len(tokens) else ""
-            if follower == "et" and name[-1] in _GIVEN_NAMES_AND_TITLES and following in _GIVEN_NAMES_AND_TITLES:
+            at_a_corner = not _CORNER_WORDS.isdisjoint(tokens[max(0, index - 4) : index])
+            given_names = name[-1] in _GIVEN_NAMES_AND_TITLES and following in _GIVEN_NAMES_AND_TITLES
+            if follower == "et" and given_names and not at_a_corner:
                 name.append(follower)  # "avenue Pierre et Marie Curie": two given names, one street
                 continue
             if follower in STOP_WORDS or follower in STREET_NAME_ENDS or follower == "direction":
@@ -1388,7 +1392,7 @@ def find_phone_number(text: str) -> str | None:
     if last:
         # "... 9 5, euh non, le dernier c'est 0 pas 5": the number said before, its last digit put right.
         number = _first_phone_number(digits_text[: last.start()])
-        right, wrong = (None if g is None else "0" if g[0] in "zZ" else g for g in last.groups())
+        right, wrong = (None if g is None else _DIGIT_WORDS.get(g.lower(), g) for g in last.groups())
         if number and right and wrong in (None, number[-1]):
             return number[:-1] + right
     # "06 12 ... 37, non pardon, 06 12 ... 73": a whole number said again after the caller takes one back wins.
@@ -1422,11 +1426,14 @@ def _first_phone_number(digits_text: str) -> str | None:
     return None
 
 
+_DIGIT = r"\d|z[ée]ro|un|deux|trois|quatre|cinq|six|sept|huit|neuf"
 _LAST_DIGIT_PUT_RIGHT = re.compile(
-    r"\ble dernier(?: chiffre)?,? (?:c est |c'est |est )?(?:(?:un|1|le) (?=\d|z))?(\d|z[ée]ro)\b"
-    r"(?:,? (?:et )?pas (?:un |le )?(\d|z[ée]ro)\b)?",
+    rf"\ble dernier(?: chiffre)?,? (?:c est |c'est |est )?(?:(?:un|1|le) (?=\d|z|[a-z]))?({_DIGIT})\b"
+    rf"(?:,? (?:et )?pas (?:(?:un|1|le) (?=\d|z|[a-z]))?({_DIGIT})\b)?",
     re.IGNORECASE,
 )
+_DIGIT_WORDS = {"zero": "0", "zéro": "0", "un": "1", "deux": "2", "trois": "3", "quatre": "4", "cinq": "5"}
+_DIGIT_WORDS |= {"six": "6", "sept": "7", "huit": "8", "neuf": "9"}
 _NUMBER_TAKEN_BACK = re.compile(
     r"\b(?:non|nan|pardon|plutot|plutôt|je veux dire|je me suis tromp[ée]e?|excusez moi|enfin)\b", re.IGNORECASE
 )
@@ -1815,7 +1822,7 @@ def free_text_landmark(text: str) -> str | None:
 # Words that put something somewhere: a piece of a line without one says no place ("non pardon", "je sais plus").
 _LOCATIVES = frozenset(
     """sous sur devant derriere pres cote face dans apres avant entre long bord bout haut bas milieu sortie
-    entree""".split()
+    entree vers niveau coin angle croisement""".split()
 )
 
 

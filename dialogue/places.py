@@ -157,11 +157,13 @@ class PlaceResolver:
                     continue  # "à mira mas": the preposition is no piece of the name
                 joined = "".join(folded)
                 before = fold(words[start - 1].group()) if start else ""
+                everyday = folded[0] in _ARTICLES_BEFORE and all(is_common_word(word) for word in folded[1:])
                 if joined not in self._joined_names and (
-                    any(word in self._aliases for word in folded) or before not in _AT_A_COMMUNE
+                    any(word in self._aliases for word in folded) or before not in _AT_A_COMMUNE or everyday
                 ):
                     # A name already said whole ("Gardanne au ...") is no piece of a bent one; pieces that only sound
-                    # like a name count after "à" ("pas la peine" is no bent La Penne).
+                    # like a name count after "à" ("pas la peine" is no bent La Penne), and not as an article and a
+                    # word of everyday French ("à la barbe de tout le monde").
                     continue
                 name = self._joined_name(joined)
                 if name and start and fold(words[start - 1].group()) in _ARTICLES_BEFORE:

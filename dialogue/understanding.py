@@ -19,6 +19,7 @@ from dialogue.knowledge import Gazetteer, Taxonomy, contains_phrase, fold
 from dialogue.lexicon import (
     HYPOTHETICAL,
     burnt_out,
+    describes_problem,
     emergency_evidence,
     is_private_property,
     names_other_service,
@@ -256,6 +257,7 @@ class Frame:
     heard: Heard
     text: str  # the line with the recogniser's et/est slips repaired
     category: Found | None = None
+    affirmed_category: str | None = None  # the problem named outside any negation ("pas le trottoir" names none)
     plausible_problem: bool = False  # a problem is described, whether or not the taxonomy names it
     wants_to_report: bool = False
     description: str | None = None  # the line without its opening words
@@ -357,13 +359,17 @@ class Understanding:
         # "Je voulais dire Meyreuil, pas Gardanne": a commune named right after "pas" is taken back.
         aliases = "|".join(re.escape(alias) for alias, _ in gazetteer.aliases_longest_first(quarters=False))
         self._commune_taken_back = re.compile(rf"\bpas (?:a |au |aux |a la |de |d )?(?:{aliases})\b")
+        # Words of the names of communes and quarters: what a caller may start, stop and say again whole.
+        self._name_words = frozenset(
+            word for alias, _ in gazetteer.aliases_longest_first() for word in alias.split() if len(word) >= 5
+        )
 
     def __call__(self, heard: Heard) -> Frame:
         if heard.is_command:
             return Frame(heard=heard, text=heard.text)
         # Hesitation sounds carry nothing and split what belongs together ("au numéro euh deux cent quatre-vingt").
         text = " ".join(_HESITATION_SOUNDS.sub(" ", repair_asr_slips(expand_chat_shorthand(heard.text))).split())
-        text = _without_false_starts(text)
+        text = _without_false_starts(text, self._name_words)
         text = text or heard.text
         # "Le gymnase, euh, comment on l'appelle": the caller looking for a name says no part of it.
         text = " ".join(_NAME_FORGOTTEN.sub(" , ", text).split())
@@ -380,8 +386,9 @@ class Understanding:
         place, verified = self._place(affirmed)
         # "Je suis en voiture, ça capte mal": words about the call itself describe no problem.
         about_the_problem = _without_line_talk(text)
-        if not about_the_problem:
-            # "Allô, allô, ça capte mal ici": nothing but the call itself; its "oui" answers no question.
+        if not about_the_problem and yes_or_no(_ALLO_OUI.sub(" ", text)) is None:
+            # "Allô, allô oui, ça capte mal ici": nothing but the call itself; the "oui" of "allô oui" answers no
+            # question ("oui, allô, ça capte mal" does).
             return Frame(heard=heard, text=text, holds_on=True)
         something_else = list(_SOMETHING_ELSE.finditer(_fold_in_place(about_the_problem)))
         if something_else:
@@ -409,6 +416,7 @@ class Understanding:
             heard=heard,
             text=text,
             category=category,
+            affirmed_category=self.taxonomy.match(affirmed),
             plausible_problem=category is not None or any(contains_phrase(folded, w) for w in PROBLEM_WORDS),
             wants_to_report=any(contains_phrase(folded, w) for w in WANTS_TO_REPORT),
             description=description,
@@ -444,7 +452,7 @@ class Understanding:
             private_property=is_private_property(text),
             # "La place de la mairie" is where the problem is, not a question for the town hall.
             other_service=names_other_service(
-                _without_place(self._beyond_set_aside(text), place), category is not None
+                _without_place(self._beyond_set_aside(text), place), category is not None, not place.is_empty()
             ),
             asks_for_person=asks_for_person(folded),
             goodbye=says_goodbye(folded),
@@ -463,8 +471,9 @@ class Understanding:
         """ "C'était pour ma facture, mais ça c'est pas vous ; par contre y a une grille bouchée": what the caller sets
         aside before "par contre" is not what this call is for, when a problem in the street follows."""
         marks = list(_SET_ASIDE.finditer(_fold_in_place(text)))
-        if marks and self.taxonomy.match(text[marks[-1].end() :]) is not None:
-            return text[marks[-1].end() :]
+        after = text[marks[-1].end() :] if marks else ""
+        if after and self.taxonomy.match(after) is not None and describes_problem(after):
+            return after
         return text
 
     def _from_the_problem(self, description: str | None, category: Found | None) -> str | None:
@@ -645,7 +654,7 @@ class Understanding:
         return frame.other_service
 
 
-_YES_TOTALLY = re.compile(r"\b(oui|ouais|ouai|carrément|carrement|clair)\s+grave\b", re.IGNORECASE)
+_YES_TOTALLY = re.compile(r"(?:^|(?<=[,.;!?]))\s*(oui|ouais|ouai|carrément|carrement|clair)\s+grave\b", re.IGNORECASE)
 _COMPARED_DANGER = re.compile(r"\bmoins (?:grave|graves|dangereu\w*)\b", re.IGNORECASE)
 _NOT_YET = re.compile(r"\b(?:pour l instant|pour le moment|pas encore|jusqu a present|jusqu ici|pour l heure)\b")
 _HARM_DONE = re.compile(r"\b(?:accident\w*|tombe\w*|blesse\w*|renverse\w*|mort|morts|casse la figure)\b")
@@ -728,7 +737,8 @@ def describe(text: str) -> str | None:
 
 
 _CLOSING_COURTESY = re.compile(
-    r"[\s,.;!]*\b(?:svp|stp|s'il vous pla[iî]t|s il vous pla[iî]t|s'il te pla[iî]t|merci(?: beaucoup| d'avance)?)"
+    r"[\s,.;!]*(?<!\bde la )(?<!\bdu )(?<!\bde )\b"
+    r"(?:svp|stp|s'il vous pla[iî]t|s il vous pla[iî]t|s'il te pla[iî]t|merci(?: beaucoup| d'avance)?)"
     r"[\s.!]*$",
     re.IGNORECASE,
 )
@@ -900,7 +910,8 @@ _HAZARD_TO_PASSERS_BY = re.compile(
 # What a caller says about the call itself: the line, the network, where they are calling from.
 _LINE_TALK = re.compile(
     # "ça capte mal ici dans la colline": where the caller is calling from goes with it
-    r"\b(?:ca|sa) (?:(?:capte|gresille) (?:mal|pas|plus)|coupe(?: tout le temps)?)(?: (?:ici|la haut|la bas|la))?"
+    r"\b(?:ca|sa) (?:(?:capte|gresille|coupe) (?:mal|pas|plus)|coupe(?= ?(?:la\b ?)?(?:[,.;!?]|allo\b|$)))"
+    r"(?: (?:ici|la haut|la bas|la))?"
     r"(?:,? (?:dans|sur|sous|en) (?:la |le |les |l |un |une |mon |ma )?\w+)?\b|"
     r"\b(?:ca|sa) passe mal\b|\bje (?:capte|capte rien|capte pas)\b|"
     r"\b(?:pas|plus|peu) de (?:reseau|batterie)\b|\bje (?:vous )?(?:entends|entend) (?:mal|pas|rien|plus)\b|"
@@ -923,6 +934,7 @@ def _without_line_talk(text: str) -> str:
     return kept if set(fold(kept).split()) - _CALL_OPENINGS else ""
 
 
+_ALLO_OUI = re.compile(r"\ball[oô]\W+(?:oui|ouais)\b", re.IGNORECASE)
 _LEFT_OPEN = re.compile(r"^[\s,.;]*(?:(?:et|mais|donc|puis)\b[\s,]*)?", re.IGNORECASE)
 
 
@@ -1058,14 +1070,15 @@ _NAME_FORGOTTEN = re.compile(
 _CONTRAST = re.compile(r"\bmais\b", re.IGNORECASE)
 
 
-def _without_false_starts(text: str) -> str:
-    """ "cours bel belsunce", "à roque roquevaire": the start of a word the caller begins again whole is
-    dropped (a word of three letters or more, not a function word, that the next one, longer, starts with)."""
+def _without_false_starts(text: str, names: frozenset[str]) -> str:
+    """ "cours bel belsunce", "à roque roquevaire": the start of a name the caller begins again whole is dropped
+    (a word of three letters or more, not a function word, that the next one, a longer name, starts with; "le gaz
+    la gazinière" keeps its gas)."""
     folded = _fold_in_place(text)
     cut = [
         m.span()
         for m in _FALSE_START.finditer(folded)
-        if m.group(1) not in _FUNCTION_WORDS and len(m.group(2)) >= len(m.group(1)) + 2
+        if m.group(1) not in _FUNCTION_WORDS and len(m.group(2)) >= len(m.group(1)) + 2 and m.group(2) in names
     ]
     for start, end in reversed(cut):
         text = text[:start] + text[end:]
@@ -1085,7 +1098,10 @@ _FOR_WHOM = re.compile(
     r"\W+pour (?:les|des|le|la|l|un|une|nos|mes)\s+\w+"
 )
 # "Un trou ou c'est autre chose ?" is a doubt, not a problem set aside.
-_SET_ASIDE = re.compile(r"\b(?:par contre|en revanche|mais sinon|sinon|autrement)\b")
+# "sinon ils vont me couper l'eau" is "otherwise": no set-aside before a future.
+_SET_ASIDE = re.compile(
+    r"\b(?:par contre|en revanche|mais sinon|sinon)\b(?!,? (?:ils|elles|on|je|il|elle|ca) (?:vont|va|vais)\b)"
+)
 _SOMETHING_ELSE = re.compile(
     r"(?<!\bou )(?<!\bsi )\bc est (?:pour )?(?:autre chose|une autre chose|un autre probleme|un autre souci)\b"
 )

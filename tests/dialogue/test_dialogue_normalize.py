@@ -734,3 +734,22 @@ def test_a_street_name_cut_after_its_d_en_is_joined(said: str, repaired: str) ->
 )
 def test_where_a_street_name_goes_on_and_where_it_ends(said: str, street: str) -> None:
     assert parse_place(said, GAZETTEER).street_name == street
+
+
+@pytest.mark.parametrize(
+    ("said", "number"),
+    [
+        ("06 12 34 56 78, non le dernier c'est neuf", "06 12 34 56 79"),
+        ("06 12 34 56 78 le dernier c'est un cinq pas un huit", "06 12 34 56 75"),
+    ],
+)
+def test_the_last_digit_put_right_in_words(said: str, number: str) -> None:
+    assert find_phone_number(said) == number
+
+
+def test_two_streets_at_a_corner_are_not_one_name() -> None:
+    assert parse_place("au coin de la rue paul et jean bart", GAZETTEER).street_name == "rue Paul"
+
+
+def test_avant_inside_a_name_stays() -> None:
+    assert parse_place("chemin de l'avant port", GAZETTEER).street_name == "chemin de l'Avant Port"

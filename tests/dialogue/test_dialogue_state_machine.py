@@ -1146,3 +1146,24 @@ def test_a_no_that_says_again_the_number_read_reads_back_again() -> None:
     _read_back(slots, "un tag sur le mur au 8 rue des muettes à trets")
     outcome = turn(slots, "deny", "non c'est au 8, vous avez bien dit le 8")
     assert outcome.said[0].response == "utter_read_back" and slots["street_number"] == "8"
+
+
+def test_the_read_back_is_read_again_once_then_the_caller_is_asked_what_is_wrong() -> None:
+    slots: dict[str, Any] = {}
+    _read_back(slots, "un tag sur le mur au 8 rue des muettes à trets")
+    assert turn(slots, "deny", "non c'est au 8").said[0].response == "utter_read_back"
+    assert turn(slots, "deny", "non c'est au 8").said[0].response == "utter_ask_correction"
+
+
+def test_a_problem_denied_at_the_read_back_is_asked_again() -> None:
+    slots: dict[str, Any] = {}
+    _read_back(slots, "le trottoir est défoncé au 8 rue des muettes à trets")
+    outcome = turn(slots, "deny", "non, le souci c'est pas le trottoir")
+    assert outcome.said[0].response != "utter_read_back"
+
+
+def test_a_problem_put_right_before_an_addition_is_applied() -> None:
+    slots: dict[str, Any] = {}
+    _read_back(slots, "le trottoir est défoncé au 8 rue des muettes à trets")
+    turn(slots, "deny", "non c'est le lampadaire qui est en panne, y a aussi des fils qui dépassent")
+    assert slots["category"] == "eclairage_public"

@@ -1283,7 +1283,7 @@ def test_another_service_alone_stays_out_of_scope() -> None:
     ("said", "street"),
     [
         ("au 3 cours bel belsunce", "cours Belsunce"),
-        ("au bout du chemin de mont de montaiguet", "chemin de Montaiguet"),
+        ("au 20 boulevard de mont de montolivet", "boulevard de Montolivet"),
     ],
 )
 def test_a_false_start_of_a_name_is_dropped(said: str, street: str) -> None:
@@ -1293,3 +1293,70 @@ def test_a_false_start_of_a_name_is_dropped(said: str, street: str) -> None:
 @pytest.mark.parametrize("said", ["les lessives du lavoir", "le port de port-de-bouc"])
 def test_function_words_and_whole_names_are_no_false_starts(said: str) -> None:
     assert frame(said).text == said
+
+
+@pytest.mark.parametrize(
+    "said",
+    ["ça sent le gaz la gazinière du snack est ouverte", "il y a une odeur de gaz gazoduc percé je pense"],
+)
+def test_a_word_begun_again_is_dropped_only_before_a_name(said: str) -> None:
+    found = frame(said, "report_problem")
+    assert found.text == said and found.emergency
+
+
+def test_pain_after_a_fall_is_no_thing_done_badly() -> None:
+    assert frame("un monsieur a glissé sur le verglas, il a mal tapé sa tête", "report_problem").emergency
+    assert frame("mon père est tombé dans le trou, il a mal vu son âge", "report_problem").emergency
+
+
+def test_a_bill_beside_a_leak_in_a_street_named_is_still_a_report() -> None:
+    said = "une fuite d'eau énorme avenue du prado, ça finira sur nos factures"
+    assert not frame(said, "report_problem").out_of_scope
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "c'est pour ma facture d'eau, sinon ils vont me couper l'eau",
+        "pour un permis de construire, sinon ça va le trottoir",
+    ],
+)
+def test_sinon_as_otherwise_sets_nothing_aside(said: str) -> None:
+    assert frame(said, "report_problem").out_of_scope
+
+
+def test_a_problem_named_inside_a_negation_is_not_affirmed() -> None:
+    found = frame("non, le souci c'est pas le trottoir", "deny")
+    assert found.affirmed_category is None
+
+
+@pytest.mark.parametrize("said", ["ça coupe tout le temps la nuit", "le feu ça coupe puis ça repart"])
+def test_a_thing_that_cuts_out_is_no_talk_about_the_line(said: str) -> None:
+    found = frame(said)
+    assert not found.holds_on and found.description is not None and "coupe" in found.description
+
+
+def test_a_yes_before_the_line_talk_answers() -> None:
+    found = frame("oui, allô, ça capte mal", "affirm")
+    assert not found.holds_on and found.answer is True
+
+
+def test_a_place_said_from_a_container_is_a_landmark() -> None:
+    assert frame("vers la benne à vêtements", "inform").free_landmark == "benne à vêtements"
+
+
+def test_trees_hiding_a_sign_are_the_trees_problem() -> None:
+    found = frame("la taille des haies est pas faite, elles cachent le stop", "report_problem").category
+    assert found is not None and found.value == "espaces_verts_arbres"
+
+
+def test_an_everyday_phrase_after_a_is_no_bent_commune() -> None:
+    assert frame("ils jettent leurs sacs à la barbe des voisins", "report_problem").place.commune is None
+
+
+def test_carrement_grave_said_of_the_problem_is_a_danger() -> None:
+    assert frame("ce trou est carrément grave", "report_problem").danger is True
+
+
+def test_a_street_named_merci_keeps_its_name_in_the_description() -> None:
+    assert describe("le banc de la rue de la merci") == "le banc de la rue de la merci"

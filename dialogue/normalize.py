@@ -1432,8 +1432,8 @@ _LAST_DIGIT_PUT_RIGHT = re.compile(
     rf"(?:,? (?:et )?pas (?:(?:un|1|le) (?=\d|z|[a-z]))?({_DIGIT})\b)?",
     re.IGNORECASE,
 )
-_DIGIT_WORDS = {"zero": "0", "zéro": "0", "un": "1", "deux": "2", "trois": "3", "quatre": "4", "cinq": "5"}
-_DIGIT_WORDS |= {"six": "6", "sept": "7", "huit": "8", "neuf": "9"}
+_DIGIT_WORDS = {**_SMALL_NUMBERS, "zero": "0", "zéro": "0", "quatre": "4", "cinq": "5", "six": "6", "sept": "7"}
+_DIGIT_WORDS |= {"huit": "8", "neuf": "9"}
 _NUMBER_TAKEN_BACK = re.compile(
     r"\b(?:non|nan|pardon|plutot|plutôt|je veux dire|je me suis tromp[ée]e?|excusez moi|enfin)\b", re.IGNORECASE
 )
@@ -1839,7 +1839,7 @@ def place_words_beside_communes(text: str, gazetteer: Gazetteer) -> str | None:
     kept = [
         piece.strip()
         for piece in pieces
-        if _LOCATIVES & set(fold(piece).split()) and not any(contains_phrase(fold(piece), name) for name in names)
+        if places_something(piece) and not any(contains_phrase(fold(piece), name) for name in names)
     ]
     if not kept or len(kept) == len(pieces):
         return None  # nothing set apart from a commune's name

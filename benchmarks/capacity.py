@@ -1,7 +1,7 @@
 """Capacity: how many simultaneous calls the real callbot holds with its audio, recognition and turn times intact.
 
     .venv/bin/python benchmarks/capacity.py [--max-calls 16] [--calls N ...] [--search] [--repeat 1] [--also 20]
-        [--reply-bound 5] [--turn-p95 1.2] [--spread 0] [--eager]
+        [--reply-bound 5] [--turn-p95 1.2] [--spread 0] [--eager] [--asr-max-active N] [--asr-beam B]
 
 Starts the dialogue (Rasa + action server, traced graph unless --eager, as benchmarks/turn_latency.py does), then
 the real `python -m callbot run` with the demo models, then for N = 1, 2, 3, ... (--search: 1, 2, 4, 8, ... then
@@ -1150,6 +1150,8 @@ async def main() -> None:
         "--noise-tail", action="store_true", help="keep the clips' room noise after the words (see without_noise_tail)"
     )
     parser.add_argument("--eager", action="store_true", help="TensorFlow eager mode for Rasa (slower per message)")
+    parser.add_argument("--asr-max-active", type=int, help="the server's asr.max_active (default: the model's own)")
+    parser.add_argument("--asr-beam", type=float, help="the server's asr.beam (default: the model's own)")
     args = parser.parse_args()
 
     print(f"{os.cpu_count()} cores, {load_average()} before start")
@@ -1165,7 +1167,15 @@ async def main() -> None:
     print(f"dialogue ready in {time.monotonic() - started:.1f} s (eager={args.eager})", flush=True)
     sweep = args.calls or list(range(1, args.max_calls + 1))
     also = [*args.also, default_calls]
-    callbot = start_callbot(workdir, dialogue, max([*sweep, *also, args.max_calls, 1]))
+    search = {"CALLBOT_ASR_MAX_ACTIVE": args.asr_max_active, "CALLBOT_ASR_BEAM": args.asr_beam}
+    callbot = start_callbot(
+        workdir,
+        dialogue,
+        max([*sweep, *also, args.max_calls, 1]),
+        {name: str(value) for name, value in search.items() if value is not None},
+    )
+    if args.asr_max_active or args.asr_beam:
+        print(f"decoder search: max-active {args.asr_max_active or 'own'}, beam {args.asr_beam or 'own'}")
     print(
         f"callbot ready (log: {callbot.log_path}); greeting {frames * FRAME_S:.1f} s; default capacity "
         f"{default_calls} calls",

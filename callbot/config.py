@@ -338,6 +338,8 @@ class ModelSettings(_Section):
 
 class AsrSettings(_Section):
     workers: int = Field(ge=1, le=64)
+    max_active: int | None = Field(ge=200, le=100_000)  # None: the model's own decoder search (conf/model.conf)
+    beam: float | None = Field(ge=4, le=30)
 
 
 class EndOfTurnSettings(_Section):

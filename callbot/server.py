@@ -13,7 +13,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from asr import AsrEngine, SpeechModel
+from asr import AsrEngine, SearchLimits, SpeechModel
 from callbot.bridge import AgentBridge
 from callbot.config import Settings, resolve_path
 from callbot.console import Console, add_console_routes
@@ -204,8 +204,9 @@ class CallbotServer:
         if managed is not None:
             await managed.start()
 
+        search = SearchLimits(max_active=settings.asr.max_active, beam=settings.asr.beam)
         speech_model, voice = await asyncio.gather(
-            asyncio.to_thread(SpeechModel.load, resolve_path(settings.models.asr)),
+            asyncio.to_thread(SpeechModel.load, resolve_path(settings.models.asr), search=search),
             asyncio.to_thread(Voice.load, resolve_path(settings.models.tts), None, settings.tts.onnx_threads),
         )
         # As many recognisers kept as calls can speak at once: a new one decodes its first utterances several

@@ -23,8 +23,11 @@ def test_environment_overrides_typed_values() -> None:
             "CALLBOT_TRANSFER_URI": "sip:agents@pbx.example.org",
             "CALLBOT_API_TOKEN": "0123456789abcdef0123",
             "CALLBOT_DIALOGUE_MODE": "external",
+            "CALLBOT_ASR_MAX_ACTIVE": "1500",
+            "CALLBOT_ASR_BEAM": "9",
         }
     )
+    assert (settings.asr.max_active, settings.asr.beam) == (1500, 9.0)
     assert settings.sip.port == 5070
     assert settings.sip.tcp is False
     assert settings.database.url == "postgresql://u:p@db/callbot"
@@ -43,6 +46,8 @@ def test_environment_overrides_typed_values() -> None:
         ("CALLBOT_API_TOKEN", "short", "api.token"),
         ("CALLBOT_DIALOGUE_MODE", "embedded", "dialogue.mode"),
         ("CALLBOT_SIP_RTP_PORT_MIN", "30000", "sip"),
+        ("CALLBOT_ASR_MAX_ACTIVE", "50", "asr.max_active"),
+        ("CALLBOT_ASR_BEAM", "0", "asr.beam"),
     ],
 )
 def test_a_bad_value_names_its_key(variable: str, value: str, named: str) -> None:

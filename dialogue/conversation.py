@@ -1007,13 +1007,22 @@ def handoff_emergency(base: dict[str, Any]) -> Outcome:
     return outcome
 
 
+# DIET's request for a person, without the words of one, in a line that says more than this ("des chiens qui
+# traînent, c'est autre chose"): the caller is describing, not asking.
+_FEW_WORDS_TO_ASK = 2
+
+
 def handle_request_human(frame: Frame, slots: dict[str, Any], knowledge: Knowledge) -> Outcome:
     """A person is asked for when the words ask for one; DIET alone is not enough ("allez-y", "si vous voulez",
     "il y a personne qui ramasse" are no such request)."""
     base = _with_caller_number(slots, frame)
     pending = _current(slots, base).get(PENDING)
     asked = frame.asks_for_person or (
-        frame.nlu_confidence >= 0.8 and not frame.carries_content() and frame.yes_no is None and not frame.goodbye
+        frame.nlu_confidence >= 0.8
+        and not frame.carries_content()
+        and frame.content_words <= _FEW_WORDS_TO_ASK
+        and frame.yes_no is None
+        and not frame.goodbye
     )
     if not asked:
         return handle_report_turn(frame.with_intent("inform"), slots, knowledge)

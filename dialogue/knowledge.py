@@ -168,11 +168,16 @@ class Gazetteer:
     quarters: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (commune, folded names of its quarters)
     # Things whose name starts like a kind of place ("camping-car"): never a landmark.
     not_landmarks: tuple[str, ...] = ()
+    heard_as: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (commune, everyday words that sound like it)
+    landmark_communes: tuple[tuple[str, str], ...] = ()  # (landmark's name, the commune it stands in)
 
-    def named_landmark(self, text: str) -> str | None:
-        """A well-known place named in the text, the longest alias winning: its full name when the caller said
-        part of it ("le miroir aux oiseaux" -> "Miroir aux oiseaux", "saint charles" -> "gare Saint-Charles"), else
-        the caller's own words, capitalised ("au parc longchamp" -> "parc Longchamp", not "palais Longchamp")."""
+    def landmark_commune(self, text: str) -> str | None:
+        """The commune of the well-known place named in `text`, if it stands in one ("parc Borély": Marseille)."""
+        found = self._landmark_said(text)
+        return next((commune for name, commune in self.landmark_communes if found and name == found[1]), None)
+
+    def _landmark_said(self, text: str) -> tuple[str, str] | None:
+        """(stemmed alias, name) of the well-known place named in `text`, the longest alias winning."""
         padded = f" {stem(text)} "
         found = [
             (len(alias), alias, name) for name, aliases in self.landmarks for alias in aliases if f" {alias} " in padded
@@ -180,6 +185,16 @@ class Gazetteer:
         if not found:
             return None
         _, alias, name = max(found)
+        return alias, name
+
+    def named_landmark(self, text: str) -> str | None:
+        """A well-known place named in the text, the longest alias winning: its full name when the caller said
+        part of it ("le miroir aux oiseaux" -> "Miroir aux oiseaux", "saint charles" -> "gare Saint-Charles"), else
+        the caller's own words, capitalised ("au parc longchamp" -> "parc Longchamp", not "palais Longchamp")."""
+        found = self._landmark_said(text)
+        if found is None:
+            return None
+        alias, name = found
         if f" {alias} " in f" {stem(name)} " or re.sub(r"^(l|la|le|les) ", "", alias) in stem(name):
             return name
         return _callers_words(text, alias) or name
@@ -308,9 +323,18 @@ def load_gazetteer(path: Path = DEFAULT_GAZETTEER) -> Gazetteer:
     quarter_entries = [
         (str(name), tuple(sorted({fold(str(q)) for q in names or ()} - {""}))) for name, names in quarters.items()
     ]
+    heard_as = data.get("heard_as") or {}
+    if not isinstance(heard_as, dict) or any(str(name) not in communes for name in heard_as):
+        raise KnowledgeError(f"{path}: 'heard_as' must map communes of 'communes' to lists of words")
     landmarks = data.get("landmarks") or {}
     if not isinstance(landmarks, dict):
         raise KnowledgeError(f"{path}: 'landmarks' must be a mapping of name to aliases")
+    landmarks_in = data.get("landmarks_in") or {}
+    if not isinstance(landmarks_in, dict) or any(
+        str(commune) not in communes or any(str(name) not in landmarks for name in names or ())
+        for commune, names in landmarks_in.items()
+    ):
+        raise KnowledgeError(f"{path}: 'landmarks_in' must map communes of 'communes' to landmarks of 'landmarks'")
     named = []
     for name, aliases in landmarks.items():
         stems = {stem(str(name))} | {stem(str(a)) for a in aliases or ()}
@@ -322,6 +346,10 @@ def load_gazetteer(path: Path = DEFAULT_GAZETTEER) -> Gazetteer:
         landmarks=tuple(named),
         quarters=tuple(quarter_entries),
         not_landmarks=tuple(fold(str(w)) for w in data.get("not_landmarks") or ()),
+        heard_as=tuple((str(name), tuple(fold(str(w)) for w in words or ())) for name, words in heard_as.items()),
+        landmark_communes=tuple(
+            (str(name), str(commune)) for commune, names in landmarks_in.items() for name in names or ()
+        ),
     )
 
 

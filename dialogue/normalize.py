@@ -14,6 +14,7 @@ from rapidfuzz import fuzz, process
 from text_to_num import alpha2digit
 
 from dialogue.knowledge import Gazetteer, contains_phrase, fold, stem
+from dialogue.negation import is_common_word
 from dialogue.streets import ARTICLES, phonetic_key
 
 # Stressed pronouns and possessives: they end a street name or a place ("rue ... moi je", "... ses").
@@ -735,9 +736,15 @@ def format_street_name(tokens: list[str]) -> str:
             words.append(token + "'")
         elif token in LOWER_PARTICLES:
             words.append(token)
+        elif token in _SAINT_AS_HEARD and index + 1 < len(tokens) and tokens[index + 1] not in LOWER_PARTICLES:
+            words.append("Saint")
         else:
             words.append("-".join(part[:1].upper() + part[1:] for part in token.split("-")))
     return _join(_spelled_out(words))
+
+
+# "Saint" before a name, as a recogniser writes its sound ("chemin de sein jean").
+_SAINT_AS_HEARD = frozenset({"sein", "sain", "ceint"})
 
 
 def find_commune(text: str, gazetteer: Gazetteer) -> str | None:
@@ -751,9 +758,18 @@ def find_commune(text: str, gazetteer: Gazetteer) -> str | None:
     folded = re.sub(r"\bau(x?)\b", lambda m: "a les" if m.group(1) else "a le", fold(spoken_to_digits(text)))
     heard = _commune_by_name(folded, gazetteer)
     bent = _commune_by_sound(fold(text).split(), gazetteer)  # number words kept: "château neuf"
-    if bent and (heard is None or (len(bent[1]) > len(heard[1]) and heard[0] != bent[0] and _inside(heard, bent))):
+    if bent and (
+        heard is None
+        or (
+            len(bent[1]) > len(heard[1])
+            and heard[0] != bent[0]
+            and _inside(heard, bent)
+            and _inside(heard, (bent[0], tuple(fold(bent[0]).split())))
+        )
+    ):
         # "château neuf les martigues": a longer name the recogniser split or bent wins over a shorter one inside it
-        # (not over a commune named elsewhere in the line: "à Allauch, vers la colline de Saint-Just").
+        # (not over a commune named elsewhere in the line: "à Allauch, vers la colline de Saint-Just"; nor over a
+        # name said whole that the longer one's name does not hold: "quartier de Mazargues" is no "quartier Mazarin").
         return bent[0]
     if heard:
         return heard[0]
@@ -969,8 +985,9 @@ def find_street(text: str, gazetteer: Gazetteer | None = None) -> tuple[str | No
             if follower == "et" and given_names and not at_a_corner:
                 name.append(follower)  # "avenue Pierre et Marie Curie": two given names, one street
                 continue
-            if follower in STOP_WORDS or follower in STREET_NAME_ENDS or follower == "direction":
-                break  # "direction Martigues" is where the road goes
+            town_hall = follower == "ville" and [fold(w) for w in name[-2:]] == ["hotel", "de"]
+            if (follower in STOP_WORDS and not town_hall) or follower in STREET_NAME_ENDS or follower == "direction":
+                break  # "direction Martigues" is where the road goes; "place de l'Hôtel de Ville" goes on
             after_name_word = len(name) > 1 and name[-1] not in LOWER_PARTICLES | {"d", "l", "d'", "l'"}
             year = _COMMEMORATED.get((fold(name[-2]), fold(name[-1])), "") if len(name) > 1 else ""
             if year.endswith(follower) and len(follower) == 2:
@@ -1227,7 +1244,8 @@ def _described_landmark(text: str, gazetteer: Gazetteer) -> str | None:
         # After a determiner the kind of place comes at once; after a cue, maybe another word first ("devant la").
         least = cue_length + (0 if cue in _LANDMARK_DETERMINERS or opens_line else 1)
         for position, token in enumerate(tokens[start + cue_length :], start=start + cue_length):
-            ends = token in STOP_WORDS - {"au", "aux", "en"} or token in STREET_NAME_ENDS
+            # "au parc Borély un banc a été arraché": an indefinite article opens what is there, not the name.
+            ends = token in STOP_WORDS - {"au", "aux", "en"} or token in STREET_NAME_ENDS or token in ("un", "une")
             # A subject pronoun opens the next clause ("au carrefour ils marchent plus"): never part of the name.
             if (ends and len(span) >= least) or fold(token) in _SUBJECT_PRONOUNS or _way_on(tokens, position):
                 break
@@ -1829,6 +1847,29 @@ _LOCATIVES = frozenset(
 def places_something(text: str) -> bool:
     """Whether a word of the line puts something somewhere ("derrière", "le long", "en face")."""
     return not _LOCATIVES.isdisjoint(fold(text).split())
+
+
+# Words before "de <quarter>" that say the quarter itself or a side of it, not a thing standing in it.
+_QUARTER_ITSELF = frozenset(
+    {"quartier", "secteur", "cote", "centre", "coin", "village", "noyau", "alentours", "environs", "pres", "loin",
+     "vers", "hauts", "haut", "bas", "cite", "zone", "habitant", "habitants", "gens", "mairie"}
+)  # fmt: skip
+
+
+def landmark_in_a_quarter(text: str, gazetteer: Gazetteer) -> str | None:
+    """ "L'obélisque de Mazargues", "le lavoir du Canet": a thing named by the quarter it stands in is a landmark
+    whole, not the quarter alone ("le quartier de Mazargues" is no landmark)."""
+    folded = fold(text)
+    for alias, _ in gazetteer.quarter_aliases_longest_first():
+        bare = re.sub(r"^(?:la|le|les|l) ", "", alias)
+        found = re.search(rf"\b(\w+) (?:de|du|des|d)(?: la| le| les| l)? {re.escape(bare)}\b", folded)
+        if not found or found.group(1) in _QUARTER_ITSELF or re.fullmatch(STREET_TYPE_PATTERN, found.group(1)):
+            continue  # "la traverse de la Rose" is a street, said as such
+        # A thing: a word of everyday French as the caller wrote it (the pipeline's words keep their accents).
+        said = [word for word in re.findall(r"[^\W\d_]+", text.lower()) if fold(word) == found.group(1)]
+        if any(is_common_word(word) for word in said):
+            return free_text_landmark(text)
+    return None
 
 
 def place_words_beside_communes(text: str, gazetteer: Gazetteer) -> str | None:

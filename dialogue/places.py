@@ -64,6 +64,13 @@ _MARSEILLE_POSTAL = re.compile(
 
 
 _AT_A_COMMUNE = frozenset({"a", "au", "aux", "sur", "vers", "pres"})
+# An everyday word read as the commune it sounds like: after one of these, and ending the place (the line ends, or
+# one of the words after it follows): "à très au numéro six" is Trets, "à très bientôt" and "à grand bruit" are not.
+_BEFORE_HEARD_AS = frozenset({"a", "sur"})
+_AFTER_HEARD_AS = frozenset(
+    {"au", "aux", "a", "dans", "pres", "c", "et", "y", "euh", "hein", "quoi", "voila", "merci", "numero", "derriere",
+     "devant", "en", "depuis", "centre", "village", "ca", "pas", "vous", "sur", "vers", "cote", "quartier", "zone"}
+)  # fmt: skip
 _ARTICLES_BEFORE = frozenset({"au", "aux", "la", "le", "les", "l"})
 # Similarity (0-100) of the letters of pieces joined and a commune's name for the pieces to be that name.
 _JOINED_CLOSE = 88.0
@@ -102,6 +109,7 @@ class PlaceResolver:
             if len(alias.replace(" ", "")) >= 6
         }
         self._aliases = {alias for _, aliases in gazetteer.communes for alias in aliases}
+        self._heard_as = {word: name for name, words in gazetteer.heard_as for word in words}
         self._joined_sounds = {_sound_key(joined): (joined, name) for joined, name in self._joined_names.items()}
         # (phonetic key, official name) of every commune alias worth a sound match (short aliases are too risky).
         self._commune_keys = [
@@ -119,6 +127,10 @@ class PlaceResolver:
         place = parse_place(text, self.gazetteer)
         if arrondissement and place.commune in (None, "Marseille"):
             place = Place(place.street_number, place.street_name, arrondissement, place.landmark)
+        if place.commune is None and (everyday := self.commune_heard_as_word(text)):
+            return Place(place.street_number, place.street_name, everyday, place.landmark)
+        if place.commune is None and place.landmark and (standing_in := self.gazetteer.landmark_commune(text)):
+            return Place(place.street_number, place.street_name, standing_in, place.landmark)
         heard = self.commune_by_sound(text, skip=place.street_name)
         if heard is None:
             return place
@@ -126,14 +138,30 @@ class PlaceResolver:
         # A commune heard by sound over more words than the one named word for word, and over some of the same
         # words, is the better reading: "aux penne mirabeau" is Les Pennes-Mirabeau, not La Penne-sur-Huveaune for
         # its "penne"; a landmark that sounds like another commune ("Sainte-Anne", Saint-Cannat) leaves the one named.
-        named = self.words_naming(text, place.commune) if place.commune else ()
+        named = self.words_naming(text, place.commune, besides=place.street_name) if place.commune else ()
         if not named or (commune != place.commune and len(window) > len(named) and set(window) & set(named)):
             place = Place(place.street_number, place.street_name, commune, place.landmark)
         return place
 
-    def words_naming(self, text: str, commune: str) -> tuple[str, ...]:
-        """The words of the line that name `commune` word for word (its longest alias found)."""
+    def commune_heard_as_word(self, text: str) -> str | None:
+        """A commune the recogniser wrote as the everyday word it sounds like ("à très" for Trets), where a
+        commune is said: after "à" or "sur", ending the place."""
+        words = fold(spoken_to_digits(text)).split()
+        for index, word in enumerate(words):
+            name = self._heard_as.get(word)
+            if name is None or index == 0 or words[index - 1] not in _BEFORE_HEARD_AS:
+                continue
+            after = words[index + 1] if index + 1 < len(words) else None
+            if after is None or after in _AFTER_HEARD_AS or after.isdigit():
+                return name
+        return None
+
+    def words_naming(self, text: str, commune: str, besides: str | None = None) -> tuple[str, ...]:
+        """The words of the line that name `commune` word for word (its longest alias found), not inside the street
+        `besides` ("chemin de la Plaine" names no quarter of Marseille)."""
         padded = f" {fold(spoken_to_digits(text))} "
+        if besides:
+            padded = padded.replace(f" {fold(besides)} ", " | ", 1)
         found = [
             tuple(alias.split())
             for alias, name in self.gazetteer.aliases_longest_first()

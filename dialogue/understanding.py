@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from dialogue.knowledge import Gazetteer, Taxonomy, contains_phrase, fold
+from dialogue.knowledge import Gazetteer, Taxonomy, contains_phrase, fold, stem_word
 from dialogue.lexicon import (
     HYPOTHETICAL,
     burnt_out,
@@ -36,6 +36,7 @@ from dialogue.normalize import (
     find_street_number,
     free_text_landmark,
     is_unsure,
+    landmark_in_a_quarter,
     looks_unintelligible,
     mentions_danger,
     near_landmark,
@@ -151,6 +152,13 @@ _MACHINE = re.compile(
 )
 _ASKS_WHETHER = re.compile(r"\b(?:est ce que|est ce qu|vous etes|c est|t es|je parle a|on parle a|suis je)\b")
 _REFUSING_MACHINE = re.compile(r"\b(pas|marre|plus|jamais|refuse|deteste|horreur)\b")
+# The caller takes the request back in the same breath: "passez-moi quelqu'un... non, laissez tomber", "tant pis,
+# je vais faire avec vous". Not "ils ont laissé tomber des gravats" (a past tense, not an imperative).
+_REQUEST_WITHDRAWN = re.compile(
+    r"(?<!\ba )(?<!\bont )(?<!\bai )(?<!\bavez )(?<!\bas )(?<!\bavait )(?<!\bavaient )"
+    r"\blaiss(?:ez|e) tomber\b|\btant pis\b|\bfinalement (?:non|pas)\b|\boubli(?:ez|e) (?:ca|cela|le|la)\b"
+    r"|\b(?:faire|fais|continuer|continue|ferai) (?:vite )?avec vous\b|\b(?:dis|dire|explique|expliquer) a vous\b"
+)
 _CLAUSE_OPENS = re.compile(r"\b(?:c est|est ce|vous etes|je parle)\b")
 GOODBYE_WORDS = (
     "au revoir",
@@ -356,6 +364,13 @@ class Understanding:
         self.taxonomy = taxonomy
         self.gazetteer = gazetteer
         self.places = places or PlaceResolver(gazetteer)
+        # Words of the categories' names that name no thing of their own ("mobilier urbain", not "tags").
+        self._label_words = frozenset(
+            word
+            for c in taxonomy.categories
+            for word in fold(c.label).split()
+            if stem_word(word) not in {*c.synonyms, *c.weak_synonyms, *c.problem_synonyms}
+        )
         # "Je voulais dire Meyreuil, pas Gardanne": a commune named right after "pas" is taken back.
         aliases = "|".join(re.escape(alias) for alias, _ in gazetteer.aliases_longest_first(quarters=False))
         self._commune_taken_back = re.compile(rf"\bpas (?:a |au |aux |a la |de |d )?(?:{aliases})\b")
@@ -420,19 +435,24 @@ class Understanding:
             plausible_problem=category is not None or any(contains_phrase(folded, w) for w in PROBLEM_WORDS),
             wants_to_report=any(contains_phrase(folded, w) for w in WANTS_TO_REPORT),
             description=description,
-            says_little=says_little(description),
+            says_little=says_little(description, self._label_words),
             plain_words=in_plain_words(doc),
             content_words=count_content_words(doc),
             place=place,
             street_verified=verified,
-            separate_street_number=_last_said(find_separate_street_number, affirmed)
+            separate_street_number=_last_said(find_separate_street_number, affirmed, alone=_bare_number)
             if not place.street_number
             else None,
-            street_number_said=_last_said(find_street_number, affirmed),
+            street_number_said=_last_said(find_street_number, affirmed, alone=_bare_number),
             lone_number=None if phone else _lone_number(affirmed),
             # "Elle a dû brûler, c'est une carcasse": a line that names the problem and places nothing is no place.
             free_landmark=free_text_landmark(text) if category is None or places_something(text) else None,
-            place_beside_commune=place_words_beside_communes(text, self.gazetteer) if place.commune else None,
+            place_beside_commune=(
+                place_words_beside_communes(text, self.gazetteer)
+                or (None if place.street_name else landmark_in_a_quarter(text, self.gazetteer))
+                if place.commune
+                else None
+            ),
             danger=self._danger(text, doc),
             names_danger=bool(_DANGER_NAMED.search(folded)),
             yes_no=yes_no,
@@ -539,6 +559,11 @@ class Understanding:
                 _unless_negated(place.commune, negated) or without.commune,
                 place.landmark or without.landmark,
             )
+        put_right = _NUMBER_PUT_RIGHT.search(spoken_to_digits_folded(said))
+        if put_right and place.street_name and put_right.group(3) in (place.street_number, _said_number(said)):
+            # "au 28 avenue d'Odessa... *82 pas 28": the number said again and taken back was the house's.
+            number = f"{put_right.group(1)} {put_right.group(2)}" if put_right.group(2) else put_right.group(1)
+            place = replace(place, street_number=number)
         if place.street_name and not place.street_number:
             place = replace(place, street_number=_number_after_street(said, place.street_name))
         return self.places.verify(place)
@@ -569,7 +594,7 @@ class Understanding:
             corrected = self.places.parse(tail)
             # "au 45 avenue de la Jarre, non pardon, au 54": the number said again alone is the house number.
             number = corrected.street_number or (
-                find_street_number(tail) or _bare_number(tail) if place.street_name else None
+                find_street_number(tail) or _bare_number(tail) if place.street_name or place.street_number else None
             )
             if corrected.is_empty() and not number:
                 continue
@@ -793,19 +818,41 @@ def count_content_words(doc: Any) -> int:
     )
 
 
-def says_little(description: str | None) -> bool:
+def says_little(description: str | None, label_words: frozenset[str] = frozenset()) -> bool:
     """A description of a few words that names the thing more than it says what is wrong ("un lampadaire", "abribus
-    cassé"): worth one question for more."""
+    cassé"): worth one question for more. The words of a category's name and the caller's doubt say nothing of what
+    is wrong ("mobilier urbain je crois, l'abribus")."""
     if not description:
         return True
     content = [
-        t for t in parse(description) if t.pos_ in _CONTENT_POS and not t.is_stop and fold(t.text) not in _HESITATIONS
+        t
+        for t in parse(description)
+        if t.pos_ in _CONTENT_POS
+        and not t.is_stop
+        and fold(t.text) not in _HESITATIONS
+        and fold(t.text) not in label_words
+        and fold(t.lemma_) not in _DOUBT_VERBS
     ]
     return len(content) < _ENOUGH_CONTENT_WORDS
 
 
+_DOUBT_VERBS = frozenset({"croire", "penser", "savoir", "supposer", "sembler"})
+
+
 def asks_for_person(folded: str) -> bool:
-    """ "Passez-moi un conseiller", "un humain s'il vous plaît", "pas un robot", "je voudrais une vraie personne"."""
+    """ "Passez-moi un conseiller", "un humain s'il vous plaît", "pas un robot", "je voudrais une vraie personne";
+    not when taken back later in the line ("passez-moi quelqu'un, ah non, laissez tomber"), unless asked again."""
+    withdrawn = list(_REQUEST_WITHDRAWN.finditer(folded))
+    if not withdrawn:
+        return _asks_for_person_in(folded)
+    if _asks_for_person_in(folded[withdrawn[-1].end() :]):
+        return True
+    if _asks_for_person_in(folded[: withdrawn[0].start()]):
+        return False
+    return _asks_for_person_in(folded)
+
+
+def _asks_for_person_in(folded: str) -> bool:
     content = [w for w in folded.split() if w not in _HESITATIONS]
     refusals = [m.end() for m in _REFUSING_MACHINE.finditer(folded)]
     if any(
@@ -987,9 +1034,21 @@ def _without_negations(said: str, also: re.Pattern[str] | None = None) -> str:
 _BARE_NUMBER = re.compile(
     r"^\W*([1-9]\d{0,3})(?:\s+\1)?(?:\s+(bis|ter|quater))?\b(?!\s*\d)"
     # then nothing, or a word of place: "vingt mètres plus loin", "trois secondes" are no house number
-    r"(?=\s*$|\s*[,.;!?]|\s+(?:a|au|dans|devant|pres|vers|rue|avenue|boulevard|bd|av|chemin|route|place|impasse|"
-    r"allee|cours|quai|c est|voila|hein|oui|je)\b)"
+    r"(?=\s*$|\s*[,.;!?]|\s+(?:a|au|aux|sur|en|derriere|dans|devant|pres|vers|rue|avenue|boulevard|bd|av|chemin|"
+    r"route|place|impasse|allee|cours|quai|c est|voila|hein|oui|je)\b)"
 )
+
+
+# "82 pas 28", "c'est 82 et pas 28": a number said, then the one it replaces.
+_NUMBER_PUT_RIGHT = re.compile(
+    r"(?<![\d.])([1-9]\d{0,3})(?: (bis|ter))? (?:et |mais )?pas (?:le |au |du |numero )?([1-9]\d{0,3})\b(?![\d.])"
+)
+
+
+def _said_number(said: str) -> str | None:
+    """The first house number of the line, as said (before anything takes it back)."""
+    found = re.search(r"\b(?:au|le|numero|n) ([1-9]\d{0,3})\b(?! ?\d)", spoken_to_digits_folded(said))
+    return found.group(1) if found else None
 
 
 def _bare_number(tail: str) -> str | None:
@@ -999,15 +1058,23 @@ def _bare_number(tail: str) -> str | None:
     return f"{found.group(1)} {found.group(2)}" if found.group(2) else found.group(1)
 
 
-def _last_said(find: Callable[[str], str | None], said: str, clause: bool = False) -> str | None:
+def _last_said(
+    find: Callable[[str], str | None],
+    said: str,
+    clause: bool = False,
+    alone: Callable[[str], str | None] | None = None,
+) -> str | None:
     """What `find` reads in the line, from the part after the caller's last self-correction when it says it there
     (with `clause`, in the clause right after it: "à Rognac, enfin non, à Berre. Il fuit" corrects the
-    commune, not the problem)."""
+    commune, not the problem); `alone` reads what may stand alone right after a correction ("au 48, euh non, 38")."""
     for mark in reversed(list(_SELF_CORRECTION.finditer(_fold_in_place(said)))):
         after = said[mark.end() :]
         if clause:
             after = re.split(r"[.;]", after.lstrip(" ,"), maxsplit=1)[0]
-        corrected = find(after)
+        # A number alone puts a number right only after one ("trois voitures, non, quatre" counts again).
+        before = spoken_to_digits_folded(said[: mark.start()])
+        number_before = re.search(r"\d(?:\W+(?:euh|heu))*\W*$", before) or find_street_number(before)
+        corrected = find(after) or (alone(after) if alone and number_before else None)
         if corrected:
             return corrected
     return find(said)

@@ -15,6 +15,7 @@ from dialogue.conversation import (
     handle_no_input,
     handle_out_of_scope,
     handle_report_turn,
+    handle_request_human,
     holds_on,
     summary,
 )
@@ -1167,3 +1168,29 @@ def test_a_problem_put_right_before_an_addition_is_applied() -> None:
     _read_back(slots, "le trottoir est défoncé au 8 rue des muettes à trets")
     turn(slots, "deny", "non c'est le lampadaire qui est en panne, y a aussi des fils qui dépassent")
     assert slots["category"] == "eclairage_public"
+
+
+def test_diet_asking_for_a_person_in_a_line_that_describes_is_no_request() -> None:
+    slots: dict[str, Any] = {}
+    described = handle_request_human(
+        understood("request_human", "des sangliers qui retournent les pelouses du parc c'est autre chose"),
+        slots,
+        KNOWLEDGE,
+    )
+    assert described.handoff_reason is None
+    assert handle_request_human(understood("request_human", "transférez-moi"), slots, KNOWLEDGE).handoff_reason
+
+
+def test_a_thing_named_by_its_quarter_answers_where() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "des tags recouvrent toute la façade")
+    outcome = turn(slots, "inform", "le kiosque de mazargues")
+    assert slots["commune"] == "Marseille" and slots["landmark"] == "kiosque de mazargues"
+    assert outcome.said[0].response == "utter_ask_danger"
+
+
+def test_a_well_known_place_needs_no_commune_question() -> None:
+    slots: dict[str, Any] = {}
+    outcome = turn(slots, "report_problem", "au parc borély un banc a été arraché et traîne dans l'allée")
+    assert slots["commune"] == "Marseille" and slots["landmark"] == "parc Borély"
+    assert outcome.said[0].response == "utter_ask_danger"

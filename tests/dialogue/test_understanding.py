@@ -1360,3 +1360,110 @@ def test_carrement_grave_said_of_the_problem_is_a_danger() -> None:
 
 def test_a_street_named_merci_keeps_its_name_in_the_description() -> None:
     assert describe("le banc de la rue de la merci") == "le banc de la rue de la merci"
+
+
+@pytest.mark.parametrize(
+    ("said", "asks"),
+    [
+        ("un conseiller s'il vous plaît... oh et puis tant pis, je vous explique", False),
+        ("donnez-moi un agent, bon finalement non, c'est pour un trou", False),
+        ("je voudrais un humain, non laisse tomber, je vais faire avec vous", False),
+        ("tant pis, passez-moi quand même un agent", True),
+        ("passez-moi un agent, des gens ont laissé tomber des cartons partout", True),
+    ],
+)
+def test_a_request_for_a_person_taken_back_in_the_same_breath_is_none(said: str, asks: bool) -> None:
+    assert asks_for_person(fold(said)) is asks
+
+
+@pytest.mark.parametrize(
+    ("said", "emergency"),
+    [
+        ("le poteau d'incendie de l'école est couché sur le trottoir", False),
+        ("c'est un secteur à risque d'incendie et des gens y jettent leurs gravats", False),
+        ("un incendie a pris dans la pinède derrière les maisons", True),
+    ],
+)
+def test_fire_equipment_and_fire_risk_are_no_fire(said: str, emergency: bool) -> None:
+    assert frame(said, "report_problem").emergency is emergency
+
+
+def test_a_fire_hydrant_is_water_not_street_furniture() -> None:
+    assert frame("le poteau incendie de la placette perd de l'eau", "report_problem").affirmed_category == (
+        "eau_assainissement"
+    )
+
+
+@pytest.mark.parametrize(
+    ("said", "commune"),
+    [
+        ("au quatre rue des écoles à très", "Trets"),
+        ("rue des écoles à très au numéro quatre", "Trets"),
+        ("le chemin du stade à grand au fond", "Grans"),
+        ("merci à très vite", None),
+        ("ils sont venus à grand renfort de camions", None),
+        ("il a très mal au dos", None),
+    ],
+)
+def test_a_commune_written_as_the_everyday_word_it_sounds_like(said: str, commune: str | None) -> None:
+    assert frame(said).place.commune == commune
+
+
+@pytest.mark.parametrize(
+    ("said", "commune"),
+    [("devant le palais longchamp", "Marseille"), ("juste à côté de la rotonde", "Aix-en-Provence")],
+)
+def test_a_well_known_place_says_its_commune(said: str, commune: str) -> None:
+    assert frame(said).place.commune == commune
+
+
+def test_a_thing_named_by_its_quarter_is_a_landmark_there() -> None:
+    kiosk = frame("le kiosque de mazargues")
+    assert kiosk.place.commune == "Marseille" and kiosk.place_beside_commune == "kiosque de mazargues"
+    quarter = frame("le quartier de mazargues")
+    assert quarter.place.commune == "Marseille" and quarter.place_beside_commune is None
+    street = frame("au cinq traverse de la rose à gare danne")
+    assert street.place.commune == "Gardanne" and street.place_beside_commune is None
+
+
+def test_a_quarter_inside_the_street_name_does_not_outweigh_the_commune_heard_after_it() -> None:
+    assert frame("au neuf chemin de la pomme à mes reuil au merlan").place.commune == "Meyreuil"
+
+
+def test_a_house_number_put_right_alone_before_the_commune() -> None:
+    said = frame("avenue des pins au numéro soixante euh non pardon seize aux pennes mirabeau")
+    assert said.place.street_number == "16" and said.street_number_said == "16"
+    assert frame("devant le quarante euh non pardon quatorze").place.street_number == "14"
+    assert frame("il y a deux bancs cassés non trois").street_number_said is None
+
+
+def test_a_house_number_said_then_the_one_it_replaces() -> None:
+    typed = frame("des tags au 19 rue des orgues à gémenos. 91 pas 19", "report_problem")
+    assert typed.place.street_number == "91"
+    assert frame("rue des orgues il y a 3 tags pas 2", "report_problem").place.street_number is None
+
+
+def test_a_parked_thing_that_does_not_move_is_a_vehicle() -> None:
+    assert not frame("elle est stationnée là depuis l'été, elle bouge plus").maybe_emergency
+    assert not frame("depuis des semaines elle bouge pas, les roues sont crevées").maybe_emergency
+    assert frame("ma voisine est par terre, elle bouge plus").emergency
+
+
+def test_the_town_hall_square_keeps_its_whole_name() -> None:
+    assert frame("place de l'hôtel de ville à aubagne").place.street_name == "place de l'Hôtel de Ville"
+
+
+def test_saint_as_the_recogniser_writes_it_in_a_street_name() -> None:
+    assert frame("au six chemin de sein marc à gémenos").place.street_name == "chemin de Saint Marc"
+    assert frame("rue du sein").place.street_name == "rue du Sein"
+
+
+def test_a_categorys_name_and_a_doubt_say_little_of_what_is_wrong() -> None:
+    assert frame("mobilier urbain, je suppose, le banc").says_little
+    assert not frame("le banc a deux planches arrachées et une vis qui dépasse").says_little
+
+
+def test_a_burnt_out_wreck_is_a_vehicle() -> None:
+    assert frame("une carcasse de moto rouillée au fond du parking", "report_problem").affirmed_category == (
+        "stationnement_vehicule"
+    )

@@ -29,7 +29,7 @@ from dialogue.slots import (
     YES_NO_QUESTIONS,
 )
 from dialogue.streets import ARTICLES
-from dialogue.understanding import Frame, mumbled
+from dialogue.understanding import Frame, mumbled, words_of_asking
 
 # Longest description kept: the first words say what the problem is; the rest is for the transcript.
 MAX_DESCRIPTION = 300
@@ -382,7 +382,9 @@ def _place_from(
         place = Place(place.street_number, place.street_name, place.commune, f"{old_landmark}, {place.landmark}")
         landmark_ok = True
     commune_ok = bool(place.commune) and (
-        not slots.get("commune") or (may_change and not _weaker_commune(place.commune, slots.get("commune")))
+        not slots.get("commune")
+        # The commune of a well-known place only fills one not known yet: La Ciotat has a Vieux-Port too.
+        or (may_change and not frame.commune_of_landmark and not _weaker_commune(place.commune, slots.get("commune")))
     )
     accepted = Place(
         place.street_number if street_ok else None,
@@ -1007,8 +1009,8 @@ def handoff_emergency(base: dict[str, Any]) -> Outcome:
     return outcome
 
 
-# DIET's request for a person, without the words of one, in a line that says more than this ("des chiens qui
-# traînent, c'est autre chose"): the caller is describing, not asking.
+# DIET's request for a person in a line that says more than this, with no word of asking nor anyone to ask for ("des
+# chiens qui traînent, c'est autre chose"): the caller is describing, not asking.
 _FEW_WORDS_TO_ASK = 2
 
 
@@ -1020,7 +1022,7 @@ def handle_request_human(frame: Frame, slots: dict[str, Any], knowledge: Knowled
     asked = frame.asks_for_person or (
         frame.nlu_confidence >= 0.8
         and not frame.carries_content()
-        and frame.content_words <= _FEW_WORDS_TO_ASK
+        and (frame.content_words <= _FEW_WORDS_TO_ASK or words_of_asking(frame.text))
         and frame.yes_no is None
         and not frame.goodbye
     )

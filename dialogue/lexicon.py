@@ -59,8 +59,8 @@ STRONG_EMERGENCY = re.compile(
             # A fire burning, not the equipment against one nor its risk ("la bouche d'incendie est cassée", "le poteau
             # incendie est tordu", "une zone à risque incendie")
             r"(?<!bouche d )(?<!borne a )(?<!borne d )(?<!bouche a )(?<!borne )(?<!poteau )(?<!poteau d )"
-            r"(?<!poteau a )(?<!risque )(?<!risque d )(?<!risques d )(?<!alarme )(?<!alarme d )(?<!detecteur d )"
-            r"(?<!prevention des )(?<!prevention d )\bincendie\b",
+            r"(?<!poteau a )(?<!risque )(?<!risque d )(?<!risques d )(?<!prevention des )(?<!prevention d )"
+            r"\bincendie\b",
             # "au feu !" is a cry, opening the line or after another; "tournez au feu", "au feu devant X" say where
             r"(?:^|\b(?:au secours|vite|aidez moi|aidez nous|au feu|venez|allo|oh|ah|mon dieu|bonjour) )au feu\b"
             r"(?! (?:rouge|rouges|tricolore|vert|orange|pieton|devant|derriere|pres|a cote|en face|apres|avant|"
@@ -358,6 +358,11 @@ _PARKED = re.compile(
     r"|\b(?:pneus?|roues?) (?:(?:ils|elles) )?(?:sont |est )?(?:a plat|creve|crevee?s?)\b"
     r"|\bplaques? d immatriculation\b"
 )
+# A body's state: what does not move is someone.
+_BODY_STILL = re.compile(
+    r"\b(?:affale\w*|allonge\w*|effondre\w*|evanoui\w*|inconscient\w*|volant|siege|respire\w*|repond\w*|reagi\w*|"
+    r"yeux|tete|malaise)\b"
+)
 _COMPLEMENT = re.compile(
     r"\b(?:de|du|des|d|(?<!y )a|au|aux|sous|dans|sur|devant|derriere|contre|avec|par)"
     r"(?: (?:la|le|les|l|sa|son|ses|ma|mon|mes|une|un|leur))? $"
@@ -376,8 +381,10 @@ def _said_of_a_thing(folded: str, start: int) -> bool:
     line ("un camion garé là depuis trois semaines, il bouge pas")."""
     if _PERSON_WORD.search(folded):
         return False  # a person named anywhere in the line may be the one who does not move
-    if _PARKED.search(folded):
-        return True  # "elle est garée là depuis deux mois, elle bouge plus": the vehicle named a turn before
+    if _PARKED.search(folded) and not _BODY_STILL.search(folded):
+        # "elle est garée là depuis deux mois, elle bouge plus": the vehicle named a turn before; not "il est garé en
+        # double file, affalé sur le volant, il bouge plus" (the driver)
+        return True
     before = folded[max(0, start - 120) : start]
     # A thing after a preposition is no subject ("le monsieur de la voiture, il bouge plus").
     return any(not _COMPLEMENT.search(before, 0, m.start()) for m in _STILL_THING.finditer(before))

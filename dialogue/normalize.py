@@ -1209,6 +1209,11 @@ def is_quarter(name: str | None, gazetteer: Gazetteer) -> bool:
     return bool(name) and any(fold(name or "") == alias for alias, _ in gazetteer.quarter_aliases_longest_first())
 
 
+_NUMBERED_PARTS = frozenset(
+    {"batiment", "bat", "bloc", "escalier", "entree", "porte", "tour", "numero", "immeuble", "quai", "voie", "ligne"}
+)
+
+
 def _described_landmark(text: str, gazetteer: Gazetteer) -> str | None:
     tokens = _tokens(text)
     folded_tokens = [fold(t) for t in tokens]
@@ -1244,8 +1249,14 @@ def _described_landmark(text: str, gazetteer: Gazetteer) -> str | None:
         # After a determiner the kind of place comes at once; after a cue, maybe another word first ("devant la").
         least = cue_length + (0 if cue in _LANDMARK_DETERMINERS or opens_line else 1)
         for position, token in enumerate(tokens[start + cue_length :], start=start + cue_length):
-            # "au parc Borély un banc a été arraché": an indefinite article opens what is there, not the name.
-            ends = token in STOP_WORDS - {"au", "aux", "en"} or token in STREET_NAME_ENDS or token in ("un", "une")
+            # "au parc Borély un banc a été arraché": an indefinite article opens what is there, not the name; after
+            # "bâtiment", "bloc" or "escalier" it is the number ("devant le bâtiment un").
+            numbered = bool(span) and fold(span[-1]) in _NUMBERED_PARTS
+            ends = (
+                token in STOP_WORDS - {"au", "aux", "en"}
+                or token in STREET_NAME_ENDS
+                or (token in ("un", "une") and not numbered)
+            )
             # A subject pronoun opens the next clause ("au carrefour ils marchent plus"): never part of the name.
             if (ends and len(span) >= least) or fold(token) in _SUBJECT_PRONOUNS or _way_on(tokens, position):
                 break
@@ -1856,13 +1867,18 @@ _QUARTER_ITSELF = frozenset(
 )  # fmt: skip
 
 
-def landmark_in_a_quarter(text: str, gazetteer: Gazetteer) -> str | None:
-    """ "L'obélisque de Mazargues", "le lavoir du Canet": a thing named by the quarter it stands in is a landmark
-    whole, not the quarter alone ("le quartier de Mazargues" is no landmark)."""
+def landmark_in_a_quarter(text: str, gazetteer: Gazetteer, commune: str | None) -> str | None:
+    """ "L'obélisque de Mazargues", "le lavoir du Canet": a thing named by the quarter it stands in, in `commune`, is a
+    landmark whole, not the quarter alone ("le quartier de Mazargues" is no landmark). The quarter is said with its
+    article: "des crottes de chien" names no quarter Les Crottes."""
     folded = fold(text)
-    for alias, _ in gazetteer.quarter_aliases_longest_first():
-        bare = re.sub(r"^(?:la|le|les|l) ", "", alias)
-        found = re.search(rf"\b(\w+) (?:de|du|des|d)(?: la| le| les| l)? {re.escape(bare)}\b", folded)
+    for alias, quarter_commune in gazetteer.quarter_aliases_longest_first():
+        if quarter_commune != commune:
+            continue
+        article = re.match(r"(la|le|les|l) ", alias)
+        bare = alias[article.end() :] if article else alias
+        said_with = {"la": "de la", "le": "du", "les": "des", "l": "de l"}[article.group(1)] if article else "de|d"
+        found = re.search(rf"\b(\w+) (?:{said_with}) {re.escape(bare)}\b", folded)
         if not found or found.group(1) in _QUARTER_ITSELF or re.fullmatch(STREET_TYPE_PATTERN, found.group(1)):
             continue  # "la traverse de la Rose" is a street, said as such
         # A thing: a word of everyday French as the caller wrote it (the pipeline's words keep their accents).

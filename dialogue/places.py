@@ -69,8 +69,11 @@ _AT_A_COMMUNE = frozenset({"a", "au", "aux", "sur", "vers", "pres"})
 _BEFORE_HEARD_AS = frozenset({"a", "sur"})
 _AFTER_HEARD_AS = frozenset(
     {"au", "aux", "a", "dans", "pres", "c", "et", "y", "euh", "hein", "quoi", "voila", "merci", "numero", "derriere",
-     "devant", "en", "depuis", "centre", "village", "ca", "pas", "vous", "sur", "vers", "cote", "quartier", "zone"}
+     "devant", "en", "depuis", "centre", "village", "ca", "vous", "sur", "vers", "cote", "quartier", "zone", "il",
+     "elle", "ils", "elles", "on", "je", "j"}
 )  # fmt: skip
+# "À très au moins deux mètres": an idiom goes on after "au".
+_IDIOM_AFTER_AU = frozenset({"moins", "plus", "pire", "mieux", "lieu", "final", "total", "fait", "juste", "maximum"})
 _ARTICLES_BEFORE = frozenset({"au", "aux", "la", "le", "les", "l"})
 # Similarity (0-100) of the letters of pieces joined and a commune's name for the pieces to be that name.
 _JOINED_CLOSE = 88.0
@@ -95,6 +98,12 @@ def marseille_postal_arrondissement(said: str) -> str | None:
         return None
     number = int(next(group for group in found.groups() if group))
     return f"Marseille {number}{'er' if number == 1 else 'e'}"
+
+
+def _without_words(text: str, words: tuple[str, ...]) -> str:
+    """The text with the run of (folded) `words` cut out."""
+    found = re.search(r"\b" + r"\W+".join(re.escape(w) for w in words) + r"\b", fold(text))
+    return f"{text[: found.start()]} , {text[found.end() :]}" if found and len(fold(text)) == len(text) else text
 
 
 class PlaceResolver:
@@ -129,8 +138,6 @@ class PlaceResolver:
             place = Place(place.street_number, place.street_name, arrondissement, place.landmark)
         if place.commune is None and (everyday := self.commune_heard_as_word(text)):
             return Place(place.street_number, place.street_name, everyday, place.landmark)
-        if place.commune is None and place.landmark and (standing_in := self.gazetteer.landmark_commune(text)):
-            return Place(place.street_number, place.street_name, standing_in, place.landmark)
         heard = self.commune_by_sound(text, skip=place.street_name)
         if heard is None:
             return place
@@ -140,7 +147,11 @@ class PlaceResolver:
         # its "penne"; a landmark that sounds like another commune ("Sainte-Anne", Saint-Cannat) leaves the one named.
         named = self.words_naming(text, place.commune, besides=place.street_name) if place.commune else ()
         if not named or (commune != place.commune and len(window) > len(named) and set(window) & set(named)):
-            place = Place(place.street_number, place.street_name, commune, place.landmark)
+            landmark = place.landmark
+            if landmark and set(fold(landmark).split()) <= set(window):
+                # "à carnou devant la mairie": the bent name was read as a landmark; the place is the one after it.
+                landmark = parse_place(_without_words(text, window), self.gazetteer).landmark
+            place = Place(place.street_number, place.street_name, commune, landmark)
         return place
 
     def commune_heard_as_word(self, text: str) -> str | None:
@@ -152,6 +163,9 @@ class PlaceResolver:
             if name is None or index == 0 or words[index - 1] not in _BEFORE_HEARD_AS:
                 continue
             after = words[index + 1] if index + 1 < len(words) else None
+            then = words[index + 2] if index + 2 < len(words) else None
+            if after in ("au", "aux") and then in _IDIOM_AFTER_AU:
+                continue
             if after is None or after in _AFTER_HEARD_AS or after.isdigit():
                 return name
         return None
@@ -173,7 +187,7 @@ class PlaceResolver:
         """ "gare danne": a commune's name the recogniser cut in pieces, written whole before
         anything reads the line (its pieces name no station and no way to park)."""
         words = list(_WORD.finditer(text))
-        for size in (3, 2):
+        for size in (4, 3, 2):  # "sept aimes les vallons": four pieces
             for start in range(len(words) - size, -1, -1):
                 window = words[start : start + size]
                 if any(text[a.end() : b.start()] != " " for a, b in itertools.pairwise(window)):

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from dialogue.knowledge import Gazetteer, Taxonomy, contains_phrase, fold, stem_word
+from dialogue.knowledge import Gazetteer, Taxonomy, contains_phrase, fold
 from dialogue.lexicon import (
     HYPOTHETICAL,
     burnt_out,
@@ -153,11 +153,15 @@ _MACHINE = re.compile(
 _ASKS_WHETHER = re.compile(r"\b(?:est ce que|est ce qu|vous etes|c est|t es|je parle a|on parle a|suis je)\b")
 _REFUSING_MACHINE = re.compile(r"\b(pas|marre|plus|jamais|refuse|deteste|horreur)\b")
 # The caller takes the request back in the same breath: "passez-moi quelqu'un... non, laissez tomber", "tant pis,
-# je vais faire avec vous". Not "ils ont laissé tomber des gravats" (a past tense, not an imperative).
+# je vais faire avec vous". Not "ils ont laissé tomber des gravats" (a past tense), "tant pis pour l'attente", "laisse
+# tomber la machine" (what is given up is the wait or the machine), "je peux pas continuer avec vous".
 _REQUEST_WITHDRAWN = re.compile(
     r"(?<!\ba )(?<!\bont )(?<!\bai )(?<!\bavez )(?<!\bas )(?<!\bavait )(?<!\bavaient )"
-    r"\blaiss(?:ez|e) tomber\b|\btant pis\b|\bfinalement (?:non|pas)\b|\boubli(?:ez|e) (?:ca|cela|le|la)\b"
-    r"|\b(?:faire|fais|continuer|continue|ferai) (?:vite )?avec vous\b|\b(?:dis|dire|explique|expliquer) a vous\b"
+    r"\b(?:laiss(?:ez|e) tomber|tant pis|finalement (?:non|pas)|oubli(?:ez|e) (?:ca|cela))\b"
+    r"(?! (?:pour|si|la machine|le robot|ce robot|cette machine|l attente|je raccroche|j raccroche)\b)"
+    r"|\b(?:je vais|on va|je veux bien|allez) (?:le )?(?:faire|continuer)(?: vite)? avec vous\b"
+    r"|\b(?:je|on) (?:fais|fait|continue|le fais|le fait|ferai|le ferai) (?:vite )?avec vous\b"
+    r"|(?<!\bpas )\b(?:dis|dire|explique|expliquer) a vous\b"
 )
 _CLAUSE_OPENS = re.compile(r"\b(?:c est|est ce|vous etes|je parle)\b")
 GOODBYE_WORDS = (
@@ -279,6 +283,7 @@ class Frame:
     street_number_said: str | None = None  # any street number cue ("c'est au 14")
     free_landmark: str | None = None  # the line as a place description nobody's parser knows
     place_beside_commune: str | None = None  # the line's pieces that place something, the commune's left out
+    commune_of_landmark: bool = False  # the commune is the one a well-known place named stands in, not said
     danger: bool | None = None  # the line states the problem is (not) a danger for passers-by
     danger_answer: bool | None = None  # the line as an answer to "is it dangerous?"
     names_danger: bool = False  # the danger is said in words ("dangereux", "un risque"), not only guessed from facts
@@ -364,13 +369,6 @@ class Understanding:
         self.taxonomy = taxonomy
         self.gazetteer = gazetteer
         self.places = places or PlaceResolver(gazetteer)
-        # Words of the categories' names that name no thing of their own ("mobilier urbain", not "tags").
-        self._label_words = frozenset(
-            word
-            for c in taxonomy.categories
-            for word in fold(c.label).split()
-            if stem_word(word) not in {*c.synonyms, *c.weak_synonyms, *c.problem_synonyms}
-        )
         # "Je voulais dire Meyreuil, pas Gardanne": a commune named right after "pas" is taken back.
         aliases = "|".join(re.escape(alias) for alias, _ in gazetteer.aliases_longest_first(quarters=False))
         self._commune_taken_back = re.compile(rf"\bpas (?:a |au |aux |a la |de |d )?(?:{aliases})\b")
@@ -399,6 +397,9 @@ class Understanding:
         # A value said inside a negation ("c'est pas au 18, c'est au 28") is not where the problem is.
         affirmed = _without_negations(_said_once(said), self._commune_taken_back)
         place, verified = self._place(affirmed)
+        standing_in = self.gazetteer.landmark_commune(affirmed) if place.landmark and not place.commune else None
+        if standing_in:
+            place = replace(place, commune=standing_in)  # "au parc Borély": Marseille, unless one is known already
         # "Je suis en voiture, ça capte mal": words about the call itself describe no problem.
         about_the_problem = _without_line_talk(text)
         if not about_the_problem and yes_or_no(_ALLO_OUI.sub(" ", text)) is None:
@@ -435,10 +436,11 @@ class Understanding:
             plausible_problem=category is not None or any(contains_phrase(folded, w) for w in PROBLEM_WORDS),
             wants_to_report=any(contains_phrase(folded, w) for w in WANTS_TO_REPORT),
             description=description,
-            says_little=says_little(description, self._label_words),
+            says_little=says_little(description),
             plain_words=in_plain_words(doc),
             content_words=count_content_words(doc),
             place=place,
+            commune_of_landmark=bool(standing_in),
             street_verified=verified,
             separate_street_number=_last_said(find_separate_street_number, affirmed, alone=_bare_number)
             if not place.street_number
@@ -449,7 +451,7 @@ class Understanding:
             free_landmark=free_text_landmark(text) if category is None or places_something(text) else None,
             place_beside_commune=(
                 place_words_beside_communes(text, self.gazetteer)
-                or (None if place.street_name else landmark_in_a_quarter(text, self.gazetteer))
+                or (None if place.street_name else landmark_in_a_quarter(text, self.gazetteer, place.commune))
                 if place.commune
                 else None
             ),
@@ -818,10 +820,9 @@ def count_content_words(doc: Any) -> int:
     )
 
 
-def says_little(description: str | None, label_words: frozenset[str] = frozenset()) -> bool:
+def says_little(description: str | None) -> bool:
     """A description of a few words that names the thing more than it says what is wrong ("un lampadaire", "abribus
-    cassé"): worth one question for more. The words of a category's name and the caller's doubt say nothing of what
-    is wrong ("mobilier urbain je crois, l'abribus")."""
+    cassé"): worth one question for more. The caller's doubt says nothing of what is wrong ("je crois", "je pense")."""
     if not description:
         return True
     content = [
@@ -830,13 +831,22 @@ def says_little(description: str | None, label_words: frozenset[str] = frozenset
         if t.pos_ in _CONTENT_POS
         and not t.is_stop
         and fold(t.text) not in _HESITATIONS
-        and fold(t.text) not in label_words
         and fold(t.lemma_) not in _DOUBT_VERBS
     ]
     return len(content) < _ENOUGH_CONTENT_WORDS
 
 
 _DOUBT_VERBS = frozenset({"croire", "penser", "savoir", "supposer", "sembler"})
+
+
+_SOMEONE_TO_ASK = re.compile(r"\b(?:services?|vive voix|humains?|robots?|machines?|quelqu un)\b")
+
+
+def words_of_asking(text: str) -> bool:
+    """Whether the line has a verb of asking or someone to ask for: DIET's request for a person is believable then
+    ("vous pouvez me passer le service technique"), not in a line that only describes."""
+    folded = fold(text)
+    return bool(_ASKING.search(folded) or _PERSON_ASKED.search(folded) or _SOMEONE_TO_ASK.search(folded))
 
 
 def asks_for_person(folded: str) -> bool:
@@ -1039,9 +1049,12 @@ _BARE_NUMBER = re.compile(
 )
 
 
+_NUMBER_OF_A_STREET = re.compile(r"\b\d+ (?:bis |ter )?(?:" + "|".join(sorted(FOLDED_STREET_TYPES)) + r")\b")
 # "82 pas 28", "c'est 82 et pas 28": a number said, then the one it replaces.
 _NUMBER_PUT_RIGHT = re.compile(
     r"(?<![\d.])([1-9]\d{0,3})(?: (bis|ter))? (?:et |mais )?pas (?:le |au |du |numero )?([1-9]\d{0,3})\b(?![\d.])"
+    # then the clause ends: "sept pas dix sacs" counts the bags
+    r"(?=\s*$|\s*[,.;!?]|\s+(?:pardon|desole|dsl|excusez|je|c est|voila|merci)\b)"
 )
 
 
@@ -1071,9 +1084,10 @@ def _last_said(
         after = said[mark.end() :]
         if clause:
             after = re.split(r"[.;]", after.lstrip(" ,"), maxsplit=1)[0]
-        # A number alone puts a number right only after one ("trois voitures, non, quatre" counts again).
+        # A number alone puts a house number right ("au 48, euh non, 38"), not a count ("y en a trois, euh non,
+        # quatre, rue Paradis").
         before = spoken_to_digits_folded(said[: mark.start()])
-        number_before = re.search(r"\d(?:\W+(?:euh|heu))*\W*$", before) or find_street_number(before)
+        number_before = find_street_number(before) or _NUMBER_OF_A_STREET.search(before)
         corrected = find(after) or (alone(after) if alone and number_before else None)
         if corrected:
             return corrected

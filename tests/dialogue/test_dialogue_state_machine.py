@@ -1178,7 +1178,8 @@ def test_diet_asking_for_a_person_in_a_line_that_describes_is_no_request() -> No
         KNOWLEDGE,
     )
     assert described.handoff_reason is None
-    assert handle_request_human(understood("request_human", "transférez-moi"), slots, KNOWLEDGE).handoff_reason
+    for asked in ("transférez-moi", "vous pouvez me passer le service de la voirie", "de vive voix avec un humain"):
+        assert handle_request_human(understood("request_human", asked), slots, KNOWLEDGE).handoff_reason
 
 
 def test_a_thing_named_by_its_quarter_answers_where() -> None:
@@ -1194,3 +1195,10 @@ def test_a_well_known_place_needs_no_commune_question() -> None:
     outcome = turn(slots, "report_problem", "au parc borély un banc a été arraché et traîne dans l'allée")
     assert slots["commune"] == "Marseille" and slots["landmark"] == "parc Borély"
     assert outcome.said[0].response == "utter_ask_danger"
+
+
+def test_a_well_known_place_does_not_replace_the_commune_said() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "un lampadaire éteint à la ciotat")
+    turn(slots, "inform", "pas loin du stade vélodrome")
+    assert slots["commune"] == "La Ciotat"

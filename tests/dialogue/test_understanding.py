@@ -1370,6 +1370,11 @@ def test_a_street_named_merci_keeps_its_name_in_the_description() -> None:
         ("je voudrais un humain, non laisse tomber, je vais faire avec vous", False),
         ("tant pis, passez-moi quand même un agent", True),
         ("passez-moi un agent, des gens ont laissé tomber des cartons partout", True),
+        ("passez-moi un agent, tant pis pour la musique d'attente", True),
+        ("je souhaite parler à un conseiller, je peux pas continuer avec vous", True),
+        ("je veux un conseiller, j'ai pas envie de faire avec vous", True),
+        ("je préférerais une vraie personne sinon tant pis je raccroche", True),
+        ("passez-moi un humain, laissez tomber le robot", True),
     ],
 )
 def test_a_request_for_a_person_taken_back_in_the_same_breath_is_none(said: str, asks: bool) -> None:
@@ -1382,6 +1387,7 @@ def test_a_request_for_a_person_taken_back_in_the_same_breath_is_none(said: str,
         ("le poteau d'incendie de l'école est couché sur le trottoir", False),
         ("c'est un secteur à risque d'incendie et des gens y jettent leurs gravats", False),
         ("un incendie a pris dans la pinède derrière les maisons", True),
+        ("l'alarme incendie hurle dans la résidence et ça sent le brûlé", True),
     ],
 )
 def test_fire_equipment_and_fire_risk_are_no_fire(said: str, emergency: bool) -> None:
@@ -1403,6 +1409,9 @@ def test_a_fire_hydrant_is_water_not_street_furniture() -> None:
         ("merci à très vite", None),
         ("ils sont venus à grand renfort de camions", None),
         ("il a très mal au dos", None),
+        ("le trou s'agrandit à grand pas", None),
+        ("les sacs montent à très au moins un mètre", None),
+        ("devant la boulangerie à très il y a une grille cassée", "Trets"),
     ],
 )
 def test_a_commune_written_as_the_everyday_word_it_sounds_like(said: str, commune: str | None) -> None:
@@ -1411,7 +1420,7 @@ def test_a_commune_written_as_the_everyday_word_it_sounds_like(said: str, commun
 
 @pytest.mark.parametrize(
     ("said", "commune"),
-    [("devant le palais longchamp", "Marseille"), ("juste à côté de la rotonde", "Aix-en-Provence")],
+    [("devant le palais longchamp", "Marseille"), ("sur le plateau de l'arbois", "Aix-en-Provence")],
 )
 def test_a_well_known_place_says_its_commune(said: str, commune: str) -> None:
     assert frame(said).place.commune == commune
@@ -1424,6 +1433,8 @@ def test_a_thing_named_by_its_quarter_is_a_landmark_there() -> None:
     assert quarter.place.commune == "Marseille" and quarter.place_beside_commune is None
     street = frame("au cinq traverse de la rose à gare danne")
     assert street.place.commune == "Gardanne" and street.place_beside_commune is None
+    # A quarter's name said without its article, or in another commune, is no quarter ("Les Crottes" is Marseille's).
+    assert frame("il y a des crottes de chien partout à aubagne").place_beside_commune is None
 
 
 def test_a_quarter_inside_the_street_name_does_not_outweigh_the_commune_heard_after_it() -> None:
@@ -1435,18 +1446,21 @@ def test_a_house_number_put_right_alone_before_the_commune() -> None:
     assert said.place.street_number == "16" and said.street_number_said == "16"
     assert frame("devant le quarante euh non pardon quatorze").place.street_number == "14"
     assert frame("il y a deux bancs cassés non trois").street_number_said is None
+    assert frame("y en a trois euh non quatre sur le trottoir de la rue de rome").street_number_said is None
 
 
 def test_a_house_number_said_then_the_one_it_replaces() -> None:
     typed = frame("des tags au 19 rue des orgues à gémenos. 91 pas 19", "report_problem")
     assert typed.place.street_number == "91"
     assert frame("rue des orgues il y a 3 tags pas 2", "report_problem").place.street_number is None
+    assert frame("le conteneur du huit rue des orgues, cinq pas huit sacs", "report_problem").place.street_number == "8"
 
 
 def test_a_parked_thing_that_does_not_move_is_a_vehicle() -> None:
     assert not frame("elle est stationnée là depuis l'été, elle bouge plus").maybe_emergency
     assert not frame("depuis des semaines elle bouge pas, les roues sont crevées").maybe_emergency
     assert frame("ma voisine est par terre, elle bouge plus").emergency
+    assert frame("il est garé de travers, affalé sur son volant, il bouge plus").maybe_emergency
 
 
 def test_the_town_hall_square_keeps_its_whole_name() -> None:
@@ -1458,9 +1472,24 @@ def test_saint_as_the_recogniser_writes_it_in_a_street_name() -> None:
     assert frame("rue du sein").place.street_name == "rue du Sein"
 
 
-def test_a_categorys_name_and_a_doubt_say_little_of_what_is_wrong() -> None:
-    assert frame("mobilier urbain, je suppose, le banc").says_little
+def test_a_doubt_says_nothing_of_what_is_wrong() -> None:
+    assert frame("je pense que c'est le banc cassé").says_little
     assert not frame("le banc a deux planches arrachées et une vis qui dépasse").says_little
+    assert not frame("l'éclairage public clignote toute la nuit").says_little
+
+
+def test_an_indefinite_article_ends_a_landmark_unless_it_numbers_a_building() -> None:
+    assert frame("devant l'école une barrière est tombée").place.landmark == "école"
+    assert frame("devant le bâtiment un de la résidence").place.landmark == "bâtiment Un de la Résidence"
+
+
+def test_a_bent_commune_read_as_a_landmark_gives_way_to_the_place_after_it() -> None:
+    place = frame("à gardane devant la poste").place
+    assert place.commune == "Gardanne" and place.landmark == "poste"
+
+
+def test_a_commune_split_in_four_pieces() -> None:
+    assert frame("au deux rue des lilas à sept aimes les vallons").place.commune == "Septèmes-les-Vallons"
 
 
 def test_a_burnt_out_wreck_is_a_vehicle() -> None:

@@ -65,7 +65,8 @@ STRONG_EMERGENCY = re.compile(
             r"(?:^|\b(?:au secours|vite|aidez moi|aidez nous|au feu|venez|allo|oh|ah|mon dieu|bonjour) )au feu\b"
             r"(?! (?:rouge|rouges|tricolore|vert|orange|pieton|devant|derriere|pres|a cote|en face|apres|avant|"
             r"au niveau|du carrefour|de la rue|de l avenue|du boulevard)\b)|"
-            r"\b(il y a le feu|y a le feu|en feu|prend feu|pris feu|flammes|fumee noire)\b",
+            r"\b(il y a le feu|y a le feu|en feu|prend feu|prennent feu|pris feu|le feu a pris|departs? de feu|"
+            r"en train de bruler|flammes|fumee noire)\b|\bca fume\b(?! plus| pas)",
             # "un feu de poubelle": a fire burning, not a traffic light
             r"\bfeux? de (?:poubelles?|broussailles?|foret|colline|voitures?|bennes?|conteneurs?|vegetation|garrigue|"
             r"herbes?|palettes?|pneus?|dechets)\b",

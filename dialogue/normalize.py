@@ -985,8 +985,14 @@ def find_street(text: str, gazetteer: Gazetteer | None = None) -> tuple[str | No
             if follower == "et" and given_names and not at_a_corner:
                 name.append(follower)  # "avenue Pierre et Marie Curie": two given names, one street
                 continue
-            town_hall = follower == "ville" and [fold(w) for w in name[-2:]] == ["hotel", "de"]
-            if (follower in STOP_WORDS and not town_hall) or follower in STREET_NAME_ENDS or follower == "direction":
+            town_hall = [fold(w) for w in name[-2:]]
+            if town_hall == ["de", "ville"] and len(name) > 2 and fold(name[-3]) == "hotel":
+                break  # "place de l'Hôtel de Ville de Gardanne": the name ends with the town hall's
+            if (
+                (follower in STOP_WORDS and not (follower == "ville" and town_hall == ["hotel", "de"]))
+                or follower in STREET_NAME_ENDS
+                or follower == "direction"
+            ):
                 break  # "direction Martigues" is where the road goes; "place de l'Hôtel de Ville" goes on
             after_name_word = len(name) > 1 and name[-1] not in LOWER_PARTICLES | {"d", "l", "d'", "l'"}
             year = _COMMEMORATED.get((fold(name[-2]), fold(name[-1])), "") if len(name) > 1 else ""
@@ -1210,8 +1216,9 @@ def is_quarter(name: str | None, gazetteer: Gazetteer) -> bool:
 
 
 _NUMBERED_PARTS = frozenset(
-    {"batiment", "bat", "bloc", "escalier", "entree", "porte", "tour", "numero", "immeuble", "quai", "voie", "ligne"}
-)
+    {"batiment", "bat", "bloc", "escalier", "entree", "porte", "tour", "numero", "immeuble", "quai", "voie", "ligne",
+     "terminal", "sortie", "niveau", "moins", "hall", "secteur", "zone", "lot", "salle", "tranche"}
+)  # fmt: skip
 
 
 def _described_landmark(text: str, gazetteer: Gazetteer) -> str | None:
@@ -1863,7 +1870,8 @@ def places_something(text: str) -> bool:
 # Words before "de <quarter>" that say the quarter itself or a side of it, not a thing standing in it.
 _QUARTER_ITSELF = frozenset(
     {"quartier", "secteur", "cote", "centre", "coin", "village", "noyau", "alentours", "environs", "pres", "loin",
-     "vers", "hauts", "haut", "bas", "cite", "zone", "habitant", "habitants", "gens", "mairie"}
+     "vers", "hauts", "haut", "bas", "cite", "zone", "habitant", "habitants", "gens", "mairie", "nord", "sud", "est",
+     "ouest", "rue", "rues", "truc", "trucs", "endroit", "partie", "bout", "fond", "milieu", "entree", "sortie"}
 )  # fmt: skip
 
 
@@ -1871,20 +1879,22 @@ def landmark_in_a_quarter(text: str, gazetteer: Gazetteer, commune: str | None) 
     """ "L'obélisque de Mazargues", "le lavoir du Canet": a thing named by the quarter it stands in, in `commune`, is a
     landmark whole, not the quarter alone ("le quartier de Mazargues" is no landmark). The quarter is said with its
     article: "des crottes de chien" names no quarter Les Crottes."""
-    folded = fold(text)
-    for alias, quarter_commune in gazetteer.quarter_aliases_longest_first():
-        if quarter_commune != commune:
-            continue
-        article = re.match(r"(la|le|les|l) ", alias)
-        bare = alias[article.end() :] if article else alias
-        said_with = {"la": "de la", "le": "du", "les": "des", "l": "de l"}[article.group(1)] if article else "de|d"
-        found = re.search(rf"\b(\w+) (?:{said_with}) {re.escape(bare)}\b", folded)
-        if not found or found.group(1) in _QUARTER_ITSELF or re.fullmatch(STREET_TYPE_PATTERN, found.group(1)):
-            continue  # "la traverse de la Rose" is a street, said as such
-        # A thing: a word of everyday French as the caller wrote it (the pipeline's words keep their accents).
-        said = [word for word in re.findall(r"[^\W\d_]+", text.lower()) if fold(word) == found.group(1)]
-        if any(is_common_word(word) for word in said):
-            return free_text_landmark(text)
+    for piece in re.split(r"[,.;:!?]+", text):
+        folded = fold(piece)
+        for alias, quarter_commune in gazetteer.quarter_aliases_longest_first():
+            if quarter_commune != commune:
+                continue
+            article = re.match(r"(la|le|les|l) ", alias)
+            bare = alias[article.end() :] if article else alias
+            said_with = {"la": "de la", "le": "du", "les": "des", "l": "de l"}[article.group(1)] if article else "de|d"
+            found = re.search(rf"\b(\w+) (?:{said_with}) {re.escape(bare)}\b", folded)
+            if not found or found.group(1) in _QUARTER_ITSELF or re.fullmatch(STREET_TYPE_PATTERN, found.group(1)):
+                continue  # "la traverse de la Rose" is a street, said as such
+            # A thing: a word of everyday French as the caller wrote it (the pipeline's words keep their accents).
+            said = [word for word in re.findall(r"[^\W\d_]+", piece.lower()) if fold(word) == found.group(1)]
+            if any(is_common_word(word) for word in said):
+                # The thing and its quarter only ("marseille l'obélisque de Mazargues" -> "obélisque de Mazargues").
+                return free_text_landmark(piece[found.start() : found.end()] if len(folded) == len(piece) else piece)
     return None
 
 

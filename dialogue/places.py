@@ -136,8 +136,10 @@ class PlaceResolver:
         place = parse_place(text, self.gazetteer)
         if arrondissement and place.commune in (None, "Marseille"):
             place = Place(place.street_number, place.street_name, arrondissement, place.landmark)
-        if place.commune is None and (everyday := self.commune_heard_as_word(text)):
-            return Place(place.street_number, place.street_name, everyday, place.landmark)
+        everyday = self.commune_heard_as_word(text, places_something=bool(place.street_name or place.landmark))
+        if place.commune is None and everyday:
+            commune, word = everyday
+            return Place(place.street_number, place.street_name, commune, self._landmark_besides(text, place, (word,)))
         heard = self.commune_by_sound(text, skip=place.street_name)
         if heard is None:
             return place
@@ -147,16 +149,20 @@ class PlaceResolver:
         # its "penne"; a landmark that sounds like another commune ("Sainte-Anne", Saint-Cannat) leaves the one named.
         named = self.words_naming(text, place.commune, besides=place.street_name) if place.commune else ()
         if not named or (commune != place.commune and len(window) > len(named) and set(window) & set(named)):
-            landmark = place.landmark
-            if landmark and set(fold(landmark).split()) <= set(window):
-                # "à carnou devant la mairie": the bent name was read as a landmark; the place is the one after it.
-                landmark = parse_place(_without_words(text, window), self.gazetteer).landmark
-            place = Place(place.street_number, place.street_name, commune, landmark)
+            place = Place(place.street_number, place.street_name, commune, self._landmark_besides(text, place, window))
         return place
 
-    def commune_heard_as_word(self, text: str) -> str | None:
-        """A commune the recogniser wrote as the everyday word it sounds like ("à très" for Trets), where a
-        commune is said: after "à" or "sur", ending the place."""
+    def _landmark_besides(self, text: str, place: Place, commune_words: tuple[str, ...]) -> str | None:
+        """The landmark, unless it was read in the words that name the commune: "à carnou devant la mairie" is at
+        the town hall, "à carnou au rond-point" at the roundabout."""
+        if not place.landmark or fold(place.landmark).split()[: len(commune_words)] != list(commune_words):
+            return place.landmark  # "la poste des Pennes-Mirabeau" is named by its commune
+        return parse_place(_without_words(text, commune_words), self.gazetteer).landmark
+
+    def commune_heard_as_word(self, text: str, places_something: bool = True) -> tuple[str, str] | None:
+        """A commune the recogniser wrote as the everyday word it sounds like ("à très" for Trets), and that word,
+        where a commune is said: after "à" or "sur", ending the place; at the end of the line only in a line that
+        places something or says only that ("c'est à très"; not "merci beaucoup à très")."""
         words = fold(spoken_to_digits(text)).split()
         for index, word in enumerate(words):
             name = self._heard_as.get(word)
@@ -166,8 +172,13 @@ class PlaceResolver:
             then = words[index + 2] if index + 2 < len(words) else None
             if after in ("au", "aux") and then in _IDIOM_AFTER_AU:
                 continue
-            if after is None or after in _AFTER_HEARD_AS or after.isdigit():
-                return name
+            said_alone = len(words) <= 4 and words[0] in ("c", "a", "sur", "cest")
+            if (
+                (after is None and (places_something or said_alone))
+                or after in _AFTER_HEARD_AS
+                or (after or "").isdigit()
+            ):
+                return name, word
         return None
 
     def words_naming(self, text: str, commune: str, besides: str | None = None) -> tuple[str, ...]:

@@ -152,16 +152,17 @@ _MACHINE = re.compile(
 )
 _ASKS_WHETHER = re.compile(r"\b(?:est ce que|est ce qu|vous etes|c est|t es|je parle a|on parle a|suis je)\b")
 _REFUSING_MACHINE = re.compile(r"\b(pas|marre|plus|jamais|refuse|deteste|horreur)\b")
-# The caller takes the request back in the same breath: "passez-moi quelqu'un... non, laissez tomber", "tant pis,
-# je vais faire avec vous". Not "ils ont laissé tomber des gravats" (a past tense), "tant pis pour l'attente", "laisse
-# tomber la machine" (what is given up is the wait or the machine), "je peux pas continuer avec vous".
+# The caller takes the request back in the same breath and goes on with the bot: "passez-moi quelqu'un... non,
+# laissez tomber, je vous explique", "tant pis, c'est pour un trou". Not "ils ont laissé tomber des gravats" (a past
+# tense), "laissez tomber le questionnaire", "tant pis j'attends" (the request stands).
 _REQUEST_WITHDRAWN = re.compile(
     r"(?<!\ba )(?<!\bont )(?<!\bai )(?<!\bavez )(?<!\bas )(?<!\bavait )(?<!\bavaient )"
-    r"\b(?:laiss(?:ez|e) tomber|tant pis|finalement (?:non|pas)|oubli(?:ez|e) (?:ca|cela))\b"
-    r"(?! (?:pour|si|la machine|le robot|ce robot|cette machine|l attente|je raccroche|j raccroche)\b)"
-    r"|\b(?:je vais|on va|je veux bien|allez) (?:le )?(?:faire|continuer)(?: vite)? avec vous\b"
+    r"\b(?:laiss(?:ez|e) tomber|tant pis|finalement (?:non|pas)|oubli(?:ez|e) (?:ca|cela)|bon non|ah non)\b"
+)
+_GOES_ON_WITH_THE_BOT = re.compile(
+    r"\b(?:je vais|on va|je veux bien|allez) (?:le )?(?:faire|continuer|dire|expliquer)(?: vite)? avec vous\b"
     r"|\b(?:je|on) (?:fais|fait|continue|le fais|le fait|ferai|le ferai) (?:vite )?avec vous\b"
-    r"|(?<!\bpas )\b(?:dis|dire|explique|expliquer) a vous\b"
+    r"|\bje vous (?:le |l )?(?:dis|explique|raconte)\b|\ballez (?:je|j|on)\b|\bc est pour\b"
 )
 _CLAUSE_OPENS = re.compile(r"\b(?:c est|est ce|vous etes|je parle)\b")
 GOODBYE_WORDS = (
@@ -592,11 +593,18 @@ class Understanding:
             number_before = re.search(r"\d\W*$", before) or self.places.parse(before).street_number
             if mark.group(0) in ("non", "nan") and not number_before:
                 continue  # "trois voitures rue X, non quatre": a count put right, no house number taken back
+            if (
+                not _house_number_just_before(spoken_to_digits_folded(before))
+                and not self.places.parse(said[mark.end() :]).street_name
+            ):
+                number_before = None  # "au 12 rue Paradis, deux voitures, euh non, trois": the count put right
             tail = said[mark.end() :]
             corrected = self.places.parse(tail)
             # "au 45 avenue de la Jarre, non pardon, au 54": the number said again alone is the house number.
-            number = corrected.street_number or (
-                find_street_number(tail) or _bare_number(tail) if place.street_name or place.street_number else None
+            number = (
+                corrected.street_number
+                or (find_street_number(tail) if number_before or place.street_name else None)
+                or (_bare_number(tail) if number_before else None)
             )
             if corrected.is_empty() and not number:
                 continue
@@ -839,7 +847,9 @@ def says_little(description: str | None) -> bool:
 _DOUBT_VERBS = frozenset({"croire", "penser", "savoir", "supposer", "sembler"})
 
 
-_SOMEONE_TO_ASK = re.compile(r"\b(?:services?|vive voix|humains?|robots?|machines?|quelqu un)\b")
+_SOMEONE_TO_ASK = re.compile(
+    r"\b(?:services?|vive voix|humains?|robots?|machines?|quelqu un|s il vous plait|svp|police|interlocut\w*)\b"
+)
 
 
 def words_of_asking(text: str) -> bool:
@@ -852,7 +862,7 @@ def words_of_asking(text: str) -> bool:
 def asks_for_person(folded: str) -> bool:
     """ "Passez-moi un conseiller", "un humain s'il vous plaît", "pas un robot", "je voudrais une vraie personne";
     not when taken back later in the line ("passez-moi quelqu'un, ah non, laissez tomber"), unless asked again."""
-    withdrawn = list(_REQUEST_WITHDRAWN.finditer(folded))
+    withdrawn = [m for m in _REQUEST_WITHDRAWN.finditer(folded) if _goes_on_with_the_bot(folded[m.end() :])]
     if not withdrawn:
         return _asks_for_person_in(folded)
     if _asks_for_person_in(folded[withdrawn[-1].end() :]):
@@ -860,6 +870,11 @@ def asks_for_person(folded: str) -> bool:
     if _asks_for_person_in(folded[: withdrawn[0].start()]):
         return False
     return _asks_for_person_in(folded)
+
+
+def _goes_on_with_the_bot(rest: str) -> bool:
+    """After taking a request back, the caller goes on: says so, or describes the problem."""
+    return bool(_GOES_ON_WITH_THE_BOT.search(rest) or describes_problem(rest))
 
 
 def _asks_for_person_in(folded: str) -> bool:
@@ -1044,12 +1059,25 @@ def _without_negations(said: str, also: re.Pattern[str] | None = None) -> str:
 _BARE_NUMBER = re.compile(
     r"^\W*([1-9]\d{0,3})(?:\s+\1)?(?:\s+(bis|ter|quater))?\b(?!\s*\d)"
     # then nothing, or a word of place: "vingt mètres plus loin", "trois secondes" are no house number
-    r"(?=\s*$|\s*[,.;!?]|\s+(?:a|au|aux|sur|en|derriere|dans|devant|pres|vers|rue|avenue|boulevard|bd|av|chemin|"
+    r"(?=\s*$|\s*[,.;!?]|\s+(?:a|au|aux|dans|devant|pres|vers|rue|avenue|boulevard|bd|av|chemin|"
     r"route|place|impasse|allee|cours|quai|c est|voila|hein|oui|je)\b)"
 )
 
 
 _NUMBER_OF_A_STREET = re.compile(r"\b\d+ (?:bis |ter )?(?:" + "|".join(sorted(FOLDED_STREET_TYPES)) + r")\b")
+_HOUSE_NUMBER_LAST = re.compile(r"\b(?:au|le|numero|n) \d+(?: bis| ter)?(?:\W+(?:euh|heu))*\W*$")
+_COUNT_WORDS = re.compile(r"\b(?:un|une|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|\d+)\b")
+
+
+def _house_number_just_before(before: str) -> bool:
+    """Whether the last number said before a correction is a house number ("au 48, euh non", "48 avenue de Toulon,
+    euh non"), not a count said after it ("au 12 rue Paradis, y a deux voitures, euh non")."""
+    if _HOUSE_NUMBER_LAST.search(before):
+        return True
+    streets = list(_NUMBER_OF_A_STREET.finditer(before))
+    return bool(streets) and not _COUNT_WORDS.search(before[streets[-1].end() :])
+
+
 # "82 pas 28", "c'est 82 et pas 28": a number said, then the one it replaces.
 _NUMBER_PUT_RIGHT = re.compile(
     r"(?<![\d.])([1-9]\d{0,3})(?: (bis|ter))? (?:et |mais )?pas (?:le |au |du |numero )?([1-9]\d{0,3})\b(?![\d.])"
@@ -1086,8 +1114,7 @@ def _last_said(
             after = re.split(r"[.;]", after.lstrip(" ,"), maxsplit=1)[0]
         # A number alone puts a house number right ("au 48, euh non, 38"), not a count ("y en a trois, euh non,
         # quatre, rue Paradis").
-        before = spoken_to_digits_folded(said[: mark.start()])
-        number_before = find_street_number(before) or _NUMBER_OF_A_STREET.search(before)
+        number_before = _house_number_just_before(spoken_to_digits_folded(said[: mark.start()]))
         corrected = find(after) or (alone(after) if alone and number_before else None)
         if corrected:
             return corrected

@@ -1178,7 +1178,12 @@ def test_diet_asking_for_a_person_in_a_line_that_describes_is_no_request() -> No
         KNOWLEDGE,
     )
     assert described.handoff_reason is None
-    for asked in ("transférez-moi", "vous pouvez me passer le service de la voirie", "de vive voix avec un humain"):
+    for asked in (
+        "transférez-moi",
+        "vous pouvez me passer le service de la voirie",
+        "de vive voix avec un humain",
+        "la police municipale s'il vous plaît",
+    ):
         assert handle_request_human(understood("request_human", asked), slots, KNOWLEDGE).handoff_reason
 
 

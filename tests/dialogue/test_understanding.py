@@ -1375,6 +1375,10 @@ def test_a_street_named_merci_keeps_its_name_in_the_description() -> None:
         ("je veux un conseiller, j'ai pas envie de faire avec vous", True),
         ("je préférerais une vraie personne sinon tant pis je raccroche", True),
         ("passez-moi un humain, laissez tomber le robot", True),
+        ("je veux un humain, laissez tomber vos questions", True),
+        ("passez-moi un agent, tant pis j'attendrai", True),
+        ("passez-moi un agent, je vais pas tout expliquer à vous", True),
+        ("passez-moi quelqu'un, ah non laissez tomber, y a un trou énorme devant chez moi", False),
     ],
 )
 def test_a_request_for_a_person_taken_back_in_the_same_breath_is_none(said: str, asks: bool) -> None:
@@ -1388,6 +1392,9 @@ def test_a_request_for_a_person_taken_back_in_the_same_breath_is_none(said: str,
         ("c'est un secteur à risque d'incendie et des gens y jettent leurs gravats", False),
         ("un incendie a pris dans la pinède derrière les maisons", True),
         ("l'alarme incendie hurle dans la résidence et ça sent le brûlé", True),
+        ("c'est une zone à risque d'incendie et les broussailles prennent feu", True),
+        ("le feu a pris à côté du poteau incendie", True),
+        ("un départ de feu dans la garrigue", True),
     ],
 )
 def test_fire_equipment_and_fire_risk_are_no_fire(said: str, emergency: bool) -> None:
@@ -1412,6 +1419,8 @@ def test_a_fire_hydrant_is_water_not_street_furniture() -> None:
         ("le trou s'agrandit à grand pas", None),
         ("les sacs montent à très au moins un mètre", None),
         ("devant la boulangerie à très il y a une grille cassée", "Trets"),
+        ("merci beaucoup à très", None),
+        ("c'est à très", "Trets"),
     ],
 )
 def test_a_commune_written_as_the_everyday_word_it_sounds_like(said: str, commune: str | None) -> None:
@@ -1435,6 +1444,8 @@ def test_a_thing_named_by_its_quarter_is_a_landmark_there() -> None:
     assert street.place.commune == "Gardanne" and street.place_beside_commune is None
     # A quarter's name said without its article, or in another commune, is no quarter ("Les Crottes" is Marseille's).
     assert frame("il y a des crottes de chien partout à aubagne").place_beside_commune is None
+    assert frame("marseille, plutôt au nord de saint jérôme").place_beside_commune is None
+    assert frame("marseille, le kiosque de mazargues").place_beside_commune == "kiosque de mazargues"
 
 
 def test_a_quarter_inside_the_street_name_does_not_outweigh_the_commune_heard_after_it() -> None:
@@ -1447,6 +1458,9 @@ def test_a_house_number_put_right_alone_before_the_commune() -> None:
     assert frame("devant le quarante euh non pardon quatorze").place.street_number == "14"
     assert frame("il y a deux bancs cassés non trois").street_number_said is None
     assert frame("y en a trois euh non quatre sur le trottoir de la rue de rome").street_number_said is None
+    counted = frame("au dix rue de rome il y a deux bennes euh non trois sur le trottoir")
+    assert counted.place.street_number == "10" and counted.street_number_said == "10"
+    assert frame("au quinze, y en a trois euh non quatre").street_number_said == "15"
 
 
 def test_a_house_number_said_then_the_one_it_replaces() -> None:
@@ -1465,6 +1479,8 @@ def test_a_parked_thing_that_does_not_move_is_a_vehicle() -> None:
 
 def test_the_town_hall_square_keeps_its_whole_name() -> None:
     assert frame("place de l'hôtel de ville à aubagne").place.street_name == "place de l'Hôtel de Ville"
+    of_the_town = frame("place de l'hôtel de ville de gardanne il y a des tags").place
+    assert of_the_town.street_name == "place de l'Hôtel de Ville" and of_the_town.commune == "Gardanne"
 
 
 def test_saint_as_the_recogniser_writes_it_in_a_street_name() -> None:
@@ -1481,11 +1497,16 @@ def test_a_doubt_says_nothing_of_what_is_wrong() -> None:
 def test_an_indefinite_article_ends_a_landmark_unless_it_numbers_a_building() -> None:
     assert frame("devant l'école une barrière est tombée").place.landmark == "école"
     assert frame("devant le bâtiment un de la résidence").place.landmark == "bâtiment Un de la Résidence"
+    assert frame("à la sortie une du métro").place.landmark == "sortie Une du Métro"
 
 
 def test_a_bent_commune_read_as_a_landmark_gives_way_to_the_place_after_it() -> None:
     place = frame("à gardane devant la poste").place
     assert place.commune == "Gardanne" and place.landmark == "poste"
+    place = frame("à gardane au rond point du stade").place
+    assert place.commune == "Gardanne" and place.landmark == "rond point du stade"
+    place = frame("un platane est tombé sur la route à très devant l'église").place
+    assert place.commune == "Trets" and place.landmark == "église"
 
 
 def test_a_commune_split_in_four_pieces() -> None:

@@ -758,18 +758,9 @@ def find_commune(text: str, gazetteer: Gazetteer) -> str | None:
     folded = re.sub(r"\bau(x?)\b", lambda m: "a les" if m.group(1) else "a le", fold(spoken_to_digits(text)))
     heard = _commune_by_name(folded, gazetteer)
     bent = _commune_by_sound(fold(text).split(), gazetteer)  # number words kept: "château neuf"
-    if bent and (
-        heard is None
-        or (
-            len(bent[1]) > len(heard[1])
-            and heard[0] != bent[0]
-            and _inside(heard, bent)
-            and _inside(heard, (bent[0], tuple(fold(bent[0]).split())))
-        )
-    ):
+    if bent and (heard is None or (len(bent[1]) > len(heard[1]) and heard[0] != bent[0] and _inside(heard, bent))):
         # "château neuf les martigues": a longer name the recogniser split or bent wins over a shorter one inside it
-        # (not over a commune named elsewhere in the line: "à Allauch, vers la colline de Saint-Just"; nor over a
-        # name said whole that the longer one's name does not hold: "quartier de Mazargues" is no "quartier Mazarin").
+        # (not over a commune named elsewhere in the line: "à Allauch, vers la colline de Saint-Just").
         return bent[0]
     if heard:
         return heard[0]

@@ -1517,3 +1517,9 @@ def test_a_burnt_out_wreck_is_a_vehicle() -> None:
     assert frame("une carcasse de moto rouillée au fond du parking", "report_problem").affirmed_category == (
         "stationnement_vehicule"
     )
+
+
+def test_a_quarter_split_by_the_recogniser_is_not_the_commune_of_its_first_piece() -> None:
+    # "puy ricard" is Puyricard, a quarter of Aix, not Le Puy-Sainte-Réparade for its "puy"; Mazargues is no Mazarin.
+    assert frame("chemin des lilas à puy ricard").place.commune == "Aix-en-Provence"
+    assert frame("dans le quartier de mazargues").place.commune == "Marseille"

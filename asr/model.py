@@ -91,19 +91,25 @@ def _capped_min_active(line: str, max_active: int) -> str:
     return line
 
 
+def linked_copy(model: Path, into: Path) -> Path:
+    """`into` made a copy of the model folder whose conf/ may be rewritten: every other file is a link (the large
+    ones are not copied)."""
+    for entry in model.iterdir():
+        if entry.name != "conf":
+            (into / entry.name).symlink_to(entry)
+    (into / "conf").mkdir()
+    for conf in (model / "conf").iterdir():
+        (into / "conf" / conf.name).write_bytes(conf.read_bytes())
+    return into
+
+
 def _load_narrowed(path: Path, limits: SearchLimits) -> vosk.Model:
     """Vosk reads its search options only from the model folder: load a copy whose conf/ says `limits`.
 
     The copy links every other file of the model and is gone once loaded (Vosk holds the model in memory).
     """
     with tempfile.TemporaryDirectory(prefix="vosk-search-") as scratch:
-        copy = Path(scratch)
-        for entry in path.iterdir():
-            if entry.name != "conf":
-                (copy / entry.name).symlink_to(entry)
-        (copy / "conf").mkdir()
-        for conf in (path / "conf").iterdir():
-            (copy / "conf" / conf.name).write_bytes(conf.read_bytes())
+        copy = linked_copy(path, Path(scratch))
         model_conf = path / "conf" / "model.conf"
         own = model_conf.read_text(encoding="utf-8", errors="replace") if model_conf.is_file() else ""
         (copy / "conf" / "model.conf").write_text(limits.applied_to(own), encoding="utf-8")

@@ -563,7 +563,11 @@ class Understanding:
                 place.landmark or without.landmark,
             )
         put_right = _NUMBER_PUT_RIGHT.search(spoken_to_digits_folded(said))
-        if put_right and place.street_name and put_right.group(3) in (place.street_number, _said_number(said)):
+        if (
+            put_right
+            and place.street_name
+            and put_right.group(3) in (place.street_number, (find_street_number(said) or "").split(" ")[0])
+        ):
             # "au 28 avenue d'Odessa... *82 pas 28": the number said again and taken back was the house's.
             number = f"{put_right.group(1)} {put_right.group(2)}" if put_right.group(2) else put_right.group(1)
             place = replace(place, street_number=number)
@@ -1084,12 +1088,6 @@ _NUMBER_PUT_RIGHT = re.compile(
     # then the clause ends: "sept pas dix sacs" counts the bags
     r"(?=\s*$|\s*[,.;!?]|\s+(?:pardon|desole|dsl|excusez|je|c est|voila|merci)\b)"
 )
-
-
-def _said_number(said: str) -> str | None:
-    """The first house number of the line, as said (before anything takes it back)."""
-    found = re.search(r"\b(?:au|le|numero|n) ([1-9]\d{0,3})\b(?! ?\d)", spoken_to_digits_folded(said))
-    return found.group(1) if found else None
 
 
 def _bare_number(tail: str) -> str | None:

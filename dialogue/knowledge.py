@@ -105,6 +105,12 @@ class Taxonomy:
         words = (*category.problem_synonyms, *category.synonyms, *category.weak_synonyms)
         return any(f" {word} " in padded for word in words)
 
+    def _pests_in(self, padded: str) -> bool:
+        """ "Le cèdre est couvert de cocons": pests said living in a tree are the problem, not the tree."""
+        pests = self.by_code(PESTS)
+        words = "|".join(re.escape(word) for word in (*pests.problem_synonyms, *pests.synonyms)) if pests else ""
+        return bool(words) and re.search(rf" {_NESTING} (?:\w+ ){{0,3}}(?:{words}) ", padded) is not None
+
     def match(self, text: str, weak: bool = True) -> str | None:
         """Code of the category named first in the text ("une branche cassée sur le trottoir": the branch);
         at the same place the longest synonym wins ("feu rouge" over "feu"). A word naming the problem itself
@@ -127,7 +133,7 @@ class Taxonomy:
                         continue
                     if strength == "synonym" and (
                         (synonym in SURFACES and _LOCATIVE_BEFORE.search(padded[: position + 1]))
-                        or (synonym in TREES and _IN_OR_ON.search(padded[: position + 1]))
+                        or (synonym in TREES and (_IN_OR_ON.search(padded[: position + 1]) or self._pests_in(padded)))
                     ):
                         surfaces.append((position, -len(synonym), category.code))
                         continue
@@ -143,6 +149,9 @@ class Taxonomy:
         return None
 
 
+PESTS = "nuisibles"
+# How pests are said to live in a tree: a nest of them, a tree full of them, "infesté de", "envahi par".
+_NESTING = r"(?:nid|plein|pleine|infeste|infestee|infestes|envahi|envahie|envahis|colonise|colonisee|couvert|couverte)"
 # A surface or a tree said as where the problem is ("l'eau déborde sur la chaussée", "des gravats sur le trottoir",
 # "dans les pins, des nids de chenilles") names the problem only when nothing else does: the water, the rubble, the
 # caterpillars are what is wrong.

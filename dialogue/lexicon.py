@@ -257,7 +257,9 @@ _STRONG_TOPICS = re.compile(
             r"oublie mon|oublie ma|oublie mes|cambriole|cambriolage|cambrioleur|plainte|porter plainte|escroquerie|"
             r"arnaque|agresse|agression)\b",
             r"\b(chien|chiens|chat|chats) (du|des|de la|de mon|de ma) (voisin|voisins|voisine|voisines|d a cote)\b",
-            r"\b(aboie|aboient|aboyer|tapage|tapage nocturne|harcele|harcelement|bruit|bruits|vacarme|rodeo|rodeos)\b",
+            # "le mur anti-bruit" is a wall, not a noise
+            r"\b(?<!\banti )(aboie|aboient|aboyer|tapage|tapage nocturne|harcele|harcelement|bruit|bruits|vacarme|"
+            r"rodeo|rodeos)\b",
         )
     )
 )
@@ -284,7 +286,7 @@ PROBLEM_PREDICATES = re.compile(
     r"depose|deposes|abandonne|abandonnee|abandonnes|plein|pleine|pleins|pleines|vandalise|vandalisee|bouge|"
     r"bougent|claque|claquent|descelle|descellee|mal fixe|branle|deposent|jettent|balancent|depot sauvage|"
     r"deverse|deverses|deversee|deversees|deversent|balance|balances|balancee|balancees|"
-    r"depots sauvages|decharge sauvage)\b"
+    r"depots sauvages|decharge sauvage|recouvert|recouverte|recouverts|recouvertes)\b"
 )
 
 

@@ -929,9 +929,19 @@ def find_arrondissement(text: str) -> str | None:
     for pattern in patterns:
         match = re.search(pattern, folded)
         if match and 1 <= int(match.group(1)) <= 16:
-            number = int(match.group(1))
+            # "dans le quatrième, non, le cinquième": the arrondissement the caller puts right is the one meant.
+            put_right = _ARRONDISSEMENT_PUT_RIGHT.match(folded, match.end())
+            number = (
+                int(put_right.group(1)) if put_right and 1 <= int(put_right.group(1)) <= 16 else int(match.group(1))
+            )
             return f"Marseille {number}{'er' if number == words['premier'] else 'e'}"
     return None
+
+
+_ARRONDISSEMENT_PUT_RIGHT = re.compile(
+    r"\W*(?:non|pardon|plutot|enfin|euh)(?:\W+(?:non|pardon|plutot|enfin|euh))*"
+    r"\W+(?:dans )?le (\d{1,2}) ?(?:e|eme|er|ere)\b"
+)
 
 
 def ordinal_arrondissement(text: str) -> str | None:
@@ -964,10 +974,14 @@ def find_street(text: str, gazetteer: Gazetteer | None = None) -> tuple[str | No
             and tokens[index - 1] in DETERMINERS
             and tokens[index + 1] not in COMPLEMENT_STARTS
             and not (token not in ("route", "place") and index > 1 and tokens[index - 2] in _PLACE_PREPOSITIONS)
+            # "les bancs du cours Julien": a course is seldom "of" something, the street often is
+            and not (token == "cours" and tokens[index - 1] == "du")
         ):
             continue  # "le cours est fini", "une place de libre"; but "sur le cours Pasteur" names it
         if token == "cour" and index > 0 and tokens[index - 1] in DETERMINERS:
             continue  # "la cour de l'école": a yard; only "au 12 cour Pelletan" is the street
+        if token == "passage" and fold(tokens[index + 1]) in _CROSSING_KINDS:
+            continue  # "un camion sur le passage piéton, rue X": a crossing, the street comes after
         name = [token]
         for offset, follower in enumerate(tokens[index + 1 :], start=index + 1):
             following = tokens[offset + 1] if offset + 1 < len(tokens) else ""
@@ -1018,6 +1032,9 @@ def find_street(text: str, gazetteer: Gazetteer | None = None) -> tuple[str | No
             number = _number_after(tokens[index + len(name) :])
         return number, format_street_name(_dates_in_digits(name))
     return None, None
+
+
+_CROSSING_KINDS = frozenset({"pieton", "pietons", "pietonnier", "protege", "cloute", "cloutes", "a"})
 
 
 # Dates the streets of France commemorate, with their year: a caller says the year short ("huit mai quarante
@@ -1238,7 +1255,7 @@ def _described_landmark(text: str, gazetteer: Gazetteer) -> str | None:
                 cue = folded_tokens[start]
         if cue is None:
             continue
-        head_words = " ".join(t for t in folded_tokens[start : start + 3] if t) + " "
+        head_words = " ".join(t for t in folded_tokens[start : start + 5] if t) + " "
         if any(f" {thing} " in f" {head_words}" for thing in gazetteer.not_landmarks):
             continue  # "les camping-cars": a thing, not a place
         # In tokens, not words: "rond-point" is one token and two words of the cue "sur le rond point".
@@ -1357,7 +1374,7 @@ def _strip_commune(span: list[str], gazetteer: Gazetteer) -> list[str]:
 def parse_place(text: str, gazetteer: Gazetteer) -> Place:
     number, street = find_street(text, gazetteer)
     landmark = find_landmark(text, gazetteer) if street is None else None
-    landmark = _trimmed_landmark(landmark)
+    landmark = _trimmed_landmark(_ended_at_commune(landmark, gazetteer))
     if landmark and landmark.replace(" ", "").isdigit():
         # "devant le 42" names a house number, not a landmark.
         number, landmark = number or landmark, None
@@ -1376,6 +1393,34 @@ def parse_place(text: str, gazetteer: Gazetteer) -> Place:
 # public place on their own ("devant chez moi", "devant la porte").
 _LANDMARK_TAIL = _CLAUSE_SUBJECTS | {"c", "que", "et", "mais"}
 _NO_PLACE = frozenset({"chez", "moi", "porte", "maison", "entree", "immeuble", "fenetre", "la", "le", "les"})
+
+
+def _ended_at_commune(landmark: str | None, gazetteer: Gazetteer) -> str | None:
+    """ "l'école de Gémenos la grille est tombée": a landmark named by its commune ends there; what
+    follows with an article is the sentence going on (a quarter of the commune goes on with it)."""
+    if not landmark:
+        return None
+    words = landmark.split()
+    # Each folded piece with the word it comes from ("Cuges-les-Pins" is three pieces of one word).
+    pieces = [(piece, index) for index, word in enumerate(words) for piece in fold(word).split()]
+    folded = [piece for piece, _ in pieces]
+    quarters = [alias for alias, _ in gazetteer.quarter_aliases_longest_first()]
+    aliases = gazetteer.aliases_longest_first(quarters=False)
+    for alias, commune in aliases:
+        size = len(alias.split())
+        for at in range(1, len(folded) - size):
+            after = at + size
+            if " ".join(folded[at:after]) != alias or folded[after] not in ("la", "le", "les", "l", "un", "une"):
+                continue
+            if any(name == commune and longer.startswith(f"{alias} {folded[after]} ") for longer, name in aliases):
+                continue  # "la poste de Sausset les pin": the commune's longer name goes on
+            rest = " ".join(folded[after:]) + " "
+            if any(rest.startswith(f"{q} ") or rest[rest.index(" ") + 1 :].startswith(f"{q} ") for q in quarters):
+                continue  # "la gare de Marseille la Blancarde"
+            if pieces[after][1] == pieces[after - 1][1]:
+                continue  # inside one written word
+            return " ".join(words[: pieces[after][1]])
+    return landmark
 
 
 def _trimmed_landmark(landmark: str | None) -> str | None:
@@ -1897,7 +1942,9 @@ def place_words_beside_communes(text: str, gazetteer: Gazetteer) -> str | None:
     kept = [
         piece.strip()
         for piece in pieces
-        if places_something(piece) and not any(contains_phrase(fold(piece), name) for name in names)
+        # "Portail du stade, Cadolive": a public place named beside the commune places it too.
+        if (places_something(piece) or any(contains_phrase(fold(piece), kind) for kind in gazetteer.landmark_words))
+        and not any(contains_phrase(fold(piece), name) for name in names)
     ]
     if not kept or len(kept) == len(pieces):
         return None  # nothing set apart from a commune's name

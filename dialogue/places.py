@@ -28,6 +28,8 @@ from dialogue.normalize import (
 
 # Below this similarity (0-100) of phonetic keys a window of words is not taken for a commune.
 COMMUNE_MIN_SIMILARITY = 90.0
+# Letters of a commune's name as written (not its sound) close enough to be that name bent: "fosse sur mer".
+_BENT_NAME_SIMILARITY = 85.0
 # Words that never start a commune's name as heard: a window starting with them is skipped.
 _NOT_A_NAME = {
     *("rue", "avenue", "boulevard", "chemin", "de", "du", "des", "a", "au", "aux", "dans", "pas", "et", "est"),
@@ -181,9 +183,9 @@ class PlaceResolver:
                 return name, word
         return None
 
-    def words_naming(self, text: str, commune: str, besides: str | None = None) -> tuple[str, ...]:
+    def words_naming(self, text: str, commune: str, besides: str | None = None, bent: bool = False) -> tuple[str, ...]:
         """The words of the line that name `commune` word for word (its longest alias found), not inside the street
-        `besides` ("chemin de la Plaine" names no quarter of Marseille)."""
+        `besides` ("chemin de la Plaine" names no quarter of Marseille); with `bent`, else a few letters off."""
         padded = f" {fold(spoken_to_digits(text))} "
         if besides:
             padded = padded.replace(f" {fold(besides)} ", " | ", 1)
@@ -192,6 +194,18 @@ class PlaceResolver:
             for alias, name in self.gazetteer.aliases_longest_first()
             if name == commune and f" {alias} " in padded
         ]
+        if not found and bent:
+            # "à fosse sur mer": the words the commune was heard in, a letter or two off, name it all the same.
+            words = padded.split()
+            for alias, name in self.gazetteer.aliases_longest_first(quarters=False):
+                size = len(alias.split())
+                if name != commune or len(alias) < 5:
+                    continue
+                for start in range(len(words) - size + 1):
+                    window = words[start : start + size]
+                    if "|" not in window and fuzz.ratio(" ".join(window), alias) >= _BENT_NAME_SIMILARITY:
+                        return tuple(window)
+            return ()
         return max(found, key=len, default=())
 
     def with_split_communes_joined(self, text: str) -> str:

@@ -150,6 +150,11 @@ _ASKING = re.compile(
 _MACHINE = re.compile(
     r"\b(robots?|machines?|repondeurs?|ordinateurs?|automates?|serveur vocal|intelligence artificielle)\b"
 )
+_MACHINE_OR_PERSON = re.compile(
+    r"\b(?:robots?|machines?|repondeurs?|ordinateurs?|automates?|serveur vocal|intelligence artificielle)"
+    r" ou (?:a |avec )?(?:un |une |des )?(?:vrai |vraie |vrais |vraies |etre |etres )?"
+    r"(?:personnes?|humains?|humaines?|quelqu un|gens|conseill\w+|agents?)(?: humaine?s?| physiques?| reelles?)?\b"
+)
 _ASKS_WHETHER = re.compile(r"\b(?:est ce que|est ce qu|vous etes|c est|t es|je parle a|on parle a|suis je)\b")
 _REFUSING_MACHINE = re.compile(r"\b(pas|marre|plus|jamais|refuse|deteste|horreur)\b")
 # The caller takes the request back in the same breath and goes on with the bot: "passez-moi quelqu'un... non,
@@ -223,7 +228,9 @@ _PREAMBLE = re.compile(
 # A value said inside a negation ("pas au 4", "pas à Aix") in a line that gives another one: the other one counts.
 _NEGATED_VALUE = re.compile(
     r"\bpas (?:a|au|aux|dans|en|sur|le|la|les|du|des|rue|avenue|av|boulevard|bd|chemin|ch|cours|allee|place|"
-    r"impasse|numero|un|une)\b(?: [\w]+){1,5}?(?=\s*(?:,|\.|;|mais|c est|plutot|$))"
+    r"impasse|numero|un|une)\b(?: [\w]+){1,5}?"
+    # ... up to the right value or the caller's own "I got it wrong": "pas rue X, en fait, rue Y"
+    r"(?=\s*(?:,|\.|;|mais|c est|plutot|en fait|je me (?:suis|trompe)|je voulais dire|je veux dire|$))"
     # "pas quatorze, quarante": a number taken back right before the right one
     r"|\bpas \d+(?: bis| ter)?(?=[ ,.;]+\d)"
     # "c'est pas Gardanne, c'est Meyreuil": a bare name taken back before the right one
@@ -396,8 +403,10 @@ class Understanding:
         # Numbers become digits once, for every reader of numbers (number words inside names are kept).
         said = spoken_to_digits(text)
         # A value said inside a negation ("c'est pas au 18, c'est au 28") is not where the problem is.
-        affirmed = _without_negations(_said_once(said), self._commune_taken_back)
+        said_once = _said_once(said)
+        affirmed = _without_negations(said_once, self._commune_taken_back)
         place, verified = self._place(affirmed)
+        place = self._commune_kept(said_once, place, _negated_spans(said_once, self._commune_taken_back))
         standing_in = self.gazetteer.landmark_commune(affirmed) if place.landmark and not place.commune else None
         if standing_in:
             place = replace(place, commune=standing_in)  # "au parc Borély": Marseille, unless one is known already
@@ -413,7 +422,7 @@ class Understanding:
             # before is not this call's problem.
             about_the_problem = about_the_problem[something_else[-1].end() :].strip(" ,.;:!?…")
         # "La Fare-les-Oliviers" names no tree: the street's and the commune's names are set aside.
-        commune_said = " ".join(self.places.words_naming(text, place.commune)) if place.commune else None
+        commune_said = " ".join(self.places.words_naming(text, place.commune, bent=True)) if place.commune else None
         unnamed = _without_name(_without_name(about_the_problem, place.street_name), commune_said)
         category = self._category_beside(unnamed, place.landmark)
         if place.street_name and not place.landmark:
@@ -426,6 +435,8 @@ class Understanding:
         phone = find_phone_number(said)
         doc = parse(text)
         description = self._from_the_problem(describe(about_the_problem), category)
+        # "Allô oui pardon, ça a coupé, euh, dangereux non": the answer is what is left once the call is talked of.
+        answered = " ".join(_ALLO_OUI.sub(" ", about_the_problem).split()) or text
         nlu_emergency = heard.intent == "emergency"
         burnt = burnt_out(text)
         emergency = said_plainly(doc, lambda words: emergency_evidence(words, nlu_emergency, burnt))
@@ -456,7 +467,7 @@ class Understanding:
                 if place.commune
                 else None
             ),
-            danger=self._danger(text, doc),
+            danger=self._danger(answered, doc if answered == text else parse(answered)),
             names_danger=bool(_DANGER_NAMED.search(folded)),
             yes_no=yes_no,
             phone_number=phone,
@@ -477,7 +488,8 @@ class Understanding:
             other_service=names_other_service(
                 _without_place(self._beyond_set_aside(text), place), category is not None, not place.is_empty()
             ),
-            asks_for_person=asks_for_person(folded),
+            # "Je parle à un robot ou à une vraie personne ?": a question about the bot, not a request.
+            asks_for_person=asks_for_person(_MACHINE_OR_PERSON.sub(" , ", folded)),
             goodbye=says_goodbye(folded),
             will_call_elsewhere=any(contains_phrase(folded, w) for w in _WILL_CALL_ELSEWHERE),
             unsure=is_unsure(text),
@@ -544,6 +556,12 @@ class Understanding:
             first = self.taxonomy.match(" ".join(named))
             if first:
                 return Found(first, text)
+        second = _SECOND_PROBLEM.search(_fold_in_place(kept))
+        first = self.taxonomy.match(kept[: second.start()]) if second else None
+        if first:
+            # "L'abribus a la vitre explosée, et en plus ils ont tagué le panneau": the problem said first is the
+            # call's; the one added after is a second report.
+            return Found(first, text)
         strong = _last_said(lambda said: self.taxonomy.match(said, weak=False), kept, clause=True)
         code = strong or _last_said(self.taxonomy.match, kept, clause=True) or self.taxonomy.match(unhazarded)
         return Found(code, text) if code else None
@@ -574,6 +592,21 @@ class Understanding:
         if place.street_name and not place.street_number:
             place = replace(place, street_number=_number_after_street(said, place.street_name))
         return self.places.verify(place)
+
+    def _commune_kept(self, said: str, place: Place, spans: list[tuple[int, int]]) -> Place:
+        """ "C'est à Aubagne, pas à La Penne. Je bosse à La Penne": a commune the caller takes back in the line is
+        not where the problem is, wherever else the line names it; the other commune said is."""
+        taken_back = {self.places.parse(said[start:end]).commune for start, end in spans} - {None}
+        if place.commune not in taken_back:
+            return place
+        folded = _fold_in_place(said)
+        for name, aliases in self.gazetteer.communes:
+            if name in taken_back:
+                for alias in aliases:
+                    folded = re.sub(rf"\b{re.escape(alias)}\b", lambda m: " " * len(m.group(0)), folded)
+        rest = "".join(c if f != " " or c in ",.;" else " " for c, f in zip(said, folded, strict=True))
+        other = self.places.parse(rest).commune
+        return replace(place, commune=other) if other and other not in taken_back else place
 
     def _landmark_beside(self, said: str, place: Place) -> str | None:
         """A public place the line names besides its street (the street's own words left out)."""
@@ -630,6 +663,14 @@ class Understanding:
             # "Le trou, c'est moins grave que le banc": a comparison between problems says nothing of their danger.
             return self._danger(compared, parse(compared))
         folded = fold(text)
+        turned = list(_TURNED_ROUND.finditer(folded))
+        if turned and _opening_answer(text) is not None:
+            # "Non... enfin si, un peu, pour les vélos": the caller's second thought is the answer.
+            tail = folded[turned[-1].end() :]
+            second = self._danger(tail, parse(tail))
+            second = second if second is not None else _opening_answer(tail)
+            if second is not None:
+                return second
         if _NOT_YET.search(folded) and _HARM_DONE.search(folded):
             # "Non, pas d'accident pour l'instant", "personne n'est tombé pour le moment": a harm not done yet is
             # the danger the caller reports.
@@ -694,9 +735,16 @@ class Understanding:
 
 
 _YES_TOTALLY = re.compile(r"(?:^|(?<=[,.;!?]))\s*(oui|ouais|ouai|carrément|carrement|clair)\s+grave\b", re.IGNORECASE)
+# A yes or no turned round in the same answer; "enfin si on veut" is no yes.
+_TURNED_ROUND = re.compile(
+    r"\b(?:enfin|bon|ou plutot|quoique|a la reflexion)\s+(?=(?:si|oui|non)\b)"
+    r"(?!si (?:on|vous|il|ils|elle|elles|je|tu|c|ca)\b)"
+)
 _COMPARED_DANGER = re.compile(r"\bmoins (?:grave|graves|dangereu\w*)\b", re.IGNORECASE)
 _NOT_YET = re.compile(r"\b(?:pour l instant|pour le moment|pas encore|jusqu a present|jusqu ici|pour l heure)\b")
-_HARM_DONE = re.compile(r"\b(?:accident\w*|tombe\w*|blesse\w*|renverse\w*|mort|morts|casse la figure)\b")
+_HARM_DONE = re.compile(
+    r"\b(?:accident\w*|tombe\w*|blesse\w*|renverse\w*|mort|morts|casse la figure|(?:fait|faits|faite) mal)\b"
+)
 # The caller asks for a moment or cannot hear: nothing is answered yet.
 _HOLD_ON = re.compile(
     r"\b(?:attendez|attends|un instant|une seconde|deux secondes|une minute|quittez pas|"
@@ -705,7 +753,9 @@ _HOLD_ON = re.compile(
 _DANGER_NAMED = re.compile(r"\b(?:danger\w*|risque\w*|perilleu\w*)\b")
 _ECHOED_DANGER_WORDS = frozenset({"danger", "dangereux", "dangereuse", "dangereuses"})
 # "que": the South's emphatic "oh que oui", "que non".
-_BEFORE_AN_ANSWER = frozenset({"ah", "oh", "eh", "alors", "quoi", "comment", "hein", "ecoutez", "vous", "savez", "que"})
+_BEFORE_AN_ANSWER = frozenset(
+    {"ah", "oh", "eh", "alors", "quoi", "comment", "hein", "ecoutez", "vous", "savez", "que", "pardon", "allo"}
+)
 _OPENING_NO = (
     ("non",),
     ("nan",),
@@ -989,7 +1039,7 @@ _LINE_TALK = re.compile(
     r"\b(?:ca|sa) (?:(?:capte|gresille|coupe) (?:mal|pas|plus)|coupe(?= ?(?:la\b ?)?(?:[,.;!?]|allo\b|$)))"
     r"(?: (?:ici|la haut|la bas|la))?"
     r"(?:,? (?:dans|sur|sous|en) (?:la |le |les |l |un |une |mon |ma )?\w+)?\b|"
-    r"\b(?:ca|sa) passe mal\b|\bje (?:capte|capte rien|capte pas)\b|"
+    r"\b(?:ca|sa) passe mal\b|\bje (?:capte|capte rien|capte pas)\b|\b(?:ca|sa) (?:a|vient de) coupe\w*\b|"
     r"\b(?:pas|plus|peu) de (?:reseau|batterie)\b|\bje (?:vous )?(?:entends|entend) (?:mal|pas|rien|plus)\b|"
     r"\bvous m entendez\b|\bje suis (?:en voiture|au volant|dans (?:le|mon) (?:bus|train|metro|tram|camion)|"
     r"dans (?:la|ma) voiture)\b|"
@@ -1213,12 +1263,15 @@ _SOMETHING_ELSE = re.compile(
 )
 _MAIN_PROBLEM = re.compile(
     r"(?:\b(?:le plus|ce qui est le plus) (?:urgent|important|grave|genant|embetant|dangereux)\b(?: c est| ce sont| c)?"
-    r"|\bc est surtout(?: pour)?) (?=(?:le|la|les|l|un|une|des|du|mon|ma|mes|ce|cette|ces) )"
+    r"|\bc est surtout(?: pour)?|\bcommencez par|\bcommencons par)"
+    r" (?=(?:le|la|les|l|un|une|des|du|mon|ma|mes|ce|cette|ces) )"
 )
 _MAIN_PROBLEM_WORDS = 4
+_SECOND_PROBLEM = re.compile(r"\b(?:et en plus|en plus de (?:ca|cela)|et puis aussi|(?:il )?y a aussi|et aussi)\b")
 # "C'est pas le lampadaire": the thing named there is not the problem.
 _NOT_THIS_ONE = re.compile(
-    r"\b(?:c est|ce n est|c etait|non) pas (?:un|une|le|la|l|les|des|du|de l|de la)\s+\w+"
+    r"\b(?:c est|ce n est|c etait|non) pas (?:vraiment |du tout |tellement )?"
+    r"(?:un|une|le|la|l|les|des|du|de l|de la)\s+\w+"
     r"(?:\s+(?:public|publique|rouge))?"
     # "c'est pas un problème de signalisation": what the problem is not of
     r"(?:\s+(?:de|d|du|des|de la|de l)\s+\w+)?"

@@ -1207,3 +1207,21 @@ def test_a_well_known_place_does_not_replace_the_commune_said() -> None:
     turn(slots, "report_problem", "un lampadaire éteint à la ciotat")
     turn(slots, "inform", "pas loin du stade vélodrome")
     assert slots["commune"] == "La Ciotat"
+
+
+def test_a_public_place_beside_the_commune_answers_where() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "tags")
+    turn(slots, "inform", "des insultes à la bombe")
+    turn(slots, "inform", "Mur de l'école, Gréasque")
+    assert slots["commune"] == "Gréasque" and slots["landmark"] == "mur de l'école"
+
+
+def test_a_house_and_street_volunteered_after_a_landmark_are_where() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "un banc cassé vers la gare saint charles")
+    assert slots[PENDING] == "danger"
+    turn(slots, "inform", "non pas dangereux")
+    turn(slots, "inform", "c'est au quarante deux boulevard national dans le premier non le troisième")
+    assert slots["street_name"] == "boulevard National" and slots["street_number"] == "42"
+    assert slots["commune"] == "Marseille 3e"

@@ -1523,3 +1523,87 @@ def test_a_quarter_split_by_the_recogniser_is_not_the_commune_of_its_first_piece
     # "puy ricard" is Puyricard, a quarter of Aix, not Le Puy-Sainte-Réparade for its "puy"; Mazargues is no Mazarin.
     assert frame("chemin des lilas à puy ricard").place.commune == "Aix-en-Provence"
     assert frame("dans le quartier de mazargues").place.commune == "Marseille"
+
+
+def test_a_value_taken_back_ends_where_the_caller_says_they_got_it_wrong() -> None:
+    said = "non ce n'est pas le boulevard michelet je me suis trompée c'est boulevard baille au cinq"
+    assert frame(said, "deny").place.street_name == "boulevard Baille"
+    said = "c'est pas le trente en fait je me suis encore gouré c'est le trente deux"
+    assert frame(said, "deny").street_number_said == "32"
+
+
+def test_a_thing_not_really_the_problem_gives_way_to_the_one_after_it() -> None:
+    said = "enfin c'est pas vraiment les poubelles c'est les pigeons qui éventrent les sacs"
+    assert frame(said).category is not None and frame(said).category.value == "nuisibles"  # type: ignore[union-attr]
+
+
+def test_a_danger_answer_turned_round_is_the_second_thought() -> None:
+    assert frame("non ça va... enfin si, les gamins peuvent tomber dedans, oui").danger is True
+    assert frame("oui un peu, enfin non, pas vraiment").danger is False
+    assert frame("non, enfin si on veut, c'est rien de grave").danger is not True
+
+
+def test_nobody_hurt_yet_is_the_danger_reported() -> None:
+    assert frame("non personne s'est fait mal pour le moment mais ça viendra").danger is True
+
+
+def test_a_cut_line_said_before_the_answer_does_not_hide_it() -> None:
+    assert frame("allô pardon ça a coupé, dangereux non").danger is False
+    assert frame("allô oui ça a coupé").holds_on
+
+
+def test_a_commune_taken_back_is_not_where_the_problem_is_wherever_else_it_is_named() -> None:
+    said = "oh pardon c'est à Vitrolles pas à Marignane, moi je travaille à Marignane"
+    assert frame(said).place.commune == "Vitrolles"
+
+
+def test_asking_whether_the_bot_is_a_machine_or_a_person_is_no_request() -> None:
+    asked = frame("je parle à une machine ou à un être humain ?", "greet")
+    assert asked.asks_if_machine and not asked.asks_for_person
+    assert frame("vous êtes un robot ou une personne ? passez-moi un humain").asks_for_person
+
+
+def test_a_pedestrian_crossing_is_no_street() -> None:
+    place = frame("un camion stationné sur le passage piéton au 12 avenue des chutes lavie").place
+    assert place.street_name == "avenue des Chutes Lavie" and place.street_number == "12"
+
+
+def test_a_street_said_with_du_cours() -> None:
+    assert frame("les bancs du cours mirabeau sont cassés à aix").place.street_name == "cours Mirabeau"
+
+
+def test_an_arrondissement_put_right() -> None:
+    assert frame("c'est dans le sixième non le septième").place.commune == "Marseille 7e"
+    assert frame("dans le 6e non le lampadaire").place.commune == "Marseille 6e"
+
+
+def test_a_noise_barrier_is_no_noise_complaint() -> None:
+    said = "un mur anti-bruit près de la rocade a été recouvert de tags"
+    assert not frame(said, "report_problem").out_of_scope
+
+
+def test_pests_living_in_a_tree_are_the_problem() -> None:
+    category = frame("le platane de la cour est envahi de chenilles", "report_problem").category
+    assert category is not None and category.value == "nuisibles"
+    category = frame("un pin est tombé sur la route", "report_problem").category
+    assert category is not None and category.value == "espaces_verts_arbres"
+
+
+def test_a_landmark_named_by_its_commune_ends_there() -> None:
+    assert frame("devant la mairie de gardanne le panneau est tombé").place.landmark == "mairie de Gardanne"
+    assert frame("devant la gare de la ciotat").place.landmark == "gare de La Ciotat"
+
+
+def test_the_problem_said_first_is_the_calls_when_another_is_added() -> None:
+    category = frame("le lampadaire est cassé et en plus y a des tags dessus", "report_problem").category
+    assert category is not None and category.value == "eclairage_public"
+    category = frame("commencez par le banc, les tags c'est moins pressé", "report_problem").category
+    assert category is not None and category.value == "mobilier_urbain"
+
+
+def test_a_bent_commune_names_no_problem() -> None:
+    assert frame("je suis passé devant la plage à fosse sur mer", "report_problem").category is None
+
+
+def test_a_night_shift_is_no_landmark() -> None:
+    assert frame("je reviens du poste de nuit, le lampadaire est éteint").place.landmark is None

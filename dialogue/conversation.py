@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dialogue.knowledge import OTHER_CATEGORY, Gazetteer, Taxonomy, fold
-from dialogue.normalize import Place, format_place, is_quarter, normalize_caller_number
+from dialogue.normalize import Place, format_place, is_quarter, normalize_caller_number, spoken_to_digits
 from dialogue.slots import (
     CALLBACK_OFFER,
     CALLBACK_REASONS,
@@ -270,7 +270,8 @@ def extract(frame: Frame, slots: dict[str, Any], knowledge: Knowledge, trusted: 
         and trusted
         and frame.plausible_problem
         and pending in ("problem", "place", "commune", None)
-        and frame.place.is_empty()
+        # "Au parking du cimetière, y a des gravats, des pneus": a place said with more of the same problem.
+        and (frame.place.is_empty() or (frame.category is not None and frame.category.value == slots.get("category")))
     ):
         # More words about the problem, said after it was named: they belong to the description.
         updates["description"] = _described(slots, frame)
@@ -309,7 +310,11 @@ def extract(frame: Frame, slots: dict[str, Any], knowledge: Knowledge, trusted: 
     elif pending == "callback_consent":
         # A call back declined in words wins over the yes the line opened with ("oui ... non, pas la peine").
         consent = False if frame.callback is False else frame.answer
-        if consent is True:
+        if consent is True and _number_misheard(frame):
+            # "Oui, au 06 73 84 25 9…": a number said that is no phone number is asked again, not replaced by the
+            # line's own number.
+            updates.update(callback_consent=True, callback_number=None)
+        elif consent is True:
             updates.update(callback_consent=True, callback_number=slots.get(CALLER_NUMBER))
         elif consent is False:
             updates.update(callback_consent=False, callback_number=None)
@@ -360,7 +365,18 @@ def _place_from(
     has_place = bool(slots.get("street_name") or slots.get("landmark"))
     # "Vers la Timone" then, whatever was asked, "au 123 boulevard Baille dans le 5e": a house and its street said
     # where only a landmark was known is where the problem is.
-    volunteered = bool(place.street_name and place.street_number) and not slots.get("street_name") and trusted
+    volunteered = (
+        bool(place.street_name and place.street_number)
+        and not slots.get("street_name")
+        and trusted
+        and pending in ("danger", "description", "street_number", "callback_consent")
+        and not frame.phone_number
+        # Another commune's address is not this place's: "tags au stade de Vitrolles" then "au 24 bd X à Marignane".
+        and _same_commune(place.commune, slots.get("commune"))
+        # "J'habite au 5 avenue X": the caller's home is not where the problem is; "le bus 21" is no house.
+        and not _OWN_HOME.search(fold(frame.text))
+        and _HOUSE_NUMBER_SAID.search(fold(spoken_to_digits(frame.text))) is not None
+    )
     street_ok = bool(place.street_name) and (
         not has_place
         or may_change
@@ -391,7 +407,7 @@ def _place_from(
         not slots.get("commune")
         # The commune of a well-known place only fills one not known yet: La Ciotat has a Vieux-Port too.
         or (
-            (may_change or (volunteered and street_ok))
+            (may_change or (volunteered and street_ok and str(place.commune).startswith(str(slots.get("commune")))))
             and not frame.commune_of_landmark
             and not _weaker_commune(place.commune, slots.get("commune"))
         )
@@ -457,6 +473,28 @@ def landmark_strength(landmark: str | None, gazetteer: Gazetteer | None = None) 
     if gazetteer is not None and is_quarter(landmark, gazetteer):
         return 1
     return 2 if any(word[:1].isupper() for word in landmark.split()) else 1
+
+
+_OWN_HOME = re.compile(r"\b(?:j habite|mon adresse|chez moi|mon domicile|je vis|je reside)\b")
+_HOUSE_NUMBER_SAID = re.compile(
+    r"(?:^|\b(?:au|numero|n|le))\s*\d+(?: bis| ter)? (?:\w+ ){0,3}?(?:rue|avenue|boulevard|bd|av|chemin|"
+    r"route|place|impasse|allee|cours|quai|traverse|montee|square)\b"
+)
+
+
+def _number_misheard(frame: Frame) -> bool:
+    """Six digits or more said without a phone number read in them: a number the caller gave, heard wrong."""
+    return not frame.phone_number and len(re.sub(r"\D", "", spoken_to_digits(frame.text))) >= _DIGITS_OF_A_TRY
+
+
+_DIGITS_OF_A_TRY = 6
+
+
+def _same_commune(said: str | None, known: Any) -> bool:
+    """Whether a commune said may be the one known ("Marseille 5e" for "Marseille"), or one of them is unknown."""
+    if not said or not isinstance(known, str) or not known:
+        return True
+    return said.startswith(known) or known.startswith(said)
 
 
 def _weaker_commune(new: str | None, old: Any) -> bool:

@@ -109,7 +109,9 @@ class Taxonomy:
         """ "Le cèdre est couvert de cocons": pests said living in a tree are the problem, not the tree."""
         pests = self.by_code(PESTS)
         words = "|".join(re.escape(word) for word in (*pests.problem_synonyms, *pests.synonyms)) if pests else ""
-        return bool(words) and re.search(rf" {_NESTING} (?:\w+ ){{0,3}}(?:{words}) ", padded) is not None
+        if not words or _TREE_TROUBLE.search(padded):
+            return False  # "un pin couché sur la route, couvert de chenilles": the tree is the problem
+        return re.search(rf" {_NESTING} (?:\w+ ){{0,3}}(?:{words}) ", padded) is not None
 
     def match(self, text: str, weak: bool = True) -> str | None:
         """Code of the category named first in the text ("une branche cassée sur le trottoir": the branch);
@@ -150,6 +152,11 @@ class Taxonomy:
 
 
 PESTS = "nuisibles"
+# A tree's own trouble, said beside its pests, is the problem: fallen, leaning, dead, a branch about to fall.
+_TREE_TROUBLE = re.compile(
+    r" (?:tombe|tombee|tomber|couche|couchee|penche|penchee|menace|mort|morte|abattre|abattu|branche|deracine|"
+    r"casse|cassee|fendu|fendue) "
+)
 # How pests are said to live in a tree: a nest of them, a tree full of them, "infesté de", "envahi par".
 _NESTING = r"(?:nid|plein|pleine|infeste|infestee|infestes|envahi|envahie|envahis|colonise|colonisee|couvert|couverte)"
 # A surface or a tree said as where the problem is ("l'eau déborde sur la chaussée", "des gravats sur le trottoir",

@@ -941,6 +941,9 @@ def find_arrondissement(text: str) -> str | None:
 _ARRONDISSEMENT_PUT_RIGHT = re.compile(
     r"\W*(?:non|pardon|plutot|enfin|euh)(?:\W+(?:non|pardon|plutot|enfin|euh))*"
     r"\W+(?:dans )?le (\d{1,2}) ?(?:e|eme|er|ere)\b"
+    # the ordinal stands for the arrondissement, not for the 2nd light or floor: nothing or a place word follows
+    r"(?=\s*$|\s*[,.;]|\s+(?:a|au|aux|devant|pres|vers|dans|quartier|arrondissement|marseille|c|je|et|mais|voila|"
+    r"hein|rue|avenue|boulevard|bd|chemin|place|oui|non)\b)"
 )
 
 
@@ -975,7 +978,12 @@ def find_street(text: str, gazetteer: Gazetteer | None = None) -> tuple[str | No
             and tokens[index + 1] not in COMPLEMENT_STARTS
             and not (token not in ("route", "place") and index > 1 and tokens[index - 2] in _PLACE_PREPOSITIONS)
             # "les bancs du cours Julien": a course is seldom "of" something, the street often is
-            and not (token == "cours" and tokens[index - 1] == "du")
+            and not (
+                token == "cours"
+                and tokens[index - 1] == "du"
+                and tokens[index + 1] not in DETERMINERS
+                and not (gazetteer and gazetteer.named_landmark(f"cours {tokens[index + 1]}"))
+            )
         ):
             continue  # "le cours est fini", "une place de libre"; but "sur le cours Pasteur" names it
         if token == "cour" and index > 0 and tokens[index - 1] in DETERMINERS:
@@ -1223,6 +1231,7 @@ def is_quarter(name: str | None, gazetteer: Gazetteer) -> bool:
     return bool(name) and any(fold(name or "") == alias for alias, _ in gazetteer.quarter_aliases_longest_first())
 
 
+_WORK_SHIFT = re.compile(r"(?:\w+ )?(?:le |la |mon |du )?poste (?:de|du) (?:nuit|jour|matin|soir|apres midi)\b")
 _NUMBERED_PARTS = frozenset(
     {"batiment", "bat", "bloc", "escalier", "entree", "porte", "tour", "numero", "immeuble", "quai", "voie", "ligne",
      "terminal", "sortie", "niveau", "moins", "hall", "secteur", "zone", "lot", "salle", "tranche"}
@@ -1255,9 +1264,11 @@ def _described_landmark(text: str, gazetteer: Gazetteer) -> str | None:
                 cue = folded_tokens[start]
         if cue is None:
             continue
-        head_words = " ".join(t for t in folded_tokens[start : start + 5] if t) + " "
+        head_words = " ".join(t for t in folded_tokens[start : start + 3] if t) + " "
         if any(f" {thing} " in f" {head_words}" for thing in gazetteer.not_landmarks):
             continue  # "les camping-cars": a thing, not a place
+        if _WORK_SHIFT.match(" ".join(t for t in folded_tokens[start : start + 5] if t)):
+            continue  # "en rentrant du poste de nuit": a shift at work, not the post office
         # In tokens, not words: "rond-point" is one token and two words of the cue "sur le rond point".
         cue_length = _tokens_covering(folded_tokens, start, len(cue.split()))
         span = tokens[start : start + cue_length]
@@ -1374,7 +1385,7 @@ def _strip_commune(span: list[str], gazetteer: Gazetteer) -> list[str]:
 def parse_place(text: str, gazetteer: Gazetteer) -> Place:
     number, street = find_street(text, gazetteer)
     landmark = find_landmark(text, gazetteer) if street is None else None
-    landmark = _trimmed_landmark(_ended_at_commune(landmark, gazetteer))
+    landmark = _trimmed_landmark(_ended_at_commune(landmark, gazetteer, text))
     if landmark and landmark.replace(" ", "").isdigit():
         # "devant le 42" names a house number, not a landmark.
         number, landmark = number or landmark, None
@@ -1395,7 +1406,14 @@ _LANDMARK_TAIL = _CLAUSE_SUBJECTS | {"c", "que", "et", "mais"}
 _NO_PLACE = frozenset({"chez", "moi", "porte", "maison", "entree", "immeuble", "fenetre", "la", "le", "les"})
 
 
-def _ended_at_commune(landmark: str | None, gazetteer: Gazetteer) -> str | None:
+# After "<article> <noun>", a verb or its pronoun: the sentence goes on ("la vitre elle est explosée").
+_SENTENCE_GOES_ON = re.compile(
+    r"(?:est|sont|etait|sera|a ete|ont|elle(?! y\b)|il(?! y\b)|s|se|fait|font|marche|fuit|penche|deborde|clignote|"
+    r"bouge|tombe|pend)\b"
+)
+
+
+def _ended_at_commune(landmark: str | None, gazetteer: Gazetteer, text: str) -> str | None:
     """ "l'école de Gémenos la grille est tombée": a landmark named by its commune ends there; what
     follows with an article is the sentence going on (a quarter of the commune goes on with it)."""
     if not landmark:
@@ -1404,6 +1422,10 @@ def _ended_at_commune(landmark: str | None, gazetteer: Gazetteer) -> str | None:
     # Each folded piece with the word it comes from ("Cuges-les-Pins" is three pieces of one word).
     pieces = [(piece, index) for index, word in enumerate(words) for piece in fold(word).split()]
     folded = [piece for piece, _ in pieces]
+    # The words the caller said after the landmark: where the sentence goes on.
+    said = fold(text)
+    at_end = said.find(" ".join(folded))
+    following = said[at_end + len(" ".join(folded)) :].split() if at_end >= 0 else []
     quarters = [alias for alias, _ in gazetteer.quarter_aliases_longest_first()]
     aliases = gazetteer.aliases_longest_first(quarters=False)
     for alias, commune in aliases:
@@ -1419,6 +1441,8 @@ def _ended_at_commune(landmark: str | None, gazetteer: Gazetteer) -> str | None:
                 continue  # "la gare de Marseille la Blancarde"
             if pieces[after][1] == pieces[after - 1][1]:
                 continue  # inside one written word
+            if not _SENTENCE_GOES_ON.match(" ".join([*folded[after + 2 :], *following][:2])):
+                continue  # "la gare d'Aix le TGV", "le stade de Marseille le Vélodrome": one name
             return " ".join(words[: pieces[after][1]])
     return landmark
 
@@ -1934,6 +1958,14 @@ def landmark_in_a_quarter(text: str, gazetteer: Gazetteer, commune: str | None) 
     return None
 
 
+def _names_a_public_place(piece: str, gazetteer: Gazetteer) -> bool:
+    """ "Mur de l'école", "le parking du stade": a kind of public place said as a noun ("ça marche pas" is a verb)."""
+    folded = fold(piece)
+    return any(
+        re.search(rf"\b(?:le|la|les|l|du|de|des|d) {re.escape(kind)}\b", folded) for kind in gazetteer.landmark_words
+    )
+
+
 def place_words_beside_communes(text: str, gazetteer: Gazetteer) -> str | None:
     """The pieces of a line that place something and name no commune, as a landmark: "c'est à Trets. Au-dessus du
     lavoir, le long du canal" -> "Au-dessus du lavoir, le long du canal" (the commune is a field of its own)."""
@@ -1943,7 +1975,7 @@ def place_words_beside_communes(text: str, gazetteer: Gazetteer) -> str | None:
         piece.strip()
         for piece in pieces
         # "Portail du stade, Cadolive": a public place named beside the commune places it too.
-        if (places_something(piece) or any(contains_phrase(fold(piece), kind) for kind in gazetteer.landmark_words))
+        if (places_something(piece) or _names_a_public_place(piece, gazetteer))
         and not any(contains_phrase(fold(piece), name) for name in names)
     ]
     if not kept or len(kept) == len(pieces):

@@ -150,6 +150,11 @@ _ASKING = re.compile(
 _MACHINE = re.compile(
     r"\b(robots?|machines?|repondeurs?|ordinateurs?|automates?|serveur vocal|intelligence artificielle)\b"
 )
+# Where the caller lives or works, said before a commune: "j'habite à", "je bosse à", "je suis de".
+_LIVES_IN = re.compile(
+    r"\b(?:j habite|j habitais|je vis|je travaille|je bosse|je suis|je viens|moi c est)(?: pas)?"
+    r"(?: a| au| aux| de| d| sur| vers| du cote de)\b"
+)
 _MACHINE_OR_PERSON = re.compile(
     r"\b(?:robots?|machines?|repondeurs?|ordinateurs?|automates?|serveur vocal|intelligence artificielle)"
     r" ou (?:a |avec )?(?:un |une |des )?(?:vrai |vraie |vrais |vraies |etre |etres )?"
@@ -230,7 +235,7 @@ _NEGATED_VALUE = re.compile(
     r"\bpas (?:a|au|aux|dans|en|sur|le|la|les|du|des|rue|avenue|av|boulevard|bd|chemin|ch|cours|allee|place|"
     r"impasse|numero|un|une)\b(?: [\w]+){1,5}?"
     # ... up to the right value or the caller's own "I got it wrong": "pas rue X, en fait, rue Y"
-    r"(?=\s*(?:,|\.|;|mais|c est|plutot|en fait|je me (?:suis|trompe)|je voulais dire|je veux dire|$))"
+    r"(?=\s*(?:,|\.|;|mais|c est|plutot|je me (?:suis|trompe)|je voulais dire|je veux dire|$))"
     # "pas quatorze, quarante": a number taken back right before the right one
     r"|\bpas \d+(?: bis| ter)?(?=[ ,.;]+\d)"
     # "c'est pas Gardanne, c'est Meyreuil": a bare name taken back before the right one
@@ -406,7 +411,7 @@ class Understanding:
         said_once = _said_once(said)
         affirmed = _without_negations(said_once, self._commune_taken_back)
         place, verified = self._place(affirmed)
-        place = self._commune_kept(said_once, place, _negated_spans(said_once, self._commune_taken_back))
+        place = self._commune_not_lived_in(affirmed, place)
         standing_in = self.gazetteer.landmark_commune(affirmed) if place.landmark and not place.commune else None
         if standing_in:
             place = replace(place, commune=standing_in)  # "au parc Borély": Marseille, unless one is known already
@@ -557,11 +562,13 @@ class Understanding:
             if first:
                 return Found(first, text)
         second = _SECOND_PROBLEM.search(_fold_in_place(kept))
-        first = self.taxonomy.match(kept[: second.start()]) if second else None
-        if first:
+        before = kept[: second.start()] if second else ""
+        # Only a problem described before it ("la vitre est explosée"), not a thing or a place ("les voitures").
+        said_first = self._category(before) if before and describes_problem(before) else None
+        if said_first:
             # "L'abribus a la vitre explosée, et en plus ils ont tagué le panneau": the problem said first is the
             # call's; the one added after is a second report.
-            return Found(first, text)
+            return Found(said_first.value, text)
         strong = _last_said(lambda said: self.taxonomy.match(said, weak=False), kept, clause=True)
         code = strong or _last_said(self.taxonomy.match, kept, clause=True) or self.taxonomy.match(unhazarded)
         return Found(code, text) if code else None
@@ -593,20 +600,27 @@ class Understanding:
             place = replace(place, street_number=_number_after_street(said, place.street_name))
         return self.places.verify(place)
 
-    def _commune_kept(self, said: str, place: Place, spans: list[tuple[int, int]]) -> Place:
-        """ "C'est à Aubagne, pas à La Penne. Je bosse à La Penne": a commune the caller takes back in the line is
-        not where the problem is, wherever else the line names it; the other commune said is."""
-        taken_back = {self.places.parse(said[start:end]).commune for start, end in spans} - {None}
-        if place.commune not in taken_back:
-            return place
+    def _commune_not_lived_in(self, said: str, place: Place) -> Place:
+        """ "C'est à Aubagne. Je bosse à La Penne, je confonds": the commune the caller lives or works in is not
+        where the problem is when the line names another."""
         folded = _fold_in_place(said)
-        for name, aliases in self.gazetteer.communes:
-            if name in taken_back:
-                for alias in aliases:
-                    folded = re.sub(rf"\b{re.escape(alias)}\b", lambda m: " " * len(m.group(0)), folded)
-        rest = "".join(c if f != " " or c in ",.;" else " " for c, f in zip(said, folded, strict=True))
-        other = self.places.parse(rest).commune
-        return replace(place, commune=other) if other and other not in taken_back else place
+        lived = [m for m in _LIVES_IN.finditer(folded)]
+        if not lived or not place.commune:
+            return place
+        masked = said
+        for found in reversed(lived):
+            named = self.places.parse(said[found.end() : found.end() + 40]).commune
+            if named != place.commune:
+                continue
+            tail = folded[found.end() :]
+            words = self.places.words_naming(said[found.end() :], named)
+            size = len(" ".join(words)) if words and tail.lstrip().startswith(" ".join(words)) else 0
+            cut = found.end() + (len(tail) - len(tail.lstrip())) + size
+            masked = f"{masked[: found.start()]} , {masked[cut:]}"
+        if masked == said:
+            return place
+        other = self.places.parse(masked).commune
+        return replace(place, commune=other) if other and other != place.commune else place
 
     def _landmark_beside(self, said: str, place: Place) -> str | None:
         """A public place the line names besides its street (the street's own words left out)."""
@@ -663,10 +677,10 @@ class Understanding:
             # "Le trou, c'est moins grave que le banc": a comparison between problems says nothing of their danger.
             return self._danger(compared, parse(compared))
         folded = fold(text)
-        turned = list(_TURNED_ROUND.finditer(folded))
+        turned = list(_TURNED_ROUND.finditer(text.lower()))
         if turned and _opening_answer(text) is not None:
             # "Non... enfin si, un peu, pour les vélos": the caller's second thought is the answer.
-            tail = folded[turned[-1].end() :]
+            tail = fold(text[turned[-1].end() :])
             second = self._danger(tail, parse(tail))
             second = second if second is not None else _opening_answer(tail)
             if second is not None:
@@ -737,13 +751,15 @@ class Understanding:
 _YES_TOTALLY = re.compile(r"(?:^|(?<=[,.;!?]))\s*(oui|ouais|ouai|carrément|carrement|clair)\s+grave\b", re.IGNORECASE)
 # A yes or no turned round in the same answer; "enfin si on veut" is no yes.
 _TURNED_ROUND = re.compile(
-    r"\b(?:enfin|bon|ou plutot|quoique|a la reflexion)\s+(?=(?:si|oui|non)\b)"
-    r"(?!si (?:on|vous|il|ils|elle|elles|je|tu|c|ca)\b)"
+    # the yes or no stands alone ("enfin si, un peu"), not as a conjunction ("enfin si les gens font attention")
+    r"\b(?:enfin|bon|ou plutôt|ou plutot|quoique|à la réflexion|a la reflexion)\W+"
+    r"(?=(?:si|oui|non)(?:\s*(?:[,.;!?…]|$)|\s+(?:quand m[eê]me|un peu|assez|carrément|vraiment)\b))"
 )
 _COMPARED_DANGER = re.compile(r"\bmoins (?:grave|graves|dangereu\w*)\b", re.IGNORECASE)
 _NOT_YET = re.compile(r"\b(?:pour l instant|pour le moment|pas encore|jusqu a present|jusqu ici|pour l heure)\b")
 _HARM_DONE = re.compile(
-    r"\b(?:accident\w*|tombe\w*|blesse\w*|renverse\w*|mort|morts|casse la figure|(?:fait|faits|faite) mal)\b"
+    r"\b(?:accident\w*|tombe\w*|blesse\w*|renverse\w*|mort|morts|casse la figure|"
+    r"(?:s est|se sont|se soit|se faire|s etait) (?:fait|faits|faite) (?:du )?mal)\b"
 )
 # The caller asks for a moment or cannot hear: nothing is answered yet.
 _HOLD_ON = re.compile(

@@ -1225,3 +1225,42 @@ def test_a_house_and_street_volunteered_after_a_landmark_are_where() -> None:
     turn(slots, "inform", "c'est au quarante deux boulevard national dans le premier non le troisième")
     assert slots["street_name"] == "boulevard National" and slots["street_number"] == "42"
     assert slots["commune"] == "Marseille 3e"
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "j'habite au 5 avenue de la libération à aubagne",  # the caller's home
+        "c'est au 24 boulevard de l'europe à marignane",  # another commune
+        "c'est le 06 12 34 56 78 au 4 rue paradis",  # a phone number with it
+    ],
+)
+def test_an_address_volunteered_that_is_not_the_problems_leaves_the_place(said: str) -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "lampadaire éteint devant la mairie de gardanne")
+    turn(slots, "inform", "non")
+    turn(slots, "inform", said)
+    assert slots["commune"] == "Gardanne" and not slots.get("street_name")
+
+
+def test_a_verb_beside_the_commune_is_no_place() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "tags")
+    turn(slots, "inform", "des insultes à la bombe")
+    turn(slots, "inform", "à Gardanne, ça marche pas ce truc")
+    assert not slots.get("landmark")
+
+
+def test_a_callback_number_heard_wrong_is_asked_again_not_replaced_by_the_line() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "un lampadaire éteint au 3 rue de la paix à cassis", caller="+33442000000")
+    turn(slots, "inform", "non pas dangereux")
+    outcome = turn(slots, "affirm", "oui rappelez-moi au zéro six douze trente quatre cinquante six sept")
+    assert outcome.said[0].response == "utter_ask_callback_number" and slots["callback_number"] is None
+
+
+def test_more_of_the_problem_said_with_the_place_joins_the_description() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "bonjour je suis furieux je rappelle encore pour ce dépôt sauvage")
+    turn(slots, "inform", "derrière le gymnase de gémenos y a des sacs de gravats et des vieux pneus")
+    assert "gravats" in slots["description"] and slots["landmark"] == "gymnase de Gémenos"

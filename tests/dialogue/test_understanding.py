@@ -1569,7 +1569,7 @@ def test_a_pedestrian_crossing_is_no_street() -> None:
 
 
 def test_a_street_said_with_du_cours() -> None:
-    assert frame("les bancs du cours mirabeau sont cassés à aix").place.street_name == "cours Mirabeau"
+    assert frame("les bancs du cours lieutaud sont cassés").place.street_name == "cours Lieutaud"
 
 
 def test_an_arrondissement_put_right() -> None:
@@ -1607,3 +1607,59 @@ def test_a_bent_commune_names_no_problem() -> None:
 
 def test_a_night_shift_is_no_landmark() -> None:
     assert frame("je reviens du poste de nuit, le lampadaire est éteint").place.landmark is None
+
+
+@pytest.mark.parametrize(
+    ("said", "commune"),
+    [
+        ("moi j'habite pas à vitrolles j'habite à rognac mais le lampadaire c'est à vitrolles", "Vitrolles"),
+        ("je suis pas de marseille je suis de gardanne mais le trou il est à marseille rue de rome", "Marseille"),
+        ("c'est pas à aubagne même, c'est à la sortie d'aubagne en allant vers gemenos", "Aubagne"),
+    ],
+)
+def test_where_the_caller_lives_or_is_from_is_not_the_place(said: str, commune: str) -> None:
+    assert frame(said).place.commune == commune
+
+
+def test_en_fait_after_a_street_keeps_the_street() -> None:
+    assert frame("le lampadaire marche pas rue sainte en fait depuis trois jours").place.street_name == "rue Sainte"
+
+
+def test_an_ordinal_that_counts_something_is_no_arrondissement_put_right() -> None:
+    assert frame("dans le 9e non le 2e feu après la poste").place.commune == "Marseille 9e"
+    assert frame("c'est dans le 7e enfin le 3e étage de l'immeuble").place.commune == "Marseille 7e"
+
+
+def test_a_known_place_on_a_cours_stays_a_landmark() -> None:
+    place = frame("les poubelles du cours julien débordent").place
+    assert place.landmark == "Cours Julien" and place.commune == "Marseille"
+    assert frame("à la fin du cours les enfants traversent la route").place.street_name is None
+
+
+def test_a_second_problem_counts_only_after_a_problem_described() -> None:
+    category = frame("les voitures roulent trop vite et en plus le feu est cassé", "report_problem").category
+    assert category is not None and category.value == "signalisation"
+    category = frame("sur le trottoir y a aussi des crottes de chien partout", "report_problem").category
+    assert category is not None and category.value == "proprete"
+
+
+def test_a_name_going_on_after_the_commune_is_not_cut() -> None:
+    assert frame("devant la gare d'aix le tgv il y a des encombrants").place.landmark == "gare d'Aix le Tgv"
+
+
+def test_a_conditional_si_turns_no_answer_round() -> None:
+    assert frame("non bon si les enfants font attention ça va").danger is not True
+    assert frame("oui bon non je sais pas trop").danger is None
+
+
+def test_a_tree_in_trouble_stays_a_tree_whatever_lives_in_it() -> None:
+    category = frame("le pin penche sur la maison et il est plein de chenilles", "report_problem").category
+    assert category is not None and category.value == "espaces_verts_arbres"
+
+
+def test_what_hurts_the_eyes_is_no_harm_to_come() -> None:
+    assert frame("pour l'instant non ça fait mal aux yeux c'est tout").danger is not True
+
+
+def test_a_work_shift_only_is_no_place_but_a_parking_for_campers_is() -> None:
+    assert frame("au parking des camping cars y a des déchets partout").place.landmark == "parking des camping Cars"

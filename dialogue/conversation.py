@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from rapidfuzz.distance import Levenshtein
+
 from dialogue.knowledge import OTHER_CATEGORY, Gazetteer, Taxonomy, fold
 from dialogue.normalize import Place, format_place, is_quarter, normalize_caller_number, spoken_to_digits
 from dialogue.slots import (
@@ -39,6 +41,10 @@ MAX_ASKS = {"commune": 2, "problem": 2, "street_number": 1}
 # Words enough for a line with no category to be the caller's description of the problem ("il y a une chaîne en
 # travers du chemin, on ne peut plus passer"), kept until the problem is named or the bot stops asking.
 _DESCRIBING_WORDS = 5
+# An address said where the place was not asked: a word or so besides it ("c'est au 12 rue X, voilà"), no story.
+_WORDS_BESIDE_AN_ADDRESS = 1
+# Words besides the place that say more of the problem ("des sacs de gravats, un vieux frigo").
+_MORE_OF_THE_PROBLEM = 3
 
 
 @dataclass(frozen=True)
@@ -270,8 +276,15 @@ def extract(frame: Frame, slots: dict[str, Any], knowledge: Knowledge, trusted: 
         and trusted
         and frame.plausible_problem
         and pending in ("problem", "place", "commune", None)
-        # "Au parking du cimetière, y a des gravats, des pneus": a place said with more of the same problem.
-        and (frame.place.is_empty() or (frame.category is not None and frame.category.value == slots.get("category")))
+        # "Derrière le gymnase, des sacs de gravats et un frigo": a place said with more of the same problem.
+        and (
+            frame.place.is_empty()
+            or (
+                frame.category is not None
+                and frame.category.value == slots.get("category")
+                and frame.content_words - _place_words(frame) >= _MORE_OF_THE_PROBLEM
+            )
+        )
     ):
         # More words about the problem, said after it was named: they belong to the description.
         updates["description"] = _described(slots, frame)
@@ -310,7 +323,7 @@ def extract(frame: Frame, slots: dict[str, Any], knowledge: Knowledge, trusted: 
     elif pending == "callback_consent":
         # A call back declined in words wins over the yes the line opened with ("oui ... non, pas la peine").
         consent = False if frame.callback is False else frame.answer
-        if consent is True and _number_misheard(frame):
+        if consent is True and _number_misheard(frame, slots.get(CALLER_NUMBER)):
             # "Oui, au 06 73 84 25 9…": a number said that is no phone number is asked again, not replaced by the
             # line's own number.
             updates.update(callback_consent=True, callback_number=None)
@@ -369,7 +382,9 @@ def _place_from(
         bool(place.street_name and place.street_number)
         and not slots.get("street_name")
         and trusted
-        and pending in ("danger", "description", "street_number", "callback_consent")
+        and pending in ("danger", "description", "street_number")
+        # a line that says where, not one that tells of someone living there ("ma voisine au 8 rue X est tombée")
+        and frame.content_words - _place_words(frame) <= _WORDS_BESIDE_AN_ADDRESS
         and not frame.phone_number
         # Another commune's address is not this place's: "tags au stade de Vitrolles" then "au 24 bd X à Marignane".
         and _same_commune(place.commune, slots.get("commune"))
@@ -482,12 +497,22 @@ _HOUSE_NUMBER_SAID = re.compile(
 )
 
 
-def _number_misheard(frame: Frame) -> bool:
-    """Six digits or more said without a phone number read in them: a number the caller gave, heard wrong."""
-    return not frame.phone_number and len(re.sub(r"\D", "", spoken_to_digits(frame.text))) >= _DIGITS_OF_A_TRY
+def _number_misheard(frame: Frame, own_number: Any) -> bool:
+    """Six digits or more said without a phone number read in them, and not the caller's own number said with a
+    slip ("vingt zéro dix-sept" for "vingt dix-sept"): a number the caller gave, heard wrong."""
+    if frame.phone_number:
+        return False
+    if _SAME_NUMBER.search(fold(frame.text)):
+        return False  # "oui, sur ce numéro, je suis dispo de 14h à 18h30"
+    said = re.sub(r"\D", "", _TIMES.sub(" ", spoken_to_digits(frame.text)))
+    own = re.sub(r"\D", "", str(own_number or ""))
+    return len(said) >= _DIGITS_OF_A_TRY and not (own and Levenshtein.distance(said, own) <= _SLIPS_OF_THE_OWN)
 
 
 _DIGITS_OF_A_TRY = 6
+_SAME_NUMBER = re.compile(r"\b(?:ce|le meme|mon|celui|ce meme) (?:numero|portable|fixe|telephone|la)\b")
+_TIMES = re.compile(r"\b\d{1,2} ?(?:h|heures?)(?: ?\d{1,2})?\b", re.IGNORECASE)
+_SLIPS_OF_THE_OWN = 2
 
 
 def _same_commune(said: str | None, known: Any) -> bool:

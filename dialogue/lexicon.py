@@ -286,8 +286,7 @@ PROBLEM_PREDICATES = re.compile(
     r"depose|deposes|abandonne|abandonnee|abandonnes|plein|pleine|pleins|pleines|vandalise|vandalisee|bouge|"
     r"bougent|claque|claquent|descelle|descellee|mal fixe|branle|deposent|jettent|balancent|depot sauvage|"
     r"deverse|deverses|deversee|deversees|deversent|balance|balances|balancee|balancees|"
-    r"depots sauvages|decharge sauvage|recouvert|recouverte|recouverts|recouvertes|explose|exploses|explosee|"
-    r"explosees|brise|brisee|brises|brisees|fissure|fissuree|pete|petee|petes|petees)\b"
+    r"depots sauvages|decharge sauvage|recouvert|recouverte|recouverts|recouvertes)\b"
 )
 
 

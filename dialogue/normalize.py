@@ -942,7 +942,7 @@ _ARRONDISSEMENT_PUT_RIGHT = re.compile(
     r"\W*(?:non|pardon|plutot|enfin|euh)(?:\W+(?:non|pardon|plutot|enfin|euh))*"
     r"\W+(?:dans )?le (\d{1,2}) ?(?:e|eme|er|ere)\b"
     # the ordinal stands for the arrondissement, not for the 2nd light or floor: nothing or a place word follows
-    r"(?=\s*$|\s*[,.;]|\s+(?:a|au|aux|devant|pres|vers|dans|quartier|arrondissement|marseille|c|je|et|mais|voila|"
+    r"(?=\s*$|\s*[,.;]|\s+(?:devant|pres|vers|dans|quartier|arrondissement|marseille|c|je|et|mais|voila|"
     r"hein|rue|avenue|boulevard|bd|chemin|place|oui|non)\b)"
 )
 
@@ -982,6 +982,7 @@ def find_street(text: str, gazetteer: Gazetteer | None = None) -> tuple[str | No
                 token == "cours"
                 and tokens[index - 1] == "du"
                 and tokens[index + 1] not in DETERMINERS
+                and not _NOT_A_NAME.match(fold(tokens[index + 1]))
                 and not (gazetteer and gazetteer.named_landmark(f"cours {tokens[index + 1]}"))
             )
         ):
@@ -1042,6 +1043,11 @@ def find_street(text: str, gazetteer: Gazetteer | None = None) -> tuple[str | No
     return None, None
 
 
+# After "du cours", a day, a time or a verb: the course of a lesson, not a street ("revenait du cours samedi").
+_NOT_A_NAME = re.compile(
+    r"(?:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|hier|demain|aujourd|ce|cet|cette|tout|tous|et|"
+    r"ou|quand|puis|alors|donc|\w+(?:ent|ez|ons|ait|aient|ais))$"
+)
 _CROSSING_KINDS = frozenset({"pieton", "pietons", "pietonnier", "protege", "cloute", "cloutes", "a"})
 
 
@@ -1441,7 +1447,9 @@ def _ended_at_commune(landmark: str | None, gazetteer: Gazetteer, text: str) -> 
                 continue  # "la gare de Marseille la Blancarde"
             if pieces[after][1] == pieces[after - 1][1]:
                 continue  # inside one written word
-            if not _SENTENCE_GOES_ON.match(" ".join([*folded[after + 2 :], *following][:2])):
+            noun = ([*folded[after + 1 :], *following] or [""])[0]
+            goes_on = _SENTENCE_GOES_ON.match(" ".join([*folded[after + 2 :], *following][:2]))
+            if not goes_on or not is_common_word(noun):
                 continue  # "la gare d'Aix le TGV", "le stade de Marseille le Vélodrome": one name
             return " ".join(words[: pieces[after][1]])
     return landmark
@@ -1481,7 +1489,44 @@ def _commune_key(commune: str) -> str:
 def find_phone_number(text: str) -> str | None:
     """A French phone number in any usual spoken or written form, as "06 12 34 56 78": digits in pairs or one by
     one, said in words ("zéro six, vingt-et-un, quarante-trois..."), with any punctuation between the groups, "+33" or
-    "plus trente-trois" before it. Other numbers in the sentence ("au 12, c'est le 06...") are skipped."""
+    "plus trente-trois" before it. Other numbers in the sentence ("au 12, c'est le 06...") are skipped.
+    "Quatre-vingt quatre-vingt-treize" reads as 84 20 13 word by word: when the line holds more digits than a phone
+    number, the reading that gives exactly ten, with fewest pairs split, is the number said."""
+    if len(_QUATRE_VINGT.findall(text)) >= 2 and _digits_said(text) > _PHONE_DIGITS:
+        for regrouped in _regroupings(text):
+            if _digits_said(regrouped) == _PHONE_DIGITS:
+                return _phone_number_in(regrouped)
+    return _phone_number_in(text)
+
+
+_QUATRE_VINGT = re.compile(r"\bquatre[-\s]vingts?\b", re.IGNORECASE)
+_PHONE_DIGITS = 10
+_NUMBER_OPENING = re.compile(r"\b(?:z[ée]ro|plus trente[- ]trois)\b|\+33|\b0\d", re.IGNORECASE)
+
+
+def _digits_said(text: str) -> int:
+    """Digits in the part of the line that gives the number (after the caller's last "pardon")."""
+    marks = list(_NUMBER_TAKEN_BACK.finditer(text))
+    said = text[marks[-1].end() :] if marks else text
+    opening = _NUMBER_OPENING.search(said)  # "au 12 rue X, zéro six ...": the number starts with its zero
+    said = said[opening.start() :] if opening else said
+    return len(re.sub(r"\D", "", re.sub(r"\+\s*33|plus trente[- ]trois", "0", spoken_to_digits(said), flags=re.I)))
+
+
+def _regroupings(text: str) -> list[str]:
+    """The line with a pause after some "quatre-vingt"s ("quatre-vingt, quatre-vingt-treize"), fewest pauses first."""
+    ends = [match.end() for match in _QUATRE_VINGT.finditer(text)]
+    readings = []
+    for size in range(1, len(ends) + 1):
+        for chosen in itertools.combinations(ends, size):
+            regrouped = text
+            for end in reversed(chosen):
+                regrouped = f"{regrouped[:end]} , {regrouped[end:]}"
+            readings.append(regrouped)
+    return readings
+
+
+def _phone_number_in(text: str) -> str | None:
     digits_text = re.sub(r"\bplus\b\s*", "+", spoken_to_digits(text), flags=re.IGNORECASE)
     digits_text = re.sub(r"\+\s+(?=\d)", "+", digits_text)
     last = _LAST_DIGIT_PUT_RIGHT.search(digits_text)
@@ -1961,9 +2006,16 @@ def landmark_in_a_quarter(text: str, gazetteer: Gazetteer, commune: str | None) 
 def _names_a_public_place(piece: str, gazetteer: Gazetteer) -> bool:
     """ "Mur de l'école", "le parking du stade": a kind of public place said as a noun ("ça marche pas" is a verb)."""
     folded = fold(piece)
+    words = folded.split()
+    if len(words) > _NOUN_PHRASE_WORDS or not _SENTENCE_WORDS.isdisjoint(words) or _WORK_SHIFT.search(folded):
+        return False  # "le quartier est tout noir", "en rentrant du poste de nuit": a sentence, not a place
     return any(
         re.search(rf"\b(?:le|la|les|l|du|de|des|d) {re.escape(kind)}\b", folded) for kind in gazetteer.landmark_words
     )
+
+
+_NOUN_PHRASE_WORDS = 6
+_SENTENCE_WORDS = frozenset("est sont etait a ont je j il elle on ils elles vois voit".split())
 
 
 def place_words_beside_communes(text: str, gazetteer: Gazetteer) -> str | None:

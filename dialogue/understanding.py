@@ -152,8 +152,8 @@ _MACHINE = re.compile(
 )
 # Where the caller lives or works, said before a commune: "j'habite à", "je bosse à", "je suis de".
 _LIVES_IN = re.compile(
-    r"\b(?:j habite|j habitais|je vis|je travaille|je bosse|je suis|je viens|moi c est)(?: pas)?"
-    r"(?: a| au| aux| de| d| sur| vers| du cote de)\b"
+    r"\b(?:j habite|j habitais|je vis|je travaille|je bosse|je suis de|je suis originaire de)(?: pas)?"
+    r"(?: a| au| aux| sur| vers| du cote de)?\b"
 )
 _MACHINE_OR_PERSON = re.compile(
     r"\b(?:robots?|machines?|repondeurs?|ordinateurs?|automates?|serveur vocal|intelligence artificielle)"
@@ -564,7 +564,8 @@ class Understanding:
         second = _SECOND_PROBLEM.search(_fold_in_place(kept))
         before = kept[: second.start()] if second else ""
         # Only a problem described before it ("la vitre est explosée"), not a thing or a place ("les voitures").
-        said_first = self._category(before) if before and describes_problem(before) else None
+        described = before and (describes_problem(before) or _DAMAGED.search(fold(before)))
+        said_first = self._category(before) if described else None
         if said_first:
             # "L'abribus a la vitre explosée, et en plus ils ont tagué le panneau": the problem said first is the
             # call's; the one added after is a second report.
@@ -685,7 +686,7 @@ class Understanding:
             second = second if second is not None else _opening_answer(tail)
             if second is not None:
                 return second
-        if _NOT_YET.search(folded) and _HARM_DONE.search(folded):
+        if _NOT_YET.search(folded) and _HARM_DONE.search(folded) and mentions_danger(text) is not False:
             # "Non, pas d'accident pour l'instant", "personne n'est tombé pour le moment": a harm not done yet is
             # the danger the caller reports.
             return True
@@ -1055,7 +1056,9 @@ _LINE_TALK = re.compile(
     r"\b(?:ca|sa) (?:(?:capte|gresille|coupe) (?:mal|pas|plus)|coupe(?= ?(?:la\b ?)?(?:[,.;!?]|allo\b|$)))"
     r"(?: (?:ici|la haut|la bas|la))?"
     r"(?:,? (?:dans|sur|sous|en) (?:la |le |les |l |un |une |mon |ma )?\w+)?\b|"
-    r"\b(?:ca|sa) passe mal\b|\bje (?:capte|capte rien|capte pas)\b|\b(?:ca|sa) (?:a|vient de) coupe\w*\b|"
+    r"\b(?:ca|sa) passe mal\b|\bje (?:capte|capte rien|capte pas)\b|"
+    # "ça a coupé, euh, dangereux non" talks of the line; "ça a coupé la route" of the problem
+    r"\b(?:ca|sa) (?:a|vient de) coupe\b(?! (?:la|le|les|l|un|une|des|du|de|mon|ma|tout|net|court|en|au|aux|a)\b)|"
     r"\b(?:pas|plus|peu) de (?:reseau|batterie)\b|\bje (?:vous )?(?:entends|entend) (?:mal|pas|rien|plus)\b|"
     r"\bvous m entendez\b|\bje suis (?:en voiture|au volant|dans (?:le|mon) (?:bus|train|metro|tram|camion)|"
     r"dans (?:la|ma) voiture)\b|"
@@ -1283,10 +1286,12 @@ _MAIN_PROBLEM = re.compile(
     r" (?=(?:le|la|les|l|un|une|des|du|mon|ma|mes|ce|cette|ces) )"
 )
 _MAIN_PROBLEM_WORDS = 4
-_SECOND_PROBLEM = re.compile(r"\b(?:et en plus|en plus de (?:ca|cela)|et puis aussi|(?:il )?y a aussi|et aussi)\b")
+_SECOND_PROBLEM = re.compile(r"\b(?:et en plus|en plus de (?:ca|cela)|et puis en plus)\b")
+# Damage said of a thing, beside the problem words: "la vitre est explosée", "le verre est brisé".
+_DAMAGED = re.compile(r"\b(?:explose|explosee|exploses|explosees|brise|brisee|brises|brisees|pete|petee|fissure\w*)\b")
 # "C'est pas le lampadaire": the thing named there is not the problem.
 _NOT_THIS_ONE = re.compile(
-    r"\b(?:c est|ce n est|c etait|non) pas (?:vraiment |du tout |tellement )?"
+    r"\b(?:(?:c est|ce n est|c etait) pas (?:vraiment |tellement )?|non pas )"
     r"(?:un|une|le|la|l|les|des|du|de l|de la)\s+\w+"
     r"(?:\s+(?:public|publique|rouge))?"
     # "c'est pas un problème de signalisation": what the problem is not of

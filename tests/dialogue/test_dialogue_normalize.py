@@ -753,3 +753,15 @@ def test_two_streets_at_a_corner_are_not_one_name() -> None:
 
 def test_avant_inside_a_name_stays() -> None:
     assert parse_place("chemin de l'avant port", GAZETTEER).street_name == "chemin de l'Avant Port"
+
+
+@pytest.mark.parametrize(
+    ("said", "number"),
+    [
+        ("zéro six quatre vingt quatre vingt douze trente trente", "06 80 92 30 30"),
+        ("zéro six vingt et un quarante sept quatre vingt quatre vingt treize", "06 21 47 80 93"),
+        ("zéro six douze trente quatre cinquante six soixante dix huit", "06 12 34 56 78"),
+    ],
+)
+def test_quatre_vingt_said_twice_is_read_as_the_ten_digits(said: str, number: str) -> None:
+    assert find_phone_number(said) == number

@@ -1221,7 +1221,6 @@ def test_a_house_and_street_volunteered_after_a_landmark_are_where() -> None:
     slots: dict[str, Any] = {}
     turn(slots, "report_problem", "un banc cassé vers la gare saint charles")
     assert slots[PENDING] == "danger"
-    turn(slots, "inform", "non pas dangereux")
     turn(slots, "inform", "c'est au quarante deux boulevard national dans le premier non le troisième")
     assert slots["street_name"] == "boulevard National" and slots["street_number"] == "42"
     assert slots["commune"] == "Marseille 3e"
@@ -1264,3 +1263,33 @@ def test_more_of_the_problem_said_with_the_place_joins_the_description() -> None
     turn(slots, "report_problem", "bonjour je suis furieux je rappelle encore pour ce dépôt sauvage")
     turn(slots, "inform", "derrière le gymnase de gémenos y a des sacs de gravats et des vieux pneus")
     assert "gravats" in slots["description"] and slots["landmark"] == "gymnase de Gémenos"
+
+
+def test_someone_elses_address_told_at_the_danger_question_is_not_the_place() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "un trou devant le stade de vitrolles")
+    turn(slots, "inform", "oui dangereux ma voisine au huit rue des lilas est tombée dedans hier")
+    assert slots["danger"] is True and not slots.get("street_name")
+
+
+def test_times_beside_the_same_number_accept_the_number_known() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "un lampadaire éteint au 3 rue de la paix à cassis", caller="+33442000000")
+    turn(slots, "inform", "non pas dangereux")
+    turn(slots, "affirm", "oui sur ce numéro je suis là de 14h à 18h30")
+    assert slots["callback_number"] == "04 42 00 00 00"
+
+
+def test_the_callers_own_number_said_with_a_slip_is_the_number() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "un lampadaire éteint au 3 rue de la paix à cassis", caller="+33658392017")
+    turn(slots, "inform", "non pas dangereux")
+    turn(slots, "affirm", "oui rappelez moi au zéro six cinquante huit trente neuf vingt zéro dix sept")
+    assert slots["callback_number"] == "06 58 39 20 17"
+
+
+def test_a_place_answer_naming_the_problem_again_is_no_description() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "le lampadaire clignote depuis une semaine")
+    turn(slots, "inform", "c'est le lampadaire devant le douze rue de rome à marseille")
+    assert slots["description"] == "le lampadaire clignote depuis une semaine"

@@ -1663,3 +1663,53 @@ def test_what_hurts_the_eyes_is_no_harm_to_come() -> None:
 
 def test_a_work_shift_only_is_no_place_but_a_parking_for_campers_is() -> None:
     assert frame("au parking des camping cars y a des déchets partout").place.landmark == "parking des camping Cars"
+
+
+def test_no_danger_said_outright_beats_nobody_hurt_yet() -> None:
+    assert frame("non, pas dangereux, personne ne s'est fait mal pour le moment").danger is False
+
+
+@pytest.mark.parametrize(
+    ("said", "commune"),
+    [
+        ("je suis à marignane, mais moi j'habite à vitrolles", "Marignane"),
+        ("j'habite aubagne mais là je suis à marseille rue de rome y a un trou", "Marseille"),
+    ],
+)
+def test_where_the_caller_stands_is_not_where_they_live(said: str, commune: str) -> None:
+    assert frame(said).place.commune == commune
+
+
+def test_a_day_after_du_cours_names_no_street() -> None:
+    assert frame("mon fils rentrait du cours jeudi et il a vu un trou devant le collège").place.street_name is None
+
+
+def test_an_ordinal_before_a_direction_puts_no_arrondissement_right() -> None:
+    assert frame("c'est dans le douzième non le premier à gauche y a un trou").place.commune == "Marseille 12e"
+
+
+def test_a_sentence_beside_a_commune_is_no_landmark() -> None:
+    assert frame("à trets, le quartier est tout noir").place_beside_commune is None
+
+
+def test_no_at_all_before_the_problem_answers_and_keeps_it() -> None:
+    category = frame("non pas du tout la branche est tombée sur le trottoir", "report_problem").category
+    assert category is not None and category.value == "espaces_verts_arbres"
+
+
+def test_a_second_problem_only_with_en_plus() -> None:
+    said = "les poubelles sont pleines et y a aussi une fuite d'eau énorme la rue est inondée"
+    category = frame(said, "report_problem").category
+    assert category is not None and category.value == "eau_assainissement"
+
+
+def test_a_break_in_the_road_is_no_line_cut() -> None:
+    assert "coupé la route" in (frame("un gros platane est tombé ça a coupé la route").description or "")
+
+
+def test_a_proper_name_after_the_commune_goes_on_with_the_landmark() -> None:
+    assert "Mugel" in (frame("au parc de la ciotat le mugel est plein de tags").place.landmark or "")
+
+
+def test_a_burglary_with_broken_glass_stays_out_of_scope() -> None:
+    assert frame("on m'a cambriolé cette nuit ils ont brisé la vitre de la porte", "report_problem").out_of_scope

@@ -563,6 +563,8 @@ class Understanding:
                 return Found(first, text)
         second = _SECOND_PROBLEM.search(_fold_in_place(kept))
         before = kept[: second.start()] if second else ""
+        if second and second.group("also") and describes_problem(kept[second.end() :]):
+            before = ""
         # Only a problem described before it ("la vitre est explosée"), not a thing or a place ("les voitures").
         described = before and (describes_problem(before) or _DAMAGED.search(fold(before)))
         said_first = self._category(before) if described else None
@@ -1286,7 +1288,11 @@ _MAIN_PROBLEM = re.compile(
     r" (?=(?:le|la|les|l|un|une|des|du|mon|ma|mes|ce|cette|ces) )"
 )
 _MAIN_PROBLEM_WORDS = 4
-_SECOND_PROBLEM = re.compile(r"\b(?:et en plus|en plus de (?:ca|cela)|et puis en plus)\b")
+# "En plus" adds a second problem, whatever it is; "y a aussi" adds a thing only mentioned ("y a aussi des tags"),
+# not a problem described as worse ("y a aussi une fuite, la rue est inondée").
+_SECOND_PROBLEM = re.compile(
+    r"\b(?:et en plus|en plus de (?:ca|cela)|et puis en plus|(?P<also>(?:il )?y a aussi|et aussi))\b"
+)
 # Damage said of a thing, beside the problem words: "la vitre est explosée", "le verre est brisé".
 _DAMAGED = re.compile(r"\b(?:explose|explosee|exploses|explosees|brise|brisee|brises|brisees|pete|petee|fissure\w*)\b")
 # "C'est pas le lampadaire": the thing named there is not the problem.

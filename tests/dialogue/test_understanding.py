@@ -1713,3 +1713,9 @@ def test_a_proper_name_after_the_commune_goes_on_with_the_landmark() -> None:
 
 def test_a_burglary_with_broken_glass_stays_out_of_scope() -> None:
     assert frame("on m'a cambriolé cette nuit ils ont brisé la vitre de la porte", "report_problem").out_of_scope
+
+
+def test_a_thing_only_mentioned_after_y_a_aussi_leaves_the_problem_described_first() -> None:
+    said = "le banc du square est cassé et y a aussi des tags sur le kiosque"
+    category = frame(said, "report_problem").category
+    assert category is not None and category.value == "mobilier_urbain"

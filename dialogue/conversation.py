@@ -422,7 +422,7 @@ def _place_from(
         not slots.get("commune")
         # The commune of a well-known place only fills one not known yet: La Ciotat has a Vieux-Port too.
         or (
-            (may_change or (volunteered and street_ok and str(place.commune).startswith(str(slots.get("commune")))))
+            (may_change or (volunteered and street_ok))
             and not frame.commune_of_landmark
             and not _weaker_commune(place.commune, slots.get("commune"))
         )

@@ -10,7 +10,7 @@ import os
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -105,13 +105,18 @@ class Taxonomy:
         words = (*category.problem_synonyms, *category.synonyms, *category.weak_synonyms)
         return any(f" {word} " in padded for word in words)
 
-    def _pests_in(self, padded: str) -> bool:
-        """ "Le cèdre est couvert de cocons": pests said living in a tree are the problem, not the tree."""
+    @cached_property
+    def _pests_nesting(self) -> re.Pattern[str] | None:
+        """Pests said living somewhere ("plein de", "infesté de" before a pest's word), built once per taxonomy."""
         pests = self.by_code(PESTS)
         words = "|".join(re.escape(word) for word in (*pests.problem_synonyms, *pests.synonyms)) if pests else ""
-        if not words or _TREE_TROUBLE.search(padded):
+        return re.compile(rf" {_NESTING} (?:\w+ ){{0,3}}(?:{words}) ") if words else None
+
+    def _pests_in(self, padded: str) -> bool:
+        """ "Le cèdre est couvert de cocons": pests said living in a tree are the problem, not the tree."""
+        if self._pests_nesting is None or _TREE_TROUBLE.search(padded):
             return False  # "un pin couché sur la route, couvert de chenilles": the tree is the problem
-        return re.search(rf" {_NESTING} (?:\w+ ){{0,3}}(?:{words}) ", padded) is not None
+        return self._pests_nesting.search(padded) is not None
 
     def match(self, text: str, weak: bool = True) -> str | None:
         """Code of the category named first in the text ("une branche cassée sur le trottoir": the branch);

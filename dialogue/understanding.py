@@ -147,16 +147,15 @@ _ASKING = re.compile(
     r"relation|mettez moi|joindre|avoir|veux|voudrais|voulais|aimerais|prefere|prefererais|souhaite|souhaiterais|"
     r"demande|besoin|rappeler par)\b"
 )
-_MACHINE = re.compile(
-    r"\b(robots?|machines?|repondeurs?|ordinateurs?|automates?|serveur vocal|intelligence artificielle)\b"
-)
+_MACHINE_WORDS = r"robots?|machines?|repondeurs?|ordinateurs?|automates?|serveur vocal|intelligence artificielle"
+_MACHINE = re.compile(rf"\b({_MACHINE_WORDS})\b")
 # Where the caller lives or works, said before a commune: "j'habite à", "je bosse à", "je suis de".
 _LIVES_IN = re.compile(
     r"\b(?:j habite|j habitais|je vis|je travaille|je bosse|je suis de|je suis originaire de)(?: pas)?"
     r"(?: a| au| aux| sur| vers| du cote de)?\b"
 )
 _MACHINE_OR_PERSON = re.compile(
-    r"\b(?:robots?|machines?|repondeurs?|ordinateurs?|automates?|serveur vocal|intelligence artificielle)"
+    rf"\b(?:{_MACHINE_WORDS})"
     r" ou (?:a |avec )?(?:un |une |des )?(?:vrai |vraie |vrais |vraies |etre |etres )?"
     r"(?:personnes?|humains?|humaines?|quelqu un|gens|conseill\w+|agents?)(?: humaine?s?| physiques?| reelles?)?\b"
 )
@@ -408,8 +407,7 @@ class Understanding:
         # Numbers become digits once, for every reader of numbers (number words inside names are kept).
         said = spoken_to_digits(text)
         # A value said inside a negation ("c'est pas au 18, c'est au 28") is not where the problem is.
-        said_once = _said_once(said)
-        affirmed = _without_negations(said_once, self._commune_taken_back)
+        affirmed = _without_negations(_said_once(said), self._commune_taken_back)
         place, verified = self._place(affirmed)
         place = self._commune_not_lived_in(affirmed, place)
         standing_in = self.gazetteer.landmark_commune(affirmed) if place.landmark and not place.commune else None
@@ -607,7 +605,7 @@ class Understanding:
         """ "C'est à Aubagne. Je bosse à La Penne, je confonds": the commune the caller lives or works in is not
         where the problem is when the line names another."""
         folded = _fold_in_place(said)
-        lived = [m for m in _LIVES_IN.finditer(folded)]
+        lived = list(_LIVES_IN.finditer(folded))
         if not lived or not place.commune:
             return place
         masked = said

@@ -51,7 +51,7 @@ FRAME = RATE // 50
 # (what the question calls for, the caller's words, how long they take to say)
 SCRIPT = [
     ("free", "la chaussée s'est creusée au milieu du virage", 1.8),
-    ("place", "au douze rue de rome à marseille", 1.6),
+    ("place", "au douze rue de rome sur marseille", 1.6),
     ("yes_no", "non", 0.4),
     ("yes_no", "oui", 0.4),
     ("number", "zéro six onze vingt deux trente trois quarante quatre", 2.4),

@@ -92,6 +92,8 @@ FEMININE_PLACES = {
     "ecole", "mairie", "gare", "eglise", "piscine", "place", "station", "poste", "pharmacie", "boulangerie",
     "creche", "plage", "residence", "cite", "bibliotheque", "mediatheque", "caserne", "capitainerie",
     "aire de jeux", "cathedrale", "fontaine", "plages", "terrasses", "calanque", "prefecture", "pointe",
+    "zone industrielle", "zone d activites", "passerelle", "halle", "chapelle", "salle des fetes", "faculte", "fac",
+    "maison de retraite", "tour de l horloge",
 }  # fmt: skip
 PLURAL_PLACES = {"jeux d enfants", "plages", "terrasses"}
 PLACE_SPELLINGS = {"rond point": "rond-point", "jeux d enfants": "jeux pour enfants"}
@@ -777,7 +779,7 @@ DANGER_CONTENT = [
     "c'est dangereux, {people} font des écarts",
     "il y a un risque pour {people}",
     "ça peut être dangereux {la nuit|pour {people}}",
-    "dangereux, {ah si quand même|un peu quand même}",
+    "dangereux, {ah si quand même, oui|un peu quand même}",
     "c'est très dangereux",
     "quelqu'un pourrait {tomber|se faire mal}",
 ]

@@ -961,7 +961,7 @@ _ORDINAL_ALONE = re.compile(r"(?:^|[,(;]\s*)(\d{1,2}) ?(?:e|è|ème|eme|er|ère|
 
 
 def find_street(text: str, gazetteer: Gazetteer | None = None) -> tuple[str | None, str | None]:
-    """(street number with bis/ter, street name) or (None, None): "quatorze ter rue de rome à marseille"
+    """(street number with bis/ter, street name) or (None, None): "quatorze ter rue de rome sur marseille"
     -> ("14 ter", "rue de Rome")."""
     tokens = _tokens(text)
     for index, token in enumerate(tokens):

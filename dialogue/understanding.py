@@ -1346,7 +1346,7 @@ def _answering(yes_no: bool | None, folded: str, frame: Frame) -> bool | None:
         return _OPENING_ANSWERS[content[0]]
     concluding = _concluding_answer(frame.text)
     if concluding is not None:
-        # "On y voit rien le soir... oui, je dirais que oui": the last sentence concludes.
+        # "On n'y voit plus rien la nuit... oui, je dirais que oui": the last sentence concludes.
         return concluding
     if yes_no is not None:
         return None if frame.describes_something() else yes_no

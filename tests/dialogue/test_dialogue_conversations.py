@@ -50,7 +50,7 @@ def spoken(reply: DialogueReply) -> str:
 
 async def test_one_sentence_report_is_read_back_and_saved(client: DialogueClient, dialogue_server: Any) -> None:
     call = Call(client, caller_number="+33612345678")
-    reply = await call.say("euh bonjour il y a un nid de poule en face du quatorze ter rue de rome à marseille")
+    reply = await call.say("euh bonjour il y a un nid de poule en face du quatorze ter rue de rome sur marseille")
     assert "danger" in spoken(reply)
     reply = await call.say("non")
     assert "06 12 34 56 78" in spoken(reply)

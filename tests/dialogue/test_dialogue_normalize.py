@@ -29,7 +29,7 @@ def test_spoken_numbers_become_digits() -> None:
 @pytest.mark.parametrize(
     ("said", "number", "street", "commune"),
     [
-        ("quatorze ter rue de rome à marseille", "14 ter", "rue de Rome", "Marseille"),
+        ("quatorze ter rue de rome sur marseille", "14 ter", "rue de Rome", "Marseille"),
         ("euh il y a un trou au 3 avenue du prado marseille 8e", "3", "avenue du Prado", "Marseille 8e"),
         ("trente-deux boulevard de la libération aix", "32", "boulevard de la Libération", "Aix-en-Provence"),
         ("12 rue d'aubagne marseille", "12", "rue d'Aubagne", "Marseille"),

@@ -42,7 +42,7 @@ def turn(
 
 def test_one_sentence_fills_category_place_and_description() -> None:
     slots: dict[str, Any] = {}
-    text = "il y a un nid de poule en face du 14 ter rue de rome à marseille"
+    text = "il y a un nid de poule en face du 14 ter rue de rome sur marseille"
     outcome = turn(slots, "report_problem", text, caller="+33612345678")
     assert slots["category"] == "chaussee_trottoirs" and slots["description"] == text
     assert slots["place"] == "14 ter rue de Rome, Marseille"
@@ -269,7 +269,7 @@ def test_a_common_noun_route_in_an_answer_keeps_the_street() -> None:
 
 def test_correcting_the_street_name_keeps_the_number() -> None:
     slots: dict[str, Any] = {}
-    turn(slots, "report_problem", "un trou au 18 rue de rome à marseille pas de danger")
+    turn(slots, "report_problem", "un trou au 18 rue de rome sur marseille pas de danger")
     turn(slots, "deny", "non")
     turn(slots, "deny", "non")
     turn(slots, "correct", "non c'est rue de lodi pas rue de rome")
@@ -312,7 +312,7 @@ def test_a_landmark_said_in_passing_does_not_replace_the_named_one() -> None:
 
 def test_a_later_street_does_not_overwrite_the_place_unless_asked_or_corrected() -> None:
     slots: dict[str, Any] = {}
-    turn(slots, "report_problem", "un banc cassé au 8 rue de Rome à Marseille")
+    turn(slots, "report_problem", "un banc cassé au 8 rue de Rome sur Marseille")
     turn(slots, "inform", "oui c'est dangereux, les enfants jouent rue Paradis à côté")
     assert slots["street_name"] == "rue de Rome" and slots["danger"] is True
 
@@ -390,7 +390,7 @@ def test_phone_number_said_in_words_with_commas() -> None:
 @pytest.mark.parametrize(("answer", "consent"), [("volontiers", True), ("non ça ira", False), ("pas la peine", False)])
 def test_everyday_answers_to_the_callback_question(answer: str, consent: bool) -> None:
     slots: dict[str, Any] = {}
-    turn(slots, "report_problem", "des tags au 3 rue de Rome à Marseille, pas dangereux", caller="0611223344")
+    turn(slots, "report_problem", "des tags au 3 rue de Rome sur Marseille, pas dangereux", caller="0611223344")
     turn(slots, "inform", answer)
     assert slots["callback_consent"] is consent
 
@@ -399,7 +399,7 @@ def test_a_no_thanks_read_as_goodbye_keeps_the_report_going() -> None:
     from dialogue.conversation import handle_goodbye
 
     slots: dict[str, Any] = {}
-    turn(slots, "report_problem", "des tags au 3 rue de Rome à Marseille, pas dangereux")
+    turn(slots, "report_problem", "des tags au 3 rue de Rome sur Marseille, pas dangereux")
     outcome = handle_goodbye(understood("goodbye", "non merci c'est bon", 0.8, 0.9), slots, KNOWLEDGE)
     slots.update(outcome.slots)
     assert not outcome.hangup and slots["callback_consent"] is False
@@ -411,7 +411,7 @@ def test_a_plain_goodbye_still_hangs_up() -> None:
     from dialogue.conversation import handle_goodbye
 
     slots: dict[str, Any] = {}
-    turn(slots, "report_problem", "des tags au 3 rue de Rome à Marseille, pas dangereux")
+    turn(slots, "report_problem", "des tags au 3 rue de Rome sur Marseille, pas dangereux")
     assert handle_goodbye(understood("goodbye", "bon ben au revoir", 0.9, 0.9), slots, KNOWLEDGE).hangup
 
 
@@ -419,7 +419,7 @@ def test_a_yes_read_as_a_request_for_a_person_answers_the_question() -> None:
     from dialogue.conversation import handle_request_human
 
     slots: dict[str, Any] = {}
-    turn(slots, "report_problem", "des tags au 3 rue de Rome à Marseille, pas dangereux", caller="0611223344")
+    turn(slots, "report_problem", "des tags au 3 rue de Rome sur Marseille, pas dangereux", caller="0611223344")
     outcome = handle_request_human(understood("request_human", "allez-y", 0.7, 0.9), slots, KNOWLEDGE)
     slots.update(outcome.slots)
     assert outcome.handoff_reason is None and slots["callback_consent"] is True
@@ -454,7 +454,7 @@ def test_the_commune_answer_adds_to_the_place_without_losing_it() -> None:
 
 def test_a_yes_the_nlu_could_not_place_still_answers_the_read_back() -> None:
     slots: dict[str, Any] = {}
-    turn(slots, "report_problem", "des tags au 3 rue de Rome à Marseille, pas dangereux")
+    turn(slots, "report_problem", "des tags au 3 rue de Rome sur Marseille, pas dangereux")
     turn(slots, "deny", "non merci")
     assert slots["pending_question"] == "confirm"
     outcome = handle_fallback(understood("nlu_fallback", "c'est sa", 0.3, 0.7), slots, KNOWLEDGE)
@@ -1291,5 +1291,5 @@ def test_the_callers_own_number_said_with_a_slip_is_the_number() -> None:
 def test_a_place_answer_naming_the_problem_again_is_no_description() -> None:
     slots: dict[str, Any] = {}
     turn(slots, "report_problem", "le lampadaire clignote depuis une semaine")
-    turn(slots, "inform", "c'est le lampadaire devant le douze rue de rome à marseille")
+    turn(slots, "inform", "c'est le lampadaire devant le douze rue de rome sur marseille")
     assert slots["description"] == "le lampadaire clignote depuis une semaine"

@@ -62,7 +62,7 @@ ACCOUNTS = {
 CONVERSATIONS = {
     "validated": "bonsoir le réverbère reste éteint au 12 rue paradis à marseille",
     "corrected": "la chaussée est fissurée sur toute la largeur au 30 boulevard michelet à marseille",
-    "rejected": "les conteneurs à ordures débordent au 5 cours julien à marseille",
+    "rejected": "le conteneur à ordures déborde au 5 cours julien à marseille",
     "conflict": "un banc public a été cassé au 3 place castellane à marseille",
     "untouched": "une bouche d'égout dégage une odeur infecte au 9 rue de la loge à marseille",
 }

@@ -66,7 +66,7 @@ def converse(driver: Any, url: str) -> list[str]:
     label = driver.find_element(By.CSS_SELECTOR, "label[for=message]")
     assert label.text == "Votre message"
     assert driver.switch_to.active_element == field, "the input has the focus, for keyboard users"
-    field.send_keys("bonjour il y a un lampadaire éteint devant le 4 rue de rome à marseille", Keys.ENTER)
+    field.send_keys("bonjour il y a un lampadaire éteint devant le 4 rue de rome sur marseille", Keys.ENTER)
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#log .message.bot")) >= 2)
     SCREENSHOTS.mkdir(exist_ok=True)
     driver.save_screenshot(str(SCREENSHOTS / "chat.png"))
@@ -76,7 +76,7 @@ def converse(driver: Any, url: str) -> list[str]:
 async def test_a_resident_reports_a_problem_in_the_web_chat(chat_server: TestServer, browser: Any) -> None:
     messages = await asyncio.to_thread(converse, browser, str(chat_server.make_url("/chat")))
     assert "assistant automatique" in messages[0]
-    assert messages[1].endswith("4 rue de rome à marseille")
+    assert messages[1].endswith("4 rue de rome sur marseille")
     assert "danger" in messages[2]
     # Text is shown as text: the page never interprets what the user or the bot wrote as HTML.
     assert browser.execute_script("return document.querySelectorAll('#log script, #log img').length") == 0

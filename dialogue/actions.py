@@ -163,7 +163,7 @@ class _HandlerAction(Action, abc.ABC):  # type: ignore[misc]
         handler = type(self).handler
         if slots.get(PENDING) in OFFER_QUESTIONS and not isinstance(self, ActionOfferCallback):
             handler = handle_offer_answer  # the call-back offer takes every answer, whatever DIET read
-        if holds_on(frame):
+        if holds_on(frame, slots.get(PENDING)):
             handler = handle_hold_on  # whatever DIET read: "attendez" asks for a moment
         outcome = handler(frame, slots, knowledge())
         after = {**slots, **outcome.slots}

@@ -30,7 +30,7 @@ from dialogue.slots import (
     REPROMPTS,
     YES_NO_QUESTIONS,
 )
-from dialogue.streets import ARTICLES
+from dialogue.streets import ARTICLES, phonetic_key
 from dialogue.understanding import Frame, mumbled, words_of_asking
 
 # Longest description kept: the first words say what the problem is; the rest is for the transcript.
@@ -214,7 +214,19 @@ def extract(frame: Frame, slots: dict[str, Any], knowledge: Knowledge, trusted: 
         not slots.get("category")
         or pending in ("problem", "correction")
         # "non c'est pas dangereux mais ça bloque le trottoir" takes back no problem: its "non ... mais" is a danger's
-        or (correcting and category != slots.get("category") and frame.danger is None)
+        # "non elle brûle plus, c'est juste la carcasse" answers the danger question and explains it
+        or (
+            correcting
+            and category != slots.get("category")
+            and frame.danger is None
+            and not (pending == "danger" and frame.danger_answer is not None)
+        )
+        # "non, pas de danger, et c'est pas une épave c'est des tags": the problem taken back by its own words
+        or (
+            correcting
+            and category != slots.get("category")
+            and knowledge.taxonomy.mentions(str(slots.get("category")), frame.text)
+        )
         # "... et pardon, c'est pas un problème de X, c'est Y": the problem put right by name, beside a danger said
         or (correcting and category != slots.get("category") and frame.names_field == "category")
         # "Y a les camions" (a weak word: a vehicle problem?), asked for more: "c'est pour des tags" names the problem.
@@ -787,6 +799,10 @@ def handle_report_turn(frame: Frame, slots: dict[str, Any], knowledge: Knowledge
         if pending == "confirm" and frame.answer is True:
             return Outcome(slots={**base, "description": described, REPROMPTS: 0}, save_report=True)
         return ask_next(slots, {**base, "description": described, PENDING: None, REPROMPTS: 0}, knowledge)
+    if pending == "confirm" and frame.answer is True and _street_said_as_it_sounds(_changed(updates, slots), slots):
+        # "Oui c'est ça, chemin de Gibbes" when "chemin de Gibe" was read: the same street, spelt as the caller
+        # means it; nothing to read again.
+        return Outcome(slots={**base, **updates, REPROMPTS: 0}, save_report=True)
     # "Oui c'est bien ça, au quatorze": a value said again as it stands changes nothing and confirms.
     if pending == "confirm" and not _changes_report(_changed(updates, slots)):
         if frame.answer is True:
@@ -849,6 +865,13 @@ def _says_house_number(frame: Frame) -> bool:
     return bool(frame.street_number_said) and ("numero" in words or "n" in words)
 
 
+def _street_said_as_it_sounds(changed: dict[str, Any], slots: dict[str, Any]) -> bool:
+    """Only the street's name changed, to one that sounds the same as the one read back."""
+    if not set(changed) <= {"street_name", "place"} or not changed.get("street_name") or not slots.get("street_name"):
+        return False
+    return phonetic_key(str(changed["street_name"])) == phonetic_key(str(slots["street_name"]))
+
+
 def _changed(updates: dict[str, Any], slots: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in updates.items() if slots.get(name) != value}
 
@@ -901,10 +924,12 @@ def _cleared(frame: Frame) -> dict[str, Any]:
     return {name: None for name in _FIELDS_NAMED[frame.names_field]}
 
 
-def holds_on(frame: Frame) -> bool:
+def holds_on(frame: Frame, pending: str | None = None) -> bool:
     """ "Attendez que je trouve mes lunettes", "je vous entends mal", "est-ce que je parle à un robot ?": a line
-    about the call itself that gives nothing for the report."""
-    gives_something = frame.category or not frame.place.is_empty() or frame.phone_number or frame.yes_no is not None
+    about the call itself that gives nothing for the report. A yes or no gives something only to a question it
+    answers: "attendez euh non" asked for the problem is a caller gathering their words."""
+    answers = frame.yes_no is not None and pending in YES_NO_QUESTIONS
+    gives_something = frame.category or not frame.place.is_empty() or frame.phone_number or answers
     about_the_call = frame.holds_on or (frame.asks_if_machine and not frame.asks_for_person)
     return about_the_call and not gives_something and not frame.emergency
 

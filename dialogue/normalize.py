@@ -165,6 +165,7 @@ STOP_WORDS = {
 # elles débordent", "rue Paradis le trottoir est défoncé", "cours Lieutaud vraiment c'est plein").
 STREET_NAME_ENDS = {
     "c'",  # "au 5 bd Chave c'est bien ça": "c'est" comes out of the tokens as "c'" and "est"
+    *("ah", "oh", "hein", "bah"),  # "avenue X ah dangereux non": an interjection opens the next thought
     *("après", "apres", "derrière", "derriere"),  # "route de X après le pont": where on it
     "elles",
     "tu",
@@ -658,10 +659,12 @@ def expand_chat_shorthand(text: str) -> str:
 def repair_asr_slips(text: str) -> str:
     """Undo the recogniser's slips before anything reads the words: et/est, and a street's name that starts "En"
     cut after its "d'" ("rue d'en doume" is the rue d'Endoume)."""
-    repaired = _TENS_EST.sub(r"\1 et \2", _NAME_CUT_AFTER_EN.sub(r"\1 d'en\2", text))
+    repaired = _TENS_EST.sub(r"\1 et \2", _NAME_CUT_AFTER_EN.sub(r"\1 d'en\2", _AVENUE_SPLIT.sub("l'avenue ", text)))
     return _SUBJECT_ET.sub(lambda m: f"{m.group(1)} est" if not m.group(1).endswith("'") else "c'est", repaired)
 
 
+# "l'avenue de la Rose" heard as "la venue de la rose": the article took the avenue's first letter.
+_AVENUE_SPLIT = re.compile(r"\bla venue (?=(?:de|du|des|d'|d\u2019)\b)", re.IGNORECASE)
 _NAME_CUT_AFTER_EN = re.compile(
     rf"\b({STREET_TYPE_PATTERN}) d(?:'|\u2019| )en (?!(?:haut|bas|face|bordure|direction|ville|dessous|dessus)\b)"
     r"([^\W\d_]{3,})",
@@ -1461,9 +1464,22 @@ def _trimmed_landmark(landmark: str | None) -> str | None:
     words = landmark.split()
     while words and fold(words[-1]) in _LANDMARK_TAIL:
         words.pop()
-    if not words or all(fold(w) in _NO_PLACE for w in words):
+    if not words or all(fold(w) in _NO_PLACE for w in words) or _someones_home(words):
         return None
     return " ".join(words)
+
+
+# Whose home: "chez ma mère", "chez les voisins" (a restaurant's "chez Fonfon" is a place anyone can find).
+_WHOSE = frozenset({"mon", "ma", "mes", "ton", "ta", "tes", "son", "sa", "ses", "notre", "nos", "votre", "vos", "leur"})
+_PEOPLE_AT_HOME = frozenset({"moi", "nous", "vous", "lui", "elle", "eux", "elles", "voisin", "voisine", "voisins"})
+
+
+def _someones_home(words: list[str]) -> bool:
+    folded = [fold(w) for w in words[:3]]
+    if len(folded) < 2 or folded[0] != "chez":
+        return False
+    whose = folded[2] if folded[1] in ("le", "la", "les") and len(folded) > 2 else folded[1]
+    return folded[1] in _WHOSE or whose in _PEOPLE_AT_HOME
 
 
 def format_place(place: Place) -> str:

@@ -413,6 +413,10 @@ class Understanding:
         standing_in = self.gazetteer.landmark_commune(affirmed) if place.landmark and not place.commune else None
         if standing_in:
             place = replace(place, commune=standing_in)  # "au parc Borély": Marseille, unless one is known already
+        if place.landmark and not place.street_name and self._known_street(place.landmark):
+            # "Les poubelles du cours Julien": a well-known place that is a street is where, as a street.
+            kind, name = place.landmark.split(" ", 1)
+            place = replace(place, street_name=f"{kind.lower()} {name}", landmark=None)
         # "Je suis en voiture, ça capte mal": words about the call itself describe no problem.
         about_the_problem = _without_line_talk(text)
         if not about_the_problem and yes_or_no(_ALLO_OUI.sub(" ", text)) is None:
@@ -527,6 +531,12 @@ class Understanding:
                 start = mark.start()
         return describe(description[start:].strip(" ,.;:!?…")) if start else description
 
+    def _known_street(self, landmark: str) -> bool:
+        """A landmark the gazetteer knows whose name is a street's ("Cours Mirabeau")."""
+        words = fold(landmark).split()
+        known = self.gazetteer.named_landmark(landmark) == landmark
+        return known and len(words) > 1 and words[0] in FOLDED_STREET_TYPES
+
     def _category_beside(self, text: str, landmark: str | None) -> Found | None:
         """The problem named in the line, not by a landmark's own name: "la plage Lumière, les poubelles
         débordent" is about bins. The name is set aside only when the problem read came from it alone and the rest of
@@ -535,6 +545,14 @@ class Understanding:
         found = _words_in(text, fold(landmark or "").split())
         if category is None or found is None:
             return category
+        if (
+            _SAID_AS_WHERE.search(f"{fold(text[: found.start()])} ")
+            and self.taxonomy.match(landmark or "") == category.value
+            and self._category(f"{text[: found.start()]} , {text[found.end() :]}") is None
+            and not (describes_problem(text) or _DAMAGED.search(fold(text)))
+        ):
+            # "Un problème dans le petit square": the kind of place says where the problem is, not what it is.
+            return None
         # The landmark's own name: its words without the kinds of place it names ("aire de jeux", "plage").
         name = f" {fold(landmark or '')} "
         for kind in sorted(self.gazetteer.landmark_words, key=len, reverse=True):
@@ -551,10 +569,10 @@ class Understanding:
         # What follows a thing taken back is what the caller meant: "le banc, non pas le banc, la fontaine".
         kept = _NOT_THIS_ONE.sub(" , pardon , ", unhazarded)
         # A weak word after the caller's "pardon" ("pardon, un scooter va s'y tuer") does not undo a problem named.
-        main = _MAIN_PROBLEM.search(_fold_in_place(kept))
-        if main:
-            # "Des encombrants et des tags, mais le plus urgent c'est le frigo": the problem the caller puts first.
-            # What the caller names next, a few words at most: "c'est surtout le trou, y a aussi des tags".
+        # "Des encombrants et des tags, mais le plus urgent c'est le frigo": the problem the caller puts first.
+        # What the caller names next, a few words at most: "c'est surtout le trou, y a aussi des tags"; the last
+        # pointer that names one ("je commence par le plus important, l'éclairage").
+        for main in reversed(list(_MAIN_PROBLEM.finditer(_fold_in_place(kept)))):
             named = re.split(r"[.;,]", kept[main.end() :].lstrip(" ,"), maxsplit=1)[0].split()[:_MAIN_PROBLEM_WORDS]
             first = self.taxonomy.match(" ".join(named))
             if first:
@@ -1282,10 +1300,16 @@ _SOMETHING_ELSE = re.compile(
 )
 _MAIN_PROBLEM = re.compile(
     r"(?:\b(?:le plus|ce qui est le plus) (?:urgent|important|grave|genant|embetant|dangereux)\b(?: c est| ce sont| c)?"
-    r"|\bc est surtout(?: pour)?|\bcommencez par|\bcommencons par)"
-    r" (?=(?:le|la|les|l|un|une|des|du|mon|ma|mes|ce|cette|ces) )"
+    r"|\bc est surtout(?: pour)?|\b(?:commencez|commencons|je commence|on commence|je vais commencer) par)"
+    # "je commence par le plus important, l'éclairage": a pause may come before the thing named
+    r"[ ,:;.]+(?=(?:le|la|les|l|un|une|des|du|mon|ma|mes|ce|cette|ces) )"
 )
 _MAIN_PROBLEM_WORDS = 4
+# A place said as where: "dans le petit square", "au jardin public", "près de la fontaine".
+_SAID_AS_WHERE = re.compile(
+    r"\b(?:dans|au|aux|a|devant|derriere|pres|vers|sur|a cote|en face|pres)(?: de| du| des| d)?"
+    r"(?: le| la| les| l)?(?: petit| petite| grand| grande| vieux| vieille)? $"
+)
 # "En plus" adds a second problem, whatever it is; "y a aussi" adds a thing only mentioned ("y a aussi des tags"),
 # not a problem described as worse ("y a aussi une fuite, la rue est inondée").
 _SECOND_PROBLEM = re.compile(

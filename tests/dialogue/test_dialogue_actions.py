@@ -8,7 +8,7 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from dialogue.actions import ActionRepeat
+from dialogue.actions import ActionFallback, ActionRepeat
 
 ASKED = "Acceptez-vous qu'un agent vous rappelle si besoin ?"
 SLOTS: dict[str, Any] = {
@@ -41,3 +41,20 @@ def test_a_pardon_inside_an_answer_is_the_answer() -> None:
     said = repeat("oui au 06 11 22 33 44, non pardon, au 06 11 22 33 45")
     responses = [m.get("response") for m in said.messages if m.get("response")]
     assert ASKED not in [m.get("text") for m in said.messages] and "utter_read_back" in responses
+
+
+def fallback(text: str, slots: dict[str, Any]) -> list[str]:
+    message = {"text": text, "intent": {"name": "nlu_fallback", "confidence": 0.3}, "metadata": {"asr_confidence": 0.9}}
+    tracker = Tracker("test-fallback", slots, message, [{"event": "user", "text": text}], False, None, {}, "")
+    dispatcher = CollectingDispatcher()
+    asyncio.run(ActionFallback().run(dispatcher, tracker, {}))
+    return [m["response"] for m in dispatcher.messages if m.get("response")]
+
+
+def test_a_caller_asking_for_a_moment_is_no_misunderstanding_whatever_no_they_mumble() -> None:
+    asked_once = {"pending_question": "problem", "questions_asked": {"problem": 1}, "reprompt_count": 1}
+    said = fallback("hmm patientez une seconde euh non", asked_once)
+    assert "utter_handoff" not in said and any(r.startswith("utter_") and "problem" in r for r in said)
+    # Asked a yes/no question, the same "non" answers it.
+    danger_asked = {**SLOTS, "pending_question": "danger", "danger": None}
+    assert "utter_ask_callback_consent" in fallback("attendez euh non", danger_asked)

@@ -765,3 +765,8 @@ def test_avant_inside_a_name_stays() -> None:
 )
 def test_quatre_vingt_said_twice_is_read_as_the_ten_digits(said: str, number: str) -> None:
     assert find_phone_number(said) == number
+
+
+def test_an_avenue_whose_first_letter_went_to_the_article() -> None:
+    place = parse_place(spoken_to_digits(repair_asr_slips("sur la venue des chartreux au douze")), GAZETTEER)
+    assert (place.street_number, place.street_name) == ("12", "avenue des Chartreux")

@@ -1293,3 +1293,28 @@ def test_a_place_answer_naming_the_problem_again_is_no_description() -> None:
     turn(slots, "report_problem", "le lampadaire clignote depuis une semaine")
     turn(slots, "inform", "c'est le lampadaire devant le douze rue de rome sur marseille")
     assert slots["description"] == "le lampadaire clignote depuis une semaine"
+
+
+def test_what_explains_a_danger_answer_is_no_new_problem_but_a_problem_taken_back_by_name_is() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "il y a un scooter abandonné depuis des semaines au 4 rue Sainte à Marseille")
+    assert slots["category"] == "stationnement_vehicule" and slots["pending_question"] == "danger"
+    turn(slots, "deny", "non il gêne personne, c'est juste des déchets autour")
+    assert slots["category"] == "stationnement_vehicule" and slots["danger"] is False
+    slots = {}
+    turn(slots, "report_problem", "une épave de voiture au 4 rue Sainte à Marseille")
+    turn(slots, "deny", "non aucun danger, et pardon c'est pas une épave, c'est un dépôt d'ordures")
+    assert slots["category"] == "proprete" and slots["danger"] is False
+
+
+def test_a_yes_with_the_street_said_as_it_sounds_confirms() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "un lampadaire éteint au 7 boulevard de la Gibe à Marseille, pas dangereux")
+    turn(slots, "deny", "non")
+    assert slots["pending_question"] == "confirm" and slots["street_name"] == "boulevard de la Gibe"
+    outcome = turn(slots, "affirm", "oui exact, boulevard de la Gibbe")
+    assert outcome.save_report and slots["street_name"] == "boulevard de la Gibbe"
+    slots = {}
+    turn(slots, "report_problem", "un lampadaire éteint au 7 boulevard de la Gibe à Marseille, pas dangereux")
+    turn(slots, "deny", "non")
+    assert not turn(slots, "affirm", "oui, boulevard Longchamp").save_report

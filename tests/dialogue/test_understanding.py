@@ -1630,9 +1630,9 @@ def test_an_ordinal_that_counts_something_is_no_arrondissement_put_right() -> No
     assert frame("c'est dans le 7e enfin le 3e étage de l'immeuble").place.commune == "Marseille 7e"
 
 
-def test_a_known_place_on_a_cours_stays_a_landmark() -> None:
-    place = frame("les poubelles du cours julien débordent").place
-    assert place.landmark == "Cours Julien" and place.commune == "Marseille"
+def test_a_known_place_that_is_a_street_is_the_street() -> None:
+    place = frame("des sacs qui traînent autour du cours Julien").place
+    assert (place.street_name, place.landmark, place.commune) == ("cours Julien", None, "Marseille")
     assert frame("à la fin du cours les enfants traversent la route").place.street_name is None
 
 
@@ -1719,3 +1719,29 @@ def test_a_thing_only_mentioned_after_y_a_aussi_leaves_the_problem_described_fir
     said = "le banc du square est cassé et y a aussi des tags sur le kiosque"
     category = frame(said, "report_problem").category
     assert category is not None and category.value == "mobilier_urbain"
+
+
+def test_the_callers_own_appointment_is_no_request_for_another_service() -> None:
+    hurried = frame("je file à un rendez-vous, tout le quartier est dans le noir, plus aucun réverbère", "out_of_scope")
+    assert not hurried.out_of_scope and hurried.category is not None
+    assert frame("je voudrais prendre rendez-vous au service urbanisme", "out_of_scope").out_of_scope
+
+
+def test_the_problem_the_caller_starts_with_after_listing_several() -> None:
+    listed = frame("trois soucis : des tags, un trou et une fuite. je commence par le plus grave, la fuite")
+    assert listed.category is not None and listed.category.value == "eau_assainissement"
+
+
+def test_an_interjection_ends_a_streets_name() -> None:
+    assert frame("c'est boulevard longchamp ah oui c'est dangereux").place.street_name == "boulevard Longchamp"
+
+
+def test_someones_home_is_no_landmark_but_a_restaurant_named_chez_is() -> None:
+    assert frame("le trottoir est défoncé devant chez ma tante", "report_problem").place.landmark is None
+    assert frame("un tag sur le mur devant chez Fonfon", "report_problem").place.landmark == "chez Fonfon"
+
+
+def test_a_kind_of_place_said_as_where_names_no_problem() -> None:
+    where = frame("c'est pour un souci dans le grand parc", "report_problem")
+    assert where.category is None and where.place.landmark == "grand parc"
+    assert frame("l'herbe est haute dans le square", "report_problem").category is not None

@@ -1249,11 +1249,14 @@ _NUMBERED_PARTS = frozenset(
 
 def _described_landmark(text: str, gazetteer: Gazetteer) -> str | None:
     tokens = _tokens(text)
-    folded_tokens = [fold(t) for t in tokens]
+    # "garé" folds to "gare": a parked car is at no railway station.
+    folded_tokens = [_PARTICIPLE if _PARTICIPLE_ENDING.search(t) else fold(t) for t in tokens]
     for start in range(len(tokens)):
         rest = " ".join(t for t in folded_tokens[start:] if t)
         cue = next((c for c in gazetteer.landmark_cues if rest.startswith(c + " ")), None)
-        if cue is None and folded_tokens[start] in {"a", "au", "aux", "sur", "vers", "pres"}:
+        # "il y a un camion", "on a vu": the verb, not "à"
+        has = folded_tokens[start] == "a" and start > 0 and folded_tokens[start - 1] in _BEFORE_THE_VERB_A
+        if cue is None and folded_tokens[start] in {"a", "au", "aux", "sur", "vers", "pres"} and not has:
             following = " ".join(t for t in folded_tokens[start + 1 : start + 5] if t)
             if any(contains_phrase(following, w) for w in gazetteer.landmark_words):
                 cue = folded_tokens[start]
@@ -1315,6 +1318,10 @@ def _described_landmark(text: str, gazetteer: Gazetteer) -> str | None:
     return None
 
 
+_PARTICIPLE = "_participle_"
+# Only the accent tells these participles from a kind of place once folded ("garé" and "gare").
+_PARTICIPLE_ENDING = re.compile(r"^gar(?:é|ée|és|ées)$", re.IGNORECASE)
+_BEFORE_THE_VERB_A = frozenset({"y", "il", "elle", "on", "qui", "ca", "cela", "ce", "personne", "degun", "n"})
 # Words that open a clause as its subject ("au carrefour il marche plus"): one list for where a landmark's name ends.
 _CLAUSE_SUBJECTS = frozenset({"il", "ils", "elle", "elles", "on", "ca", "je", "j", "qui", "y"})
 # "degun" is Marseille's "nobody" ("degun répond").

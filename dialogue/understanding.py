@@ -160,6 +160,8 @@ _MACHINE_OR_PERSON = re.compile(
     r"(?:personnes?|humains?|humaines?|quelqu un|gens|conseill\w+|agents?)(?: humaine?s?| physiques?| reelles?)?\b"
 )
 _ASKS_WHETHER = re.compile(r"\b(?:est ce que|est ce qu|vous etes|c est|t es|je parle a|on parle a|suis je)\b")
+# Asked of the bot itself, a few words at most between: "vous êtes bien un robot ?", "je parle à une machine ?".
+_ASKING_THE_MACHINE = re.compile(rf"{_ASKS_WHETHER.pattern}(?: \w+){{0,4}} (?:{_MACHINE_WORDS})\b")
 _REFUSING_MACHINE = re.compile(r"\b(pas|marre|plus|jamais|refuse|deteste|horreur)\b")
 # The caller takes the request back in the same breath and goes on with the bot: "passez-moi quelqu'un... non,
 # laissez tomber, je vous explique", "tant pis, c'est pour un trou". Not "ils ont laissé tomber des gravats" (a past
@@ -447,6 +449,9 @@ class Understanding:
         nlu_emergency = heard.intent == "emergency"
         burnt = burnt_out(text)
         emergency = said_plainly(doc, lambda words: emergency_evidence(words, nlu_emergency, burnt))
+        # "Je parle à un robot ou à une vraie personne ?" asks about the bot; "pas moyen d'avoir une machine ou un
+        # humain qui comprend ?" asks for one.
+        asks_if_machine = _ASKING_THE_MACHINE.search(folded) is not None
         frame = Frame(
             heard=heard,
             text=text,
@@ -489,14 +494,13 @@ class Understanding:
             speaks_of_what_could_happen=HYPOTHETICAL.search(folded) is not None,
             hazard_to_passers_by=_HAZARD_TO_PASSERS_BY.search(folded) is not None,
             holds_on=_HOLD_ON.search(folded) is not None,
-            asks_if_machine=_MACHINE.search(folded) is not None and _ASKS_WHETHER.search(folded) is not None,
+            asks_if_machine=asks_if_machine,
             private_property=is_private_property(text),
             # "La place de la mairie" is where the problem is, not a question for the town hall.
             other_service=names_other_service(
                 _without_place(self._beyond_set_aside(text), place), category is not None, not place.is_empty()
             ),
-            # "Je parle à un robot ou à une vraie personne ?": a question about the bot, not a request.
-            asks_for_person=asks_for_person(_MACHINE_OR_PERSON.sub(" , ", folded)),
+            asks_for_person=asks_for_person(_MACHINE_OR_PERSON.sub(" , ", folded) if asks_if_machine else folded),
             goodbye=says_goodbye(folded),
             will_call_elsewhere=any(contains_phrase(folded, w) for w in _WILL_CALL_ELSEWHERE),
             unsure=is_unsure(text),

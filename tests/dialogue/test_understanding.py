@@ -1745,3 +1745,20 @@ def test_a_kind_of_place_said_as_where_names_no_problem() -> None:
     where = frame("c'est pour un souci dans le grand parc", "report_problem")
     assert where.category is None and where.place.landmark == "grand parc"
     assert frame("l'herbe est haute dans le square", "report_problem").category is not None
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "on a un utilitaire garé juste devant le 30 boulevard national depuis lundi",
+        "il y a un fourgon garé en double file devant le 30 boulevard national",
+    ],
+)
+def test_a_parked_vehicle_is_at_no_station_and_the_verb_a_is_no_preposition(said: str) -> None:
+    place = frame(said, "report_problem").place
+    assert (place.street_number, place.street_name, place.landmark) == ("30", "boulevard National", None)
+
+
+def test_a_machine_or_a_person_wanted_is_a_request_not_a_question_about_the_bot() -> None:
+    wanted = frame("y a vraiment pas moyen d'avoir un ordinateur ou un humain qui me comprenne", "request_human")
+    assert wanted.asks_for_person and not wanted.asks_if_machine

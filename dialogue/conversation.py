@@ -31,7 +31,7 @@ from dialogue.slots import (
     YES_NO_QUESTIONS,
 )
 from dialogue.streets import ARTICLES, phonetic_key
-from dialogue.understanding import Frame, mumbled, words_of_asking
+from dialogue.understanding import Frame, mumbled, owns_a_mistake, things_taken_back, words_of_asking
 
 # Longest description kept: the first words say what the problem is; the rest is for the transcript.
 MAX_DESCRIPTION = 300
@@ -214,18 +214,21 @@ def extract(frame: Frame, slots: dict[str, Any], knowledge: Knowledge, trusted: 
         not slots.get("category")
         or pending in ("problem", "correction")
         # "non c'est pas dangereux mais ça bloque le trottoir" takes back no problem: its "non ... mais" is a danger's
-        # "non elle brûle plus, c'est juste la carcasse" answers the danger question and explains it
+        # "non elle brûle plus, c'est juste la carcasse" answers the danger question and explains it; "non pardon, je
+        # me suis trompé, c'est le feu" still puts the problem right
         or (
             correcting
             and category != slots.get("category")
             and frame.danger is None
-            and not (pending == "danger" and frame.danger_answer is not None)
+            and not (pending == "danger" and frame.danger_answer is not None and not owns_a_mistake(frame.text))
         )
         # "non, pas de danger, et c'est pas une épave c'est des tags": the problem taken back by its own words
         or (
             correcting
             and category != slots.get("category")
-            and knowledge.taxonomy.mentions(str(slots.get("category")), frame.text)
+            and any(
+                knowledge.taxonomy.mentions(str(slots.get("category")), said) for said in things_taken_back(frame.text)
+            )
         )
         # "... et pardon, c'est pas un problème de X, c'est Y": the problem put right by name, beside a danger said
         or (correcting and category != slots.get("category") and frame.names_field == "category")
@@ -486,10 +489,25 @@ def _place_from(
         and not about_something_else
         # "C'est en bas de chez moi je vous dis" asked for the street of "le parking": no better than what is known.
         and not (slots.get("landmark") and _says_only_where_anything_is(frame.free_landmark))
+        # "Il est tout cassé, le dossier est arraché" asked where: more of the problem, no place at all; "devant chez
+        # ma mère": a home nobody else can find
+        and _WHERE_WORDS.search(fold(frame.text)) is not None
+        and not _AT_SOMEONES_HOME.search(fold(frame.text))
     ):
         # No street nor known kind of place: keep the caller's words as the landmark.
         return _place_updates(slots, Place(landmark=frame.free_landmark), replace_street=False)
     return {}
+
+
+_AT_SOMEONES_HOME = re.compile(
+    r"\bchez (?:moi|nous|lui|elle|eux|(?:mon|ma|mes|notre|nos|son|sa|ses|leur|leurs|le|la|les) voisin\w*|"
+    r"(?:mon|ma|mes|notre|nos|son|sa|ses|leur|leurs) \w+)\b"
+)
+# Words that say where: a preposition of place, a side, an end, a crossing.
+_WHERE_WORDS = re.compile(
+    r"\b(?:devant|derriere|cote|pres|face|niveau|bout|entre|milieu|coin|angle|bord|haut|bas|sur|dans|au|aux|a|vers|"
+    r"chez|sortie|entree|croisement|carrefour|ou|la bas|ici|juste apres|juste avant|apres|avant|long|pied|quartier)\b"
+)
 
 
 def landmark_strength(landmark: str | None, gazetteer: Gazetteer | None = None) -> int:
@@ -847,6 +865,8 @@ def _acceptable_without_content(frame: Frame, slots: dict[str, Any], trusted: bo
     asked_more = pending in ("description", "street_number") or (pending == "place" and slots.get("landmark"))
     if asked_more and (frame.answer is not None or frame.unsure or frame.intent == "dont_know"):
         return True  # "tell me more?", "which number?" "non" / "je sais pas": an answer too
+    if pending in ("street_number", "place") and _AT_SOMEONES_HOME.search(fold(frame.text)):
+        return True  # "devant chez ma voisine": all the caller can say of where; no misunderstanding
     if pending is None and trusted and frame.plain_words and frame.intent not in ("deny", "dont_know", "out_of_scope"):
         return True  # the caller's first words, before the problem ("excusez-moi de vous déranger..."): no failure
     opening = pending in (None, "problem", "anything_else")
@@ -924,12 +944,19 @@ def _cleared(frame: Frame) -> dict[str, Any]:
     return {name: None for name in _FIELDS_NAMED[frame.names_field]}
 
 
+# Questions a bare yes or no does not answer: what, where, which commune.
+_NOT_ANSWERED_BY_YES_OR_NO = (None, "problem", "description", "place", "commune")
+
+
 def holds_on(frame: Frame, pending: str | None = None) -> bool:
     """ "Attendez que je trouve mes lunettes", "je vous entends mal", "est-ce que je parle à un robot ?": a line
     about the call itself that gives nothing for the report. A yes or no gives something only to a question it
-    answers: "attendez euh non" asked for the problem is a caller gathering their words."""
-    answers = frame.yes_no is not None and pending in YES_NO_QUESTIONS
+    answers: "attendez euh non" asked for the problem is a caller gathering their words, asked for a call-back
+    number it declines. Nor is a request, a goodbye or another service's business a moment asked for."""
+    answers = frame.yes_no is not None and pending not in _NOT_ANSWERED_BY_YES_OR_NO
+    says_what_they_want = frame.asks_for_person or frame.goodbye or frame.will_call_elsewhere or frame.out_of_scope
     gives_something = frame.category or not frame.place.is_empty() or frame.phone_number or answers
+    gives_something = gives_something or says_what_they_want
     about_the_call = frame.holds_on or (frame.asks_if_machine and not frame.asks_for_person)
     return about_the_call and not gives_something and not frame.emergency
 

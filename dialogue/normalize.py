@@ -659,12 +659,16 @@ def expand_chat_shorthand(text: str) -> str:
 def repair_asr_slips(text: str) -> str:
     """Undo the recogniser's slips before anything reads the words: et/est, and a street's name that starts "En"
     cut after its "d'" ("rue d'en doume" is the rue d'Endoume)."""
-    repaired = _TENS_EST.sub(r"\1 et \2", _NAME_CUT_AFTER_EN.sub(r"\1 d'en\2", _AVENUE_SPLIT.sub("l'avenue ", text)))
+    repaired = _TENS_EST.sub(
+        r"\1 et \2", _NAME_CUT_AFTER_EN.sub(r"\1 d'en\2", _AVENUE_SPLIT.sub(r"\1 l'avenue ", text))
+    )
     return _SUBJECT_ET.sub(lambda m: f"{m.group(1)} est" if not m.group(1).endswith("'") else "c'est", repaired)
 
 
 # "l'avenue de la Rose" heard as "la venue de la rose": the article took the avenue's first letter.
-_AVENUE_SPLIT = re.compile(r"\bla venue (?=(?:de|du|des|d'|d\u2019)\b)", re.IGNORECASE)
+# Only where a street is said ("sur la venue de la rose", "au 12 la venue du prado"): "depuis la venue des pompiers"
+# is their coming.
+_AVENUE_SPLIT = re.compile(r"\b(sur|dans|de|du|\d+) la venue (?=(?:de|du|des)\b|d['\u2019](?!une?\b))", re.IGNORECASE)
 _NAME_CUT_AFTER_EN = re.compile(
     rf"\b({STREET_TYPE_PATTERN}) d(?:'|\u2019| )en (?!(?:haut|bas|face|bordure|direction|ville|dessous|dessus)\b)"
     r"([^\W\d_]{3,})",
@@ -875,6 +879,8 @@ def _commune_by_sound(words: list[str], gazetteer: Gazetteer) -> tuple[str, tupl
             named_street = window[0] in FOLDED_STREET_TYPES and window[1:2] not in (["de"], ["du"], ["des"], ["d"])
             if named_street or _inside_street_name(words[: start + articles], gazetteer):
                 continue  # "avenue de Marseille", "rue St Savournin": the name of a street, not where it is
+            if all(word in _FUNCTION_WORDS for word in window):
+                continue  # "ça a au moins" sounds like Les Camoins, and says nothing of a place
             for key in _sound_keys(window):
                 if len(key) < _MIN_SOUND:
                     continue
@@ -887,6 +893,10 @@ def _commune_by_sound(words: list[str], gazetteer: Gazetteer) -> tuple[str, tupl
     return None
 
 
+_FUNCTION_WORDS = frozenset(
+    "ca a au aux a la le les l un une des de du d en y il elle on ils elles qui que qu ne pas plus moins est et ou "
+    "c s se ce cet cette si bien tres trop peu tout".split()
+)
 # Words before a commune that say which way, not where ("côté Miramas", "vers Aubagne", "direction Aix"), or where
 # the caller lives ("moi j'habite Pélissanne, mais c'est à Lançon").
 TOWARDS_WORDS = frozenset({"cote", "vers", "direction"})  # one word each: also where a commune heard by sound is not
@@ -1254,9 +1264,9 @@ def _described_landmark(text: str, gazetteer: Gazetteer) -> str | None:
     for start in range(len(tokens)):
         rest = " ".join(t for t in folded_tokens[start:] if t)
         cue = next((c for c in gazetteer.landmark_cues if rest.startswith(c + " ")), None)
-        # "il y a un camion", "on a vu": the verb, not "à"
-        has = folded_tokens[start] == "a" and start > 0 and folded_tokens[start - 1] in _BEFORE_THE_VERB_A
-        if cue is None and folded_tokens[start] in {"a", "au", "aux", "sur", "vers", "pres"} and not has:
+        # "un arbre à terre devant l'école": fallen, the place is what follows
+        fallen = folded_tokens[start : start + 2] == ["a", "terre"]
+        if cue is None and folded_tokens[start] in {"a", "au", "aux", "sur", "vers", "pres"} and not fallen:
             following = " ".join(t for t in folded_tokens[start + 1 : start + 5] if t)
             if any(contains_phrase(following, w) for w in gazetteer.landmark_words):
                 cue = folded_tokens[start]
@@ -1321,7 +1331,6 @@ def _described_landmark(text: str, gazetteer: Gazetteer) -> str | None:
 _PARTICIPLE = "_participle_"
 # Only the accent tells these participles from a kind of place once folded ("garé" and "gare").
 _PARTICIPLE_ENDING = re.compile(r"^gar(?:é|ée|és|ées)$", re.IGNORECASE)
-_BEFORE_THE_VERB_A = frozenset({"y", "il", "elle", "on", "qui", "ca", "cela", "ce", "personne", "degun", "n"})
 # Words that open a clause as its subject ("au carrefour il marche plus"): one list for where a landmark's name ends.
 _CLAUSE_SUBJECTS = frozenset({"il", "ils", "elle", "elles", "on", "ca", "je", "j", "qui", "y"})
 # "degun" is Marseille's "nobody" ("degun répond").

@@ -154,14 +154,20 @@ _LIVES_IN = re.compile(
     r"\b(?:j habite|j habitais|je vis|je travaille|je bosse|je suis de|je suis originaire de)(?: pas)?"
     r"(?: a| au| aux| sur| vers| du cote de)?\b"
 )
+_PEOPLE = (
+    r"(?:vrai |vraie |vrais |vraies |etre |etres )?"
+    r"(?:personnes?|humains?|humaines?|quelqu un|gens|conseill\w+|agents?)(?: humaine?s?| physiques?| reelles?)?"
+)
+# "Un robot ou une vraie personne ?", "une vraie personne ou un robot ?": which one the caller is talking to.
 _MACHINE_OR_PERSON = re.compile(
-    rf"\b(?:{_MACHINE_WORDS})"
-    r" ou (?:a |avec )?(?:un |une |des )?(?:vrai |vraie |vrais |vraies |etre |etres )?"
-    r"(?:personnes?|humains?|humaines?|quelqu un|gens|conseill\w+|agents?)(?: humaine?s?| physiques?| reelles?)?\b"
+    rf"\b(?:{_MACHINE_WORDS}) ou (?:a |avec )?(?:un |une |des )?{_PEOPLE}\b"
+    rf"|\b{_PEOPLE} ou (?:a |avec )?(?:un |une |des )?(?:{_MACHINE_WORDS})\b"
 )
 _ASKS_WHETHER = re.compile(r"\b(?:est ce que|est ce qu|vous etes|c est|t es|je parle a|on parle a|suis je)\b")
-# Asked of the bot itself, a few words at most between: "vous êtes bien un robot ?", "je parle à une machine ?".
-_ASKING_THE_MACHINE = re.compile(rf"{_ASKS_WHETHER.pattern}(?: \w+){{0,4}} (?:{_MACHINE_WORDS})\b")
+# One wanted, whichever: "c'est pas possible d'avoir une machine ou un humain qui comprend".
+_HAVING_ONE = re.compile(
+    rf"\b(?:avoir|parler a|passer|joindre|tomber sur) (?:un |une )?(?:vrai |vraie )?(?:{_MACHINE_WORDS}) ou\b"
+)
 _REFUSING_MACHINE = re.compile(r"\b(pas|marre|plus|jamais|refuse|deteste|horreur)\b")
 # The caller takes the request back in the same breath and goes on with the bot: "passez-moi quelqu'un... non,
 # laissez tomber, je vous explique", "tant pis, c'est pour un trou". Not "ils ont laissé tomber des gravats" (a past
@@ -451,7 +457,9 @@ class Understanding:
         emergency = said_plainly(doc, lambda words: emergency_evidence(words, nlu_emergency, burnt))
         # "Je parle à un robot ou à une vraie personne ?" asks about the bot; "pas moyen d'avoir une machine ou un
         # humain qui comprend ?" asks for one.
-        asks_if_machine = _ASKING_THE_MACHINE.search(folded) is not None
+        asks_if_machine = bool(
+            _MACHINE.search(folded) and _ASKS_WHETHER.search(folded) and not _HAVING_ONE.search(folded)
+        )
         frame = Frame(
             heard=heard,
             text=text,
@@ -535,6 +543,12 @@ class Understanding:
                 start = mark.start()
         return describe(description[start:].strip(" ,.;:!?…")) if start else description
 
+    def _kind_of_place(self, landmark: str) -> str | None:
+        """The kind of place a landmark is, said first: "toilettes publiques du port" are toilets."""
+        padded = f" {fold(landmark)} "
+        said = [(padded.find(f" {kind} "), kind) for kind in self.gazetteer.landmark_words if f" {kind} " in padded]
+        return min(said)[1] if said else None
+
     def _known_street(self, landmark: str) -> bool:
         """A landmark the gazetteer knows whose name is a street's ("Cours Mirabeau")."""
         words = fold(landmark).split()
@@ -549,21 +563,28 @@ class Understanding:
         found = _words_in(text, fold(landmark or "").split())
         if category is None or found is None:
             return category
+        rest = self._category(f"{text[: found.start()]} , {text[found.end() :]}")
+        said_as_where = _SAID_AS_WHERE.search(f"{fold(text[: found.start()])} ") is not None
+        from_the_landmark = self.taxonomy.match(landmark or "") == category.value
+        if said_as_where and from_the_landmark and rest:
+            # "Près de l'arrêt de bus il y a un nid de poule": the place is where, the hole what.
+            return Found(rest.value, text)
+        kind = self._kind_of_place(landmark or "")
         if (
-            _SAID_AS_WHERE.search(f"{fold(text[: found.start()])} ")
-            and self.taxonomy.match(landmark or "") == category.value
-            and self._category(f"{text[: found.start()]} , {text[found.end() :]}") is None
+            said_as_where
+            and kind in _AREAS
+            and self.taxonomy.match(kind or "") == category.value
+            and rest is None
             and not (describes_problem(text) or _DAMAGED.search(fold(text)))
         ):
             # "Un problème dans le petit square": the kind of place says where the problem is, not what it is.
             return None
         # The landmark's own name: its words without the kinds of place it names ("aire de jeux", "plage").
         name = f" {fold(landmark or '')} "
-        for kind in sorted(self.gazetteer.landmark_words, key=len, reverse=True):
-            name = name.replace(f" {kind} ", " ")
+        for place_kind in sorted(self.gazetteer.landmark_words, key=len, reverse=True):
+            name = name.replace(f" {place_kind} ", " ")
         if not name.strip() or self.taxonomy.match(name) != category.value:
             return category
-        rest = self._category(f"{text[: found.start()]} , {text[found.end() :]}")
         return Found(rest.value, text) if rest else category
 
     def _category(self, text: str) -> Found | None:
@@ -574,10 +595,16 @@ class Understanding:
         kept = _NOT_THIS_ONE.sub(" , pardon , ", unhazarded)
         # A weak word after the caller's "pardon" ("pardon, un scooter va s'y tuer") does not undo a problem named.
         # "Des encombrants et des tags, mais le plus urgent c'est le frigo": the problem the caller puts first.
-        # What the caller names next, a few words at most: "c'est surtout le trou, y a aussi des tags"; the last
-        # pointer that names one ("je commence par le plus important, l'éclairage").
-        for main in reversed(list(_MAIN_PROBLEM.finditer(_fold_in_place(kept)))):
+        # What the caller names next, a few words at most: "c'est surtout le trou, y a aussi des tags"; the first
+        # pointer that names one.
+        for main in _MAIN_PROBLEM.finditer(_fold_in_place(kept)):
             named = re.split(r"[.;,]", kept[main.end() :].lstrip(" ,"), maxsplit=1)[0].split()[:_MAIN_PROBLEM_WORDS]
+            first = self.taxonomy.match(" ".join(named))
+            if first:
+                return Found(first, text)
+        for main in _MAIN_PROBLEM_BEFORE.finditer(_fold_in_place(kept)):
+            # "Le nid de poule c'est le plus gênant, les tags c'est moins urgent": the thing rated, said before.
+            named = re.split(r"[.;,:]", kept[: main.start()])[-1].split()[-_MAIN_PROBLEM_WORDS:]
             first = self.taxonomy.match(" ".join(named))
             if first:
                 return Found(first, text)
@@ -1303,16 +1330,27 @@ _SOMETHING_ELSE = re.compile(
     r"(?<!\bou )(?<!\bsi )\bc est (?:pour )?(?:autre chose|une autre chose|un autre probleme|un autre souci)\b"
 )
 _MAIN_PROBLEM = re.compile(
-    r"(?:\b(?:le plus|ce qui est le plus) (?:urgent|important|grave|genant|embetant|dangereux)\b(?: c est| ce sont| c)?"
-    r"|\bc est surtout(?: pour)?|\b(?:commencez|commencons|je commence|on commence|je vais commencer) par)"
-    # "je commence par le plus important, l'éclairage": a pause may come before the thing named
-    r"[ ,:;.]+(?=(?:le|la|les|l|un|une|des|du|mon|ma|mes|ce|cette|ces) )"
+    r"(?:\b(?:le plus|ce qui est le plus) (?:urgent|important|grave|genant|embetant|dangereux)\b"
+    r"(?: c est| ce sont| c)? "
+    r"|\bc est surtout(?: pour)? |\b(?:commencez|commencons) par "
+    # "je commence par le plus important, l'éclairage": the caller's own pointer may pause before the thing named
+    r"|\b(?:je commence|on commence|je vais commencer) par(?: le plus \w+)?[ ,:;.]+)"
+    r"(?=(?:le|la|les|l|un|une|des|du|mon|ma|mes|ce|cette|ces) )"
 )
 _MAIN_PROBLEM_WORDS = 4
+_MAIN_PROBLEM_BEFORE = re.compile(
+    r" (?:c est|ce sont|c est ca|est) (?:le plus|la plus|ce qu il y a de plus) "
+    r"(?:urgent|urgente|important|importante|grave|genant|genante|embetant|dangereux|dangereuse)\b"
+)
 # A place said as where: "dans le petit square", "au jardin public", "près de la fontaine".
 _SAID_AS_WHERE = re.compile(
-    r"\b(?:dans|au|aux|a|devant|derriere|pres|vers|sur|a cote|en face|pres)(?: de| du| des| d)?"
-    r"(?: le| la| les| l)?(?: petit| petite| grand| grande| vieux| vieille)? $"
+    r"\b(?:dans|au|aux|(?<!\by )(?<!\bil )(?<!\bon )(?<!\bqui )a|devant|derriere|pres|vers|sur|a cote|en face)"
+    r"(?: de| du| des| d)?(?: le| la| les| l)?(?: petit| petite| grand| grande| vieux| vieille)? $"
+)
+# Kinds of place that are areas where things go wrong, not things that break ("la fontaine", "les toilettes").
+_AREAS = frozenset(
+    {"parc", "jardin", "square", "place", "esplanade", "cite", "residence", "quartier", "parking", "zone industrielle"}
+    | {"zone d activites", "centre commercial", "cimetiere", "plage", "port", "camping", "hameau", "lieu dit", "vallon"}
 )
 # "En plus" adds a second problem, whatever it is; "y a aussi" adds a thing only mentioned ("y a aussi des tags"),
 # not a problem described as worse ("y a aussi une fuite, la rue est inondée").
@@ -1321,7 +1359,21 @@ _SECOND_PROBLEM = re.compile(
 )
 # Damage said of a thing, beside the problem words: "la vitre est explosée", "le verre est brisé".
 _DAMAGED = re.compile(r"\b(?:explose|explosee|exploses|explosees|brise|brisee|brises|brisees|pete|petee|fissure\w*)\b")
+
+
 # "C'est pas le lampadaire": the thing named there is not the problem.
+def owns_a_mistake(text: str) -> bool:
+    """The caller says they said it wrong: "pardon", "je me suis trompé", "en fait", "je me suis mal exprimé"."""
+    folded = _fold_in_place(text)
+    return _SELF_CORRECTION.search(folded) is not None or _OWN_MISTAKE.search(folded) is not None
+
+
+def things_taken_back(text: str) -> list[str]:
+    """What the line says the problem is not: "c'est pas une épave, c'est des tags" -> ["c est pas une epave"]."""
+    return [match.group(0) for match in _NOT_THIS_ONE.finditer(_fold_in_place(text))]
+
+
+_OWN_MISTAKE = re.compile(r"(?:en fait|mal exprime\w*|je rectifie|je voulais dire|erreur|excusez moi)")
 _NOT_THIS_ONE = re.compile(
     r"\b(?:(?:c est|ce n est|c etait) pas (?:vraiment |tellement )?|non pas )"
     r"(?:un|une|le|la|l|les|des|du|de l|de la)\s+\w+"

@@ -48,13 +48,22 @@ def fallback(text: str, slots: dict[str, Any]) -> list[str]:
     tracker = Tracker("test-fallback", slots, message, [{"event": "user", "text": text}], False, None, {}, "")
     dispatcher = CollectingDispatcher()
     asyncio.run(ActionFallback().run(dispatcher, tracker, {}))
-    return [m["response"] for m in dispatcher.messages if m.get("response")]
+    handoffs = [m["custom"]["callbot"] for m in dispatcher.messages if m.get("custom")]
+    said = [m["response"] for m in dispatcher.messages if m.get("response")]
+    return said + [f"handoff:{c['reason']}" for c in handoffs if c.get("action") == "handoff"]
 
 
 def test_a_caller_asking_for_a_moment_is_no_misunderstanding_whatever_no_they_mumble() -> None:
     asked_once = {"pending_question": "problem", "questions_asked": {"problem": 1}, "reprompt_count": 1}
     said = fallback("hmm patientez une seconde euh non", asked_once)
-    assert "utter_handoff" not in said and any(r.startswith("utter_") and "problem" in r for r in said)
+    assert not any(r.startswith("handoff") for r in said) and any("problem" in r for r in said)
     # Asked a yes/no question, the same "non" answers it.
     danger_asked = {**SLOTS, "pending_question": "danger", "danger": None}
     assert "utter_ask_callback_consent" in fallback("attendez euh non", danger_asked)
+
+
+def test_a_request_or_an_answer_said_while_asking_for_a_moment_is_heard() -> None:
+    asked_once = {"pending_question": "problem", "questions_asked": {"problem": 1}}
+    assert "handoff:caller_request" in fallback("hmm attendez non passez-moi plutôt un conseiller", asked_once)
+    number_asked = {**SLOTS, "pending_question": "callback_number", "callback_consent": True}
+    assert "utter_read_back" in fallback("ah attendez non finalement je veux pas qu'on me rappelle", number_asked)

@@ -1318,3 +1318,24 @@ def test_a_yes_with_the_street_said_as_it_sounds_confirms() -> None:
     turn(slots, "report_problem", "un lampadaire éteint au 7 boulevard de la Gibe à Marseille, pas dangereux")
     turn(slots, "deny", "non")
     assert not turn(slots, "affirm", "oui, boulevard Longchamp").save_report
+
+
+def test_a_problem_put_right_at_the_danger_question_is_no_danger_answer_and_a_detail_of_it_no_new_problem() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "un lampadaire éteint au 4 rue Sainte à Marseille")
+    turn(slots, "deny", "non excusez-moi, erreur de ma part, c'est le feu pour les piétons")
+    assert slots["category"] == "signalisation" and slots.get("danger") is None
+    slots = {}
+    turn(slots, "report_problem", "un lampadaire éteint au 4 rue Sainte à Marseille")
+    turn(slots, "deny", "non pas dangereux mais le lampadaire est couvert de tags")
+    assert slots["category"] == "eclairage_public" and slots["danger"] is False
+
+
+def test_more_of_the_problem_said_where_the_place_was_asked_is_no_place() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "un banc cassé")
+    turn(slots, "inform", "il penche beaucoup")
+    assert slots["pending_question"] == "place"
+    turn(slots, "inform", "le dossier est arraché et l'assise est fendue")
+    assert not slots.get("landmark") and slots["pending_question"] == "place"
+    assert "assise" in slots["description"]

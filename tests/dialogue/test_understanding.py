@@ -1762,3 +1762,46 @@ def test_a_parked_vehicle_is_at_no_station_and_the_verb_a_is_no_preposition(said
 def test_a_machine_or_a_person_wanted_is_a_request_not_a_question_about_the_bot() -> None:
     wanted = frame("y a vraiment pas moyen d'avoir un ordinateur ou un humain qui me comprenne", "request_human")
     assert wanted.asks_for_person and not wanted.asks_if_machine
+
+
+def test_the_coming_of_someone_is_no_avenue() -> None:
+    place = frame("depuis la venue des éboueurs ce matin le trottoir est plein de sacs au 3 rue d'italie").place
+    assert place.street_name == "rue d'Italie"
+
+
+def test_the_problem_rated_first_is_the_calls_when_another_is_rated_lower() -> None:
+    rated = frame("le nid de poule c'est le plus gênant, les tags c'est moins urgent", "report_problem").category
+    assert rated is not None and rated.value == "chaussee_trottoirs"
+
+
+@pytest.mark.parametrize(
+    ("said", "category"),
+    [
+        ("y a la fontaine du village qui coule plus", "mobilier_urbain"),
+        ("derrière la fontaine du marché il y a un trou dans la chaussée", "chaussee_trottoirs"),
+    ],
+)
+def test_a_thing_said_as_the_subject_or_beside_the_problem_is_read_as_such(said: str, category: str) -> None:
+    found = frame(said, "report_problem").category
+    assert found is not None and found.value == category
+
+
+def test_a_changed_appointment_is_another_services_and_a_person_or_a_robot_is_asked_about() -> None:
+    assert frame("il faut reporter mon rendez-vous de mardi", "out_of_scope").out_of_scope
+    asked = frame("est-ce que vous êtes une vraie dame ou un robot", "request_human")
+    assert asked.asks_if_machine and not asked.asks_for_person
+
+
+@pytest.mark.parametrize(
+    ("said", "landmark", "commune"),
+    [
+        ("c'est là où il y a la pharmacie", "pharmacie", None),
+        ("un pin à terre devant la crèche", "crèche", None),
+        ("ça a au moins deux semaines que ça dure", None, None),
+    ],
+)
+def test_places_after_the_verb_a_not_on_the_ground_nor_in_function_words(
+    said: str, landmark: str | None, commune: str | None
+) -> None:
+    place = frame(said, "report_problem").place
+    assert (place.landmark, place.commune) == (landmark, commune)

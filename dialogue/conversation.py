@@ -489,10 +489,8 @@ def _place_from(
         and not about_something_else
         # "C'est en bas de chez moi je vous dis" asked for the street of "le parking": no better than what is known.
         and not (slots.get("landmark") and _says_only_where_anything_is(frame.free_landmark))
-        # "Il est tout cassé, le dossier est arraché" asked where: more of the problem, no place at all; "devant chez
-        # ma mère": a home nobody else can find
+        # "Il est tout cassé, le dossier est arraché" asked where: more of the problem, no place at all
         and _WHERE_WORDS.search(fold(frame.text)) is not None
-        and not _AT_SOMEONES_HOME.search(fold(frame.text))
     ):
         # No street nor known kind of place: keep the caller's words as the landmark.
         return _place_updates(slots, Place(landmark=frame.free_landmark), replace_street=False)
@@ -945,16 +943,16 @@ def _cleared(frame: Frame) -> dict[str, Any]:
 
 
 # Questions a bare yes or no does not answer: what, where, which commune.
-_NOT_ANSWERED_BY_YES_OR_NO = (None, "problem", "description", "place", "commune")
+_NOT_ANSWERED_BY_YES_OR_NO = (None, "problem", "description", "place", "commune", "street_number", "correction")
 
 
 def holds_on(frame: Frame, pending: str | None = None) -> bool:
     """ "Attendez que je trouve mes lunettes", "je vous entends mal", "est-ce que je parle à un robot ?": a line
     about the call itself that gives nothing for the report. A yes or no gives something only to a question it
     answers: "attendez euh non" asked for the problem is a caller gathering their words, asked for a call-back
-    number it declines. Nor is a request, a goodbye or another service's business a moment asked for."""
+    number it declines. Nor is a request, a goodbye or private property a moment asked for."""
     answers = frame.yes_no is not None and pending not in _NOT_ANSWERED_BY_YES_OR_NO
-    says_what_they_want = frame.asks_for_person or frame.goodbye or frame.will_call_elsewhere or frame.out_of_scope
+    says_what_they_want = frame.asks_for_person or frame.goodbye or frame.will_call_elsewhere or frame.private_property
     gives_something = frame.category or not frame.place.is_empty() or frame.phone_number or answers
     gives_something = gives_something or says_what_they_want
     about_the_call = frame.holds_on or (frame.asks_if_machine and not frame.asks_for_person)

@@ -218,13 +218,6 @@ _STRONG_TOPICS = re.compile(
             r"cantine|periscolaire|centre aere|centre de loisirs|"
             r"garderie|place en creche|place a la creche|ecole de mon fils|ecole de ma fille|maitresse|"
             r"vacances scolaires|bourse|bourses)\b",
-            # a meeting asked for or the caller's own to change ("prendre rendez-vous", "décaler mon rendez-vous"),
-            # not one the caller is on the way to ("je suis entre deux rendez-vous")
-            r"\b(?:prendre|avoir|obtenir|fixer|demander|reserver|donner|voudrais|veux|voulais|souhaite|souhaiterais|"
-            r"aimerais|besoin d|pour|decaler|annuler|reporter|modifier|changer|deplacer|confirmer|au sujet d|"
-            r"concernant)(?: un| une| mon| le| ce| votre)?(?: nouveau| autre)? (?:rendez vous|rdv)\b"
-            r"|\bmon (?:rendez vous|rdv)\b"
-            r"|\b(?:rendez vous|rdv) (?:en mairie|a la mairie|avec (?:le|la|un|une|l|quelqu un|quelqu une)\b)",
             r"\b(horaire|horaires|a quelle heure|quelle heure|quel jour|quels jours|c est quand|"
             r"jusqu a quand|jusqu a quelle heure|ferme a|ferme quand|heures d ouverture|joindre|"
             r"numero de telephone (de|du|des)|comment faire pour|comment on fait|qu est ce qu il faut faire pour|"
@@ -271,7 +264,9 @@ _STRONG_TOPICS = re.compile(
     )
 )
 _WEAK_TOPICS = re.compile(
-    r"\b(voisin|voisins|voisine|voisines|odeur de cuisine|internet|wifi|"
+    # An appointment is another service's only when nothing of the street is said: "décaler mon rendez-vous", not
+    # "je suis entre deux rendez-vous, le lampadaire est par terre".
+    r"\b(rendez vous|rdv|voisin|voisins|voisine|voisines|odeur de cuisine|internet|wifi|"
     r"telephone|portable|edf|engie|electricite|coupure de courant|courant|chauffage|"
     r"facteur|colis|courrier|la poste|banque|assurance|avocat|notaire|divorce|"
     r"pension|dechetterie|dechetteries|encombrant a domicile|sac jaune|sacs jaunes|"

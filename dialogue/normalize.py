@@ -659,16 +659,18 @@ def expand_chat_shorthand(text: str) -> str:
 def repair_asr_slips(text: str) -> str:
     """Undo the recogniser's slips before anything reads the words: et/est, and a street's name that starts "En"
     cut after its "d'" ("rue d'en doume" is the rue d'Endoume)."""
-    repaired = _TENS_EST.sub(
-        r"\1 et \2", _NAME_CUT_AFTER_EN.sub(r"\1 d'en\2", _AVENUE_SPLIT.sub(r"\1 l'avenue ", text))
-    )
+    repaired = _TENS_EST.sub(r"\1 et \2", _NAME_CUT_AFTER_EN.sub(r"\1 d'en\2", _AVENUE_SPLIT.sub("l'avenue ", text)))
     return _SUBJECT_ET.sub(lambda m: f"{m.group(1)} est" if not m.group(1).endswith("'") else "c'est", repaired)
 
 
 # "l'avenue de la Rose" heard as "la venue de la rose": the article took the avenue's first letter.
-# Only where a street is said ("sur la venue de la rose", "au 12 la venue du prado"): "depuis la venue des pompiers"
-# is their coming.
-_AVENUE_SPLIT = re.compile(r"\b(sur|dans|de|du|\d+) la venue (?=(?:de|du|des)\b|d['\u2019](?!une?\b))", re.IGNORECASE)
+# Unless said as someone's coming ("depuis la venue des pompiers", "on attend la venue du dépanneur").
+_AVENUE_SPLIT = re.compile(
+    r"\b(?<!\bdepuis )(?<!\bapres )(?<!\baprès )(?<!\bavant )(?<!\battend )(?<!\battends )(?<!\battendre )"
+    r"(?<!\battendons )(?<!\battendent )(?<!\blors de )(?<!\bpour )(?<!\bsans )(?<!\bjusqu a )(?<!\bjusqu'à )"
+    r"la venue (?=(?:de|du|des)\b|d['\u2019](?!une?\b))",
+    re.IGNORECASE,
+)
 _NAME_CUT_AFTER_EN = re.compile(
     rf"\b({STREET_TYPE_PATTERN}) d(?:'|\u2019| )en (?!(?:haut|bas|face|bordure|direction|ville|dessous|dessus)\b)"
     r"([^\W\d_]{3,})",

@@ -603,6 +603,8 @@ class Understanding:
             if first:
                 return Found(first, text)
         for main in _MAIN_PROBLEM_BEFORE.finditer(_fold_in_place(kept)):
+            if not _RATED_LOWER.search(_fold_in_place(kept)):
+                break  # "un arbre tombé sur un lampadaire, c'est le plus dangereux" rates the whole, not one thing
             # "Le nid de poule c'est le plus gênant, les tags c'est moins urgent": the thing rated, said before.
             named = re.split(r"[.;,:]", kept[: main.start()])[-1].split()[-_MAIN_PROBLEM_WORDS:]
             first = self.taxonomy.match(" ".join(named))
@@ -1338,6 +1340,7 @@ _MAIN_PROBLEM = re.compile(
     r"(?=(?:le|la|les|l|un|une|des|du|mon|ma|mes|ce|cette|ces) )"
 )
 _MAIN_PROBLEM_WORDS = 4
+_RATED_LOWER = re.compile(r"\b(?:moins|pas grave|pas urgent|peut attendre|secondaire)\b")
 _MAIN_PROBLEM_BEFORE = re.compile(
     r" (?:c est|ce sont|c est ca|est) (?:le plus|la plus|ce qu il y a de plus) "
     r"(?:urgent|urgente|important|importante|grave|genant|genante|embetant|dangereux|dangereuse)\b"
@@ -1363,9 +1366,9 @@ _DAMAGED = re.compile(r"\b(?:explose|explosee|exploses|explosees|brise|brisee|br
 
 # "C'est pas le lampadaire": the thing named there is not the problem.
 def owns_a_mistake(text: str) -> bool:
-    """The caller says they said it wrong: "pardon", "je me suis trompé", "en fait", "je me suis mal exprimé"."""
-    folded = _fold_in_place(text)
-    return _SELF_CORRECTION.search(folded) is not None or _OWN_MISTAKE.search(folded) is not None
+    """The caller says they said it wrong: "pardon", "je me suis trompé", "je me suis mal exprimé" ("en fait" is
+    only a filler: "non en fait il est tombé sur le trottoir" explains)."""
+    return _OWN_MISTAKE.search(_fold_in_place(text)) is not None
 
 
 def things_taken_back(text: str) -> list[str]:
@@ -1373,7 +1376,10 @@ def things_taken_back(text: str) -> list[str]:
     return [match.group(0) for match in _NOT_THIS_ONE.finditer(_fold_in_place(text))]
 
 
-_OWN_MISTAKE = re.compile(r"(?:en fait|mal exprime\w*|je rectifie|je voulais dire|erreur|excusez moi)")
+_OWN_MISTAKE = re.compile(
+    r"\b(?:pardon|je me (?:suis )?trompe\w*|mal exprime\w*|je rectifie|je (?:voulais|veux) dire|erreur|"
+    r"je dis n importe quoi|qu est ce que je dis)\b"
+)
 _NOT_THIS_ONE = re.compile(
     r"\b(?:(?:c est|ce n est|c etait) pas (?:vraiment |tellement )?|non pas )"
     r"(?:un|une|le|la|l|les|des|du|de l|de la)\s+\w+"

@@ -67,3 +67,9 @@ def test_a_request_or_an_answer_said_while_asking_for_a_moment_is_heard() -> Non
     assert "handoff:caller_request" in fallback("hmm attendez non passez-moi plutôt un conseiller", asked_once)
     number_asked = {**SLOTS, "pending_question": "callback_number", "callback_consent": True}
     assert "utter_read_back" in fallback("ah attendez non finalement je veux pas qu'on me rappelle", number_asked)
+
+
+def test_a_yes_while_looking_for_the_house_number_holds_on() -> None:
+    number_asked = {**SLOTS, "street_number": None, "pending_question": "street_number", "danger": None}
+    said = fallback("attendez oui je cherche le numéro", number_asked)
+    assert said == ["utter_reask_street_number"]

@@ -770,3 +770,8 @@ def test_quatre_vingt_said_twice_is_read_as_the_ten_digits(said: str, number: st
 def test_an_avenue_whose_first_letter_went_to_the_article() -> None:
     place = parse_place(spoken_to_digits(repair_asr_slips("sur la venue des chartreux au douze")), GAZETTEER)
     assert (place.street_number, place.street_name) == ("12", "avenue des Chartreux")
+
+
+def test_an_avenue_said_as_the_answer_where() -> None:
+    place = parse_place(spoken_to_digits(repair_asr_slips("c'est la venue de la capelette au dix")), GAZETTEER)
+    assert (place.street_number, place.street_name) == ("10", "avenue de la Capelette")

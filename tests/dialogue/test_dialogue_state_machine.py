@@ -1339,3 +1339,10 @@ def test_more_of_the_problem_said_where_the_place_was_asked_is_no_place() -> Non
     turn(slots, "inform", "le dossier est arraché et l'assise est fendue")
     assert not slots.get("landmark") and slots["pending_question"] == "place"
     assert "assise" in slots["description"]
+
+
+def test_en_fait_explaining_a_danger_answer_puts_no_problem_right() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "un nid de poule au 4 rue Sainte à Marseille")
+    turn(slots, "deny", "non en fait ça gêne surtout les voitures garées à côté")
+    assert slots["category"] == "chaussee_trottoirs" and slots["danger"] is False

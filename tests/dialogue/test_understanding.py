@@ -1805,3 +1805,13 @@ def test_places_after_the_verb_a_not_on_the_ground_nor_in_function_words(
 ) -> None:
     place = frame(said, "report_problem").place
     assert (place.landmark, place.commune) == (landmark, commune)
+
+
+def test_an_appointment_beside_a_problem_in_the_street_is_no_other_services() -> None:
+    said = "mon rendez-vous pour enlever le frigo a sauté et il est toujours devant l'immeuble"
+    assert not frame(said, "out_of_scope").out_of_scope
+
+
+def test_the_whole_rated_is_no_pointer_to_one_thing() -> None:
+    whole = frame("une branche tombée sur le lampadaire c'est le plus dangereux", "report_problem").category
+    assert whole is not None and whole.value == "espaces_verts_arbres"

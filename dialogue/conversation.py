@@ -214,8 +214,8 @@ def extract(frame: Frame, slots: dict[str, Any], knowledge: Knowledge, trusted: 
         not slots.get("category")
         or pending in ("problem", "correction")
         # "non c'est pas dangereux mais ça bloque le trottoir" takes back no problem: its "non ... mais" is a danger's
-        # "non elle brûle plus, c'est juste la carcasse" answers the danger question and explains it; "non pardon, je
-        # me suis trompé, c'est le feu" still puts the problem right
+        # "non, elle fume plus, il reste que la tôle" answers the danger question and explains it; "non, erreur de ma
+        # part, c'est le feu" still puts the problem right
         or (
             correcting
             and category != slots.get("category")
@@ -816,7 +816,7 @@ def handle_report_turn(frame: Frame, slots: dict[str, Any], knowledge: Knowledge
             return Outcome(slots={**base, "description": described, REPROMPTS: 0}, save_report=True)
         return ask_next(slots, {**base, "description": described, PENDING: None, REPROMPTS: 0}, knowledge)
     if pending == "confirm" and frame.answer is True and _street_said_as_it_sounds(_changed(updates, slots), slots):
-        # "Oui c'est ça, chemin de Gibbes" when "chemin de Gibe" was read: the same street, spelt as the caller
+        # "Oui exact, boulevard de la Gibbe" when "boulevard de la Gibe" was read: the same street, spelt as the caller
         # means it; nothing to read again.
         return Outcome(slots={**base, **updates, REPROMPTS: 0}, save_report=True)
     # "Oui c'est bien ça, au quatorze": a value said again as it stands changes nothing and confirms.

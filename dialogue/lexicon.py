@@ -265,7 +265,7 @@ _STRONG_TOPICS = re.compile(
 )
 _WEAK_TOPICS = re.compile(
     # An appointment is another service's only when nothing of the street is said: "décaler mon rendez-vous", not
-    # "je suis entre deux rendez-vous, le lampadaire est par terre".
+    # "je file à un rendez-vous, le lampadaire est par terre".
     r"\b(rendez vous|rdv|voisin|voisins|voisine|voisines|odeur de cuisine|internet|wifi|"
     r"telephone|portable|edf|engie|electricite|coupure de courant|courant|chauffage|"
     r"facteur|colis|courrier|la poste|banque|assurance|avocat|notaire|divorce|"

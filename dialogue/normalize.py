@@ -165,7 +165,7 @@ STOP_WORDS = {
 # elles débordent", "rue Paradis le trottoir est défoncé", "cours Lieutaud vraiment c'est plein").
 STREET_NAME_ENDS = {
     "c'",  # "au 5 bd Chave c'est bien ça": "c'est" comes out of the tokens as "c'" and "est"
-    *("ah", "oh", "hein", "bah"),  # "avenue X ah dangereux non": an interjection opens the next thought
+    *("ah", "oh", "hein", "bah"),  # "boulevard X ah oui c'est dangereux": an interjection opens the next thought
     *("après", "apres", "derrière", "derriere"),  # "route de X après le pont": where on it
     "elles",
     "tu",
@@ -663,7 +663,7 @@ def repair_asr_slips(text: str) -> str:
     return _SUBJECT_ET.sub(lambda m: f"{m.group(1)} est" if not m.group(1).endswith("'") else "c'est", repaired)
 
 
-# "l'avenue de la Rose" heard as "la venue de la rose": the article took the avenue's first letter.
+# "l'avenue des Chartreux" heard as "la venue des chartreux": the article took the avenue's first letter.
 # Unless said as someone's coming ("depuis la venue des pompiers", "on attend la venue du dépanneur").
 _AVENUE_SPLIT = re.compile(
     r"\b(?<!\bdepuis )(?<!\bapres )(?<!\baprès )(?<!\bavant )(?<!\battend )(?<!\battends )(?<!\battendre )"
@@ -1487,7 +1487,7 @@ def _trimmed_landmark(landmark: str | None) -> str | None:
     return " ".join(words)
 
 
-# Whose home: "chez ma mère", "chez les voisins" (a restaurant's "chez Fonfon" is a place anyone can find).
+# Whose home: "chez ma tante", "chez les voisins" (a restaurant's "chez Fonfon" is a place anyone can find).
 _WHOSE = frozenset({"mon", "ma", "mes", "ton", "ta", "tes", "son", "sa", "ses", "notre", "nos", "votre", "vos", "leur"})
 _PEOPLE_AT_HOME = frozenset({"moi", "nous", "vous", "lui", "elle", "eux", "elles", "voisin", "voisine", "voisins"})
 

@@ -158,7 +158,7 @@ _PEOPLE = (
     r"(?:vrai |vraie |vrais |vraies |etre |etres )?"
     r"(?:personnes?|humains?|humaines?|quelqu un|gens|conseill\w+|agents?)(?: humaine?s?| physiques?| reelles?)?"
 )
-# "Un robot ou une vraie personne ?", "une vraie personne ou un robot ?": which one the caller is talking to.
+# "Une machine ou un humain ?" and the other way round: which one the caller is talking to.
 _MACHINE_OR_PERSON = re.compile(
     rf"\b(?:{_MACHINE_WORDS}) ou (?:a |avec )?(?:un |une |des )?{_PEOPLE}\b"
     rf"|\b{_PEOPLE} ou (?:a |avec )?(?:un |une |des )?(?:{_MACHINE_WORDS})\b"
@@ -422,7 +422,7 @@ class Understanding:
         if standing_in:
             place = replace(place, commune=standing_in)  # "au parc Borély": Marseille, unless one is known already
         if place.landmark and not place.street_name and self._known_street(place.landmark):
-            # "Les poubelles du cours Julien": a well-known place that is a street is where, as a street.
+            # "Des sacs qui traînent autour du cours Julien": a well-known place that is a street is where, as a street.
             kind, name = place.landmark.split(" ", 1)
             place = replace(place, street_name=f"{kind.lower()} {name}", landmark=None)
         # "Je suis en voiture, ça capte mal": words about the call itself describe no problem.
@@ -577,7 +577,7 @@ class Understanding:
             and rest is None
             and not (describes_problem(text) or _DAMAGED.search(fold(text)))
         ):
-            # "Un problème dans le petit square": the kind of place says where the problem is, not what it is.
+            # "Un souci au fond du jardin public": the kind of place says where the problem is, not what it is.
             return None
         # The landmark's own name: its words without the kinds of place it names ("aire de jeux", "plage").
         name = f" {fold(landmark or '')} "
@@ -1331,21 +1331,22 @@ _SET_ASIDE = re.compile(
 _SOMETHING_ELSE = re.compile(
     r"(?<!\bou )(?<!\bsi )\bc est (?:pour )?(?:autre chose|une autre chose|un autre probleme|un autre souci)\b"
 )
+# How callers rate one problem above the others.
+_RATINGS = r"(?:urgente?|importante?|grave|genante?|embetante?|dangereux|dangereuse)"
 _MAIN_PROBLEM = re.compile(
-    r"(?:\b(?:le plus|ce qui est le plus) (?:urgent|important|grave|genant|embetant|dangereux)\b"
+    rf"(?:\b(?:le plus|ce qui est le plus) {_RATINGS}\b"
     r"(?: c est| ce sont| c)? "
     r"|\bc est surtout(?: pour)? |\b(?:commencez|commencons) par "
-    # "je commence par le plus important, l'éclairage": the caller's own pointer may pause before the thing named
+    # "on commence par le plus grave, la fuite": the caller's own pointer may pause before the thing named
     r"|\b(?:je commence|on commence|je vais commencer) par(?: le plus \w+)?[ ,:;.]+)"
     r"(?=(?:le|la|les|l|un|une|des|du|mon|ma|mes|ce|cette|ces) )"
 )
 _MAIN_PROBLEM_WORDS = 4
 _RATED_LOWER = re.compile(r"\b(?:moins|pas grave|pas urgent|peut attendre|secondaire)\b")
 _MAIN_PROBLEM_BEFORE = re.compile(
-    r" (?:c est|ce sont|c est ca|est) (?:le plus|la plus|ce qu il y a de plus) "
-    r"(?:urgent|urgente|important|importante|grave|genant|genante|embetant|dangereux|dangereuse)\b"
+    rf" (?:c est|ce sont|c est ca|est) (?:le plus|la plus|ce qu il y a de plus) {_RATINGS}\b"
 )
-# A place said as where: "dans le petit square", "au jardin public", "près de la fontaine".
+# A place said as where: "dans le square du quartier", "au jardin public", "près de la fontaine".
 _SAID_AS_WHERE = re.compile(
     r"\b(?:dans|au|aux|(?<!\by )(?<!\bil )(?<!\bon )(?<!\bqui )a|devant|derriere|pres|vers|sur|a cote|en face)"
     r"(?: de| du| des| d)?(?: le| la| les| l)?(?: petit| petite| grand| grande| vieux| vieille)? $"
@@ -1364,9 +1365,8 @@ _SECOND_PROBLEM = re.compile(
 _DAMAGED = re.compile(r"\b(?:explose|explosee|exploses|explosees|brise|brisee|brises|brisees|pete|petee|fissure\w*)\b")
 
 
-# "C'est pas le lampadaire": the thing named there is not the problem.
 def owns_a_mistake(text: str) -> bool:
-    """The caller says they said it wrong: "pardon", "je me suis trompé", "je me suis mal exprimé" ("en fait" is
+    """The caller owns a slip of their own: "erreur de ma part", "je rectifie" ("en fait" is
     only a filler: "non en fait il est tombé sur le trottoir" explains)."""
     return _OWN_MISTAKE.search(_fold_in_place(text)) is not None
 
@@ -1377,9 +1377,9 @@ def things_taken_back(text: str) -> list[str]:
 
 
 _OWN_MISTAKE = re.compile(
-    r"\b(?:pardon|je me (?:suis )?trompe\w*|mal exprime\w*|je rectifie|je (?:voulais|veux) dire|erreur|"
-    r"je dis n importe quoi|qu est ce que je dis)\b"
+    r"\b(?:je me (?:suis )?trompe\w*|mal exprime\w*|je rectifie|je (?:voulais|veux) dire|erreur|pardon)\b"
 )
+# "C'est pas le lampadaire": the thing named there is not the problem.
 _NOT_THIS_ONE = re.compile(
     r"\b(?:(?:c est|ce n est|c etait) pas (?:vraiment |tellement )?|non pas )"
     r"(?:un|une|le|la|l|les|des|du|de l|de la)\s+\w+"

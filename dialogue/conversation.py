@@ -16,7 +16,14 @@ from typing import Any
 from rapidfuzz.distance import Levenshtein
 
 from dialogue.knowledge import OTHER_CATEGORY, Gazetteer, Taxonomy, fold
-from dialogue.normalize import Place, format_place, is_quarter, normalize_caller_number, spoken_to_digits
+from dialogue.normalize import (
+    Place,
+    format_place,
+    is_quarter,
+    names_someones_home,
+    normalize_caller_number,
+    spoken_to_digits,
+)
 from dialogue.slots import (
     CALLBACK_OFFER,
     CALLBACK_REASONS,
@@ -497,10 +504,6 @@ def _place_from(
     return {}
 
 
-_AT_SOMEONES_HOME = re.compile(
-    r"\bchez (?:moi|nous|lui|elle|eux|(?:mon|ma|mes|notre|nos|son|sa|ses|leur|leurs|le|la|les) voisin\w*|"
-    r"(?:mon|ma|mes|notre|nos|son|sa|ses|leur|leurs) \w+)\b"
-)
 # Words that say where: a preposition of place, a side, an end, a crossing.
 _WHERE_WORDS = re.compile(
     r"\b(?:devant|derriere|cote|pres|face|niveau|bout|entre|milieu|coin|angle|bord|haut|bas|sur|dans|au|aux|a|vers|"
@@ -863,7 +866,7 @@ def _acceptable_without_content(frame: Frame, slots: dict[str, Any], trusted: bo
     asked_more = pending in ("description", "street_number") or (pending == "place" and slots.get("landmark"))
     if asked_more and (frame.answer is not None or frame.unsure or frame.intent == "dont_know"):
         return True  # "tell me more?", "which number?" "non" / "je sais pas": an answer too
-    if pending in ("street_number", "place") and _AT_SOMEONES_HOME.search(fold(frame.text)):
+    if pending in ("street_number", "place") and names_someones_home(frame.text):
         return True  # "devant chez ma voisine": all the caller can say of where; no misunderstanding
     if pending is None and trusted and frame.plain_words and frame.intent not in ("deny", "dont_know", "out_of_scope"):
         return True  # the caller's first words, before the problem ("excusez-moi de vous déranger..."): no failure

@@ -1262,7 +1262,7 @@ _NUMBERED_PARTS = frozenset(
 def _described_landmark(text: str, gazetteer: Gazetteer) -> str | None:
     tokens = _tokens(text)
     # "garé" folds to "gare": a parked car is at no railway station.
-    folded_tokens = [_PARTICIPLE if _PARTICIPLE_ENDING.search(t) else fold(t) for t in tokens]
+    folded_tokens = [_PARTICIPLE if t.lower() in _PARKED else fold(t) for t in tokens]
     for start in range(len(tokens)):
         rest = " ".join(t for t in folded_tokens[start:] if t)
         cue = next((c for c in gazetteer.landmark_cues if rest.startswith(c + " ")), None)
@@ -1332,7 +1332,7 @@ def _described_landmark(text: str, gazetteer: Gazetteer) -> str | None:
 
 _PARTICIPLE = "_participle_"
 # Only the accent tells these participles from a kind of place once folded ("garé" and "gare").
-_PARTICIPLE_ENDING = re.compile(r"^gar(?:é|ée|és|ées)$", re.IGNORECASE)
+_PARKED = frozenset({"garé", "garée", "garés", "garées"})
 # Words that open a clause as its subject ("au carrefour il marche plus"): one list for where a landmark's name ends.
 _CLAUSE_SUBJECTS = frozenset({"il", "ils", "elle", "elles", "on", "ca", "je", "j", "qui", "y"})
 # "degun" is Marseille's "nobody" ("degun répond").
@@ -1498,6 +1498,12 @@ def _someones_home(words: list[str]) -> bool:
         return False
     whose = folded[2] if folded[1] in ("le", "la", "les") and len(folded) > 2 else folded[1]
     return folded[1] in _WHOSE or whose in _PEOPLE_AT_HOME
+
+
+def names_someones_home(text: str) -> bool:
+    """Whether the line says where as someone's home ("devant chez ma voisine")."""
+    words = fold(text).split()
+    return any(_someones_home(words[at:]) for at, word in enumerate(words) if word == "chez")
 
 
 def format_place(place: Place) -> str:

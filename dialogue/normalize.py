@@ -398,6 +398,7 @@ _LANDMARK_LEADING = {
     "face",
     "a",
     "cote",
+    "proximite",
     "pres",
     "pas",
     "loin",
@@ -1269,6 +1270,8 @@ def _described_landmark(text: str, gazetteer: Gazetteer) -> str | None:
         # "un arbre à terre devant l'école": fallen, the place is what follows
         fallen = folded_tokens[start : start + 2] == ["a", "terre"]
         if cue is None and folded_tokens[start] in {"a", "au", "aux", "sur", "vers", "pres"} and not fallen:
+            if _has_done(tokens, start):
+                continue
             following = " ".join(t for t in folded_tokens[start + 1 : start + 5] if t)
             if any(contains_phrase(following, w) for w in gazetteer.landmark_words):
                 cue = folded_tokens[start]
@@ -1337,6 +1340,18 @@ _PARKED = frozenset({"garé", "garée", "garés", "garées"})
 _CLAUSE_SUBJECTS = frozenset({"il", "ils", "elle", "elles", "on", "ca", "je", "j", "qui", "y"})
 # "degun" is Marseille's "nobody" ("degun répond").
 _SUBJECT_PRONOUNS = _CLAUSE_SUBJECTS | {"tu", "nous", "vous", "degun", "quelqu"}
+
+
+# Nouns in "é" that follow the preposition "à": "à côté de", "à proximité".
+_NOUNS_IN_E = frozenset({"cote", "proximite", "entree", "extremite", "moitie", "hauteur"})
+
+
+def _has_done(tokens: list[str], position: int) -> bool:
+    """The verb "a" before a past participle ("ça a explosé vers la gare"), not the preposition "à"."""
+    if tokens[position] != "a" or position + 1 >= len(tokens):
+        return False
+    following = tokens[position + 1].lower()
+    return following.endswith(("é", "ée", "és", "ées")) and fold(following) not in _NOUNS_IN_E
 
 
 def _tokens_covering(folded_tokens: list[str], start: int, words: int) -> int:

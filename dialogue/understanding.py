@@ -163,7 +163,12 @@ _MACHINE_OR_PERSON = re.compile(
     rf"\b(?:{_MACHINE_WORDS}) ou (?:a |avec )?(?:un |une |des )?{_PEOPLE}\b"
     rf"|\b{_PEOPLE} ou (?:a |avec )?(?:un |une |des )?(?:{_MACHINE_WORDS})\b"
 )
-_ASKS_WHETHER = re.compile(r"\b(?:est ce que|est ce qu|vous etes|c est|t es|je parle a|on parle a|suis je)\b")
+# The bot named as the machine, a word or two after the question's opening: "vous êtes bien un robot ?", not a
+# machine of the caller's own ("rappelez-moi, c'est un fixe avec répondeur").
+_ASKS_IF_MACHINE = re.compile(
+    r"\b(?:est ce que|est ce qu|vous etes|c est|t es|(?:je|on) parle a|(?:je suis|on est) en train de parler a"
+    rf"|suis je)(?:(?: (?!avec\b)\w+){{0,2}}|(?: \w+){{1,4}} ou(?: a)?(?: un| une)?) (?:{_MACHINE_WORDS})\b"
+)
 # One wanted, whichever: "c'est pas possible d'avoir une machine ou un humain qui comprend".
 _HAVING_ONE = re.compile(
     rf"\b(?:avoir|parler a|passer|joindre|tomber sur) (?:un |une )?(?:vrai |vraie )?(?:{_MACHINE_WORDS}) ou\b"
@@ -457,9 +462,7 @@ class Understanding:
         emergency = said_plainly(doc, lambda words: emergency_evidence(words, nlu_emergency, burnt))
         # "Je parle à un robot ou à une vraie personne ?" asks about the bot; "pas moyen d'avoir une machine ou un
         # humain qui comprend ?" asks for one.
-        asks_if_machine = bool(
-            _MACHINE.search(folded) and _ASKS_WHETHER.search(folded) and not _HAVING_ONE.search(folded)
-        )
+        asks_if_machine = bool(_ASKS_IF_MACHINE.search(folded) and not _HAVING_ONE.search(folded))
         frame = Frame(
             heard=heard,
             text=text,

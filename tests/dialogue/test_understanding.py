@@ -1815,3 +1815,20 @@ def test_an_appointment_beside_a_problem_in_the_street_is_no_other_services() ->
 def test_the_whole_rated_is_no_pointer_to_one_thing() -> None:
     whole = frame("une branche tombée sur le lampadaire c'est le plus dangereux", "report_problem").category
     assert whole is not None and whole.value == "espaces_verts_arbres"
+
+
+@pytest.mark.parametrize(
+    ("said", "landmark"),
+    [
+        ("le transformateur a brûlé vers la gare hier soir", "gare"),
+        ("il y a des gravats à proximité du stade", "stade"),
+    ],
+)
+def test_the_verb_a_before_a_participle_opens_no_landmark_and_proximity_is_a_cue(said: str, landmark: str) -> None:
+    assert frame(said, "report_problem").place.landmark == landmark
+
+
+def test_a_machine_of_the_callers_own_is_no_question_about_the_bot() -> None:
+    own = frame("vous pouvez me rappeler, c'est une ligne fixe avec un répondeur", "inform")
+    assert not own.asks_if_machine
+    assert frame("dites, je suis en train de parler à une machine là ?", "inform").asks_if_machine

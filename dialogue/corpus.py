@@ -542,7 +542,7 @@ PROBLEMS: dict[str, list[str]] = {
         "une {grande |énorme |}branche {s'est détachée|s'est cassée|a cassé net} {et bloque le trottoir"
         "|au-dessus de la route|dans le parc|et barre le chemin}",
         "une branche est par terre {en travers du trottoir|au milieu de la route|sur le chemin}",
-        "un arbre {est tombé|menace de tomber|penche dangereusement} {sur la route|sur le trottoir|}",
+        "un arbre {est tombé|menace de tomber|penche fort} {sur la route|sur le trottoir|}",
         "les racines {soulèvent|ont soulevé} le trottoir",
         "la haie {déborde sur le trottoir|n'est pas taillée}",
         "l'herbe est {trop haute|haute d'un mètre} {dans le parc|sur le rond-point}",

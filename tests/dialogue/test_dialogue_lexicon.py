@@ -201,7 +201,7 @@ def test_water_coming_into_homes_in_any_tense_is_an_emergency(text: str) -> None
     assert is_emergency(text)
 
 
-@pytest.mark.parametrize("text", ["l'eau monte dans toute la rue", "l'eau coule le long du trottoir"])
+@pytest.mark.parametrize("text", ["l'eau monte dans toute la rue", "l'eau ruisselle tout le long du trottoir"])
 def test_water_in_the_street_alone_is_no_emergency(text: str) -> None:
     assert not is_emergency(text)
 

@@ -313,7 +313,7 @@ def test_a_landmark_said_in_passing_does_not_replace_the_named_one() -> None:
 def test_a_later_street_does_not_overwrite_the_place_unless_asked_or_corrected() -> None:
     slots: dict[str, Any] = {}
     turn(slots, "report_problem", "un banc cassé au 8 rue de Rome sur Marseille")
-    turn(slots, "inform", "oui c'est dangereux, les enfants jouent rue Paradis à côté")
+    turn(slots, "inform", "oui c'est dangereux, des enfants jouent rue Paradis à côté")
     assert slots["street_name"] == "rue de Rome" and slots["danger"] is True
 
 

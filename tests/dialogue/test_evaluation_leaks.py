@@ -7,6 +7,7 @@ blind sets under tests/dialogue/) only keep their worth while nothing outside th
 
 from __future__ import annotations
 
+import csv
 import re
 import subprocess
 from pathlib import Path
@@ -33,6 +34,17 @@ def repository_files() -> list[Path]:
     return [REPO / name for name in listed if name and (REPO / name).is_file()]
 
 
+def official_street_runs() -> set[tuple[str, ...]]:
+    """Runs inside a real street's official name ("boulevard de la libération général de monsabert"): a caller
+    naming that street in full and a test writing its name both say the street, not each other's line."""
+    found: set[tuple[str, ...]] = set()
+    for path in (REPO / REFERENCE_DATA[0]).glob("*.csv"):
+        with path.open(encoding="utf-8") as sample:
+            for row in csv.DictReader(sample, delimiter=";"):
+                found |= runs(fold(row.get("nom_voie") or "").split())
+    return found
+
+
 def test_the_evaluation_sets_are_found() -> None:
     sources = set(evaluation_words().runs.values())
     assert any(s.startswith("tests/dialogue/unseen/") for s in sources)
@@ -41,7 +53,8 @@ def test_the_evaluation_sets_are_found() -> None:
 
 
 def test_no_run_of_five_evaluation_words_stands_elsewhere_in_the_repository() -> None:
-    wanted = evaluation_words().runs
+    streets = official_street_runs()
+    wanted = {run: source for run, source in evaluation_words().runs.items() if run not in streets}
     leaks: list[str] = []
     for path in repository_files():
         skipped = path.suffix in SKIPPED_SUFFIXES or path == Path(__file__) or is_evaluation_file(path)

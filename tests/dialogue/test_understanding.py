@@ -1037,7 +1037,7 @@ def test_the_main_problem_is_the_one_named_right_after() -> None:
 
 
 def test_a_number_with_a_unit_after_a_correction_is_no_house_number() -> None:
-    assert frame("au quinze rue de la république à aubagne non pardon dix mètres après").place.street_number == "15"
+    assert frame("au quinze rue de la république à aubagne, ah non, c'est dix mètres après").place.street_number == "15"
 
 
 def test_two_digits_after_a_date_are_its_year_only_when_they_are() -> None:

@@ -35,6 +35,7 @@ from dialogue.conversation import (
     handle_report_turn,
     handle_request_human,
     holds_on,
+    in_context,
 )
 from dialogue.knowledge import OTHER_CATEGORY, default_gazetteer, default_taxonomy
 from dialogue.slots import (
@@ -160,6 +161,7 @@ class _HandlerAction(Action, abc.ABC):  # type: ignore[misc]
     def respond(self, frame: Frame, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
         """The turn for a line already understood."""
         slots = {name: tracker.get_slot(name) for name in SLOT_NAMES} | self.given(tracker)
+        frame = in_context(frame, slots)
         handler = type(self).handler
         if slots.get(PENDING) in OFFER_QUESTIONS and not isinstance(self, ActionOfferCallback):
             handler = handle_offer_answer  # the call-back offer takes every answer, whatever DIET read

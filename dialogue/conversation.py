@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rapidfuzz.distance import Levenshtein
 
 from dialogue.knowledge import OTHER_CATEGORY, Gazetteer, Taxonomy, fold
+from dialogue.lexicon import SKIN_FEELS
 from dialogue.normalize import (
     Place,
     format_place,
@@ -462,7 +463,10 @@ def _place_from(
         and pending == "place"
         and trusted
         and frame.place_beside_commune
-        and not about_something_else
+        and not _says_only_where_anything_is(frame.place_beside_commune)
+        # "Ah oui, c'est au Tholonet, sur la route ...": a yes that opens a place answers nothing else.
+        and frame.danger is None
+        and frame.phone_number is None
     ):
         # "à Cuges, en bas de la colline, après le moulin": the commune, and the caller's words for where in it.
         accepted = Place(None, None, accepted.commune, frame.place_beside_commune)
@@ -712,6 +716,14 @@ def ask_next(slots: dict[str, Any], updates: dict[str, Any], knowledge: Knowledg
     if question.response == "utter_reask_place" and _landmark_anywhere(current):
         asked[_STREET_OF_PLACE] = 1
     return Outcome(said=[question], slots={**updates, QUESTIONS_ASKED: asked, PENDING: pending})
+
+
+def in_context(frame: Frame, slots: dict[str, Any]) -> Frame:
+    """The line read with what the call said before: "ça brûle" after processionary caterpillars is the skin, not
+    a fire."""
+    if frame.burns_only and SKIN_FEELS.search(fold(f"{slots.get('description') or ''}")):
+        return replace(frame, emergency=False, burns_only=False)
+    return frame
 
 
 def _safety_first(frame: Frame, slots: dict[str, Any], base: dict[str, Any]) -> Outcome | None:

@@ -295,7 +295,9 @@ PROBLEM_PREDICATES = re.compile(
 Span = tuple[int, int]
 
 
-def emergency_evidence(folded: str, nlu_says_emergency: bool = False, burnt_out: bool = False) -> list[Span]:
+def emergency_evidence(
+    folded: str, nlu_says_emergency: bool = False, burnt_out: bool = False, burning: bool = True
+) -> list[Span]:
     """Where `fold`ed words say an immediate emergency: strong words always, weaker ones ("au secours",
     "pompiers") only when the NLU also read an emergency. Whether each is said or denied is the parse's job."""
     spans = [
@@ -303,7 +305,7 @@ def emergency_evidence(folded: str, nlu_says_emergency: bool = False, burnt_out:
         for m in STRONG_EMERGENCY.finditer(folded)
         if not _said_as_possible(folded, m.start()) and not (burnt_out and m.group(0).startswith("tout "))
     ]
-    if not SKIN_FEELS.search(folded):
+    if burning and not SKIN_FEELS.search(folded):
         spans += [m.span() for m in BURNING_NOW.finditer(folded)]
     if not SMELLY_THINGS.search(folded):
         spans += [m.span() for m in ROTTEN_EGGS.finditer(folded)]
@@ -465,4 +467,8 @@ def names_other_service(text: str, taxonomy_matched: bool, place_named: bool = F
         return True  # "ma facture a grimpé, sans doute une fuite": the caller's own bill, no street said
     if _STRONG_TOPICS.search(folded) and not (taxonomy_matched and describes_problem(text)):
         return True
-    return not taxonomy_matched and _WEAK_TOPICS.search(folded) is not None
+    # "Devant l'Alcazar, la bibliothèque": a place said near another is where, not the topic of the call.
+    return not taxonomy_matched and _WEAK_TOPICS.search(_PLACED_NEAR.sub(" , ", folded)) is not None
+
+
+_PLACED_NEAR = re.compile(r"\b(?:devant|derriere|cote|pres|face|niveau|pied)(?: \w+){1,4}")

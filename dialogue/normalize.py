@@ -399,6 +399,8 @@ _LANDMARK_LEADING = {
     "a",
     "cote",
     "proximite",
+    "jusqu",
+    "jusque",
     "pres",
     "pas",
     "loin",
@@ -884,7 +886,9 @@ def _commune_by_sound(words: list[str], gazetteer: Gazetteer) -> tuple[str, tupl
                 continue  # "avenue de Marseille", "rue St Savournin": the name of a street, not where it is
             if all(word in _FUNCTION_WORDS for word in window):
                 continue  # "ça a au moins" sounds like Les Camoins, and says nothing of a place
-            for key in _sound_keys(window):
+            # Word by word with the elided articles kept: "cas d'olive" is Cadolive.
+            elided = "".join(phonetic_key(word) for word in window) if "d" in window[1:-1] else ""
+            for key in (*_sound_keys(window), elided):
                 if len(key) < _MIN_SOUND:
                     continue
                 if key in index:
@@ -985,6 +989,8 @@ def find_street(text: str, gazetteer: Gazetteer | None = None) -> tuple[str | No
             continue
         if tokens[index + 1] in STOP_WORDS or tokens[index + 1] in REPETITION_SUFFIXES:
             continue  # "la route pour l'éviter", "la rue est inondée": a common noun, not a street name
+        if tokens[index + 1] == token:
+            continue  # "avenue avenue des Chartreux": the type said twice, the name follows the second
         if index >= 3 and tokens[index - 3] in {"nom", "numéro", "numero"} and tokens[index - 2] in {"de", "du"}:
             continue  # "je connais pas le nom de la rue X": the caller does not name it
         if (
@@ -1045,11 +1051,11 @@ def find_street(text: str, gazetteer: Gazetteer | None = None) -> tuple[str | No
         if len(name) < 2:
             continue
         number = None
-        before = [t for t in tokens[max(0, index - 4) : index] if t not in {",", "."}]
+        before = [t for t in tokens[max(0, index - 4) : index] if t not in {",", "."} and t != token]
         if before and before[-1] in REPETITION_SUFFIXES and len(before) >= 2 and before[-2].isdigit():
             number = f"{before[-2]} {before[-1]}"
-        elif before and before[-1].isdigit():
-            number = before[-1]
+        elif before and before[-1].isdigit() and before[-2:-1] not in (["des"], ["les"]):
+            number = before[-1]  # not "les cinq avenues": a count in a name
         elif before and re.fullmatch(r"\d+(bis|ter)", before[-1]):
             digits, suffix = re.fullmatch(r"(\d+)(bis|ter)", before[-1]).groups()  # type: ignore[union-attr]
             number = f"{digits} {suffix}"
@@ -1272,8 +1278,7 @@ def _described_landmark(text: str, gazetteer: Gazetteer) -> str | None:
         if cue is None and folded_tokens[start] in {"a", "au", "aux", "sur", "vers", "pres"} and not fallen:
             if _has_done(tokens, start):
                 continue
-            following = " ".join(t for t in folded_tokens[start + 1 : start + 5] if t)
-            if any(contains_phrase(following, w) for w in gazetteer.landmark_words):
+            if _kind_of_place_follows([t for t in folded_tokens[start + 1 : start + 7] if t], gazetteer):
                 cue = folded_tokens[start]
         # A terse answer may open on the kind of place ("stade de Cuges"), unless it is a commune's name ("Port de
         # Bouc").
@@ -1340,6 +1345,34 @@ _PARKED = frozenset({"garé", "garée", "garés", "garées"})
 _CLAUSE_SUBJECTS = frozenset({"il", "ils", "elle", "elles", "on", "ca", "je", "j", "qui", "y"})
 # "degun" is Marseille's "nobody" ("degun répond").
 _SUBJECT_PRONOUNS = _CLAUSE_SUBJECTS | {"tu", "nous", "vous", "degun", "quelqu"}
+
+
+# Parts of a place said before it: "au fond du parking", "sur le bord de la route".
+_PARTS_OF_A_PLACE = frozenset(
+    "fond bout milieu bas haut pied bord bords abords sortie entree coin niveau debut fin dessus dessous centre cote "
+    "angle long arriere devant derriere".split()
+)
+
+
+def _kind_of_place_follows(words: list[str], gazetteer: Gazetteer) -> bool:
+    """Whether a kind of place comes at once after a preposition ("sur le petit parking", "au fond du parking"),
+    not after another noun ("des conteneurs à ordures sur le parking": the "à" makes the bin's name)."""
+    position = 0
+    for _ in range(2):
+        while position < len(words) and (
+            words[position] in _LANDMARK_DETERMINERS or words[position] in _LANDMARK_ADJECTIVES
+        ):
+            position += 1
+        head = " ".join(words[position:])
+        if any(head == w or head.startswith(w + " ") for w in gazetteer.landmark_words):
+            return True
+        if position < len(words) and words[position] in _PARTS_OF_A_PLACE:
+            position += 1
+            while position < len(words) and words[position] in {"de", "du", "des", "d", "l", "la", "le", "les"}:
+                position += 1
+            continue
+        return False
+    return False
 
 
 # Nouns in "é" that follow the preposition "à": "à côté de", "à proximité".
@@ -2078,6 +2111,12 @@ def place_words_beside_communes(text: str, gazetteer: Gazetteer) -> str | None:
     lavoir, le long du canal" -> "Au-dessus du lavoir, le long du canal" (the commune is a field of its own)."""
     names = [alias for alias, _ in gazetteer.aliases_longest_first(quarters=False)]
     pieces = [piece for piece in re.split(r"[.;:!?,]+", text) if piece.strip()]
+    if len(pieces) == 1:
+        # Said in one breath, as the recogniser writes it ("c'est au tolonet sur la route qui monte au barrage"):
+        # the commune's own words set the pieces apart.
+        pieces = _around_the_commune(text, gazetteer) or pieces
+        if len(pieces) == 1:
+            return None
     kept = [
         piece.strip()
         for piece in pieces
@@ -2088,6 +2127,38 @@ def place_words_beside_communes(text: str, gazetteer: Gazetteer) -> str | None:
     if not kept or len(kept) == len(pieces):
         return None  # nothing set apart from a commune's name
     return free_text_landmark(", ".join(kept))
+
+
+# Words that lead into a commune's name ("c'est au Tholonet"): neither piece keeps them.
+_INTO_A_COMMUNE = frozenset({"a", "au", "aux", "sur", "en", "de", "du", "dans", "vers", "pres"})
+_CLAUSE_LINKS = frozenset({"et", "mais", "puis", "alors", "donc", "c", "est", "c'est"})
+
+
+def _around_the_commune(text: str, gazetteer: Gazetteer) -> list[str] | None:
+    """The words before and after the commune's name, and the name itself, as three pieces; None when no commune's
+    words are found as said."""
+    folded = re.sub(r"\bau(x?)\b", lambda m: "a les" if m.group(1) else "a le", fold(spoken_to_digits(text)))
+    found = _commune_by_name(folded, gazetteer) or _commune_by_sound(fold(text).split(), gazetteer)
+    if found is None:
+        return None
+    core = [word for word in found[1] if word not in ARTICLES] or list(found[1])
+    raw = text.split()
+    owners = [index for index, token in enumerate(raw) for _ in fold(token).split()]
+    words = [word for token in raw for word in fold(token).split()]
+    for start in range(len(words) - len(core) + 1):
+        if words[start : start + len(core)] == core or stem(" ".join(words[start : start + len(core)])) == stem(
+            " ".join(core)
+        ):
+            first, last = owners[start], owners[start + len(core) - 1]
+            before = raw[:first]
+            while before and fold(before[-1]) in _INTO_A_COMMUNE:
+                before.pop()
+            after = raw[last + 1 :]
+            while after and fold(after[0]) in _CLAUSE_LINKS:
+                after.pop(0)
+            pieces = [" ".join(before), " ".join(raw[first : last + 1]), " ".join(after)]
+            return [piece for piece in pieces if piece]
+    return None
 
 
 # "devant la poste", "en face de l'église": what a street's problem is near, said after the street.

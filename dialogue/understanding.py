@@ -233,9 +233,14 @@ DANGER_KEYS = frozenset(
 # Where a line starts with words that only open the call ("allô oui bonjour, c'est pour vous dire que ..."):
 # the description starts after them.
 # Where a clause may start in a run-on line: punctuation, or a word that opens one ("hein alors c'est pour ...").
-_CLAUSE_STARTS = re.compile(r"(?<=[,.;:!?…])\s*|\s(?=(?:hein|alors|donc|bref|du coup|en fait|voila|bon)\b)")
+# Words of a caller speaking of themselves: an opening made of them is the caller's story, not the problem.
+_ABOUT_ONESELF = frozenset("je j moi me m mon ma mes nous on allo bonjour bonsoir oui ouais".split())
+# "... et c'est pour des tags": what the call is for starts a clause.
+_CLAUSE_STARTS = re.compile(
+    r"(?<=[,.;:!?…])\s*|\s(?=(?:hein|alors|donc|bref|du coup|en fait|voila|bon)\b)|\s(?=(?:et )?c['\u2019]est pour\b)"
+)
 _PREAMBLE = re.compile(
-    r"^(?:(?:oui|ouais|ouai|salut|allo|alors|bonjour|bonsoir|madame|monsieur|euh|heu|ben|bah|voila|bon|hein|eh|oh|ah|ve|ecoutez|"
+    r"^(?:(?:oui|ouais|ouai|salut|allo|alors|bonjour|bonsoir|madame|monsieur|euh|heu|ben|bah|voila|bon|hein|eh|oh|ah|ve|et|ecoutez|"
     r"excusez moi|pardon|dites|vous savez|tu sais|vous voyez)\s+)*"
     r"(?:(?:je vous appelle|j appelle|je vous telephone|je telephone|c est|je voulais|je voudrais|j aimerais|"
     r"je viens)\s+(?:parce que|parce qu|car|pour|vous)?\s*(?:vous\s+(?!savez|voyez))?"
@@ -320,6 +325,7 @@ class Frame:
     addition: str | None = None  # "mettez aussi qu'il manque une planche": words to add to the description
     names_field: str | None = None  # "le lieu", "le numéro": which field the caller points at
     emergency: bool = False  # immediate danger to people
+    burns_only: bool = False  # the emergency is only "ça brûle": a fire, or the skin after caterpillars or nettles
     maybe_emergency: bool = False  # someone may be in danger: ask one direct question
     hazard_to_passers_by: bool = False  # "dangereux pour les vélos", "un peu": a hazard, nobody in danger now
     speaks_of_what_could_happen: bool = False  # "un bus pourrait le toucher": a risk, not a danger now
@@ -460,6 +466,9 @@ class Understanding:
         nlu_emergency = heard.intent == "emergency"
         burnt = burnt_out(text)
         emergency = said_plainly(doc, lambda words: emergency_evidence(words, nlu_emergency, burnt))
+        burns_only = emergency and not said_plainly(
+            doc, lambda words: emergency_evidence(words, nlu_emergency, burnt, burning=False)
+        )
         # "Je parle à un robot ou à une vraie personne ?" asks about the bot; "pas moyen d'avoir une machine ou un
         # humain qui comprend ?" asks for one.
         asks_if_machine = bool(_ASKS_IF_MACHINE.search(folded) and not _HAVING_ONE.search(folded))
@@ -499,6 +508,7 @@ class Understanding:
             addition=_added_detail(text),
             names_field=_named_field(folded),
             emergency=emergency,
+            burns_only=burns_only,
             # Worth one question: a negation two clauses up a run-on line ("je sais pas si c'est vous ... elle trouve
             # que ça sent bizarre") does not rule it out; "je crois pas que quelqu'un soit blessé" does.
             maybe_emergency=not emergency and said_plainly(doc, possible_emergency_evidence, max_clauses=1),
@@ -508,8 +518,11 @@ class Understanding:
             asks_if_machine=asks_if_machine,
             private_property=is_private_property(text),
             # "La place de la mairie" is where the problem is, not a question for the town hall.
+            # "Je suis taxi": the caller's trade is no question for the taxi service.
             other_service=names_other_service(
-                _without_place(self._beyond_set_aside(text), place), category is not None, not place.is_empty()
+                _OWN_WAY.sub(" , ", fold(_without_place(self._beyond_set_aside(text), place))),
+                category is not None,
+                not place.is_empty(),
             ),
             asks_for_person=asks_for_person(_MACHINE_OR_PERSON.sub(" , ", folded) if asks_if_machine else folded),
             goodbye=says_goodbye(folded),
@@ -544,6 +557,8 @@ class Understanding:
                 break  # the problem is named before this clause: keep it
             if self.taxonomy.match(description[mark.start() :]) == category.value:
                 start = mark.start()
+        if start and _ABOUT_ONESELF.isdisjoint(fold(description[:start]).split()):
+            return description  # "Pneus à plat, vitre arrière cassée": what comes first describes the problem too
         return describe(description[start:].strip(" ,.;:!?…")) if start else description
 
     def _kind_of_place(self, landmark: str) -> str | None:
@@ -593,7 +608,7 @@ class Understanding:
     def _category(self, text: str) -> Found | None:
         """The problem named, not the one the caller takes back: "c'est pas le lampadaire, c'est le feu" and "un
         problème d'éclairage, non pardon, le feu tricolore" name the traffic light."""
-        unhazarded = _FOR_WHOM.sub(" , ", _fold_in_place(text))
+        unhazarded = _OWN_WAY.sub(" , ", _FOR_WHOM.sub(" , ", _fold_in_place(text)))
         # What follows a thing taken back is what the caller meant: "le banc, non pas le banc, la fontaine".
         kept = _NOT_THIS_ONE.sub(" , pardon , ", unhazarded)
         # A weak word after the caller's "pardon" ("pardon, un scooter va s'y tuer") does not undo a problem named.
@@ -740,6 +755,12 @@ class Understanding:
             second = second if second is not None else _opening_answer(tail)
             if second is not None:
                 return second
+        unsure = _UNSURE_FIRST.search(folded)
+        if unsure and folded[unsure.end() :].split()[:1] in (["non"], ["nan"], ["oui"], ["ouais"], ["bof"]):
+            # "Dangereux, je sais pas moi, non pas vraiment": the doubt is thought aloud, the answer follows it.
+            settled = _opening_answer(folded[unsure.end() :])
+            if settled is not None:
+                return settled
         if _NOT_YET.search(folded) and _HARM_DONE.search(folded) and mentions_danger(text) is not False:
             # "Non, pas d'accident pour l'instant", "personne n'est tombé pour le moment": a harm not done yet is
             # the danger the caller reports.
@@ -809,6 +830,9 @@ _TURNED_ROUND = re.compile(
     # the yes or no stands alone ("enfin si, un peu"), not as a conjunction ("enfin si les gens font attention")
     r"\b(?:enfin|bon|ou plutôt|ou plutot|quoique|à la réflexion|a la reflexion)\W+"
     r"(?=(?:si|oui|non)(?:\s*(?:[,.;!?…]|$)|\s+(?:quand m[eê]me|un peu|assez|carrément|vraiment)\b))"
+)
+_UNSURE_FIRST = re.compile(
+    r"\b(?:je (?:ne )?sais (?:pas|plus)|j sais pas|chais pas|j en sais rien)(?: moi| trop| hein| bien)*\b"
 )
 _COMPARED_DANGER = re.compile(r"\bmoins (?:grave|graves|dangereu\w*)\b", re.IGNORECASE)
 _NOT_YET = re.compile(r"\b(?:pour l instant|pour le moment|pas encore|jusqu a present|jusqu ici|pour l heure)\b")
@@ -1325,6 +1349,15 @@ _FOR_WHOM = re.compile(
     r"\b(?:dangereu\w*|danger|risque\w*)\b"
     r"(?:\W+(?:oui|ouais|si|surtout|tres|trop|vraiment|un|peu|assez|ah|oh|bah|ben|euh|quand|meme|aussi|c|est|ca))*"
     r"\W+pour (?:les|des|le|la|l|un|une|nos|mes)\s+\w+"
+)
+# How the caller goes about, their own vehicle or their trade: "je suis livreur à scooter", "j'étais en voiture".
+_RIDING = (
+    r"(?:en|a|dans ma|dans mon|sur mon|sur ma) "
+    r"(?:scooter|moto|voiture|velo|trottinette|camion|camionnette|bus|taxi|mobylette|utilitaire|car)"
+)
+_OWN_WAY = re.compile(
+    r"\b(?:je suis|j etais|on est|on etait|je passais|je roulais|je rentrais|j allais)"
+    rf"(?: (?:livreur|livreuse|chauffeur|chauffeuse|taxi|routier|coursier|coursiere)(?: {_RIDING})?| {_RIDING})\b"
 )
 # "Un trou ou c'est autre chose ?" is a doubt, not a problem set aside.
 # "sinon ils vont me couper l'eau" is "otherwise": no set-aside before a future.

@@ -298,7 +298,7 @@ def extract(frame: Frame, slots: dict[str, Any], knowledge: Knowledge, trusted: 
         slots.get("category")
         and trusted
         and frame.plausible_problem
-        and pending in ("problem", "place", "commune", None)
+        and pending in ("problem", "place", "commune", "street_number", None)
         # "Derrière le gymnase, des sacs de gravats et un frigo": a place said with more of the same problem.
         and (
             frame.place.is_empty()

@@ -750,11 +750,14 @@ def format_street_name(tokens: list[str]) -> str:
             words.append(token)
         elif token in _SAINT_AS_HEARD and index + 1 < len(tokens) and tokens[index + 1] not in LOWER_PARTICLES:
             words.append("Saint")
+        elif token in _TITLES_WRITTEN_SHORT and index + 1 < len(tokens) and tokens[index - 1] in {"du", "de"}:
+            words.append(_TITLES_WRITTEN_SHORT[token])  # "avenue du Mal Foch": the marshal's title as written short
         else:
             words.append("-".join(part[:1].upper() + part[1:] for part in token.split("-")))
     return _join(_spelled_out(words))
 
 
+_TITLES_WRITTEN_SHORT = {"mal": "Maréchal", "gal": "Général", "pdt": "Président", "cdt": "Commandant"}
 # "Saint" before a name, as a recogniser writes its sound ("chemin de sein jean").
 _SAINT_AS_HEARD = frozenset({"sein", "sain", "ceint"})
 
@@ -999,6 +1002,8 @@ def find_street(text: str, gazetteer: Gazetteer | None = None) -> tuple[str | No
             and tokens[index - 1] in DETERMINERS
             and tokens[index + 1] not in COMPLEMENT_STARTS
             and not (token not in ("route", "place") and index > 1 and tokens[index - 2] in _PLACE_PREPOSITIONS)
+            # "sur la route sézanne": a word no dictionary has is a name
+            and (is_common_word(fold(tokens[index + 1])) or not tokens[index + 1].isalpha())
             # "les bancs du cours Julien": a course is seldom "of" something, the street often is
             and not (
                 token == "cours"
@@ -1061,8 +1066,28 @@ def find_street(text: str, gazetteer: Gazetteer | None = None) -> tuple[str | No
             number = f"{digits} {suffix}"
         if number is None:
             number = _number_after(tokens[index + len(name) :])
-        return number, format_street_name(_dates_in_digits(name))
+        return number, format_street_name(_dates_in_digits(_elisions_apart(name, gazetteer)))
     return None, None
+
+
+def _elisions_apart(name: list[str], gazetteer: Gazetteer | None) -> list[str]:
+    """ "rue daubagne": a commune's name glued to the "d'" before it, set apart ("rue d'Aubagne")."""
+    if gazetteer is None:
+        return name
+    communes = _one_word_communes(gazetteer)
+    apart: list[str] = []
+    for index, token in enumerate(name):
+        folded = fold(token)
+        if index and folded[:1] == "d" and folded[1:2] in set("aeiouy") and folded[1:] in communes:
+            apart += ["d", token[1:]]
+        else:
+            apart.append(token)
+    return apart
+
+
+@functools.lru_cache(maxsize=4)
+def _one_word_communes(gazetteer: Gazetteer) -> frozenset[str]:
+    return frozenset(alias for alias, _ in gazetteer.aliases_longest_first(quarters=False) if " " not in alias)
 
 
 # After "du cours", a day, a time or a verb: the course of a lesson, not a street ("revenait du cours samedi").
@@ -1457,9 +1482,21 @@ def _strip_commune(span: list[str], gazetteer: Gazetteer) -> list[str]:
     return span
 
 
+def _named_before(text: str, street: str, gazetteer: Gazetteer) -> str | None:
+    """A well-known place said before the street ("les escaliers de la gare Saint-Charles, côté boulevard
+    d'Athènes"): the place, and the street its side."""
+    text = " ".join(SPELLED_OUT.get(word.lower(), word) for word in text.split())  # "gare St Charles"
+    named = gazetteer.named_landmark(text)
+    if not named:
+        return None
+    folded = fold(spoken_to_digits(text))
+    named_at, street_at = folded.find(fold(named)), folded.find(fold(street).split()[-1])
+    return named if 0 <= named_at and named_at + len(fold(named)) < street_at else None
+
+
 def parse_place(text: str, gazetteer: Gazetteer) -> Place:
     number, street = find_street(text, gazetteer)
-    landmark = find_landmark(text, gazetteer) if street is None else None
+    landmark = find_landmark(text, gazetteer) if street is None else _named_before(text, street, gazetteer)
     landmark = _trimmed_landmark(_ended_at_commune(landmark, gazetteer, text))
     if landmark and landmark.replace(" ", "").isdigit():
         # "devant le 42" names a house number, not a landmark.
@@ -2106,15 +2143,15 @@ _NOUN_PHRASE_WORDS = 6
 _SENTENCE_WORDS = frozenset("est sont etait a ont je j il elle on ils elles vois voit".split())
 
 
-def place_words_beside_communes(text: str, gazetteer: Gazetteer) -> str | None:
+def place_words_beside_communes(text: str, gazetteer: Gazetteer, commune_words: tuple[str, ...] = ()) -> str | None:
     """The pieces of a line that place something and name no commune, as a landmark: "c'est à Trets. Au-dessus du
     lavoir, le long du canal" -> "Au-dessus du lavoir, le long du canal" (the commune is a field of its own)."""
     names = [alias for alias, _ in gazetteer.aliases_longest_first(quarters=False)]
     pieces = [piece for piece in re.split(r"[.;:!?,]+", text) if piece.strip()]
     if len(pieces) == 1:
-        # Said in one breath, as the recogniser writes it ("c'est au tolonet sur la route qui monte au barrage"):
+        # Said in one breath, as the recogniser writes it ("c'est au tholonet, le long du chemin vers les ruines"):
         # the commune's own words set the pieces apart.
-        pieces = _around_the_commune(text, gazetteer) or pieces
+        pieces = _around_the_commune(text, gazetteer, commune_words) or pieces
         if len(pieces) == 1:
             return None
     kept = [
@@ -2134,14 +2171,16 @@ _INTO_A_COMMUNE = frozenset({"a", "au", "aux", "sur", "en", "de", "du", "dans", 
 _CLAUSE_LINKS = frozenset({"et", "mais", "puis", "alors", "donc", "c", "est", "c'est"})
 
 
-def _around_the_commune(text: str, gazetteer: Gazetteer) -> list[str] | None:
-    """The words before and after the commune's name, and the name itself, as three pieces; None when no commune's
-    words are found as said."""
-    folded = re.sub(r"\bau(x?)\b", lambda m: "a les" if m.group(1) else "a le", fold(spoken_to_digits(text)))
-    found = _commune_by_name(folded, gazetteer) or _commune_by_sound(fold(text).split(), gazetteer)
-    if found is None:
-        return None
-    core = [word for word in found[1] if word not in ARTICLES] or list(found[1])
+def _around_the_commune(text: str, gazetteer: Gazetteer, commune_words: tuple[str, ...]) -> list[str] | None:
+    """The words before and after the commune's name (`commune_words`, as heard, else as found here), and the name
+    itself, as three pieces; None when the commune's words are not found as said."""
+    if not commune_words:
+        folded = re.sub(r"\bau(x?)\b", lambda m: "a les" if m.group(1) else "a le", fold(spoken_to_digits(text)))
+        found = _commune_by_name(folded, gazetteer) or _commune_by_sound(fold(text).split(), gazetteer)
+        if found is None:
+            return None
+        commune_words = found[1]
+    core = [word for word in commune_words if word not in ARTICLES] or list(commune_words)
     raw = text.split()
     owners = [index for index, token in enumerate(raw) for _ in fold(token).split()]
     words = [word for token in raw for word in fold(token).split()]

@@ -77,6 +77,8 @@ _AFTER_HEARD_AS = frozenset(
 # "À très au moins deux mètres": an idiom goes on after "au".
 _IDIOM_AFTER_AU = frozenset({"moins", "plus", "pire", "mieux", "lieu", "final", "total", "fait", "juste", "maximum"})
 _ARTICLES_BEFORE = frozenset({"au", "aux", "la", "le", "les", "l"})
+# Little words around a heard name: "à vélo et la" has one word that could be a bent name, and it is everyday French.
+_GLUE_WORDS = frozenset("a au aux et la le les l de du des d en ou".split())
 # Similarity (0-100) of the letters of pieces joined and a commune's name for the pieces to be that name.
 _JOINED_CLOSE = 88.0
 _WORD = re.compile(r"[^\W\d_]+")
@@ -120,6 +122,15 @@ class PlaceResolver:
             if len(alias.replace(" ", "")) >= 6
         }
         self._aliases = {alias for _, aliases in gazetteer.communes for alias in aliases}
+        # Long words of the quarters' and landmarks' names ("belsunce", "longchamp", "puyricard"): a recogniser that
+        # splits one ("bel sunce") wrote its sounds as two words.
+        self._name_words = frozenset(
+            word
+            for _, aliases in (*gazetteer.quarters, *gazetteer.landmarks)
+            for alias in aliases
+            for word in alias.split()
+            if len(word) >= 7
+        )
         self._heard_as = {word: name for name, words in gazetteer.heard_as for word in words}
         self._joined_sounds = {_sound_key(joined): (joined, name) for joined, name in self._joined_names.items()}
         # (phonetic key, official name) of every commune alias worth a sound match (short aliases are too risky).
@@ -241,6 +252,22 @@ class PlaceResolver:
                     )
         return text
 
+    def with_split_names_joined(self, text: str) -> str:
+        """ "cours bel sunce", "au palais long champ": a word of a quarter's or a landmark's name the recogniser cut in
+        two, written whole ("cours belsunce")."""
+        words = text.split()
+        joined: list[str] = []
+        index = 0
+        while index < len(words):
+            pair = fold(" ".join(words[index : index + 2])).split()
+            if len(pair) == 2 and "".join(pair) in self._name_words:
+                joined.append("".join(pair))
+                index += 2
+            else:
+                joined.append(words[index])
+                index += 1
+        return " ".join(joined) if len(joined) < len(words) else text
+
     def _joined_name(self, joined: str) -> str | None:
         """The commune whose name, written without spaces, these letters are, or sound like with a letter or two
         bent ("garedanne", "gardanne")."""
@@ -285,8 +312,11 @@ class PlaceResolver:
                     continue
                 if start and words[start - 1] in TOWARDS_WORDS:
                     continue  # "le rond-point direction Port-Saint-Louis": where the road goes, not where it is
-                if size == 1 and is_common_word(window[0]):
-                    continue  # "un grand trou" is no bent "Grans": one word alone is a name only if unusual
+                content = [word for word in window if word not in _GLUE_WORDS]
+                if len(content) == 1 and is_common_word(content[0]):
+                    # "un grand trou" is no bent "Grans", nor "à vélo et la piste" Velaux: one word alone, or with
+                    # only little words around it, is a name only if unusual.
+                    continue
                 key = _sound_key(" ".join(window))
                 if len(key) < 4:
                     continue

@@ -421,7 +421,7 @@ class Understanding:
         text = _ABBREVIATION_STOP.sub(r"\1", text)
         # "bd Chave / av Foch": a slash before a second street names a corner.
         text = _CORNER_SLASH.sub(" à l'angle de ", text)
-        text = self.places.with_split_communes_joined(text)
+        text = self.places.with_split_names_joined(self.places.with_split_communes_joined(text))
         folded = fold(text)
         # Numbers become digits once, for every reader of numbers (number words inside names are kept).
         said = spoken_to_digits(text)
@@ -494,7 +494,9 @@ class Understanding:
             # "Elle a dû brûler, c'est une carcasse": a line that names the problem and places nothing is no place.
             free_landmark=free_text_landmark(text) if category is None or places_something(text) else None,
             place_beside_commune=(
-                place_words_beside_communes(text, self.gazetteer)
+                place_words_beside_communes(
+                    text, self.gazetteer, self.places.words_naming(text, place.commune, bent=True)
+                )
                 or (None if place.street_name else landmark_in_a_quarter(text, self.gazetteer, place.commune))
                 if place.commune
                 else None
@@ -558,7 +560,7 @@ class Understanding:
             if self.taxonomy.match(description[mark.start() :]) == category.value:
                 start = mark.start()
         if start and _ABOUT_ONESELF.isdisjoint(fold(description[:start]).split()):
-            return description  # "Pneus à plat, vitre arrière cassée": what comes first describes the problem too
+            return description  # "Capot ouvert, roues crevées": what comes first describes the problem too
         return describe(description[start:].strip(" ,.;:!?…")) if start else description
 
     def _kind_of_place(self, landmark: str) -> str | None:
@@ -1350,7 +1352,7 @@ _FOR_WHOM = re.compile(
     r"(?:\W+(?:oui|ouais|si|surtout|tres|trop|vraiment|un|peu|assez|ah|oh|bah|ben|euh|quand|meme|aussi|c|est|ca))*"
     r"\W+pour (?:les|des|le|la|l|un|une|nos|mes)\s+\w+"
 )
-# How the caller goes about, their own vehicle or their trade: "je suis livreur à scooter", "j'étais en voiture".
+# How the caller goes about, their own vehicle or their trade: "je suis coursier en moto", "j'étais en voiture".
 _RIDING = (
     r"(?:en|a|dans ma|dans mon|sur mon|sur ma) "
     r"(?:scooter|moto|voiture|velo|trottinette|camion|camionnette|bus|taxi|mobylette|utilitaire|car)"

@@ -73,3 +73,12 @@ def test_a_yes_while_looking_for_the_house_number_holds_on() -> None:
     number_asked = {**SLOTS, "street_number": None, "pending_question": "street_number", "danger": None}
     said = fallback("attendez oui je cherche le numéro", number_asked)
     assert said == ["utter_reask_street_number"]
+
+
+def test_it_burns_after_caterpillars_is_the_skin_and_elsewhere_a_fire() -> None:
+    asked = {**SLOTS, "pending_question": "danger", "danger": None}
+    stinging = {**asked, "category": "nuisibles", "description": "des chenilles processionnaires sous les pins"}
+    said = fallback("ah oui c'est dangereux pour les petits, ça brûle", stinging)
+    assert "handoff:emergency" not in said and "utter_ask_callback_consent" in said
+    bins = {**asked, "category": "proprete", "description": "des poubelles renversées"}
+    assert "handoff:emergency" in fallback("ah oui c'est dangereux, ça brûle", bins)

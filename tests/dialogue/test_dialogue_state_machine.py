@@ -1346,3 +1346,19 @@ def test_en_fait_explaining_a_danger_answer_puts_no_problem_right() -> None:
     turn(slots, "report_problem", "un nid de poule au 4 rue Sainte à Marseille")
     turn(slots, "deny", "non en fait ça gêne surtout les voitures garées à côté")
     assert slots["category"] == "chaussee_trottoirs" and slots["danger"] is False
+
+
+def test_more_of_the_problem_said_to_the_house_number_question_goes_to_the_description() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "bonsoir je passe devant l'abribus avenue des chartreux")
+    assert slots["pending_question"] == "street_number"
+    turn(slots, "inform", "le verre de la vitre est en miettes sur le trottoir")
+    assert "miettes" in slots["description"]
+
+
+def test_a_place_said_beside_a_bent_commune_in_one_breath_answers_the_place_question() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "je vous appelle pour un grand pin couché")
+    outcome = turn(slots, "inform", "oui c'est au tolonet en haut de la côte après les oliviers")
+    assert slots["commune"] == "Le Tholonet" and slots["landmark"] == "haut de la côte après les oliviers"
+    assert outcome.said[0].response == "utter_ask_danger"

@@ -1832,3 +1832,96 @@ def test_a_machine_of_the_callers_own_is_no_question_about_the_bot() -> None:
     own = frame("vous pouvez me rappeler, c'est une ligne fixe avec un répondeur", "inform")
     assert not own.asks_if_machine
     assert frame("dites, je suis en train de parler à une machine là ?", "inform").asks_if_machine
+
+
+def test_a_place_said_beside_its_commune_in_one_breath_is_kept_apart_from_it() -> None:
+    said = frame("ben c'est à trets sur le chemin qui longe la voie ferrée après la cave coopérative")
+    assert said.place.commune == "Trets"
+    assert said.place_beside_commune == "chemin qui longe la voie ferrée après la cave coopérative"
+
+
+def test_a_place_said_near_another_is_no_topic_for_another_service() -> None:
+    near = frame("au quarante boulevard de la libération juste devant la médiathèque", "report_problem")
+    assert not near.out_of_scope
+    assert frame("la médiathèque est fermée le lundi ?", "out_of_scope").out_of_scope
+
+
+def test_an_elided_article_is_part_of_a_communes_sound() -> None:
+    assert frame("un lampadaire en panne vers cas d'olive", "report_problem").place.commune == "Cadolive"
+
+
+def test_a_kind_of_place_opens_a_landmark_only_right_after_its_preposition() -> None:
+    bins = frame("les bacs à verre sur le parking de la salle des fêtes débordent", "report_problem").place
+    assert bins.landmark == "parking de la Salle des Fêtes"
+    assert frame("il y a un trou au fond du parking", "report_problem").place.landmark == "fond du parking"
+
+
+@pytest.mark.parametrize(
+    ("said", "category"),
+    [
+        ("je suis coursier à vélo et la piste cyclable est pleine de trous", "chaussee_trottoirs"),
+        ("je roulais en moto ce matin", None),
+        ("je suis taxi, la chaussée s'est creusée à la sortie du tunnel", "chaussee_trottoirs"),
+    ],
+)
+def test_the_callers_own_vehicle_or_trade_names_no_problem(said: str, category: str | None) -> None:
+    read = frame(said, "report_problem")
+    assert (read.category.value if read.category else None) == category
+    assert not read.out_of_scope and read.place.commune is None  # "à vélo" is no Velaux either
+
+
+def test_a_street_type_said_twice_and_a_count_in_a_name() -> None:
+    place = frame("au vingt boulevard boulevard baille").place
+    assert (place.street_number, place.street_name) == ("20", "boulevard Baille")
+    near = frame("devant la pharmacie des cinq avenues avenue des chartreux", "report_problem").place
+    assert near.street_name == "avenue des Chartreux" and near.street_number is None
+
+
+def test_a_doubt_thought_aloud_before_the_danger_answer_leaves_the_answer() -> None:
+    assert frame("dangereux ? oh je sais pas moi, non, pas tellement, c'est surtout moche").danger is False
+    assert frame("je sais pas trop, oui quand même pour les poussettes").danger is True
+
+
+def test_what_the_call_is_for_opens_the_description_and_a_described_opening_stays() -> None:
+    assert frame("bonjour je sors de la pharmacie et c'est pour un banc cassé", "report_problem").description == (
+        "un banc cassé"
+    )
+    kept = frame("Grille tordue, poteau penché, ça date d'hier", "report_problem").description
+    assert kept is not None and kept.startswith("Grille tordue")
+
+
+def test_as_far_as_is_no_landmark() -> None:
+    assert frame("ça dégouline le long jusqu'au virage", "report_problem").place.landmark == "virage"
+
+
+@pytest.mark.parametrize(
+    ("said", "street", "landmark"),
+    [
+        ("il y a des papiers partout, cours bel sunce", "cours Belsunce", None),
+        ("le platane au palais long champ a perdu une branche", None, "palais Longchamp"),
+        ("les bancs sont tagués, tout près du stade de puy ricard", None, "stade de Puyricard"),
+    ],
+)
+def test_a_word_of_a_known_name_the_recogniser_cut_in_two_is_written_whole(
+    said: str, street: str | None, landmark: str | None
+) -> None:
+    place = frame(said, "report_problem").place
+    assert (place.street_name, place.landmark) == (street, landmark)
+
+
+def test_a_well_known_place_said_before_the_street_at_its_side_is_kept() -> None:
+    said = "des affiches collées sur les marches devant la gare St Charles, donc côté bd d'Athènes"
+    place = frame(said, "report_problem").place
+    assert (place.landmark, place.street_name) == ("gare Saint-Charles", "boulevard d'Athènes")
+
+
+@pytest.mark.parametrize(
+    ("said", "street"),
+    [
+        ("un véhicule ventouse bd du Mal Juin", "boulevard du Maréchal Juin"),
+        ("le trottoir est défoncé rue daubagne vers le marché", "rue d'Aubagne"),
+        ("une branche est tombée en travers de la route sézanne", "route Sézanne"),
+    ],
+)
+def test_street_names_written_short_glued_or_after_la(said: str, street: str) -> None:
+    assert frame(said, "report_problem").place.street_name == street

@@ -16,7 +16,6 @@ from typing import Any
 from rapidfuzz.distance import Levenshtein
 
 from dialogue.knowledge import OTHER_CATEGORY, Gazetteer, Taxonomy, fold
-from dialogue.lexicon import SKIN_FEELS
 from dialogue.normalize import (
     Place,
     format_place,
@@ -298,7 +297,16 @@ def extract(frame: Frame, slots: dict[str, Any], knowledge: Knowledge, trusted: 
         slots.get("category")
         and trusted
         and frame.plausible_problem
-        and pending in ("problem", "place", "commune", "street_number", None)
+        and (
+            pending in ("problem", "place", "commune", None)
+            # asked for the number, the caller says more of the same problem ("le verre est partout sur le trottoir"),
+            # not a number nor a second problem
+            or (
+                pending == "street_number"
+                and not re.search(r"\d", spoken_to_digits(frame.text))
+                and not _ANOTHER_PROBLEM.search(fold(frame.text))
+            )
+        )
         # "Derrière le gymnase, des sacs de gravats et un frigo": a place said with more of the same problem.
         and (
             frame.place.is_empty()
@@ -618,7 +626,8 @@ _UNNUMBERED_STREET_TYPES = frozenset(
 
 # Places every street has: said alone, they locate nothing ("le parking", "chez mon voisin", "devant l'immeuble").
 _EVERYWHERE = frozenset(
-    """parking immeuble residence batiment maison chez moi nous voisin voisine voisins mon ma mes notre nos son sa
+    """peu partout tout toute tous toutes ville quartier village
+    parking immeuble residence batiment maison chez moi nous voisin voisine voisins mon ma mes notre nos son sa
     ses leur entree sortie cour portail garage trottoir route rue chemin coin bout bord bas haut face cote angle
     carrefour croisement virage fond milieu devant derriere pres a au aux en sur sous""".split()
 )
@@ -649,6 +658,7 @@ def _says_only_where_anything_is(words: str) -> bool:
     return all(word in _EVERYWHERE or word in ARTICLES or word in _SAYING for word in fold(words).split())
 
 
+_ANOTHER_PROBLEM = re.compile(r"\b(?:aussi|en plus|autre|egalement)\b")
 _NUMBER_AGAIN = "street_number_again"
 _READ_AGAIN = "read_back_again"  # the read-back read again once for a caller who said a value as it was read
 _NO_NUMBER = re.compile(r"\b(?:pas|aucun|sans) (?:de |le |du )?numero\b")
@@ -719,11 +729,18 @@ def ask_next(slots: dict[str, Any], updates: dict[str, Any], knowledge: Knowledg
 
 
 def in_context(frame: Frame, slots: dict[str, Any]) -> Frame:
-    """The line read with what the call said before: "ça brûle" after processionary caterpillars is the skin, not
-    a fire."""
-    if frame.burns_only and SKIN_FEELS.search(fold(f"{slots.get('description') or ''}")):
+    """The line read with what the call said before: "ces saloperies, ça brûle" after processionary caterpillars is
+    the skin, not a fire; "ça brûle dans la pinède", "au secours ça brûle" stay fires."""
+    stinging = _STINGING.search(fold(f"{slots.get('description') or ''}"))
+    if frame.burns_only and stinging and _IT_BURNS_LAST.search(fold(frame.text)) and not _FIRE.search(fold(frame.text)):
         return replace(frame, emergency=False, burns_only=False)
     return frame
+
+
+_STINGING = re.compile(r"\b(?:chenilles?|processionnaires?|orties?|urticant\w*|meduses?)\b")
+# "ça brûle" closing the line, not followed by what burns or where.
+_IT_BURNS_LAST = re.compile(r"\bca (?:brule|brulent|pique et ca brule)(?: (?:hein|quoi|la|aussi|les yeux|la peau))*$")
+_FIRE = re.compile(r"\b(?:feu|fumee|flammes?|crame|incendie|secours|vite|pompiers?|explos\w*)\b")
 
 
 def _safety_first(frame: Frame, slots: dict[str, Any], base: dict[str, Any]) -> Outcome | None:

@@ -209,7 +209,7 @@ _STRONG_TOPICS = re.compile(
             r"(?<!suis )(?<!a la )(?<!en )(?<!un )(?<!jeune )retraite|"
             r"securite sociale|carte vitale)\b",
             r"\b(amende|amendes|contravention|contraventions|pv|proces verbal|fourriere|enlevee par la fourriere|"
-            r"radar flash|flashe|flashee|points de permis)\b",
+            r"radar flash|flashe|flashee|flasher|flashes|points de permis)\b",
             r"\b(passeport|carte d identite|carte grise|permis de conduire|etat civil|acte de naissance|acte de deces|"
             r"acte de mariage|livret de famille|mariage|pacs|se marier|naissance|deces|reconnaissance|nationalite|"
             r"titre de sejour|prefecture|liste electorale|listes electorales|voter|vote|elections|recensement|"
@@ -339,7 +339,18 @@ def _said_as_possible(folded: str, start: int) -> bool:
 def possible_emergency_evidence(folded: str) -> list[Span]:
     """Where words say someone may be in danger now, without saying it surely: worth one direct question."""
     patterns = (MAYBE_EMERGENCY, WEAK_EMERGENCY)
-    return [m.span() for pattern in patterns for m in pattern.finditer(folded)] + _injury_spans(folded)
+    spans = [m.span() for pattern in patterns for m in pattern.finditer(folded)] + _injury_spans(folded)
+    if not _SINCE_THEN.search(folded):
+        # "Ils ont mis le feu aux poubelles": burning now or burnt out, one direct question tells; not when the
+        # caller says it is over ("la semaine dernière", "la carcasse").
+        spans += [m.span() for m in _SET_ON_FIRE.finditer(folded)]
+    return spans
+
+
+_SET_ON_FIRE = re.compile(r"\b(?:mis|met|mettent|fout|foutu|foutent) le feu\b")
+_SINCE_THEN = re.compile(
+    r"\b(?:hier|semaine|mois|jours|dernier|derniere|deja|carcasse|calcine\w*|eteint\w*|cendres?|reste|restes)\b"
+)
 
 
 # Someone who can no longer go out on foot or by car: the way is blocked, nobody is surely trapped; with water, fire
@@ -467,8 +478,4 @@ def names_other_service(text: str, taxonomy_matched: bool, place_named: bool = F
         return True  # "ma facture a grimpé, sans doute une fuite": the caller's own bill, no street said
     if _STRONG_TOPICS.search(folded) and not (taxonomy_matched and describes_problem(text)):
         return True
-    # "Devant l'Alcazar, la bibliothèque": a place said near another is where, not the topic of the call.
-    return not taxonomy_matched and _WEAK_TOPICS.search(_PLACED_NEAR.sub(" , ", folded)) is not None
-
-
-_PLACED_NEAR = re.compile(r"\b(?:devant|derriere|cote|pres|face|niveau|pied)(?: \w+){1,4}")
+    return not taxonomy_matched and _WEAK_TOPICS.search(folded) is not None

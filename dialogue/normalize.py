@@ -983,6 +983,9 @@ def ordinal_arrondissement(text: str) -> str | None:
 _ORDINAL_ALONE = re.compile(r"(?:^|[,(;]\s*)(\d{1,2}) ?(?:e|è|ème|eme|er|ère|ere)\s*(?=[,).;]|$)")
 
 
+_DESCRIBING_ENDINGS = ("é", "ée", "és", "ées", "ie", "ise", "eux", "euse", "ante", "ant", "ale", "elle", "ive")
+
+
 def find_street(text: str, gazetteer: Gazetteer | None = None) -> tuple[str | None, str | None]:
     """(street number with bis/ter, street name) or (None, None): "quatorze ter rue de rome sur marseille"
     -> ("14 ter", "rue de Rome")."""
@@ -1002,8 +1005,13 @@ def find_street(text: str, gazetteer: Gazetteer | None = None) -> tuple[str | No
             and tokens[index - 1] in DETERMINERS
             and tokens[index + 1] not in COMPLEMENT_STARTS
             and not (token not in ("route", "place") and index > 1 and tokens[index - 2] in _PLACE_PREPOSITIONS)
-            # "sur la route sézanne": a word no dictionary has is a name
-            and (is_common_word(fold(tokens[index + 1])) or not tokens[index + 1].isalpha())
+            # "sur la route sézanne": a word no dictionary has is a name, unless it is shaped as a participle or an
+            # adjective ("la route goudronnée", "la voie ferrée")
+            and (
+                is_common_word(fold(tokens[index + 1]))
+                or not tokens[index + 1].isalpha()
+                or tokens[index + 1].endswith(_DESCRIBING_ENDINGS)
+            )
             # "les bancs du cours Julien": a course is seldom "of" something, the street often is
             and not (
                 token == "cours"
@@ -1375,17 +1383,22 @@ _SUBJECT_PRONOUNS = _CLAUSE_SUBJECTS | {"tu", "nous", "vous", "degun", "quelqu"}
 # Parts of a place said before it: "au fond du parking", "sur le bord de la route".
 _PARTS_OF_A_PLACE = frozenset(
     "fond bout milieu bas haut pied bord bords abords sortie entree coin niveau debut fin dessus dessous centre cote "
-    "angle long arriere devant derriere".split()
+    "angle long arriere devant derriere gauche droite nord sud est ouest hauteur extremite coeur interieur exterieur "
+    "beau".split()
 )
+# "au premier rond-point", "sur le 2e parking": which one, counted.
+_COUNTED = re.compile(r"(?:\d+(?:er|re|e|eme|ieme)?|\w+ieme|premier|premiere|dernier|derniere|second|seconde)")
 
 
 def _kind_of_place_follows(words: list[str], gazetteer: Gazetteer) -> bool:
     """Whether a kind of place comes at once after a preposition ("sur le petit parking", "au fond du parking"),
     not after another noun ("des conteneurs à ordures sur le parking": the "à" makes the bin's name)."""
     position = 0
-    for _ in range(2):
+    for _ in range(3):
         while position < len(words) and (
-            words[position] in _LANDMARK_DETERMINERS or words[position] in _LANDMARK_ADJECTIVES
+            words[position] in _LANDMARK_DETERMINERS
+            or words[position] in _LANDMARK_ADJECTIVES
+            or _COUNTED.fullmatch(words[position])
         ):
             position += 1
         head = " ".join(words[position:])
@@ -1487,11 +1500,18 @@ def _named_before(text: str, street: str, gazetteer: Gazetteer) -> str | None:
     d'Athènes"): the place, and the street its side."""
     text = " ".join(SPELLED_OUT.get(word.lower(), word) for word in text.split())  # "gare St Charles"
     named = gazetteer.named_landmark(text)
-    if not named:
+    # A kind of place in its name ("gare", "église"), not a nickname nor a quarter ("Bonne Mère", "le Panier").
+    if not named or not any(contains_phrase(fold(named), kind) for kind in gazetteer.landmark_words):
         return None
     folded = fold(spoken_to_digits(text))
     named_at, street_at = folded.find(fold(named)), folded.find(fold(street).split()[-1])
-    return named if 0 <= named_at and named_at + len(fold(named)) < street_at else None
+    if not (0 <= named_at and named_at + len(fold(named)) < street_at):
+        return None
+    # Said as where ("sur les escaliers de la gare"), not as who ("la préfecture m'a dit").
+    return named if _WHERE_BEFORE.intersection(folded[:named_at].split()[-5:]) else None
+
+
+_WHERE_BEFORE = frozenset("sur devant derriere pres a au aux vers dans face cote niveau".split())
 
 
 def parse_place(text: str, gazetteer: Gazetteer) -> Place:

@@ -78,6 +78,7 @@ _AFTER_HEARD_AS = frozenset(
 _IDIOM_AFTER_AU = frozenset({"moins", "plus", "pire", "mieux", "lieu", "final", "total", "fait", "juste", "maximum"})
 _ARTICLES_BEFORE = frozenset({"au", "aux", "la", "le", "les", "l"})
 # Little words around a heard name: "à vélo et la" has one word that could be a bent name, and it is everyday French.
+_AT_A_NAME = frozenset("a au aux de du des d vers sur".split())
 _GLUE_WORDS = frozenset("a au aux et la le les l de du des d en ou".split())
 # Similarity (0-100) of the letters of pieces joined and a commune's name for the pieces to be that name.
 _JOINED_CLOSE = 88.0
@@ -125,11 +126,11 @@ class PlaceResolver:
         # Long words of the quarters' and landmarks' names ("belsunce", "longchamp", "puyricard"): a recogniser that
         # splits one ("bel sunce") wrote its sounds as two words.
         self._name_words = frozenset(
-            word
-            for _, aliases in (*gazetteer.quarters, *gazetteer.landmarks)
-            for alias in aliases
-            for word in alias.split()
-            if len(word) >= 7
+            word for _, aliases in gazetteer.landmarks for alias in aliases for word in alias.split() if len(word) >= 7
+        )
+        # A quarter's name is joined only from a piece no dictionary has: "mal passé" and "bonne veine" are French.
+        self._quarter_words = frozenset(
+            word for _, aliases in gazetteer.quarters for alias in aliases for word in alias.split() if len(word) >= 7
         )
         self._heard_as = {word: name for name, words in gazetteer.heard_as for word in words}
         self._joined_sounds = {_sound_key(joined): (joined, name) for joined, name in self._joined_names.items()}
@@ -260,7 +261,11 @@ class PlaceResolver:
         index = 0
         while index < len(words):
             pair = fold(" ".join(words[index : index + 2])).split()
-            if len(pair) == 2 and "".join(pair) in self._name_words:
+            whole = "".join(pair)
+            before = fold(words[index - 1]) if index else ""
+            # Everyday words make a quarter's name only where a name goes: "à mont olivet", not "ça s'est mal passé".
+            everyday = before not in _AT_A_NAME and all(is_common_word(piece) for piece in pair)
+            if len(pair) == 2 and (whole in self._name_words or (whole in self._quarter_words and not everyday)):
                 joined.append("".join(pair))
                 index += 2
             else:

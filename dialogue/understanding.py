@@ -147,7 +147,9 @@ _ASKING = re.compile(
     r"relation|mettez moi|joindre|avoir|veux|voudrais|voulais|aimerais|prefere|prefererais|souhaite|souhaiterais|"
     r"demande|besoin|rappeler par)\b"
 )
-_MACHINE_WORDS = r"robots?|machines?|repondeurs?|ordinateurs?|automates?|serveur vocal|intelligence artificielle"
+_MACHINE_WORDS = (
+    r"robots?|bots?|ia|machines?|repondeurs?|ordinateurs?|automates?|serveur vocal|intelligence artificielle"
+)
 _MACHINE = re.compile(rf"\b({_MACHINE_WORDS})\b")
 # Where the caller lives or works, said before a commune: "j'habite à", "je bosse à", "je suis de".
 _LIVES_IN = re.compile(
@@ -168,6 +170,9 @@ _MACHINE_OR_PERSON = re.compile(
 _ASKS_IF_MACHINE = re.compile(
     r"\b(?:est ce que|est ce qu|vous etes|c est|t es|(?:je|on) parle a|(?:je suis|on est) en train de parler a"
     rf"|suis je)(?:(?: (?!avec\b)\w+){{0,2}}|(?: \w+){{1,4}} ou(?: a)?(?: un| une)?) (?:{_MACHINE_WORDS})\b"
+    # "vous êtes bien humain ?", "t'es une vraie personne ou pas": the other way round, at the end of the line
+    r"|\b(?:vous etes|t es|c est)(?: pas)?(?: bien| vraiment)?(?: un| une)?(?: vrai| vraie)?"
+    r" (?:humain|humaine|etre humain|personne)(?: ou pas| hein| non| la)?$"
 )
 # One wanted, whichever: "c'est pas possible d'avoir une machine ou un humain qui comprend".
 _HAVING_ONE = re.compile(
@@ -235,12 +240,11 @@ DANGER_KEYS = frozenset(
 # Where a clause may start in a run-on line: punctuation, or a word that opens one ("hein alors c'est pour ...").
 # Words of a caller speaking of themselves: an opening made of them is the caller's story, not the problem.
 _ABOUT_ONESELF = frozenset("je j moi me m mon ma mes nous on allo bonjour bonsoir oui ouais".split())
-# "... et c'est pour des tags": what the call is for starts a clause.
-_CLAUSE_STARTS = re.compile(
-    r"(?<=[,.;:!?…])\s*|\s(?=(?:hein|alors|donc|bref|du coup|en fait|voila|bon)\b)|\s(?=(?:et )?c['\u2019]est pour\b)"
-)
+_CLAUSE_STARTS = re.compile(r"(?<=[,.;:!?…])\s*|\s(?=(?:hein|alors|donc|bref|du coup|en fait|voila|bon)\b)")
+# "Je rentre du marché et c'est pour un banc": what the call is for, after the caller's story.
+_CALL_IS_FOR = re.compile(r"\bc['\u2019]est pour\b", re.IGNORECASE)
 _PREAMBLE = re.compile(
-    r"^(?:(?:oui|ouais|ouai|salut|allo|alors|bonjour|bonsoir|madame|monsieur|euh|heu|ben|bah|voila|bon|hein|eh|oh|ah|ve|et|ecoutez|"
+    r"^(?:(?:oui|ouais|ouai|salut|allo|alors|bonjour|bonsoir|madame|monsieur|euh|heu|ben|bah|voila|bon|hein|eh|oh|ah|ve|ecoutez|"
     r"excusez moi|pardon|dites|vous savez|tu sais|vous voyez)\s+)*"
     r"(?:(?:je vous appelle|j appelle|je vous telephone|je telephone|c est|je voulais|je voudrais|j aimerais|"
     r"je viens)\s+(?:parce que|parce qu|car|pour|vous)?\s*(?:vous\s+(?!savez|voyez))?"
@@ -421,7 +425,9 @@ class Understanding:
         text = _ABBREVIATION_STOP.sub(r"\1", text)
         # "bd Chave / av Foch": a slash before a second street names a corner.
         text = _CORNER_SLASH.sub(" à l'angle de ", text)
-        text = self.places.with_split_names_joined(self.places.with_split_communes_joined(text))
+        text = self.places.with_split_communes_joined(text)
+        # The caller's words as said go into the description; the places are read with split names joined.
+        as_said, text = text, self.places.with_split_names_joined(text)
         folded = fold(text)
         # Numbers become digits once, for every reader of numbers (number words inside names are kept).
         said = spoken_to_digits(text)
@@ -437,7 +443,7 @@ class Understanding:
             kind, name = place.landmark.split(" ", 1)
             place = replace(place, street_name=f"{kind.lower()} {name}", landmark=None)
         # "Je suis en voiture, ça capte mal": words about the call itself describe no problem.
-        about_the_problem = _without_line_talk(text)
+        about_the_problem = _without_line_talk(as_said)
         if not about_the_problem and yes_or_no(_ALLO_OUI.sub(" ", text)) is None:
             # "Allô, allô oui, ça capte mal ici": nothing but the call itself; the "oui" of "allô oui" answers no
             # question ("oui, allô, ça capte mal" does).
@@ -480,7 +486,8 @@ class Understanding:
             plausible_problem=category is not None or any(contains_phrase(folded, w) for w in PROBLEM_WORDS),
             wants_to_report=any(contains_phrase(folded, w) for w in WANTS_TO_REPORT),
             description=description,
-            says_little=says_little(description),
+            # Whether it says little is read from what the call is for; the story before it stays in the description.
+            says_little=says_little(_what_the_call_is_for(description)),
             plain_words=in_plain_words(doc),
             content_words=count_content_words(doc),
             place=place,
@@ -520,9 +527,8 @@ class Understanding:
             asks_if_machine=asks_if_machine,
             private_property=is_private_property(text),
             # "La place de la mairie" is where the problem is, not a question for the town hall.
-            # "Je suis taxi": the caller's trade is no question for the taxi service.
             other_service=names_other_service(
-                _OWN_WAY.sub(" , ", fold(_without_place(self._beyond_set_aside(text), place))),
+                self._topics_of(_without_place(self._beyond_set_aside(text), place), category, place),
                 category is not None,
                 not place.is_empty(),
             ),
@@ -538,6 +544,18 @@ class Understanding:
             # "Non, elle est par terre, elle bouge plus": the caller has just said nobody is at risk.
             frame = replace(frame, maybe_emergency=False)
         return frame
+
+    def _topics_of(self, text: str, category: Found | None, place: Place) -> str:
+        """The words that may name another service's topic: "je suis taxi, je passe devant l'abribus" names the
+        caller's trade beside a thing of the street ("je suis en bus et le chauffeur..." keeps its bus); "devant
+        l'Alcazar, la bibliothèque" at a street's address names a kind of place, not the library's service."""
+        folded = fold(text)
+        if category is not None:
+            folded = _OWN_WAY.sub(" , ", folded)
+        if place.street_name:
+            kinds = self.gazetteer.landmark_words
+            folded = " ".join(word for word in folded.split() if word not in kinds)
+        return folded
 
     def _beyond_set_aside(self, text: str) -> str:
         """ "C'était pour ma facture, mais ça c'est pas vous ; par contre y a une grille bouchée": what the caller sets
@@ -580,6 +598,8 @@ class Understanding:
         débordent" is about bins. The name is set aside only when the problem read came from it alone and the rest of
         the line names one ("devant la mairie lampadaire cassé" keeps its street light, whatever the landmark took)."""
         category = self._category(text)
+        if category is not None and self._only_where(text, category):
+            return None
         found = _words_in(text, fold(landmark or "").split())
         if category is None or found is None:
             return category
@@ -606,6 +626,23 @@ class Understanding:
         if not name.strip() or self.taxonomy.match(name) != category.value:
             return category
         return Found(rest.value, text) if rest else category
+
+    def _only_where(self, text: str, category: Found) -> bool:
+        """ "Je me promène avec mon chien dans le jardin": a kind of place said as where, the only word that gave the
+        problem, with nothing described wrong: no problem named yet."""
+        folded = fold(text)
+        if describes_problem(text) or _DAMAGED.search(folded):
+            return False
+        spans = {
+            where.span()
+            for where in _AREA_AS_WHERE.finditer(folded)
+            if self.taxonomy.match(where.group(1)) == category.value
+        }
+        if not spans:
+            return False
+        # Every such place at once: "au parc Borély, dans le jardin" names two, and no problem.
+        rest = _AREA_AS_WHERE.sub(lambda where: " , " if where.span() in spans else where.group(0), folded)
+        return self._category(rest) is None
 
     def _category(self, text: str) -> Found | None:
         """The problem named, not the one the caller takes back: "c'est pas le lampadaire, c'est le feu" and "un
@@ -758,9 +795,17 @@ class Understanding:
             if second is not None:
                 return second
         unsure = _UNSURE_FIRST.search(folded)
-        if unsure and folded[unsure.end() :].split()[:1] in (["non"], ["nan"], ["oui"], ["ouais"], ["bof"]):
-            # "Dangereux, je sais pas moi, non pas vraiment": the doubt is thought aloud, the answer follows it.
-            settled = _opening_answer(folded[unsure.end() :])
+        after_doubt = folded[unsure.end() :].split() if unsure else []
+        if (
+            after_doubt[:1] in (["non"], ["nan"], ["oui"], ["ouais"], ["bof"])
+            and after_doubt[:2] != ["non", "plus"]
+            and not {"ou", "mais", "sauf"} & set(after_doubt)
+        ):
+            # "Dangereux, je sais pas moi, non pas vraiment": the doubt is thought aloud, the answer follows it
+            # ("je sais pas, non, mais quelqu'un pourrait tomber" is still read whole).
+            tail = " ".join(after_doubt)
+            settled = self._danger(tail, parse(tail))
+            settled = settled if settled is not None else _opening_answer(tail)
             if settled is not None:
                 return settled
         if _NOT_YET.search(folded) and _HARM_DONE.search(folded) and mentions_danger(text) is not False:
@@ -977,6 +1022,11 @@ def count_content_words(doc: Any) -> int:
         and fold(t.text) not in _OPENING_ANSWERS
         and fold(t.text) not in _YES_WORDS
     )
+
+
+def _what_the_call_is_for(description: str | None) -> str | None:
+    marks = list(_CALL_IS_FOR.finditer(description or ""))
+    return (description or "")[marks[-1].end() :] if marks else description
 
 
 def says_little(description: str | None) -> bool:
@@ -1360,6 +1410,7 @@ _RIDING = (
 _OWN_WAY = re.compile(
     r"\b(?:je suis|j etais|on est|on etait|je passais|je roulais|je rentrais|j allais)"
     rf"(?: (?:livreur|livreuse|chauffeur|chauffeuse|taxi|routier|coursier|coursiere)(?: {_RIDING})?| {_RIDING})\b"
+    r"|\b(?:mon|ma|notre) (?:scooter|moto|voiture|velo|trottinette|camion|camionnette|taxi|mobylette|utilitaire)\b"
 )
 # "Un trou ou c'est autre chose ?" is a doubt, not a problem set aside.
 # "sinon ils vont me couper l'eau" is "otherwise": no set-aside before a future.
@@ -1394,6 +1445,8 @@ _AREAS = frozenset(
     {"parc", "jardin", "square", "place", "esplanade", "cite", "residence", "quartier", "parking", "zone industrielle"}
     | {"zone d activites", "centre commercial", "cimetiere", "plage", "port", "camping", "hameau", "lieu dit", "vallon"}
 )
+_AREA_KINDS = "|".join(sorted(_AREAS, key=len, reverse=True))
+_AREA_AS_WHERE = re.compile(rf"\b(?:dans|au|aux|sur|a|en|vers|pres du|pres de)(?: le| la| l| les)? ({_AREA_KINDS})\b")
 # "En plus" adds a second problem, whatever it is; "y a aussi" adds a thing only mentioned ("y a aussi des tags"),
 # not a problem described as worse ("y a aussi une fuite, la rue est inondée").
 _SECOND_PROBLEM = re.compile(

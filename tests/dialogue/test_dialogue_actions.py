@@ -82,3 +82,9 @@ def test_it_burns_after_caterpillars_is_the_skin_and_elsewhere_a_fire() -> None:
     assert "handoff:emergency" not in said and "utter_ask_callback_consent" in said
     bins = {**asked, "category": "proprete", "description": "des poubelles renversées"}
     assert "handoff:emergency" in fallback("ah oui c'est dangereux, ça brûle", bins)
+
+
+def test_it_burns_after_caterpillars_stays_a_fire_when_the_caller_says_what_burns() -> None:
+    asked = {**SLOTS, "pending_question": "danger", "danger": None}
+    stinging = {**asked, "category": "nuisibles", "description": "des chenilles processionnaires sous les pins"}
+    assert "handoff:emergency" in fallback("oh là ça brûle dans la colline, il y a de la fumée", stinging)

@@ -1362,3 +1362,10 @@ def test_a_place_said_beside_a_bent_commune_in_one_breath_answers_the_place_ques
     outcome = turn(slots, "inform", "oui c'est au tolonet en haut de la côte après les oliviers")
     assert slots["commune"] == "Le Tholonet" and slots["landmark"] == "haut de la côte après les oliviers"
     assert outcome.said[0].response == "utter_ask_danger"
+
+
+def test_a_second_problem_said_to_the_house_number_question_is_not_the_first_ones_description() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "bonsoir je passe devant l'abribus avenue des chartreux")
+    turn(slots, "inform", "ah et en plus le réverbère d'en face est éteint")
+    assert "réverbère" not in slots["description"]

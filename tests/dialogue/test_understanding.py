@@ -1882,10 +1882,11 @@ def test_a_doubt_thought_aloud_before_the_danger_answer_leaves_the_answer() -> N
     assert frame("je sais pas trop, oui quand même pour les poussettes").danger is True
 
 
-def test_what_the_call_is_for_opens_the_description_and_a_described_opening_stays() -> None:
-    assert frame("bonjour je sors de la pharmacie et c'est pour un banc cassé", "report_problem").description == (
-        "un banc cassé"
-    )
+def test_what_the_call_is_for_says_whether_more_is_asked_and_the_story_before_it_stays() -> None:
+    story = frame("bonjour je sors de la pharmacie et c'est pour un banc", "report_problem")
+    assert story.says_little and story.description is not None and "pharmacie" in story.description
+    hurt = frame("ma femme s'est foulé la cheville hier soir et c'est pour le trou du trottoir", "report_problem")
+    assert hurt.description is not None and "cheville" in hurt.description
     kept = frame("Grille tordue, poteau penché, ça date d'hier", "report_problem").description
     assert kept is not None and kept.startswith("Grille tordue")
 
@@ -1925,3 +1926,67 @@ def test_a_well_known_place_said_before_the_street_at_its_side_is_kept() -> None
 )
 def test_street_names_written_short_glued_or_after_la(said: str, street: str) -> None:
     assert frame(said, "report_problem").place.street_name == street
+
+
+def test_a_kind_of_place_said_as_where_the_caller_was_names_no_problem() -> None:
+    assert frame("je me balade avec ma petite fille au parc borély dans le jardin", "report_problem").category is None
+    fallen = frame("un arbre est tombé dans le jardin public", "report_problem").category
+    assert fallen is not None and fallen.value == "espaces_verts_arbres"
+
+
+def test_an_adjective_after_la_route_is_no_street_and_a_counted_place_or_a_side_opens_a_landmark() -> None:
+    assert frame("sur la route goudronnée qui monte au stade", "inform").place.street_name is None
+    assert frame("au deuxième rond point après la zone", "inform").place.landmark is not None
+    assert frame("à droite de la mairie annexe", "inform").place.landmark is not None
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "oh bonne mère y a des sacs partout avenue de la république à aubagne",
+        "la préfecture m'a dit de vous appeler pour un trou rue paradis",
+    ],
+)
+def test_a_nickname_or_a_place_said_as_who_is_no_landmark_beside_the_street(said: str) -> None:
+    assert frame(said, "report_problem").place.landmark is None
+
+
+def test_a_quarters_name_is_joined_from_everyday_words_only_where_a_name_goes() -> None:
+    said = frame("le camion a livré et ça s'est très mal passé, le trottoir est cassé", "report_problem")
+    assert said.description is not None and "mal passé" in said.description
+
+
+@pytest.mark.parametrize(
+    ("said", "machine"),
+    [("t'es un bot ?", True), ("vous êtes bien humain ?", True), ("c'est une personne âgée qui est tombée", False)],
+)
+def test_more_ways_to_ask_about_the_bot(said: str, machine: bool) -> None:
+    assert frame(said).asks_if_machine is machine
+
+
+def test_a_fire_set_is_asked_about_unless_the_caller_says_it_is_over() -> None:
+    assert frame("des jeunes ont mis le feu au conteneur", "report_problem").maybe_emergency
+    assert not frame("ils avaient mis le feu au conteneur hier, il reste la carcasse", "report_problem").maybe_emergency
+
+
+@pytest.mark.parametrize(
+    ("said", "out_of_scope"),
+    [
+        ("je suis en bus et la conductrice m'a mal parlé", True),
+        ("je suis livreur et on m'a volé mon scooter", True),
+        ("je suis taxi et je passe devant l'abribus de la place", False),
+    ],
+)
+def test_the_callers_own_way_hides_no_other_services_topic(said: str, out_of_scope: bool) -> None:
+    assert frame(said, "report_problem").out_of_scope is out_of_scope
+
+
+@pytest.mark.parametrize(
+    ("said", "danger"),
+    [
+        ("je sais pas moi, non, mais un vélo pourrait glisser dessus", True),
+        ("je sais pas non plus, faut voir", None),
+    ],
+)
+def test_a_doubt_then_an_answer_is_read_whole(said: str, danger: bool | None) -> None:
+    assert frame(said).danger is danger

@@ -305,6 +305,11 @@ def extract(frame: Frame, slots: dict[str, Any], knowledge: Knowledge, trusted: 
                 pending == "street_number"
                 and not re.search(r"\d", spoken_to_digits(frame.text))
                 and not _ANOTHER_PROBLEM.search(fold(frame.text))
+                and not (
+                    frame.category
+                    and frame.category.value != slots.get("category")
+                    and _NEW_THING.search(fold(frame.text))
+                )
             )
         )
         # "Derrière le gymnase, des sacs de gravats et un frigo": a place said with more of the same problem.
@@ -659,6 +664,7 @@ def _says_only_where_anything_is(words: str) -> bool:
 
 
 _ANOTHER_PROBLEM = re.compile(r"\b(?:aussi|en plus|autre|egalement)\b")
+_NEW_THING = re.compile(r"\b(?:il y a|y a|ya) (?:un|une|des|deux|plein)\b")
 _NUMBER_AGAIN = "street_number_again"
 _READ_AGAIN = "read_back_again"  # the read-back read again once for a caller who said a value as it was read
 _NO_NUMBER = re.compile(r"\b(?:pas|aucun|sans) (?:de |le |du )?numero\b")
@@ -732,14 +738,25 @@ def in_context(frame: Frame, slots: dict[str, Any]) -> Frame:
     """The line read with what the call said before: "ces saloperies, ça brûle" after processionary caterpillars is
     the skin, not a fire; "ça brûle dans la pinède", "au secours ça brûle" stay fires."""
     stinging = _STINGING.search(fold(f"{slots.get('description') or ''}"))
-    if frame.burns_only and stinging and _IT_BURNS_LAST.search(fold(frame.text)) and not _FIRE.search(fold(frame.text)):
+    said = fold(frame.text)
+    if (
+        frame.burns_only
+        and stinging
+        and _IT_BURNS_LAST.search(said)
+        and _ON_SKIN.search(said)
+        and not _FIRE.search(said)
+    ):
         return replace(frame, emergency=False, burns_only=False)
     return frame
 
 
 _STINGING = re.compile(r"\b(?:chenilles?|processionnaires?|orties?|urticant\w*|meduses?)\b")
 # "ça brûle" closing the line, not followed by what burns or where.
-_IT_BURNS_LAST = re.compile(r"\bca (?:brule|brulent|pique et ca brule)(?: (?:hein|quoi|la|aussi|les yeux|la peau))*$")
+_IT_BURNS_LAST = re.compile(r"\bca (?:brule|brulent|pique et ca brule)(?: (?:hein|quoi|aussi|les yeux|la peau))*$")
+# Said of people's or animals' skin: "dangereux pour les minots, ces saloperies", "ça pique".
+_ON_SKIN = re.compile(
+    r"\b(?:dangereu\w*|pour les|pour le|pique\w*|gratte\w*|poils?|peau|yeux|saloperies?|allergi\w*)\b"
+)
 _FIRE = re.compile(r"\b(?:feu|fumee|flammes?|crame|incendie|secours|vite|pompiers?|explos\w*)\b")
 
 

@@ -349,7 +349,8 @@ def possible_emergency_evidence(folded: str) -> list[Span]:
 
 _SET_ON_FIRE = re.compile(r"\b(?:mis|met|mettent|fout|foutu|foutent) le feu\b")
 _SINCE_THEN = re.compile(
-    r"\b(?:hier|semaine|mois|jours|dernier|derniere|deja|carcasse|calcine\w*|eteint\w*|cendres?|reste|restes)\b"
+    r"\b(?:hier|semaine|mois|jours|dernier|derniere|deja|carcasse|calcine\w*|eteint\w*|cendres?|reste|restes|chaque"
+    r"|matin|nuit|noire?|noires?)\b"
 )
 
 

@@ -631,7 +631,7 @@ class Understanding:
         """ "Je me promène avec mon chien dans le jardin": a kind of place said as where, the only word that gave the
         problem, with nothing described wrong: no problem named yet."""
         folded = fold(text)
-        if describes_problem(text) or _DAMAGED.search(folded):
+        if describes_problem(text) or _DAMAGED.search(folded) or not _CALLER_GOING_ABOUT.search(folded):
             return False
         spans = {
             where.span()
@@ -647,7 +647,7 @@ class Understanding:
     def _category(self, text: str) -> Found | None:
         """The problem named, not the one the caller takes back: "c'est pas le lampadaire, c'est le feu" and "un
         problème d'éclairage, non pardon, le feu tricolore" name the traffic light."""
-        unhazarded = _OWN_WAY.sub(" , ", _FOR_WHOM.sub(" , ", _fold_in_place(text)))
+        unhazarded = _SET_ALIGHT.sub(" , ", _OWN_WAY.sub(" , ", _FOR_WHOM.sub(" , ", _fold_in_place(text))))
         # What follows a thing taken back is what the caller meant: "le banc, non pas le banc, la fontaine".
         kept = _NOT_THIS_ONE.sub(" , pardon , ", unhazarded)
         # A weak word after the caller's "pardon" ("pardon, un scooter va s'y tuer") does not undo a problem named.
@@ -800,6 +800,7 @@ class Understanding:
             after_doubt[:1] in (["non"], ["nan"], ["oui"], ["ouais"], ["bof"])
             and after_doubt[:2] != ["non", "plus"]
             and not {"ou", "mais", "sauf"} & set(after_doubt)
+            and not _HARM_SAID.search(" ".join(after_doubt))
         ):
             # "Dangereux, je sais pas moi, non pas vraiment": the doubt is thought aloud, the answer follows it
             # ("je sais pas, non, mais quelqu'un pourrait tomber" is still read whole).
@@ -878,6 +879,8 @@ _TURNED_ROUND = re.compile(
     r"\b(?:enfin|bon|ou plutôt|ou plutot|quoique|à la réflexion|a la reflexion)\W+"
     r"(?=(?:si|oui|non)(?:\s*(?:[,.;!?…]|$)|\s+(?:quand m[eê]me|un peu|assez|carrément|vraiment)\b))"
 )
+# Harm or care said after the answer ("non, les gens tombent dedans"): the line is read whole, not by its "non".
+_HARM_SAID = re.compile(r"\b(?:tomb\w*|bless\w*|attention|profond\w*|dangere\w*|risqu\w*|glisse\w*|chut\w*|mal)\b")
 _UNSURE_FIRST = re.compile(
     r"\b(?:je (?:ne )?sais (?:pas|plus)|j sais pas|chais pas|j en sais rien)(?: moi| trop| hein| bien)*\b"
 )
@@ -1403,6 +1406,8 @@ _FOR_WHOM = re.compile(
     r"\W+pour (?:les|des|le|la|l|un|une|nos|mes)\s+\w+"
 )
 # How the caller goes about, their own vehicle or their trade: "je suis coursier en moto", "j'étais en voiture".
+# "Ils ont mis le feu aux poubelles": a fire set, no traffic light; what burnt says the problem.
+_SET_ALIGHT = re.compile(r"\b(?:mis|met|mettent|mettre|fout|foutu|foutent|foutre) le feu\b")
 _RIDING = (
     r"(?:en|a|dans ma|dans mon|sur mon|sur ma) "
     r"(?:scooter|moto|voiture|velo|trottinette|camion|camionnette|bus|taxi|mobylette|utilitaire|car)"
@@ -1444,6 +1449,11 @@ _SAID_AS_WHERE = re.compile(
 _AREAS = frozenset(
     {"parc", "jardin", "square", "place", "esplanade", "cite", "residence", "quartier", "parking", "zone industrielle"}
     | {"zone d activites", "centre commercial", "cimetiere", "plage", "port", "camping", "hameau", "lieu dit", "vallon"}
+)
+# The caller going about their day ("je me promène", "on passait", "j'étais"): where they were, not what is wrong.
+_CALLER_GOING_ABOUT = re.compile(
+    r"\b(?:je|j|on)(?: me| m)? (?:promene\w*|balade\w*|cours|courais|marche|marchais|passe|passais|suis|etais|allais"
+    r"|vais|sors|sortais|rentre|rentrais|fais|faisais|joue|jouais|emmene|emmenais|promenais)\b"
 )
 _AREA_KINDS = "|".join(sorted(_AREAS, key=len, reverse=True))
 _AREA_AS_WHERE = re.compile(rf"\b(?:dans|au|aux|sur|a|en|vers|pres du|pres de)(?: le| la| l| les)? ({_AREA_KINDS})\b")

@@ -88,3 +88,14 @@ def test_it_burns_after_caterpillars_stays_a_fire_when_the_caller_says_what_burn
     asked = {**SLOTS, "pending_question": "danger", "danger": None}
     stinging = {**asked, "category": "nuisibles", "description": "des chenilles processionnaires sous les pins"}
     assert "handoff:emergency" in fallback("oh là ça brûle dans la colline, il y a de la fumée", stinging)
+
+
+def test_it_burns_after_caterpillars_said_of_a_thing_is_a_fire() -> None:
+    stinging = {
+        **SLOTS,
+        "pending_question": "danger",
+        "danger": None,
+        "category": "nuisibles",
+        "description": "des chenilles processionnaires sous les pins",
+    }
+    assert "handoff:emergency" in fallback("les buissons ça brûle", stinging)

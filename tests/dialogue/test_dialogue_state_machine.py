@@ -1369,3 +1369,10 @@ def test_a_second_problem_said_to_the_house_number_question_is_not_the_first_one
     turn(slots, "report_problem", "bonsoir je passe devant l'abribus avenue des chartreux")
     turn(slots, "inform", "ah et en plus le réverbère d'en face est éteint")
     assert "réverbère" not in slots["description"]
+
+
+def test_a_new_thing_said_to_the_house_number_question_is_not_the_first_ones_description() -> None:
+    slots: dict[str, Any] = {}
+    turn(slots, "report_problem", "il y a un trou rue paradis à marseille")
+    turn(slots, "inform", "il y a un lampadaire tordu juste à côté")
+    assert "lampadaire" not in slots["description"]

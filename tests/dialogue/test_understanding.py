@@ -1990,3 +1990,14 @@ def test_the_callers_own_way_hides_no_other_services_topic(said: str, out_of_sco
 )
 def test_a_doubt_then_an_answer_is_read_whole(said: str, danger: bool | None) -> None:
     assert frame(said).danger is danger
+
+
+def test_harm_said_after_a_doubt_and_a_no_is_danger_and_a_park_with_a_problem_keeps_it() -> None:
+    assert frame("je sais pas, non, des piétons glissent dessus").danger is True
+    watered = frame("dans le parc y a plus d'arrosage automatique", "report_problem").category
+    assert watered is not None and watered.value == "espaces_verts_arbres"
+
+
+def test_a_fire_set_is_no_traffic_light() -> None:
+    found = frame("des gamins ont mis le feu à la benne", "report_problem").category
+    assert found is not None and found.value == "proprete"

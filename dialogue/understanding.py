@@ -1405,9 +1405,9 @@ _FOR_WHOM = re.compile(
     r"(?:\W+(?:oui|ouais|si|surtout|tres|trop|vraiment|un|peu|assez|ah|oh|bah|ben|euh|quand|meme|aussi|c|est|ca))*"
     r"\W+pour (?:les|des|le|la|l|un|une|nos|mes)\s+\w+"
 )
-# How the caller goes about, their own vehicle or their trade: "je suis coursier en moto", "j'étais en voiture".
 # "Ils ont mis le feu aux poubelles": a fire set, no traffic light; what burnt says the problem.
 _SET_ALIGHT = re.compile(r"\b(?:mis|met|mettent|mettre|fout|foutu|foutent|foutre) le feu\b")
+# How the caller goes about, their own vehicle or their trade: "je suis coursier en moto", "j'étais en voiture".
 _RIDING = (
     r"(?:en|a|dans ma|dans mon|sur mon|sur ma) "
     r"(?:scooter|moto|voiture|velo|trottinette|camion|camionnette|bus|taxi|mobylette|utilitaire|car)"

@@ -343,11 +343,12 @@ def possible_emergency_evidence(folded: str) -> list[Span]:
     if not _SINCE_THEN.search(folded):
         # "Ils ont mis le feu aux poubelles": burning now or burnt out, one direct question tells; not when the
         # caller says it is over ("la semaine dernière", "la carcasse").
-        spans += [m.span() for m in _SET_ON_FIRE.finditer(folded)]
+        spans += [m.span() for m in SET_ALIGHT.finditer(folded)]
     return spans
 
 
-_SET_ON_FIRE = re.compile(r"\b(?:mis|met|mettent|fout|foutu|foutent) le feu\b")
+# A fire set by someone: asked about here, and no traffic light for the category (understanding).
+SET_ALIGHT = re.compile(r"\b(?:mis|met|mettent|mettre|fout|foutu|foutent|foutre) le feu\b")
 _SINCE_THEN = re.compile(
     r"\b(?:hier|semaine|mois|jours|dernier|derniere|deja|carcasse|calcine\w*|eteint\w*|cendres?|reste|restes|chaque"
     r"|matin|nuit|noire?|noires?)\b"

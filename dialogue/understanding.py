@@ -18,6 +18,7 @@ from typing import Any
 from dialogue.knowledge import Gazetteer, Taxonomy, contains_phrase, fold
 from dialogue.lexicon import (
     HYPOTHETICAL,
+    SET_ALIGHT,
     burnt_out,
     describes_problem,
     emergency_evidence,
@@ -647,7 +648,8 @@ class Understanding:
     def _category(self, text: str) -> Found | None:
         """The problem named, not the one the caller takes back: "c'est pas le lampadaire, c'est le feu" and "un
         problème d'éclairage, non pardon, le feu tricolore" name the traffic light."""
-        unhazarded = _SET_ALIGHT.sub(" , ", _OWN_WAY.sub(" , ", _FOR_WHOM.sub(" , ", _fold_in_place(text))))
+        # "Ils ont mis le feu aux poubelles": a fire set is no traffic light; what burnt says the problem.
+        unhazarded = SET_ALIGHT.sub(" , ", _OWN_WAY.sub(" , ", _FOR_WHOM.sub(" , ", _fold_in_place(text))))
         # What follows a thing taken back is what the caller meant: "le banc, non pas le banc, la fontaine".
         kept = _NOT_THIS_ONE.sub(" , pardon , ", unhazarded)
         # A weak word after the caller's "pardon" ("pardon, un scooter va s'y tuer") does not undo a problem named.
@@ -1405,8 +1407,6 @@ _FOR_WHOM = re.compile(
     r"(?:\W+(?:oui|ouais|si|surtout|tres|trop|vraiment|un|peu|assez|ah|oh|bah|ben|euh|quand|meme|aussi|c|est|ca))*"
     r"\W+pour (?:les|des|le|la|l|un|une|nos|mes)\s+\w+"
 )
-# "Ils ont mis le feu aux poubelles": a fire set, no traffic light; what burnt says the problem.
-_SET_ALIGHT = re.compile(r"\b(?:mis|met|mettent|mettre|fout|foutu|foutent|foutre) le feu\b")
 # How the caller goes about, their own vehicle or their trade: "je suis coursier en moto", "j'étais en voiture".
 _RIDING = (
     r"(?:en|a|dans ma|dans mon|sur mon|sur ma) "
